@@ -1,0 +1,42 @@
+"""Build every Cython module under target/ as its own extension.
+
+Modules are discovered by glob so that adding a .pyx needs no edit here.
+"""
+
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+COMPILE_ARGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+
+
+def extensions() -> list[Extension]:
+    exts = []
+    for pyx in sorted(HERE.glob("target/**/*.pyx")):
+        rel = pyx.relative_to(HERE).with_suffix("")
+        exts.append(
+            Extension(
+                ".".join(rel.parts),
+                [str(rel) + ".pyx"],
+                include_dirs=[str(HERE / "target")],
+                extra_compile_args=COMPILE_ARGS,
+            )
+        )
+    return exts
+
+
+setup(
+    ext_modules=cythonize(
+        extensions(),
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+        nthreads=2,
+    )
+)
