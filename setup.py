@@ -3,6 +3,8 @@
 Modules are discovered by glob so that adding a .pyx needs no edit here.
 """
 
+import fnmatch
+import os
 from pathlib import Path
 
 from Cython.Build import cythonize
@@ -13,9 +15,13 @@ COMPILE_ARGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unr
 
 
 def extensions() -> list[Extension]:
+    # KVICK_ONLY=glob (e.g. "target/pipeline/lpm*") rebuilds a subset during development.
+    only = os.environ.get("KVICK_ONLY")
     exts = []
     for pyx in sorted(HERE.glob("target/**/*.pyx")):
         rel = pyx.relative_to(HERE).with_suffix("")
+        if only and not fnmatch.fnmatch(str(rel), only):
+            continue
         exts.append(
             Extension(
                 ".".join(rel.parts),
