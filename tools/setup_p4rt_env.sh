@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up both P4Runtime environments on a fresh machine, from PyPI only; safe to re-run.
+#
+# 1. The server's: installs runtime_server/requirements.txt into the Python that runs kvick
+#    (protobuf 7 with upb + grpcio 1.85) and generates runtime_server/gen/ from the p4runtime
+#    wheel's descriptors (tools/gen_p4rt_stubs.py).
+# 2. The test client's: p4runtime-shell in its own venv (it pins protobuf<3.21, which cannot
+#    live beside the server's stubs).  Tests find it through KVICK_P4RT_SHELL_PYTHON or at
+#    $KVICK_P4RT_SHELL_VENV/bin/python.
+#
+# Environment: PYTHON (default: python3), KVICK_P4RT_SHELL_VENV (default: /opt/kvick-p4rt-shell).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-python3}"
+venv="${KVICK_P4RT_SHELL_VENV:-/opt/kvick-p4rt-shell}"
+
+"$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    -r "$repo/runtime_server/requirements.txt"
+"$python" "$repo/tools/gen_p4rt_stubs.py"
+
+# The venv is rebuilt only when its requirements change: the stamp holds their hash.
+requirements="$repo/tools/p4rt_shell_requirements.txt"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+stamp="$venv/.kvick-requirements-sha256"
+if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+    "$python" -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$requirements"
+    echo "$wanted" > "$stamp"
+fi
+"$venv/bin/python" -c "import p4runtime_sh.shell" \
+    || { echo "setup_p4rt_env: p4runtime-shell does not import in $venv" >&2; exit 1; }
+echo "setup_p4rt_env: server stubs in $repo/runtime_server/gen, client venv in $venv"
