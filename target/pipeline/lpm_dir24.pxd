@@ -1,0 +1,117 @@
+# Longest-prefix match for 32-bit keys, DIR-24-8 style (Gupta, Lin, McKeown 1998; DPDK rte_lpm).
+#
+# Two arrays answer a lookup with at most two memory loads:
+# - tbl24: 2^24 entries indexed by the top 24 bits of the address. An entry either holds the
+#   answer for the whole /24 or points at a tbl8 group.
+# - tbl8: groups of 256 entries, one group per /24 that holds a prefix longer than /24, indexed
+#   by the low 8 bits of the address.
+# The arrays are derived from the rules table (one hash table per prefix length), which is the
+# truth: deleting a prefix rewrites the entries it owned with the next-shorter covering rule.
+#
+# Entry layout (one uint32_t, the same in tbl24 and tbl8):
+#
+#   bit 31..26  depth     prefix length (0..32) of the rule that wrote the entry; unused when
+#                         EXTENDED is set. Updates use it to tell whose entry this is: a rule of
+#                         length d overwrites entries of length <= d and, on delete, only the
+#                         entries of length exactly d inside its range.
+#   bit 25      EXTENDED  tbl24 only: bits 23..0 are a tbl8 group index. Never set in tbl8.
+#   bit 24      VALID     the entry holds an answer (or, with EXTENDED, a group); 0 = miss.
+#   bit 23..0   value     the rule's value (a table entry id, < 2^24), or the group index.
+#
+# An all-zero entry is a miss, so fresh zeroed memory is an empty table.
+#
+# Concurrency: one writer, any number of readers on other cores, no locks.
+# - Every entry is written with one aligned 32-bit atomic store, so a reader sees the old or the
+#   new entry, never a mix.
+# - A new tbl8 group is completely filled before the tbl24 entry that points at it is stored
+#   (release order), so a reader that follows the pointer finds a whole group.
+# - A group that becomes unused is not zeroed (a reader that loaded the old tbl24 entry may still
+#   read it) and is not handed out again during the same update; it becomes reusable at the next
+#   update. The engine also stops its workers around each control-plane batch, which makes that
+#   grace period long enough for any reader.
+# - tbl8 memory never moves: its whole address range is reserved up front and committed in
+#   chunks as groups are needed, so growing the pool never invalidates a reader's pointer.
+# Readers load entries with relaxed atomic loads; the tbl8 load depends on the tbl24 value
+# (address dependency), which orders it on every CPU the project targets.
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+
+cdef extern from *:
+    """
+    static inline uint32_t kv_dir24_load(const uint32_t *p) {
+        return __atomic_load_n(p, __ATOMIC_RELAXED);
+    }
+    static inline void kv_dir24_store(uint32_t *p, uint32_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELAXED);
+    }
+    static inline void kv_dir24_publish(uint32_t *p, uint32_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    }
+    static inline void kv_dir24_prefetch(const void *p) {
+        __builtin_prefetch(p, 0, 0);
+    }
+    """
+    uint32_t kv_dir24_load(const uint32_t *p) noexcept nogil
+    void kv_dir24_store(uint32_t *p, uint32_t v) noexcept nogil
+    void kv_dir24_publish(uint32_t *p, uint32_t v) noexcept nogil
+    void kv_dir24_prefetch(const void *p) noexcept nogil
+
+
+cdef enum:
+    DIR24_VALUE_MASK = 0x00FFFFFF
+    DIR24_VALID = 0x01000000
+    DIR24_EXTENDED = 0x02000000
+    DIR24_DEPTH_SHIFT = 26
+    DIR24_TBL24_ENTRIES = 1 << 24
+    DIR24_GROUP_ENTRIES = 256       # entries in one tbl8 group
+    DIR24_MAX_GROUPS = 1 << 24      # a group index must fit the 24-bit value field
+    DIR24_MAX_DEPTH = 32
+
+
+cdef struct dir24_rule_t:
+    uint32_t prefix                 # network address, host bits zero
+    uint32_t value                  # the rule's value | DIR24_RULE_USED; 0 = empty slot
+
+cdef enum:
+    DIR24_RULE_USED = 0x80000000
+
+cdef struct dir24_rules_t:
+    # The rules of one prefix length: open addressing, linear probing, backward-shift delete.
+    dir24_rule_t *slots             # capacity slots, NULL while capacity is 0
+    uint32_t capacity               # 0 or a power of two
+    uint32_t count                  # used slots; kept <= 70 % of capacity
+
+cdef struct dir24_t:
+    # Read by lookups (hot):
+    uint32_t *tbl24                 # DIR24_TBL24_ENTRIES entries, indexed by addr >> 8
+    uint32_t *tbl8                  # group g occupies tbl8[g * 256 .. g * 256 + 255]
+    # Written and read by the single writer only:
+    uint32_t tbl8_committed         # groups with memory behind them; tbl8_limit are reserved
+    uint32_t tbl8_limit             # the pool never grows past this many groups
+    uint32_t tbl8_high              # groups handed out at least once: ids [0, tbl8_high)
+    uint32_t tbl8_in_use            # groups a tbl24 entry points at
+    uint32_t *tbl8_free             # stack of reusable group ids (room for tbl8_committed)
+    uint32_t tbl8_nfree
+    int64_t tbl8_limbo              # group freed by the current update, -1 if none
+    uint64_t rule_count             # rules over all prefix lengths
+    size_t tbl24_map_bytes          # bytes mapped for tbl24 (for munmap)
+    size_t tbl8_map_bytes           # bytes reserved for tbl8 (for munmap)
+    dir24_rules_t rules[33]         # rules[d]: the rules of prefix length d
+
+
+cdef inline int64_t dir24_lookup(const dir24_t *t, uint32_t addr) noexcept nogil:
+    """The value of the longest prefix containing addr, or -1 if none does."""
+    cdef uint32_t e = kv_dir24_load(&t.tbl24[addr >> 8])
+    if e & DIR24_EXTENDED:
+        e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
+    # Branch-free miss: (VALID >> 24) - 1 is 0 for a hit and -1 (all ones) for a miss.
+    return <int64_t>(e & DIR24_VALUE_MASK) | (<int64_t>((e & DIR24_VALID) >> 24) - 1)
+
+
+cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                            int n) noexcept nogil
+
+
+cdef class Dir24Lpm:
+    cdef dir24_t *c

@@ -1,0 +1,558 @@
+# cython: language_level=3, annotation_typing=False
+"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl24/tbl8 updates, lookups.
+
+The entry layout and the concurrency rules are documented in lpm_dir24.pxd, beside the struct.
+"""
+
+from array import array
+from operator import index
+
+from libc.errno cimport errno
+from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport strerror
+from posix.mman cimport (
+    MADV_HUGEPAGE,
+    MAP_ANONYMOUS,
+    MAP_FAILED,
+    MAP_NORESERVE,
+    MAP_PRIVATE,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    madvise,
+    mmap,
+    mprotect,
+    munmap,
+)
+
+cdef enum:
+    # Status codes of the nogil update functions.
+    DIR24_OK = 0
+    DIR24_ERR_NOMEM = -1            # malloc or mprotect failed
+    DIR24_ERR_POOL_LIMIT = -2       # every tbl8 group allowed by tbl8_limit is in use
+
+cdef size_t HUGE_PAGE = 2 << 20
+cdef size_t GROUP_BYTES = DIR24_GROUP_ENTRIES * sizeof(uint32_t)
+# Groups committed at a time: 2 MiB, one transparent huge page.
+cdef uint32_t COMMIT_GROUPS = <uint32_t>((2 << 20) // (DIR24_GROUP_ENTRIES * 4))
+cdef uint32_t BULK_PREFETCH_AHEAD = 16
+
+
+class Tbl8PoolExhausted(MemoryError):
+    """No tbl8 group is left for a prefix longer than /24."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: huge-page-aligned anonymous mappings.
+
+cdef void *map_aligned(size_t size, int prot) noexcept nogil:
+    """size bytes of zeroed anonymous memory aligned to 2 MiB (so THP can back it), or NULL."""
+    cdef size_t padded = size + HUGE_PAGE
+    cdef char *raw = <char *>mmap(NULL, padded, prot,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    if raw == <char *>MAP_FAILED:
+        return NULL
+    cdef uintptr_t start = ((<uintptr_t>raw) + HUGE_PAGE - 1) & ~(<uintptr_t>(HUGE_PAGE - 1))
+    cdef size_t head = start - <uintptr_t>raw
+    if head:
+        munmap(raw, head)
+    cdef size_t tail = padded - head - size
+    if tail:
+        munmap(<char *>start + size, tail)
+    madvise(<void *>start, size, MADV_HUGEPAGE)  # advisory: failure only costs TLB misses
+    return <void *>start
+
+
+cdef inline size_t round_to_page(size_t size) noexcept nogil:
+    return (size + 4095) & ~(<size_t>4095)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules table: per prefix length, prefix -> value, open addressing with linear probing.
+
+cdef inline uint32_t mix32(uint32_t x) noexcept nogil:
+    # Murmur3's finalizer: prefixes have their low bits zero, so spread every bit.
+    x ^= x >> 16
+    x *= 0x85EBCA6BU
+    x ^= x >> 13
+    x *= 0xC2B2AE35U
+    x ^= x >> 16
+    return x
+
+
+cdef dir24_rule_t *rules_find(const dir24_rules_t *r, uint32_t prefix) noexcept nogil:
+    if r.capacity == 0:
+        return NULL
+    cdef uint32_t mask = r.capacity - 1
+    cdef uint32_t i = mix32(prefix) & mask
+    while r.slots[i].value:
+        if r.slots[i].prefix == prefix:
+            return &r.slots[i]
+        i = (i + 1) & mask
+    return NULL
+
+
+cdef void rules_place(dir24_rules_t *r, uint32_t prefix, uint32_t used_value) noexcept nogil:
+    """Put a rule known to be absent into a table known to have room."""
+    cdef uint32_t mask = r.capacity - 1
+    cdef uint32_t i = mix32(prefix) & mask
+    while r.slots[i].value:
+        i = (i + 1) & mask
+    r.slots[i].prefix = prefix
+    r.slots[i].value = used_value
+    r.count += 1
+
+
+cdef int rules_reserve(dir24_rules_t *r) noexcept nogil:
+    """Make room for one more rule (rehashing into a doubled table when 70 % full)."""
+    if (<uint64_t>r.count + 1) * 10 <= <uint64_t>r.capacity * 7:
+        return DIR24_OK
+    cdef uint32_t new_capacity = r.capacity * 2 if r.capacity else 4
+    cdef dir24_rule_t *old_slots = r.slots
+    cdef uint32_t old_capacity = r.capacity
+    cdef dir24_rule_t *slots = <dir24_rule_t *>calloc(new_capacity, sizeof(dir24_rule_t))
+    if slots == NULL:
+        return DIR24_ERR_NOMEM
+    r.slots = slots
+    r.capacity = new_capacity
+    r.count = 0
+    cdef uint32_t i
+    for i in range(old_capacity):
+        if old_slots[i].value:
+            rules_place(r, old_slots[i].prefix, old_slots[i].value)
+    free(old_slots)
+    return DIR24_OK
+
+
+cdef void rules_remove(dir24_rules_t *r, dir24_rule_t *slot) noexcept nogil:
+    """Empty slot and shift later members of its probe run back so that no search breaks."""
+    cdef uint32_t mask = r.capacity - 1
+    cdef uint32_t hole = <uint32_t>(slot - r.slots)
+    cdef uint32_t j = hole
+    cdef uint32_t home
+    while True:
+        j = (j + 1) & mask
+        if r.slots[j].value == 0:
+            break
+        home = mix32(r.slots[j].prefix) & mask
+        # The rule at j may move back into the hole only if its home is not in (hole, j].
+        if ((j - home) & mask) >= ((j - hole) & mask):
+            r.slots[hole] = r.slots[j]
+            hole = j
+    r.slots[hole].value = 0
+    r.slots[hole].prefix = 0
+    r.count -= 1
+
+
+cdef inline uint32_t prefix_mask(int depth) noexcept nogil:
+    if depth == 0:
+        return 0
+    return 0xFFFFFFFFU << (32 - depth)
+
+
+# ---------------------------------------------------------------------------------------------
+# tbl8 group pool.
+
+cdef void begin_update(dir24_t *t) noexcept nogil:
+    """Start of a writer operation: the group freed by the previous one becomes reusable."""
+    if t.tbl8_limbo >= 0:
+        t.tbl8_free[t.tbl8_nfree] = <uint32_t>t.tbl8_limbo
+        t.tbl8_nfree += 1
+        t.tbl8_limbo = -1
+
+
+cdef int64_t tbl8_alloc(dir24_t *t) noexcept nogil:
+    """A group id whose contents are stale (the caller fills all 256 entries), or an error."""
+    cdef uint32_t grow
+    cdef uint32_t *free_stack
+    if t.tbl8_nfree:
+        t.tbl8_nfree -= 1
+        t.tbl8_in_use += 1
+        return t.tbl8_free[t.tbl8_nfree]
+    if t.tbl8_high == t.tbl8_committed:
+        if t.tbl8_committed == t.tbl8_limit:
+            return DIR24_ERR_POOL_LIMIT
+        grow = t.tbl8_limit - t.tbl8_committed
+        if grow > COMMIT_GROUPS:
+            grow = COMMIT_GROUPS
+        free_stack = <uint32_t *>realloc(t.tbl8_free,
+                                         (t.tbl8_committed + grow) * sizeof(uint32_t))
+        if free_stack == NULL:
+            return DIR24_ERR_NOMEM
+        t.tbl8_free = free_stack
+        # Commit only: the reserved range never moves, so readers' pointers stay valid.
+        if mprotect(<char *>t.tbl8 + <size_t>t.tbl8_committed * GROUP_BYTES,
+                    <size_t>grow * GROUP_BYTES, PROT_READ | PROT_WRITE) != 0:
+            return DIR24_ERR_NOMEM
+        t.tbl8_committed += grow
+    t.tbl8_high += 1
+    t.tbl8_in_use += 1
+    return t.tbl8_high - 1
+
+
+cdef inline void tbl8_release(dir24_t *t, uint32_t group) noexcept nogil:
+    # Not zeroed and not reusable before the next update: a reader may still be inside it.
+    t.tbl8_limbo = group
+    t.tbl8_in_use -= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Updates. An entry may be overwritten by a rule of length d when it is a miss or was written
+# by a rule of length <= d (a longer rule inside the range keeps its entries).
+
+cdef inline uint32_t make_entry(uint32_t value, int depth) noexcept nogil:
+    return value | DIR24_VALID | (<uint32_t>depth << DIR24_DEPTH_SHIFT)
+
+
+cdef inline bint entry_yields_to(uint32_t e, int depth) noexcept nogil:
+    return not (e & DIR24_VALID) or (e >> DIR24_DEPTH_SHIFT) <= <uint32_t>depth
+
+
+cdef inline bint entry_owned_by(uint32_t e, int depth) noexcept nogil:
+    return (e & DIR24_VALID) and (e >> DIR24_DEPTH_SHIFT) == <uint32_t>depth
+
+
+cdef inline uint32_t *group_entries(const dir24_t *t, uint32_t tbl24_entry) noexcept nogil:
+    return t.tbl8 + (<size_t>(tbl24_entry & DIR24_VALUE_MASK) << 8)
+
+
+cdef void add_short(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexcept nogil:
+    """Write a rule of length <= 24: a run of tbl24 entries, descending into their groups."""
+    cdef uint32_t first = prefix >> 8
+    cdef uint32_t n = <uint32_t>1 << (24 - depth)
+    cdef uint32_t i, j, e
+    cdef uint32_t *group
+    for i in range(first, first + n):
+        e = t.tbl24[i]
+        if e & DIR24_EXTENDED:
+            group = group_entries(t, e)
+            for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
+                if entry_yields_to(group[j], depth):
+                    kv_dir24_store(&group[j], entry)
+        elif entry_yields_to(e, depth):
+            kv_dir24_store(&t.tbl24[i], entry)
+
+
+cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexcept nogil:
+    """Write a rule longer than /24 into the tbl8 group of its /24, creating the group."""
+    cdef uint32_t i = prefix >> 8
+    cdef uint32_t e24 = t.tbl24[i]
+    cdef uint32_t first = prefix & 0xFF
+    cdef uint32_t n = <uint32_t>1 << (32 - depth)
+    cdef uint32_t j, inherited
+    cdef uint32_t *group
+    cdef int64_t g
+    if e24 & DIR24_EXTENDED:
+        group = group_entries(t, e24)
+        for j in range(first, first + n):
+            if entry_yields_to(group[j], depth):
+                kv_dir24_store(&group[j], entry)
+        return DIR24_OK
+    g = tbl8_alloc(t)
+    if g < 0:
+        return <int>g
+    group = t.tbl8 + (<size_t>g << 8)
+    # The /24's current answer (a rule of length <= 24, or a miss) fills the group; then the new
+    # rule's range. Only then does tbl24 point here (release store orders the fills before it).
+    inherited = e24 if e24 & DIR24_VALID else 0
+    for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
+        kv_dir24_store(&group[j], entry if first <= j < first + n else inherited)
+    kv_dir24_publish(&t.tbl24[i], <uint32_t>g | DIR24_VALID | DIR24_EXTENDED)
+    return DIR24_OK
+
+
+cdef void delete_short(dir24_t *t, uint32_t prefix, int depth,
+                       uint32_t replacement) noexcept nogil:
+    """Give the entries a rule of length <= 24 owned to its replacement (or make them misses)."""
+    cdef uint32_t first = prefix >> 8
+    cdef uint32_t n = <uint32_t>1 << (24 - depth)
+    cdef uint32_t i, j, e
+    cdef uint32_t *group
+    for i in range(first, first + n):
+        e = t.tbl24[i]
+        if e & DIR24_EXTENDED:
+            group = group_entries(t, e)
+            for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
+                if entry_owned_by(group[j], depth):
+                    kv_dir24_store(&group[j], replacement)
+        elif entry_owned_by(e, depth):
+            kv_dir24_store(&t.tbl24[i], replacement)
+
+
+cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replacement) noexcept nogil:
+    """Give a long rule's tbl8 entries to its replacement; drop the group if no long rule is left."""
+    cdef uint32_t i = prefix >> 8
+    cdef uint32_t e24 = t.tbl24[i]
+    cdef uint32_t first = prefix & 0xFF
+    cdef uint32_t n = <uint32_t>1 << (32 - depth)
+    cdef uint32_t j
+    cdef uint32_t *group = group_entries(t, e24)
+    for j in range(first, first + n):
+        if entry_owned_by(group[j], depth):
+            kv_dir24_store(&group[j], replacement)
+    for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
+        if (group[j] & DIR24_VALID) and (group[j] >> DIR24_DEPTH_SHIFT) > 24:
+            return
+    # Only the /24's own answer is left, in all 256 entries: it goes back into tbl24.
+    kv_dir24_publish(&t.tbl24[i], group[0])
+    tbl8_release(t, e24 & DIR24_VALUE_MASK)
+
+
+cdef int dir24_add(dir24_t *t, uint32_t prefix, int depth, uint32_t value) noexcept nogil:
+    begin_update(t)
+    cdef dir24_rules_t *r = &t.rules[depth]
+    cdef dir24_rule_t *existing = rules_find(r, prefix)
+    cdef int rc
+    if existing == NULL and rules_reserve(r) != DIR24_OK:
+        return DIR24_ERR_NOMEM
+    cdef uint32_t entry = make_entry(value, depth)
+    if depth <= 24:
+        add_short(t, prefix, depth, entry)
+    else:
+        rc = add_long(t, prefix, depth, entry)
+        if rc != DIR24_OK:
+            return rc
+    if existing != NULL:
+        existing.value = value | DIR24_RULE_USED
+    else:
+        rules_place(r, prefix, value | DIR24_RULE_USED)
+        t.rule_count += 1
+    return DIR24_OK
+
+
+cdef bint dir24_delete(dir24_t *t, uint32_t prefix, int depth) noexcept nogil:
+    begin_update(t)
+    cdef dir24_rule_t *slot = rules_find(&t.rules[depth], prefix)
+    if slot == NULL:
+        return False
+    rules_remove(&t.rules[depth], slot)
+    t.rule_count -= 1
+    # The next-shorter rule covering this prefix takes over its entries.
+    cdef uint32_t replacement = 0
+    cdef int shorter
+    cdef dir24_rule_t *cover
+    for shorter in range(depth - 1, -1, -1):
+        cover = rules_find(&t.rules[shorter], prefix & prefix_mask(shorter))
+        if cover != NULL:
+            replacement = make_entry(cover.value & DIR24_VALUE_MASK, shorter)
+            break
+    if depth <= 24:
+        delete_short(t, prefix, depth, replacement)
+    else:
+        delete_long(t, prefix, depth, replacement)
+    return True
+
+
+cdef void dir24_clear(dir24_t *t) noexcept nogil:
+    cdef uint32_t i
+    cdef int d
+    for i in range(<uint32_t>DIR24_TBL24_ENTRIES):
+        # Reading untouched pages costs no memory; writing only non-misses keeps it that way.
+        if t.tbl24[i]:
+            kv_dir24_store(&t.tbl24[i], 0)
+    # All groups are unreachable now. Readers are quiesced by the engine around clear(), so the
+    # next update may reuse them (each is refilled before it is published again).
+    t.tbl8_high = 0
+    t.tbl8_nfree = 0
+    t.tbl8_in_use = 0
+    t.tbl8_limbo = -1
+    for d in range(DIR24_MAX_DEPTH + 1):
+        free(t.rules[d].slots)
+        t.rules[d].slots = NULL
+        t.rules[d].capacity = 0
+        t.rules[d].count = 0
+    t.rule_count = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups.
+
+cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                            int n) noexcept nogil:
+    # Random addresses miss the caches in tbl24 (64 MiB): prefetching the entries of addresses
+    # further ahead keeps many misses in flight instead of one at a time.
+    cdef int i
+    cdef int ahead = n if n < <int>BULK_PREFETCH_AHEAD else <int>BULK_PREFETCH_AHEAD
+    for i in range(ahead):
+        kv_dir24_prefetch(&t.tbl24[addrs[i] >> 8])
+    for i in range(n - ahead):
+        kv_dir24_prefetch(&t.tbl24[addrs[i + ahead] >> 8])
+        out[i] = dir24_lookup(t, addrs[i])
+    for i in range(n - ahead, n):
+        out[i] = dir24_lookup(t, addrs[i])
+
+
+# ---------------------------------------------------------------------------------------------
+# Python API.
+
+def _format_prefix(prefix: int, length: int) -> str:
+    return f"{prefix >> 24 & 255}.{prefix >> 16 & 255}.{prefix >> 8 & 255}.{prefix & 255}/{length}"
+
+
+def check_rule(prefix: int, length: int) -> tuple[int, int]:
+    """prefix and length as ints; ValueError naming what is wrong with them."""
+    prefix = index(prefix)
+    length = index(length)
+    if not 0 <= length <= DIR24_MAX_DEPTH:
+        raise ValueError(f"prefix length {length} is outside 0..32")
+    if not 0 <= prefix <= 0xFFFFFFFF:
+        raise ValueError(f"prefix {prefix:#x} is not a 32-bit address")
+    if prefix & ~prefix_mask(length) & 0xFFFFFFFF:
+        raise ValueError(
+            f"prefix {_format_prefix(prefix, length)} has host bits set below the prefix length"
+        )
+    return prefix, length
+
+
+def check_value(value: int) -> int:
+    value = index(value)
+    if not 0 <= value <= DIR24_VALUE_MASK:
+        raise ValueError(f"value {value} is outside 0..{DIR24_VALUE_MASK}")
+    return value
+
+
+cdef class Dir24Lpm:
+    """IPv4 longest-prefix match: rules of prefix/length -> value (0 .. 2^24 - 1).
+
+    max_tbl8_groups caps the pool of tbl8 groups (one per /24 that holds a prefix longer than
+    /24); its address space is reserved up front (1 KiB per group) and memory is committed in
+    2 MiB steps as groups are used. The default allows every group the entry format can name.
+    """
+
+    def __cinit__(self, max_tbl8_groups: int = DIR24_MAX_GROUPS):
+        if not 1 <= max_tbl8_groups <= DIR24_MAX_GROUPS:
+            raise ValueError(f"max_tbl8_groups {max_tbl8_groups} is outside 1..{DIR24_MAX_GROUPS}")
+        self.c = <dir24_t *>calloc(1, sizeof(dir24_t))
+        if self.c == NULL:
+            raise MemoryError("cannot allocate the LPM table header")
+        self.c.tbl8_limbo = -1
+        self.c.tbl8_limit = max_tbl8_groups
+        self.c.tbl24_map_bytes = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
+        self.c.tbl24 = <uint32_t *>map_aligned(self.c.tbl24_map_bytes, PROT_READ | PROT_WRITE)
+        if self.c.tbl24 == NULL:
+            raise MemoryError(f"cannot map tbl24 (64 MiB): {strerror(errno).decode()}")
+        self.c.tbl8_map_bytes = round_to_page(<size_t>max_tbl8_groups * GROUP_BYTES)
+        # Reserved, not committed: PROT_NONE address space costs no memory until tbl8_alloc
+        # makes a chunk of it readable and writable.
+        self.c.tbl8 = <uint32_t *>map_aligned(self.c.tbl8_map_bytes, PROT_NONE)
+        if self.c.tbl8 == NULL:
+            raise MemoryError(
+                f"cannot reserve address space for {max_tbl8_groups} tbl8 groups: "
+                f"{strerror(errno).decode()}"
+            )
+
+    def __dealloc__(self):
+        cdef int d
+        if self.c == NULL:
+            return
+        if self.c.tbl24 != NULL:
+            munmap(self.c.tbl24, self.c.tbl24_map_bytes)
+        if self.c.tbl8 != NULL:
+            munmap(self.c.tbl8, self.c.tbl8_map_bytes)
+        free(self.c.tbl8_free)
+        for d in range(DIR24_MAX_DEPTH + 1):
+            free(self.c.rules[d].slots)
+        free(self.c)
+        self.c = NULL
+
+    def add(self, prefix: int, length: int, value: int) -> None:
+        """Add prefix/length -> value, or replace the value of that exact prefix."""
+        prefix, length = check_rule(prefix, length)
+        value = check_value(value)
+        cdef int rc = dir24_add(self.c, <uint32_t>prefix, <int>length, <uint32_t>value)
+        if rc == DIR24_ERR_POOL_LIMIT:
+            raise Tbl8PoolExhausted(
+                f"cannot add {_format_prefix(prefix, length)}: all {self.c.tbl8_limit} tbl8 groups"
+                " are in use (each /24 holding a prefix longer than /24 needs one); raise"
+                " max_tbl8_groups"
+            )
+        if rc == DIR24_ERR_NOMEM:
+            raise MemoryError(
+                f"cannot add {_format_prefix(prefix, length)}: out of memory growing the rules"
+                f" table or the tbl8 group pool ({self.c.tbl8_in_use} groups in use)"
+            )
+
+    def delete(self, prefix: int, length: int) -> bool:
+        """Remove prefix/length; False if it was not there. Its addresses fall back to the
+        longest shorter prefix that covers them."""
+        prefix, length = check_rule(prefix, length)
+        return dir24_delete(self.c, <uint32_t>prefix, <int>length)
+
+    def get(self, prefix: int, length: int) -> int | None:
+        """The value of exactly this rule, or None."""
+        prefix, length = check_rule(prefix, length)
+        cdef dir24_rule_t *slot = rules_find(&self.c.rules[length], <uint32_t>prefix)
+        if slot == NULL:
+            return None
+        return slot.value & DIR24_VALUE_MASK
+
+    def lookup(self, addr: int) -> int:
+        """The value of the longest prefix containing addr, -1 if none."""
+        addr = index(addr)
+        if not 0 <= addr <= 0xFFFFFFFF:
+            raise ValueError(f"address {addr:#x} is not a 32-bit address")
+        return dir24_lookup(self.c, <uint32_t>addr)
+
+    def lookup_bulk(self, addrs, out=None):
+        """Look up every address of addrs (a uint32 buffer such as array('I') or a numpy uint32
+        array, or any iterable of ints). Returns out, or a new array('q'), with -1 for misses."""
+        cdef const uint32_t[::1] keys
+        cdef int64_t[::1] results
+        try:
+            keys = addrs
+        except (TypeError, ValueError):
+            keys = array("I", addrs)
+        cdef Py_ssize_t n = keys.shape[0]
+        if out is None:
+            out = array("q", bytes(8 * n))
+        results = out
+        if results.shape[0] < n:
+            raise ValueError(f"out holds {results.shape[0]} results, {n} are needed")
+        cdef Py_ssize_t done = 0
+        cdef int chunk
+        with nogil:
+            while done < n:
+                chunk = <int>min(n - done, 1 << 30)
+                dir24_lookup_bulk(self.c, &keys[done], &results[done], chunk)
+                done += chunk
+        return out
+
+    def __len__(self) -> int:
+        return self.c.rule_count
+
+    def clear(self) -> None:
+        """Remove every rule. Memory already committed for tbl8 groups is kept for reuse."""
+        dir24_clear(self.c)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of memory the table holds: tbl24, committed tbl8 groups and the rules table."""
+        cdef size_t total = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
+        total += <size_t>self.c.tbl8_committed * (GROUP_BYTES + sizeof(uint32_t))
+        cdef int d
+        for d in range(DIR24_MAX_DEPTH + 1):
+            total += <size_t>self.c.rules[d].capacity * sizeof(dir24_rule_t)
+        return total + sizeof(dir24_t)
+
+    @property
+    def tbl8_groups_in_use(self) -> int:
+        """tbl8 groups currently reachable from tbl24 (one per /24 with a longer prefix)."""
+        return self.c.tbl8_in_use
+
+    @property
+    def max_tbl8_groups(self) -> int:
+        return self.c.tbl8_limit
+
+    def rules(self):
+        """Iterate over a snapshot of the rules as (prefix, length, value), by length."""
+        snapshot = []
+        cdef int d
+        cdef uint32_t i
+        cdef dir24_rules_t *r
+        for d in range(DIR24_MAX_DEPTH + 1):
+            r = &self.c.rules[d]
+            for i in range(r.capacity):
+                if r.slots[i].value:
+                    snapshot.append((r.slots[i].prefix, d, r.slots[i].value & DIR24_VALUE_MASK))
+        return iter(snapshot)
