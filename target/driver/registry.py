@@ -1,0 +1,71 @@
+"""Port kinds by name, and the interface specs of the command line.
+
+A spec is `KIND:ARGUMENT`; the kind picks a factory that turns the argument into an unopened
+Port. `register_builtin_drivers()` is the one place that lists the kinds: a new driver adds one
+line there. Nothing registers itself on import, and every call returns a fresh dict.
+
+    pcap:IN.pcap              replay IN.pcap (RX only)
+    pcap:IN.pcap,OUT.pcap     replay IN.pcap, record what the switch sends into OUT.pcap
+    pcap-out:OUT.pcap         record into OUT.pcap (TX only)
+    memory:queue[:CAPACITY]   a QueuePort fed and drained from Python (default 1024 frames)
+    memory:sink               count and discard
+"""
+
+from collections.abc import Callable
+
+from target.driver.port import Port
+
+PortFactory = Callable[[str], Port]
+
+
+def _open_pcap(argument: str) -> Port:
+    from target.driver.pcap import PcapPort, PcapReader
+
+    paths = argument.split(",")
+    if len(paths) == 1:
+        return PcapReader(paths[0])
+    if len(paths) == 2 and paths[1]:
+        return PcapPort(paths[0], paths[1])
+    raise ValueError(f"pcap takes IN.pcap or IN.pcap,OUT.pcap, got {argument!r}")
+
+
+def _open_pcap_out(argument: str) -> Port:
+    from target.driver.pcap import PcapWriter
+
+    return PcapWriter(argument)
+
+
+def _open_memory(argument: str) -> Port:
+    from target.driver.memory import MemorySink, QueuePort
+
+    kind, _, capacity = argument.partition(":")
+    if kind == "sink" and not capacity:
+        return MemorySink()
+    if kind == "queue":
+        if not capacity:
+            return QueuePort()
+        if capacity.isdigit():
+            return QueuePort(int(capacity))
+    raise ValueError(f"memory takes queue, queue:CAPACITY or sink, got {argument!r}")
+
+
+def register_builtin_drivers() -> dict[str, PortFactory]:
+    """Every port kind kvick ships, by the name used in interface specs."""
+    return {
+        "memory": _open_memory,
+        "pcap": _open_pcap,
+        "pcap-out": _open_pcap_out,
+    }
+
+
+def open_port(spec: str, drivers: dict[str, PortFactory] | None = None) -> Port:
+    """Build the (not yet opened) port an interface spec names."""
+    if drivers is None:
+        drivers = register_builtin_drivers()
+    kind, colon, argument = spec.partition(":")
+    if kind not in drivers:
+        known = ", ".join(sorted(drivers))
+        raise ValueError(f"unknown port kind {kind!r} in {spec!r}; known kinds: {known}")
+    if not colon or not argument:
+        raise ValueError(f"port spec {spec!r} needs an argument after '{kind}:'")
+    return drivers[kind](argument)
