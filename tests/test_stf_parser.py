@@ -56,18 +56,8 @@ def test_every_corpus_file_parses_and_resolves() -> None:
     assert len(STF_FILES) > 200
     for path in STF_FILES:
         commands = stf.parse_stf(path.read_text())
-        names = ProgramNames.from_file(path.with_suffix(".json"))
-        for c in commands:
-            if isinstance(c, AddEntry):
-                table = names.table(c.table, c.line)
-                stf.build_match(table, c.matches, c.line)
-                action = names.action(table, c.action.name, c.line)
-                stf.build_params(action, c.action.args, c.line)
-            elif isinstance(c, SetDefault):
-                table = names.table(c.table, c.line)
-                names.action(table, c.action.name, c.line)
-            elif isinstance(c, CheckCounter):
-                names.counter(c.counter, c.line)
+        steps = stf.resolve(commands, ProgramNames.from_file(path.with_suffix(".json")))
+        assert len(steps) == len(commands)
 
 
 def test_add_with_priority_label_and_args() -> None:
@@ -313,6 +303,48 @@ def test_priorities_keep_stf_order_and_start_at_one() -> None:
     assert stf.target_priority(7, exact) is None
 
 
+# --- resolution -----------------------------------------------------------------------
+
+
+def resolve_text(name: str, text: str) -> list[stf.Step]:
+    return stf.resolve(stf.parse_stf(text), program(name))
+
+
+def test_resolved_add_has_full_names_key_order_and_target_priority() -> None:
+    [step] = resolve_text("ternary2-bmv2", "add ex1 110 extra$0.h:0x2525 act2(val:0x27) = X")
+    assert step == stf.TableAdd(1, "ingress.ex1", (KeyMatch("ternary", 0x2525, 0xFFFF),),
+                                "ingress.act2", (0x27,), 111, "X")
+
+
+def test_resolved_setdefault_and_pass_through_commands() -> None:
+    steps = resolve_text("p4_14_07-MultiProtocol",
+                         "setdefault ethertype_match l2_packet()\npacket 1 00\nwait")
+    assert steps == [stf.TableSetDefault(1, "ethertype_match", "l2_packet", ()),
+                     SendPacket(2, 1, b"\x00"), Wait(3)]
+
+
+def test_counter_checks_resolve_direct_and_indexed_counters() -> None:
+    steps = resolve_text("p4_14_counter2", "add tab1 600 ethernet.dstAddr:0xa1a2a3a4a5a6 "
+                         "act(port:2) = A\ncheck_counter cnt($A) packets == 1")
+    assert steps[1] == stf.CounterCheck(2, "cnt", "tab1", None, "A", "packets", "==", 1)
+    [check] = resolve_text("p4_14_counter6", "check_counter cntDum(10) packets == 2")
+    assert check == stf.CounterCheck(1, "cntDum", None, 10, None, "packets", "==", 2)
+
+
+@pytest.mark.parametrize("name, text, fragment", [
+    ("p4_14_counter2", "check_counter cnt($A) packets == 1", "no entry labelled 'A'"),
+    ("p4_14_counter2", "check_counter cnt(1) packets == 1", "needs an entry \\$label"),
+    ("p4_14_counter6", "check_counter cntDum(100000) packets == 1", "outside counter"),
+    ("p4_14_counter6", "add tabA hdrA.f1:1 act(port:2, idx:1) = A\n"
+                       "check_counter cntDum($A)", "not the direct counter"),
+    ("ternary2-bmv2", "add test1 data.f1:1 nosuch()", "no action"),
+    ("ternary2-bmv2", "setdefault nosuch a()", "no table"),
+])
+def test_resolution_errors(name: str, text: str, fragment: str) -> None:
+    with pytest.raises(StfError, match=fragment):
+        resolve_text(name, text)
+
+
 # --- expected packets -----------------------------------------------------------------
 
 
@@ -384,3 +416,18 @@ def test_report_shows_expected_and_received_side_by_side() -> None:
     failures = stf.check_outputs([expect(3, "AABB", line=7)], [out(3, "aacc")], {3})
     assert "#1 expected (line 7): AABB" in failures[0]
     assert "(from line 9):      AACC" in failures[0]
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not STF_FILES, reason="corpus not found")
+def test_command_line_reports_a_bad_file_with_its_line(tmp_path: Path) -> None:
+    import io
+
+    bad = tmp_path / "bad.stf"
+    bad.write_text("packet 0 00\nadd nosuch k:1 a()\n")
+    printed = io.StringIO()
+    code = stf.main([str(STF_FILES[0].with_suffix(".json")), str(bad)], out=printed)
+    assert code == 2
+    assert "line 2: no table 'nosuch'" in printed.getvalue()
