@@ -606,6 +606,8 @@ def convert_match(key: KeyDesc, text: str, line: int = 0) -> KeyMatch:
     """Convert one written key value for `key`, the way bmv2stf hands it to BMv2."""
     full = (1 << key.bitwidth) - 1 if key.bitwidth else -1
     kind = key.match_type
+    if text == "*" and kind in ("ternary", "lpm", "range", "optional"):
+        return KeyMatch("any")
     if kind in ("exact", "valid"):
         value = parse_int(text, line)
         _check_width(value, key, text, line)
@@ -647,8 +649,6 @@ def convert_match(key: KeyDesc, text: str, line: int = 0) -> KeyMatch:
             return KeyMatch("any")
         return KeyMatch("lpm", value, prefix)
     if kind == "range":
-        if text == "*":
-            return KeyMatch("any")
         if "->" in text:
             lo_text, hi_text = text.split("->")
             lo, hi = parse_int(lo_text, line), parse_int(hi_text, line)
@@ -659,8 +659,6 @@ def convert_match(key: KeyDesc, text: str, line: int = 0) -> KeyMatch:
             raise StfError(line, f"empty range {text} for key field {key.name}")
         return KeyMatch("range", lo, hi)
     if kind == "optional":
-        if text == "*":
-            return KeyMatch("any")
         value = parse_int(text, line)
         _check_width(value, key, text, line)
         return KeyMatch("optional", value)

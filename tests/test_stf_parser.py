@@ -238,6 +238,7 @@ def test_ternary_mask_follows_written_digits() -> None:
     assert stf.convert_match(TERNARY32, "0x12345678") == KeyMatch(
         "ternary", 0x12345678, 0xFFFFFFFF)
     assert stf.convert_match(TERNARY32, "0x****") == KeyMatch("any")
+    assert stf.convert_match(TERNARY32, "*") == KeyMatch("any")
     assert stf.convert_match(TERNARY32, "0x10&&&0xF0") == KeyMatch("ternary", 0x10, 0xF0)
     assert stf.convert_match(TERNARY32, "7") == KeyMatch("ternary", 7, 0xFFFFFFFF)
 
