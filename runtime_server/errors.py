@@ -1,0 +1,83 @@
+"""The P4Runtime error model: one exception type carrying a canonical gRPC code, and the
+google.rpc.Status with one p4.v1.Error per update that a failed Write batch returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+StatusCode = grpc.StatusCode
+
+
+class P4RuntimeError(Exception):
+    """A request (or one update of a batch) failed with a canonical code."""
+
+    def __init__(self, code: StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}"
+
+
+def code_number(code: StatusCode) -> int:
+    """The google.rpc.Code number of a grpc.StatusCode."""
+    return int(code.value[0])
+
+
+# Target error kinds (docs/target-api.md) by class name, so that this module does not import
+# the engine; subclasses are found through the MRO.
+_TARGET_ERROR_CODES = {
+    "NotFound": StatusCode.NOT_FOUND,
+    "AlreadyExists": StatusCode.ALREADY_EXISTS,
+    "InvalidArgument": StatusCode.INVALID_ARGUMENT,
+    "ResourceExhausted": StatusCode.RESOURCE_EXHAUSTED,
+    "FailedPrecondition": StatusCode.FAILED_PRECONDITION,
+    "ProgramError": StatusCode.INVALID_ARGUMENT,
+    "TargetError": StatusCode.UNKNOWN,
+}
+
+
+def from_target_error(err: Exception) -> P4RuntimeError:
+    """Map a target.TargetError (or ProgramError) onto its P4Runtime code."""
+    for cls in type(err).__mro__:
+        code = _TARGET_ERROR_CODES.get(cls.__name__)
+        if code is not None:
+            return P4RuntimeError(code, str(err))
+    return P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+
+
+@dataclass(frozen=True)
+class RpcStatus(grpc.Status):
+    """What context.abort_with_status takes: code, message and the binary details trailer."""
+
+    code: StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
+
+
+def batch_status(
+    errors: Sequence[P4RuntimeError | None], message: str = "Write failure."
+) -> RpcStatus:
+    """UNKNOWN with a google.rpc.Status holding one p4.v1.Error per update, in order.
+
+    `errors[i]` is None for an update that succeeded (its p4.v1.Error has code OK and
+    nothing else, as the spec asks).
+    """
+    from runtime_server.proto import p4runtime_pb2, status_pb2
+
+    status = status_pb2.Status(code=code_number(StatusCode.UNKNOWN), message=message)
+    for error in errors:
+        detail = p4runtime_pb2.Error()
+        if error is not None:
+            detail.canonical_code = code_number(error.code)
+            detail.message = error.message
+        status.details.add().Pack(detail)
+    return RpcStatus(
+        code=StatusCode.UNKNOWN,
+        details=message,
+        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+    )

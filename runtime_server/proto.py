@@ -1,0 +1,28 @@
+"""The generated P4Runtime message modules, imported from one place.
+
+runtime_server/gen/ is generated, not committed: tools/setup_p4rt_env.sh (or
+tools/gen_p4rt_stubs.py alone) creates it from the p4runtime wheel's descriptors.
+"""
+
+from __future__ import annotations
+
+try:
+    from runtime_server.gen.p4.config.v1 import p4info_pb2, p4types_pb2
+    from runtime_server.gen.p4.v1 import p4data_pb2, p4runtime_pb2, p4runtime_pb2_grpc
+except ImportError as err:  # pragma: no cover - depends on the machine's setup
+    raise ImportError(
+        "P4Runtime stubs are missing: run `python tools/gen_p4rt_stubs.py` "
+        "(or tools/setup_p4rt_env.sh) first"
+    ) from err
+
+from google.rpc import code_pb2, status_pb2
+
+__all__ = [
+    "code_pb2",
+    "p4data_pb2",
+    "p4info_pb2",
+    "p4runtime_pb2",
+    "p4runtime_pb2_grpc",
+    "p4types_pb2",
+    "status_pb2",
+]
