@@ -490,10 +490,12 @@ def pump(Port src, Port dst=None, int batch=32, max_packets: int | None = None) 
     cdef uint64_t moved = 0
     cdef uint64_t want
     cdef int n, i
-    if not src.is_open or src.ops.rx_batch == NULL:
+    # Ports are checked by their ops, as the engine sees them, not by is_open: a closed port
+    # that is still wired keeps receiving calls and must cope (drop and count).
+    if src.ops.rx_batch == NULL or src.c_pool == NULL:
         raise ValueError(f"{src.name or type(src).__name__} is not an open RX port")
     if dst is not None:
-        if not dst.is_open or dst.ops.tx_batch == NULL:
+        if dst.ops.tx_batch == NULL or dst.c_pool == NULL:
             raise ValueError(f"{dst.name or type(dst).__name__} is not an open TX port")
         if dst.c_pool != src.c_pool:
             raise ValueError("both ports must be opened on the same packet pool")
