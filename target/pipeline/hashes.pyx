@@ -636,27 +636,64 @@ def compute(name: str, data: bytes) -> int:
     return Calculation(name).compute(bytes(data))
 
 
-def pack(fields: list[tuple[int, int]]) -> bytes:
-    """BMv2's hash input for (value, bitwidth) fields; widths over 64 go through pack_bits."""
+def algo_id(name: str) -> int:
+    """The HASH_* id a name resolves to (ValueError for unknown names)."""
+    return hash_algo_from_name(name)
+
+
+def compute_default(algo: int, data: bytes) -> int:
+    """hash_compute: algorithm `algo` in its BMv2 default configuration."""
+    cdef bytes buf = bytes(data)
+    if not 0 <= algo < HASH_ALGO_COUNT:
+        raise ValueError(f"no hash algorithm with id {algo}")
+    return hash_compute(algo, <const uint8_t *>PyBytes_AS_STRING(buf), PyBytes_GET_SIZE(buf))
+
+
+def pack(fields: list[tuple[int, int]], payload: bytes = b"") -> bytes:
+    """BMv2's hash input for (value, bitwidth) fields followed by a payload.
+
+    Fields of at most 64 bits go through pack_fields when there is no payload, otherwise
+    through the bit writer (pack_bits for wider fields, pack_align + pack_bytes for the payload).
+    """
     cdef bitwriter_t w
     cdef uint8_t *out
+    cdef uint64_t *values
+    cdef uint16_t *widths
     cdef bytes wide
+    cdef bytes tail = bytes(payload)
+    cdef size_t nbytes
+    cdef int i, n = len(fields)
     total_bits = 0
     for value, width in fields:
         if width < 0 or value < 0 or value >> width:
             raise ValueError(f"{value:#x} is not a {width}-bit value")
         total_bits += width
-    out = <uint8_t *>malloc((total_bits + 7) // 8 + 1)
-    if out == NULL:
-        raise MemoryError()
+    narrow = all(width <= 64 for _, width in fields) and not tail
+    out = <uint8_t *>malloc((total_bits + 7) // 8 + len(tail) + 1)
+    values = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    widths = <uint16_t *>malloc((n + 1) * sizeof(uint16_t))
     try:
-        pack_init(&w, out)
-        for value, width in fields:
-            if width <= 64:
-                pack_u64(&w, value, width)
-            else:
-                wide = value.to_bytes((width + 7) // 8, "big")
-                pack_bits(&w, <const uint8_t *>PyBytes_AS_STRING(wide), width)
-        return out[:pack_finish(&w)]
+        if out == NULL or values == NULL or widths == NULL:
+            raise MemoryError()
+        if narrow:
+            for i in range(n):
+                values[i] = fields[i][0]
+                widths[i] = fields[i][1]
+            nbytes = pack_fields(values, widths, n, out)
+        else:
+            pack_init(&w, out)
+            for value, width in fields:
+                if width <= 64:
+                    pack_u64(&w, value, width)
+                else:
+                    wide = value.to_bytes((width + 7) // 8, "big")
+                    pack_bits(&w, <const uint8_t *>PyBytes_AS_STRING(wide), width)
+            if tail:
+                pack_align(&w)
+                pack_bytes(&w, <const uint8_t *>PyBytes_AS_STRING(tail), len(tail))
+            nbytes = pack_finish(&w)
+        return out[:nbytes]
     finally:
         free(out)
+        free(values)
+        free(widths)
