@@ -50,6 +50,16 @@ def from_target_error(err: Exception) -> P4RuntimeError:
     return P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
 
 
+def call_target(method, *args, **kwargs):
+    """Call a target API method, turning the target's errors into P4RuntimeErrors."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as err:
+        if type(err).__module__.startswith("target"):
+            raise from_target_error(err) from None
+        raise
+
+
 @dataclass(frozen=True)
 class RpcStatus(grpc.Status):
     """What context.abort_with_status takes: code, message and the binary details trailer."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from runtime_server.proto import p4info_pb2
+from runtime_server.bytestrings import encode_unsigned
+from runtime_server.proto import p4data_pb2, p4info_pb2
 
 
 class Kind(Enum):
@@ -140,6 +141,29 @@ class P4InfoIndex:
             return self.by_name[kind][name_or_id]
         except KeyError:
             raise KeyError(f"no {kind.name.lower()} named {name_or_id!r}") from None
+
+    def get_action_info(self, name: str) -> ActionInfo | None:
+        """An action's facts by full name (as the target names it) or alias."""
+        action = self.by_name[Kind.ACTION].get(name)
+        return None if action is None else self.actions[action.preamble.id]
+
+    def get_digest(self, digest_id: int) -> p4info_pb2.Digest:
+        return self.get(Kind.DIGEST, digest_id)  # type: ignore[return-value]
+
+    @staticmethod
+    def digest_data(digest: p4info_pb2.Digest, values: tuple[int, ...]) -> p4data_pb2.P4Data:
+        """One digest message as P4Data: a struct or tuple of bitstrings, or one bitstring."""
+        data = p4data_pb2.P4Data()
+        spec = digest.type_spec
+        if spec.HasField("struct"):
+            for value in values:
+                data.struct.members.add().bitstring = encode_unsigned(value)
+        elif spec.HasField("tuple"):
+            for value in values:
+                data.tuple.members.add().bitstring = encode_unsigned(value)
+        else:
+            data.bitstring = encode_unsigned(values[0])
+        return data
 
     def kind_of(self, entity_id: int) -> Kind | None:
         found = self.by_id.get(entity_id)

@@ -1,0 +1,378 @@
+"""The p4.v1.P4Runtime gRPC service over one target.Switch."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from runtime_server.arbitration import Arbitrator, Controller
+from runtime_server.digests import DigestEngine, DigestListOut
+from runtime_server.errors import P4RuntimeError, StatusCode, batch_status, code_number
+from runtime_server.pipeline import Pipeline, VerifiedConfig, frame_read_responses, verify_config
+from runtime_server.proto import p4runtime_pb2
+
+log = logging.getLogger("kvick.p4runtime")
+
+API_VERSION = "1.4.0"
+READ_RESPONSE_BYTES = 1 << 20  # well under a default client's 4 MB message limit
+TIMER_INTERVAL_S = 0.01
+
+Action = p4runtime_pb2.SetForwardingPipelineConfigRequest
+ResponseType = p4runtime_pb2.GetForwardingPipelineConfigRequest
+
+
+def election_id_of(message) -> int | None:
+    if not message.HasField("election_id"):
+        return None
+    return message.election_id.high << 64 | message.election_id.low
+
+
+class _Stream:
+    """One StreamChannel: its controller (after arbitration) and its outgoing queue."""
+
+    def __init__(self) -> None:
+        self.controller: Controller | None = None
+        self.outbox: queue.Queue = queue.Queue(maxsize=4096)
+
+    def send(self, message) -> None:
+        try:
+            self.outbox.put_nowait(message)
+        except queue.Full:  # a slow controller loses notifications, never blocks the switch
+            log.warning("stream queue full: dropping a %s", type(message).__name__)
+
+
+class P4RuntimeService:
+    """Servicer methods; `server.py` binds them to gRPC."""
+
+    def __init__(self, switch, device_id: int, scratch_switch_factory) -> None:
+        self.switch = switch
+        self.device_id = device_id
+        self.new_scratch_switch = scratch_switch_factory
+        self.arbitrator = Arbitrator({device_id})
+        self.digests = DigestEngine(self._send_digest_list)
+        self.pipeline: Pipeline | None = None
+        self.saved: VerifiedConfig | None = None
+        self.write_lock = threading.Lock()
+        self.streams: dict[Controller, _Stream] = {}
+        self.streams_lock = threading.Lock()
+        switch.on_packet_in(self._on_packet_in)
+        switch.on_digest(self._on_digest)
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._timer_loop, name="kvick-p4rt-timer",
+                                       daemon=True)
+        self._timer.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._timer.join()
+
+    # ---- common checks ----------------------------------------------------------------------
+
+    def _check_device(self, device_id: int) -> None:
+        if device_id != self.device_id:
+            raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown device id {device_id}")
+
+    def _check_primary(self, request) -> None:
+        self._check_device(request.device_id)
+        if not self.arbitrator.known_role(request.device_id, request.role):
+            raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown role {request.role!r}")
+        if not self.arbitrator.is_primary(request.device_id, request.role,
+                                          election_id_of(request)):
+            raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                 "not the primary controller for this device and role")
+
+    @staticmethod
+    def _abort(context, err: P4RuntimeError):
+        context.abort(err.code, err.message)
+
+    # ---- Capabilities -----------------------------------------------------------------------
+
+    def Capabilities(self, request, context):
+        return p4runtime_pb2.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
+
+    # ---- pipeline config --------------------------------------------------------------------
+
+    def SetForwardingPipelineConfig(self, request, context):
+        try:
+            self._check_primary(request)
+            with self.write_lock:
+                self._set_pipeline(request)
+        except P4RuntimeError as err:
+            self._abort(context, err)
+        return p4runtime_pb2.SetForwardingPipelineConfigResponse()
+
+    def _set_pipeline(self, request) -> None:
+        action = request.action
+        if action == Action.COMMIT:
+            if request.HasField("config"):
+                raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, "COMMIT takes no config")
+            if self.saved is None:
+                raise P4RuntimeError(StatusCode.NOT_FOUND, "no saved config to commit")
+            self.pipeline = Pipeline.commit(self.switch, self.saved, self.digests, self.pipeline)
+            return
+        if action == Action.RECONCILE_AND_COMMIT:
+            raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
+                                 "RECONCILE_AND_COMMIT: kvick cannot keep the forwarding state "
+                                 "across a program change")
+        if action not in (Action.VERIFY, Action.VERIFY_AND_SAVE, Action.VERIFY_AND_COMMIT):
+            raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"unknown action {action}")
+        if not request.HasField("config"):
+            raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, "no config given")
+        verified = verify_config(request.config, self.new_scratch_switch())
+        if action == Action.VERIFY:
+            return
+        self.saved = verified
+        if action == Action.VERIFY_AND_COMMIT:
+            self.pipeline = Pipeline.commit(self.switch, verified, self.digests, self.pipeline)
+
+    def GetForwardingPipelineConfig(self, request, context):
+        try:
+            self._check_device(request.device_id)
+        except P4RuntimeError as err:
+            self._abort(context, err)
+        response = p4runtime_pb2.GetForwardingPipelineConfigResponse()
+        current = self.saved
+        if current is None:
+            return response
+        stored = current.config
+        kind = request.response_type
+        config = response.config
+        if stored.HasField("cookie"):
+            config.cookie.CopyFrom(stored.cookie)
+        if kind in (ResponseType.ALL, ResponseType.P4INFO_AND_COOKIE):
+            config.p4info.CopyFrom(stored.p4info)
+        if kind in (ResponseType.ALL, ResponseType.DEVICE_CONFIG_AND_COOKIE):
+            config.p4_device_config = stored.p4_device_config
+        return response
+
+    # ---- Write / Read -----------------------------------------------------------------------
+
+    def Write(self, request, context):
+        try:
+            self._check_primary(request)
+            if self.pipeline is None:
+                raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+            if request.atomicity != p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
+                raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
+                                     "only CONTINUE_ON_ERROR batches are supported")
+        except P4RuntimeError as err:
+            self._abort(context, err)
+        errors: list[P4RuntimeError | None] = []
+        failed = False
+        with self.write_lock:
+            pipeline = self.pipeline
+            for update in request.updates:
+                try:
+                    pipeline.apply(update)
+                    errors.append(None)
+                except P4RuntimeError as err:
+                    errors.append(err)
+                    failed = True
+                except Exception as err:  # a bug must not take the server down
+                    log.exception("update failed unexpectedly")
+                    errors.append(P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: "
+                                                                      f"{err}"))
+                    failed = True
+        if failed:
+            context.abort_with_status(batch_status(errors))
+        return p4runtime_pb2.WriteResponse()
+
+    def Read(self, request, context) -> Iterator[bytes]:
+        try:
+            self._check_device(request.device_id)
+            if self.pipeline is None:
+                raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+        except P4RuntimeError as err:
+            self._abort(context, err)
+        # Each Read sees the state between two Writes: the entities are gathered under the
+        # write lock, then streamed without it.
+        errors: list[P4RuntimeError | None] = []
+        gathered: list[bytes] = []
+        with self.write_lock:
+            pipeline = self.pipeline
+            for entity in request.entities:
+                try:
+                    gathered.extend(pipeline.read(entity))
+                    errors.append(None)
+                except P4RuntimeError as err:
+                    errors.append(err)
+        yield from frame_read_responses(iter(gathered), READ_RESPONSE_BYTES)
+        if any(errors):
+            context.abort_with_status(batch_status(errors, "Read failure."))
+
+    # ---- StreamChannel ----------------------------------------------------------------------
+
+    def StreamChannel(self, request_iterator, context):
+        stream = _Stream()
+        closed = object()
+        failure: list[P4RuntimeError] = []
+
+        def consume() -> None:
+            try:
+                for request in request_iterator:
+                    self._on_stream_request(stream, request)
+            except P4RuntimeError as err:
+                failure.append(err)
+            except grpc.RpcError:
+                pass
+            finally:
+                stream.outbox.put(closed)
+
+        reader = threading.Thread(target=consume, name="kvick-p4rt-stream", daemon=True)
+        reader.start()
+        try:
+            while True:
+                message = stream.outbox.get()
+                if message is closed:
+                    break
+                yield message
+        finally:
+            self._forget(stream)
+        if failure:
+            self._abort(context, failure[0])
+
+    def _on_stream_request(self, stream: _Stream, request) -> None:
+        which = request.WhichOneof("update")
+        if which == "arbitration":
+            update = request.arbitration
+            role_config = update.role.config.SerializeToString() \
+                if update.role.HasField("config") else None
+            previous = stream.controller
+            controller, notices = self.arbitrator.update(
+                previous, update.device_id, update.role.name, election_id_of(update), role_config
+            )
+            if previous is None:
+                stream.controller = controller
+                with self.streams_lock:
+                    self.streams[controller] = stream
+            self._send_notices(notices)
+            return
+        if stream.controller is None:
+            raise P4RuntimeError(StatusCode.FAILED_PRECONDITION,
+                                 "the first stream message must be an arbitration update")
+        if which == "packet":
+            self._packet_out(stream, request.packet)
+        elif which == "digest_ack":
+            self.digests.ack(request.digest_ack.digest_id, request.digest_ack.list_id)
+        else:
+            self._stream_error(stream, StatusCode.UNIMPLEMENTED, f"stream message {which}")
+
+    def _forget(self, stream: _Stream) -> None:
+        if stream.controller is None:
+            return
+        with self.streams_lock:
+            self.streams.pop(stream.controller, None)
+        self._send_notices(self.arbitrator.disconnect(stream.controller))
+
+    def _send_notices(self, notices) -> None:
+        for notice in notices:
+            with self.streams_lock:
+                target = self.streams.get(notice.controller)
+            if target is None:
+                continue
+            message = p4runtime_pb2.StreamMessageResponse()
+            update = message.arbitration
+            update.device_id = notice.controller.device_id
+            if notice.controller.role:
+                update.role.name = notice.controller.role
+            if notice.role_config is not None:
+                update.role.config.ParseFromString(notice.role_config)
+            if notice.election_id is not None:
+                update.election_id.high = notice.election_id >> 64
+                update.election_id.low = notice.election_id & ((1 << 64) - 1)
+            update.status.code = code_number(notice.code)
+            target.send(message)
+
+    def _stream_error(self, stream: _Stream, code: StatusCode, message: str, packet=None) -> None:
+        response = p4runtime_pb2.StreamMessageResponse()
+        response.error.canonical_code = code_number(code)
+        response.error.message = message
+        if packet is not None:
+            response.error.packet_out.packet_out.CopyFrom(packet)
+        stream.send(response)
+
+    # ---- packet I/O, digests ----------------------------------------------------------------
+
+    def _primary_stream(self) -> _Stream | None:
+        primary = self.arbitrator.primary(self.device_id, "")
+        if primary is None:
+            return None
+        with self.streams_lock:
+            return self.streams.get(primary)
+
+    def _packet_out(self, stream: _Stream, packet) -> None:
+        if self._primary_stream() is not stream:
+            self._stream_error(stream, StatusCode.PERMISSION_DENIED,
+                               "only the primary controller may send packets", packet)
+            return
+        pipeline = self.pipeline
+        if pipeline is None:
+            self._stream_error(stream, StatusCode.FAILED_PRECONDITION, "no pipeline", packet)
+            return
+        try:
+            header = b""
+            if pipeline.packet_out is not None:
+                header = pipeline.packet_out.pack({m.metadata_id: m.value for m in packet.metadata})
+            elif packet.metadata:
+                raise P4RuntimeError(StatusCode.INVALID_ARGUMENT,
+                                     "the program has no packet_out header")
+            self.switch.packet_out(header + packet.payload)
+        except P4RuntimeError as err:
+            self._stream_error(stream, err.code, err.message, packet)
+        except Exception as err:  # the target refused the frame (no CPU port, ...)
+            self._stream_error(stream, StatusCode.FAILED_PRECONDITION, str(err), packet)
+
+    def _on_packet_in(self, frame: bytes) -> None:
+        stream = self._primary_stream()
+        pipeline = self.pipeline
+        if stream is None or pipeline is None:
+            return
+        message = p4runtime_pb2.StreamMessageResponse()
+        packet = message.packet
+        if pipeline.packet_in is not None:
+            try:
+                metadata, payload = pipeline.packet_in.unpack(frame)
+            except ValueError:
+                log.warning("packet-in shorter than the packet_in header: dropped")
+                return
+            for metadata_id, value in metadata:
+                packet.metadata.add(metadata_id=metadata_id, value=value)
+            packet.payload = payload
+        else:
+            packet.payload = frame
+        stream.send(message)
+
+    def _on_digest(self, name: str, messages: list[tuple[int, ...]]) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        digest_id = pipeline.digest_ids.get(name)
+        if digest_id is not None:
+            self.digests.receive(digest_id, messages, time.monotonic_ns())
+
+    def _send_digest_list(self, digest_list: DigestListOut) -> None:
+        stream = self._primary_stream()
+        pipeline = self.pipeline
+        if stream is None or pipeline is None:
+            return
+        digest = pipeline.index.get_digest(digest_list.digest_id)
+        message = p4runtime_pb2.StreamMessageResponse()
+        out = message.digest
+        out.digest_id = digest_list.digest_id
+        out.list_id = digest_list.list_id
+        out.timestamp = time.time_ns()
+        for data in digest_list.messages:
+            out.data.add().CopyFrom(pipeline.index.digest_data(digest, data))
+        stream.send(message)
+
+    def _timer_loop(self) -> None:
+        while not self._stop.wait(TIMER_INTERVAL_S):
+            try:
+                self.digests.poll(time.monotonic_ns())
+            except Exception:  # keep the timer alive whatever one poll did
+                log.exception("digest timer failed")
