@@ -594,7 +594,7 @@ cdef class Calculation:
     def algo(self) -> int:
         return self.params.algo
 
-    def compute(self, data: bytes) -> int:
+    def compute(self, bytes data not None) -> int:
         cdef const uint8_t *buf = <const uint8_t *>PyBytes_AS_STRING(data)
         cdef size_t n = PyBytes_GET_SIZE(data)
         cdef uint64_t result
