@@ -631,8 +631,8 @@ cdef class Calculation:
         hash_params_set_toeplitz_key(&self.params, bytes(key))
 
 
-def compute(name: str, data: bytes) -> int:
-    """The hash of data by a fresh calculation of algorithm `name`."""
+def compute(name: str, data) -> int:
+    """The hash of data (any bytes-like object) by a fresh calculation of algorithm `name`."""
     return Calculation(name).compute(bytes(data))
 
 
@@ -641,7 +641,7 @@ def algo_id(name: str) -> int:
     return hash_algo_from_name(name)
 
 
-def compute_default(algo: int, data: bytes) -> int:
+def compute_default(algo: int, data) -> int:
     """hash_compute: algorithm `algo` in its BMv2 default configuration."""
     cdef bytes buf = bytes(data)
     if not 0 <= algo < HASH_ALGO_COUNT:
@@ -649,7 +649,7 @@ def compute_default(algo: int, data: bytes) -> int:
     return hash_compute(algo, <const uint8_t *>PyBytes_AS_STRING(buf), PyBytes_GET_SIZE(buf))
 
 
-def pack(fields: list[tuple[int, int]], payload: bytes = b"") -> bytes:
+def pack(fields: list[tuple[int, int]], payload=b"") -> bytes:
     """BMv2's hash input for (value, bitwidth) fields followed by a payload.
 
     Fields of at most 64 bits go through pack_fields when there is no payload, otherwise
