@@ -1,0 +1,163 @@
+"""The `kvick` command: a simple_switch_grpc-compatible switch, plus subcommands.
+
+    kvick [options] [PROGRAM.json]        run the switch with its P4Runtime server
+    kvick stf PROGRAM.json FILE.stf       run an STF test (target.stf)
+
+simple_switch_grpc's flags are accepted before and after a `--` separator (scripts put the
+gRPC options after it), so scripts written for BMv2 run with the binary name swapped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("kvick")
+
+SUBCOMMANDS = ("stf",)
+
+
+class UsageError(Exception):
+    """A command line kvick refuses; the message says why."""
+
+
+@dataclass(frozen=True)
+class Interface:
+    port: int
+    spec: str  # what target.driver.registry.open_port opens
+
+
+def _interface(text: str) -> tuple[int, str]:
+    number, sep, name = text.partition("@")
+    if not sep or not number.isdigit() or not name:
+        raise argparse.ArgumentTypeError(f"expected PORT@INTERFACE, got {text!r}")
+    return int(number), name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kvick",
+        description="kvick: a P4 software switch (simple_switch_grpc-compatible options). "
+        "Subcommands: `kvick stf PROGRAM.json FILE.stf`.",
+    )
+    parser.add_argument("program", nargs="?", help="BMv2 JSON program to load at start")
+    parser.add_argument("-i", "--interface", action="append", default=[], type=_interface,
+                        metavar="PORT@IFACE", help="attach a port (repeatable)")
+    parser.add_argument("--no-p4", action="store_true",
+                        help="start without a program (a controller sets one over P4Runtime)")
+    parser.add_argument("--cpu-port", type=int, help="port number of the CPU port (packet I/O)")
+    parser.add_argument("--device-id", type=int, default=0, help="P4Runtime device id")
+    parser.add_argument("--grpc-server-addr", default="0.0.0.0:9559",
+                        help="P4Runtime server address (default 0.0.0.0:9559)")
+    parser.add_argument("--log-console", action="store_true", help="log to the console")
+    parser.add_argument("-L", "--log-level", default="info",
+                        choices=["trace", "debug", "info", "warn", "error", "off"])
+    parser.add_argument("--pcap", metavar="DIR", help="record every port's traffic in DIR")
+    parser.add_argument("--use-files", type=int, metavar="WAIT_S",
+                        help="ports are pcap files IFACE_in.pcap/IFACE_out.pcap")
+    parser.add_argument("--thrift-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--p4info", metavar="PATH",
+                        help="P4Info of PROGRAM: the server starts with that pipeline set")
+    parser.add_argument("--batch-size", type=int, default=256,
+                        help="packets per engine batch (default 256)")
+    parser.add_argument("--trace", action="store_true", help="log one line per pipeline event")
+    return parser
+
+
+def parse_switch_args(argv: list[str]) -> argparse.Namespace:
+    """Parse the switch's options; `--` separators are dropped (options may follow them)."""
+    args = build_parser().parse_args([a for a in argv if a != "--"])
+    if args.thrift_port is not None:
+        raise UsageError("--thrift-port: kvick has no Thrift runtime interface; use P4Runtime "
+                         "(--grpc-server-addr)")
+    if args.pcap is not None:
+        raise UsageError("--pcap: per-port capture is not supported yet; use --use-files or "
+                         "-i N@pcap:IN,OUT ports")
+    if args.program is None and not args.no_p4:
+        raise UsageError("give a PROGRAM.json or --no-p4")
+    if args.program is not None and args.no_p4:
+        raise UsageError("--no-p4 and a PROGRAM.json exclude each other")
+    if args.p4info is not None and args.program is None:
+        raise UsageError("--p4info needs a PROGRAM.json")
+    if args.batch_size <= 0:
+        raise UsageError("--batch-size must be positive")
+    ports = [p for p, _ in args.interface]
+    if len(set(ports)) != len(ports):
+        raise UsageError("a port number is given twice with -i")
+    if args.cpu_port is not None and args.cpu_port in ports:
+        raise UsageError(f"--cpu-port {args.cpu_port} is also an -i port")
+    return args
+
+
+def interfaces(args: argparse.Namespace) -> list[Interface]:
+    """The ports to open; with --use-files, interface X becomes X_in.pcap / X_out.pcap."""
+    if args.use_files is not None:
+        return [Interface(port, f"pcap:{name}_in.pcap,{name}_out.pcap")
+                for port, name in args.interface]
+    return [Interface(port, name) for port, name in args.interface]
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+             "warn": logging.WARNING, "error": logging.ERROR, "off": logging.CRITICAL + 1}
+    if args.log_console or args.trace:
+        logging.basicConfig(stream=sys.stderr, level=level[args.log_level],
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
+    """Build the switch, its ports and its P4Runtime server; serve until `stop` is set."""
+    from runtime_server.server import P4RuntimeServer
+    from target import Switch
+
+    _configure_logging(args)
+    switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port, device_id=args.device_id)
+    if args.trace:
+        switch.set_trace(True)
+    if args.program is not None:
+        switch.load(args.program, p4info=args.p4info)
+    if args.interface:
+        from target.driver.registry import open_port
+
+        if args.use_files:
+            stop.wait(args.use_files)
+        for interface in interfaces(args):
+            switch.add_port(interface.port, open_port(interface.spec))
+    server = P4RuntimeServer(switch, device_id=args.device_id, address=args.grpc_server_addr)
+    if args.program is not None and args.p4info is not None:
+        server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
+    switch.start()
+    log.info("kvick: device %d, P4Runtime on port %d", args.device_id, server.port)
+    print(f"kvick: P4Runtime server listening on port {server.port}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        switch.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "stf":
+        from target import stf
+
+        return stf.main(argv[1:])
+    try:
+        args = parse_switch_args(argv)
+    except UsageError as err:
+        print(f"kvick: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return run_switch(args, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

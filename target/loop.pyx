@@ -1,0 +1,221 @@
+# cython: language_level=3
+"""The engine loop: poll every RX port, run the batch, transmit — in one place.
+
+One breath (as Snabb calls it): for each RX port, pull up to `batch` packets, run them through
+the pipeline, and hand the results to the TX ports grouped by port, one tx_batch call each.
+Idle breaths back off (1 µs more per idle breath, halved on work, capped at 100 µs) so an
+idle switch does not burn a core. The whole breath runs without the GIL; the Python side
+wakes every few milliseconds to deliver packet-ins, digests and traces.
+"""
+
+import threading
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, nanosleep, timespec
+
+from target.driver.port cimport Port, port_ops_t
+from target.packet cimport PacketPool, pkt_pool_t, pkt_t, pool_free
+
+DEF MAX_PORTS = 64
+DEF MAX_PORT_NUM = 512
+
+
+cdef struct out_t:
+    pkt_t *pkt
+    uint32_t port
+
+ctypedef int (*batch_fn_t)(void *pipeline, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil
+
+
+cdef inline uint64_t mono_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
+
+
+cdef class Breather:
+    """The C loop over a fixed set of ports; EngineLoop runs it in a thread."""
+    cdef port_ops_t rx[MAX_PORTS]
+    cdef uint32_t rx_num[MAX_PORTS]
+    cdef int nrx
+    cdef port_ops_t tx[MAX_PORTS]
+    cdef int ntx
+    cdef int tx_index[MAX_PORT_NUM]
+    cdef pkt_t **stage                  # per TX port: staged packets of one breath
+    cdef int *nstage
+    cdef pkt_t **pkts
+    cdef out_t *outs
+    cdef int batch, max_out
+    cdef batch_fn_t fn
+    cdef void *pipeline
+    cdef pkt_pool_t *pool
+    cdef volatile int stop_flag
+    cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths
+    cdef object _keep
+
+    def __cinit__(self, object pipeline, size_t fn_addr, PacketPool pool, dict rx_ports,
+                  dict tx_ports, int batch):
+        cdef int i
+        cdef Port p
+        self._keep = (pipeline, rx_ports, tx_ports, pool)
+        self.pipeline = <void *>pipeline
+        self.fn = <batch_fn_t>fn_addr
+        self.pool = &pool.pool
+        self.batch = batch
+        self.max_out = 4 * batch + 64
+        self.nrx = 0
+        self.ntx = 0
+        for i in range(MAX_PORT_NUM):
+            self.tx_index[i] = -1
+        for num, p in rx_ports.items():
+            if p.ops.rx_batch != NULL and self.nrx < MAX_PORTS:
+                self.rx[self.nrx] = p.ops
+                self.rx_num[self.nrx] = num
+                self.nrx += 1
+        for num, p in tx_ports.items():
+            if p.ops.tx_batch != NULL and self.ntx < MAX_PORTS and 0 <= num < MAX_PORT_NUM:
+                self.tx[self.ntx] = p.ops
+                self.tx_index[num] = self.ntx
+                self.ntx += 1
+        self.stage = <pkt_t **>calloc(max(1, self.ntx) * self.max_out, sizeof(pkt_t *))
+        self.nstage = <int *>calloc(max(1, self.ntx), sizeof(int))
+        self.pkts = <pkt_t **>calloc(batch, sizeof(pkt_t *))
+        self.outs = <out_t *>calloc(self.max_out, sizeof(out_t))
+        if self.stage == NULL or self.nstage == NULL or self.pkts == NULL or self.outs == NULL:
+            raise MemoryError("engine loop buffers")
+
+    def __dealloc__(self):
+        free(self.stage)
+        free(self.nstage)
+        free(self.pkts)
+        free(self.outs)
+
+    cdef int breathe(self) noexcept nogil:
+        """One breath; returns the number of packets received."""
+        cdef int r, k, n, nout, ti, got = 0
+        cdef pkt_t *p
+        for r in range(self.nrx):
+            n = self.rx[r].rx_batch(self.rx[r].state, self.pkts, self.batch)
+            if n <= 0:
+                continue
+            got += n
+            for k in range(n):
+                self.pkts[k].port = self.rx_num[r]
+            nout = self.fn(self.pipeline, self.pkts, n, self.outs, self.max_out)
+            for k in range(nout):
+                p = self.outs[k].pkt
+                ti = self.tx_index[self.outs[k].port] if self.outs[k].port < MAX_PORT_NUM else -1
+                if ti < 0:
+                    pool_free(self.pool, p)
+                    self.no_port_drops += 1
+                    continue
+                self.stage[ti * self.max_out + self.nstage[ti]] = p
+                self.nstage[ti] += 1
+            for ti in range(self.ntx):
+                if self.nstage[ti]:
+                    self.tx[ti].tx_batch(self.tx[ti].state, &self.stage[ti * self.max_out],
+                                         self.nstage[ti])
+                    self.tx_packets += self.nstage[ti]
+                    self.nstage[ti] = 0
+        self.rx_packets += got
+        self.breaths += 1
+        return got
+
+    def run(self, double seconds, uint64_t max_packets=0, bint stop_when_idle=False) -> int:
+        """Breathe for up to `seconds` (or until max_packets received / stop / idle)."""
+        cdef uint64_t deadline = mono_ns() + <uint64_t>(seconds * 1e9)
+        cdef uint64_t start_rx = self.rx_packets
+        cdef uint64_t sleep_ns = 0
+        cdef int got
+        cdef timespec ts
+        with nogil:
+            while not self.stop_flag:
+                got = self.breathe()
+                if got == 0:
+                    self.idle_breaths += 1
+                    if stop_when_idle:
+                        break
+                    sleep_ns = sleep_ns + 1000 if sleep_ns < 100000 else 100000
+                    ts.tv_sec = 0
+                    ts.tv_nsec = <long>sleep_ns
+                    nanosleep(&ts, NULL)
+                else:
+                    sleep_ns = sleep_ns // 2
+                if max_packets and self.rx_packets - start_rx >= max_packets:
+                    break
+                if (self.breaths & 63) == 0 and mono_ns() >= deadline:
+                    break
+        return self.rx_packets - start_rx
+
+    def request_stop(self) -> None:
+        self.stop_flag = 1
+
+
+class EngineLoop:
+    """Runs a Breather in a thread; serves packet injection, packet-in, digests and traces."""
+
+    def __init__(self, pipeline, ports: dict, batch: int, cpu_port: int, deliver_packet_in,
+                 after_batch):
+        from target.driver.memory import QueuePort
+        from target.pipeline.engine import batch_entry
+        self.pipeline = pipeline
+        self.pool = pipeline.pool_object()
+        self.cpu_port = cpu_port
+        self.deliver = deliver_packet_in
+        self.after_batch = after_batch
+        # Injection (packet-out, tests) enters through one queue per switch port; packets the
+        # pipeline sends to the CPU port leave through another queue.
+        self.inject_queues: dict[int, QueuePort] = {}
+        rx = dict(ports)
+        tx = dict(ports)
+        for num in list(ports) + ([cpu_port] if cpu_port >= 0 else []):
+            q = QueuePort(4096)
+            q.open(self.pool)
+            self.inject_queues[num] = q
+        self.cpu_queue = None
+        if cpu_port >= 0:
+            self.cpu_queue = QueuePort(4096)
+            self.cpu_queue.open(self.pool)
+            tx[cpu_port] = self.cpu_queue
+        rx_all = {}
+        # The breather keys RX ports by switch port number: the injection queue shares it.
+        self.breathers = []
+        self._rx_sets = [rx, {n: q for n, q in self.inject_queues.items()}]
+        self.breathers = [Breather(pipeline, batch_entry(), self.pool, r, tx, batch)
+                          for r in self._rx_sets]
+        del rx_all
+        self._thread = None
+        self._stop = threading.Event()
+
+    def inject(self, port: int, frame: bytes) -> None:
+        q = self.inject_queues.get(port)
+        if q is None:
+            from target.driver.memory import QueuePort
+            raise KeyError(f"port {port} is not attached")
+        if not q.push(frame):
+            raise OverflowError(f"injection queue of port {port} is full")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for b in self.breathers:
+                b.run(0.002)
+            if self.cpu_queue is not None:
+                for frame in self.cpu_queue.pop_all():
+                    self.deliver(frame)
+            self.after_batch()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kvick-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for b in self.breathers:
+            b.request_stop()
+        if self._thread is not None:
+            self._thread.join()
+        if self.cpu_queue is not None:
+            for frame in self.cpu_queue.pop_all():
+                self.deliver(frame)
+        self.after_batch()

@@ -1,0 +1,100 @@
+/* Bit-level access to packed big-endian header storage.
+ *
+ * A header instance lives in the packet header vector exactly as it travels on the wire:
+ * fields packed most significant bit first. Reading a field is one unaligned big-endian load,
+ * a shift and a mask, so extract and emit are plain memcpy. Callers keep 16 spare bytes after
+ * every buffer these functions touch, so the wide loads never run off the end.
+ */
+#ifndef KVICK_BITS_H
+#define KVICK_BITS_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef unsigned __int128 kv_u128;
+typedef __int128 kv_s128;
+
+static inline uint64_t kv_load_be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+static inline void kv_store_be64(uint8_t *p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
+
+static inline kv_u128 kv_mask128(uint32_t width) {
+    return width >= 128 ? ~(kv_u128)0 : (((kv_u128)1 << width) - 1);
+}
+
+/* Unsigned value of `width` bits (1..128) starting `bitoff` bits after `base`. */
+static inline kv_u128 kv_bits_read(const uint8_t *base, uint32_t bitoff, uint32_t width) {
+    const uint8_t *p = base + (bitoff >> 3);
+    uint32_t lead = bitoff & 7;
+    if (lead + width <= 64) {
+        uint64_t w = kv_load_be64(p);
+        return (kv_u128)((w << lead) >> (64 - width));
+    }
+    if (lead + width <= 128) {
+        kv_u128 w = ((kv_u128)kv_load_be64(p) << 64) | kv_load_be64(p + 8);
+        return (w << lead) >> (128 - width);
+    }
+    /* Spans 17 bytes: a 121..128-bit field that does not start on a byte. */
+    kv_u128 w = ((kv_u128)kv_load_be64(p) << 64) | kv_load_be64(p + 8);
+    w = (w << lead) | (kv_u128)(p[16] >> (8 - lead));
+    return w >> (128 - width);
+}
+
+/* Store the low `width` bits of v at `bitoff`, leaving the neighbouring bits alone. */
+static inline void kv_bits_write(uint8_t *base, uint32_t bitoff, uint32_t width, kv_u128 v) {
+    uint8_t *p = base + (bitoff >> 3);
+    uint32_t lead = bitoff & 7;
+    if (lead + width <= 64) {
+        uint64_t mask = (width == 64 ? ~0ULL : ((1ULL << width) - 1)) << (64 - lead - width);
+        uint64_t w = kv_load_be64(p);
+        w = (w & ~mask) | (((uint64_t)v << (64 - lead - width)) & mask);
+        kv_store_be64(p, w);
+        return;
+    }
+    /* Slow but simple for wide or straddling fields: bit by bit from the least significant. */
+    for (uint32_t i = 0; i < width; i++) {
+        uint32_t b = bitoff + width - 1 - i;
+        uint8_t bit = (uint8_t)((v >> i) & 1);
+        uint8_t m = (uint8_t)(0x80 >> (b & 7));
+        if (bit) base[b >> 3] |= m; else base[b >> 3] &= (uint8_t)~m;
+    }
+}
+
+/* Copy `width` bits of any size between two bit positions (fields wider than 128 bits). */
+static inline void kv_bits_copy(uint8_t *dst, uint32_t dbit, const uint8_t *src, uint32_t sbit,
+                                uint32_t width) {
+    if (((dbit | sbit | width) & 7) == 0) {
+        memmove(dst + (dbit >> 3), src + (sbit >> 3), width >> 3);
+        return;
+    }
+    while (width > 0) {
+        uint32_t chunk = width > 64 ? 64 : width;
+        kv_bits_write(dst, dbit + width - chunk, chunk, kv_bits_read(src, sbit + width - chunk, chunk));
+        width -= chunk;
+    }
+}
+
+/* Sign-extend the low `width` bits of v. */
+static inline kv_s128 kv_sext(kv_u128 v, uint32_t width) {
+    if (width >= 128) return (kv_s128)v;
+    kv_u128 sign = (kv_u128)1 << (width - 1);
+    v &= kv_mask128(width);
+    return (kv_s128)((v ^ sign) - sign);
+}
+
+static inline int kv_u128_to_dec(kv_u128 v, char *out) {  /* for traces: digits, no sign */
+    char tmp[48]; int n = 0, i;
+    do { tmp[n++] = (char)('0' + (int)(v % 10)); v /= 10; } while (v);
+    for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
+#endif

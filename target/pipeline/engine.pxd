@@ -1,0 +1,178 @@
+# The compiled program as the executor sees it: flat C arrays indexed by the ids the loader
+# (loader.py) assigned. Built once per program load by engine.pyx's Pipeline; read-only for the
+# data path except entries, counters, registers and meters, which the control plane writes
+# while the workers are quiesced (see Pipeline.writer_lock).
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from target.packet cimport pkt_pool_t, pkt_t
+
+
+cdef extern from "pipeline/bits.h":
+    # Cython has no 128-bit integer type: these typedefs make it emit the real C types, and all
+    # conversions to Python go through the helpers in engine.pyx (hi/lo 64-bit halves).
+    ctypedef unsigned long long u128 "kv_u128"
+    ctypedef long long s128 "kv_s128"
+    u128 kv_bits_read(const uint8_t *base, uint32_t bitoff, uint32_t width) noexcept nogil
+    void kv_bits_write(uint8_t *base, uint32_t bitoff, uint32_t width, u128 v) noexcept nogil
+    void kv_bits_copy(uint8_t *dst, uint32_t dbit, const uint8_t *src, uint32_t sbit,
+                      uint32_t width) noexcept nogil
+    s128 kv_sext(u128 v, uint32_t width) noexcept nogil
+    u128 kv_mask128(uint32_t width) noexcept nogil
+
+
+cdef struct insn_t:
+    uint16_t op                 # opcodes.py
+    uint16_t a                  # register / small operand
+    uint16_t b
+    uint16_t c
+    uint32_t d                  # field id, constant index, object id, jump target
+    uint32_t e
+
+
+cdef struct field_t:
+    uint32_t bitoff             # from the start of the PHV
+    uint16_t width              # bits (the maximum for a varbit field)
+    uint8_t is_signed
+    uint8_t varbit              # 1: the value's current length is the header's vlen
+    uint32_t hdr                # owning header instance
+
+
+cdef struct header_t:
+    uint32_t byteoff            # first byte in the PHV
+    uint32_t fixed_bits         # bits of the fixed-width fields
+    uint32_t nbytes             # bytes reserved: fixed part plus varbit maximum
+    uint32_t varbit_max         # bits; 0 when the header has no varbit field
+    int32_t union_id            # -1 when not a union member
+    uint32_t first_field
+    uint32_t nfields
+    uint8_t metadata
+
+
+cdef struct stack_t:
+    uint32_t size
+    uint32_t first              # index into Pipeline.stack_hdrs of element 0
+
+
+cdef struct ptrans_t:
+    uint8_t kind                # 0 default, 1 value/mask, 2 value set
+    int32_t next_state          # -1: accept
+    u128 value
+    u128 mask
+    uint32_t vset
+
+
+cdef struct pstate_t:
+    uint32_t code               # parser operations
+    uint32_t keycode            # computes the transition key components into registers
+    uint32_t ncomps
+    uint32_t comp0              # index into Pipeline.pcomps
+    uint32_t ntrans
+    uint32_t trans0             # index into Pipeline.ptrans
+    uint32_t key_bits           # total width of the key
+
+
+cdef struct pcomp_t:
+    uint16_t reg
+    uint16_t width
+
+
+cdef struct node_t:
+    uint8_t kind                # 0 table, 1 condition, 2 action call
+    int32_t a                   # table index / condition code / action id
+    int32_t b                   # condition: true next / call: next
+    int32_t c                   # condition: false next
+
+
+cdef struct keyf_t:
+    uint32_t src                # field id, or header id when is_valid
+    uint16_t width
+    uint16_t nbytes             # bytes the field takes in the key
+    uint16_t off                # byte offset in the key
+    uint8_t is_valid
+    uint8_t has_mask
+    u128 mask
+
+
+cdef enum:
+    TBL_KEYLESS = 0
+    TBL_EXACT = 1
+    TBL_LPM24 = 2               # one 32-bit LPM field: DIR-24-8
+    TBL_LPM = 3                 # one LPM field of another width, plus exact fields
+    TBL_TERNARY = 4             # ternary / range / optional / mixed
+
+    REF_NONE = -1               # entry slot free / no default action
+
+
+cdef struct table_t:
+    uint8_t kind
+    void *matcher               # exact_table_t / dir24_t / lpm_table_t / ternary_table_t
+    uint32_t nkeys
+    keyf_t *keys
+    uint32_t key_bytes
+    # Entries, indexed by the entry id the matcher returns.
+    int32_t *entry_action       # action id; for indirect tables: member id or -(group+2)
+    s128 *entry_params          # param_stride values per entry
+    uint64_t *entry_counters    # packets, bytes per entry (direct counter)
+    uint32_t param_stride
+    uint32_t capacity
+    int32_t default_action      # REF_NONE: miss does nothing
+    s128 *default_params
+    int32_t *next_by_action     # per global action id
+    int32_t hit_next
+    int32_t miss_next
+    int32_t base_next           # next node when no action ran
+    uint8_t has_hit_miss
+    uint8_t with_counters
+    uint8_t indirect            # 1: action profile, 2: action selector
+    int32_t profile             # action profile index
+    int32_t direct_meter        # meter array index or -1
+    uint32_t direct_meter_dst   # field receiving the colour
+    uint64_t hits
+    uint64_t misses
+
+
+cdef struct profile_t:
+    int32_t *member_action      # per member id; REF_NONE when free
+    s128 *member_params
+    uint32_t param_stride
+    uint32_t capacity
+    uint32_t **group_members    # per group id: member ids
+    uint32_t *group_size
+    uint32_t group_capacity
+    int32_t calc                # selector calculation, -1 for plain profiles
+
+
+cdef struct calc_t:
+    int algo                    # hashes.pxd algorithm id
+    uint32_t nseg
+    uint32_t seg0               # index into Pipeline.segs
+    uint8_t with_payload
+
+
+cdef struct seg_t:
+    # A run of bits copied into the hash input: from the PHV (src_bit) or a constant.
+    uint32_t src_bit
+    uint32_t width
+    int32_t const_idx           # -1: from the PHV
+    uint32_t hdr                # header whose validity... (informative; BMv2 hashes invalid
+                                # headers' fields as they are)
+
+
+cdef struct cksum_t:
+    uint32_t calc
+    uint32_t target
+    int32_t cond                # code of the condition, -1 = always
+    uint8_t verify
+    uint8_t update
+
+
+cdef struct counter_t:
+    uint64_t *cells             # packets, bytes per index
+    uint32_t size
+
+
+cdef struct register_t:
+    u128 *cells
+    uint32_t size
+    uint32_t width

@@ -1,0 +1,1823 @@
+# cython: language_level=3
+"""The executor: runs a compiled v1model program over batches of packets, in C.
+
+Per packet: parser → verify checksums → ingress control → traffic manager (clone, resubmit,
+multicast, drop, unicast) → egress control → egress clone/drop → update checksums → deparser →
+recirculate or transmit, with simple_switch's semantics (behavioral-model
+targets/simple_switch/simple_switch.cpp). Work items (an ingress or egress pass of one packet
+instance) go through a FIFO job queue, so replication and recirculation keep BMv2's order.
+
+Control/data concurrency: the control plane (Python, with the GIL) never writes while a batch
+runs. Pipeline.run_batch holds `writer_lock` (a pthread mutex) for the whole batch without the
+GIL; table writes take the same lock. So the data path never sees half an update and a
+P4Runtime batch becomes visible atomically between two packet batches. The price is that a
+large control-plane batch pauses forwarding while it is applied; per-entry atomic publishing
+(RCU) can replace this later without changing the API.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.pycapsule cimport PyCapsule_New
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcpy, memmove, memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from target.packet cimport PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc, pool_free
+from target.pipeline.engine cimport *
+from target.pipeline.hashes cimport hash_compute_params, hash_params_init, hash_params_t
+from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_lookup, dir24_t
+from target.pipeline.match_exact cimport ExactTable, exact_lookup, exact_table_t
+from target.pipeline.match_lpm cimport LpmTable, lpm_lookup, lpm_table_t
+from target.pipeline.match_ternary cimport TernaryTable, ternary_lookup, ternary_table_t
+from target.pipeline.meter cimport MeterArray, meter_execute, meter_t
+
+include "opcodes.pxi"
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *m, void *attr)
+    int pthread_mutex_lock(pthread_mutex_t *m)
+    int pthread_mutex_unlock(pthread_mutex_t *m)
+    int pthread_mutex_destroy(pthread_mutex_t *m)
+
+DEF NREGS = 256
+DEF MAX_JOBS = 1024          # work items alive within one batch
+DEF MAX_KEY = 512            # bytes of a table key
+DEF MAX_DIGESTS = 4096
+DEF MAX_TRACE = 65536
+DEF MAX_RECIRC = 16          # resubmit + recirculate passes allowed per received packet
+
+cdef enum:
+    JOB_INGRESS = 0
+    JOB_EGRESS = 1
+
+    ERR_NONE = 0
+    ERR_PACKET_TOO_SHORT = 1
+    ERR_NO_MATCH = 2
+    ERR_STACK_OOB = 3
+    ERR_HEADER_TOO_SHORT = 4
+    ERR_PARSER_TIMEOUT = 5
+    ERR_PARSER_INVALID_ARG = 6
+
+    # trace events (formatted by Python after the batch)
+    EV_PACKET_IN = 1, EV_PARSE_STATE, EV_EXTRACT, EV_PARSER_ERROR, EV_TABLE_HIT, EV_TABLE_MISS,
+    EV_ACTION, EV_COND, EV_INGRESS_DONE, EV_DROP, EV_EGRESS, EV_OUT, EV_CLONE, EV_RESUBMIT,
+    EV_RECIRC, EV_MULTICAST, EV_ASSERT, EV_LOG, EV_EGRESS_DONE, EV_CHECKSUM_ERROR
+
+
+cdef struct job_t:
+    pkt_t *pkt
+    uint8_t kind
+    uint16_t port               # ingress port (ingress) / egress port (egress)
+    uint32_t instance_type
+    uint32_t cursor             # egress: bytes of the packet the parser consumed
+    uint32_t packet_length
+    int32_t field_list          # ingress: preserved field list (-1: none)
+    uint32_t recirc_depth
+    uint64_t seq                # for traces: the received packet this belongs to
+
+
+cdef struct ctx_t:
+    uint8_t *phv                # header bytes, then one validity byte per header
+    uint8_t *valid
+    uint32_t *vlen              # current varbit length (bits) per header
+    uint32_t *stack_next        # next index per header stack
+    pkt_t *pkt
+    uint32_t cursor             # parser position in bytes
+    uint32_t cursor_bits        # sub-byte advance (advance by non-multiples of 8)
+    int32_t error
+    uint8_t exit_flag
+    uint8_t failed              # an assertion failed: drop
+    s128 *params
+    int32_t clone_session
+    int32_t clone_fl
+    uint8_t clone_set
+    int32_t resubmit_fl
+    int32_t recirc_fl
+    int32_t truncate_len
+    int32_t digest_id
+    uint64_t seq
+    uint64_t now_ns
+
+
+cdef struct digest_rec_t:
+    uint32_t list_id
+    uint32_t nvals
+    u128 vals[16]
+
+
+cdef struct trace_rec_t:
+    uint64_t seq
+    uint32_t ev
+    int32_t a
+    int32_t b
+    u128 v
+
+
+cdef struct out_t:
+    pkt_t *pkt
+    uint32_t port
+
+
+cdef inline uint64_t now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
+
+
+cdef object u128_to_int(u128 v):
+    return (int(<uint64_t>(v >> 64)) << 64) | int(<uint64_t>v)
+
+
+cdef object s128_to_int(s128 v):
+    cdef u128 u = <u128>v
+    cdef object r = (int(<uint64_t>(u >> 64)) << 64) | int(<uint64_t>u)
+    if r >> 127:
+        r -= 1 << 128
+    return r
+
+
+cdef u128 int_to_u128(object v) except *:
+    v = int(v) & ((1 << 128) - 1)
+    return ((<u128>(<uint64_t>(v >> 64))) << 64) | <u128>(<uint64_t>(v & 0xFFFFFFFFFFFFFFFF))
+
+
+cdef class Pipeline:
+    """A loaded program: the C tables the executor runs, and the control-plane hooks."""
+
+    cdef insn_t *code
+    cdef s128 *consts
+    cdef field_t *fields
+    cdef header_t *headers
+    cdef stack_t *stacks
+    cdef uint32_t *stack_hdrs
+    cdef uint32_t *union_members      # flat: per union, count then member header ids
+    cdef uint32_t *union_index
+    cdef pstate_t *pstates
+    cdef pcomp_t *pcomps
+    cdef ptrans_t *ptrans
+    cdef node_t *nodes
+    cdef table_t *tables
+    cdef profile_t *profiles
+    cdef calc_t *calcs
+    cdef hash_params_t *calc_params
+    cdef seg_t *segs
+    cdef cksum_t *cksums
+    cdef counter_t *counters
+    cdef register_t *registers
+    cdef meter_t **meter_cells
+    cdef uint32_t *meter_sizes
+    cdef uint8_t *meter_is_packets
+    cdef uint32_t **field_lists       # per field-list id: count then field ids
+    cdef uint32_t n_field_lists
+    cdef uint32_t **learn_lists
+    cdef uint32_t n_learn_lists
+    cdef u128 **vset_values
+    cdef u128 **vset_masks
+    cdef uint32_t *vset_count
+    cdef uint32_t *deparser
+    cdef uint32_t n_deparser, n_headers, n_stacks, n_unions, n_tables, n_cksums, n_calcs
+    cdef uint32_t n_actions, n_counters, n_registers, n_meters, n_profiles, n_vsets
+    cdef int32_t parser_init, ingress_init, egress_init
+    cdef uint32_t phv_bytes, phv_total
+    cdef int32_t *action_code
+    cdef uint32_t *action_nparams
+    cdef int32_t f_ingress_port, f_egress_spec, f_egress_port, f_instance_type
+    cdef int32_t f_packet_length, f_mcast_grp, f_egress_rid, f_checksum_error, f_parser_error
+    cdef int32_t f_ingress_ts, f_egress_ts, f_priority
+    # PRE: multicast groups and clone sessions (port, rid) lists
+    cdef uint32_t **mc_nodes          # per group id (16-bit): count then (port, rid) pairs
+    cdef uint32_t **clone_sessions    # per session id (up to 1024): count, class, trunc, pairs
+    # per-run scratch
+    cdef job_t *jobs
+    cdef uint8_t *job_phv             # MAX_JOBS PHV snapshots
+    cdef uint32_t *job_vlen
+    cdef uint32_t *job_stack_next
+    cdef uint8_t *phv                 # the working PHV
+    cdef uint32_t *vlen
+    cdef uint32_t *stack_next
+    cdef uint8_t *scratch             # hash input buffer
+    cdef uint32_t scratch_size
+    cdef digest_rec_t *digests
+    cdef uint32_t n_digests
+    cdef uint64_t digests_dropped
+    cdef trace_rec_t *trace
+    cdef uint32_t n_trace
+    cdef readonly bint trace_on
+    cdef uint64_t seq
+    cdef uint64_t rng_state
+    cdef pthread_mutex_t writer_lock
+    cdef pkt_pool_t *pool
+    cdef PacketPool pool_obj
+    cdef public int cpu_port
+    # counters of the engine itself
+    cdef readonly uint64_t rx_packets, tx_packets, dropped, parser_errors, assert_failures
+    cdef readonly uint64_t pool_exhausted, recirc_limit_drops
+    cdef list _keep                   # Python objects whose C memory the tables use
+    cdef readonly object program
+    cdef readonly list matchers       # per table: the match structure object (or None)
+    cdef readonly list meter_arrays
+
+    def __cinit__(self):
+        pthread_mutex_init(&self.writer_lock, NULL)
+        self._keep = []
+        self.matchers = []
+        self.meter_arrays = []
+        self.cpu_port = -1
+
+    def __dealloc__(self):
+        cdef uint32_t i
+        if self.tables != NULL:
+            for i in range(self.n_tables):
+                free(self.tables[i].keys)
+                free(self.tables[i].entry_action)
+                free(self.tables[i].entry_params)
+                free(self.tables[i].entry_counters)
+                free(self.tables[i].default_params)
+                free(self.tables[i].next_by_action)
+        if self.mc_nodes != NULL:
+            for i in range(65536):
+                free(self.mc_nodes[i])
+        if self.clone_sessions != NULL:
+            for i in range(32768):
+                free(self.clone_sessions[i])
+        free(self.code)
+        free(self.consts)
+        free(self.fields)
+        free(self.headers)
+        free(self.stacks)
+        free(self.stack_hdrs)
+        free(self.union_index)
+        free(self.union_members)
+        free(self.pstates)
+        free(self.pcomps)
+        free(self.ptrans)
+        free(self.nodes)
+        free(self.tables)
+        free(self.profiles)
+        free(self.jobs)
+        free(self.job_phv)
+        free(self.job_vlen)
+        free(self.job_stack_next)
+        free(self.phv)
+        free(self.vlen)
+        free(self.stack_next)
+        free(self.scratch)
+        free(self.digests)
+        free(self.trace)
+        free(self.mc_nodes)
+        free(self.clone_sessions)
+        free(self.deparser)
+        free(self.action_code)
+        free(self.action_nparams)
+        free(self.calcs)
+        free(self.calc_params)
+        free(self.segs)
+        free(self.cksums)
+        free(self.counters)
+        free(self.registers)
+        free(self.meter_cells)
+        free(self.meter_sizes)
+        free(self.meter_is_packets)
+        free(self.field_lists)
+        free(self.learn_lists)
+        free(self.vset_values)
+        free(self.vset_masks)
+        free(self.vset_count)
+        pthread_mutex_destroy(&self.writer_lock)
+
+    # ------------------------------------------------------------------ building
+    def __init__(self, program, PacketPool pool):
+        from target.pipeline.build import build_pipeline
+        self.program = program
+        self.pool_obj = pool
+        self.pool = &pool.pool
+        self.rng_state = 0x9E3779B97F4A7C15ULL ^ now_ns()
+        build_pipeline(self, program)
+
+    # The builder (build.py) fills the C arrays through these small setters, so that the
+    # layout code stays in Python and this file stays the executor.
+    def _alloc(self, dict sizes):
+        cdef uint32_t i
+        self.code = <insn_t *>calloc(max(1, sizes["code"]), sizeof(insn_t))
+        self.consts = <s128 *>calloc(max(1, sizes["consts"]), sizeof(s128))
+        self.n_headers = sizes["headers"]
+        self.headers = <header_t *>calloc(max(1, self.n_headers), sizeof(header_t))
+        self.fields = <field_t *>calloc(max(1, sizes["fields"]), sizeof(field_t))
+        self.n_stacks = sizes["stacks"]
+        self.stacks = <stack_t *>calloc(max(1, self.n_stacks), sizeof(stack_t))
+        self.stack_hdrs = <uint32_t *>calloc(max(1, sizes["stack_hdrs"]), sizeof(uint32_t))
+        self.n_unions = sizes["unions"]
+        self.union_index = <uint32_t *>calloc(max(1, self.n_unions), sizeof(uint32_t))
+        self.union_members = <uint32_t *>calloc(max(1, sizes["union_members"]), sizeof(uint32_t))
+        self.pstates = <pstate_t *>calloc(max(1, sizes["pstates"]), sizeof(pstate_t))
+        self.pcomps = <pcomp_t *>calloc(max(1, sizes["pcomps"]), sizeof(pcomp_t))
+        self.ptrans = <ptrans_t *>calloc(max(1, sizes["ptrans"]), sizeof(ptrans_t))
+        self.nodes = <node_t *>calloc(max(1, sizes["nodes"]), sizeof(node_t))
+        self.n_tables = sizes["tables"]
+        self.tables = <table_t *>calloc(max(1, self.n_tables), sizeof(table_t))
+        self.n_profiles = sizes["profiles"]
+        self.profiles = <profile_t *>calloc(max(1, self.n_profiles), sizeof(profile_t))
+        self.n_calcs = sizes["calcs"]
+        self.calcs = <calc_t *>calloc(max(1, self.n_calcs), sizeof(calc_t))
+        self.calc_params = <hash_params_t *>calloc(max(1, self.n_calcs), sizeof(hash_params_t))
+        self.segs = <seg_t *>calloc(max(1, sizes["segs"]), sizeof(seg_t))
+        self.n_cksums = sizes["cksums"]
+        self.cksums = <cksum_t *>calloc(max(1, self.n_cksums), sizeof(cksum_t))
+        self.n_counters = sizes["counters"]
+        self.counters = <counter_t *>calloc(max(1, self.n_counters), sizeof(counter_t))
+        self.n_registers = sizes["registers"]
+        self.registers = <register_t *>calloc(max(1, self.n_registers), sizeof(register_t))
+        self.n_meters = sizes["meters"]
+        self.meter_cells = <meter_t **>calloc(max(1, self.n_meters), sizeof(meter_t *))
+        self.meter_sizes = <uint32_t *>calloc(max(1, self.n_meters), sizeof(uint32_t))
+        self.meter_is_packets = <uint8_t *>calloc(max(1, self.n_meters), sizeof(uint8_t))
+        self.n_actions = sizes["actions"]
+        self.action_code = <int32_t *>calloc(max(1, self.n_actions), sizeof(int32_t))
+        self.action_nparams = <uint32_t *>calloc(max(1, self.n_actions), sizeof(uint32_t))
+        self.n_deparser = sizes["deparser"]
+        self.deparser = <uint32_t *>calloc(max(1, self.n_deparser), sizeof(uint32_t))
+        self.n_vsets = sizes["vsets"]
+        self.vset_values = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
+        self.vset_masks = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
+        self.vset_count = <uint32_t *>calloc(max(1, self.n_vsets), sizeof(uint32_t))
+        self.n_field_lists = sizes["field_lists"]
+        self.field_lists = <uint32_t **>calloc(max(1, self.n_field_lists), sizeof(uint32_t *))
+        self.n_learn_lists = sizes["learn_lists"]
+        self.learn_lists = <uint32_t **>calloc(max(1, self.n_learn_lists), sizeof(uint32_t *))
+        self.phv_bytes = sizes["phv_bytes"]
+        # PHV: header bytes, slack for wide loads, then one validity byte per header.
+        self.phv_total = self.phv_bytes + 32 + self.n_headers
+        self.phv = <uint8_t *>calloc(self.phv_total + 64, 1)
+        self.valid_off = self.phv_bytes + 32
+        self.vlen = <uint32_t *>calloc(max(1, self.n_headers), sizeof(uint32_t))
+        self.stack_next = <uint32_t *>calloc(max(1, self.n_stacks), sizeof(uint32_t))
+        self.jobs = <job_t *>calloc(MAX_JOBS, sizeof(job_t))
+        self.job_phv = <uint8_t *>calloc(MAX_JOBS, self.phv_total + 64)
+        self.job_vlen = <uint32_t *>calloc(MAX_JOBS * max(1, self.n_headers), sizeof(uint32_t))
+        self.job_stack_next = <uint32_t *>calloc(MAX_JOBS * max(1, self.n_stacks), sizeof(uint32_t))
+        self.scratch_size = 65536
+        self.scratch = <uint8_t *>calloc(self.scratch_size + 64, 1)
+        self.digests = <digest_rec_t *>calloc(MAX_DIGESTS, sizeof(digest_rec_t))
+        self.trace = <trace_rec_t *>calloc(MAX_TRACE, sizeof(trace_rec_t))
+        self.mc_nodes = <uint32_t **>calloc(65536, sizeof(uint32_t *))
+        self.clone_sessions = <uint32_t **>calloc(32768, sizeof(uint32_t *))
+        if (self.code == NULL or self.phv == NULL or self.jobs == NULL or self.job_phv == NULL
+                or self.scratch == NULL or self.mc_nodes == NULL or self.trace == NULL):
+            raise MemoryError("cannot allocate the pipeline")
+
+    cdef uint32_t valid_off
+
+    def _set_code(self, list code, list consts):
+        cdef uint32_t i
+        for i, (op, a, b, c, d, e) in enumerate(code):
+            self.code[i].op = op
+            self.code[i].a = a
+            self.code[i].b = b
+            self.code[i].c = c
+            self.code[i].d = d
+            self.code[i].e = e
+        for i, v in enumerate(consts):
+            self.consts[i] = <s128>int_to_u128(v)
+
+    def _set_header(self, uint32_t i, uint32_t byteoff, uint32_t fixed_bits, uint32_t nbytes,
+                    uint32_t varbit_max, int32_t union_id, uint32_t first_field,
+                    uint32_t nfields, bint metadata):
+        self.headers[i].byteoff = byteoff
+        self.headers[i].fixed_bits = fixed_bits
+        self.headers[i].nbytes = nbytes
+        self.headers[i].varbit_max = varbit_max
+        self.headers[i].union_id = union_id
+        self.headers[i].first_field = first_field
+        self.headers[i].nfields = nfields
+        self.headers[i].metadata = metadata
+
+    def _set_field(self, uint32_t i, uint32_t bitoff, uint32_t width, bint signed, bint varbit,
+                   uint32_t hdr):
+        self.fields[i].bitoff = bitoff
+        self.fields[i].width = width
+        self.fields[i].is_signed = signed
+        self.fields[i].varbit = varbit
+        self.fields[i].hdr = hdr
+
+    def _set_stack(self, uint32_t i, uint32_t first, list hdrs):
+        cdef uint32_t k
+        self.stacks[i].size = len(hdrs)
+        self.stacks[i].first = first
+        for k, h in enumerate(hdrs):
+            self.stack_hdrs[first + k] = h
+
+    def _set_union(self, uint32_t i, uint32_t first, list hdrs):
+        cdef uint32_t k
+        self.union_index[i] = first
+        self.union_members[first] = len(hdrs)
+        for k, h in enumerate(hdrs):
+            self.union_members[first + 1 + k] = h
+
+    def _set_pstate(self, uint32_t i, uint32_t code, uint32_t keycode, list comps, uint32_t comp0,
+                    list trans, uint32_t trans0):
+        cdef uint32_t k, bits = 0
+        self.pstates[i].code = code
+        self.pstates[i].keycode = keycode
+        self.pstates[i].ncomps = len(comps)
+        self.pstates[i].comp0 = comp0
+        self.pstates[i].ntrans = len(trans)
+        self.pstates[i].trans0 = trans0
+        for k, (reg, width) in enumerate(comps):
+            self.pcomps[comp0 + k].reg = reg
+            self.pcomps[comp0 + k].width = width
+            bits += width
+        self.pstates[i].key_bits = bits
+        for k, (kind, value, mask, nxt, vset) in enumerate(trans):
+            self.ptrans[trans0 + k].kind = kind
+            self.ptrans[trans0 + k].value = int_to_u128(value)
+            self.ptrans[trans0 + k].mask = int_to_u128(mask)
+            self.ptrans[trans0 + k].next_state = nxt
+            self.ptrans[trans0 + k].vset = vset
+
+    def _set_node(self, uint32_t i, int kind, int32_t a, int32_t b, int32_t c):
+        self.nodes[i].kind = kind
+        self.nodes[i].a = a
+        self.nodes[i].b = b
+        self.nodes[i].c = c
+
+    def _set_roots(self, int32_t parser_init, int32_t ingress_init, int32_t egress_init,
+                   list deparser, dict std):
+        cdef uint32_t k
+        self.parser_init = parser_init
+        self.ingress_init = ingress_init
+        self.egress_init = egress_init
+        for k, h in enumerate(deparser):
+            self.deparser[k] = h
+        self.f_ingress_port = std["ingress_port"]
+        self.f_egress_spec = std["egress_spec"]
+        self.f_egress_port = std["egress_port"]
+        self.f_instance_type = std["instance_type"]
+        self.f_packet_length = std["packet_length"]
+        self.f_mcast_grp = std["mcast_grp"]
+        self.f_egress_rid = std["egress_rid"]
+        self.f_checksum_error = std["checksum_error"]
+        self.f_parser_error = std["parser_error"]
+        self.f_ingress_ts = std["ingress_global_timestamp"]
+        self.f_egress_ts = std["egress_global_timestamp"]
+        self.f_priority = std["priority"]
+
+    def _set_action(self, uint32_t i, int32_t code, uint32_t nparams):
+        self.action_code[i] = code
+        self.action_nparams[i] = nparams
+
+    def _set_calc(self, uint32_t i, str algo, list segs, uint32_t seg0, bint with_payload):
+        cdef uint32_t k
+        hash_params_init(&self.calc_params[i], algo)
+        self.calcs[i].nseg = len(segs)
+        self.calcs[i].seg0 = seg0
+        self.calcs[i].with_payload = with_payload
+        for k, (src_bit, width, const_idx) in enumerate(segs):
+            self.segs[seg0 + k].src_bit = src_bit
+            self.segs[seg0 + k].width = width
+            self.segs[seg0 + k].const_idx = const_idx
+
+    def _set_cksum(self, uint32_t i, uint32_t calc, uint32_t target, int32_t cond, bint verify,
+                   bint update):
+        self.cksums[i].calc = calc
+        self.cksums[i].target = target
+        self.cksums[i].cond = cond
+        self.cksums[i].verify = verify
+        self.cksums[i].update = update
+
+    def _set_counter(self, uint32_t i, uint32_t size):
+        self.counters[i].size = size
+        self.counters[i].cells = <uint64_t *>calloc(max(1, size) * 2, sizeof(uint64_t))
+
+    def _set_register(self, uint32_t i, uint32_t size, uint32_t width):
+        self.registers[i].size = size
+        self.registers[i].width = width
+        self.registers[i].cells = <u128 *>calloc(max(1, size), sizeof(u128))
+
+    def _set_meter(self, uint32_t i, MeterArray arr, bint packets):
+        self.meter_arrays.append(arr)
+        self.meter_cells[i] = arr.cells
+        self.meter_sizes[i] = arr.size
+        self.meter_is_packets[i] = packets
+
+    def _set_list(self, str kind, uint32_t idx, list ids):
+        cdef uint32_t k
+        cdef uint32_t *arr = <uint32_t *>calloc(len(ids) + 1, sizeof(uint32_t))
+        arr[0] = len(ids)
+        for k, f in enumerate(ids):
+            arr[k + 1] = f
+        if kind == "field_list":
+            self.field_lists[idx] = arr
+        else:
+            self.learn_lists[idx] = arr
+
+    def _set_table(self, uint32_t i, int kind, object matcher, list keys, uint32_t key_bytes,
+                   uint32_t param_stride, uint32_t capacity, dict next_by_action,
+                   int32_t base_next, int32_t hit_next, int32_t miss_next, bint has_hit_miss,
+                   bint with_counters, int indirect, int32_t profile, int32_t direct_meter,
+                   int32_t meter_dst):
+        cdef table_t *t = &self.tables[i]
+        cdef uint32_t k
+        t.kind = kind
+        self.matchers.append(matcher)
+        if kind == TBL_EXACT:
+            t.matcher = <void *>(<ExactTable>matcher).c
+        elif kind == TBL_LPM24:
+            t.matcher = <void *>(<Dir24Lpm>matcher).c
+        elif kind == TBL_LPM:
+            t.matcher = <void *>(<LpmTable>matcher).c
+        elif kind == TBL_TERNARY:
+            t.matcher = <void *>(<TernaryTable>matcher).c
+        t.nkeys = len(keys)
+        t.keys = <keyf_t *>calloc(max(1, t.nkeys), sizeof(keyf_t))
+        for k, (src, width, nbytes, off, is_valid, mask) in enumerate(keys):
+            t.keys[k].src = src
+            t.keys[k].width = width
+            t.keys[k].nbytes = nbytes
+            t.keys[k].off = off
+            t.keys[k].is_valid = is_valid
+            t.keys[k].has_mask = mask is not None
+            t.keys[k].mask = int_to_u128(mask if mask is not None else 0)
+        t.key_bytes = key_bytes
+        t.param_stride = max(1, param_stride)
+        t.capacity = 0
+        self._grow_table(i, max(16, min(capacity, 1024)))
+        t.default_action = REF_NONE
+        t.default_params = <s128 *>calloc(t.param_stride, sizeof(s128))
+        t.next_by_action = <int32_t *>malloc(max(1, self.n_actions) * sizeof(int32_t))
+        for k in range(self.n_actions):
+            t.next_by_action[k] = base_next
+        for a, n in next_by_action.items():
+            t.next_by_action[a] = n
+        t.base_next = base_next
+        t.hit_next = hit_next
+        t.miss_next = miss_next
+        t.has_hit_miss = has_hit_miss
+        t.with_counters = with_counters
+        t.indirect = indirect
+        t.profile = profile
+        t.direct_meter = direct_meter
+        t.direct_meter_dst = meter_dst
+
+    def _grow_table(self, uint32_t i, uint32_t capacity):
+        """Make room for entry ids < capacity (under writer_lock when traffic may run)."""
+        cdef table_t *t = &self.tables[i]
+        cdef uint32_t old = t.capacity
+        cdef uint32_t k
+        if capacity <= old:
+            return
+        t.entry_action = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
+        t.entry_params = <s128 *>realloc(t.entry_params, <size_t>capacity * t.param_stride * sizeof(s128))
+        t.entry_counters = <uint64_t *>realloc(t.entry_counters, capacity * 2 * sizeof(uint64_t))
+        if t.entry_action == NULL or t.entry_params == NULL or t.entry_counters == NULL:
+            raise MemoryError("cannot grow table entries")
+        for k in range(old, capacity):
+            t.entry_action[k] = REF_NONE
+        memset(&t.entry_params[<size_t>old * t.param_stride], 0,
+               <size_t>(capacity - old) * t.param_stride * sizeof(s128))
+        memset(&t.entry_counters[old * 2], 0, (capacity - old) * 2 * sizeof(uint64_t))
+        t.capacity = capacity
+
+    def _set_vset(self, uint32_t i, uint32_t max_size):
+        self.vset_values[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
+        self.vset_masks[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
+        self.vset_count[i] = 0
+
+    # ------------------------------------------------------------------ executor helpers
+    cdef inline s128 read_field(self, ctx_t *x, uint32_t fid) noexcept nogil:
+        cdef field_t *f = &self.fields[fid]
+        cdef uint32_t width = f.width
+        cdef u128 v
+        if f.varbit:
+            width = x.vlen[f.hdr]
+            if width == 0:
+                return 0
+        v = kv_bits_read(x.phv, f.bitoff, width)
+        if f.is_signed:
+            return kv_sext(v, width)
+        return <s128>v
+
+    cdef inline void write_field(self, ctx_t *x, uint32_t fid, s128 v) noexcept nogil:
+        cdef field_t *f = &self.fields[fid]
+        kv_bits_write(x.phv, f.bitoff, f.width, <u128>v)
+
+    cdef inline void trace_ev(self, ctx_t *x, uint32_t ev, int32_t a, int32_t b, u128 v) noexcept nogil:
+        cdef trace_rec_t *r
+        if self.n_trace >= MAX_TRACE:
+            return
+        r = &self.trace[self.n_trace]
+        self.n_trace += 1
+        r.seq = x.seq
+        r.ev = ev
+        r.a = a
+        r.b = b
+        r.v = v
+
+    cdef inline uint32_t stack_elem(self, uint32_t sid, s128 idx, int *ok) noexcept nogil:
+        if idx < 0 or idx >= <s128>self.stacks[sid].size:
+            ok[0] = 0
+            return 0
+        ok[0] = 1
+        return self.stack_hdrs[self.stacks[sid].first + <uint32_t>idx]
+
+    cdef inline void set_valid(self, ctx_t *x, uint32_t h) noexcept nogil:
+        cdef header_t *hd = &self.headers[h]
+        cdef uint32_t k, m, u
+        if not x.valid[h]:
+            memset(x.phv + hd.byteoff, 0, hd.nbytes)
+            x.valid[h] = 1
+        if hd.union_id >= 0:
+            u = self.union_index[hd.union_id]
+            for k in range(self.union_members[u]):
+                m = self.union_members[u + 1 + k]
+                if m != h:
+                    x.valid[m] = 0
+
+    cdef inline void copy_header(self, ctx_t *x, uint32_t dst, uint32_t src) noexcept nogil:
+        if dst == src:
+            return
+        memmove(x.phv + self.headers[dst].byteoff, x.phv + self.headers[src].byteoff,
+                self.headers[dst].nbytes)
+        x.valid[dst] = x.valid[src]
+        x.vlen[dst] = x.vlen[src]
+
+    cdef void stack_shift(self, ctx_t *x, uint32_t sid, uint32_t n, bint push) noexcept nogil:
+        cdef stack_t *s = &self.stacks[sid]
+        cdef uint32_t i, size = s.size
+        cdef uint32_t *h = &self.stack_hdrs[s.first]
+        if n > size:
+            n = size
+        if push:
+            i = size
+            while i > n:
+                i -= 1
+                self.copy_header(x, h[i], h[i - n])
+            for i in range(n):
+                x.valid[h[i]] = 0
+            x.stack_next[sid] = min(x.stack_next[sid] + n, size)
+        else:
+            for i in range(size - n):
+                self.copy_header(x, h[i], h[i + n])
+            for i in range(size - n, size):
+                x.valid[h[i]] = 0
+            x.stack_next[sid] = x.stack_next[sid] - n if x.stack_next[sid] > n else 0
+
+    cdef uint64_t rand64(self) noexcept nogil:
+        # xorshift64*: BMv2's random() is not reproducible either; tests only check the range.
+        self.rng_state ^= self.rng_state >> 12
+        self.rng_state ^= self.rng_state << 25
+        self.rng_state ^= self.rng_state >> 27
+        return self.rng_state * 0x2545F4914F6CDD1DULL
+
+    cdef uint64_t calc_compute(self, ctx_t *x, uint32_t cid) noexcept nogil:
+        """Pack a calculation's inputs MSB-first (BMv2's rule) and hash them."""
+        cdef calc_t *c = &self.calcs[cid]
+        cdef seg_t *s
+        cdef uint32_t k, bit = 0, nbytes
+        cdef uint32_t plen
+        cdef u128 kv
+        for k in range(c.nseg):
+            s = &self.segs[c.seg0 + k]
+            if (bit + s.width) // 8 + 32 > self.scratch_size:
+                break
+            if s.const_idx >= 0:
+                kv = <u128>self.consts[s.const_idx]
+                if s.width <= 128:
+                    kv_bits_write(self.scratch, bit, s.width, kv)
+            else:
+                kv_bits_copy(self.scratch, bit, x.phv, s.src_bit, s.width)
+            bit += s.width
+        nbytes = (bit + 7) // 8
+        if bit & 7:
+            # zero the unused low bits of the last byte
+            self.scratch[nbytes - 1] &= <uint8_t>(0xFF << (8 - (bit & 7)))
+        if c.with_payload and x.pkt != NULL and x.cursor < x.pkt.len:
+            plen = x.pkt.len - x.cursor
+            if nbytes + plen > self.scratch_size:
+                plen = self.scratch_size - nbytes
+            memcpy(self.scratch + nbytes, x.pkt.data + x.cursor, plen)
+            nbytes += plen
+        return hash_compute_params(&self.calc_params[cid], self.scratch, nbytes)
+
+    # ------------------------------------------------------------------ the interpreter
+    cdef s128 exec_code(self, ctx_t *x, uint32_t pc) noexcept nogil:
+        """Run one code block; returns register 0 (the value of a condition)."""
+        cdef s128 r[NREGS]
+        cdef insn_t *i
+        cdef s128 va, vb
+        cdef u128 ua
+        cdef uint32_t h, k, w
+        cdef int ok
+        cdef uint64_t hv
+        cdef table_t *t
+        cdef register_t *rg
+        cdef counter_t *ct
+        cdef digest_rec_t *dg
+        cdef uint32_t *lst
+        r[0] = 0
+        while True:
+            i = &self.code[pc]
+            pc += 1
+            if i.op == OP_LDK:
+                r[i.a] = self.consts[i.d]
+            elif i.op == OP_LDF:
+                r[i.a] = self.read_field(x, i.d)
+            elif i.op == OP_LDP:
+                r[i.a] = x.params[i.d]
+            elif i.op == OP_LDV:
+                r[i.a] = x.valid[i.d]
+            elif i.op == OP_STF:
+                self.write_field(x, i.d, r[i.a])
+            elif i.op == OP_CPF:
+                w = self.fields[i.d].width
+                if self.fields[i.e].varbit:
+                    w = x.vlen[self.fields[i.e].hdr]
+                kv_bits_copy(x.phv, self.fields[i.d].bitoff, x.phv, self.fields[i.e].bitoff, w)
+                if self.fields[i.d].varbit:
+                    x.vlen[self.fields[i.d].hdr] = w
+            elif i.op == OP_STFP:
+                self.write_field(x, i.d, x.params[i.e])
+            elif i.op == OP_STFK:
+                self.write_field(x, i.d, self.consts[i.e])
+            elif i.op == OP_RET:
+                return r[0]
+            elif i.op == OP_ADD:
+                r[i.a] = <s128>(<u128>r[i.b] + <u128>r[i.c])
+            elif i.op == OP_SUB:
+                r[i.a] = <s128>(<u128>r[i.b] - <u128>r[i.c])
+            elif i.op == OP_MUL:
+                r[i.a] = <s128>(<u128>r[i.b] * <u128>r[i.c])
+            elif i.op == OP_DIV:
+                r[i.a] = r[i.b] / r[i.c] if r[i.c] != 0 else 0
+            elif i.op == OP_MOD:
+                r[i.a] = r[i.b] % r[i.c] if r[i.c] != 0 else 0
+            elif i.op == OP_SHL:
+                r[i.a] = <s128>(<u128>r[i.b] << <uint32_t>r[i.c]) if r[i.c] < 128 else 0
+            elif i.op == OP_SHR:
+                if r[i.c] >= 128:
+                    r[i.a] = -1 if r[i.b] < 0 else 0
+                else:
+                    r[i.a] = r[i.b] >> <uint32_t>r[i.c]
+            elif i.op == OP_AND:
+                r[i.a] = r[i.b] & r[i.c]
+            elif i.op == OP_OR:
+                r[i.a] = r[i.b] | r[i.c]
+            elif i.op == OP_XOR:
+                r[i.a] = r[i.b] ^ r[i.c]
+            elif i.op == OP_EQ:
+                r[i.a] = r[i.b] == r[i.c]
+            elif i.op == OP_NE:
+                r[i.a] = r[i.b] != r[i.c]
+            elif i.op == OP_LT:
+                r[i.a] = r[i.b] < r[i.c]
+            elif i.op == OP_LE:
+                r[i.a] = r[i.b] <= r[i.c]
+            elif i.op == OP_GT:
+                r[i.a] = r[i.b] > r[i.c]
+            elif i.op == OP_GE:
+                r[i.a] = r[i.b] >= r[i.c]
+            elif i.op == OP_LAND:
+                r[i.a] = (r[i.b] != 0) and (r[i.c] != 0)
+            elif i.op == OP_LOR:
+                r[i.a] = (r[i.b] != 0) or (r[i.c] != 0)
+            elif i.op == OP_LNOT:
+                r[i.a] = r[i.b] == 0
+            elif i.op == OP_BNOT:
+                r[i.a] = ~r[i.b]
+            elif i.op == OP_NEG:
+                r[i.a] = <s128>(0 - <u128>r[i.b])
+            elif i.op == OP_MASK:
+                r[i.a] = <s128>(<u128>r[i.b] & kv_mask128(i.d))
+            elif i.op == OP_SEXT:
+                r[i.a] = kv_sext(<u128>r[i.b], i.d)
+            elif i.op == OP_USAT:
+                va = r[i.b]
+                vb = <s128>kv_mask128(i.d)
+                r[i.a] = 0 if va < 0 else (vb if va > vb else va)
+            elif i.op == OP_SSAT:
+                va = r[i.b]
+                vb = <s128>kv_mask128(i.d - 1)
+                r[i.a] = (-vb - 1) if va < -vb - 1 else (vb if va > vb else va)
+            elif i.op == OP_SEL:
+                r[i.a] = r[i.c] if r[i.b] != 0 else r[i.d]
+            elif i.op == OP_MOV:
+                r[i.a] = r[i.b]
+            elif i.op == OP_JMP:
+                pc = i.d
+            elif i.op == OP_JZ:
+                if r[i.a] == 0:
+                    pc = i.d
+            elif i.op == OP_LDVU:
+                k = self.union_index[i.d]
+                r[i.a] = 0
+                for h in range(self.union_members[k]):
+                    if x.valid[self.union_members[k + 1 + h]]:
+                        r[i.a] = 1
+            elif i.op == OP_LDLA:
+                # lookahead: bits from the cursor; short packets read as a parser error
+                if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + i.e + i.d + 7) // 8 > x.pkt.len:
+                    x.error = ERR_PACKET_TOO_SHORT
+                    r[i.a] = 0
+                elif i.d > 128:
+                    r[i.a] = 0
+                else:
+                    memset(self.scratch, 0, 40)
+                    w = min(x.pkt.len - x.cursor, 32)
+                    memcpy(self.scratch, x.pkt.data + x.cursor, w)
+                    r[i.a] = <s128>kv_bits_read(self.scratch, x.cursor_bits + i.e, i.d)
+            elif i.op == OP_LDFDYN:
+                h = self.stack_elem(i.d, r[i.b], &ok)
+                r[i.a] = self.read_field(x, self.headers[h].first_field + i.e) if ok else 0
+            elif i.op == OP_LDVDYN:
+                h = self.stack_elem(i.d, r[i.b], &ok)
+                r[i.a] = x.valid[h] if ok else 0
+            elif i.op == OP_LDLAST or i.op == OP_LDLASTIDX:
+                if x.stack_next[i.d] == 0:
+                    x.error = ERR_STACK_OOB
+                    r[i.a] = 0
+                elif i.op == OP_LDLASTIDX:
+                    r[i.a] = x.stack_next[i.d] - 1
+                else:
+                    h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[i.d] - 1]
+                    r[i.a] = self.read_field(x, self.headers[h].first_field + i.e)
+            elif i.op == OP_LDSIZE:
+                r[i.a] = x.stack_next[i.d]
+            elif i.op == OP_STFDYN:
+                h = self.stack_elem(i.d, r[i.b], &ok)
+                if ok:
+                    self.write_field(x, self.headers[h].first_field + i.e, r[i.a])
+            elif i.op == OP_SETVALID or i.op == OP_SETUNION:
+                self.set_valid(x, i.d)
+            elif i.op == OP_SETINVALID:
+                x.valid[i.d] = 0
+            elif i.op == OP_SETVALIDDYN:
+                h = self.stack_elem(i.d, r[i.b], &ok)
+                if ok:
+                    if i.a:
+                        self.set_valid(x, h)
+                    else:
+                        x.valid[h] = 0
+            elif i.op == OP_HCOPY:
+                self.copy_header(x, i.d, i.e)
+            elif i.op == OP_HCOPYDYN:
+                h = self.stack_elem(i.d, r[i.b], &ok)
+                if ok:
+                    if i.a == 0:
+                        self.copy_header(x, h, i.e)
+                    else:
+                        self.copy_header(x, i.e, h)
+            elif i.op == OP_STKCOPY:
+                for k in range(min(self.stacks[i.d].size, self.stacks[i.e].size)):
+                    self.copy_header(x, self.stack_hdrs[self.stacks[i.d].first + k],
+                                     self.stack_hdrs[self.stacks[i.e].first + k])
+                x.stack_next[i.d] = x.stack_next[i.e]
+            elif i.op == OP_PUSH:
+                self.stack_shift(x, i.d, i.e, True)
+            elif i.op == OP_POP:
+                self.stack_shift(x, i.d, i.e, False)
+            elif i.op == OP_DROP:
+                self.write_field(x, self.f_egress_spec, 511)
+                self.write_field(x, self.f_mcast_grp, 0)
+            elif i.op == OP_EXIT:
+                x.exit_flag = 1
+                return r[0]
+            elif i.op == OP_COUNT:
+                ct = &self.counters[i.d]
+                if r[i.a] >= 0 and r[i.a] < ct.size:
+                    ct.cells[2 * <uint32_t>r[i.a]] += 1
+                    ct.cells[2 * <uint32_t>r[i.a] + 1] += x.pkt.len if x.pkt != NULL else 0
+            elif i.op == OP_METER:
+                if r[i.a] >= 0 and r[i.a] < self.meter_sizes[i.d]:
+                    self.write_field(x, i.e, meter_execute(
+                        &self.meter_cells[i.d][<uint32_t>r[i.a]], x.now_ns,
+                        1 if self.meter_is_packets[i.d] else (x.pkt.len if x.pkt != NULL else 0)))
+            elif i.op == OP_REGRD:
+                rg = &self.registers[i.d]
+                if r[i.a] >= 0 and r[i.a] < rg.size:
+                    ua = rg.cells[<uint32_t>r[i.a]]
+                    self.write_field(x, i.e, <s128>ua)
+            elif i.op == OP_REGWR:
+                rg = &self.registers[i.d]
+                if r[i.a] >= 0 and r[i.a] < rg.size:
+                    rg.cells[<uint32_t>r[i.a]] = <u128>r[i.b] & kv_mask128(rg.width)
+            elif i.op == OP_CLONE_I2E or i.op == OP_CLONE_E2E:
+                x.clone_session = <int32_t>r[i.a]
+                x.clone_fl = i.d
+                x.clone_set = 1
+            elif i.op == OP_RESUBMIT:
+                x.resubmit_fl = i.d
+            elif i.op == OP_RECIRC:
+                x.recirc_fl = i.d
+            elif i.op == OP_DIGEST:
+                # BMv2 learns at the end of ingress, from the values the fields have then.
+                x.digest_id = <int32_t>i.d
+            elif i.op == OP_HASH:
+                hv = self.calc_compute(x, i.d)
+                if r[i.b] != 0:
+                    self.write_field(x, i.e, r[i.a] + <s128>(hv % <uint64_t>r[i.b]))
+                else:
+                    self.write_field(x, i.e, r[i.a])
+            elif i.op == OP_RANDOM:
+                va = r[i.a]
+                vb = r[i.b]
+                if vb >= va:
+                    self.write_field(x, i.e, va + <s128>(self.rand64() % <uint64_t>(vb - va + 1)))
+            elif i.op == OP_TRUNCATE:
+                x.truncate_len = <int32_t>r[i.a]
+            elif i.op == OP_LOG:
+                if self.trace_on:
+                    self.trace_ev(x, EV_LOG, i.d, 0, 0)
+            elif i.op == OP_ASSERT:
+                if r[i.a] == 0:
+                    x.failed = 1
+                    self.assert_failures += 1
+                    if self.trace_on:
+                        self.trace_ev(x, EV_ASSERT, 0, 0, 0)
+                    return r[0]
+            elif i.op == OP_STVL:
+                w = x.vlen[self.fields[i.e].hdr]
+                kv_bits_copy(x.phv, self.fields[i.d].bitoff, x.phv, self.fields[i.e].bitoff, w)
+                x.vlen[self.fields[i.d].hdr] = w
+            elif i.op == OP_EXTRACT:
+                if not self.extract(x, i.d, 0):
+                    return r[0]
+            elif i.op == OP_EXTRACT_VL:
+                if not self.extract(x, i.d, r[i.a]):
+                    return r[0]
+            elif i.op == OP_EXTRACT_NEXT or i.op == OP_EXTRACT_NEXT_VL:
+                if x.stack_next[i.d] >= self.stacks[i.d].size:
+                    x.error = ERR_STACK_OOB
+                    return r[0]
+                h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[i.d]]
+                if not self.extract(x, h, r[i.a] if i.op == OP_EXTRACT_NEXT_VL else 0):
+                    return r[0]
+                x.stack_next[i.d] += 1
+            elif i.op == OP_VERIFY:
+                if r[i.a] == 0:
+                    x.error = <int32_t>r[i.b]
+                    return r[0]
+            elif i.op == OP_ADVANCE:
+                va = r[i.a] + x.cursor_bits
+                if va < 0 or x.pkt == NULL or x.cursor + <uint32_t>(va // 8) > x.pkt.len:
+                    x.error = ERR_PACKET_TOO_SHORT
+                    return r[0]
+                x.cursor += <uint32_t>(va // 8)
+                x.cursor_bits = <uint32_t>(va % 8)
+            if x.error != ERR_NONE:
+                # a lookahead, extract or stack access failed inside the parser
+                return r[0]
+
+    cdef bint extract(self, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
+        cdef header_t *hd = &self.headers[h]
+        cdef uint32_t bits = hd.fixed_bits
+        cdef uint32_t nbytes
+        if hd.varbit_max:
+            if vbits < 0 or vbits > hd.varbit_max:
+                x.error = ERR_HEADER_TOO_SHORT
+                return False
+            if vbits % 8:
+                x.error = ERR_PARSER_INVALID_ARG
+                return False
+            bits += <uint32_t>vbits
+        nbytes = bits // 8
+        if x.cursor + nbytes > x.pkt.len:
+            x.error = ERR_PACKET_TOO_SHORT
+            return False
+        memset(x.phv + hd.byteoff, 0, hd.nbytes)
+        memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
+        x.cursor += nbytes
+        x.valid[h] = 1
+        x.vlen[h] = <uint32_t>vbits
+        if self.trace_on:
+            self.trace_ev(x, EV_EXTRACT, h, nbytes, 0)
+        return True
+
+    # ------------------------------------------------------------------ parser and controls
+    cdef void run_parser(self, ctx_t *x) noexcept nogil:
+        cdef int32_t state = self.parser_init
+        cdef pstate_t *ps
+        cdef ptrans_t *tr
+        cdef uint32_t k, j, steps = 0
+        cdef s128 regs0
+        cdef u128 key
+        cdef int32_t nxt
+        cdef bint matched
+        while state >= 0:
+            steps += 1
+            if steps > 10000:
+                x.error = ERR_PARSER_TIMEOUT
+                break
+            ps = &self.pstates[state]
+            if self.trace_on:
+                self.trace_ev(x, EV_PARSE_STATE, state, 0, 0)
+            self.exec_code(x, ps.code)
+            if x.error != ERR_NONE:
+                break
+            key = 0
+            if ps.ncomps:
+                key = self.transition_key(x, ps)
+                if x.error != ERR_NONE:
+                    break
+            nxt = -2
+            for k in range(ps.ntrans):
+                tr = &self.ptrans[ps.trans0 + k]
+                if tr.kind == 0:
+                    nxt = tr.next_state
+                    break
+                if tr.kind == 1:
+                    if (key & tr.mask) == (tr.value & tr.mask):
+                        nxt = tr.next_state
+                        break
+                else:
+                    matched = False
+                    for j in range(self.vset_count[tr.vset]):
+                        if (key & self.vset_masks[tr.vset][j] & tr.mask) == (
+                                self.vset_values[tr.vset][j] & self.vset_masks[tr.vset][j] & tr.mask):
+                            matched = True
+                            break
+                    if matched:
+                        nxt = tr.next_state
+                        break
+            if nxt == -2:
+                x.error = ERR_NO_MATCH
+                break
+            state = nxt
+        if x.error != ERR_NONE:
+            self.parser_errors += 1
+            if self.trace_on:
+                self.trace_ev(x, EV_PARSER_ERROR, x.error, 0, 0)
+
+    cdef u128 transition_key(self, ctx_t *x, pstate_t *ps) noexcept nogil:
+        """Concatenate the key components; each component is padded to whole bytes (BMv2)."""
+        cdef s128 r[NREGS]
+        cdef u128 key = 0
+        cdef uint32_t k, w, nbits
+        cdef insn_t *i
+        cdef uint32_t pc = ps.keycode
+        # The key code leaves component values in registers; run it with a private frame.
+        self.exec_code_into(x, pc, r)
+        for k in range(ps.ncomps):
+            w = self.pcomps[ps.comp0 + k].width
+            nbits = ((w + 7) // 8) * 8
+            key = (key << nbits) | (<u128>r[self.pcomps[ps.comp0 + k].reg] & kv_mask128(w))
+        return key
+
+    cdef void exec_code_into(self, ctx_t *x, uint32_t pc, s128 *r) noexcept nogil:
+        """The subset of the interpreter that key code uses (loads and arithmetic)."""
+        cdef insn_t *i
+        while True:
+            i = &self.code[pc]
+            pc += 1
+            if i.op == OP_RET:
+                return
+            elif i.op == OP_LDF:
+                r[i.a] = self.read_field(x, i.d)
+            elif i.op == OP_LDK:
+                r[i.a] = self.consts[i.d]
+            elif i.op == OP_LDV:
+                r[i.a] = x.valid[i.d]
+            elif i.op == OP_LDLA:
+                if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + i.e + i.d + 7) // 8 > x.pkt.len:
+                    x.error = ERR_PACKET_TOO_SHORT
+                    r[i.a] = 0
+                else:
+                    memset(self.scratch, 0, 40)
+                    memcpy(self.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
+                    r[i.a] = <s128>kv_bits_read(self.scratch, x.cursor_bits + i.e, i.d)
+            elif i.op == OP_LDLAST:
+                if x.stack_next[i.d] == 0:
+                    x.error = ERR_STACK_OOB
+                    r[i.a] = 0
+                else:
+                    r[i.a] = self.read_field(x, self.headers[self.stack_hdrs[
+                        self.stacks[i.d].first + x.stack_next[i.d] - 1]].first_field + i.e)
+
+    cdef void run_control(self, ctx_t *x, int32_t node) noexcept nogil:
+        cdef node_t *n
+        while node >= 0 and not x.exit_flag and not x.failed:
+            n = &self.nodes[node]
+            if n.kind == 1:
+                if self.exec_code(x, n.a) != 0:
+                    node = n.b
+                else:
+                    node = n.c
+                if self.trace_on:
+                    self.trace_ev(x, EV_COND, n.a, 1 if node == n.b else 0, 0)
+            elif n.kind == 0:
+                node = self.apply_table(x, n.a)
+            else:
+                x.params = NULL
+                self.exec_code(x, self.action_code[n.a])
+                node = n.b
+
+    cdef int32_t apply_table(self, ctx_t *x, uint32_t ti) noexcept nogil:
+        cdef table_t *t = &self.tables[ti]
+        cdef uint8_t key[MAX_KEY]
+        cdef int64_t e = -1
+        cdef int32_t act, ref
+        cdef keyf_t *kf
+        cdef uint32_t k
+        cdef u128 v
+        cdef s128 *params
+        cdef profile_t *pr
+        cdef uint64_t hv
+        if t.kind == TBL_LPM24:
+            e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>self.read_field(x, t.keys[0].src))
+        elif t.kind != TBL_KEYLESS:
+            memset(key, 0, t.key_bytes + 16)
+            for k in range(t.nkeys):
+                kf = &t.keys[k]
+                if kf.is_valid:
+                    key[kf.off] = x.valid[kf.src]
+                    continue
+                if kf.width <= 128:
+                    v = <u128>self.read_field(x, kf.src) & kv_mask128(kf.width)
+                    if kf.has_mask:
+                        v &= kf.mask
+                    kv_bits_write(key, kf.off * 8 + kf.nbytes * 8 - kf.width, kf.width, v)
+                else:
+                    kv_bits_copy(key, kf.off * 8 + kf.nbytes * 8 - kf.width, x.phv,
+                                 self.fields[kf.src].bitoff, kf.width)
+            if t.kind == TBL_EXACT:
+                e = exact_lookup(<exact_table_t *>t.matcher, key)
+            elif t.kind == TBL_LPM:
+                e = lpm_lookup(<lpm_table_t *>t.matcher, key)
+            else:
+                e = ternary_lookup(<ternary_table_t *>t.matcher, key)
+        if e >= 0:
+            t.hits += 1
+            act = t.entry_action[e]
+            params = &t.entry_params[<size_t>e * t.param_stride]
+            if t.with_counters:
+                t.entry_counters[2 * e] += 1
+                t.entry_counters[2 * e + 1] += x.pkt.len if x.pkt != NULL else 0
+            if self.trace_on:
+                self.trace_ev(x, EV_TABLE_HIT, ti, <int32_t>e, 0)
+        else:
+            t.misses += 1
+            act = t.default_action
+            params = t.default_params
+            if self.trace_on:
+                self.trace_ev(x, EV_TABLE_MISS, ti, 0, 0)
+        if t.indirect and act != REF_NONE and e >= 0:
+            pr = &self.profiles[t.profile]
+            ref = act
+            if ref <= -2:
+                # a group: choose one member by the selector hash
+                ref = -ref - 2
+                if pr.group_size[ref] == 0:
+                    act = REF_NONE
+                else:
+                    hv = self.calc_compute(x, pr.calc) if pr.calc >= 0 else 0
+                    ref = pr.group_members[ref][hv % pr.group_size[ref]]
+            if act != REF_NONE:
+                act = pr.member_action[ref]
+                params = &pr.member_params[<size_t>ref * pr.param_stride]
+        if t.direct_meter >= 0 and e >= 0 and <uint32_t>e < self.meter_sizes[t.direct_meter]:
+            self.write_field(x, t.direct_meter_dst, meter_execute(
+                &self.meter_cells[t.direct_meter][e], x.now_ns,
+                1 if self.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0)))
+        if act >= 0:
+            if self.trace_on:
+                self.trace_ev(x, EV_ACTION, act, ti, 0)
+            x.params = params
+            self.exec_code(x, self.action_code[act])
+        if t.has_hit_miss:
+            return t.hit_next if e >= 0 else t.miss_next
+        if act < 0:
+            return t.base_next
+        return t.next_by_action[act]
+
+    # ------------------------------------------------------------------ traffic manager
+    cdef inline uint8_t *slot_phv(self, uint32_t slot) noexcept nogil:
+        return self.job_phv + <size_t>slot * (self.phv_total + 64)
+
+    cdef void ctx_init(self, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
+        memset(x, 0, sizeof(ctx_t))
+        x.phv = self.slot_phv(slot)
+        x.valid = x.phv + self.valid_off
+        x.vlen = &self.job_vlen[slot * max(1, self.n_headers)]
+        x.stack_next = &self.job_stack_next[slot * max(1, self.n_stacks)]
+        x.pkt = pkt
+        x.clone_session = -1
+        x.resubmit_fl = -1
+        x.recirc_fl = -1
+        x.digest_id = -1
+        x.seq = seq
+        x.now_ns = now_ns()
+
+    cdef void reset_metadata(self, ctx_t *x) noexcept nogil:
+        cdef uint32_t h
+        for h in range(self.n_headers):
+            if self.headers[h].metadata:
+                memset(x.phv + self.headers[h].byteoff, 0, self.headers[h].nbytes)
+
+    cdef void copy_field_list(self, ctx_t *dst, ctx_t *src, int32_t fl) noexcept nogil:
+        cdef uint32_t *lst
+        cdef uint32_t k, f
+        if fl < 0 or <uint32_t>fl >= self.n_field_lists or self.field_lists[fl] == NULL:
+            return
+        lst = self.field_lists[fl]
+        for k in range(lst[0]):
+            f = lst[k + 1]
+            kv_bits_copy(dst.phv, self.fields[f].bitoff, src.phv, self.fields[f].bitoff,
+                         self.fields[f].width)
+
+    cdef int32_t new_job(self, uint32_t *tail, uint32_t head) noexcept nogil:
+        """Reserve the next job slot, or -1 when the queue is full."""
+        if tail[0] - head >= MAX_JOBS:
+            return -1
+        tail[0] += 1
+        return <int32_t>((tail[0] - 1) % MAX_JOBS)
+
+    cdef void clone_ctx(self, ctx_t *dst, ctx_t *src) noexcept nogil:
+        memcpy(dst.phv, src.phv, self.phv_total)
+        memcpy(dst.vlen, src.vlen, self.n_headers * sizeof(uint32_t))
+        memcpy(dst.stack_next, src.stack_next, self.n_stacks * sizeof(uint32_t))
+
+    cdef void verify_checksums(self, ctx_t *x) noexcept nogil:
+        cdef uint32_t k
+        cdef cksum_t *c
+        cdef uint64_t v
+        for k in range(self.n_cksums):
+            c = &self.cksums[k]
+            if not c.verify:
+                continue
+            if c.cond >= 0 and self.exec_code(x, c.cond) == 0:
+                continue
+            v = self.calc_compute(x, c.calc)
+            if <u128>self.read_field(x, c.target) & kv_mask128(self.fields[c.target].width) != \
+                    (<u128>v & kv_mask128(self.fields[c.target].width)):
+                if self.f_checksum_error >= 0:
+                    self.write_field(x, self.f_checksum_error, 1)
+                if self.trace_on:
+                    self.trace_ev(x, EV_CHECKSUM_ERROR, k, 0, 0)
+
+    cdef void update_checksums(self, ctx_t *x) noexcept nogil:
+        cdef uint32_t k
+        cdef cksum_t *c
+        for k in range(self.n_cksums):
+            c = &self.cksums[k]
+            if not c.update:
+                continue
+            if c.cond >= 0 and self.exec_code(x, c.cond) == 0:
+                continue
+            self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
+
+    cdef bint deparse(self, ctx_t *x) noexcept nogil:
+        """Emit valid headers in deparser order in front of the unparsed payload."""
+        cdef uint32_t k, h, hlen = 0, nb, payload
+        cdef uint8_t *start
+        cdef pkt_t *p = x.pkt
+        for k in range(self.n_deparser):
+            h = self.deparser[k]
+            if x.valid[h]:
+                hlen += (self.headers[h].fixed_bits + x.vlen[h]) // 8
+        if x.cursor > p.len:
+            x.cursor = p.len
+        payload = p.len - x.cursor
+        start = p.data + x.cursor - hlen
+        if start < p.buf:
+            # not enough headroom: move the payload back
+            if hlen + payload > p.buf_size:
+                return False
+            memmove(p.buf + hlen, p.data + x.cursor, payload)
+            start = p.buf
+        elif start + hlen + payload > p.buf + p.buf_size:
+            return False
+        for k in range(self.n_deparser):
+            h = self.deparser[k]
+            if x.valid[h]:
+                nb = (self.headers[h].fixed_bits + x.vlen[h]) // 8
+                memcpy(start, x.phv + self.headers[h].byteoff, nb)
+                start += nb
+        p.data = start - hlen
+        p.len = hlen + payload
+        x.cursor = hlen
+        if x.truncate_len > 0 and <uint32_t>x.truncate_len < p.len:
+            p.len = x.truncate_len
+        return True
+
+    cdef void free_pkt(self, pkt_t *p) noexcept nogil:
+        pool_free(self.pool, p)
+        self.dropped += 1
+
+    cdef void learn(self, ctx_t *x) noexcept nogil:
+        cdef uint32_t *lst
+        cdef digest_rec_t *dg
+        cdef uint32_t k, w
+        if x.digest_id < 0 or <uint32_t>x.digest_id >= self.n_learn_lists:
+            return
+        lst = self.learn_lists[x.digest_id]
+        if lst == NULL:
+            return
+        if self.n_digests >= MAX_DIGESTS:
+            self.digests_dropped += 1
+            return
+        dg = &self.digests[self.n_digests]
+        self.n_digests += 1
+        dg.list_id = x.digest_id
+        dg.nvals = min(lst[0], 16)
+        for k in range(dg.nvals):
+            w = self.fields[lst[k + 1]].width
+            dg.vals[k] = kv_bits_read(x.phv, self.fields[lst[k + 1]].bitoff, w if w <= 128 else 128)
+
+    cdef void enqueue_egress(self, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
+                             uint32_t *tail, uint32_t head, bint copy_phv, uint64_t seq,
+                             uint32_t plen) noexcept nogil:
+        """Queue an egress pass of `pkt` with (a copy of) src's PHV."""
+        cdef int32_t slot = self.new_job(tail, head)
+        cdef ctx_t dst
+        cdef job_t *j
+        if slot < 0:
+            self.free_pkt(pkt)
+            return
+        j = &self.jobs[slot]
+        j.kind = JOB_EGRESS
+        j.pkt = pkt
+        j.port = port
+        j.instance_type = instance
+        j.cursor = src.cursor
+        j.packet_length = plen
+        j.seq = seq
+        j.field_list = -1
+        if copy_phv:
+            self.ctx_init(&dst, slot, pkt, seq)
+            self.clone_ctx(&dst, src)
+
+    cdef void do_ingress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
+        cdef ctx_t x, y
+        cdef uint32_t egress_spec, mgid, k, n, port
+        cdef uint32_t *nodes
+        cdef uint32_t *sess
+        cdef pkt_t *cp
+        cdef int32_t s2
+        cdef job_t *j2
+        cdef bint preserved = job.field_list >= 0
+        # A job slot's PHV holds the preserved source values on entry (resubmit/recirculate);
+        # parse into a fresh copy so that the field list can be applied after the reset.
+        self.ctx_init(&x, slot, job.pkt, job.seq)
+        if preserved:
+            memcpy(self.phv, x.phv, self.phv_total)       # keep the source values aside
+        memset(x.phv, 0, self.phv_total)
+        memset(x.vlen, 0, self.n_headers * sizeof(uint32_t))
+        memset(x.stack_next, 0, self.n_stacks * sizeof(uint32_t))
+        if preserved:
+            y.phv = self.phv
+            self.copy_field_list(&x, &y, job.field_list)
+        else:
+            self.write_field(&x, self.f_ingress_port, job.port)
+        self.write_field(&x, self.f_instance_type, job.instance_type)
+        self.write_field(&x, self.f_packet_length, job.packet_length)
+        if self.f_ingress_ts >= 0:
+            self.write_field(&x, self.f_ingress_ts, <s128>(x.now_ns // 1000))
+        if self.trace_on:
+            self.trace_ev(&x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
+        self.run_parser(&x)
+        if self.f_parser_error >= 0:
+            self.write_field(&x, self.f_parser_error, x.error)
+        x.error = ERR_NONE
+        self.verify_checksums(&x)
+        self.run_control(&x, self.ingress_init)
+        x.exit_flag = 0
+        if x.failed:
+            self.free_pkt(job.pkt)
+            return
+        egress_spec = <uint32_t>self.read_field(&x, self.f_egress_spec)
+        mgid = <uint32_t>self.read_field(&x, self.f_mcast_grp)
+        if self.trace_on:
+            self.trace_ev(&x, EV_INGRESS_DONE, egress_spec, mgid, 0)
+        # ingress clone: the original packet, parsed again, with the field list preserved
+        if x.clone_set:
+            sess = self.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
+            if sess != NULL:
+                n = sess[0]
+                for k in range(n):
+                    cp = pkt_clone(self.pool, job.pkt)
+                    if cp == NULL:
+                        self.pool_exhausted += 1
+                        continue
+                    s2 = self.new_job(tail, head)
+                    if s2 < 0:
+                        self.free_pkt(cp)
+                        continue
+                    self.ctx_init(&y, s2, cp, job.seq)
+                    memset(y.phv, 0, self.phv_total)
+                    memset(y.vlen, 0, self.n_headers * sizeof(uint32_t))
+                    memset(y.stack_next, 0, self.n_stacks * sizeof(uint32_t))
+                    self.write_field(&y, self.f_ingress_port, job.port)
+                    self.run_parser(&y)
+                    y.error = ERR_NONE
+                    self.reset_metadata(&y)
+                    self.copy_field_list(&y, &x, x.clone_fl)
+                    self.write_field(&y, self.f_instance_type, 1)
+                    self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
+                    j2 = &self.jobs[s2]
+                    j2.kind = JOB_EGRESS
+                    j2.pkt = cp
+                    j2.port = sess[3 + 2 * k]
+                    j2.instance_type = 1
+                    j2.cursor = y.cursor
+                    j2.packet_length = job.packet_length
+                    j2.seq = job.seq
+                    j2.field_list = -1
+                    if self.trace_on:
+                        self.trace_ev(&x, EV_CLONE, x.clone_session, j2.port, 1)
+        self.learn(&x)
+        if x.resubmit_fl >= 0:
+            if job.recirc_depth >= MAX_RECIRC:
+                self.recirc_limit_drops += 1
+                self.free_pkt(job.pkt)
+                return
+            s2 = self.new_job(tail, head)
+            if s2 < 0:
+                self.free_pkt(job.pkt)
+                return
+            j2 = &self.jobs[s2]
+            j2.kind = JOB_INGRESS
+            j2.pkt = job.pkt
+            j2.port = job.port
+            j2.instance_type = 6
+            j2.packet_length = job.packet_length
+            j2.field_list = x.resubmit_fl
+            j2.recirc_depth = job.recirc_depth + 1
+            j2.seq = job.seq
+            memcpy(self.slot_phv(s2), x.phv, self.phv_total)
+            if self.trace_on:
+                self.trace_ev(&x, EV_RESUBMIT, 0, 0, 0)
+            return
+        if mgid != 0:
+            self.write_field(&x, self.f_instance_type, 5)
+            nodes = self.mc_nodes[mgid & 0xFFFF]
+            n = nodes[0] if nodes != NULL else 0
+            if self.trace_on:
+                self.trace_ev(&x, EV_MULTICAST, mgid, n, 0)
+            for k in range(n):
+                cp = job.pkt if k == n - 1 else pkt_clone(self.pool, job.pkt)
+                if cp == NULL:
+                    self.pool_exhausted += 1
+                    continue
+                self.write_field(&x, self.f_egress_rid, nodes[2 + 2 * k])
+                self.enqueue_egress(&x, cp, nodes[1 + 2 * k], 5, tail, head, True, job.seq,
+                                    job.packet_length)
+            if n == 0:
+                self.free_pkt(job.pkt)
+            return
+        if egress_spec == 511:
+            if self.trace_on:
+                self.trace_ev(&x, EV_DROP, 0, 0, 0)
+            self.free_pkt(job.pkt)
+            return
+        self.write_field(&x, self.f_instance_type, 0)
+        self.enqueue_egress(&x, job.pkt, egress_spec, 0, tail, head, True, job.seq,
+                            job.packet_length)
+
+    cdef int do_egress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
+                       out_t *outs, int nout, int max_out) noexcept nogil:
+        cdef ctx_t x, y
+        cdef uint32_t *sess
+        cdef uint32_t k, n
+        cdef pkt_t *cp
+        cdef int32_t s2
+        cdef job_t *j2
+        self.ctx_init(&x, slot, job.pkt, job.seq)
+        x.cursor = job.cursor
+        self.write_field(&x, self.f_egress_port, job.port)
+        self.write_field(&x, self.f_egress_spec, 512)
+        self.write_field(&x, self.f_packet_length, job.packet_length)
+        if self.f_egress_ts >= 0:
+            self.write_field(&x, self.f_egress_ts, <s128>(x.now_ns // 1000))
+        if self.trace_on:
+            self.trace_ev(&x, EV_EGRESS, job.port, job.instance_type, 0)
+        self.run_control(&x, self.egress_init)
+        x.exit_flag = 0
+        if x.failed:
+            self.free_pkt(job.pkt)
+            return nout
+        if x.clone_set:
+            sess = self.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
+            if sess != NULL:
+                n = sess[0]
+                for k in range(n):
+                    cp = pkt_clone(self.pool, job.pkt)
+                    if cp == NULL:
+                        self.pool_exhausted += 1
+                        continue
+                    s2 = self.new_job(tail, head)
+                    if s2 < 0:
+                        self.free_pkt(cp)
+                        continue
+                    self.ctx_init(&y, s2, cp, job.seq)
+                    self.clone_ctx(&y, &x)
+                    self.reset_metadata(&y)
+                    self.copy_field_list(&y, &x, x.clone_fl)
+                    self.write_field(&y, self.f_instance_type, 2)
+                    self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
+                    j2 = &self.jobs[s2]
+                    j2.kind = JOB_EGRESS
+                    j2.pkt = cp
+                    j2.port = sess[3 + 2 * k]
+                    j2.instance_type = 2
+                    j2.cursor = x.cursor
+                    j2.packet_length = job.packet_length
+                    j2.seq = job.seq
+                    j2.field_list = -1
+                    if self.trace_on:
+                        self.trace_ev(&x, EV_CLONE, x.clone_session, j2.port, 2)
+        if <uint32_t>self.read_field(&x, self.f_egress_spec) == 511:
+            if self.trace_on:
+                self.trace_ev(&x, EV_DROP, 1, 0, 0)
+            self.free_pkt(job.pkt)
+            return nout
+        self.update_checksums(&x)
+        if not self.deparse(&x):
+            self.free_pkt(job.pkt)
+            return nout
+        if x.recirc_fl >= 0:
+            if job.recirc_depth >= MAX_RECIRC:
+                self.recirc_limit_drops += 1
+                self.free_pkt(job.pkt)
+                return nout
+            s2 = self.new_job(tail, head)
+            if s2 < 0:
+                self.free_pkt(job.pkt)
+                return nout
+            j2 = &self.jobs[s2]
+            j2.kind = JOB_INGRESS
+            j2.pkt = job.pkt
+            j2.port = 0
+            j2.instance_type = 4
+            j2.packet_length = job.pkt.len
+            j2.field_list = x.recirc_fl
+            j2.recirc_depth = job.recirc_depth + 1
+            j2.seq = job.seq
+            memcpy(self.slot_phv(s2), x.phv, self.phv_total)
+            if self.trace_on:
+                self.trace_ev(&x, EV_RECIRC, 0, 0, 0)
+            return nout
+        if nout >= max_out:
+            self.free_pkt(job.pkt)
+            return nout
+        job.pkt.port = job.port
+        outs[nout].pkt = job.pkt
+        outs[nout].port = job.port
+        if self.trace_on:
+            self.trace_ev(&x, EV_OUT, job.port, job.pkt.len, 0)
+        return nout + 1
+
+    cdef int run_batch(self, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
+        """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
+        cdef uint32_t head = 0, tail = 0, slot
+        cdef int i, nout = 0
+        cdef int32_t s
+        cdef job_t *j
+        pthread_mutex_lock(&self.writer_lock)
+        for i in range(n):
+            self.rx_packets += 1
+            self.seq += 1
+            s = self.new_job(&tail, head)
+            j = &self.jobs[s]
+            j.kind = JOB_INGRESS
+            j.pkt = pkts[i]
+            j.port = pkts[i].port
+            j.instance_type = 0
+            j.packet_length = pkts[i].len
+            j.field_list = -1
+            j.recirc_depth = 0
+            j.seq = self.seq
+            # Drain this packet's work before taking the next one: keeps the job queue short
+            # and the order of outputs the order of arrival.
+            while head != tail:
+                slot = head % MAX_JOBS
+                j = &self.jobs[slot]
+                if j.kind == JOB_INGRESS:
+                    self.do_ingress(j, slot, &tail, head)
+                else:
+                    nout = self.do_egress(j, slot, &tail, head, outs, nout, max_out)
+                head += 1
+        pthread_mutex_unlock(&self.writer_lock)
+        self.tx_packets += nout
+        return nout
+
+    # ------------------------------------------------------------------ control plane
+    def lock(self) -> None:
+        """Wait until no batch runs, then keep batches out until unlock() (see module doc)."""
+        with nogil:
+            pthread_mutex_lock(&self.writer_lock)
+
+    def unlock(self) -> None:
+        pthread_mutex_unlock(&self.writer_lock)
+
+    def entry_capacity(self, uint32_t ti, uint32_t needed) -> None:
+        cdef uint32_t cap = self.tables[ti].capacity
+        if needed <= cap:
+            return
+        while cap < needed:
+            cap *= 2
+        self._grow_table(ti, cap)
+
+    cdef public dict meter_arrays_by_index
+
+    def entry_set(self, uint32_t ti, uint32_t eid, int32_t action, list params) -> None:
+        cdef table_t *t = &self.tables[ti]
+        cdef uint32_t k
+        self.entry_capacity(ti, eid + 1)
+        for k in range(t.param_stride):
+            t.entry_params[<size_t>eid * t.param_stride + k] = \
+                <s128>int_to_u128(params[k]) if k < len(params) else 0
+        t.entry_action[eid] = action
+
+    def entry_clear(self, uint32_t ti, uint32_t eid) -> None:
+        cdef table_t *t = &self.tables[ti]
+        if eid < t.capacity:
+            t.entry_action[eid] = REF_NONE
+            t.entry_counters[2 * eid] = 0
+            t.entry_counters[2 * eid + 1] = 0
+
+    def entry_counter(self, uint32_t ti, uint32_t eid) -> tuple[int, int]:
+        cdef table_t *t = &self.tables[ti]
+        if eid >= t.capacity:
+            return (0, 0)
+        return (t.entry_counters[2 * eid], t.entry_counters[2 * eid + 1])
+
+    def entry_counter_set(self, uint32_t ti, uint32_t eid, uint64_t packets, uint64_t nbytes) -> None:
+        cdef table_t *t = &self.tables[ti]
+        self.entry_capacity(ti, eid + 1)
+        t.entry_counters[2 * eid] = packets
+        t.entry_counters[2 * eid + 1] = nbytes
+
+    def default_set(self, uint32_t ti, int32_t action, list params) -> None:
+        cdef table_t *t = &self.tables[ti]
+        cdef uint32_t k
+        for k in range(t.param_stride):
+            t.default_params[k] = <s128>int_to_u128(params[k]) if k < len(params) else 0
+        t.default_action = action
+
+    def table_stats(self, uint32_t ti) -> tuple[int, int]:
+        return (self.tables[ti].hits, self.tables[ti].misses)
+
+    def profile_init(self, uint32_t pi, uint32_t param_stride, int32_t calc) -> None:
+        cdef profile_t *p = &self.profiles[pi]
+        p.param_stride = max(1, param_stride)
+        p.calc = calc
+
+    def profile_member_set(self, uint32_t pi, uint32_t mid, int32_t action, list params) -> None:
+        cdef profile_t *p = &self.profiles[pi]
+        cdef uint32_t cap = max(16, p.capacity), k, old = p.capacity
+        if mid >= p.capacity:
+            while cap <= mid:
+                cap *= 2
+            p.member_action = <int32_t *>realloc(p.member_action, cap * sizeof(int32_t))
+            p.member_params = <s128 *>realloc(p.member_params, <size_t>cap * p.param_stride * sizeof(s128))
+            if p.member_action == NULL or p.member_params == NULL:
+                raise MemoryError("action profile")
+            for k in range(old, cap):
+                p.member_action[k] = REF_NONE
+            p.capacity = cap
+        for k in range(p.param_stride):
+            p.member_params[<size_t>mid * p.param_stride + k] = \
+                <s128>int_to_u128(params[k]) if k < len(params) else 0
+        p.member_action[mid] = action
+
+    def profile_group_set(self, uint32_t pi, uint32_t gid, list members) -> None:
+        cdef profile_t *p = &self.profiles[pi]
+        cdef uint32_t cap = max(16, p.group_capacity), k, old = p.group_capacity
+        if gid >= p.group_capacity:
+            while cap <= gid:
+                cap *= 2
+            p.group_members = <uint32_t **>realloc(p.group_members, cap * sizeof(uint32_t *))
+            p.group_size = <uint32_t *>realloc(p.group_size, cap * sizeof(uint32_t))
+            for k in range(old, cap):
+                p.group_members[k] = NULL
+                p.group_size[k] = 0
+            p.group_capacity = cap
+        free(p.group_members[gid])
+        p.group_members[gid] = <uint32_t *>malloc(max(1, len(members)) * sizeof(uint32_t))
+        for k, m in enumerate(members):
+            p.group_members[gid][k] = m
+        p.group_size[gid] = len(members)
+
+    def counter_get(self, uint32_t ci, uint32_t index) -> tuple[int, int]:
+        return (self.counters[ci].cells[2 * index], self.counters[ci].cells[2 * index + 1])
+
+    def counter_set(self, uint32_t ci, uint32_t index, uint64_t packets, uint64_t nbytes) -> None:
+        self.counters[ci].cells[2 * index] = packets
+        self.counters[ci].cells[2 * index + 1] = nbytes
+
+    def register_get(self, uint32_t ri, uint32_t index) -> int:
+        return u128_to_int(self.registers[ri].cells[index])
+
+    def register_set(self, uint32_t ri, uint32_t index, object value) -> None:
+        self.registers[ri].cells[index] = int_to_u128(value) & kv_mask128(self.registers[ri].width)
+
+    def mc_group_set(self, uint32_t gid, list pairs) -> None:
+        cdef uint32_t k
+        cdef uint32_t *arr = NULL
+        if pairs is not None:
+            arr = <uint32_t *>calloc(1 + 2 * len(pairs), sizeof(uint32_t))
+            arr[0] = len(pairs)
+            for k, (port, rid) in enumerate(pairs):
+                arr[1 + 2 * k] = port
+                arr[2 + 2 * k] = rid
+        free(self.mc_nodes[gid & 0xFFFF])
+        self.mc_nodes[gid & 0xFFFF] = arr
+
+    def clone_session_set(self, uint32_t sid, list pairs, uint32_t cos=0, uint32_t trunc=0) -> None:
+        # layout: count, class of service, truncation, then (port, rid) pairs
+        cdef uint32_t k
+        cdef uint32_t *arr = NULL
+        if pairs is not None:
+            arr = <uint32_t *>calloc(3 + 2 * len(pairs), sizeof(uint32_t))
+            arr[0] = len(pairs)
+            arr[1] = cos
+            arr[2] = trunc
+            for k, (port, rid) in enumerate(pairs):
+                arr[3 + 2 * k] = port
+                arr[4 + 2 * k] = rid
+        free(self.clone_sessions[sid & 0x7FFF])
+        self.clone_sessions[sid & 0x7FFF] = arr
+
+    def vset_set(self, uint32_t vi, list values, list masks) -> None:
+        cdef uint32_t k
+        for k in range(len(values)):
+            self.vset_values[vi][k] = int_to_u128(values[k])
+            self.vset_masks[vi][k] = int_to_u128(masks[k])
+        self.vset_count[vi] = len(values)
+
+    def set_trace(self, bint on) -> None:
+        self.trace_on = on
+
+    def take_trace(self) -> list[tuple[int, int, int, int, int]]:
+        cdef uint32_t k
+        out = [(self.trace[k].seq, self.trace[k].ev, self.trace[k].a, self.trace[k].b,
+                u128_to_int(self.trace[k].v)) for k in range(self.n_trace)]
+        self.n_trace = 0
+        return out
+
+    def take_digests(self) -> list[tuple[int, list[int]]]:
+        cdef uint32_t k, m
+        out = []
+        for k in range(self.n_digests):
+            out.append((self.digests[k].list_id,
+                        [u128_to_int(self.digests[k].vals[m]) for m in range(self.digests[k].nvals)]))
+        self.n_digests = 0
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {"rx_packets": self.rx_packets, "tx_packets": self.tx_packets,
+                "dropped": self.dropped, "parser_errors": self.parser_errors,
+                "assert_failures": self.assert_failures, "pool_exhausted": self.pool_exhausted,
+                "recirc_limit_drops": self.recirc_limit_drops,
+                "digests_dropped": self.digests_dropped}
+
+    def process(self, list packets) -> list[tuple[int, bytes]]:
+        """Run (port, frame) pairs through the pipeline; return the transmitted (port, frame)."""
+        cdef int n = len(packets), k, nout, max_out = 4 * n + 1024
+        cdef pkt_t **pkts = <pkt_t **>malloc(max(1, n) * sizeof(pkt_t *))
+        cdef out_t *outs = <out_t *>malloc(max_out * sizeof(out_t))
+        cdef const uint8_t[::1] view
+        cdef pkt_t *p
+        result = []
+        try:
+            for k in range(n):
+                port, frame = packets[k]
+                p = pool_alloc(self.pool)
+                if p == NULL:
+                    raise MemoryError("packet pool exhausted")
+                view = frame
+                if <uint32_t>len(frame) > p.buf_size - 256:
+                    pool_free(self.pool, p)
+                    raise ValueError(f"frame of {len(frame)} bytes exceeds the buffer size")
+                if len(frame):
+                    memcpy(p.data, &view[0], len(frame))
+                p.len = len(frame)
+                p.port = port
+                pkts[k] = p
+            with nogil:
+                nout = self.run_batch(pkts, n, outs, max_out)
+            for k in range(nout):
+                result.append((outs[k].port, PyBytes_FromStringAndSize(<char *>outs[k].pkt.data,
+                                                                       outs[k].pkt.len)))
+                pool_free(self.pool, outs[k].pkt)
+        finally:
+            free(pkts)
+            free(outs)
+        return result
+
+    def pool_object(self):
+        return self.pool_obj
+
+    def batch_function(self):
+        """A capsule of (run_batch, self) for the engine loop (target/loop.pyx)."""
+        return PyCapsule_New(<void *>self, b"kvick.pipeline", NULL)
+
+
+cdef int pipeline_run_batch(void *pipeline, pkt_t **pkts, int n, out_t *outs,
+                            int max_out) noexcept nogil:
+    return (<Pipeline>pipeline).run_batch(pkts, n, outs, max_out)
+
+
+def batch_entry() -> int:
+    """Address of pipeline_run_batch, for the loop to call without Python."""
+    return <size_t>&pipeline_run_batch

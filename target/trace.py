@@ -1,0 +1,70 @@
+"""Turn the engine's trace records into one readable line per event (like BMv2's log)."""
+
+from __future__ import annotations
+
+from target.pipeline.loader import Program
+
+ERRORS = {0: "NoError", 1: "PacketTooShort", 2: "NoMatch", 3: "StackOutOfBounds",
+          4: "HeaderTooShort", 5: "ParserTimeout", 6: "ParserInvalidArgument"}
+
+(EV_PACKET_IN, EV_PARSE_STATE, EV_EXTRACT, EV_PARSER_ERROR, EV_TABLE_HIT, EV_TABLE_MISS,
+ EV_ACTION, EV_COND, EV_INGRESS_DONE, EV_DROP, EV_EGRESS, EV_OUT, EV_CLONE, EV_RESUBMIT,
+ EV_RECIRC, EV_MULTICAST, EV_ASSERT, EV_LOG, EV_EGRESS_DONE, EV_CHECKSUM_ERROR) = range(1, 21)
+
+
+class TraceFormatter:
+    def __init__(self, prog: Program):
+        self.p = prog
+        code_to_cond: dict[int, str] = {}
+        for n in prog.nodes:
+            if n[0] == "cond":
+                code_to_cond[n[1]] = f"condition@{n[1]}"
+        self.conds = code_to_cond
+        self.errors = {v: k for k, v in prog.errors.items()} or ERRORS
+
+    def format(self, records: list[tuple[int, int, int, int, int]]) -> list[str]:
+        return [self.line(*r) for r in records]
+
+    def line(self, seq: int, ev: int, a: int, b: int, v: int) -> str:
+        p = self.p
+        tag = f"[{seq}]"
+        if ev == EV_PACKET_IN:
+            kinds = {0: "", 1: " (ingress clone)", 4: " (recirculated)", 6: " (resubmitted)"}
+            return f"{tag} packet in on port {a}, {b} bytes{kinds.get(v, '')}"
+        if ev == EV_PARSE_STATE:
+            return f"{tag} parser state {p.parser_states[a]['name']}"
+        if ev == EV_EXTRACT:
+            return f"{tag} extract {p.headers[a].name} ({b} bytes)"
+        if ev == EV_PARSER_ERROR:
+            return f"{tag} parser error {self.errors.get(a, a)}"
+        if ev == EV_TABLE_HIT:
+            return f"{tag} table {p.tables[a].name}: hit entry {b}"
+        if ev == EV_TABLE_MISS:
+            return f"{tag} table {p.tables[a].name}: miss, default action"
+        if ev == EV_ACTION:
+            return f"{tag} action {p.actions[a][0]}"
+        if ev == EV_COND:
+            return f"{tag} {self.conds.get(a, 'condition')} is {'true' if b else 'false'}"
+        if ev == EV_INGRESS_DONE:
+            return f"{tag} ingress done: egress_spec={a} mcast_grp={b}"
+        if ev == EV_DROP:
+            return f"{tag} dropped at the end of {'egress' if a else 'ingress'} (mark_to_drop)"
+        if ev == EV_EGRESS:
+            return f"{tag} egress on port {a} (instance type {b})"
+        if ev == EV_OUT:
+            return f"{tag} transmitted on port {a}, {b} bytes"
+        if ev == EV_CLONE:
+            return f"{tag} cloned ({'I2E' if v == 1 else 'E2E'}) by session {a} to port {b}"
+        if ev == EV_RESUBMIT:
+            return f"{tag} resubmitted"
+        if ev == EV_RECIRC:
+            return f"{tag} recirculated"
+        if ev == EV_MULTICAST:
+            return f"{tag} multicast group {a}: {b} copies"
+        if ev == EV_ASSERT:
+            return f"{tag} assertion failed: packet dropped"
+        if ev == EV_LOG:
+            return f"{tag} log_msg: {p.strings[a]}"
+        if ev == EV_CHECKSUM_ERROR:
+            return f"{tag} checksum {p.checksums[a]['name']} does not verify"
+        return f"{tag} event {ev} {a} {b} {v}"
