@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from google.protobuf import text_format
+
 from runtime_server.action_profiles import ActionProfiles
 from runtime_server.binding import check_binding
 from runtime_server.controller_header import ControllerHeader
@@ -64,7 +66,7 @@ def verify_config(config: p4runtime_pb2.ForwardingPipelineConfig, scratch_switch
         raise _invalid(f"bad P4Info: {err}") from None
     check_binding(config.p4info, program)
     try:
-        scratch_switch.load(program, p4info=config.p4info)
+        scratch_switch.load(program, p4info=text_format.MessageToString(config.p4info))
     except Exception as err:
         raise _invalid(f"the device config cannot run: {err}") from None
     return VerifiedConfig(config, program, index)
@@ -97,7 +99,8 @@ class Pipeline:
             previous.clear_replication()
         digests.clear()
         try:
-            switch.load(verified.program, p4info=verified.config.p4info)
+            switch.load(verified.program,
+                        p4info=text_format.MessageToString(verified.config.p4info))
         except Exception as err:
             raise _invalid(f"the device config cannot run: {err}") from None
         return cls(switch, verified, digests)

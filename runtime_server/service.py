@@ -67,6 +67,18 @@ class P4RuntimeService:
                                        daemon=True)
         self._timer.start()
 
+    def preload(self, program_json: bytes, p4info_text: str) -> None:
+        """Adopt the program the switch was started with (kvick PROGRAM --p4info PATH), as if
+        a controller had set it: Writes work without a SetForwardingPipelineConfig first."""
+        from google.protobuf import text_format
+
+        config = p4runtime_pb2.ForwardingPipelineConfig(p4_device_config=program_json)
+        text_format.Parse(p4info_text, config.p4info)
+        with self.write_lock:
+            verified = verify_config(config, self.new_scratch_switch())
+            self.saved = verified
+            self.pipeline = Pipeline(self.switch, verified, self.digests)
+
     def close(self) -> None:
         self._stop.set()
         self._timer.join()
