@@ -136,9 +136,11 @@ class Switch:
     def _action_id(self, st: _TableState, action: str | int) -> int:
         assert self.program is not None and self.compiled is not None
         name = self.program.action_name(action)
-        if name not in st.info.actions:
-            raise InvalidArgument(f"action {name} is not an action of table {st.info.name}")
-        return self.compiled.action_by_name[name]
+        # p4c may emit several actions with one name (one per call site): take this table's.
+        for aid in self.compiled.tables[st.index].actions:
+            if self.compiled.actions[aid][0] == name:
+                return aid
+        raise InvalidArgument(f"action {name} is not an action of table {st.info.name}")
 
     def _params(self, action_id: int, params: Iterable[int] | dict[str, int] | None) -> list[int]:
         assert self.compiled is not None

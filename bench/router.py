@@ -1,0 +1,141 @@
+"""Benchmark: the IPv4 LPM router (P4 tutorials' basic.p4) with a full BGP table, one core.
+
+Loads every route of the real 512k-route table (or a generated Internet-like one) into
+MyIngress.ipv4_lpm — in a copy of the program with the table's declared size raised to
+1,048,576, as BMv2 needs for the same test — then pushes 64-byte frames with random routed
+destinations from an in-memory generator through the engine loop into a counting sink.
+Prints packets/s per batch size, the table load time and the resident memory; the last line
+is a JSON object. A second case runs a ternary-heavy corpus program.
+
+    python bench/router.py [--packets N] [--synthetic] [--routes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scapy.all import IP, UDP, Ether, raw  # noqa: E402
+
+from target import Lpm, Switch, Ternary  # noqa: E402
+from target import rib  # noqa: E402
+from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
+from target.loop import Breather  # noqa: E402
+from target.pipeline.engine import batch_entry  # noqa: E402
+
+NEXT_HOPS = 8
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def router_program(corpus: Path) -> dict:
+    prog = json.loads((corpus / "tutorial_basic" / "tutorial_basic.json").read_text())
+    prog = copy.deepcopy(prog)
+    for pl in prog["pipelines"]:
+        for t in pl["tables"]:
+            if t["name"] == "MyIngress.ipv4_lpm":
+                t["max_size"] = 1_048_576
+    return prog
+
+
+def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packets: int,
+             batch: int) -> float:
+    gen = MemoryGenerator(frames, count=packets, rewrite_offset=offset, rewrite_values=values)
+    sink = MemorySink()
+    gen.open(sw.pool)
+    sink.open(sw.pool)
+    breather = Breather(sw.pipeline, batch_entry(), sw.pool, {1: gen},
+                        {p: sink for p in range(1, NEXT_HOPS + 2)}, batch)
+    t0 = time.perf_counter()
+    got = breather.run(600.0, packets, True)
+    dt = time.perf_counter() - t0
+    if got != packets or sink.packets != packets:
+        raise SystemExit(f"lost packets: generated {got}, forwarded {sink.packets} of {packets}")
+    return packets / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--packets", type=int, default=2_000_000)
+    ap.add_argument("--synthetic", action="store_true", help="generated table instead of the real one")
+    ap.add_argument("--routes", type=int, default=512_000, help="routes of the generated table")
+    args = ap.parse_args()
+    corpus = rib.shared_data_dir() / "corpus"
+
+    if args.synthetic:
+        routes = rib.generate_internet_like(args.routes)
+        source = f"generated Internet-like table ({len(routes)} routes)"
+    else:
+        routes = rib.read_ipv4_routes(rib.real_ipv4_table_path())
+        source = f"{rib.real_ipv4_table_path().name} ({len(routes)} routes)"
+
+    sw = Switch(pool_size=8192, buf_size=2304)
+    sw.load(router_program(corpus), corpus / "tutorial_basic" / "tutorial_basic.p4info.txtpb")
+    rss0 = rss_mib()
+    t0 = time.perf_counter()
+    for prefix, length, asn in zip(routes["prefix"].tolist(), routes["length"].tolist(),
+                                   routes["asn"].tolist(), strict=True):
+        port = 1 + asn % NEXT_HOPS
+        sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, length)], "MyIngress.ipv4_forward",
+                     [0x020000000000 | port, port])
+    load_s = time.perf_counter() - t0
+    rss_table = rss_mib()
+    print(f"routes: {source}, loaded in {load_s:.2f} s ({len(routes) / load_s:,.0f} routes/s), "
+          f"RSS {rss_table:.0f} MiB (+{rss_table - rss0:.0f} MiB for the table)")
+
+    frame = raw(Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02") /
+                IP(src="198.18.0.1", dst="1.1.1.1", ttl=64) / UDP(sport=1234, dport=80) /
+                bytes(18))
+    assert len(frame) == 60
+    dsts = rib.random_routed_addresses(routes, 1 << 20)
+    results = {}
+    for batch in (1, 32, 256):
+        n = args.packets if batch > 1 else max(args.packets // 4, 100_000)
+        pps = run_loop(sw, [frame], 30, dsts, n, batch)
+        results[batch] = pps
+        print(f"router, batch {batch:>3}: {pps / 1e6:6.2f} Mpps ({n:,} packets of 64 B)")
+
+    # Ternary-heavy case: the tutorial firewall-free ACL from the corpus (p4_14 ternary ACL)
+    tern = Switch(pool_size=8192, buf_size=2304)
+    tern.load(corpus / "ternary2-bmv2" / "ternary2-bmv2.json")
+    acl_pps = None
+    try:
+        tinfo = tern.program.tables["test1"]
+        import random
+        rnd = random.Random(1)
+        for i in range(1000):
+            v = rnd.getrandbits(32)
+            m = rnd.choice([0xFFFFFFFF, 0xFFFF0000, 0x0000FFFF, 0xFF00FF00])
+            tern.table_add("test1", [Ternary(v & m, m)], tinfo.actions[0], _zero_params(tern, tinfo.actions[0]), priority=i + 1)
+        tframe = bytes(range(60))
+        acl_pps = run_loop(tern, [tframe], 0, dsts, args.packets // 2, 256)
+        print(f"ternary ACL (ternary2-bmv2, 1000 entries), batch 256: {acl_pps / 1e6:.2f} Mpps")
+    except Exception as e:  # report, but keep the router figures
+        print(f"ternary case failed: {e}")
+
+    print(json.dumps({"pps": round(results[256]), "pps_batch1": round(results[1]),
+                      "pps_batch32": round(results[32]), "pps_batch256": round(results[256]),
+                      "routes": len(routes), "load_s": round(load_s, 3),
+                      "rss_mib": round(rss_table, 1), "ternary_pps": round(acl_pps or 0)}))
+
+
+def _zero_params(sw: Switch, action: str) -> list[int]:
+    return [0] * len(sw.program.actions[action].params)
+
+
+if __name__ == "__main__":
+    main()
