@@ -449,16 +449,20 @@ class Switch:
             if mt in ("exact", "valid"):
                 match.append(Exact(parse_int(m["key"])))
             elif mt == "lpm":
-                match.append(Lpm(parse_int(m["key"]), int(m["prefix_length"])))
+                # BMv2 masks host bits of const entries instead of refusing them
+                plen = int(m["prefix_length"])
+                w = key.bitwidth
+                pmask = ((1 << w) - 1) ^ ((1 << (w - plen)) - 1)
+                match.append(Lpm(parse_int(m["key"]) & pmask, plen))
             elif mt == "ternary":
-                match.append(Ternary(parse_int(m["key"]), parse_int(m["mask"])))
+                tmask = parse_int(m["mask"])
+                match.append(Ternary(parse_int(m["key"]) & tmask, tmask))
             elif mt == "range":
                 match.append(Range(parse_int(m["start"]), parse_int(m["end"])))
             elif mt == "optional":
                 match.append(Optional(parse_int(m["key"])))
             else:
                 raise InvalidArgument(f"const entry {k} of {name}: match type {mt}")
-            del key
         prio = None
         if st.info.needs_priority:
             # BMv2: a smaller "priority" number wins; the API's rule is the opposite.
