@@ -47,11 +47,11 @@ class P4RuntimeServer:
 
     def __init__(self, switch, device_id: int = 0, address: str = DEFAULT_ADDRESS,
                  scratch_switch_factory: Callable[[], object] | None = None,
-                 max_workers: int = 16) -> None:
+                 max_workers: int = 16, on_commit: Callable[[], None] | None = None) -> None:
         if scratch_switch_factory is None:
             switch_type = type(switch)
             scratch_switch_factory = switch_type
-        self.service = P4RuntimeService(switch, device_id, scratch_switch_factory)
+        self.service = P4RuntimeService(switch, device_id, scratch_switch_factory, on_commit)
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

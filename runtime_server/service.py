@@ -49,8 +49,10 @@ class _Stream:
 class P4RuntimeService:
     """Servicer methods; `server.py` binds them to gRPC."""
 
-    def __init__(self, switch, device_id: int, scratch_switch_factory) -> None:
+    def __init__(self, switch, device_id: int, scratch_switch_factory,
+                 on_commit=None) -> None:
         self.switch = switch
+        self.on_commit = on_commit  # called after each pipeline commit (the CLI starts the loop)
         self.device_id = device_id
         self.new_scratch_switch = scratch_switch_factory
         self.arbitrator = Arbitrator({device_id})
@@ -126,6 +128,7 @@ class P4RuntimeService:
             if self.saved is None:
                 raise P4RuntimeError(StatusCode.NOT_FOUND, "no saved config to commit")
             self.pipeline = Pipeline.commit(self.switch, self.saved, self.digests, self.pipeline)
+            self._committed()
             return
         if action == Action.RECONCILE_AND_COMMIT:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
@@ -141,6 +144,11 @@ class P4RuntimeService:
         self.saved = verified
         if action == Action.VERIFY_AND_COMMIT:
             self.pipeline = Pipeline.commit(self.switch, verified, self.digests, self.pipeline)
+            self._committed()
+
+    def _committed(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     def GetForwardingPipelineConfig(self, request, context):
         try:

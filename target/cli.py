@@ -128,17 +128,29 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             stop.wait(args.use_files)
         for interface in interfaces(args):
             switch.add_port(interface.port, open_port(interface.spec))
-    server = P4RuntimeServer(switch, device_id=args.device_id, address=args.grpc_server_addr)
-    if args.program is not None and args.p4info is not None:
-        server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
-    switch.start()
+    running = threading.Event()
+
+    def start_engine() -> None:
+        # The engine loop needs a program: with --no-p4 it starts at the first commit (a
+        # later load restarts it by itself).
+        if not running.is_set():
+            switch.start()
+            running.set()
+
+    server = P4RuntimeServer(switch, device_id=args.device_id, address=args.grpc_server_addr,
+                             on_commit=start_engine)
+    if args.program is not None:
+        if args.p4info is not None:
+            server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
+        start_engine()
     log.info("kvick: device %d, P4Runtime on port %d", args.device_id, server.port)
     print(f"kvick: P4Runtime server listening on port {server.port}", flush=True)
     try:
         stop.wait()
     finally:
         server.stop()
-        switch.stop()
+        if running.is_set():
+            switch.stop()
     return 0
 
 
