@@ -54,3 +54,70 @@ def test_stf(name: str) -> None:
     result = stf.run_stf(folder / f"{name}.json", folder / f"{name}.stf",
                          switch_factory=Switch)
     assert result.passed, result.report()
+
+
+def run_edited(tmp_path: Path, name: str, edit) -> stf.StfResult:
+    """Run a corpus program with its STF text changed by `edit`."""
+    try:
+        from target import Switch
+    except ImportError as e:
+        pytest.skip(f"target.Switch unavailable: {e}")
+    folder = CORPUS / name
+    edited = tmp_path / f"{name}.stf"
+    edited.write_text(edit((folder / f"{name}.stf").read_text()))
+    return stf.run_stf(folder / f"{name}.json", edited, switch_factory=Switch)
+
+
+def flip_first_expected_nibble(text: str) -> str:
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("expect "))
+    port, data = lines[i].split(None, 2)[1:]
+    data = data.lstrip()
+    flipped = ("1" if data[0] == "0" else "0") + data[1:]
+    lines[i] = f"expect {port} {flipped}"
+    return "\n".join(lines)
+
+
+def drop_first_expect(text: str) -> str:
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("expect "))
+    return "\n".join(lines[:i] + lines[i + 1:])
+
+
+def test_a_wrong_byte_fails(tmp_path: Path) -> None:
+    result = run_edited(tmp_path, "ternary2-bmv2", flip_first_expected_nibble)
+    assert not result.passed
+    assert "packet #1 differs at byte 0 (nibble 0)" in result.report()
+
+
+def test_a_missing_expectation_fails(tmp_path: Path) -> None:
+    result = run_edited(tmp_path, "ternary2-bmv2", drop_first_expect)
+    assert not result.passed and "port 2: expected 2 packet(s), got 3" in result.report()
+
+
+def test_an_extra_expectation_fails(tmp_path: Path) -> None:
+    result = run_edited(tmp_path, "ternary2-bmv2", lambda t: t + "\nexpect 2 00\n")
+    assert not result.passed and "got: nothing" in result.report()
+
+
+def test_expect_without_data_accepts_the_port(tmp_path: Path) -> None:
+    result = run_edited(tmp_path, "ternary2-bmv2",
+                        lambda t: drop_first_expect(t) + "\nexpect 2\n")
+    assert result.passed, result.report()
+
+
+def test_a_wrong_counter_value_fails_unless_counters_are_ignored(tmp_path: Path) -> None:
+    result = run_edited(tmp_path, "p4_14_counter1",
+                        lambda t: t.replace("cnt($B) packets == 20", "cnt($B) packets == 21"))
+    assert not result.passed
+    assert "check_counter cnt($B): packets is 20, expected == 21" in result.report()
+    folder = CORPUS / "p4_14_counter1"
+    relaxed = stf.run_stf(folder / "p4_14_counter1.json", tmp_path / "p4_14_counter1.stf",
+                          check_counters=False)
+    assert relaxed.passed and "ignored: line" in relaxed.report()
+
+
+def test_output_to_ports_the_file_never_names_is_ignored() -> None:
+    folder = CORPUS / "p4_14_counter1"  # forwards to ports 2, 3, 5 but names only port 0
+    result = stf.run_stf(folder / "p4_14_counter1.json", folder / "p4_14_counter1.stf")
+    assert result.passed and not result.outputs and len(result.ignored_outputs) == 23
