@@ -33,8 +33,12 @@ def boundary_addresses(prefixes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def assert_same_lookups(fast: Dir24Lpm, ref: LpmRef, addrs: np.ndarray) -> None:
-    got = np.frombuffer(fast.lookup_bulk(addrs), dtype=np.int64)
-    want = ref.lookup_bulk(addrs)
+    assert_same_results(addrs, fast.lookup_bulk(addrs), ref.lookup_bulk(addrs))
+
+
+def assert_same_results(addrs: np.ndarray, results, expected: np.ndarray) -> None:
+    got = np.frombuffer(results, dtype=np.int64)
+    want = expected
     wrong = np.flatnonzero(got != want)
     if len(wrong):
         examples = [(f"{int(addrs[i]):#010x}", int(got[i]), int(want[i])) for i in wrong[:5]]
@@ -279,6 +283,18 @@ class TestDir24Entries:
         with pytest.raises(ValueError, match="out holds 1"):
             t.lookup_bulk(addrs, np.zeros(1, dtype=np.int64))
 
+    @pytest.mark.parametrize("n", [1, 31, 32, 33, 1000])
+    def test_bulk_lookup_with_and_without_prefetch_equals_single(self, n: int) -> None:
+        t = Dir24Lpm()
+        t.add(ip("10.0.0.0"), 9, 1)
+        t.add(ip("10.0.0.0"), 30, 2)
+        addrs = (ip("10.0.0.0") + np.arange(n) * 40503).astype(np.uint32)
+        single = [t.lookup(a) for a in addrs.tolist()]
+        assert np.asarray(t.lookup_bulk(addrs)).tolist() == single
+        assert np.asarray(t.lookup_bulk(addrs, prefetch=False)).tolist() == single
+        if n == 1000:  # the probes reach the /30, the /9 and beyond it
+            assert set(single) == {-1, 1, 2}
+
     def test_memory_includes_tbl24(self) -> None:
         assert Dir24Lpm().memory_bytes >= 64 << 20
 
@@ -406,7 +422,9 @@ def test_real_internet_table_matches_reference(real_table: np.ndarray) -> None:
             rib.random_routed_addresses(real_table, 1_000_000, seed=11),
         ]
     )
-    assert_same_lookups(fast, ref, probes)
+    expected = ref.lookup_bulk(probes)
+    assert_same_results(probes, fast.lookup_bulk(probes), expected)
+    assert_same_results(probes, fast.lookup_bulk(probes, prefetch=False), expected)
     sample = probes[:: len(probes) // 5000].tolist()
     assert [fast.lookup(a) for a in sample] == [ref.lookup(a) for a in sample]
     # Withdraw a third of the table: the rest must fall back exactly as the reference does.
