@@ -6,13 +6,16 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from target.pipeline.match_ternary import TernaryTable
 
 from target.pipeline.match_ref import TernaryRef
 
-IMPLEMENTATIONS = [TernaryTable, TernaryRef]
+STRATEGIES = ["auto", "tuple", "linear"]
+IMPLEMENTATIONS = [partial(TernaryTable, strategy=s) for s in STRATEGIES] + [TernaryRef]
+IMPLEMENTATION_IDS = STRATEGIES + ["reference"]
 
 # An IPv4 ACL key: src (4, ternary), dst (4, lpm), proto (1, optional), dport (2, range).
 ACL_FIELDS = [(0, 4, "ternary"), (4, 4, "lpm"), (8, 1, "optional"), (9, 2, "range")]
@@ -44,7 +47,7 @@ def port_range(lo: int, hi: int) -> list[tuple[int, bytes, bytes]]:
 WILD = acl_key(0, 0, 0, 0)
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IMPLEMENTATION_IDS)
 def test_highest_priority_wins_and_delete_falls_back(impl: type) -> None:
     table = impl(11, ACL_FIELDS)
     table.add(WILD, WILD, [], 1, 100)                                   # catch-all
@@ -69,7 +72,7 @@ def test_highest_priority_wins_and_delete_falls_back(impl: type) -> None:
     assert table.get(acl_key(1, 0x0A010001, 6, 80)) is None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IMPLEMENTATION_IDS)
 def test_equal_priorities_go_to_the_entry_added_first(impl: type) -> None:
     table = impl(11, ACL_FIELDS)
     # Same priority, different masks (different tuple groups): first added wins.
@@ -87,7 +90,7 @@ def test_equal_priorities_go_to_the_entry_added_first(impl: type) -> None:
     assert table.get(acl_key(0, 0x0A010101, 0, 0)) == 2
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IMPLEMENTATION_IDS)
 def test_range_bounds_are_inclusive_and_compared_as_numbers(impl: type) -> None:
     table = impl(11, ACL_FIELDS)
     table.add(WILD, WILD, port_range(0x00FF, 0x0100), 1, 1)
@@ -98,7 +101,7 @@ def test_range_bounds_are_inclusive_and_compared_as_numbers(impl: type) -> None:
     assert table.get(acl_key(0, 0, 0, 0x01FF)) is None
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IMPLEMENTATION_IDS)
 def test_bad_entries_are_refused_and_change_nothing(impl: type) -> None:
     table = impl(11, ACL_FIELDS)
     table.add(WILD, WILD, [], 1, 1)
@@ -128,7 +131,7 @@ def test_bad_entries_are_refused_and_change_nothing(impl: type) -> None:
     assert table.get(acl_key(9, 9, 9, 9)) == 2
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IMPLEMENTATION_IDS)
 def test_entry_ids_are_reusable_after_delete(impl: type) -> None:
     table = impl(2, [(0, 2, "ternary")])
     table.add(b"\x12\x00", b"\xff\x00", [], 1, 42)
@@ -136,6 +139,47 @@ def test_entry_ids_are_reusable_after_delete(impl: type) -> None:
     table.add(b"\x00\x34", b"\x00\xff", [], 1, 42)
     assert table.get(b"\x12\x34") == 42
     assert table.get(b"\x12\x00") is None
+
+
+def test_auto_strategy_follows_the_cost_and_survives_switches() -> None:
+    rng = random.Random(77)
+    fields = [(0, 2, "ternary"), (2, 2, "ternary")]
+    fast, ref = TernaryTable(4, fields), TernaryRef(4, fields)
+
+    def check() -> None:
+        keys = [rng.randbytes(4) for _ in range(200)]
+        assert [fast.get(k) for k in keys] == [ref.get(k) for k in keys]
+
+    # One mask, many values: one hash probe beats scanning them.
+    for i in range(40):
+        for table in (fast, ref):
+            table.add(i.to_bytes(2, "big") + bytes(2), b"\xff\xff\x00\x00", [], i % 7, i)
+    assert fast.lookup_strategy == "tuple"
+    check()
+    # As many masks as entries: scanning the entries beats probing every group.
+    fast.clear()
+    ref.clear()
+    for i in range(40):
+        mask = rng.randbytes(4)
+        value = bytes(a & b for a, b in zip(rng.randbytes(4), mask, strict=True))
+        priority = rng.randint(0, 9)
+        for table in (fast, ref):
+            table.add(value, mask, [], priority, i)
+    assert fast.lookup_strategy == "linear"
+    check()
+    # Past the linear list's size limit it is dropped; shrinking far enough rebuilds it.
+    for i in range(40, 4200):
+        mask = rng.choice([b"\xff\xff\x00\x00", b"\xff\x00\xff\x00"])
+        value = bytes(a & b for a, b in zip(rng.randbytes(4), mask, strict=True))
+        priority = rng.randint(0, 9)
+        assert outcome(fast.add, value, mask, [], priority, i) == outcome(
+            ref.add, value, mask, [], priority, i)
+    assert fast.lookup_strategy == "tuple"
+    check()
+    for i in range(40, 4200):
+        assert fast.delete(i) == ref.delete(i)
+    assert fast.lookup_strategy == "linear"
+    check()
 
 
 def test_groups_come_and_go_with_their_masks() -> None:
@@ -217,12 +261,14 @@ class RandomEntries:
         return value, mask, self.ranges(), rng.randint(0, 6), rng.randint(0, 1000)
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("key_bytes", [1, 2, 4, 6, 13, 16, 37])
-def test_random_operations_match_the_reference(key_bytes: int) -> None:
+def test_random_operations_match_the_reference(key_bytes: int, strategy: str) -> None:
     rng = random.Random(key_bytes * 31337)
     for _ in range(4):
         gen = RandomEntries(rng, key_bytes)
-        fast, ref = TernaryTable(key_bytes, gen.fields), TernaryRef(key_bytes, gen.fields)
+        fast = TernaryTable(key_bytes, gen.fields, strategy)
+        ref = TernaryRef(key_bytes, gen.fields)
         live: list[int] = []
         for step in range(300):
             if rng.random() < 0.7 or not live:

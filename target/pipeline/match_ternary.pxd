@@ -14,10 +14,13 @@
 # best entry ranks below the match already found. A lookup is thus one hash probe per group
 # visited, plus range checks along one chain per hit.
 #
-# Why this and not a priority-sorted list scanned linearly: a list scan costs a compare per entry
-# ranked above the match, so a packet hitting a low-priority (or no) rule of a 1k-entry ACL
-# pays ~1k compares; tuple space pays one probe per distinct mask, and real ACLs have a few dozen
-# masks for hundreds or thousands of rules (bench/match.py measures both cases).
+# Beside it, while the table is small enough (TERN_LINEAR_MAX_ENTRIES), the entries are also
+# kept in a rank-sorted array of value and mask words: a linear scan compares 64-bit words and
+# returns the first match, costing about a nanosecond or two per entry ranked above the match,
+# where tuple space costs a full hash probe (~15-20 ns) per group visited. The writer picks, after
+# each change, whichever is cheaper by that cost model (entries vs groups * TERN_GROUP_COST) and
+# sets use_linear; TernaryTable(strategy=...) can pin either one (tests check both against the
+# reference). bench/match.py measures both on synthetic ACLs.
 #
 # Concurrency: one writer. The engine quiesces its workers around each control-plane batch, so a
 # lookup never runs while entries, chains or groups are being changed or reallocated.
@@ -28,6 +31,8 @@ from target.pipeline.match_exact cimport exact_table_t
 
 cdef enum:
     TERN_NONE = 0x7FFFFFFF          # "no entry" in chain links (a positive int for C and Python)
+    TERN_LINEAR_MAX_ENTRIES = 4096  # above this the rank-sorted array is dropped (O(n) inserts)
+    TERN_GROUP_COST = 12            # a group probe costs about as much as this many list compares
 
 cdef struct tern_entry_t:
     int64_t priority                # higher wins
@@ -62,15 +67,24 @@ cdef struct ternary_table_t:
     uint32_t groups_capacity
     uint32_t *order                 # slots of the live groups, best-ranked first
     uint32_t norder
+    uint64_t *linear_words          # per rank position: key_words value words, key_words mask words
+    uint32_t *linear_slots          # per rank position: the entry slot
+    uint32_t linear_count           # entries in the rank-sorted array (0 when it is not kept)
+    uint32_t linear_capacity        # positions allocated
+    uint32_t use_linear             # 1: lookups scan the rank-sorted array; 0: tuple space
 
 
 cdef int64_t ternary_lookup(const ternary_table_t *t, const uint8_t *key) noexcept nogil
+cdef int64_t ternary_lookup_tuples(const ternary_table_t *t, const uint8_t *key) noexcept nogil
+cdef int64_t ternary_lookup_linear(const ternary_table_t *t, const uint8_t *key) noexcept nogil
 
 
 cdef class TernaryTable:
     cdef ternary_table_t *c
     cdef readonly uint32_t key_bytes
     cdef readonly list fields           # (byte offset, nbytes, kind) per key field
+    cdef readonly str strategy          # "auto", "tuple" or "linear"
+    cdef bint _keep_linear              # the rank-sorted array is maintained
     cdef dict _range_index              # field index -> position among the range fields
     cdef dict _by_id                    # entry id -> (entry slot, value, mask)
     cdef dict _group_of_mask            # mask bytes -> group slot
@@ -80,3 +94,9 @@ cdef class TernaryTable:
 
     cdef int _grow_entries(self) except -1
     cdef uint32_t _new_group(self, bytes mask, int64_t priority, uint64_t seq) except? TERN_NONE
+    cdef int _linear_reserve(self) except -1
+    cdef void _linear_insert(self, uint32_t slot, bytes value, bytes mask)
+    cdef void _linear_remove(self, uint32_t slot)
+    cdef void _linear_drop(self)
+    cdef int _linear_rebuild(self) except -1
+    cdef int _choose_strategy(self) except -1

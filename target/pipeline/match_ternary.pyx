@@ -1,6 +1,6 @@
 # cython: language_level=3
-"""Ternary/range/optional match by tuple-space search (see match_ternary.pxd for the layout and
-why tuple space).
+"""Ternary/range/optional match: tuple-space search, or a rank-sorted linear scan while that is
+cheaper (see match_ternary.pxd for the layouts and the choice).
 
 One writer; the engine quiesces its workers around control-plane batches, so readers never run
 during a write. Writes are Python-level code that keeps the C arrays consistent; only the lookup
@@ -29,6 +29,7 @@ from target.pipeline.match_exact cimport (
 )
 
 FIELD_KINDS = ("exact", "lpm", "ternary", "range", "optional")
+STRATEGIES = ("auto", "tuple", "linear")
 
 # A new group starts with a small hash table; it doubles as values arrive.
 cdef uint64_t GROUP_INITIAL_ENTRIES = 8
@@ -58,6 +59,36 @@ cdef inline bint _within_bounds(const ternary_table_t *t, const uint8_t *bounds,
 
 cdef int64_t ternary_lookup(const ternary_table_t *t, const uint8_t *key) noexcept nogil:
     """Entry id of the best-ranked entry matching the key_bytes-long key, or -1."""
+    if t.use_linear:
+        return ternary_lookup_linear(t, key)
+    return ternary_lookup_tuples(t, key)
+
+
+cdef int64_t ternary_lookup_linear(const ternary_table_t *t, const uint8_t *key) noexcept nogil:
+    """ternary_lookup by scanning the rank-sorted array: the first match is the best."""
+    cdef uint64_t words[EXACT_MAX_KEY_WORDS]
+    cdef uint32_t p, j, n = t.key_words
+    cdef uint32_t slot
+    cdef const uint64_t *value = t.linear_words
+    cdef const tern_entry_t *e
+    exact_load_key(t.key_bytes, key, words)
+    for p in range(t.linear_count):
+        # value[0..n) are the entry's value words, value[n..2n) its mask words.
+        j = 0
+        while j < n and (words[j] & value[n + j]) == value[j]:
+            j += 1
+        if j == n:
+            slot = t.linear_slots[p]
+            e = &t.entries[slot]
+            if not e.has_bounds or _within_bounds(t, t.bounds + <uint64_t>slot * t.bounds_stride,
+                                                  key):
+                return e.entry_id
+        value += 2 * n
+    return -1
+
+
+cdef int64_t ternary_lookup_tuples(const ternary_table_t *t, const uint8_t *key) noexcept nogil:
+    """ternary_lookup by tuple-space search over the rank-ordered groups."""
     cdef uint64_t words[EXACT_MAX_KEY_WORDS]
     cdef uint64_t masked[EXACT_MAX_KEY_WORDS]
     cdef uint32_t gi, j, n = t.key_words
@@ -110,6 +141,8 @@ cdef void _ternary_free(ternary_table_t *t) noexcept nogil:
     free(t.entries)
     free(t.bounds)
     free(t.range_fields)
+    free(t.linear_words)
+    free(t.linear_slots)
     free(t)
 
 
@@ -170,14 +203,19 @@ cdef class TernaryTable:
     `fields` lists the key fields as (byte offset, nbytes, kind), kind one of exact, lpm,
     ternary, range, optional. Masks of every kind come in `mask` (the engine turns prefix
     lengths and optional wildcards into masks); range fields take bounds instead and must be
-    zero in the mask. One writer; the engine quiesces its workers around control-plane batches,
+    zero in the mask. `strategy` "auto" picks tuple space or the linear scan by cost after each
+    write; "tuple" and "linear" pin one (for tests and measurements). One writer; the engine quiesces its workers around control-plane batches,
     so lookups never run during a write.
     """
 
-    def __cinit__(self, uint32_t key_bytes, list fields):
+    def __cinit__(self, uint32_t key_bytes, list fields, str strategy="auto"):
         cdef uint32_t r = 0, bounds_offset = 0
         if key_bytes == 0 or key_bytes > EXACT_MAX_KEY_BYTES:
             raise ValueError(f"key length {key_bytes} not in 1..{EXACT_MAX_KEY_BYTES} bytes")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}, not one of {STRATEGIES}")
+        self.strategy = strategy
+        self._keep_linear = strategy != "tuple"
         checked = []
         for offset, nbytes, kind in fields:
             if kind not in FIELD_KINDS:
@@ -212,9 +250,15 @@ cdef class TernaryTable:
             bounds_offset += 2 * nbytes
             r += 1
         self.c.bounds_stride = bounds_offset
+        self._choose_strategy()
 
     def __dealloc__(self):
         _ternary_free(self.c)
+
+    @property
+    def lookup_strategy(self) -> str:
+        """What lookups use now: "linear" or "tuple"."""
+        return "linear" if self.c.use_linear else "tuple"
 
     @property
     def group_count(self) -> int:
@@ -231,6 +275,8 @@ cdef class TernaryTable:
             if self.c.groups[i].heads != NULL:
                 total += exact_memory_bytes(self.c.groups[i].heads)
                 total += self.c.key_words * sizeof(uint64_t)
+        total += self.c.linear_capacity * (2 * self.c.key_words * sizeof(uint64_t)
+                                           + sizeof(uint32_t))
         return total
 
     def __len__(self) -> int:
@@ -321,6 +367,116 @@ cdef class TernaryTable:
         _place_group(self.c, slot)
         return slot
 
+    cdef int _linear_reserve(self) except -1:
+        """Room for one more entry in the rank-sorted array, so that inserting cannot fail."""
+        cdef uint32_t capacity
+        cdef uint64_t *words
+        cdef uint32_t *slots
+        if not self._keep_linear or self.c.linear_count < self.c.linear_capacity:
+            return 0
+        capacity = 16 if self.c.linear_capacity == 0 else 2 * self.c.linear_capacity
+        words = <uint64_t *>realloc(self.c.linear_words,
+                                    capacity * 2 * self.c.key_words * sizeof(uint64_t))
+        if words == NULL:
+            raise MemoryError("cannot grow the ternary table's linear list")
+        self.c.linear_words = words
+        slots = <uint32_t *>realloc(self.c.linear_slots, capacity * sizeof(uint32_t))
+        if slots == NULL:
+            raise MemoryError("cannot grow the ternary table's linear list")
+        self.c.linear_slots = slots
+        self.c.linear_capacity = capacity
+        return 0
+
+    cdef void _linear_insert(self, uint32_t slot, bytes value, bytes mask):
+        """Put an entry at its rank position (room was reserved by _linear_reserve)."""
+        cdef tern_entry_t *e = &self.c.entries[slot]
+        cdef tern_entry_t *other
+        cdef uint32_t lo = 0, hi = self.c.linear_count, mid
+        cdef uint32_t stride = 2 * self.c.key_words
+        cdef uint64_t *words
+        if not self._keep_linear:
+            return
+        while lo < hi:                  # first position the new entry ranks before
+            mid = (lo + hi) // 2
+            other = &self.c.entries[self.c.linear_slots[mid]]
+            if _ranks_before(e.priority, e.seq, other.priority, other.seq):
+                hi = mid
+            else:
+                lo = mid + 1
+        words = self.c.linear_words + <uint64_t>lo * stride
+        memmove(words + stride, words, (self.c.linear_count - lo) * stride * sizeof(uint64_t))
+        memmove(&self.c.linear_slots[lo + 1], &self.c.linear_slots[lo],
+                (self.c.linear_count - lo) * sizeof(uint32_t))
+        exact_load_key(self.c.key_bytes, <const uint8_t *><const char *>value, words)
+        exact_load_key(self.c.key_bytes, <const uint8_t *><const char *>mask,
+                       words + self.c.key_words)
+        self.c.linear_slots[lo] = slot
+        self.c.linear_count += 1
+
+    cdef void _linear_remove(self, uint32_t slot):
+        cdef tern_entry_t *e = &self.c.entries[slot]
+        cdef tern_entry_t *other
+        cdef uint32_t lo = 0, hi = self.c.linear_count, mid
+        cdef uint32_t stride = 2 * self.c.key_words
+        cdef uint64_t *words
+        if not self._keep_linear:
+            return
+        while lo < hi:                  # ranks are unique: this finds the entry itself
+            mid = (lo + hi) // 2
+            other = &self.c.entries[self.c.linear_slots[mid]]
+            if _ranks_before(other.priority, other.seq, e.priority, e.seq):
+                lo = mid + 1
+            else:
+                hi = mid
+        words = self.c.linear_words + <uint64_t>lo * stride
+        memmove(words, words + stride, (self.c.linear_count - lo - 1) * stride * sizeof(uint64_t))
+        memmove(&self.c.linear_slots[lo], &self.c.linear_slots[lo + 1],
+                (self.c.linear_count - lo - 1) * sizeof(uint32_t))
+        self.c.linear_count -= 1
+
+    cdef void _linear_drop(self):
+        self._keep_linear = False
+        self.c.use_linear = 0
+        self.c.linear_count = 0
+        self.c.linear_capacity = 0
+        free(self.c.linear_words)
+        free(self.c.linear_slots)
+        self.c.linear_words = NULL
+        self.c.linear_slots = NULL
+
+    cdef int _linear_rebuild(self) except -1:
+        """Refill the rank-sorted array from the entries (when the table shrank back)."""
+        cdef uint32_t slot
+        cdef tern_entry_t *e
+        self._keep_linear = True
+        self.c.linear_count = 0
+        by_rank = sorted(self._by_id.values(), key=lambda found: (
+            -self.c.entries[<uint32_t>found[0]].priority,
+            self.c.entries[<uint32_t>found[0]].seq))
+        for slot, value, mask in by_rank:
+            self._linear_reserve()
+            self._linear_insert(slot, value, mask)
+        return 0
+
+    cdef int _choose_strategy(self) except -1:
+        """After a write: keep or drop the linear array and pick what lookups use."""
+        cdef uint64_t n = len(self._by_id)
+        if self.strategy == "tuple":
+            self.c.use_linear = 0
+            return 0
+        if self.strategy == "auto":
+            if self._keep_linear and n > TERN_LINEAR_MAX_ENTRIES:
+                self._linear_drop()
+            elif not self._keep_linear and n <= TERN_LINEAR_MAX_ENTRIES // 2:
+                try:
+                    self._linear_rebuild()
+                except MemoryError:
+                    self._linear_drop()
+            self.c.use_linear = self._keep_linear and n <= TERN_GROUP_COST * self.c.norder
+        else:
+            self.c.use_linear = 1
+        return 0
+
     def add(self, value: bytes, mask: bytes, ranges: list[tuple[int, bytes, bytes]],
             priority: int, entry_id: int) -> None:
         """Add an entry. ValueError for a malformed one (value bits outside the mask, a mask on a
@@ -363,6 +519,7 @@ cdef class TernaryTable:
 
         if not self._free_entries:
             self._grow_entries()
+        self._linear_reserve()
         seq = self._next_seq
         if group_slot == TERN_NONE:
             group_slot = self._new_group(mask, priority, seq)
@@ -406,6 +563,8 @@ cdef class TernaryTable:
             g.best_seq = seq
             _place_group(self.c, group_slot)
         self._by_id[entry_id] = (slot, value, mask)
+        self._linear_insert(slot, value, mask)
+        self._choose_strategy()
 
     def delete(self, entry_id: int) -> bool:
         """Remove the entry with this id; False if there is none."""
@@ -433,6 +592,7 @@ cdef class TernaryTable:
         else:
             exact_delete_words(g.heads, words)
         g.nentries -= 1
+        self._linear_remove(slot)
         self._free_entries.append(slot)
         if g.nentries == 0:
             _drop_group(self.c, group_slot)
@@ -441,6 +601,7 @@ cdef class TernaryTable:
         elif e.priority == g.best_priority and e.seq == g.best_seq:
             _refresh_group_best(self.c, g)
             _place_group(self.c, group_slot)
+        self._choose_strategy()
         return True
 
     def get(self, key: bytes) -> int | None:
@@ -463,6 +624,8 @@ cdef class TernaryTable:
         self._free_entries = list(range(<int64_t>self.c.entries_capacity - 1, -1, -1))
         self._free_groups = list(range(<int64_t>self.c.groups_capacity - 1, -1, -1))
         self._next_seq = 0
+        self.c.linear_count = 0
+        self._choose_strategy()
 
     def lookup_batch(self, const uint8_t[::1] keys, int64_t[::1] out) -> int:
         """Look up len(out) keys laid end to end in `keys` through the per-packet path (without
