@@ -24,12 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scapy.all import IP, UDP, Ether, raw  # noqa: E402
-
-from target import Lpm, Switch, Ternary  # noqa: E402
-from target import rib  # noqa: E402
 from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
 from target.loop import Breather  # noqa: E402
 from target.pipeline.engine import batch_entry  # noqa: E402
+
+from target import (  # noqa: E402
+    Lpm,
+    Switch,
+    Ternary,
+    rib,  # noqa: E402
+)
 
 NEXT_HOPS = 8
 
@@ -114,13 +118,15 @@ def main() -> None:
     tern.load(corpus / "ternary2-bmv2" / "ternary2-bmv2.json")
     acl_pps = None
     try:
-        tinfo = tern.program.tables["test1"]
+        tinfo = tern.program.tables["ingress.test1"]
         import random
         rnd = random.Random(1)
         for i in range(1000):
             v = rnd.getrandbits(32)
             m = rnd.choice([0xFFFFFFFF, 0xFFFF0000, 0x0000FFFF, 0xFF00FF00])
-            tern.table_add("test1", [Ternary(v & m, m)], tinfo.actions[0], _zero_params(tern, tinfo.actions[0]), priority=i + 1)
+            action = tinfo.actions[0]
+            tern.table_add("ingress.test1", [Ternary(v & m, m)], action, _zero_params(tern, action),
+                           priority=i + 1)
         tframe = bytes(range(60))
         acl_pps = run_loop(tern, [tframe], 0, dsts, args.packets // 2, 256)
         print(f"ternary ACL (ternary2-bmv2, 1000 entries), batch 256: {acl_pps / 1e6:.2f} Mpps")

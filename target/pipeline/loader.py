@@ -212,7 +212,7 @@ class _Compiler:
             p.header_by_name[h["name"]] = len(p.headers)
             p.headers.append(info)
             bit = off * 8
-            for k, (fname, width, signed) in enumerate(flds):
+            for fname, width, signed in flds:
                 if width < 0:
                     # The varbit field's bits start here; the fields after it move with its
                     # current length, which only extract/emit see (they copy bytes).
@@ -241,9 +241,8 @@ class _Compiler:
             p.unions.append((u["name"], ids))
             for h in ids:
                 p.headers[h].union = len(p.unions) - 1
-        for i, us in enumerate(j.get("header_union_stacks", [])):
-            # A stack of unions: expose it as a stack of union ids' first members is not
-            # enough for semantics; only static indexing (compiled to plain unions) is supported.
+        for us in j.get("header_union_stacks", []):
+            # Union stacks: only static indexing (compiled by p4c to plain unions) is supported.
             p.stack_by_name.setdefault("__union_stack__" + us["name"], -1)
         for name in ("ingress_port", "egress_spec", "egress_port", "instance_type",
                      "packet_length", "mcast_grp", "egress_rid", "checksum_error",
@@ -653,7 +652,7 @@ class _Compiler:
             ids = [self.field_id(el["value"], f"learn_lists[{i}].elements[{k}]")
                    for k, el in enumerate(ll.get("elements", []))]
             p.learn_lists[int(ll["id"])] = (ll["name"], ids)
-        for i, vs in enumerate(j.get("parse_vsets", [])):
+        for vs in j.get("parse_vsets", []):
             p.vset_by_name[vs["name"]] = len(p.parse_vsets)
             p.parse_vsets.append((vs["name"], int(vs["compressed_bitwidth"]), int(vs["max_size"])))
 
