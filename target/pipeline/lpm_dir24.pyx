@@ -330,10 +330,18 @@ cdef bint dir24_delete(dir24_t *t, uint32_t prefix, int depth) noexcept nogil:
         return False
     rules_remove(&t.rules[depth], slot)
     t.rule_count -= 1
-    # The next-shorter rule covering this prefix takes over its entries.
+    # The next-shorter rule covering this prefix takes over its entries. Each length's table is
+    # a likely cache miss; prefetching all their probe slots first overlaps the misses.
     cdef uint32_t replacement = 0
     cdef int shorter
     cdef dir24_rule_t *cover
+    cdef const dir24_rules_t *r
+    cdef uint32_t covering_prefix
+    for shorter in range(depth - 1, -1, -1):
+        r = &t.rules[shorter]
+        if r.capacity:
+            covering_prefix = prefix & prefix_mask(shorter)
+            kv_dir24_prefetch(&r.slots[mix32(covering_prefix) & (r.capacity - 1)])
     for shorter in range(depth - 1, -1, -1):
         cover = rules_find(&t.rules[shorter], prefix & prefix_mask(shorter))
         if cover != NULL:
