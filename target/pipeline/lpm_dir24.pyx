@@ -110,6 +110,8 @@ cdef int rules_reserve(dir24_rules_t *r) noexcept nogil:
     """Make room for one more rule (rehashing into a doubled table when 70 % full)."""
     if (<uint64_t>r.count + 1) * 10 <= <uint64_t>r.capacity * 7:
         return DIR24_OK
+    if r.capacity >= 0x80000000U:
+        return DIR24_ERR_NOMEM
     cdef uint32_t new_capacity = r.capacity * 2 if r.capacity else 4
     cdef dir24_rule_t *old_slots = r.slots
     cdef uint32_t old_capacity = r.capacity
