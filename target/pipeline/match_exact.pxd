@@ -95,18 +95,43 @@ cdef inline void exact_load_key(uint32_t key_bytes, const uint8_t *key,
         words[0] = key[0]
 
 
+cdef inline uint64_t _hash_round(uint64_t h, uint64_t word) noexcept nogil:
+    h = (h ^ word) * 0x9E3779B97F4A7C15ULL
+    return h ^ (h >> 32)
+
+
 cdef inline uint64_t exact_hash_words(const uint64_t *words, uint32_t nwords) noexcept nogil:
     """Multiply-xorshift over the words, then a final avalanche so the low (index) bits and the
     high (tag) bits both depend on every input bit."""
     cdef uint64_t h = 0x243F6A8885A308D3ULL ^ nwords
     cdef uint32_t i
-    for i in range(nwords):
-        h = (h ^ words[i]) * 0x9E3779B97F4A7C15ULL
-        h ^= h >> 32
+    # One- and two-word keys (up to 16 bytes: MACs, IPv4/IPv6 addresses, 5-tuples) skip the
+    # loop; the result is the same as the loop's.
+    if nwords == 1:
+        h = _hash_round(h, words[0])
+    elif nwords == 2:
+        h = _hash_round(_hash_round(h, words[0]), words[1])
+    else:
+        for i in range(nwords):
+            h = _hash_round(h, words[i])
     h ^= h >> 29
     h *= 0xD6E8FEB86659FD93ULL
     h ^= h >> 32
     return h
+
+
+cdef inline void exact_mask_words(uint64_t *out, const uint64_t *words, const uint64_t *mask,
+                                  uint32_t nwords) noexcept nogil:
+    """out = words & mask, with the same short-key fast paths as the hash."""
+    cdef uint32_t i
+    if nwords == 1:
+        out[0] = words[0] & mask[0]
+    elif nwords == 2:
+        out[0] = words[0] & mask[0]
+        out[1] = words[1] & mask[1]
+    else:
+        for i in range(nwords):
+            out[i] = words[i] & mask[i]
 
 
 cdef inline uint64_t exact_tag(uint64_t h) noexcept nogil:
@@ -153,6 +178,8 @@ cdef inline int64_t exact_lookup(const exact_table_t *t, const uint8_t *key) noe
 
 
 # Write side and lifetime (in match_exact.pyx). None of them raise or take the GIL.
+cdef int exact_init(exact_table_t *t, uint32_t key_bytes, uint64_t capacity_hint) noexcept nogil
+cdef void exact_release(exact_table_t *t) noexcept nogil
 cdef exact_table_t *exact_create(uint32_t key_bytes, uint64_t capacity_hint) noexcept nogil
 cdef void exact_destroy(exact_table_t *t) noexcept nogil
 cdef int exact_insert_words(exact_table_t *t, const uint64_t *words,

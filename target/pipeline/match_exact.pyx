@@ -97,19 +97,29 @@ cdef int _resize(exact_table_t *t, uint64_t capacity) noexcept nogil:
     return EXACT_OK
 
 
-cdef exact_table_t *exact_create(uint32_t key_bytes, uint64_t capacity_hint) noexcept nogil:
-    """A table for keys of key_bytes bytes sized for capacity_hint entries; NULL on failure."""
-    cdef exact_table_t *t
-    if key_bytes == 0 or key_bytes > EXACT_MAX_KEY_BYTES:
-        return NULL
-    t = <exact_table_t *>malloc(sizeof(exact_table_t))
-    if t == NULL:
-        return NULL
+cdef int exact_init(exact_table_t *t, uint32_t key_bytes, uint64_t capacity_hint) noexcept nogil:
+    """Make *t (memory owned by the caller) an empty table sized for capacity_hint entries."""
     memset(t, 0, sizeof(exact_table_t))
+    if key_bytes == 0 or key_bytes > EXACT_MAX_KEY_BYTES:
+        return EXACT_NOMEM
     t.key_bytes = key_bytes
     t.key_words = exact_key_words(key_bytes)
     t.min_capacity = _capacity_for(capacity_hint)
-    if _attach_block(t, t.min_capacity) != EXACT_OK:
+    return _attach_block(t, t.min_capacity)
+
+
+cdef void exact_release(exact_table_t *t) noexcept nogil:
+    """Free what exact_init allocated and zero *t (block == NULL marks it unused)."""
+    free(t.block)
+    memset(t, 0, sizeof(exact_table_t))
+
+
+cdef exact_table_t *exact_create(uint32_t key_bytes, uint64_t capacity_hint) noexcept nogil:
+    """A table for keys of key_bytes bytes sized for capacity_hint entries; NULL on failure."""
+    cdef exact_table_t *t = <exact_table_t *>malloc(sizeof(exact_table_t))
+    if t == NULL:
+        return NULL
+    if exact_init(t, key_bytes, capacity_hint) != EXACT_OK:
         free(t)
         return NULL
     return t
@@ -117,7 +127,7 @@ cdef exact_table_t *exact_create(uint32_t key_bytes, uint64_t capacity_hint) noe
 
 cdef void exact_destroy(exact_table_t *t) noexcept nogil:
     if t != NULL:
-        free(t.block)
+        exact_release(t)
         free(t)
 
 

@@ -20,6 +20,7 @@ from target.pipeline.match_exact cimport (
     EXACT_MAX_KEY_WORDS,
     exact_load_key,
     exact_lookup_words,
+    exact_mask_words,
     exact_table_t,
 )
 
@@ -42,14 +43,11 @@ cdef inline int64_t lpm_lookup(const lpm_table_t *t, const uint8_t *key) noexcep
     """Entry id of the longest matching prefix for the key_bytes-long key, or -1."""
     cdef uint64_t words[EXACT_MAX_KEY_WORDS]
     cdef uint64_t masked[EXACT_MAX_KEY_WORDS]
-    cdef const uint64_t *mask
-    cdef uint32_t p, j, n = t.key_words
+    cdef uint32_t p, n = t.key_words
     cdef int64_t r
     exact_load_key(t.key_bytes, key, words)
     for p in range(t.nprobes):
-        mask = t.probe_masks[p]
-        for j in range(n):
-            masked[j] = words[j] & mask[j]
+        exact_mask_words(masked, words, t.probe_masks[p], n)
         r = exact_lookup_words(t.probe_tables[p], masked)
         if r >= 0:
             return r

@@ -43,8 +43,9 @@ cdef struct tern_entry_t:
     uint32_t has_bounds             # 0 when no range field is constrained: skip the range checks
 
 cdef struct tern_group_t:
-    exact_table_t *heads            # masked key -> entry slot of the best-ranked entry of a chain
-    uint64_t *mask_words            # key_words words: the group's mask, loaded like a key
+    exact_table_t heads             # masked key -> entry slot of the best-ranked entry of a chain
+                                    # (held by value: one fewer pointer to chase per group probe);
+                                    # heads.block == NULL marks a free group slot
     int64_t best_priority           # priority of the group's best-ranked entry
     uint64_t best_seq               # its insertion sequence
     uint64_t nentries               # entries in the group; a group with none is freed
@@ -63,7 +64,8 @@ cdef struct ternary_table_t:
     uint32_t entries_capacity       # slots allocated in entries and bounds
     tern_range_field_t *range_fields
     uint32_t nrange_fields
-    tern_group_t *groups            # group slots; free slots have heads == NULL
+    tern_group_t *groups            # group slots
+    uint64_t *group_masks           # key_words words per group slot: its mask, loaded like a key
     uint32_t groups_capacity
     uint32_t *order                 # slots of the live groups, best-ranked first
     uint32_t norder

@@ -15,15 +15,16 @@ from target.pipeline.match_exact cimport (
     EXACT_MAX_KEY_BYTES,
     EXACT_MAX_KEY_WORDS,
     EXACT_OK,
-    exact_create,
     exact_delete_words,
-    exact_destroy,
+    exact_init,
     exact_insert_words,
     exact_key_words,
     exact_load_checked,
     exact_load_key,
     exact_lookup_words,
+    exact_mask_words,
     exact_memory_bytes,
+    exact_release,
     exact_set_id_words,
     exact_table_t,
 )
@@ -94,6 +95,7 @@ cdef int64_t ternary_lookup_tuples(const ternary_table_t *t, const uint8_t *key)
     cdef uint32_t gi, j, n = t.key_words
     cdef uint32_t slot
     cdef const tern_group_t *g
+    cdef const uint64_t *mask
     cdef const tern_entry_t *e
     cdef int64_t head
     cdef bint found = False
@@ -103,13 +105,13 @@ cdef int64_t ternary_lookup_tuples(const ternary_table_t *t, const uint8_t *key)
     exact_load_key(t.key_bytes, key, words)
     for gi in range(t.norder):
         g = &t.groups[t.order[gi]]
+        mask = t.group_masks + <uint64_t>t.order[gi] * n
         # Groups are in rank order of their best entry: once one cannot beat the match found,
         # none of the following can.
         if found and not _ranks_before(g.best_priority, g.best_seq, best_priority, best_seq):
             break
-        for j in range(n):
-            masked[j] = words[j] & g.mask_words[j]
-        head = exact_lookup_words(g.heads, masked)
+        exact_mask_words(masked, words, mask, n)
+        head = exact_lookup_words(&g.heads, masked)
         if head < 0:
             continue
         slot = <uint32_t>head
@@ -134,9 +136,9 @@ cdef void _ternary_free(ternary_table_t *t) noexcept nogil:
         return
     if t.groups != NULL:
         for i in range(t.groups_capacity):
-            exact_destroy(t.groups[i].heads)
-            free(t.groups[i].mask_words)
+            exact_release(&t.groups[i].heads)
     free(t.groups)
+    free(t.group_masks)
     free(t.order)
     free(t.entries)
     free(t.bounds)
@@ -148,7 +150,7 @@ cdef void _ternary_free(ternary_table_t *t) noexcept nogil:
 
 cdef void _refresh_group_best(ternary_table_t *t, tern_group_t *g) noexcept nogil:
     """Recompute a group's best entry from its chain heads (each head is its chain's best)."""
-    cdef const exact_table_t *heads = g.heads
+    cdef const exact_table_t *heads = &g.heads
     cdef uint64_t i, m
     cdef const tern_entry_t *e
     cdef bint any_head = False
@@ -192,8 +194,7 @@ cdef void _drop_group(ternary_table_t *t, uint32_t group_slot) noexcept nogil:
             memmove(&t.order[i], &t.order[i + 1], (t.norder - i - 1) * sizeof(uint32_t))
             t.norder -= 1
             break
-    exact_destroy(t.groups[group_slot].heads)
-    free(t.groups[group_slot].mask_words)
+    exact_release(&t.groups[group_slot].heads)
     memset(&t.groups[group_slot], 0, sizeof(tern_group_t))
 
 
@@ -272,9 +273,9 @@ cdef class TernaryTable:
         total += self.c.entries_capacity * (sizeof(tern_entry_t) + self.c.bounds_stride)
         total += self.c.groups_capacity * (sizeof(tern_group_t) + sizeof(uint32_t))
         for i in range(self.c.groups_capacity):
-            if self.c.groups[i].heads != NULL:
-                total += exact_memory_bytes(self.c.groups[i].heads)
-                total += self.c.key_words * sizeof(uint64_t)
+            if self.c.groups[i].heads.block != NULL:
+                total += exact_memory_bytes(&self.c.groups[i].heads) - sizeof(exact_table_t)
+        total += self.c.groups_capacity * self.c.key_words * sizeof(uint64_t)
         total += self.c.linear_capacity * (2 * self.c.key_words * sizeof(uint64_t)
                                            + sizeof(uint32_t))
         return total
@@ -335,6 +336,7 @@ cdef class TernaryTable:
         cdef uint32_t capacity, slot
         cdef tern_group_t *groups
         cdef uint32_t *order
+        cdef uint64_t *masks
         cdef tern_group_t *g
         if not self._free_groups:
             capacity = 8 if old == 0 else 2 * old
@@ -347,19 +349,20 @@ cdef class TernaryTable:
             if order == NULL:
                 raise MemoryError("cannot grow the ternary table's groups")
             self.c.order = order
+            masks = <uint64_t *>realloc(self.c.group_masks,
+                                        capacity * self.c.key_words * sizeof(uint64_t))
+            if masks == NULL:
+                raise MemoryError("cannot grow the ternary table's groups")
+            self.c.group_masks = masks
             self.c.groups_capacity = capacity
             self._free_groups.extend(range(<int64_t>capacity - 1, <int64_t>old - 1, -1))
         slot = self._free_groups.pop()
         g = &self.c.groups[slot]
-        g.heads = exact_create(self.c.key_bytes, GROUP_INITIAL_ENTRIES)
-        g.mask_words = <uint64_t *>calloc(self.c.key_words, sizeof(uint64_t))
-        if g.heads == NULL or g.mask_words == NULL:
-            exact_destroy(g.heads)
-            free(g.mask_words)
-            memset(g, 0, sizeof(tern_group_t))
+        if exact_init(&g.heads, self.c.key_bytes, GROUP_INITIAL_ENTRIES) != EXACT_OK:
             self._free_groups.append(slot)
             raise MemoryError("cannot allocate a ternary group")
-        exact_load_key(self.c.key_bytes, <const uint8_t *><const char *>mask, g.mask_words)
+        exact_load_key(self.c.key_bytes, <const uint8_t *><const char *>mask,
+                       self.c.group_masks + <uint64_t>slot * self.c.key_words)
         g.best_priority = priority
         g.best_seq = seq
         g.nentries = 0
@@ -507,7 +510,7 @@ cdef class TernaryTable:
         group_slot = self._group_of_mask.get(mask, TERN_NONE)
         head = -1
         if group_slot != TERN_NONE:
-            head = exact_lookup_words(self.c.groups[group_slot].heads, words)
+            head = exact_lookup_words(&self.c.groups[group_slot].heads, words)
             cur = <uint32_t>head if head >= 0 else TERN_NONE
             while cur != TERN_NONE:
                 if (self.c.entries[cur].priority == priority and memcmp(
@@ -525,7 +528,7 @@ cdef class TernaryTable:
             group_slot = self._new_group(mask, priority, seq)
         g = &self.c.groups[group_slot]
         slot = self._free_entries[len(self._free_entries) - 1]
-        if head < 0 and exact_insert_words(g.heads, words, slot) != EXACT_OK:
+        if head < 0 and exact_insert_words(&g.heads, words, slot) != EXACT_OK:
             if g.nentries == 0:
                 _drop_group(self.c, group_slot)
                 del self._group_of_mask[mask]
@@ -554,7 +557,7 @@ cdef class TernaryTable:
                 cur = self.c.entries[cur].next
             e.next = cur
             if prev == TERN_NONE:
-                exact_set_id_words(g.heads, words, slot)
+                exact_set_id_words(&g.heads, words, slot)
             else:
                 self.c.entries[prev].next = slot
         g.nentries += 1
@@ -581,16 +584,16 @@ cdef class TernaryTable:
         g = &self.c.groups[group_slot]
         exact_load_key(self.c.key_bytes, <const uint8_t *><const char *>value, words)
         prev = TERN_NONE
-        cur = <uint32_t>exact_lookup_words(g.heads, words)
+        cur = <uint32_t>exact_lookup_words(&g.heads, words)
         while cur != slot:
             prev = cur
             cur = self.c.entries[cur].next
         if prev != TERN_NONE:
             self.c.entries[prev].next = e.next
         elif e.next != TERN_NONE:
-            exact_set_id_words(g.heads, words, e.next)
+            exact_set_id_words(&g.heads, words, e.next)
         else:
-            exact_delete_words(g.heads, words)
+            exact_delete_words(&g.heads, words)
         g.nentries -= 1
         self._linear_remove(slot)
         self._free_entries.append(slot)
@@ -616,7 +619,7 @@ cdef class TernaryTable:
     def clear(self) -> None:
         cdef uint32_t i
         for i in range(self.c.groups_capacity):
-            if self.c.groups[i].heads != NULL:
+            if self.c.groups[i].heads.block != NULL:
                 _drop_group(self.c, i)
         self.c.norder = 0
         self._by_id.clear()
