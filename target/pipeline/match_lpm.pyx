@@ -13,7 +13,6 @@ from target.pipeline.match_exact cimport (
     EXACT_MAX_KEY_BYTES,
     EXACT_MAX_KEY_WORDS,
     EXACT_MISSING,
-    EXACT_NOMEM,
     EXACT_OK,
     exact_create,
     exact_delete_words,

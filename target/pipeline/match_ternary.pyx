@@ -65,26 +65,53 @@ cdef int64_t ternary_lookup(const ternary_table_t *t, const uint8_t *key) noexce
     return ternary_lookup_tuples(t, key)
 
 
+cdef inline int64_t _linear_hit(const ternary_table_t *t, uint32_t position,
+                                const uint8_t *key) noexcept nogil:
+    """Entry id at a rank position whose value and mask matched, if its ranges hold too."""
+    cdef uint32_t slot = t.linear_slots[position]
+    cdef const tern_entry_t *e = &t.entries[slot]
+    if not e.has_bounds or _within_bounds(t, t.bounds + <uint64_t>slot * t.bounds_stride, key):
+        return e.entry_id
+    return -1
+
+
 cdef int64_t ternary_lookup_linear(const ternary_table_t *t, const uint8_t *key) noexcept nogil:
     """ternary_lookup by scanning the rank-sorted array: the first match is the best."""
     cdef uint64_t words[EXACT_MAX_KEY_WORDS]
     cdef uint32_t p, j, n = t.key_words
-    cdef uint32_t slot
     cdef const uint64_t *value = t.linear_words
-    cdef const tern_entry_t *e
+    cdef uint64_t w0, w1
+    cdef int64_t r
     exact_load_key(t.key_bytes, key, words)
-    for p in range(t.linear_count):
-        # value[0..n) are the entry's value words, value[n..2n) its mask words.
-        j = 0
-        while j < n and (words[j] & value[n + j]) == value[j]:
-            j += 1
-        if j == n:
-            slot = t.linear_slots[p]
-            e = &t.entries[slot]
-            if not e.has_bounds or _within_bounds(t, t.bounds + <uint64_t>slot * t.bounds_stride,
-                                                  key):
-                return e.entry_id
-        value += 2 * n
+    # value[0..n) are an entry's value words, value[n..2n) its mask words. Keys of one or two
+    # words (up to 16 bytes) get loops without an inner loop.
+    if n == 1:
+        w0 = words[0]
+        for p in range(t.linear_count):
+            if (w0 & value[1]) == value[0]:
+                r = _linear_hit(t, p, key)
+                if r >= 0:
+                    return r
+            value += 2
+    elif n == 2:
+        w0 = words[0]
+        w1 = words[1]
+        for p in range(t.linear_count):
+            if (w0 & value[2]) == value[0] and (w1 & value[3]) == value[1]:
+                r = _linear_hit(t, p, key)
+                if r >= 0:
+                    return r
+            value += 4
+    else:
+        for p in range(t.linear_count):
+            j = 0
+            while j < n and (words[j] & value[n + j]) == value[j]:
+                j += 1
+            if j == n:
+                r = _linear_hit(t, p, key)
+                if r >= 0:
+                    return r
+            value += 2 * n
     return -1
 
 
@@ -205,8 +232,8 @@ cdef class TernaryTable:
     ternary, range, optional. Masks of every kind come in `mask` (the engine turns prefix
     lengths and optional wildcards into masks); range fields take bounds instead and must be
     zero in the mask. `strategy` "auto" picks tuple space or the linear scan by cost after each
-    write; "tuple" and "linear" pin one (for tests and measurements). One writer; the engine quiesces its workers around control-plane batches,
-    so lookups never run during a write.
+    write; "tuple" and "linear" pin one (for tests and measurements). One writer; the engine
+    quiesces its workers around control-plane batches, so lookups never run during a write.
     """
 
     def __cinit__(self, uint32_t key_bytes, list fields, str strategy="auto"):
