@@ -195,3 +195,21 @@ def test_lookup_batch_rejects_a_mismatched_buffer() -> None:
     with pytest.raises(ValueError):
         table.lookup_batch(b"\x00" * 7, array("q", [0, 0]))
     assert table.lookup_batch(b"", array("q")) == 0
+
+
+@pytest.mark.parametrize(("width", "entries"), [(4, 100), (4, 30_000), (13, 30_000), (37, 300)])
+def test_bulk_lookup_agrees_with_one_key_at_a_time(width: int, entries: int) -> None:
+    # 30k entries put the table past the size where the bulk path starts prefetching.
+    rng = random.Random(width + entries)
+    table = ExactTable(width, entries)
+    keys = list({rng.randbytes(width) for _ in range(entries)})
+    for i, key in enumerate(keys):
+        table.add(key, i)
+    probes = [rng.choice(keys) if rng.random() < 0.7 else rng.randbytes(width)
+              for _ in range(1001)]                    # not a multiple of any batch size
+    bulk, single = array("q", [0]) * len(probes), array("q", [0]) * len(probes)
+    hits = table.lookup_batch(b"".join(probes), bulk)
+    assert table.lookup_batch_single(b"".join(probes), single) == hits
+    assert bulk == single
+    index = {key: i for i, key in enumerate(keys)}
+    assert list(bulk) == [index.get(k, -1) for k in probes]
