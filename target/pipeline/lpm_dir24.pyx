@@ -37,8 +37,9 @@ cdef size_t GROUP_BYTES = DIR24_GROUP_ENTRIES * sizeof(uint32_t)
 # Groups committed at a time: 2 MiB, one transparent huge page.
 cdef uint32_t COMMIT_GROUPS = <uint32_t>((2 << 20) // (DIR24_GROUP_ENTRIES * 4))
 # Lookups between prefetching an address's tbl24 entry and reading it: enough to cover a DRAM
-# miss; measured flat from 16 to 64 on the project's machines.
-cdef uint32_t BULK_PREFETCH_AHEAD = 32
+# miss. On the project's 2-core machine 16 was ~7 % slower than 32, and 32..128 were within
+# a few percent of each other (bench/lpm.py, real table, random routed addresses).
+cdef uint32_t BULK_PREFETCH_AHEAD = 64
 
 
 class Tbl8PoolExhausted(MemoryError):
