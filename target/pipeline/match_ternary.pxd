@@ -33,6 +33,7 @@ from target.pipeline.match_exact cimport exact_table_t
 cdef enum:
     TERN_NONE = 0x7FFFFFFF          # "no entry" in chain links (a positive int for C and Python)
     TERN_LINEAR_MAX_ENTRIES = 4096  # above this the rank-sorted array is dropped (O(n) inserts)
+    TERN_AHEAD = 8                  # groups a tuple-space lookup hashes and prefetches ahead
     TERN_GROUP_COST = 16            # a group probe costs about as much as this many list compares
                                     # (measured 10-22x on full scans with 4-37 byte keys)
 

@@ -15,7 +15,10 @@ from target.pipeline.match_exact cimport (
     EXACT_MAX_KEY_BYTES,
     EXACT_MAX_KEY_WORDS,
     EXACT_OK,
+    __builtin_prefetch,
     exact_delete_words,
+    exact_find_slot,
+    exact_hash_words,
     exact_init,
     exact_insert_words,
     exact_key_words,
@@ -116,44 +119,56 @@ cdef int64_t ternary_lookup_linear(const ternary_table_t *t, const uint8_t *key)
 
 
 cdef int64_t ternary_lookup_tuples(const ternary_table_t *t, const uint8_t *key) noexcept nogil:
-    """ternary_lookup by tuple-space search over the rank-ordered groups."""
+    """ternary_lookup by tuple-space search over the rank-ordered groups.
+
+    Groups are probed TERN_AHEAD at a time: all their masked keys are hashed and their home
+    slots prefetched first, so the cache misses of several groups overlap."""
     cdef uint64_t words[EXACT_MAX_KEY_WORDS]
-    cdef uint64_t masked[EXACT_MAX_KEY_WORDS]
-    cdef uint32_t gi, j, n = t.key_words
+    cdef uint64_t masked[TERN_AHEAD * EXACT_MAX_KEY_WORDS]
+    cdef uint64_t hashes[TERN_AHEAD]
+    cdef uint32_t start, c, chunk, group_slot, n = t.key_words
     cdef uint32_t slot
     cdef const tern_group_t *g
-    cdef const uint64_t *mask
     cdef const tern_entry_t *e
-    cdef int64_t head
+    cdef int64_t found_slot
     cdef bint found = False
     cdef int64_t best_priority = INT64_MIN
     cdef uint64_t best_seq = 0
     cdef uint32_t best_id = 0
     exact_load_key(t.key_bytes, key, words)
-    for gi in range(t.norder):
-        g = &t.groups[t.order[gi]]
-        mask = t.group_masks + <uint64_t>t.order[gi] * n
-        # Groups are in rank order of their best entry: once one cannot beat the match found,
-        # none of the following can.
-        if found and not _ranks_before(g.best_priority, g.best_seq, best_priority, best_seq):
-            break
-        exact_mask_words(masked, words, mask, n)
-        head = exact_lookup_words(&g.heads, masked)
-        if head < 0:
-            continue
-        slot = <uint32_t>head
-        while slot != TERN_NONE:
-            e = &t.entries[slot]
-            if found and not _ranks_before(e.priority, e.seq, best_priority, best_seq):
-                break
-            if not e.has_bounds or _within_bounds(t, t.bounds + <uint64_t>slot * t.bounds_stride,
-                                                  key):
-                found = True
-                best_priority = e.priority
-                best_seq = e.seq
-                best_id = e.entry_id
-                break
-            slot = e.next
+    start = 0
+    while start < t.norder:
+        chunk = t.norder - start if t.norder - start < TERN_AHEAD else TERN_AHEAD
+        for c in range(chunk):
+            group_slot = t.order[start + c]
+            g = &t.groups[group_slot]
+            exact_mask_words(masked + c * n, words, t.group_masks + <uint64_t>group_slot * n, n)
+            hashes[c] = exact_hash_words(masked + c * n, n)
+            __builtin_prefetch(g.heads.meta + (hashes[c] & g.heads.mask) * g.heads.meta_stride)
+        for c in range(chunk):
+            g = &t.groups[t.order[start + c]]
+            # Groups are in rank order of their best entry: once one cannot beat the match
+            # found, none of the following can.
+            if found and not _ranks_before(g.best_priority, g.best_seq, best_priority, best_seq):
+                return best_id
+            found_slot = exact_find_slot(&g.heads, masked + c * n, hashes[c])
+            if found_slot < 0:
+                continue
+            slot = <uint32_t>(g.heads.meta[<uint64_t>found_slot * g.heads.meta_stride]
+                              & 0xFFFFFFFFULL)
+            while slot != TERN_NONE:
+                e = &t.entries[slot]
+                if found and not _ranks_before(e.priority, e.seq, best_priority, best_seq):
+                    break
+                if not e.has_bounds or _within_bounds(
+                        t, t.bounds + <uint64_t>slot * t.bounds_stride, key):
+                    found = True
+                    best_priority = e.priority
+                    best_seq = e.seq
+                    best_id = e.entry_id
+                    break
+                slot = e.next
+        start += chunk
     return best_id if found else -1
 
 
