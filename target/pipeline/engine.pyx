@@ -206,6 +206,7 @@ cdef class Pipeline:
     cdef uint32_t n_trace
     cdef readonly bint trace_on
     cdef uint64_t seq
+    cdef uint64_t batch_now          # one clock reading per batch
     cdef uint64_t rng_state
     cdef pthread_mutex_t writer_lock
     cdef pkt_pool_t *pool
@@ -741,7 +742,7 @@ cdef class Pipeline:
             elif i.op == OP_STFK:
                 self.write_field(x, i.d, self.consts[i.e])
             elif i.op == OP_RET:
-                return r[0]
+                return r[i.a]
             elif i.op == OP_ADD:
                 r[i.a] = <s128>(<u128>r[i.b] + <u128>r[i.c])
             elif i.op == OP_SUB:
@@ -818,7 +819,7 @@ cdef class Pipeline:
                 # lookahead: bits from the cursor; short packets read as a parser error
                 if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + i.e + i.d + 7) // 8 > x.pkt.len:
                     x.error = ERR_PACKET_TOO_SHORT
-                    r[i.a] = 0
+                    return 0
                 elif i.d > 128:
                     r[i.a] = 0
                 else:
@@ -835,7 +836,7 @@ cdef class Pipeline:
             elif i.op == OP_LDLAST or i.op == OP_LDLASTIDX:
                 if x.stack_next[i.d] == 0:
                     x.error = ERR_STACK_OOB
-                    r[i.a] = 0
+                    return 0
                 elif i.op == OP_LDLASTIDX:
                     r[i.a] = x.stack_next[i.d] - 1
                 else:
@@ -964,9 +965,7 @@ cdef class Pipeline:
                     return r[0]
                 x.cursor += <uint32_t>(va // 8)
                 x.cursor_bits = <uint32_t>(va % 8)
-            if x.error != ERR_NONE:
-                # a lookahead, extract or stack access failed inside the parser
-                return r[0]
+
 
     cdef bint extract(self, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
         cdef header_t *hd = &self.headers[h]
@@ -1205,7 +1204,7 @@ cdef class Pipeline:
         x.recirc_fl = -1
         x.digest_id = -1
         x.seq = seq
-        x.now_ns = now_ns()
+        x.now_ns = self.batch_now
 
     cdef void reset_metadata(self, ctx_t *x) noexcept nogil:
         cdef uint32_t h
@@ -1346,7 +1345,8 @@ cdef class Pipeline:
             self.ctx_init(&dst, slot, pkt, seq)
             self.clone_ctx(&dst, src)
 
-    cdef void do_ingress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
+    cdef int do_ingress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
+        """Ingress pass; returns 1 when the job's slot now holds its unicast egress pass."""
         cdef ctx_t x, y
         cdef uint32_t egress_spec, mgid, k, n, port
         cdef uint32_t *nodes
@@ -1383,7 +1383,7 @@ cdef class Pipeline:
         x.exit_flag = 0
         if x.failed:
             self.free_pkt(job.pkt)
-            return
+            return 0
         egress_spec = <uint32_t>self.read_field(&x, self.f_egress_spec)
         mgid = <uint32_t>self.read_field(&x, self.f_mcast_grp)
         if self.trace_on:
@@ -1429,11 +1429,11 @@ cdef class Pipeline:
             if job.recirc_depth >= MAX_RECIRC:
                 self.recirc_limit_drops += 1
                 self.free_pkt(job.pkt)
-                return
+                return 0
             s2 = self.new_job(tail, head)
             if s2 < 0:
                 self.free_pkt(job.pkt)
-                return
+                return 0
             j2 = &self.jobs[s2]
             j2.kind = JOB_INGRESS
             j2.pkt = job.pkt
@@ -1446,7 +1446,7 @@ cdef class Pipeline:
             memcpy(self.slot_phv(s2), x.phv, self.phv_total)
             if self.trace_on:
                 self.trace_ev(&x, EV_RESUBMIT, 0, 0, 0)
-            return
+            return 0
         if mgid != 0:
             self.write_field(&x, self.f_instance_type, 5)
             nodes = self.mc_nodes[mgid & 0xFFFF]
@@ -1463,15 +1463,24 @@ cdef class Pipeline:
                                     job.packet_length)
             if n == 0:
                 self.free_pkt(job.pkt)
-            return
+            return 0
         if egress_spec == 511:
             if self.trace_on:
                 self.trace_ev(&x, EV_DROP, 0, 0, 0)
             self.free_pkt(job.pkt)
-            return
+            return 0
         self.write_field(&x, self.f_instance_type, 0)
+        if tail[0] == head + 1:
+            # Nothing else queued: the egress pass runs in this slot, on this header vector.
+            job.kind = JOB_EGRESS
+            job.port = egress_spec
+            job.instance_type = 0
+            job.cursor = x.cursor
+            job.field_list = -1
+            return 1
         self.enqueue_egress(&x, job.pkt, egress_spec, 0, tail, head, True, job.seq,
                             job.packet_length)
+        return 0
 
     cdef int do_egress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
                        out_t *outs, int nout, int max_out) noexcept nogil:
@@ -1573,6 +1582,7 @@ cdef class Pipeline:
         cdef int32_t s
         cdef job_t *j
         pthread_mutex_lock(&self.writer_lock)
+        self.batch_now = now_ns()
         for i in range(n):
             self.rx_packets += 1
             self.seq += 1
@@ -1592,7 +1602,8 @@ cdef class Pipeline:
                 slot = head % MAX_JOBS
                 j = &self.jobs[slot]
                 if j.kind == JOB_INGRESS:
-                    self.do_ingress(j, slot, &tail, head)
+                    if self.do_ingress(j, slot, &tail, head):
+                        continue
                 else:
                     nout = self.do_egress(j, slot, &tail, head, outs, nout, max_out)
                 head += 1

@@ -30,6 +30,10 @@ INSTANCE_RESUBMIT = 6
 
 Insn = tuple[int, int, int, int, int, int]
 
+# Opcodes whose result is always 0 or 1.
+_BOOL_OPS = {OP[n] for n in ("LDV", "LDVU", "LDVDYN", "EQ", "NE", "LT", "LE", "GT", "GE", "LAND",
+                             "LOR", "LNOT")}
+
 
 def parse_int(text: str | int | bool | None) -> int:
     if isinstance(text, bool):
@@ -398,8 +402,10 @@ class _Compiler:
             return r
         if op in ("d2b", "b2d"):
             rr = self.expr(right, code, f"{path}.right")
+            # b2d is the identity on 0/1; d2b of a value that is already 0/1 too.
+            if op == "b2d" or (code and code[-1][1] == rr and code[-1][0] in _BOOL_OPS):
+                return rr
             r = self.reg(path)
-            # Values are 0/1 already; d2b of a wider value means "!= 0".
             rz = self.reg(path)
             self.emit(code, "LDK", rz, d=self.p.const(0))
             self.emit(code, "NE", r, rr, rz)
@@ -928,10 +934,7 @@ class _Compiler:
             self.nreg = 0
             code: list[Insn] = []
             r = self.expr(c["expression"], code, f"{cp}.expression")
-            # The condition's value is returned in register 0.
-            if r != 0:
-                code.append((OP["MOV"], 0, r, 0, 0, 0))
-            code.append((OP["RET"], 0, 0, 0, 0, 0))
+            code.append((OP["RET"], r, 0, 0, 0, 0))   # the block's value: the condition
             start = len(p.code)
             p.code.extend(code)
             p.nodes[local[c["name"]]] = ("cond", start, nxt(c.get("true_next"), f"{cp}.true_next"),
@@ -963,9 +966,7 @@ class _Compiler:
                 self.nreg = 0
                 code: list[Insn] = []
                 r = self.expr(c["if_cond"], code, f"{cp}.if_cond")
-                if r != 0:
-                    code.append((OP["MOV"], 0, r, 0, 0, 0))
-                code.append((OP["RET"], 0, 0, 0, 0, 0))
+                code.append((OP["RET"], r, 0, 0, 0, 0))
                 cond = len(p.code)
                 p.code.extend(code)
             verify = bool(c.get("verify", True))

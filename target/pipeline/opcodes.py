@@ -42,7 +42,7 @@ OPCODES: list[tuple[str, str]] = [
     # --- control flow inside a code block
     ("JMP", "goto d"),
     ("JZ", "if r[a] == 0: goto d"),
-    ("RET", "end of block"),
+    ("RET", "end of block; its value is r[a]"),
     # --- stores and header operations
     ("STF", "field d = r[a]"),
     ("STFDYN", "field e of stack d element r[b] = r[a]"),
