@@ -10,6 +10,8 @@ wakes every few milliseconds to deliver packet-ins, digests and traces.
 
 import threading
 
+cimport cython
+
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, nanosleep, timespec
@@ -34,6 +36,7 @@ cdef inline uint64_t mono_ns() noexcept nogil:
     return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
 
 
+@cython.final
 cdef class Breather:
     """The C loop over a fixed set of ports; EngineLoop runs it in a thread."""
     cdef port_ops_t rx[MAX_PORTS]

@@ -80,6 +80,42 @@ def calc_segments(prog: Program, inputs: list[tuple[str, int]]) -> tuple[list[tu
     return segs, payload
 
 
+# Standard metadata the engine sets on every packet; a program that never reads one of them
+# does not pay for the store.
+_SKIPPABLE_STD = ("ingress_global_timestamp", "egress_global_timestamp", "packet_length",
+                  "egress_port", "instance_type")
+
+
+def fields_read(prog: Program, calcs: list[dict[str, Any]]) -> set[int]:
+    """Every field id the program can observe."""
+    from target.pipeline.opcodes import OP
+    read: set[int] = set()
+    for op, _a, _b, _c, d, e in prog.code:
+        if op == OP["LDF"]:
+            read.add(d)
+        elif op in (OP["CPF"], OP["STVL"]):
+            read.add(e)
+    for t in prog.tables:
+        read.update(k.field for k in t.keys if k.match_type != "valid")
+    for c in calcs:
+        read.update(v for kind, v in c["inputs"] if kind == "field")
+    for ids in prog.field_lists.values():
+        read.update(ids)
+    for _name, ids in prog.learn_lists.values():
+        read.update(ids)
+    read.update(c["target"] for c in prog.checksums)
+    return read
+
+
+def std_fields_to_write(prog: Program, calcs: list[dict[str, Any]]) -> dict[str, int]:
+    read = fields_read(prog, calcs)
+    std = dict(prog.std)
+    for name in _SKIPPABLE_STD:
+        if std.get(name, -1) not in read:
+            std[name] = -1
+    return std
+
+
 def build_pipeline(pl: Any, prog: Program) -> None:
     calcs = list(prog.calculations)
     # Action selectors hash their own inputs: give each one a calculation of its own.
@@ -146,7 +182,8 @@ def build_pipeline(pl: Any, prog: Program) -> None:
             pl._set_node(i, 1, n[1], n[2], n[3])
         else:
             pl._set_node(i, 2, n[1], n[2], -1)
-    pl._set_roots(prog.parser_init, prog.ingress_init, prog.egress_init, prog.deparser, prog.std)
+    pl._set_roots(prog.parser_init, prog.ingress_init, prog.egress_init, prog.deparser,
+                  std_fields_to_write(prog, calcs))
     for i, (_name, params, code) in enumerate(prog.actions):
         pl._set_action(i, code, len(params))
     seg0 = 0

@@ -15,6 +15,7 @@ large control-plane batch pauses forwarding while it is applied; per-entry atomi
 (RCU) can replace this later without changing the API.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -41,7 +42,7 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_unlock(pthread_mutex_t *m)
     int pthread_mutex_destroy(pthread_mutex_t *m)
 
-DEF NREGS = 256
+DEF NREGS = 64           # must equal loader.NREGS
 DEF MAX_JOBS = 1024          # work items alive within one batch
 DEF MAX_KEY = 512            # bytes of a table key
 DEF MAX_DIGESTS = 4096
@@ -143,6 +144,7 @@ cdef u128 int_to_u128(object v) except *:
     return ((<u128>(<uint64_t>(v >> 64))) << 64) | <u128>(<uint64_t>(v & 0xFFFFFFFFFFFFFFFF))
 
 
+@cython.final
 cdef class Pipeline:
     """A loaded program: the C tables the executor runs, and the control-plane hooks."""
 
@@ -967,6 +969,17 @@ cdef class Pipeline:
                 x.cursor_bits = <uint32_t>(va % 8)
 
 
+    cdef inline s128 run_block(self, ctx_t *x, uint32_t pc) noexcept nogil:
+        """Run a block; the two most common one-instruction shapes skip the interpreter."""
+        cdef insn_t *i = &self.code[pc]
+        if self.code[pc + 1].op == OP_RET:
+            if i.op == OP_LDV and self.code[pc + 1].a == i.a:
+                return x.valid[i.d]
+            if i.op == OP_EXTRACT:
+                self.extract(x, i.d, 0)
+                return 0
+        return self.exec_code(x, pc)
+
     cdef bint extract(self, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
         cdef header_t *hd = &self.headers[h]
         cdef uint32_t bits = hd.fixed_bits
@@ -983,7 +996,8 @@ cdef class Pipeline:
         if x.cursor + nbytes > x.pkt.len:
             x.error = ERR_PACKET_TOO_SHORT
             return False
-        memset(x.phv + hd.byteoff, 0, hd.nbytes)
+        if nbytes < hd.nbytes:
+            memset(x.phv + hd.byteoff + nbytes, 0, hd.nbytes - nbytes)
         memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
         x.cursor += nbytes
         x.valid[h] = 1
@@ -1010,11 +1024,16 @@ cdef class Pipeline:
             ps = &self.pstates[state]
             if self.trace_on:
                 self.trace_ev(x, EV_PARSE_STATE, state, 0, 0)
-            self.exec_code(x, ps.code)
+            self.run_block(x, ps.code)
             if x.error != ERR_NONE:
                 break
             key = 0
-            if ps.ncomps:
+            if ps.ncomps == 1 and self.code[ps.keycode].op == OP_LDF and \
+                    self.code[ps.keycode + 1].op == OP_RET:
+                # the common key: one field, read directly
+                key = <u128>self.read_field(x, self.code[ps.keycode].d) & kv_mask128(
+                    self.pcomps[ps.comp0].width)
+            elif ps.ncomps:
                 key = self.transition_key(x, ps)
                 if x.error != ERR_NONE:
                     break
@@ -1097,7 +1116,7 @@ cdef class Pipeline:
         while node >= 0 and not x.exit_flag and not x.failed:
             n = &self.nodes[node]
             if n.kind == 1:
-                if self.exec_code(x, n.a) != 0:
+                if self.run_block(x, n.a) != 0:
                     node = n.b
                 else:
                     node = n.c
@@ -1243,7 +1262,7 @@ cdef class Pipeline:
             c = &self.cksums[k]
             if not c.verify:
                 continue
-            if c.cond >= 0 and self.exec_code(x, c.cond) == 0:
+            if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             v = self.calc_compute(x, c.calc)
             if <u128>self.read_field(x, c.target) & kv_mask128(self.fields[c.target].width) != \
@@ -1260,7 +1279,7 @@ cdef class Pipeline:
             c = &self.cksums[k]
             if not c.update:
                 continue
-            if c.cond >= 0 and self.exec_code(x, c.cond) == 0:
+            if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
 
@@ -1368,16 +1387,20 @@ cdef class Pipeline:
             self.copy_field_list(&x, &y, job.field_list)
         else:
             self.write_field(&x, self.f_ingress_port, job.port)
-        self.write_field(&x, self.f_instance_type, job.instance_type)
-        self.write_field(&x, self.f_packet_length, job.packet_length)
+        if job.instance_type:
+            if self.f_instance_type >= 0:
+                self.write_field(&x, self.f_instance_type, job.instance_type)
+        if self.f_packet_length >= 0:
+            self.write_field(&x, self.f_packet_length, job.packet_length)
         if self.f_ingress_ts >= 0:
             self.write_field(&x, self.f_ingress_ts, <s128>(x.now_ns // 1000))
         if self.trace_on:
             self.trace_ev(&x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
         self.run_parser(&x)
-        if self.f_parser_error >= 0:
-            self.write_field(&x, self.f_parser_error, x.error)
-        x.error = ERR_NONE
+        if x.error != ERR_NONE:
+            if self.f_parser_error >= 0:
+                self.write_field(&x, self.f_parser_error, x.error)
+            x.error = ERR_NONE
         self.verify_checksums(&x)
         self.run_control(&x, self.ingress_init)
         x.exit_flag = 0
@@ -1411,7 +1434,8 @@ cdef class Pipeline:
                     y.error = ERR_NONE
                     self.reset_metadata(&y)
                     self.copy_field_list(&y, &x, x.clone_fl)
-                    self.write_field(&y, self.f_instance_type, 1)
+                    if self.f_instance_type >= 0:
+                        self.write_field(&y, self.f_instance_type, 1)
                     self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
                     j2 = &self.jobs[s2]
                     j2.kind = JOB_EGRESS
@@ -1448,7 +1472,8 @@ cdef class Pipeline:
                 self.trace_ev(&x, EV_RESUBMIT, 0, 0, 0)
             return 0
         if mgid != 0:
-            self.write_field(&x, self.f_instance_type, 5)
+            if self.f_instance_type >= 0:
+                self.write_field(&x, self.f_instance_type, 5)
             nodes = self.mc_nodes[mgid & 0xFFFF]
             n = nodes[0] if nodes != NULL else 0
             if self.trace_on:
@@ -1469,7 +1494,8 @@ cdef class Pipeline:
                 self.trace_ev(&x, EV_DROP, 0, 0, 0)
             self.free_pkt(job.pkt)
             return 0
-        self.write_field(&x, self.f_instance_type, 0)
+        if self.f_instance_type >= 0:
+            self.write_field(&x, self.f_instance_type, 0)
         if tail[0] == head + 1:
             # Nothing else queued: the egress pass runs in this slot, on this header vector.
             job.kind = JOB_EGRESS
@@ -1492,9 +1518,11 @@ cdef class Pipeline:
         cdef job_t *j2
         self.ctx_init(&x, slot, job.pkt, job.seq)
         x.cursor = job.cursor
-        self.write_field(&x, self.f_egress_port, job.port)
+        if self.f_egress_port >= 0:
+            self.write_field(&x, self.f_egress_port, job.port)
         self.write_field(&x, self.f_egress_spec, 512)
-        self.write_field(&x, self.f_packet_length, job.packet_length)
+        if self.f_packet_length >= 0:
+            self.write_field(&x, self.f_packet_length, job.packet_length)
         if self.f_egress_ts >= 0:
             self.write_field(&x, self.f_egress_ts, <s128>(x.now_ns // 1000))
         if self.trace_on:
@@ -1521,7 +1549,8 @@ cdef class Pipeline:
                     self.clone_ctx(&y, &x)
                     self.reset_metadata(&y)
                     self.copy_field_list(&y, &x, x.clone_fl)
-                    self.write_field(&y, self.f_instance_type, 2)
+                    if self.f_instance_type >= 0:
+                        self.write_field(&y, self.f_instance_type, 2)
                     self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
                     j2 = &self.jobs[s2]
                     j2.kind = JOB_EGRESS

