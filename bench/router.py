@@ -63,7 +63,7 @@ def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packet
     gen.open(sw.pool)
     sink.open(sw.pool)
     breather = Breather(sw.pipeline, batch_entry(), sw.pool, {1: gen},
-                        {p: sink for p in range(1, NEXT_HOPS + 2)}, batch)
+                        {p: sink for p in range(0, NEXT_HOPS + 2)}, batch)
     t0 = time.perf_counter()
     got = breather.run(600.0, packets, True)
     dt = time.perf_counter() - t0
