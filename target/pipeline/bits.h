@@ -30,7 +30,7 @@ static inline kv_u128 kv_mask128(uint32_t width) {
 }
 
 /* Unsigned value of `width` bits (1..128) starting `bitoff` bits after `base`. */
-static inline kv_u128 kv_bits_read(const uint8_t *base, uint32_t bitoff, uint32_t width) {
+static inline __attribute__((always_inline)) kv_u128 kv_bits_read(const uint8_t *base, uint32_t bitoff, uint32_t width) {
     const uint8_t *p = base + (bitoff >> 3);
     uint32_t lead = bitoff & 7;
     if (lead + width <= 64) {
@@ -47,24 +47,30 @@ static inline kv_u128 kv_bits_read(const uint8_t *base, uint32_t bitoff, uint32_
     return w >> (128 - width);
 }
 
-/* Store the low `width` bits of v at `bitoff`, leaving the neighbouring bits alone. */
-static inline void kv_bits_write(uint8_t *base, uint32_t bitoff, uint32_t width, kv_u128 v) {
-    uint8_t *p = base + (bitoff >> 3);
-    uint32_t lead = bitoff & 7;
-    if (lead + width <= 64) {
-        uint64_t mask = (width == 64 ? ~0ULL : ((1ULL << width) - 1)) << (64 - lead - width);
-        uint64_t w = kv_load_be64(p);
-        w = (w & ~mask) | (((uint64_t)v << (64 - lead - width)) & mask);
-        kv_store_be64(p, w);
-        return;
-    }
-    /* Slow but simple for wide or straddling fields: bit by bit from the least significant. */
+/* Wide or straddling stores: bit by bit from the least significant (rare; out of line). */
+__attribute__((noinline)) static void kv_bits_write_slow(uint8_t *base, uint32_t bitoff,
+                                                         uint32_t width, kv_u128 v) {
     for (uint32_t i = 0; i < width; i++) {
         uint32_t b = bitoff + width - 1 - i;
         uint8_t bit = (uint8_t)((v >> i) & 1);
         uint8_t m = (uint8_t)(0x80 >> (b & 7));
         if (bit) base[b >> 3] |= m; else base[b >> 3] &= (uint8_t)~m;
     }
+}
+
+/* Store the low `width` bits of v at `bitoff`, leaving the neighbouring bits alone. */
+static inline __attribute__((always_inline)) void kv_bits_write(uint8_t *base, uint32_t bitoff,
+                                                                uint32_t width, kv_u128 v) {
+    uint8_t *p = base + (bitoff >> 3);
+    uint32_t lead = bitoff & 7;
+    if (__builtin_expect(lead + width <= 64, 1)) {
+        uint64_t mask = (width == 64 ? ~0ULL : ((1ULL << width) - 1)) << (64 - lead - width);
+        uint64_t w = kv_load_be64(p);
+        w = (w & ~mask) | (((uint64_t)v << (64 - lead - width)) & mask);
+        kv_store_be64(p, w);
+        return;
+    }
+    kv_bits_write_slow(base, bitoff, width, v);
 }
 
 /* Copy `width` bits of any size between two bit positions (fields wider than 128 bits). */
@@ -95,6 +101,19 @@ static inline int kv_u128_to_dec(kv_u128 v, char *out) {  /* for traces: digits,
     for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     out[n] = 0;
     return n;
+}
+
+/* RFC 1071 checksum of byte-aligned runs of whole 16-bit words, read in place. */
+static inline uint16_t kv_csum16_runs(const uint8_t *base, const uint32_t *byteoffs,
+                                      const uint32_t *nbytes, uint32_t nruns) {
+    uint64_t sum = 0;
+    for (uint32_t r = 0; r < nruns; r++) {
+        const uint8_t *p = base + byteoffs[r];
+        for (uint32_t i = 0; i < nbytes[r]; i += 2)
+            sum += ((uint32_t)p[i] << 8) | p[i + 1];
+    }
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return (uint16_t)~sum;
 }
 
 #endif

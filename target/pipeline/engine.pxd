@@ -148,6 +148,7 @@ cdef struct calc_t:
     uint32_t nseg
     uint32_t seg0               # index into Pipeline.segs
     uint8_t with_payload
+    uint8_t csum_direct         # csum16 over whole, byte-aligned 16-bit words: summed in place
 
 
 cdef struct seg_t:

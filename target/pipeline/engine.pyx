@@ -25,7 +25,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from target.packet cimport PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc, pool_free
 from target.pipeline.engine cimport *
-from target.pipeline.hashes cimport hash_compute_params, hash_params_init, hash_params_t
+from target.pipeline.hashes cimport HASH_CSUM16, hash_compute_params, hash_params_init, hash_params_t
 from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_lookup, dir24_t
 from target.pipeline.match_exact cimport ExactTable, exact_lookup, exact_table_t
 from target.pipeline.match_lpm cimport LpmTable, lpm_lookup, lpm_table_t
@@ -216,6 +216,7 @@ cdef class Pipeline:
     cdef readonly bint trace_on
     cdef uint64_t seq
     cdef uint64_t batch_now          # one clock reading per batch
+    cdef bint has_verify             # some checksum is verified after parsing
     cdef uint64_t rng_state
     cdef pthread_mutex_t writer_lock
     cdef pkt_pool_t *pool
@@ -487,6 +488,9 @@ cdef class Pipeline:
             self.segs[seg0 + k].src_bit = src_bit
             self.segs[seg0 + k].width = width
             self.segs[seg0 + k].const_idx = const_idx
+        self.calcs[i].csum_direct = (
+            self.calc_params[i].algo == HASH_CSUM16 and not with_payload and
+            all(c < 0 and b % 8 == 0 and w % 16 == 0 for b, w, c in segs))
 
     def _set_cksum(self, uint32_t i, uint32_t calc, uint32_t target, int32_t cond, bint verify,
                    bint update):
@@ -495,6 +499,8 @@ cdef class Pipeline:
         self.cksums[i].cond = cond
         self.cksums[i].verify = verify
         self.cksums[i].update = update
+        if verify:
+            self.has_verify = True
 
     def _set_counter(self, uint32_t i, uint32_t size):
         self.counters[i].size = size
@@ -687,6 +693,22 @@ cdef class Pipeline:
         cdef uint32_t k, bit = 0, nbytes
         cdef uint32_t plen
         cdef u128 kv
+        cdef uint64_t sum
+        cdef const uint8_t *bp
+        cdef uint32_t m
+        if c.csum_direct:
+            # the Internet checksum of the header words, read where they are
+            sum = 0
+            for k in range(c.nseg):
+                s = &self.segs[c.seg0 + k]
+                bp = x.phv + (s.src_bit >> 3)
+                m = 0
+                while m < (s.width >> 3):
+                    sum += (<uint32_t>bp[m] << 8) | bp[m + 1]
+                    m += 2
+            while sum >> 16:
+                sum = (sum & 0xFFFF) + (sum >> 16)
+            return (~sum) & 0xFFFF
         for k in range(c.nseg):
             s = &self.segs[c.seg0 + k]
             if (bit + s.width) // 8 + 32 > self.scratch_size:
@@ -1302,6 +1324,8 @@ cdef class Pipeline:
 
     cdef void verify_checksums(self, ctx_t *x) noexcept nogil:
         cdef uint32_t k
+        if not self.has_verify:
+            return
         cdef cksum_t *c
         cdef uint64_t v
         for k in range(self.n_cksums):
