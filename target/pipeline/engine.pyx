@@ -37,8 +37,18 @@ include "opcodes.pxi"
 cdef extern from *:
     """
     static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+    static inline uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) {
+        uint64_t sum = 0;
+        uint16_t w;
+        for (uint32_t i = 0; i < nbytes; i += 2) {
+            memcpy(&w, p + i, 2);
+            sum += __builtin_bswap16(w);
+        }
+        return sum;
+    }
     """
     void kv_prefetch(const void *p) noexcept nogil
+    uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_mutex_t:
@@ -201,8 +211,6 @@ cdef class Pipeline:
     # per-run scratch
     cdef job_t *jobs
     cdef uint8_t *job_phv             # MAX_JOBS PHV snapshots
-    cdef uint32_t *job_vlen
-    cdef uint32_t *job_stack_next
     cdef uint8_t *phv                 # the working PHV
     cdef uint32_t *vlen
     cdef uint32_t *stack_next
@@ -269,8 +277,6 @@ cdef class Pipeline:
         free(self.profiles)
         free(self.jobs)
         free(self.job_phv)
-        free(self.job_vlen)
-        free(self.job_stack_next)
         free(self.phv)
         free(self.vlen)
         free(self.stack_next)
@@ -365,9 +371,12 @@ cdef class Pipeline:
         self.vlen = <uint32_t *>calloc(max(1, self.n_headers), sizeof(uint32_t))
         self.stack_next = <uint32_t *>calloc(max(1, self.n_stacks), sizeof(uint32_t))
         self.jobs = <job_t *>calloc((MAX_JOBS + GROUP), sizeof(job_t))
-        self.job_phv = <uint8_t *>calloc((MAX_JOBS + GROUP), self.phv_total + 64)
-        self.job_vlen = <uint32_t *>calloc((MAX_JOBS + GROUP) * max(1, self.n_headers), sizeof(uint32_t))
-        self.job_stack_next = <uint32_t *>calloc((MAX_JOBS + GROUP) * max(1, self.n_stacks), sizeof(uint32_t))
+        # A job slot: header vector, then varbit lengths, then stack indexes: one memset clears it.
+        self.vlen_off = (self.phv_total + 3) & ~3
+        self.stack_off = self.vlen_off + 4 * self.n_headers
+        self.state_bytes = self.stack_off + 4 * self.n_stacks
+        self.slot_bytes = (self.state_bytes + 64 + 63) & ~63
+        self.job_phv = <uint8_t *>calloc((MAX_JOBS + GROUP), self.slot_bytes)
         self.scratch_size = 65536
         self.scratch = <uint8_t *>calloc(self.scratch_size + 64, 1)
         self.digests = <digest_rec_t *>calloc(MAX_DIGESTS, sizeof(digest_rec_t))
@@ -379,6 +388,7 @@ cdef class Pipeline:
             raise MemoryError("cannot allocate the pipeline")
 
     cdef uint32_t valid_off
+    cdef uint32_t vlen_off, stack_off, state_bytes, slot_bytes
 
     def _set_code(self, list code, list consts):
         cdef uint32_t i
@@ -701,11 +711,7 @@ cdef class Pipeline:
             sum = 0
             for k in range(c.nseg):
                 s = &self.segs[c.seg0 + k]
-                bp = x.phv + (s.src_bit >> 3)
-                m = 0
-                while m < (s.width >> 3):
-                    sum += (<uint32_t>bp[m] << 8) | bp[m + 1]
-                    m += 2
+                sum += kv_sum_be16(x.phv + (s.src_bit >> 3), s.width >> 3)
             while sum >> 16:
                 sum = (sum & 0xFFFF) + (sum >> 16)
             return (~sum) & 0xFFFF
@@ -1277,14 +1283,14 @@ cdef class Pipeline:
 
     # ------------------------------------------------------------------ traffic manager
     cdef inline uint8_t *slot_phv(self, uint32_t slot) noexcept nogil:
-        return self.job_phv + <size_t>slot * (self.phv_total + 64)
+        return self.job_phv + <size_t>slot * self.slot_bytes
 
     cdef void ctx_init(self, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
         memset(x, 0, sizeof(ctx_t))
         x.phv = self.slot_phv(slot)
         x.valid = x.phv + self.valid_off
-        x.vlen = &self.job_vlen[slot * max(1, self.n_headers)]
-        x.stack_next = &self.job_stack_next[slot * max(1, self.n_stacks)]
+        x.vlen = <uint32_t *>(x.phv + self.vlen_off)
+        x.stack_next = <uint32_t *>(x.phv + self.stack_off)
         x.pkt = pkt
         x.clone_session = -1
         x.resubmit_fl = -1
@@ -1318,9 +1324,7 @@ cdef class Pipeline:
         return <int32_t>((tail[0] - 1) % MAX_JOBS)
 
     cdef void clone_ctx(self, ctx_t *dst, ctx_t *src) noexcept nogil:
-        memcpy(dst.phv, src.phv, self.phv_total)
-        memcpy(dst.vlen, src.vlen, self.n_headers * sizeof(uint32_t))
-        memcpy(dst.stack_next, src.stack_next, self.n_stacks * sizeof(uint32_t))
+        memcpy(dst.phv, src.phv, self.state_bytes)
 
     cdef void verify_checksums(self, ctx_t *x) noexcept nogil:
         cdef uint32_t k
@@ -1451,9 +1455,7 @@ cdef class Pipeline:
         self.ctx_init(x, slot, job.pkt, job.seq)
         if preserved:
             memcpy(self.phv, x.phv, self.phv_total)       # keep the source values aside
-        memset(x.phv, 0, self.phv_total)
-        memset(x.vlen, 0, self.n_headers * sizeof(uint32_t))
-        memset(x.stack_next, 0, self.n_stacks * sizeof(uint32_t))
+        memset(x.phv, 0, self.state_bytes)
         if preserved:
             y.phv = self.phv
             self.copy_field_list(x, &y, job.field_list)
@@ -1509,9 +1511,7 @@ cdef class Pipeline:
                         self.free_pkt(cp)
                         continue
                     self.ctx_init(&y, s2, cp, job.seq)
-                    memset(y.phv, 0, self.phv_total)
-                    memset(y.vlen, 0, self.n_headers * sizeof(uint32_t))
-                    memset(y.stack_next, 0, self.n_stacks * sizeof(uint32_t))
+                    memset(y.phv, 0, self.state_bytes)
                     self.write_field(&y, self.f_ingress_port, job.port)
                     self.run_parser(&y)
                     y.error = ERR_NONE
