@@ -76,6 +76,10 @@ static inline __attribute__((always_inline)) void kv_bits_write(uint8_t *base, u
 /* Copy `width` bits of any size between two bit positions (fields wider than 128 bits). */
 static inline void kv_bits_copy(uint8_t *dst, uint32_t dbit, const uint8_t *src, uint32_t sbit,
                                 uint32_t width) {
+    if (width <= 64 - 7) {   /* fits one unaligned load and store whatever the bit offsets */
+        kv_bits_write(dst, dbit, width, kv_bits_read(src, sbit, width));
+        return;
+    }
     if (((dbit | sbit | width) & 7) == 0) {
         memmove(dst + (dbit >> 3), src + (sbit >> 3), width >> 3);
         return;
