@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from target.entries import TableEntries
 from target.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -25,7 +26,7 @@ from target.packet import PacketPool
 from target.pipeline import build
 from target.pipeline.engine import Pipeline
 from target.pipeline.loader import Program, compile_program
-from target.program_info import ProgramInfo, TableInfo, read_p4info
+from target.program_info import ProgramInfo, read_p4info
 from target.trace import TraceFormatter
 
 log = logging.getLogger("kvick")
@@ -44,19 +45,6 @@ class Entry:
     counter: tuple[int, int] = (0, 0)
 
 
-@dataclass
-class _TableState:
-    info: TableInfo
-    index: int
-    kind: int
-    matcher: Any
-    entries: dict[int, tuple[Any, ...]] = field(default_factory=dict)   # handle -> stored entry
-    by_key: dict[Any, int] = field(default_factory=dict)                # identity -> handle
-    free: list[int] = field(default_factory=list)
-    next_id: int = 0
-    default: tuple[str, list[int]] | None = None
-
-
 class Switch:
     """A kvick switch instance. Thread-safe for one control-plane writer at a time."""
 
@@ -69,7 +57,7 @@ class Switch:
         self.pipeline: Pipeline | None = None
         self.compiled: Program | None = None
         self.program: ProgramInfo | None = None
-        self._tables: dict[str, _TableState] = {}
+        self._tables: dict[str, TableEntries] = {}
         self._profiles: dict[str, dict[str, Any]] = {}
         self._packet_in: list[Callable[[bytes], None]] = []
         self._digest: list[Callable[[str, list[tuple[int, ...]]], None]] = []
@@ -91,8 +79,8 @@ class Switch:
         pipeline.cpu_port = -1 if self.cpu_port is None else self.cpu_port
         tables = {}
         for i, t in enumerate(compiled.tables):
-            tables[t.name] = _TableState(info.tables[t.name], i, build.table_kind(t),
-                                         pipeline.matchers[i])
+            tables[t.name] = TableEntries(info.tables[t.name], i, build.table_kind(t),
+                                          pipeline.matchers[i])
         with self._write_lock:
             running = self._loop is not None
             if running:
@@ -127,13 +115,13 @@ class Switch:
         return self.pipeline
 
     # ------------------------------------------------------------------ names
-    def _table(self, table: str | int) -> _TableState:
+    def _table(self, table: str | int) -> TableEntries:
         self._require()
         assert self.program is not None
         name = self.program.table_name(table)
         return self._tables[name]
 
-    def _action_id(self, st: _TableState, action: str | int) -> int:
+    def _action_id(self, st: TableEntries, action: str | int) -> int:
         assert self.program is not None and self.compiled is not None
         name = self.program.action_name(action)
         # p4c may emit several actions with one name (one per call site): take this table's.
@@ -162,170 +150,87 @@ class Switch:
                 raise InvalidArgument(f"action {name} parameter {pname}: {v!r} does not fit {width} bits")
         return values
 
-    # ------------------------------------------------------------------ match encoding
-    def _encode(self, st: _TableState, match: list[Any], priority: int | None) -> tuple[Any, ...]:
-        """Validate a match; return (identity, matcher arguments)."""
-        keys = st.info.keys
-        if len(match) != len(keys):
-            raise InvalidArgument(f"table {st.info.name} has {len(keys)} key fields, got {len(match)}")
-        if st.info.needs_priority:
-            if priority is None:
-                raise InvalidArgument(f"table {st.info.name} needs a priority")
-        elif priority is not None:
-            raise InvalidArgument(f"table {st.info.name} takes no priority")
-        norm: list[tuple[Any, ...]] = []
-        for k, m in zip(keys, match, strict=True):
-            w = k.bitwidth
-            full = (1 << w) - 1
-            mt = k.match_type
-            if mt in ("exact", "valid"):
-                if not isinstance(m, Exact):
-                    raise InvalidArgument(f"key {k.name} is {mt}: expected Exact, got {m!r}")
-                _fits(k.name, m.value, w)
-                norm.append(("exact", m.value))
-            elif mt == "lpm":
-                if m is None:
-                    m = Lpm(0, 0)
-                if not isinstance(m, Lpm):
-                    raise InvalidArgument(f"key {k.name} is lpm: expected Lpm, got {m!r}")
-                _fits(k.name, m.value, w)
-                if not 0 <= m.prefix_len <= w:
-                    raise InvalidArgument(f"key {k.name}: prefix length {m.prefix_len} not in 0..{w}")
-                pmask = full ^ ((1 << (w - m.prefix_len)) - 1)
-                if m.value & ~pmask:
-                    raise InvalidArgument(f"key {k.name}: host bits set below /{m.prefix_len}")
-                norm.append(("lpm", m.value, m.prefix_len))
-            elif mt == "ternary":
-                if m is None:
-                    m = Ternary(0, 0)
-                if not isinstance(m, Ternary):
-                    raise InvalidArgument(f"key {k.name} is ternary: expected Ternary, got {m!r}")
-                _fits(k.name, m.value, w)
-                _fits(k.name, m.mask, w)
-                if m.value & ~m.mask:
-                    raise InvalidArgument(f"key {k.name}: value has bits outside the mask")
-                norm.append(("ternary", m.value, m.mask))
-            elif mt == "range":
-                if m is None:
-                    m = Range(0, full)
-                if not isinstance(m, Range):
-                    raise InvalidArgument(f"key {k.name} is range: expected Range, got {m!r}")
-                _fits(k.name, m.low, w)
-                _fits(k.name, m.high, w)
-                if m.low > m.high:
-                    raise InvalidArgument(f"key {k.name}: range low {m.low} > high {m.high}")
-                norm.append(("range", m.low, m.high))
-            elif mt == "optional":
-                if m is None:
-                    m = Optional(None)
-                if not isinstance(m, Optional):
-                    raise InvalidArgument(f"key {k.name} is optional: expected Optional, got {m!r}")
-                if m.value is not None:
-                    _fits(k.name, m.value, w)
-                norm.append(("optional", m.value))
-            else:
-                raise InvalidArgument(f"key {k.name}: unknown match type {mt}")
-        return tuple(norm)
-
-    def _key_mask_bytes(self, st: _TableState, norm: tuple[Any, ...]) -> tuple[bytes, bytes, list[Any]]:
-        value = bytearray()
-        mask = bytearray()
-        ranges = []
-        for i, (k, n) in enumerate(zip(st.info.keys, norm, strict=True)):
-            w = k.bitwidth
-            nb = (w + 7) // 8
-            full = (1 << w) - 1
-            kmask = k.mask if k.mask is not None else full
-            kind = n[0]
-            if kind == "exact":
-                v, m = n[1], full
-            elif kind == "lpm":
-                v, m = n[1], full ^ ((1 << (w - n[2])) - 1)
-            elif kind == "ternary":
-                v, m = n[1], n[2]
-            elif kind == "optional":
-                v, m = (0, 0) if n[1] is None else (n[1], full)
-            else:
-                v, m = 0, 0
-                ranges.append((i, n[1].to_bytes(nb, "big"), n[2].to_bytes(nb, "big")))
-            m &= kmask
-            v &= m
-            value += v.to_bytes(nb, "big")
-            mask += m.to_bytes(nb, "big")
-        return bytes(value), bytes(mask), ranges
-
-    def _matcher_add(self, st: _TableState, norm: tuple[Any, ...], priority: int | None, eid: int) -> None:
-        kind = st.kind
-        try:
-            if kind == build.TBL_KEYLESS:
-                raise InvalidArgument(f"table {st.info.name} has no key: only its default action")
-            if kind == build.TBL_LPM24:
-                st.matcher.add(norm[0][1], norm[0][2], eid)
-                return
-            value, mask, ranges = self._key_mask_bytes(st, norm)
-            if kind == build.TBL_EXACT:
-                st.matcher.add(value, eid)
-            elif kind == build.TBL_LPM:
-                plen = next(n[2] for n in norm if n[0] == "lpm")
-                st.matcher.add(value, plen, eid)
-            else:
-                st.matcher.add(value, mask, ranges, priority if priority is not None else 0, eid)
-        except KeyError:
-            raise AlreadyExists(f"table {st.info.name}: an entry with this match exists") from None
-        except ValueError as e:
-            raise InvalidArgument(f"table {st.info.name}: {e}") from None
-
-    def _matcher_delete(self, st: _TableState, norm: tuple[Any, ...], eid: int) -> None:
-        kind = st.kind
-        if kind == build.TBL_LPM24:
-            st.matcher.delete(norm[0][1], norm[0][2])
-            return
-        if kind == build.TBL_TERNARY:
-            st.matcher.delete(eid)
-            return
-        value, _mask, _r = self._key_mask_bytes(st, norm)
-        if kind == build.TBL_EXACT:
-            st.matcher.delete(value)
-        elif kind == build.TBL_LPM:
-            st.matcher.delete(value, next(n[2] for n in norm if n[0] == "lpm"))
-
     # ------------------------------------------------------------------ table entries
     def table_add(self, table: str | int, match: list[Any], action: str | int | None = None,
                   params: Iterable[int] | dict[str, int] | None = None, priority: int | None = None,
                   *, member: int | None = None, group: int | None = None) -> int:
+        """Insert one entry; returns its handle. A failed insert changes nothing."""
         with self._write_lock:
             pl = self._require()
             st = self._table(table)
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
-            return self._insert(pl, st, match, action, params, priority, member, group)
+            prepared = self._prepare(st, match, action, params, priority, member, group)
+            pl.lock()
+            try:
+                return self._apply_add(pl, st, prepared)
+            finally:
+                pl.unlock()
 
-    def _insert(self, pl: Pipeline, st: _TableState, match: list[Any], action: Any, params: Any,
-                priority: int | None, member: int | None, group: int | None) -> int:
-        norm = self._encode(st, match, priority)
-        ident = (norm, priority)
-        if ident in st.by_key:
-            raise AlreadyExists(f"table {st.info.name}: an entry with this match exists")
-        ref, pvals, aname = self._resolve_action(st, action, params, member, group)
-        if not st.free and st.next_id >= st.info.size:
-            raise ResourceExhausted(f"table {st.info.name} is full ({st.info.size} entries)")
-        eid = st.free.pop() if st.free else st.next_id
-        pl.lock()
+    def table_add_many(self, table: str | int, entries: list[tuple[Any, ...]]) -> list[int]:
+        """Insert a batch atomically: all entries or none, visible to traffic at once.
+
+        Each entry is (match, action, params, priority) or, for indirect tables,
+        (match, {"member": id} or {"group": id}, None, priority). On a failure the error has
+        `index`, the position of the offending entry, and nothing was inserted.
+        """
+        with self._write_lock:
+            pl = self._require()
+            st = self._table(table)
+            if st.info.is_const:
+                raise InvalidArgument(f"table {st.info.name} is const")
+            prepared = []
+            for i, e in enumerate(entries):
+                match, action, params, priority = (tuple(e) + (None,) * 4)[:4]
+                member = group = None
+                if isinstance(action, dict):
+                    member, group, action = action.get("member"), action.get("group"), None
+                try:
+                    prepared.append(self._prepare(st, match, action, params, priority, member,
+                                                  group))
+                except TargetError as err:
+                    err.index = i
+                    raise
+            done: list[int] = []
+            pl.lock()
+            try:
+                for i, p in enumerate(prepared):
+                    try:
+                        done.append(self._apply_add(pl, st, p))
+                    except TargetError as err:
+                        for h in reversed(done):
+                            self._apply_delete(pl, st, h)
+                        err.index = i
+                        raise
+            finally:
+                pl.unlock()
+            return done
+
+    def _prepare(self, st: TableEntries, match: list[Any], action: Any, params: Any,
+                 priority: int | None, member: int | None, group: int | None) -> tuple[Any, ...]:
+        enc = st.encode(match, priority)
+        ref, pvals = self._resolve_action(st, action, params, member, group)
+        return (enc, ref, pvals)
+
+    def _apply_add(self, pl: Pipeline, st: TableEntries, prepared: tuple[Any, ...]) -> int:
+        enc, ref, pvals = prepared
+        eid = st.reserve_id()
         try:
-            self._matcher_add(st, norm, priority, eid)
-            pl.entry_set(st.index, eid, ref, pvals)
+            st.matcher_add(enc, eid)
         except TargetError:
-            pl.unlock()
+            st.release_id(eid)
             raise
-        pl.unlock()
-        if eid == st.next_id:
-            st.next_id += 1
-        st.entries[eid] = (norm, priority, aname, pvals, member, group)
-        st.by_key[ident] = eid
+        pl.entry_set(st.index, eid, ref, pvals)
         return eid
 
-    def _resolve_action(self, st: _TableState, action: Any, params: Any, member: int | None,
-                        group: int | None) -> tuple[int, list[int], str | None]:
+    def _apply_delete(self, pl: Pipeline, st: TableEntries, handle: int) -> None:
+        st.matcher_delete(handle)
+        pl.entry_clear(st.index, handle)
+        st.release_id(handle)
+
+    def _resolve_action(self, st: TableEntries, action: Any, params: Any, member: int | None,
+                        group: int | None) -> tuple[int, list[int]]:
+        assert self.compiled is not None
         if st.info.action_profile is None:
             if member is not None or group is not None:
                 raise InvalidArgument(f"table {st.info.name} has no action profile")
@@ -334,16 +239,16 @@ class Switch:
             aid = self._action_id(st, action)
             if st.info.action_scopes.get(self.compiled.actions[aid][0]) == "default_only":
                 raise InvalidArgument(f"action {self.compiled.actions[aid][0]} is default-only")
-            return aid, self._params(aid, params), self.compiled.actions[aid][0]
+            return aid, self._params(aid, params)
         prof = self._profiles[st.info.action_profile]
         if member is not None:
             if member not in prof["members"]:
                 raise NotFound(f"member {member} of {st.info.action_profile}")
-            return member, [], None
+            return member, []
         if group is not None:
             if group not in prof["groups"]:
                 raise NotFound(f"group {group} of {st.info.action_profile}")
-            return -group - 2, [], None
+            return -group - 2, []
         raise InvalidArgument(f"table {st.info.name} is indirect: give a member or group")
 
     def table_modify(self, table: str | int, handle: int, action: str | int | None = None,
@@ -352,14 +257,14 @@ class Switch:
         with self._write_lock:
             pl = self._require()
             st = self._table(table)
-            if handle not in st.entries:
+            if not st.exists(handle):
                 raise NotFound(f"table {st.info.name}: no entry {handle}")
-            ref, pvals, aname = self._resolve_action(st, action, params, member, group)
-            norm, priority, *_ = st.entries[handle]
+            if st.info.is_const:
+                raise InvalidArgument(f"table {st.info.name} is const")
+            ref, pvals = self._resolve_action(st, action, params, member, group)
             pl.lock()
-            pl.entry_set(st.index, handle, ref, pvals)
+            pl.entry_set(st.index, handle, ref, pvals, False)
             pl.unlock()
-            st.entries[handle] = (norm, priority, aname, pvals, member, group)
 
     def table_delete(self, table: str | int, handle: int) -> None:
         with self._write_lock:
@@ -367,42 +272,49 @@ class Switch:
             st = self._table(table)
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
-            if handle not in st.entries:
+            if not st.exists(handle):
                 raise NotFound(f"table {st.info.name}: no entry {handle}")
-            norm, priority, *_ = st.entries.pop(handle)
-            del st.by_key[(norm, priority)]
             pl.lock()
-            self._matcher_delete(st, norm, handle)
-            pl.entry_clear(st.index, handle)
-            pl.unlock()
-            st.free.append(handle)
+            try:
+                self._apply_delete(pl, st, handle)
+            finally:
+                pl.unlock()
 
     def table_find(self, table: str | int, match: list[Any], priority: int | None = None) -> int | None:
         st = self._table(table)
-        return st.by_key.get((self._encode(st, match, priority), priority))
+        return st.find(st.encode(match, priority))
 
     def table_entries(self, table: str | int) -> list[Entry]:
-        pl = self._require()
         st = self._table(table)
-        out = []
-        for h, (norm, priority, aname, pvals, member, group) in sorted(st.entries.items()):
-            out.append(Entry(h, [_to_match(n) for n in norm], priority, aname, list(pvals),
-                             member, group, pl.entry_counter(st.index, h)))
-        return out
+        return [self.table_entry(table, h) for h in st.ids()]
+
+    def table_size(self, table: str | int) -> int:
+        """Entries in the table (const entries included)."""
+        return self._table(table).count
 
     def table_entry(self, table: str | int, handle: int) -> Entry:
         pl = self._require()
         st = self._table(table)
-        if handle not in st.entries:
+        if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
-        norm, priority, aname, pvals, member, group = st.entries[handle]
-        return Entry(handle, [_to_match(n) for n in norm], priority, aname, list(pvals), member,
+        ref, values = pl.entry_get(st.index, handle)
+        action = None
+        params: list[int] = []
+        member = group = None
+        if st.info.action_profile is None:
+            name, decl, _code = self.compiled.actions[ref]
+            action, params = name, values[:len(decl)]
+        elif ref <= -2:
+            group = -ref - 2
+        else:
+            member = ref
+        return Entry(handle, st.match(handle), st.priority(handle), action, params, member,
                      group, pl.entry_counter(st.index, handle))
 
     def table_clear(self, table: str | int) -> None:
         with self._write_lock:
             st = self._table(table)
-            for h in list(st.entries):
+            for h in st.ids():
                 self.table_delete(table, h)
 
     def table_set_default(self, table: str | int, action: str | int,
@@ -470,7 +382,12 @@ class Switch:
         a = ce["action_entry"]
         aid = int(a["action_id"])
         params = [parse_int(x) for x in a.get("action_data", [])]
-        self._insert(pl, st, match, self.compiled.actions[aid][0], params, prio, None, None)
+        prepared = self._prepare(st, match, self.compiled.actions[aid][0], params, prio, None, None)
+        pl.lock()
+        try:
+            self._apply_add(pl, st, prepared)
+        finally:
+            pl.unlock()
 
     # ------------------------------------------------------------------ action profiles
     def _profile(self, prof: str | int) -> tuple[str, dict[str, Any], int]:
@@ -561,11 +478,13 @@ class Switch:
         return {g: list(m) for g, m in self._profile(prof)[1]["groups"].items()}
 
     def _profile_in_use(self, name: str, member: int | None = None, group: int | None = None) -> bool:
+        pl = self._require()
+        ref = member if member is not None else -group - 2
         for st in self._tables.values():
             if st.info.action_profile != name:
                 continue
-            for e in st.entries.values():
-                if (member is not None and e[4] == member) or (group is not None and e[5] == group):
+            for h in st.ids():
+                if pl.entry_get(st.index, h)[0] == ref:
                     return True
         return False
 
@@ -651,13 +570,13 @@ class Switch:
 
     def direct_counter_read(self, table: str | int, handle: int) -> tuple[int, int]:
         st = self._table(table)
-        if handle not in st.entries:
+        if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
         return self._require().entry_counter(st.index, handle)
 
     def direct_counter_write(self, table: str | int, handle: int, packets: int, nbytes: int) -> None:
         st = self._table(table)
-        if handle not in st.entries:
+        if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
         self._require().entry_counter_set(st.index, handle, packets, nbytes)
 
@@ -696,7 +615,7 @@ class Switch:
         st = self._table(table)
         if st.info.direct_meter is None:
             raise InvalidArgument(f"table {st.info.name} has no direct meter")
-        if handle not in st.entries:
+        if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
         mi = self.compiled.meter_by_name[st.info.direct_meter]
         self._require().meter_arrays_by_index[mi].set_rates(
@@ -825,21 +744,3 @@ class Switch:
     def _deliver_packet_in(self, frame: bytes) -> None:
         for cb in self._packet_in:
             cb(frame)
-
-
-def _fits(name: str, value: int, width: int) -> None:
-    if not isinstance(value, int) or value < 0 or value >> width:
-        raise InvalidArgument(f"key {name}: {value!r} does not fit {width} bits")
-
-
-def _to_match(n: tuple[Any, ...]) -> MatchField | None:
-    kind = n[0]
-    if kind == "exact":
-        return Exact(n[1])
-    if kind == "lpm":
-        return Lpm(n[1], n[2])
-    if kind == "ternary":
-        return Ternary(n[1], n[2])
-    if kind == "range":
-        return Range(n[1], n[2])
-    return Optional(n[1])

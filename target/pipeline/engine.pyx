@@ -1775,14 +1775,27 @@ cdef class Pipeline:
 
     cdef public dict meter_arrays_by_index
 
-    def entry_set(self, uint32_t ti, uint32_t eid, int32_t action, list params) -> None:
+    def entry_set(self, uint32_t ti, uint32_t eid, int32_t action, list params,
+                  bint fresh=True) -> None:
+        """Set an entry's action and data; a fresh entry also starts with zero counters."""
         cdef table_t *t = &self.tables[ti]
         cdef uint32_t k
         self.entry_capacity(ti, eid + 1)
+        if fresh:
+            t.entry_counters[2 * eid] = 0
+            t.entry_counters[2 * eid + 1] = 0
         for k in range(t.param_stride):
             t.entry_params[<size_t>eid * t.param_stride + k] = \
                 <s128>int_to_u128(params[k]) if k < len(params) else 0
         t.entry_action[eid] = action
+
+    def entry_get(self, uint32_t ti, uint32_t eid) -> tuple[int, list[int]]:
+        cdef table_t *t = &self.tables[ti]
+        cdef uint32_t k
+        if eid >= t.capacity:
+            return (REF_NONE, [])
+        return (t.entry_action[eid], [u128_to_int(<u128>t.entry_params[<size_t>eid * t.param_stride + k])
+                                      for k in range(t.param_stride)])
 
     def entry_clear(self, uint32_t ti, uint32_t eid) -> None:
         cdef table_t *t = &self.tables[ti]
