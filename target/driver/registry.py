@@ -9,6 +9,8 @@ line there. Nothing registers itself on import, and every call returns a fresh d
     pcap-out:OUT.pcap         record into OUT.pcap (TX only)
     memory:queue[:CAPACITY]   a QueuePort fed and drained from Python (default 1024 frames)
     memory:sink               count and discard
+    af_packet:IFACE           a Linux interface through PACKET_MMAP rings
+    xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0)
 """
 
 from collections.abc import Callable
@@ -49,12 +51,29 @@ def _open_memory(argument: str) -> Port:
     raise ValueError(f"memory takes queue, queue:CAPACITY or sink, got {argument!r}")
 
 
+def _open_af_packet(argument: str) -> Port:
+    from target.driver.af_packet import AfPacketPort
+
+    return AfPacketPort(argument)
+
+
+def _open_xdp(argument: str) -> Port:
+    from target.driver.af_xdp import AfXdpPort
+
+    ifname, at, queue = argument.partition("@")
+    if at and not queue.isdigit():
+        raise ValueError(f"xdp takes IFACE or IFACE@QUEUE, got {argument!r}")
+    return AfXdpPort(ifname, queue=int(queue) if at else 0)
+
+
 def register_builtin_drivers() -> dict[str, PortFactory]:
     """Every port kind kvick ships, by the name used in interface specs."""
     return {
         "memory": _open_memory,
         "pcap": _open_pcap,
         "pcap-out": _open_pcap_out,
+        "af_packet": _open_af_packet,
+        "xdp": _open_xdp,
     }
 
 

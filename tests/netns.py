@@ -1,0 +1,167 @@
+"""A throwaway network test bed: namespaces and veth pairs that are always deleted.
+
+    with TestBed() as bed:
+        ns = bed.namespace()
+        sw_if, host_if = bed.veth(ns)            # sw_if in this namespace, host_if inside ns
+        with bed.raw_socket(ns, host_if) as s:   # a raw AF_PACKET socket bound inside ns
+            s.send(frame)
+
+Names carry the process id and a counter, so parallel runs and leftovers of a killed run never
+collide. Every veth end has one RX and one TX queue (AF_XDP binds a socket to one queue), no
+IPv6 (no router solicitations or DAD chatter on the wire) and no checksum offload on the
+namespace side (frames a namespace's stack sends carry real checksums).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+CLONE_NEWNET = 0x40000000
+ETH_P_ALL = 0x0003
+_counter = itertools.count()
+_libc = ctypes.CDLL(None, use_errno=True)
+# setns changes the namespace of the calling thread only; one thread at a time may borrow one.
+_setns_lock = threading.Lock()
+
+
+def run(*argv: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (inside `netns` when given) and capture its output."""
+    if netns is not None:
+        argv = ("ip", "netns", "exec", netns, *argv)
+    return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def unique_name(kind: str) -> str:
+    """A name of at most 15 bytes (the interface name limit) nobody else uses."""
+    return f"kv{kind}{os.getpid() % 100000}x{next(_counter)}"[:15]
+
+
+@contextmanager
+def in_netns(netns: str) -> Iterator[None]:
+    """Run the block with the calling thread in network namespace `netns`."""
+    with _setns_lock:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            if _libc.setns(target, CLONE_NEWNET) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"setns into {netns}: {os.strerror(err)}")
+            try:
+                yield
+            finally:
+                if _libc.setns(home, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns back home: {os.strerror(err)}")
+        finally:
+            os.close(target)
+            os.close(home)
+
+
+class TestBed:
+    """Namespaces and veth pairs created on demand and deleted by close(), whatever happened."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self) -> None:
+        self.namespaces: list[str] = []
+        self.links: list[str] = []  # veth ends in this namespace (deleting one deletes both)
+
+    def __enter__(self) -> TestBed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def namespace(self) -> str:
+        name = unique_name("ns")
+        run("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        run("ip", "link", "set", "lo", "up", netns=name)
+        return name
+
+    def veth(self, netns: str | None = None, *, mtu: int | None = None) -> tuple[str, str]:
+        """A veth pair, both ends up: (end here, end inside `netns` or here when None)."""
+        here, there = unique_name("s"), unique_name("h")
+        argv = ["ip", "link", "add", here, "numtxqueues", "1", "numrxqueues", "1", "type", "veth",
+                "peer", "name", there, "numtxqueues", "1", "numrxqueues", "1"]
+        if netns is not None:
+            argv += ["netns", netns]
+        run(*argv)
+        self.links.append(here)
+        for name, ns in ((here, None), (there, netns)):
+            run("sysctl", "-q", "-w", f"net.ipv6.conf.{name}.disable_ipv6=1", netns=ns)
+            if mtu is not None:
+                run("ip", "link", "set", name, "mtu", str(mtu), netns=ns)
+            run("ip", "link", "set", name, "up", netns=ns)
+        run("ethtool", "-K", there, "tx", "off", "rx", "off", netns=netns, check=False)
+        return here, there
+
+    def address(self, netns: str, ifname: str, cidr: str) -> None:
+        run("ip", "addr", "add", cidr, "dev", ifname, netns=netns)
+
+    @contextmanager
+    def raw_socket(self, netns: str | None, ifname: str) -> Iterator[socket.socket]:
+        """A raw packet socket bound to `ifname` inside `netns`, receiving every frame."""
+        if netns is None:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        else:
+            with in_netns(netns):
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        try:
+            s.bind((ifname, 0))
+            yield s
+        finally:
+            s.close()
+
+    def close(self) -> None:
+        errors = []
+        for link in self.links:
+            result = run("ip", "link", "del", link, check=False)
+            if result.returncode != 0 and "Cannot find device" not in result.stderr:
+                errors.append(result.stderr.strip())
+        for ns in self.namespaces:
+            result = run("ip", "netns", "del", ns, check=False)
+            if result.returncode != 0:
+                errors.append(result.stderr.strip())
+        self.links.clear()
+        self.namespaces.clear()
+        if errors:
+            raise RuntimeError("test bed teardown: " + "; ".join(errors))
+
+
+def leftovers() -> list[str]:
+    """Test bed namespaces and links of this process that still exist."""
+    mine = f"{os.getpid() % 100000}x"
+    names = [n.split()[0] for n in run("ip", "netns", "list").stdout.splitlines() if n]
+    names += os.listdir("/sys/class/net")
+    return [n for n in names if n.startswith("kv") and mine in n]
+
+
+def receive(s: socket.socket, timeout: float, want: int = 1,
+            accept=lambda frame: True) -> list[bytes]:  # noqa: ANN001
+    """Frames read from `s` that `accept` takes, until `want` of them or `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    got: list[bytes] = []
+    while len(got) < want:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        s.settimeout(left)
+        try:
+            frame, addr = s.recvfrom(65535)
+        except TimeoutError:
+            break
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        if accept(frame):
+            got.append(frame)
+    return got

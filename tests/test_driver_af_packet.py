@@ -1,0 +1,223 @@
+"""AfPacketPort over veth pairs in a throwaway namespace: RX, TX, bad frames, teardown."""
+
+import os
+import random
+import time
+
+import pytest
+from netns import TestBed, leftovers, receive
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import raw
+from target.driver.af_packet import AfPacketPort, frame_verdict
+from target.driver.memory import QueuePort, pump
+from target.packet import PacketPool
+
+from target.driver.registry import open_port
+
+pytestmark = pytest.mark.root
+if os.geteuid() != 0:
+    pytest.fail("the AF_PACKET driver tests need root (netns, veth, raw sockets)", pytrace=False)
+
+SRC_MAC = "02:00:00:00:00:0a"
+
+
+def udp_frame(i: int, size: int = 0) -> bytes:
+    payload = i.to_bytes(4, "big") + bytes(max(0, size - 46))
+    return raw(Ether(src=SRC_MAC, dst="02:00:00:00:00:0b") / IP(src="192.0.2.1", dst="192.0.2.2")
+               / UDP(sport=1000, dport=2000) / payload)
+
+
+def is_ours(frame: bytes) -> bool:
+    return frame[6:12] == bytes.fromhex("02000000000a")
+
+
+@pytest.fixture
+def bed():
+    with TestBed() as b:
+        yield b
+    assert leftovers() == []
+
+
+def drain(port: AfPacketPort, pool: PacketPool, want: int, timeout: float = 2.0) -> list[bytes]:
+    """Frames received by `port` (ours only) until `want` arrive or the time is up."""
+    queue = QueuePort(4096, max_frame=pool.max_frame)
+    queue.open(pool)
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        if pump(port, queue, batch=64) == 0:
+            time.sleep(0.001)
+        got += [f for f in queue.pop_all() if is_ours(f)]
+    return got
+
+
+def test_frames_sent_in_the_namespace_arrive_through_the_port(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    pool = PacketPool(1024)
+    port = AfPacketPort(sw_if)
+    port.open(pool)
+    try:
+        frames = [udp_frame(i, size=random.Random(i).randrange(60, 1500)) for i in range(300)]
+        with bed.raw_socket(ns, host_if) as s:
+            for f in frames:
+                s.send(f)
+        got = drain(port, pool, len(frames))
+        assert got == frames
+        stats = port.stats()
+        assert stats["rx_packets"] >= len(frames)
+        assert stats["rx_errors"] == 0
+        assert pool.available == pool.capacity
+    finally:
+        port.close()
+
+
+def test_frames_the_port_sends_arrive_in_the_namespace(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    pool = PacketPool(1024)
+    port = AfPacketPort(sw_if, tx_frames=256)
+    source = QueuePort(4096)
+    port.open(pool)
+    source.open(pool)
+    try:
+        frames = [udp_frame(i, size=60 + 7 * i) for i in range(200)]
+        with bed.raw_socket(ns, host_if) as s:
+            s.setsockopt(1, 8, 1 << 22)  # SO_RCVBUF: hold the whole burst
+            for f in frames:
+                assert source.push(f)
+            assert pump(source, port, batch=32) == len(frames)
+            got = receive(s, timeout=2.0, want=len(frames), accept=is_ours)
+        assert got == frames
+        stats = port.stats()
+        assert stats["tx_packets"] == len(frames)
+        assert stats["tx_bytes"] == sum(map(len, frames))
+        assert stats["tx_dropped"] == 0
+        assert pool.available == pool.capacity
+    finally:
+        port.close()
+
+
+def test_promiscuous_mode_receives_frames_for_other_macs_and_is_left_on_close(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    flags = f"/sys/class/net/{sw_if}/flags"
+    before = int(open(flags).read(), 16)
+    pool = PacketPool(64)
+    port = AfPacketPort(sw_if)
+    port.open(pool)
+    assert int(open(flags).read(), 16) & 0x100  # IFF_PROMISC
+    frame = udp_frame(7)
+    with bed.raw_socket(ns, host_if) as s:
+        s.send(frame)
+    assert drain(port, pool, 1) == [frame]
+    port.close()
+    assert int(open(flags).read(), 16) == before
+
+
+def test_oversized_frames_are_dropped_and_counted_without_losing_the_others(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns, mtu=9000)
+    pool = PacketPool(256, buf_size=2048 + 256)  # frames above 2048 bytes do not fit
+    port = AfPacketPort(sw_if)
+    port.open(pool)
+    try:
+        small = [udp_frame(i, size=100) for i in range(5)]
+        with bed.raw_socket(ns, host_if) as s:
+            for i, f in enumerate(small):
+                s.send(f)
+                s.send(udp_frame(100 + i, size=2049 + 1000 * i))
+        assert drain(port, pool, len(small)) == small
+        stats = port.stats()
+        assert stats["rx_dropped"] == 5
+        assert pool.available == pool.capacity
+    finally:
+        port.close()
+
+
+def test_garbage_frames_are_delivered_as_bytes(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    pool = PacketPool(256)
+    port = AfPacketPort(sw_if)
+    port.open(pool)
+    rng = random.Random(4)
+    garbage = [bytes.fromhex("02000000000b02000000000a") + rng.randbytes(rng.randrange(2, 600))
+               for _ in range(50)]
+    try:
+        with bed.raw_socket(ns, host_if) as s:
+            for f in garbage:
+                s.send(f)
+        assert drain(port, pool, len(garbage)) == garbage
+    finally:
+        port.close()
+
+
+@pytest.mark.parametrize(("snaplen", "wire_len", "verdict"), [
+    (0, 0, "runt"), (13, 13, "runt"), (14, 14, "ok"), (60, 60, "ok"), (2048, 2048, "ok"),
+    (2049, 2049, "too_big"), (1500, 9000, "too_big"), (10, 9000, "too_big"),
+])
+def test_frame_classification(snaplen, wire_len, verdict):
+    assert frame_verdict(snaplen, wire_len, 2048) == verdict
+
+
+def test_tx_drops_frames_longer_than_the_mtu(bed):
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    pool = PacketPool(64)
+    port = AfPacketPort(sw_if)
+    source = QueuePort(64)
+    port.open(pool)
+    source.open(pool)
+    try:
+        ok, too_long = udp_frame(1, 1514), udp_frame(2, 1515)
+        with bed.raw_socket(ns, host_if) as s:
+            source.push(too_long)
+            source.push(ok)
+            pump(source, port)
+            assert receive(s, timeout=1.0, want=2, accept=is_ours) == [ok]
+        assert port.stats()["tx_dropped"] == 1
+        assert pool.available == pool.capacity
+    finally:
+        port.close()
+
+
+def test_open_close_200_times_leaks_no_descriptor_or_mapping(bed):
+    sw_if, _ = bed.veth(bed.namespace())
+    pool = PacketPool(64)
+
+    def maps() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+
+    port = AfPacketPort(sw_if, block_count=4)
+    port.open(pool)
+    port.close()
+    fds, mappings = len(os.listdir("/proc/self/fd")), maps()
+    for _ in range(200):
+        port = AfPacketPort(sw_if, block_count=4)
+        port.open(pool)
+        assert port.link_state()
+        port.close()
+        port.close()
+        assert not port.link_state()
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert maps() == mappings
+
+
+def test_opening_a_missing_interface_fails_with_its_name():
+    with pytest.raises(OSError, match="kvnosuch0"):
+        AfPacketPort("kvnosuch0").open(PacketPool(8))
+
+
+@pytest.mark.parametrize("kwargs", [{"block_size": 5000}, {"block_count": 3}, {"tx_frames": 10},
+                                    {"retire_ms": 0}])
+def test_bad_ring_geometry_is_refused(kwargs):
+    with pytest.raises(ValueError):
+        AfPacketPort("lo", **kwargs)
+
+
+def test_registry_opens_af_packet_ports_by_kind():
+    port = open_port("af_packet:lo")
+    assert isinstance(port, AfPacketPort) and port.ifname == "lo"
