@@ -91,11 +91,16 @@ def main() -> None:
     sw.load(router_program(corpus), corpus / "tutorial_basic" / "tutorial_basic.p4info.txtpb")
     rss0 = rss_mib()
     t0 = time.perf_counter()
+    batch = []
     for prefix, length, asn in zip(routes["prefix"].tolist(), routes["length"].tolist(),
                                    routes["asn"].tolist(), strict=True):
         port = 1 + asn % NEXT_HOPS
-        sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, length)], "MyIngress.ipv4_forward",
-                     [0x020000000000 | port, port])
+        batch.append(([Lpm(prefix, length)], "MyIngress.ipv4_forward",
+                      [0x020000000000 | port, port], None))
+        if len(batch) == 10_000:
+            sw.table_add_many("MyIngress.ipv4_lpm", batch)
+            batch = []
+    sw.table_add_many("MyIngress.ipv4_lpm", batch)
     load_s = time.perf_counter() - t0
     rss_table = rss_mib()
     print(f"routes: {source}, loaded in {load_s:.2f} s ({len(routes) / load_s:,.0f} routes/s), "

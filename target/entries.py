@@ -47,8 +47,13 @@ class TableEntries:
     next_id: int = 0
     count: int = 0
     default: tuple[str, list[int]] | None = None
+    action_ids: dict[Any, int] = field(default_factory=dict)   # action name or id -> engine id
 
     def __post_init__(self) -> None:
+        keys = self.info.keys
+        self._lpm_only = (len(keys) == 1 and keys[0].match_type == "lpm" and keys[0].mask is None
+                          and not self.info.needs_priority)
+        self._lpm_width = keys[0].bitwidth if keys else 0
         off = 0
         for k in self.info.keys:
             nb = (k.bitwidth + 7) // 8
@@ -58,6 +63,24 @@ class TableEntries:
 
     # ------------------------------------------------------------------ validation
     def encode(self, match: list[Any], priority: int | None) -> Encoded:
+        if self._lpm_only and priority is None and len(match) == 1 and type(match[0]) is Lpm:
+            return self._encode_lpm(match[0])
+        return self._encode_any(match, priority)
+
+    def _encode_lpm(self, m: Lpm) -> Encoded:
+        """The common case of routing tables: one LPM field, checked with less ceremony."""
+        w, nb = self._lpm_width, self.key_bytes
+        v, plen = m.value, m.prefix_len
+        if type(v) is not int or type(plen) is not int or v < 0 or v >> w or not 0 <= plen <= w:
+            return self._encode_any([m], None)        # let the general path say what is wrong
+        msk = ((1 << w) - 1) ^ ((1 << (w - plen)) - 1)
+        if v & ~msk:
+            raise InvalidArgument(f"key {self.info.keys[0].name}: host bits set below /{plen}")
+        vb = v.to_bytes(nb, "big")
+        mb = msk.to_bytes(nb, "big")
+        return Encoded(vb, mb, [], plen, vb + mb, None)
+
+    def _encode_any(self, match: list[Any], priority: int | None) -> Encoded:
         keys = self.info.keys
         if len(match) != len(keys):
             raise InvalidArgument(f"table {self.info.name} has {len(keys)} key fields, "

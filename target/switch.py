@@ -122,6 +122,13 @@ class Switch:
         return self._tables[name]
 
     def _action_id(self, st: TableEntries, action: str | int) -> int:
+        # The control plane names the same few actions over and over: remember the answer.
+        aid = st.action_ids.get(action)
+        if aid is None:
+            aid = st.action_ids[action] = self._lookup_action_id(st, action)
+        return aid
+
+    def _lookup_action_id(self, st: TableEntries, action: str | int) -> int:
         assert self.program is not None and self.compiled is not None
         name = self.program.action_name(action)
         # p4c may emit several actions with one name (one per call site): take this table's.
@@ -142,11 +149,11 @@ class Switch:
                 raise InvalidArgument(f"action {name}: missing {missing} unknown {extra} parameters")
             values = [params[n] for n, _w in decl]
         else:
-            values = list(params)
+            values = params if type(params) is list else list(params)
         if len(values) != len(decl):
             raise InvalidArgument(f"action {name} takes {len(decl)} parameters, got {len(values)}")
         for (pname, width), v in zip(decl, values, strict=True):
-            if not isinstance(v, int) or v < 0 or v >> width:
+            if type(v) is not int or v < 0 or v >> width:
                 raise InvalidArgument(f"action {name} parameter {pname}: {v!r} does not fit {width} bits")
         return values
 
