@@ -18,7 +18,8 @@ def extensions() -> list[Extension]:
     # KVICK_ONLY=glob (e.g. "target/pipeline/lpm*") rebuilds a subset during development.
     only = os.environ.get("KVICK_ONLY")
     exts = []
-    for pyx in sorted(HERE.glob("target/**/*.pyx")):
+    pyx_files = sorted(HERE.glob("target/**/*.pyx")) + sorted(HERE.glob("runtime_server/**/*.pyx"))
+    for pyx in pyx_files:
         rel = pyx.relative_to(HERE).with_suffix("")
         if only and not fnmatch.fnmatch(str(rel), only):
             continue
