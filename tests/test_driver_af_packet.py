@@ -5,7 +5,7 @@ import random
 import time
 
 import pytest
-from netns import TestBed, leftovers, receive
+from netns import TestBed, leftovers, receive, run
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
@@ -13,6 +13,7 @@ from target.driver.af_packet import AfPacketPort, frame_verdict
 from target.driver.memory import QueuePort, pump
 from target.packet import PacketPool
 
+from target import Lpm, Switch
 from target.driver.registry import open_port
 
 pytestmark = pytest.mark.root
@@ -221,3 +222,72 @@ def test_bad_ring_geometry_is_refused(kwargs):
 def test_registry_opens_af_packet_ports_by_kind():
     port = open_port("af_packet:lo")
     assert isinstance(port, AfPacketPort) and port.ifname == "lo"
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine between two namespaces: tutorial_basic routes pings and UDP between them.
+
+BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+GATEWAY_MAC = "02:00:00:00:00:fe"
+
+
+def mac_of(netns: str, ifname: str) -> str:
+    return run("cat", f"/sys/class/net/{ifname}/address", netns=netns).stdout.strip()
+
+
+def host(bed: TestBed, address: str) -> tuple[str, str, str]:
+    """A namespace whose one interface has `address`/24 and a static gateway .254."""
+    ns = bed.namespace()
+    sw_if, host_if = bed.veth(ns)
+    gateway = address.rsplit(".", 1)[0] + ".254"
+    bed.address(ns, host_if, address + "/24")
+    run("ip", "neigh", "replace", gateway, "lladdr", GATEWAY_MAC, "dev", host_if, netns=ns)
+    run("ip", "route", "add", "default", "via", gateway, netns=ns)
+    return ns, sw_if, host_if
+
+
+def test_switch_routes_between_namespaces_with_tutorial_basic(bed):
+    ns1, sw1, if1 = host(bed, "10.0.1.1")
+    ns2, sw2, if2 = host(bed, "10.0.2.2")
+    sw = Switch(pool_size=4096, buf_size=2048 + 256)
+    sw.load(BASIC + ".json", p4info=BASIC + ".p4info.txtpb")
+    forward = "MyIngress.ipv4_forward"
+    sw.table_add("MyIngress.ipv4_lpm", [Lpm(0x0A000101, 32)], forward,
+                 [int(mac_of(ns1, if1).replace(":", ""), 16), 1])
+    sw.table_add("MyIngress.ipv4_lpm", [Lpm(0x0A000200, 24)], forward,
+                 [int(mac_of(ns2, if2).replace(":", ""), 16), 2])
+    sw.add_port(1, AfPacketPort(sw1))
+    sw.add_port(2, AfPacketPort(sw2))
+    sw.start()
+    try:
+        ping = run("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.2", netns=ns1, check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert "ttl=63" in ping.stdout  # the reply crossed the switch once: 64 - 1
+        sent = raw(Ether(src=mac_of(ns1, if1), dst=GATEWAY_MAC)
+                   / IP(src="10.0.1.1", dst="10.0.2.77", ttl=9) / UDP(sport=1, dport=2) / (b"x" * 30))
+        with bed.raw_socket(ns1, if1) as tx, bed.raw_socket(ns2, if2) as rx:
+            tx.send(sent)
+            got = receive(rx, timeout=2.0, accept=lambda f: f[12:14] == b"\x08\x00"
+                          and f[30:34] == bytes([10, 0, 2, 77]))
+        expected = Ether(sent)
+        expected[Ether].src, expected[Ether].dst = GATEWAY_MAC, mac_of(ns2, if2)
+        expected[IP].ttl = 8
+        del expected[IP].chksum
+        assert got == [raw(Ether(raw(expected)))]
+    finally:
+        sw.stop()
+        for num in (1, 2):
+            sw.remove_port(num)
+
+
+def test_switch_start_stop_cycles_release_every_socket(bed):
+    sw_if, _ = bed.veth(bed.namespace())
+    sw = Switch(pool_size=1024, buf_size=2048 + 256)
+    sw.load(BASIC + ".json")
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        sw.add_port(1, AfPacketPort(sw_if, block_count=4))
+        sw.start()
+        sw.stop()
+        sw.remove_port(1)
+    assert len(os.listdir("/proc/self/fd")) == fds
