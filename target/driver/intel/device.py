@@ -1,0 +1,215 @@
+"""An Intel NIC opened for kernel-bypass use: chip init, DMA memory, and its IntelPort.
+
+    dev = IntelDevice.open("0000:00:0a.0", access="pagemap")      # or access="vfio"
+    pool = dev.make_pool(4096)                # optional: DMA buffers, so RX/TX are zero copy
+    port = dev.port(rx_queues=2)
+    port.open(pool)                           # reset, link, rings, RSS; then rx/tx in C
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from target.driver.intel.chip import IntelChip, LinkTimeouts
+from target.driver.intel.dma import (
+    DmaArena,
+    DmaError,
+    DmaMemory,
+    HugepageMemory,
+    VfioDevice,
+    VfioMemory,
+    hugepages_available,
+)
+from target.driver.intel.igb import REGISTERS as IGB_REGISTERS
+from target.driver.intel.igb import IgbChip
+from target.driver.intel.ixgbe import REGISTERS as IXGBE_REGISTERS
+from target.driver.intel.ixgbe import IxgbeChip
+from target.driver.intel.mmio import DeviceGone, MappedBar, RegisterBackend, Registers
+from target.driver.intel.pci import PciDevice, PciError
+from target.driver.intel.ring import IntelPort, assign_pool_bus_addresses
+from target.packet import PacketPool
+
+log = logging.getLogger("kvick.intel")
+
+BOUNCE_BUF = 2048               # copy-mode ring buffers: one 1514 B frame each, 2 KiB for SRRCTL
+MAX_TX_FRAME = 9216
+CHIPS = {"igb": (IgbChip, IGB_REGISTERS), "ixgbe": (IxgbeChip, IXGBE_REGISTERS)}
+
+
+class IntelDevice:
+    def __init__(self, chip: IntelChip, memory_factory: Callable[[int], DmaMemory],
+                 address: str = "", closer: Callable[[], None] | None = None) -> None:
+        self.chip = chip
+        self.address = address
+        self.memory_factory = memory_factory
+        self.arena = DmaArena(memory_factory)
+        self.pools: list[DmaMemory] = []
+        self._closer = closer
+        self._port: IntelPort | None = None
+
+    @classmethod
+    def from_backend(cls, backend: RegisterBackend, family: str,
+                     memory_factory: Callable[[int], DmaMemory], address: str = "",
+                     timeouts: LinkTimeouts | None = None,
+                     closer: Callable[[], None] | None = None) -> "IntelDevice":
+        chip_cls, table = CHIPS[family]
+        return cls(chip_cls(Registers(backend, table), timeouts), memory_factory, address, closer)
+
+    @classmethod
+    def open(cls, address: str, access: str = "pagemap", sysfs: str = "/sys/bus/pci",
+             timeouts: LinkTimeouts | None = None) -> "IntelDevice":
+        """Map the device's registers after checking it can be used; PciError / DmaError with
+        a readable reason otherwise (not Intel, bound to a kernel driver, no rights, no
+        hugepages, no IOMMU)."""
+        pci = PciDevice(address, sysfs)
+        family = pci.family()
+        driver = pci.driver()
+        if access == "pagemap":
+            if driver is not None:
+                raise PciError(f"{pci.address} is bound to the kernel driver {driver!r}; release it "
+                               f"first: echo {pci.address} > {sysfs}/drivers/{driver}/unbind")
+            if os.geteuid() != 0:
+                raise PciError(f"{pci.address}: mapping resource0 and reading physical addresses "
+                               f"need root; run as root or use access=vfio")
+            if hugepages_available() == 0:
+                raise DmaError("no free 2 MiB hugepages for descriptor rings and buffers: "
+                               "echo 64 > /proc/sys/vm/nr_hugepages")
+            pci.enable_bus_master()
+            bar, size = pci.map_bar0()
+            backend = MappedBar(_mmap_address(bar), size, bar)
+            return cls.from_backend(backend, family, HugepageMemory, pci.address, timeouts, bar.close)
+        if access == "vfio":
+            if driver != "vfio-pci":
+                raise PciError(f"{pci.address} is bound to {driver or 'no driver'}, not vfio-pci: "
+                               f"modprobe vfio-pci; echo vfio-pci > {pci.path}/driver_override; "
+                               f"echo {pci.address} > {sysfs}/drivers_probe")
+            group = pci.iommu_group()
+            if group is None:
+                raise DmaError(f"{pci.address} has no IOMMU group: boot with intel_iommu=on "
+                               f"(or use access=pagemap)")
+            vfio = VfioDevice(pci.address, group)
+            try:
+                command = vfio.config_read16(0x04)
+                vfio.config_write16(0x04, command | 0x6)      # memory space + bus master
+                bar, size = vfio.map_bar0()
+            except BaseException:
+                vfio.close()
+                raise
+
+            def close() -> None:
+                bar.close()
+                vfio.close()
+
+            backend = MappedBar(_mmap_address(bar), size, bar)
+            return cls.from_backend(backend, family, lambda n: VfioMemory(vfio, n), pci.address,
+                                    timeouts, close)
+        raise ValueError(f"access must be 'pagemap' or 'vfio', got {access!r}")
+
+    # -- the engine's side --------------------------------------------------------------------
+    def port(self, rx_queues: int = 1, ring_size: int = 512) -> IntelPort:
+        if rx_queues > self.chip.max_queues:
+            raise ValueError(f"{self.chip.family} supports up to {self.chip.max_queues} RX queues")
+        if ring_size * BOUNCE_BUF > self.arena.chunk:
+            raise ValueError(f"ring_size {ring_size} too large (at most {self.arena.chunk // BOUNCE_BUF})")
+        return IntelPort(self, rx_queues, ring_size, f"intel:{self.address}")
+
+    def make_pool(self, capacity: int, buf_size: int = 4096) -> PacketPool:
+        """A packet pool in DMA memory with bus addresses: ports opened on it are zero copy.
+        buf_size must divide 2 MiB (pagemap: a buffer must not straddle two hugepages)."""
+        memory = self.memory_factory(capacity * buf_size)
+        pool = PacketPool(capacity, buf_size, memory=memoryview(memory.buffer))
+        assign_pool_bus_addresses(pool, memory)
+        self.pools.append(memory)
+        return pool
+
+    def attach(self, port: IntelPort, pool: PacketPool) -> None:
+        """Bring the chip up for `port`: reset, link, rings, RSS, RX and TX on (called by
+        IntelPort.open)."""
+        if self._port is not None:
+            raise RuntimeError(f"{self.address} already has an open port")
+        chip = self.chip
+        chip.reset()
+        chip.start_link()
+        port._setup(chip.regs.backend.virt, chip.rx_error_mask, MAX_TX_FRAME)
+        n = port.ring_size
+        if port.zero_copy:
+            buf_kib = min(pool.max_frame // 1024, 16)
+        else:
+            buf_kib = BOUNCE_BUF // 1024
+        for q in range(port.rx_queues):
+            desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
+            bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
+            port._add_rx_queue(desc_mem, desc_virt, chip.rx_tail_offset(q),
+                               bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
+            chip.setup_rx_queue(q, desc_bus, n, buf_kib)
+        desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
+        bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
+        port._set_tx_queue(desc_mem, desc_virt, chip.tx_tail_offset(0),
+                           bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
+        chip.setup_tx_queue(0, desc_bus, n)
+        chip.configure_rss(port.rx_queues)
+        chip.enable_rx(promiscuous=True)
+        for q in range(port.rx_queues):
+            chip.wait_rx_queue(q)
+        port._hand_rx_to_device()
+        chip.enable_tx()
+        self._port = port
+        up = self.wait_link(chip.timeouts.link)
+        port.set_link(up)
+        if not up:
+            log.warning("%s: link is down after %.1f s; transmitted packets are dropped until "
+                        "it comes up", self.address, chip.timeouts.link)
+
+    def wait_link(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.link_up():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def detach(self, port: IntelPort) -> None:
+        try:
+            if not port.dead or self._port is port:
+                self.chip.stop(port.rx_queues, 1)
+        except DeviceGone:
+            pass
+        finally:
+            self._port = None
+            self.arena.close()
+
+    def link_up(self) -> bool:
+        status = self.chip.regs.read("STATUS")
+        if status == 0xFFFFFFFF:
+            if self._port is not None:
+                self._port.mark_device_gone()
+            raise DeviceGone(f"{self.address or 'the device'} does not answer (registers read "
+                             f"all ones): removed or powered off")
+        return self.chip.link_up()
+
+    def hardware_stats(self) -> dict[str, int]:
+        return self.chip.hardware_stats()
+
+    def mac_address(self) -> str:
+        return self.chip.mac_address()
+
+    def close(self) -> None:
+        if self._port is not None:
+            self._port.close()
+        self.arena.close()
+        for memory in self.pools:
+            try:
+                memory.close()
+            except BufferError:
+                pass            # a pool still uses it; the mapping goes when the pool does
+        self.pools = []
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+
+def _mmap_address(buffer) -> int:
+    import ctypes
+
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
