@@ -70,6 +70,8 @@ cdef struct pstate_t:
     uint32_t ntrans
     uint32_t trans0             # index into Pipeline.ptrans
     uint32_t key_bits           # total width of the key
+    int32_t simple_hdr          # the state only extracts this fixed-size header (-1: general)
+    int32_t key_field           # the key is this one field (-1: general)
 
 
 cdef struct pcomp_t:

@@ -458,6 +458,15 @@ cdef class Pipeline:
             self.pcomps[comp0 + k].width = width
             bits += width
         self.pstates[i].key_bits = bits
+        # Shapes the parser runs without the interpreter.
+        self.pstates[i].simple_hdr = -1
+        self.pstates[i].key_field = -1
+        if (self.code[code].op == OP_EXTRACT and self.code[code + 1].op == OP_RET
+                and self.headers[self.code[code].d].varbit_max == 0):
+            self.pstates[i].simple_hdr = self.code[code].d
+        if (len(comps) == 1 and self.code[keycode].op == OP_LDF
+                and self.code[keycode + 1].op == OP_RET and comps[0][0] == self.code[keycode].a):
+            self.pstates[i].key_field = self.code[keycode].d
         for k, (kind, value, mask, nxt, vset) in enumerate(trans):
             self.ptrans[trans0 + k].kind = kind
             self.ptrans[trans0 + k].value = int_to_u128(value)
@@ -786,6 +795,20 @@ cdef class Pipeline:
                 self.write_field(x, i.d, x.params[i.e])
             elif i.op == OP_STFK:
                 self.write_field(x, i.d, self.consts[i.e])
+            elif i.op == OP_FOPK:
+                va = self.read_field(x, i.e)
+                vb = self.consts[i.b]
+                if i.a == 0:
+                    va = <s128>(<u128>va + <u128>vb)
+                elif i.a == 1:
+                    va = <s128>(<u128>va - <u128>vb)
+                elif i.a == 2:
+                    va = va & vb
+                elif i.a == 3:
+                    va = va | vb
+                else:
+                    va = va ^ vb
+                self.write_field(x, i.d, va)
             elif i.op == OP_RET:
                 return r[i.a]
             elif i.op == OP_ADD:
@@ -1052,6 +1075,8 @@ cdef class Pipeline:
     # ------------------------------------------------------------------ parser and controls
     cdef void run_parser(self, ctx_t *x) noexcept nogil:
         cdef int32_t state = self.parser_init
+        cdef header_t *hd
+        cdef uint32_t nb
         cdef pstate_t *ps
         cdef ptrans_t *tr
         cdef uint32_t k, j, steps = 0
@@ -1067,14 +1092,26 @@ cdef class Pipeline:
             ps = &self.pstates[state]
             if self.trace_on:
                 self.trace_ev(x, EV_PARSE_STATE, state, 0, 0)
-            self.run_block(x, ps.code)
-            if x.error != ERR_NONE:
-                break
+            if ps.simple_hdr >= 0:
+                # the common state: extract one fixed-size header
+                hd = &self.headers[ps.simple_hdr]
+                nb = hd.fixed_bits >> 3
+                if x.cursor + nb > x.pkt.len:
+                    x.error = ERR_PACKET_TOO_SHORT
+                    break
+                memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nb)
+                x.cursor += nb
+                x.valid[ps.simple_hdr] = 1
+                if self.trace_on:
+                    self.trace_ev(x, EV_EXTRACT, ps.simple_hdr, nb, 0)
+            else:
+                self.run_block(x, ps.code)
+                if x.error != ERR_NONE:
+                    break
             key = 0
-            if ps.ncomps == 1 and self.code[ps.keycode].op == OP_LDF and \
-                    self.code[ps.keycode + 1].op == OP_RET:
+            if ps.key_field >= 0:
                 # the common key: one field, read directly
-                key = <u128>self.read_field(x, self.code[ps.keycode].d) & kv_mask128(
+                key = <u128>self.read_field(x, ps.key_field) & kv_mask128(
                     self.pcomps[ps.comp0].width)
             elif ps.ncomps:
                 key = self.transition_key(x, ps)

@@ -496,6 +496,8 @@ class _Compiler:
                 self.emit(code, "STFK", d=fid, e=p.const(parse_int(src["value"])))
                 return
             src = _strip_width_mask(src, fi.width)
+            if self._fused_field_op(fid, src, code):
+                return
             r = self.expr(src, code, f"{path}[1]")
             self.emit(code, "STF", r, d=fid)
             return
@@ -510,6 +512,30 @@ class _Compiler:
                 self.emit(code, "STFDYN", rs, ri, d=sid, e=fidx)
                 return
         raise ProgramError(f"{path}[0]", f"unsupported assignment target {dst.get('type')!r}")
+
+    _FUSABLE = {"+": 0, "-": 1, "&": 2, "|": 3, "^": 4}
+
+    def _fused_field_op(self, dst: int, src: dict[str, Any], code: list[Insn]) -> bool:
+        """`dst = field OP constant` in one instruction (e.g. the TTL decrement)."""
+        v = src.get("value") if src.get("type") == "expression" else None
+        while isinstance(v, dict) and v.get("type") == "expression":
+            v = v.get("value")
+        if not isinstance(v, dict) or v.get("op") not in self._FUSABLE:
+            return False
+        left, right = v.get("left") or {}, v.get("right") or {}
+        if left.get("type") != "field" or right.get("type") != "hexstr":
+            return False
+        if left["value"][1] == "$valid$":
+            return False
+        sfid = self.field_id(left["value"], "fused")
+        f = self.p.fields[sfid]
+        if f.signed or f.varbit or f.width > 128:
+            return False
+        k = self.p.const(parse_int(right["value"]))
+        if k > 0xFFFF:
+            return False
+        self.emit(code, "FOPK", self._FUSABLE[v["op"]], k, d=dst, e=sfid)
+        return True
 
     def header_operand(self, prm: dict[str, Any], code: list[Insn], path: str) -> tuple[str, int, int]:
         """('hdr', header id, 0) or ('dyn', stack id, index register)."""

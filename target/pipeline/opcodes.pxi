@@ -80,3 +80,4 @@ cdef enum:
     OP_STVL = 77
     OP_HASHF = 78
     OP_SETUNION = 79
+    OP_FOPK = 80

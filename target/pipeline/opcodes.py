@@ -84,6 +84,8 @@ OPCODES: list[tuple[str, str]] = [
     ("STVL", "varbit field d = varbit field e (assign_VL)"),
     ("HASHF", "field e = calc d (no base, no modulo; for verify/update checksums)"),
     ("SETUNION", "header d becomes valid and invalidates the other members of its union"),
+    # --- fused forms of common statement shapes (loader.py's peepholes)
+    ("FOPK", "field d = field e OP const[b], OP by a: 0 +, 1 -, 2 &, 3 |, 4 ^"),
 ]
 
 OP: dict[str, int] = {name: i for i, (name, _) in enumerate(OPCODES)}
