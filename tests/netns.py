@@ -106,6 +106,18 @@ class TestBed:
     def address(self, netns: str, ifname: str, cidr: str) -> None:
         run("ip", "addr", "add", cidr, "dev", ifname, netns=netns)
 
+    def host(self, address: str, gateway_mac: str) -> tuple[str, str, str]:
+        """A namespace whose one interface has `address`/24 and gateway .254 at `gateway_mac`
+        (a static neighbour entry: no ARP). Returns (namespace, end here, end inside)."""
+        ns = self.namespace()
+        here, there = self.veth(ns)
+        gateway = address.rsplit(".", 1)[0] + ".254"
+        self.address(ns, there, address + "/24")
+        run("ip", "neigh", "replace", gateway, "lladdr", gateway_mac, "dev", there, netns=ns)
+        run("ip", "route", "add", "default", "via", gateway, netns=ns)
+        return ns, here, there
+
+
     @contextmanager
     def raw_socket(self, netns: str | None, ifname: str) -> Iterator[socket.socket]:
         """A raw packet socket bound to `ifname` inside `netns`, receiving every frame."""
@@ -165,3 +177,8 @@ def receive(s: socket.socket, timeout: float, want: int = 1,
         if accept(frame):
             got.append(frame)
     return got
+
+
+def mac_of(netns: str | None, ifname: str) -> str:
+    """The MAC address of `ifname` (inside `netns`) as aa:bb:cc:dd:ee:ff."""
+    return run("cat", f"/sys/class/net/{ifname}/address", netns=netns).stdout.strip()

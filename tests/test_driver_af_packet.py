@@ -5,7 +5,7 @@ import random
 import time
 
 import pytest
-from netns import TestBed, leftovers, receive, run
+from netns import TestBed, leftovers, mac_of, receive, run
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
@@ -231,24 +231,9 @@ BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
 GATEWAY_MAC = "02:00:00:00:00:fe"
 
 
-def mac_of(netns: str, ifname: str) -> str:
-    return run("cat", f"/sys/class/net/{ifname}/address", netns=netns).stdout.strip()
-
-
-def host(bed: TestBed, address: str) -> tuple[str, str, str]:
-    """A namespace whose one interface has `address`/24 and a static gateway .254."""
-    ns = bed.namespace()
-    sw_if, host_if = bed.veth(ns)
-    gateway = address.rsplit(".", 1)[0] + ".254"
-    bed.address(ns, host_if, address + "/24")
-    run("ip", "neigh", "replace", gateway, "lladdr", GATEWAY_MAC, "dev", host_if, netns=ns)
-    run("ip", "route", "add", "default", "via", gateway, netns=ns)
-    return ns, sw_if, host_if
-
-
 def test_switch_routes_between_namespaces_with_tutorial_basic(bed):
-    ns1, sw1, if1 = host(bed, "10.0.1.1")
-    ns2, sw2, if2 = host(bed, "10.0.2.2")
+    ns1, sw1, if1 = bed.host("10.0.1.1", GATEWAY_MAC)
+    ns2, sw2, if2 = bed.host("10.0.2.2", GATEWAY_MAC)
     sw = Switch(pool_size=4096, buf_size=2048 + 256)
     sw.load(BASIC + ".json", p4info=BASIC + ".p4info.txtpb")
     forward = "MyIngress.ipv4_forward"
