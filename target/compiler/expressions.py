@@ -1,0 +1,374 @@
+"""Typed expressions: P4 expression trees to BMv2 JSON expressions, with widths checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Tree
+
+from target.compiler.bmv2 import expression, hexstr
+from target.compiler.declarations import Declarations, name_of, parse_number
+from target.compiler.errors import CompileError, Unsupported
+from target.compiler.types import (
+    BitT,
+    BoolT,
+    EnumT,
+    ErrorT,
+    IntLitT,
+    ListT,
+    P4Type,
+    StackT,
+    StringT,
+    StructLikeT,
+    bit_width,
+)
+
+
+@dataclass
+class Val:
+    """A lowered expression. kind: value (json is an expression), field (json is a field
+    reference, assignable), header / stack (ref is the instance name), struct (members),
+    object (ref is an extern instance, table, packet, enum type or namespace)."""
+    type: P4Type
+    json: dict[str, Any] | None = None
+    kind: str = "value"
+    const: int | bool | None = None
+    ref: Any = None
+    members: dict[str, Val] = field(default_factory=dict)
+
+
+def const_val(value: int, t: P4Type) -> Val:
+    if isinstance(t, BoolT):
+        return Val(t, {"type": "bool", "value": bool(value)}, const=bool(value))
+    if isinstance(t, BitT):
+        value &= (1 << t.width) - 1
+        return Val(t, hexstr(value), const=value)
+    return Val(t, hexstr(value), const=value)
+
+
+def as_bool(v: Val) -> dict[str, Any]:
+    """JSON of v in a boolean position (conditions, and/or/not)."""
+    if not isinstance(v.type, BoolT):
+        raise CompileError(f"expected bool, got {v.type.describe()}")
+    if v.kind == "field":
+        return expression("d2b", None, v.json)
+    return v.json  # type: ignore[return-value]
+
+
+def as_data(v: Val) -> dict[str, Any]:
+    """JSON of v as a number (stored in a field, compared, hashed)."""
+    if isinstance(v.type, BoolT) and v.kind != "field":
+        if v.const is not None:
+            return hexstr(int(bool(v.const)))
+        return expression("b2d", None, v.json)
+    if v.json is None:
+        raise CompileError(f"{v.type.describe()} is not a value")
+    return v.json
+
+
+def _mask(j: dict[str, Any], width: int) -> dict[str, Any]:
+    return expression("&", j, hexstr((1 << width) - 1))
+
+
+class ExpressionLowering:
+    """Lowers expression trees within a scope (a dict of names -> Val, innermost last)."""
+
+    def __init__(self, decls: Declarations) -> None:
+        self.decls = decls
+        self.scopes: list[dict[str, Val]] = []
+
+    def error(self, message: str, node: Any) -> CompileError:
+        return CompileError(message, self.decls.loc(node))
+
+    def lookup(self, name: str, node: Any) -> Val:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if name in self.decls.const_trees:
+            type_tree, value_tree = self.decls.const_trees[name]
+            t = self.decls.resolve(type_tree)
+            v = self.expr(value_tree, t)
+            if v.const is None:
+                raise self.error(f"constant {name} is not a compile-time value", value_tree)
+            return const_val(int(v.const), t)
+        if name in self.decls.types:
+            return Val(self.decls.types[name], kind="object", ref=("type", name))
+        raise self.error(f"unknown name {name}", node)
+
+    # ------------------------------------------------------------------ conversions
+    def convert(self, v: Val, target: P4Type, node: Any) -> Val:
+        """Implicit conversion of v to `target` (int literals take widths; else types must agree)."""
+        if isinstance(v.type, IntLitT) and isinstance(target, BitT):
+            return const_val(int(v.const or 0), target)
+        if isinstance(target, BitT) and isinstance(v.type, BitT):
+            if v.type.width != target.width or v.type.signed != target.signed:
+                raise self.error(f"width mismatch: {v.type.describe()} where {target.describe()} "
+                                 "is expected (cast it)", node)
+            return v
+        if isinstance(target, IntLitT) or target == v.type:
+            return v
+        if isinstance(target, EnumT) and v.type is target:
+            return v
+        if isinstance(target, BitT) and isinstance(v.type, EnumT) and v.type.underlying is not None:
+            if v.type.underlying.width == target.width:
+                return Val(target, v.json, v.kind, v.const)
+        if type(target) is type(v.type) and not isinstance(target, (StructLikeT, EnumT)):
+            return v
+        raise self.error(f"type mismatch: {v.type.describe()} where {target.describe()} is expected",
+                         node)
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, node: Any, expected: P4Type | None = None) -> Val:
+        v = self._expr(node, expected)
+        if expected is not None and not isinstance(expected, (IntLitT,)) and v.kind in ("value", "field"):
+            v = self.convert(v, expected, node)
+        return v
+
+    def _expr(self, node: Any, expected: P4Type | None) -> Val:
+        kind = node.data
+        handler = getattr(self, f"_e_{kind}", None)
+        if handler is None:
+            raise Unsupported(f"expression {kind.replace('_', ' ')}", self.decls.loc(node))
+        return handler(node, expected)
+
+    def _e_number(self, node: Tree, expected: P4Type | None) -> Val:
+        value, width, signed = parse_number(str(node.children[0]))
+        if width is None:
+            if isinstance(expected, BitT):
+                return const_val(value, expected)
+            return Val(IntLitT(), hexstr(value), const=value)
+        return const_val(value, BitT(width, signed))
+
+    def _e_true(self, node: Tree, expected: P4Type | None) -> Val:
+        return const_val(1, BoolT())
+
+    def _e_false(self, node: Tree, expected: P4Type | None) -> Val:
+        return const_val(0, BoolT())
+
+    def _e_string(self, node: Tree, expected: P4Type | None) -> Val:
+        return Val(StringT(), {"type": "string", "value": str(node.children[0])[1:-1]})
+
+    def _e_ident(self, node: Tree, expected: P4Type | None) -> Val:
+        return self.lookup(str(node.children[0]), node)
+
+    def _e_global_ident(self, node: Tree, expected: P4Type | None) -> Val:
+        return self.lookup(str(node.children[0]), node)
+
+    def _e_list_expr(self, node: Tree, expected: P4Type | None) -> Val:
+        items = node.children[0].children if node.children[0] is not None else []
+        vals = [self.expr(i) for i in items]
+        return Val(ListT([v.type for v in vals]), kind="list",
+                   members={str(i): v for i, v in enumerate(vals)})
+
+    def _e_type_member(self, node: Tree, expected: P4Type | None) -> Val:
+        base, member = node.children
+        mname = name_of(member)
+        if isinstance(base, Tree) and base.data == "error_type":
+            if mname not in self.decls.errors:
+                raise self.error(f"unknown error {mname}", member)
+            return Val(ErrorT(), hexstr(self.decls.errors.index(mname)), const=self.decls.errors.index(mname))
+        tname = str(base) if not isinstance(base, Tree) else name_of(base)
+        t = self.decls.types.get(tname)
+        if isinstance(t, EnumT):
+            if mname not in t.members:
+                raise self.error(f"{tname} has no member {mname}", member)
+            if t.underlying is not None:
+                return Val(t, hexstr(t.values[mname], t.underlying.width), const=t.values[mname])
+            return Val(t, hexstr(t.members.index(mname)), const=t.members.index(mname), ref=mname)
+        raise self.error(f"{tname}.{mname} is not a value", node)
+
+    def _e_member(self, node: Tree, expected: P4Type | None) -> Val:
+        base = self.expr(node.children[0])
+        mname = name_of(node.children[1])
+        if base.kind == "struct":
+            if mname not in base.members:
+                raise self.error(f"{base.type.describe()} has no field {mname}", node.children[1])
+            return base.members[mname]
+        if base.kind == "header":
+            htype = base.type
+            assert isinstance(htype, StructLikeT)
+            ftype = htype.field_type(mname)
+            if ftype is None:
+                # Methods (isValid, setValid, ...) are resolved by the call that uses them.
+                return Val(htype, kind="method", ref=(base, mname))
+            return Val(ftype, {"type": "field", "value": [base.ref, mname]}, kind="field")
+        if base.kind == "stack":
+            assert isinstance(base.type, StackT)
+            if mname == "size":
+                return const_val(base.type.size, BitT(32))
+            return Val(base.type, kind="method", ref=(base, mname))
+        if base.kind == "object":
+            return Val(base.type, kind="method", ref=(base, mname))
+        raise self.error(f"{mname}: member of something that has no members", node.children[1])
+
+    def _e_index(self, node: Tree, expected: P4Type | None) -> Val:
+        base = self.expr(node.children[0])
+        if base.kind != "stack":
+            raise self.error("indexing something that is not a header stack", node)
+        idx = self.expr(node.children[1])
+        if idx.const is None:
+            raise Unsupported("header stack index that is not a compile-time constant", self.decls.loc(node))
+        assert isinstance(base.type, StackT)
+        if not 0 <= int(idx.const) < base.type.size:
+            raise self.error(f"index {idx.const} out of range for {base.type.describe()}", node)
+        return Val(base.type.element, kind="header", ref=f"{base.ref}[{idx.const}]")
+
+    def _e_slice(self, node: Tree, expected: P4Type | None) -> Val:
+        base = self.expr(node.children[0])
+        hi, lo = self.decls.const_int(node.children[1]), self.decls.const_int(node.children[2])
+        if not isinstance(base.type, BitT) or not (0 <= lo <= hi < base.type.width):
+            raise self.error(f"bad slice [{hi}:{lo}] of {base.type.describe()}", node)
+        width = hi - lo + 1
+        j = as_data(base)
+        if lo:
+            j = expression(">>", j, hexstr(lo))
+        out = Val(BitT(width), _mask(j, width))
+        out.ref = ("slice", base, hi, lo)
+        return out
+
+    def _e_cast(self, node: Tree, expected: P4Type | None) -> Val:
+        target = self.decls.resolve(node.children[0])
+        v = self.expr(node.children[1])
+        if isinstance(v.type, IntLitT) or v.const is not None and isinstance(target, BitT):
+            if isinstance(target, BoolT):
+                return const_val(int(v.const or 0), target)
+            return const_val(int(v.const or 0), target)
+        if isinstance(target, BitT) and isinstance(v.type, BoolT):
+            return Val(target, as_data(v))
+        if isinstance(target, BoolT) and isinstance(v.type, BitT) and v.type.width == 1:
+            return Val(target, expression("d2b", None, as_data(v)))
+        if isinstance(target, BitT) and isinstance(v.type, BitT):
+            j = as_data(v)
+            if target.signed:
+                return Val(target, expression("two_comp_mod", j, hexstr(target.width)))
+            if v.type.signed or target.width < v.type.width:
+                return Val(target, _mask(j, target.width))
+            return Val(target, j)
+        if isinstance(target, BitT) and isinstance(v.type, EnumT) and v.type.underlying is not None:
+            return Val(target, v.json, const=v.const)
+        raise self.error(f"cannot cast {v.type.describe()} to {target.describe()}", node)
+
+    def _e_not_op(self, node: Tree, expected: P4Type | None) -> Val:
+        v = self.expr(node.children[0], BoolT())
+        if v.const is not None:
+            return const_val(int(not v.const), BoolT())
+        return Val(BoolT(), expression("not", None, as_bool(v)))
+
+    def _e_bnot_op(self, node: Tree, expected: P4Type | None) -> Val:
+        v = self.expr(node.children[0], expected)
+        if not isinstance(v.type, BitT):
+            raise self.error(f"~ needs a bit<W> operand, got {v.type.describe()}", node)
+        if v.const is not None:
+            return const_val(~int(v.const), v.type)
+        return Val(v.type, _mask(expression("~", None, as_data(v)), v.type.width))
+
+    def _e_neg_op(self, node: Tree, expected: P4Type | None) -> Val:
+        v = self.expr(node.children[0], expected)
+        if v.const is not None:
+            if isinstance(v.type, IntLitT):
+                return Val(v.type, hexstr(-int(v.const)) if v.const <= 0 else None, const=-int(v.const))
+            return const_val(-int(v.const), v.type)
+        if not isinstance(v.type, BitT):
+            raise self.error("- needs a number", node)
+        return Val(v.type, _mask(expression("-", hexstr(0), as_data(v)), v.type.width))
+
+    def _e_land_op(self, node: Tree, expected: P4Type | None) -> Val:
+        return self._logical(node, "and")
+
+    def _e_lor_op(self, node: Tree, expected: P4Type | None) -> Val:
+        return self._logical(node, "or")
+
+    def _logical(self, node: Tree, op: str) -> Val:
+        a = self.expr(node.children[0], BoolT())
+        b = self.expr(node.children[1], BoolT())
+        return Val(BoolT(), expression(op, as_bool(a), as_bool(b)))
+
+    def _e_cond(self, node: Tree, expected: P4Type | None) -> Val:
+        c = self.expr(node.children[0], BoolT())
+        a = self.expr(node.children[1], expected)
+        b = self.expr(node.children[2], a.type if not isinstance(a.type, IntLitT) else expected)
+        if isinstance(a.type, IntLitT):
+            a = self.convert(a, b.type, node)
+        j = {"type": "expression", "value": {"op": "?", "left": as_data(a), "right": as_data(b),
+                                             "cond": as_bool(c)}}
+        return Val(b.type, j)
+
+    def _e_binop(self, node: Tree, expected: P4Type | None) -> Val:
+        left, op_tok, right = node.children
+        op = str(op_tok)
+        a = self.expr(left, None if op in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>") else expected)
+        b = self.expr(right, a.type if isinstance(a.type, BitT) and op not in ("<<", ">>", "++") else None)
+        if isinstance(a.type, IntLitT) and isinstance(b.type, BitT) and op not in ("<<", ">>", "++"):
+            a = self.convert(a, b.type, left)
+        if op in ("<<", ">>"):
+            return self._shift(a, b, op, node)
+        if op == "++":
+            return self._concat(a, b, node)
+        if op in ("==", "!="):
+            if isinstance(a.type, BoolT) or isinstance(b.type, BoolT):
+                b = self.convert(b, a.type, right)
+                if a.const is not None and b.const is not None:
+                    return const_val(int((a.const == b.const) == (op == "==")), BoolT())
+                return Val(BoolT(), expression(op, as_data(a), as_data(b)))
+        if isinstance(a.type, IntLitT) and isinstance(b.type, IntLitT):
+            return self._fold(int(a.const or 0), int(b.const or 0), op, IntLitT(), node)
+        if not isinstance(a.type, (BitT, ErrorT, EnumT)):
+            raise self.error(f"operator {op} on {a.type.describe()}", node)
+        b = self.convert(b, a.type, right)
+        if a.const is not None and b.const is not None and isinstance(a.type, BitT):
+            return self._fold(int(a.const), int(b.const), op, a.type, node)
+        ja, jb = as_data(a), as_data(b)
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            if isinstance(a.type, BitT) and a.type.signed and op not in ("==", "!="):
+                raise Unsupported("ordering comparison of signed int<W>", self.decls.loc(node))
+            return Val(BoolT(), expression(op, ja, jb))
+        assert isinstance(a.type, BitT)
+        w = a.type.width
+        if op in ("&", "|", "^"):
+            return Val(a.type, expression(op, ja, jb))
+        if op in ("+", "-", "*"):
+            return Val(a.type, _mask(expression(op, ja, jb), w))
+        if op == "|+|":
+            return Val(a.type, expression("usat_cast", expression("+", ja, jb), hexstr(w)))
+        if op == "|-|":
+            return Val(a.type, expression("usat_cast", expression("-", ja, jb), hexstr(w)))
+        if op in ("/", "%"):
+            return Val(a.type, expression(op, ja, jb))
+        raise Unsupported(f"operator {op}", self.decls.loc(node))
+
+    def _fold(self, x: int, y: int, op: str, t: P4Type, node: Tree) -> Val:
+        results = {"+": x + y, "-": x - y, "*": x * y, "&": x & y, "|": x | y, "^": x ^ y}
+        if op in results:
+            return const_val(results[op], t)
+        if op in ("/", "%"):
+            if y == 0:
+                raise self.error("division by zero", node)
+            return const_val(x // y if op == "/" else x % y, t)
+        cmp = {"==": x == y, "!=": x != y, "<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}
+        if op in cmp:
+            return const_val(int(cmp[op]), BoolT())
+        raise Unsupported(f"operator {op} on constants", self.decls.loc(node))
+
+    def _shift(self, a: Val, b: Val, op: str, node: Tree) -> Val:
+        if not isinstance(a.type, BitT):
+            raise self.error(f"shift of {a.type.describe()}: give the left operand a width", node)
+        w = a.type.width
+        if a.const is not None and b.const is not None:
+            return const_val(int(a.const) << int(b.const) if op == "<<" else int(a.const) >> int(b.const),
+                             a.type)
+        j = expression(op, as_data(a), as_data(b))
+        return Val(a.type, _mask(j, w) if op == "<<" else j)
+
+    def _concat(self, a: Val, b: Val, node: Tree) -> Val:
+        if not isinstance(a.type, BitT) or not isinstance(b.type, BitT):
+            raise self.error("++ needs two bit<W> operands", node)
+        w = a.type.width + b.type.width
+        j = expression("|", _mask(expression("<<", as_data(a), hexstr(b.type.width)), w), as_data(b))
+        return Val(BitT(w), j)
+
+    def width_of(self, v: Val, node: Any) -> int:
+        try:
+            return bit_width(v.type)
+        except TypeError:
+            raise self.error(f"{v.type.describe()} has no bit width here", node) from None

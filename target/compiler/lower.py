@@ -1,0 +1,649 @@
+"""The v1model program: binds main's six blocks, lays out headers and metadata, and lowers the
+parser, the controls (tables, actions, apply graphs), checksums and the deparser to BMv2 JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Tree
+
+from target.compiler.bmv2 import Bmv2Json, hexstr
+from target.compiler.declarations import Declarations, name_of
+from target.compiler.errors import CompileError, Unsupported
+from target.compiler.expressions import Val, as_bool, as_data
+from target.compiler.statements import HASH_ALGORITHMS, StatementLowering
+from target.compiler.types import BitT, BoolT, EnumT, ErrorT, ExternT, StackT, StructLikeT, bit_width
+
+
+@dataclass
+class TableInfo:
+    name: str
+    node: Tree
+    keys: list[tuple[str, str, int, dict]] = field(default_factory=list)  # (name, kind, width, json)
+    actions: list[tuple[str, list[str]]] = field(default_factory=list)    # (qualified, annotations)
+    default: tuple[str, list[int]] | None = None
+    default_const: bool = False
+    size: int = 1024
+    direct_counter: str | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[str] = field(default_factory=list)
+    applied: bool = False
+
+
+@dataclass
+class ActionInfo:
+    name: str
+    params: list[tuple[str, int]]
+    json_id: int
+    annotations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Lowered:
+    """What the P4Info writer needs besides the JSON."""
+    tables: list[TableInfo] = field(default_factory=list)
+    actions: dict[str, ActionInfo] = field(default_factory=dict)
+    counters: list[tuple[str, str, int, str | None]] = field(default_factory=list)  # name, unit, size, table
+    registers: list[tuple[str, int, int]] = field(default_factory=list)
+    meters: list[tuple[str, str, int]] = field(default_factory=list)
+    digests: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)
+    controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
+
+
+class ProgramLowering(StatementLowering):
+    def __init__(self, decls: Declarations, program_name: str) -> None:
+        super().__init__(decls, Bmv2Json(program_name))
+        self.lowered = Lowered()
+        self.json.errors = [[e, i] for i, e in enumerate(decls.errors)]
+
+    # ------------------------------------------------------------------ layout
+    def run(self) -> dict[str, Any]:
+        main = self.decls.main
+        if main is None:
+            raise CompileError("no `main` package instantiation")
+        ctor = main.children[1]
+        if str(ctor.children[0]) != "V1Switch":
+            raise Unsupported(f"architecture package {ctor.children[0]} (only V1Switch)",
+                              self.decls.loc(ctor))
+        blocks = [str(a.children[0]) for a in ctor.children[2].children]
+        if len(blocks) != 6:
+            raise self.error("V1Switch takes six blocks", ctor)
+        parser, verify, ingress, egress, compute, deparser = blocks
+        ptree = self.decls.parsers[parser]
+        params = ptree.children[2].children
+        htype = self.decls.resolve(params[1].children[2])
+        mtype = self.decls.resolve(params[2].children[2])
+        self.hdr = self.bind_headers(htype, "")
+        self.meta = self.bind_metadata(mtype, mtype.name if isinstance(mtype, StructLikeT) else "meta")
+        self.stdmeta = Val(self.decls.types["standard_metadata_t"], kind="header", ref="standard_metadata")
+        self.collect_controller_headers(htype)
+        self.lower_parser(ptree)
+        self.pipeline(self.decls.controls[ingress], "ingress")
+        self.pipeline(self.decls.controls[egress], "egress")
+        self.checksums(self.decls.controls[verify], verify=True)
+        self.checksums(self.decls.controls[compute], verify=False)
+        self.deparser(self.decls.controls[deparser])
+        return self.json.document()
+
+    def bind_headers(self, t: Any, prefix: str) -> Val:
+        if not isinstance(t, StructLikeT) or t.kind != "struct":
+            raise self.error("the parser's headers parameter must be a struct", None)
+        v = Val(t, kind="struct")
+        for fname, ftype in t.fields:
+            inst = f"{prefix}{fname}"
+            if isinstance(ftype, StructLikeT) and ftype.kind == "header":
+                self.json.add_header(inst, self.header_type(ftype))
+                v.members[fname] = Val(ftype, kind="header", ref=inst)
+            elif isinstance(ftype, StackT):
+                self.json.add_stack(inst, self.header_type(ftype.element), ftype.size)
+                v.members[fname] = Val(ftype, kind="stack", ref=inst)
+            elif isinstance(ftype, StructLikeT) and ftype.kind == "struct":
+                v.members[fname] = self.bind_headers(ftype, f"{inst}_")
+            else:
+                raise Unsupported(f"{ftype.describe()} in the headers struct", None)
+        return v
+
+    def bind_metadata(self, t: Any, prefix: str) -> Val:
+        if not isinstance(t, StructLikeT):
+            raise self.error("the metadata parameter must be a struct", None)
+        v = Val(t, kind="struct")
+        for fname, ftype in t.fields:
+            path = f"{prefix}.{fname}"
+            if isinstance(ftype, StructLikeT) and ftype.kind == "struct":
+                v.members[fname] = self.bind_metadata(ftype, path)
+            elif isinstance(ftype, StructLikeT) and ftype.kind == "header":
+                self.json.add_header(path.replace(".", "_"), self.header_type(ftype))
+                v.members[fname] = Val(ftype, kind="header", ref=path.replace(".", "_"))
+            elif isinstance(ftype, (BitT, BoolT, EnumT, ErrorT)):
+                ref = self.json.scalar(path, bit_width(ftype))
+                v.members[fname] = Val(ftype, {"type": "field", "value": ref},
+                                       kind="field")
+            else:
+                raise Unsupported(f"{ftype.describe()} in metadata", None)
+        return v
+
+    def collect_controller_headers(self, htype: StructLikeT) -> None:
+        for _fname, ftype in htype.fields:
+            if isinstance(ftype, StructLikeT) and "controller_header" in ftype.annotations:
+                args = ftype.annotations["controller_header"]
+                kind = str(args[0].children[0])[1:-1]
+                self.lowered.controller_headers.append(
+                    (kind, ftype.name, [(n, bit_width(t)) for n, t in ftype.fields]))
+
+    def block_scope(self, decl: Tree, roles: list[str]) -> dict[str, Val]:
+        params = decl.children[2].children if decl.children[2] is not None else []
+        scope: dict[str, Val] = {}
+        for p, role in zip(params, roles, strict=False):
+            pname = name_of(p.children[3])
+            scope[pname] = {"hdr": self.hdr, "meta": self.meta, "std": self.stdmeta,
+                            "packet": Val(ExternT("packet"), kind="object", ref=("packet", pname))}[role]
+        return scope
+
+    # ------------------------------------------------------------------ parser
+    def lower_parser(self, decl: Tree) -> None:
+        self.scopes = [self.block_scope(decl, ["packet", "hdr", "meta", "std"])]
+        states = [c for c in decl.children[4:] if isinstance(c, Tree) and c.data == "parser_state"]
+        for c in decl.children[4:]:
+            if isinstance(c, Tree) and c.data != "parser_state":
+                raise Unsupported(f"parser-local {c.data.replace('_', ' ')}", self.decls.loc(c))
+        names = [name_of(s.children[1]) for s in states]
+        if "start" not in names:
+            raise self.error("parser has no start state", decl)
+        out = []
+        for sid, state in enumerate(states):
+            ops: list[dict[str, Any]] = []
+            stmts = state.children[2:-1]
+            for stmt in stmts:
+                ops.extend(self.parser_statement(stmt))
+            key, transitions = self.transition(state.children[-1], names, ops)
+            out.append({"name": names[sid], "id": sid, "parser_ops": ops, "transitions": transitions,
+                        "transition_key": key})
+        self.json.parsers.append({"name": "parser", "id": 0, "init_state": "start", "parse_states": out})
+
+    def parser_statement(self, stmt: Tree) -> list[dict[str, Any]]:
+        if stmt.data == "call_statement":
+            call = stmt.children[0]
+            callee = call.children[0]
+            args = list(call.children[-1].children) if call.children[-1] is not None else []
+            if callee.data == "member":
+                base = self.expr(callee.children[0])
+                method = name_of(callee.children[1])
+                if base.kind == "object" and base.ref[0] == "packet":
+                    if method == "extract":
+                        return [self.extract(args, stmt)]
+                    if method == "advance":
+                        n = self.expr(args[0], BitT(32))
+                        return [{"op": "advance", "parameters": [as_data(n)]}]
+                    raise Unsupported(f"packet_in.{method} as a statement", self.decls.loc(stmt))
+            if callee.data == "ident" and str(callee.children[0]) == "verify":
+                cond = self.expr(args[0], BoolT())
+                err = self.expr(args[1], ErrorT())
+                return [{"op": "verify", "parameters": [as_bool(cond), as_data(err)]}]
+        self.out = []
+        self.statement(stmt)
+        ops = []
+        for p in self.out:
+            if p["op"] == "assign":
+                ops.append({"op": "set", "parameters": p["parameters"]})
+            else:
+                ops.append({"op": "primitive", "parameters": [p]})
+        return ops
+
+    def extract(self, args: list[Any], stmt: Tree) -> dict[str, Any]:
+        if len(args) != 1:
+            raise Unsupported("extract of a variable-size header", self.decls.loc(stmt))
+        target = args[0]
+        if target.data == "member" and name_of(target.children[1]) == "next":
+            stack = self.expr(target.children[0])
+            if stack.kind == "stack":
+                return {"op": "extract", "parameters": [{"type": "stack", "value": stack.ref}]}
+        v = self.expr(target)
+        if v.kind != "header":
+            raise self.error("extract needs a header", stmt)
+        return {"op": "extract", "parameters": [{"type": "regular", "value": v.ref}]}
+
+    def transition(self, node: Tree, names: list[str], ops: list[dict]) -> tuple[list, list]:
+        def target(n: Any) -> str | None:
+            s = name_of(n)
+            if s == "accept":
+                return None
+            if s == "reject":
+                raise Unsupported("transition to reject", self.decls.loc(n))
+            if s not in names:
+                raise self.error(f"unknown parser state {s}", n)
+            return s
+
+        if node.data == "goto":
+            return [], [{"type": "default", "value": None, "mask": None,
+                         "next_state": target(node.children[0])}]
+        keys_node, *cases = node.children
+        keys, widths = [], []
+        for k in keys_node.children:
+            v = self.expr(k)
+            w = self.width_of(v, k)
+            if v.kind == "field":
+                keys.append(v.json)
+            else:
+                tmp = {"type": "field", "value": self.json.scalar("select_key", w)}
+                ops.append({"op": "set", "parameters": [tmp, as_data(v)]})
+                keys.append(tmp)
+            widths.append((w, v.type))
+        transitions = []
+        for case in cases:
+            keyset, state = case.children
+            parts = keyset.children if keyset.data == "tuple_keyset" else [keyset]
+            if len(parts) != len(widths):
+                raise self.error("select case has the wrong number of values", keyset)
+            if all(p.data in ("default_keyset", "dont_care_keyset") for p in parts):
+                transitions.append({"type": "default", "value": None, "mask": None,
+                                    "next_state": target(state)})
+                continue
+            value, mask, masked = 0, 0, False
+            for p, (w, t) in zip(parts, widths, strict=True):
+                nbytes = (w + 7) // 8
+                if p.data in ("default_keyset", "dont_care_keyset"):
+                    val, msk, masked = 0, 0, True
+                elif p.data == "mask_keyset":
+                    val = int(self.expr(p.children[0], t).const or 0)
+                    msk, masked = int(self.expr(p.children[1], t).const or 0), True
+                elif p.data == "range_keyset":
+                    raise Unsupported("range keysets in select", self.decls.loc(p))
+                else:
+                    c = self.expr(p, t)
+                    if c.const is None:
+                        raise Unsupported("select case that is not a constant", self.decls.loc(p))
+                    val, msk = int(c.const), (1 << w) - 1
+                value = (value << (8 * nbytes)) | val
+                mask = (mask << (8 * nbytes)) | msk
+            total_bytes = sum((w + 7) // 8 for w, _ in widths)
+            digits = 2 * total_bytes
+            transitions.append({"type": "hexstr", "value": f"0x{value:0{digits}x}",
+                                "mask": f"0x{mask:0{digits}x}" if masked else None,
+                                "next_state": target(state)})
+        return keys, transitions
+
+    # ------------------------------------------------------------------ controls
+    def control_locals(self, decl: Tree, cname: str) -> dict[str, TableInfo]:
+        tables: dict[str, TableInfo] = {}
+        self.actions = dict(self.decls.actions)
+        self.control_name = cname
+        for local in decl.children[4:-1]:
+            kind = local.data
+            if kind == "action_decl":
+                self.actions[name_of(local.children[1])] = local
+            elif kind == "instantiation":
+                self.instance(local, cname)
+            elif kind == "table_decl":
+                tables[name_of(local.children[1])] = TableInfo(self.qualified(local, cname), local)
+                self.scopes[-1][name_of(local.children[1])] = Val(ExternT("table"), kind="object",
+                                                                  ref=("table", name_of(local.children[1])))
+            elif kind in ("variable_decl", "const_decl"):
+                self.statement(local)
+                if self.out:
+                    raise Unsupported("initialised control-local variables", self.decls.loc(local))
+            else:
+                raise Unsupported(f"control-local {kind.replace('_', ' ')}", self.decls.loc(local))
+        return tables
+
+    def qualified(self, node: Tree, cname: str, name_index: int = 1) -> str:
+        """p4c's fully qualified name: Control.local, or what @name says (".x" is global)."""
+        ann = self.decls.annotations(node.children[0])
+        given = ann.string("name")
+        if given is not None:
+            return given[1:] if given.startswith(".") else f"{cname}.{given}"
+        return f"{cname}.{name_of(node.children[name_index])}"
+
+    def instance(self, node: Tree, cname: str) -> None:
+        ctor = node.children[1]
+        ename = str(ctor.children[0])
+        type_list = ctor.children[1].children if ctor.children[1] is not None else []
+        type_args = tuple(self.decls.resolve(t) for t in type_list)
+        args = list(ctor.children[2].children) if ctor.children[2] is not None else []
+        iname = name_of(node.children[2])
+        qname = self.qualified(node, cname, name_index=2)
+        if ename == "counter":
+            size = self.decls.const_int(args[0])
+            unit = self.enum_member(args[1], "CounterType")
+            self.json.counters.append({"name": qname, "id": len(self.json.counters), "is_direct": False,
+                                       "size": size})
+            self.lowered.counters.append((qname, unit, size, None))
+            kind = "counter"
+        elif ename == "direct_counter":
+            unit = self.enum_member(args[0], "CounterType")
+            self.lowered.counters.append((qname, unit, 0, "?"))
+            kind = "direct_counter"
+        elif ename == "register":
+            size = self.decls.const_int(args[0])
+            width = bit_width(type_args[0])
+            self.json.registers.append({"name": qname, "id": len(self.json.registers), "size": size,
+                                        "bitwidth": width})
+            self.lowered.registers.append((qname, width, size))
+            kind = "register"
+        elif ename == "meter":
+            size = self.decls.const_int(args[0])
+            unit = self.enum_member(args[1], "MeterType")
+            self.json.meters.append({"name": qname, "id": len(self.json.meters), "is_direct": False,
+                                     "size": size, "rate_count": 2, "type": unit})
+            self.lowered.meters.append((qname, unit, size))
+            kind = "meter"
+        else:
+            raise Unsupported(f"extern instance {ename}", self.decls.loc(node))
+        self.scopes[-1][iname] = Val(ExternT(ename, type_args), kind="object", ref=(kind, qname))
+
+    def action_json(self, decl: Tree, cname: str | None) -> ActionInfo:
+        qname = self.qualified(decl, cname) if cname and name_of(decl.children[1]) not in self.decls.actions \
+            else name_of(decl.children[1])
+        if qname in self.lowered.actions:
+            return self.lowered.actions[qname]
+        params = decl.children[2].children if decl.children[2] is not None else []
+        scope: dict[str, Val] = {}
+        plist = []
+        for i, p in enumerate(params):
+            if p.children[1] is not None:
+                raise Unsupported("directional action parameters", self.decls.loc(p))
+            t = self.decls.resolve(p.children[2])
+            pname = name_of(p.children[3])
+            plist.append((pname, bit_width(t)))
+            scope[pname] = Val(t, {"type": "runtime_data", "value": i})
+        self.scopes.append(scope)
+        self.out = []
+        self.statement(decl.children[3])
+        self.scopes.pop()
+        ann = self.decls.annotations(decl.children[0])
+        info = ActionInfo(qname, plist, self.json.add_action(qname, plist, self.out), ann.texts)
+        self.lowered.actions[qname] = info
+        return info
+
+    def table(self, t: TableInfo) -> dict[str, Any]:
+        decl = t.node
+        t.annotations = self.decls.annotations(decl.children[0]).texts
+        default_node = None
+        for prop in decl.children[2:]:
+            if prop.data == "key_property":
+                for ke in prop.children[1:]:
+                    expr_node, kind_node, kann = ke.children
+                    v = self.expr(expr_node)
+                    kname = self.decls.annotations(kann).string("name") or self.text_of(expr_node)
+                    kind = name_of(kind_node)
+                    if kind not in ("exact", "lpm", "ternary", "range", "optional"):
+                        raise Unsupported(f"match kind {kind}", self.decls.loc(kind_node))
+                    if v.kind != "field":
+                        raise Unsupported("table keys that are not fields", self.decls.loc(expr_node))
+                    t.keys.append((kname, kind, self.width_of(v, expr_node), v.json["value"]))  # type: ignore
+            elif prop.data == "actions_property":
+                for item in prop.children[1:]:
+                    aann, ref = item.children
+                    aname = name_of(ref.children[0])
+                    if aname not in self.actions:
+                        raise self.error(f"unknown action {aname}", ref)
+                    info = self.action_json(self.actions[aname], self.control_name)
+                    t.actions.append((info.name, self.decls.annotations(aann).texts))
+            elif prop.data == "entries_property":
+                raise Unsupported("const entries", self.decls.loc(prop))
+            elif prop.data == "simple_property":
+                _ann, const, pname_node, value = prop.children
+                pname = name_of(pname_node)
+                if pname == "size":
+                    t.size = self.decls.const_int(value)
+                elif pname == "default_action":
+                    default_node, t.default_const = value, const is not None
+                elif pname == "counters":
+                    c = self.expr(value)
+                    t.direct_counter = c.ref[1]
+                elif pname in ("support_timeout",):
+                    pass
+                else:
+                    raise Unsupported(f"table property {pname}", self.decls.loc(prop))
+        if default_node is None:
+            if "NoAction" not in [a for a, _ in t.actions]:
+                info = self.action_json(self.decls.actions["NoAction"], None)
+                t.actions.append((info.name, ["@defaultonly"]))
+            t.default = ("NoAction", [])
+        else:
+            callee = default_node.children[0] if default_node.data == "call" else default_node
+            aname = name_of(callee.children[0]) if callee.data in ("ident", "global_ident") else None
+            if aname is None or aname not in self.actions:
+                raise self.error("default_action must name one of the table's actions", default_node)
+            info = self.action_json(self.actions[aname], self.control_name)
+            args = default_node.children[1].children if default_node.data == "call" and \
+                default_node.children[1] is not None else []
+            values = []
+            for (pname, w), a in zip(info.params, args, strict=True):
+                c = self.expr(a, BitT(w))
+                if c.const is None:
+                    raise self.error(f"default action argument {pname} must be a constant", a)
+                values.append(int(c.const))
+            t.default = (info.name, values)
+        if t.direct_counter is not None:
+            self.lowered.counters = [(n, u, s, t.name if n == t.direct_counter else tb)
+                                     for n, u, s, tb in self.lowered.counters]
+            self.json.counters.append({"name": t.direct_counter, "id": len(self.json.counters),
+                                       "is_direct": True, "binding": t.name})
+        match_type = "exact"
+        kinds = {k for _, k, _, _ in t.keys}
+        for k in ("range", "ternary", "optional", "lpm"):
+            if k in kinds:
+                match_type = "ternary" if k == "optional" else k
+                break
+        action_ids = [self.lowered.actions[a].json_id for a, _ in t.actions]
+        return {"name": t.name, "id": 0, "key": [{"match_type": k, "name": n, "target": j, "mask": None}
+                                                 for n, k, _, j in t.keys],
+                "match_type": match_type, "type": "simple", "max_size": t.size,
+                "with_counters": t.direct_counter is not None, "support_timeout": False,
+                "direct_meters": None, "action_ids": action_ids, "actions": [a for a, _ in t.actions],
+                "base_default_next": None, "next_tables": {},
+                "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
+                                  "action_const": t.default_const,
+                                  "action_data": [hex(v) for v in t.default[1]],
+                                  "action_entry_const": t.default_const}}
+
+    def text_of(self, node: Tree) -> str:
+        if node.data == "member":
+            return f"{self.text_of(node.children[0])}.{name_of(node.children[1])}"
+        if node.data in ("ident", "global_ident"):
+            return str(node.children[0])
+        raise Unsupported("this key expression", self.decls.loc(node))
+
+    def pipeline(self, decl: Tree, pname: str) -> None:
+        cname = name_of(decl.children[1])
+        self.scopes = [self.block_scope(decl, ["hdr", "meta", "std"])]
+        self.out = []
+        tables = self.control_locals(decl, cname)
+        self.tables = tables
+        self.table_json: dict[str, dict[str, Any]] = {}
+        self.conditionals: list[dict[str, Any]] = []
+        self.graph_tables: list[dict[str, Any]] = []
+        init = self.build(list(decl.children[-1].children), None)
+        for t in tables.values():
+            if not t.applied:     # declared but not applied: still controllable, as in p4c
+                self.graph_tables.append(self.table(t))
+            self.lowered.tables.append(t)
+        for i, tj in enumerate(self.graph_tables):
+            tj["id"] = i
+        loc = self.decls.loc(decl)
+        self.json.pipelines.append({"name": pname, "id": len(self.json.pipelines), "init_table": init,
+                                    "tables": self.graph_tables, "action_profiles": [],
+                                    "conditionals": self.conditionals,
+                                    "source_info": {"filename": loc.file if loc else "",
+                                                    "line": loc.line if loc else 0,
+                                                    "column": 1, "source_fragment": cname}})
+
+    # The apply block becomes a graph of table and condition nodes, built back to front: each
+    # statement knows the node that follows it.
+    def build(self, stmts: list[Tree], nxt: str | None) -> str | None:
+        segments: list[list[Tree]] = []
+        for s in stmts:
+            if self.is_simple(s) and segments and self.is_simple(segments[-1][0]):
+                segments[-1].append(s)
+            else:
+                segments.append([s])
+        for seg in reversed(segments):
+            nxt = self.node(seg, nxt)
+        return nxt
+
+    def is_simple(self, s: Tree) -> bool:
+        if s.data in ("if_statement", "switch_statement", "return_statement", "block"):
+            return False
+        return not (s.data == "call_statement" and self.table_apply(s.children[0]) is not None)
+
+    def table_apply(self, node: Any) -> TableInfo | None:
+        if isinstance(node, Tree) and node.data == "call" and node.children[0].data == "member" \
+                and name_of(node.children[0].children[1]) == "apply":
+            base = node.children[0].children[0]
+            if base.data == "ident" and str(base.children[0]) in self.tables:
+                return self.tables[str(base.children[0])]
+        return None
+
+    def applied_table(self, t: TableInfo, next_tables: dict[str, str | None], default: str | None) -> str:
+        if t.applied:
+            raise Unsupported(f"applying table {t.name} twice", self.decls.loc(t.node))
+        t.applied = True
+        tj = self.table(t)
+        tj["next_tables"] = next_tables or {a: default for a in tj["actions"]}
+        tj["base_default_next"] = default
+        self.graph_tables.append(tj)
+        return t.name
+
+    def node(self, seg: list[Tree], nxt: str | None) -> str | None:
+        s = seg[0]
+        if s.data == "block":
+            return self.build(list(s.children), nxt)
+        if s.data == "return_statement":
+            return None
+        if s.data == "call_statement":
+            t = self.table_apply(s.children[0])
+            if t is not None:
+                return self.applied_table(t, {}, nxt)
+        if s.data == "if_statement":
+            return self.if_node(s, nxt)
+        if s.data == "switch_statement":
+            return self.switch_node(s, nxt)
+        self.out = []
+        self.scopes.append({})
+        for st in seg:
+            self.statement(st)
+        self.scopes.pop()
+        prims = self.out
+        name = f"act_{len(self.json.actions)}"
+        aid = self.json.add_action(name, [], prims)
+        tname = f"tbl_{name}"
+        self.graph_tables.append({
+            "name": tname, "id": 0, "key": [], "match_type": "exact", "type": "simple", "max_size": 1024,
+            "with_counters": False, "support_timeout": False, "direct_meters": None,
+            "action_ids": [aid], "actions": [name], "base_default_next": nxt, "next_tables": {name: nxt},
+            "default_entry": {"action_id": aid, "action_const": True, "action_data": [],
+                              "action_entry_const": True}})
+        return tname
+
+    def if_node(self, s: Tree, nxt: str | None) -> str | None:
+        cond, then, other = s.children
+        then_entry = self.build([then], nxt)
+        else_entry = self.build([other], nxt) if other is not None else nxt
+        negated = False
+        c = cond
+        while c.data == "not_op":
+            negated, c = not negated, c.children[0]
+        if c.data == "member" and name_of(c.children[1]) in ("hit", "miss"):
+            t = self.table_apply(c.children[0])
+            if t is None:
+                raise Unsupported("hit/miss of something other than a table's apply()", self.decls.loc(c))
+            hit_first = (name_of(c.children[1]) == "hit") != negated
+            hit, miss = (then_entry, else_entry) if hit_first else (else_entry, then_entry)
+            return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
+        v = self.expr(cond, BoolT())
+        name = self.json.node_name()
+        self.conditionals.append({"name": name, "id": len(self.conditionals), "expression": as_bool(v),
+                                  "true_next": then_entry, "false_next": else_entry})
+        return name
+
+    def switch_node(self, s: Tree, nxt: str | None) -> str | None:
+        subject, *cases = s.children
+        if not (subject.data == "member" and name_of(subject.children[1]) == "action_run"):
+            raise Unsupported("switch on anything but table.apply().action_run", self.decls.loc(s))
+        t = self.table_apply(subject.children[0])
+        if t is None:
+            raise self.error("switch needs a table's apply().action_run", subject)
+        labels: dict[str, str | None] = {}
+        pending: list[str] = []
+        default_entry = nxt
+        for case in cases:
+            label, body = case.children
+            lname = "default" if label.data == "default_label" else name_of(label.children[0])
+            pending.append(lname)
+            if body is None:
+                continue
+            entry = self.build([body], nxt)
+            for lab in pending:
+                if lab == "default":
+                    default_entry = entry
+                else:
+                    if lab not in self.actions:
+                        raise self.error(f"unknown action {lab} in switch", label)
+                    labels[self.action_json(self.actions[lab], self.control_name).name] = entry
+            pending = []
+        tj_next: dict[str, str | None] = {}
+        name = self.applied_table(t, {"__placeholder__": None}, nxt)
+        tj = self.graph_tables[-1]
+        for a in tj["actions"]:
+            tj_next[a] = labels.get(a, default_entry)
+        tj["next_tables"] = tj_next
+        return name
+
+    # ------------------------------------------------------------------ checksums and deparser
+    def checksums(self, decl: Tree, verify: bool) -> None:
+        self.scopes = [self.block_scope(decl, ["hdr", "meta"])]
+        for stmt in decl.children[-1].children:
+            if stmt.data != "call_statement" or stmt.children[0].children[0].data != "ident":
+                raise Unsupported("statements other than checksum calls in a checksum control",
+                                  self.decls.loc(stmt))
+            fname = str(stmt.children[0].children[0].children[0])
+            args = stmt.children[0].children[-1].children
+            expected = ("verify_checksum", "verify_checksum_with_payload") if verify else \
+                ("update_checksum", "update_checksum_with_payload")
+            if fname not in expected:
+                raise Unsupported(f"{fname} in this control", self.decls.loc(stmt))
+            cond = self.expr(args[0], BoolT())
+            data = self.field_list(args[1])
+            if fname.endswith("with_payload"):
+                data.append({"type": "payload", "value": None})
+            target = self.expr(args[2])
+            algo = self.enum_member(args[3], "HashAlgorithm")
+            calc = self.json.add_calculation(HASH_ALGORITHMS[algo], data)
+            number = len(self.json.checksums)
+            self.json.checksums.append({"name": f"cksum_{number}", "id": number,
+                                        "target": target.json["value"], "type": "generic",  # type: ignore
+                                        "calculation": calc, "verify": verify, "update": not verify,
+                                        "if_cond": as_bool(cond)})
+
+    def deparser(self, decl: Tree) -> None:
+        self.scopes = [self.block_scope(decl, ["packet", "hdr"])]
+        order: list[str] = []
+
+        def walk(stmts: list[Tree]) -> None:
+            for stmt in stmts:
+                if stmt.data == "block":
+                    walk(list(stmt.children))
+                    continue
+                if stmt.data != "call_statement":
+                    raise Unsupported("statements other than emit in the deparser", self.decls.loc(stmt))
+                args = stmt.children[0].children[-1].children
+                v = self.expr(args[0])
+                if v.kind == "header":
+                    order.append(v.ref)
+                elif v.kind == "stack":
+                    order.extend(f"{v.ref}[{i}]" for i in range(v.type.size))  # type: ignore[attr-defined]
+                elif v.kind == "struct":
+                    order.extend(m.ref for m in v.members.values() if m.kind == "header")
+                else:
+                    raise self.error("emit needs a header", stmt)
+
+        walk(list(decl.children[-1].children))
+        self.json.deparsers.append({"name": "deparser", "id": 0, "order": order, "primitives": []})
+
+
+def hex_value(v: Val) -> str:
+    return hexstr(int(v.const or 0))["value"]
+
+
+_ = as_data

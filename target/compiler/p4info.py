@@ -1,0 +1,132 @@
+"""P4Info (text format) with p4c's id rule: an 8-bit type prefix over the low 24 bits of the
+Jenkins one-at-a-time hash of the object's fully qualified name; @id overrides; on a collision
+the next free id after the hashed one is taken."""
+
+from __future__ import annotations
+
+from target.compiler.lower import Lowered
+
+PREFIX = {"action": 0x01, "table": 0x02, "value_set": 0x03, "controller_header": 0x04,
+          "action_profile": 0x11, "counter": 0x12, "direct_counter": 0x13, "meter": 0x14,
+          "direct_meter": 0x15, "register": 0x16, "digest": 0x17}
+
+
+def jenkins_one_at_a_time(text: str) -> int:
+    h = 0
+    for byte in text.encode():
+        h = (h + byte) & 0xFFFFFFFF
+        h = (h + (h << 10)) & 0xFFFFFFFF
+        h ^= h >> 6
+    h = (h + (h << 3)) & 0xFFFFFFFF
+    h ^= h >> 11
+    return (h + (h << 15)) & 0xFFFFFFFF
+
+
+class IdAllocator:
+    def __init__(self) -> None:
+        self.taken: set[int] = set()
+
+    def assign(self, kind: str, name: str) -> int:
+        prefix = PREFIX[kind] << 24
+        low = jenkins_one_at_a_time(name) & 0xFFFFFF
+        while prefix | low in self.taken:
+            low = (low + 1) & 0xFFFFFF
+        self.taken.add(prefix | low)
+        return prefix | low
+
+
+def _aliases(names: list[str]) -> dict[str, str]:
+    """The shortest dotted suffix of each name that no other name shares."""
+    out = {}
+    for name in names:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-k:])
+            if sum(1 for n in names if n == suffix or n.endswith("." + suffix)) == 1:
+                out[name] = suffix
+                break
+        else:
+            out[name] = name
+    return out
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def p4info_text(low: Lowered) -> str:
+    ids = IdAllocator()
+    action_ids = {name: ids.assign("action", name) for name in sorted(low.actions)}
+    table_ids = {t.name: ids.assign("table", t.name) for t in low.tables}
+    counter_ids = {c[0]: ids.assign("direct_counter" if c[3] else "counter", c[0]) for c in low.counters}
+    register_ids = {r[0]: ids.assign("register", r[0]) for r in low.registers}
+    meter_ids = {m[0]: ids.assign("meter", m[0]) for m in low.meters}
+    # p4c hashes the header type's name, not the "packet_in"/"packet_out" object name.
+    header_ids = {h[0]: ids.assign("controller_header", h[1]) for h in low.controller_headers}
+    used_actions = {a for t in low.tables for a, _ in t.actions}
+    names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
+        list(register_ids) + list(meter_ids)
+    alias = _aliases(names)
+    lines = ["# proto-file: p4/config/v1/p4info.proto", "# proto-message: p4.config.v1.P4Info", "",
+             "pkg_info {", '  arch: "v1model"', "}"]
+
+    def preamble(oid: int, name: str, annotations: list[str] = ()) -> None:   # type: ignore[assignment]
+        lines.extend(["  preamble {", f"    id: {oid}", f"    name: {_q(name)}",
+                      f"    alias: {_q(alias.get(name, name))}"])
+        lines.extend(f"    annotations: {_q(a)}" for a in annotations)
+        lines.append("  }")
+
+    for t in sorted(low.tables, key=lambda t: table_ids[t.name]):
+        lines.append("tables {")
+        preamble(table_ids[t.name], t.name)
+        for i, (kname, kind, width, _) in enumerate(t.keys, 1):
+            lines.extend(["  match_fields {", f"    id: {i}", f"    name: {_q(kname)}",
+                          f"    bitwidth: {width}", f"    match_type: {kind.upper()}", "  }"])
+        for aname, anns in t.actions:
+            lines.extend(["  action_refs {", f"    id: {action_ids[aname]}"])
+            if "@defaultonly" in anns:
+                lines.append("    scope: DEFAULT_ONLY")
+            elif "@tableonly" in anns:
+                lines.append("    scope: TABLE_ONLY")
+            lines.extend(f"    annotations: {_q(a)}" for a in anns)
+            lines.append("  }")
+        if t.default_const and t.default is not None:
+            lines.append(f"  const_default_action_id: {action_ids[t.default[0]]}")
+        if t.direct_counter:
+            lines.append(f"  direct_resource_ids: {counter_ids[t.direct_counter]}")
+        lines.extend([f"  size: {t.size}", "}"])
+    for aname in sorted(used_actions, key=lambda a: action_ids[a]):
+        info = low.actions[aname]
+        lines.append("actions {")
+        preamble(action_ids[aname], aname, info.annotations)
+        for i, (pname, width) in enumerate(info.params, 1):
+            lines.extend(["  params {", f"    id: {i}", f"    name: {_q(pname)}", f"    bitwidth: {width}",
+                          "  }"])
+        lines.append("}")
+    unit = {"packets": "PACKETS", "bytes": "BYTES", "packets_and_bytes": "BOTH"}
+    for name, u, size, table in sorted(low.counters, key=lambda c: counter_ids[c[0]]):
+        lines.append("direct_counters {" if table else "counters {")
+        preamble(counter_ids[name], name)
+        lines.extend(["  spec {", f"    unit: {unit[u]}", "  }"])
+        lines.append(f"  direct_table_id: {table_ids[table]}" if table else f"  size: {size}")
+        lines.append("}")
+    for name, u, size in sorted(low.meters, key=lambda m: meter_ids[m[0]]):
+        lines.append("meters {")
+        preamble(meter_ids[name], name)
+        lines.extend(["  spec {", f"    unit: {unit[u]}", "  }", f"  size: {size}", "}"])
+    for kind, _type_name, fields in sorted(low.controller_headers, key=lambda h: header_ids[h[0]]):
+        lines.append("controller_packet_metadata {")
+        lines.extend(["  preamble {", f"    id: {header_ids[kind]}", f"    name: {_q(kind)}",
+                      f"    alias: {_q(kind)}",
+                      f'    annotations: "@controller_header(\\"{kind}\\")"', "  }"])
+        for i, (fname, width) in enumerate(fields, 1):
+            lines.extend(["  metadata {", f"    id: {i}", f"    name: {_q(fname)}", f"    bitwidth: {width}",
+                          "  }"])
+        lines.append("}")
+    for name, width, size in sorted(low.registers, key=lambda r: register_ids[r[0]]):
+        lines.append("registers {")
+        preamble(register_ids[name], name)
+        lines.extend(["  type_spec {", "    bitstring {", "      bit {", f"        bitwidth: {width}",
+                      "      }", "    }", "  }", f"  size: {size}", "}"])
+    lines.extend(["type_info {", "}"])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,315 @@
+"""Statements inside actions and parser states, and v1model extern calls, as BMv2 primitives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import Tree
+
+from target.compiler.bmv2 import Bmv2Json, expression, hexstr
+from target.compiler.declarations import name_of
+from target.compiler.errors import CompileError, Unsupported
+from target.compiler.expressions import ExpressionLowering, Val, as_bool, as_data
+from target.compiler.types import BitT, BoolT, EnumT, IntLitT, StructLikeT, bit_width
+
+HASH_ALGORITHMS = {"crc32": "crc32", "crc32_custom": "crc32_custom", "crc16": "crc16",
+                   "crc16_custom": "crc16_custom", "random": "random", "identity": "identity",
+                   "csum16": "csum16", "xor16": "xor16"}
+
+
+class StatementLowering(ExpressionLowering):
+    """Appends primitives to self.out; actions are inlined where they are called directly."""
+
+    def __init__(self, decls: Any, json: Bmv2Json) -> None:
+        super().__init__(decls)
+        self.json = json
+        self.out: list[dict[str, Any]] = []
+        self.actions: dict[str, Tree] = {}      # visible actions by name (control's, then global)
+        self.source_fragment = True
+
+    def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
+        p: dict[str, Any] = {"op": op, "parameters": params}
+        loc = self.decls.loc(node) if node is not None else None
+        if loc is not None:
+            p["source_info"] = {"filename": loc.file, "line": loc.line, "column": loc.column,
+                                "source_fragment": loc.text.strip()[:80]}
+        self.out.append(p)
+
+    # ------------------------------------------------------------------ statements
+    def statements(self, nodes: list[Any]) -> None:
+        for n in nodes:
+            self.statement(n)
+
+    def statement(self, node: Any) -> None:
+        kind = node.data
+        if kind == "block":
+            self.scopes.append({})
+            self.statements(node.children)
+            self.scopes.pop()
+        elif kind == "assignment":
+            self.assign(node.children[0], node.children[1], node)
+        elif kind == "call_statement":
+            self.call(node.children[0], node)
+        elif kind == "variable_decl":
+            self.variable(node)
+        elif kind == "const_decl":
+            _, type_tree, name, value = node.children
+            t = self.decls.resolve(type_tree)
+            v = self.expr(value, t)
+            self.scopes[-1][name_of(name)] = v
+        elif kind == "empty_statement":
+            pass
+        elif kind == "exit_statement":
+            self.prim("exit", [], node)
+        elif kind == "if_statement":
+            self.predicated_if(node)
+        else:
+            raise Unsupported(f"{kind.replace('_', ' ')} here", self.decls.loc(node))
+
+    def variable(self, node: Tree) -> None:
+        _, type_tree, name, init = node.children
+        t = self.decls.resolve(type_tree)
+        vname = name_of(name)
+        if isinstance(t, StructLikeT) and t.kind == "header":
+            htype = self.header_type(t)
+            inst = f"{vname}_{len(self.json.headers)}"
+            self.json.add_header(inst, htype)
+            v = Val(t, kind="header", ref=inst)
+        elif isinstance(t, (BitT, BoolT, EnumT)):
+            v = Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
+        else:
+            raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
+        self.scopes[-1][vname] = v
+        if init is not None:
+            self.store(v, self.expr(init, t), node)
+
+    def header_type(self, t: StructLikeT) -> str:
+        fields = [[n, bit_width(ft), isinstance(ft, BitT) and ft.signed] for n, ft in t.fields]
+        return self.json.add_header_type(t.name, fields)
+
+    def assign(self, target_node: Any, value_node: Any, node: Any) -> None:
+        target = self.expr(target_node)
+        value = self.expr(value_node, target.type)
+        self.store(target, value, node)
+
+    def store(self, target: Val, value: Val, node: Any) -> None:
+        if target.kind == "field":
+            self.prim("assign", [target.json, as_data(value)], node)   # type: ignore[list-item]
+        elif target.kind == "header":
+            if value.kind != "header":
+                raise self.error("assigning a non-header to a header", node)
+            self.prim("assign_header", [{"type": "header", "value": target.ref},
+                                        {"type": "header", "value": value.ref}], node)
+        elif target.kind == "value" and isinstance(target.ref, tuple) and target.ref[0] == "slice":
+            _, base, hi, lo = target.ref
+            w = base.type.width
+            mask = ((1 << (hi - lo + 1)) - 1) << lo
+            keep = expression("&", as_data(base), hexstr(~mask & ((1 << w) - 1)))
+            new = expression("&", expression("<<", as_data(value), hexstr(lo)), hexstr(mask))
+            self.prim("assign", [base.json, expression("|", keep, new)], node)
+        elif target.kind == "struct":
+            if value.kind != "struct":
+                raise Unsupported("assigning this value to a struct", self.decls.loc(node))
+            for name, member in target.members.items():
+                self.store(member, value.members[name], node)
+        else:
+            raise self.error("this expression cannot be assigned to", node)
+
+    def predicated_if(self, node: Tree) -> None:
+        """if/else inside an action: each assignment becomes `x = cond ? new : x` (BMv2 actions
+        are straight-line code)."""
+        cond = self.expr(node.children[0], BoolT())
+        branches = [(node.children[1], as_bool(cond))]
+        if node.children[2] is not None:
+            branches.append((node.children[2], expression("not", None, as_bool(cond))))
+        for body, c in branches:
+            saved = self.out
+            self.out = []
+            self.statement(body)
+            for p in self.out:
+                if p["op"] != "assign":
+                    raise Unsupported(f"{p['op']} under if inside an action", self.decls.loc(body))
+                dst, src = p["parameters"]
+                p["parameters"] = [dst, {"type": "expression", "value": {
+                    "op": "?", "left": src, "right": dst, "cond": c}}]
+            saved.extend(self.out)
+            self.out = saved
+
+    # ------------------------------------------------------------------ calls
+    def _e_call(self, node: Tree, expected: Any) -> Val:
+        if self.table_apply_in_expression(node):
+            raise Unsupported("table apply() inside an expression", self.decls.loc(node))
+        saved = len(self.out)
+        v = self.call(node, node)
+        if v is None or len(self.out) != saved:
+            raise self.error("this call has no value", node)
+        return v
+
+    def table_apply_in_expression(self, node: Tree) -> bool:
+        callee = node.children[0]
+        return callee.data == "member" and name_of(callee.children[1]) == "apply"
+
+    def call(self, node: Tree, stmt: Any) -> Val | None:
+        if node.data == "generic_call":
+            callee_node, _types, args_node = node.children
+        else:
+            callee_node, args_node = node.children
+        args = list(args_node.children) if args_node is not None else []
+        if callee_node.data in ("ident", "global_ident"):
+            fname = str(callee_node.children[0])
+            if fname in self.actions:
+                self.inline_action(self.actions[fname], args, stmt)
+                return None
+            return self.extern_function(fname, args, stmt)
+        callee = self.expr(callee_node)
+        if callee.kind != "method":
+            raise self.error("this is not something that can be called", callee_node)
+        base, method = callee.ref
+        if base.kind == "header":
+            return self.header_method(base, method, args, stmt)
+        if base.kind == "stack":
+            if method in ("push_front", "pop_front"):
+                n = self.decls.const_int(args[0])
+                self.prim("push" if method == "push_front" else "pop",
+                          [{"type": "header_stack", "value": base.ref}, hexstr(n)], stmt)
+                return None
+            raise Unsupported(f"header stack method {method}", self.decls.loc(stmt))
+        return self.object_method(base, method, args, stmt)
+
+    def header_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
+        ref = {"type": "header", "value": base.ref}
+        if method == "isValid":
+            return Val(BoolT(), expression("d2b", None, {"type": "field", "value": [base.ref, "$valid$"]}))
+        if method == "setValid":
+            self.prim("add_header", [ref], stmt)
+        elif method == "setInvalid":
+            self.prim("remove_header", [ref], stmt)
+        else:
+            raise self.error(f"headers have no method {method}", stmt)
+        return None
+
+    def object_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
+        kind, name = base.ref
+        if kind == "counter":
+            if method != "count":
+                raise self.error(f"counter has no method {method}", stmt)
+            idx = self.expr(args[0], BitT(32))
+            self.prim("count", [{"type": "counter_array", "value": name}, as_data(idx)], stmt)
+            return None
+        if kind == "direct_counter":
+            return None      # BMv2 counts direct counters when the table hits
+        if kind == "register":
+            reg = {"type": "register_array", "value": name}
+            if method == "read":
+                if len(args) == 1:
+                    raise Unsupported("register.read() as an expression (use read(out, index))",
+                                      self.decls.loc(stmt))
+                dst, idx = self.expr(args[0]), self.expr(args[1], BitT(32))
+                self.prim("register_read", [dst.json, reg, as_data(idx)], stmt)  # type: ignore[list-item]
+                return None
+            if method == "write":
+                idx = self.expr(args[0], BitT(32))
+                value = self.expr(args[1], base.type.type_args[0] if base.type.type_args else None)
+                self.prim("register_write", [reg, as_data(idx), as_data(value)], stmt)
+                return None
+        if kind == "meter" and method == "execute_meter":
+            idx, dst = self.expr(args[0], BitT(32)), self.expr(args[1])
+            self.prim("execute_meter", [{"type": "meter_array", "value": name}, as_data(idx),
+                                        dst.json], stmt)  # type: ignore[list-item]
+            return None
+        if kind == "table":
+            raise Unsupported("applying a table inside an action or expression", self.decls.loc(stmt))
+        raise Unsupported(f"method {method} of {kind}", self.decls.loc(stmt))
+
+    def inline_action(self, action: Tree, args: list[Any], stmt: Any) -> None:
+        params = action.children[2].children if action.children[2] is not None else []
+        if len(params) != len(args):
+            raise self.error(f"action {name_of(action.children[1])} takes {len(params)} arguments, "
+                             f"got {len(args)}", stmt)
+        scope: dict[str, Val] = {}
+        for p, a in zip(params, args, strict=True):
+            t = self.decls.resolve(p.children[2])
+            scope[name_of(p.children[3])] = self.expr(a, t)
+        self.scopes.append(scope)
+        self.statement(action.children[3])
+        self.scopes.pop()
+
+    def extern_function(self, fname: str, args: list[Any], stmt: Any) -> Val | None:
+        if fname == "mark_to_drop":
+            self.prim("mark_to_drop", [{"type": "header", "value": "standard_metadata"}], stmt)
+        elif fname == "hash":
+            dst = self.expr(args[0])
+            algo = self.enum_member(args[1], "HashAlgorithm")
+            base = self.expr(args[2], None)
+            data = self.field_list(args[3])
+            maxv = self.expr(args[4], None)
+            width = self.width_of(dst, args[0])
+            base = self.convert(base, BitT(width), args[2]) if isinstance(base.type, IntLitT) else base
+            maxv = self.convert(maxv, BitT(32), args[4]) if isinstance(maxv.type, IntLitT) else maxv
+            calc = self.json.add_calculation(HASH_ALGORITHMS[algo], data)
+            self.prim("modify_field_with_hash_based_offset",
+                      [dst.json, as_data(base), {"type": "calculation", "value": calc}, as_data(maxv)],
+                      stmt)  # type: ignore[list-item]
+        elif fname == "random":
+            dst = self.expr(args[0])
+            lo, hi = self.expr(args[1], dst.type), self.expr(args[2], dst.type)
+            self.prim("modify_field_rng_uniform", [dst.json, as_data(lo), as_data(hi)], stmt)  # type: ignore
+        elif fname == "truncate":
+            self.prim("truncate", [as_data(self.expr(args[0], BitT(32)))], stmt)
+        elif fname in ("assert", "assume"):
+            self.prim(fname, [as_bool(self.expr(args[0], BoolT()))], stmt)
+        elif fname == "log_msg":
+            msg = self.expr(args[0])
+            self.prim("log_msg", [msg.json, {"type": "parameters_vector", "value": []}], stmt)  # type: ignore
+        elif fname == "clone":
+            ctype = self.enum_member(args[0], "CloneType")
+            session = self.expr(args[1], BitT(32))
+            op = "clone_ingress_pkt_to_egress" if ctype == "I2E" else "clone_egress_pkt_to_egress"
+            self.prim(op, [as_data(session), hexstr(0)], stmt)
+        elif fname in ("resubmit_preserving_field_list", "recirculate_preserving_field_list",
+                       "clone_preserving_field_list"):
+            raise Unsupported(f"{fname} (field lists)", self.decls.loc(stmt))
+        elif fname == "digest":
+            self.digest(args, stmt)
+        elif fname in ("verify", "update_checksum", "verify_checksum"):
+            raise self.error(f"{fname} is not allowed here", stmt)
+        else:
+            raise Unsupported(f"call of {fname}", self.decls.loc(stmt))
+        return None
+
+    def digest(self, args: list[Any], stmt: Any) -> None:
+        receiver = self.expr(args[0], BitT(32))
+        data = self.expr(args[1])
+        if data.kind != "struct":
+            raise Unsupported("digest of something other than a struct variable", self.decls.loc(stmt))
+        name = data.type.name   # type: ignore[attr-defined]
+        existing = [ll for ll in self.json.learn_lists if ll["name"] == name]
+        if existing:
+            lid = existing[0]["id"]
+        else:
+            lid = len(self.json.learn_lists) + 1
+            self.json.learn_lists.append({"id": lid, "name": name, "elements": [
+                m.json for m in data.members.values()]})
+        self.prim("generate_digest", [as_data(receiver), hexstr(lid)], stmt)
+
+    def enum_member(self, node: Any, enum_name: str) -> str:
+        v = self.expr(node)
+        if not isinstance(v.type, EnumT) or v.type.name != enum_name or v.ref is None:
+            raise self.error(f"expected a {enum_name} member", node)
+        return str(v.ref)
+
+    def field_list(self, node: Any) -> list[dict[str, Any]]:
+        v = self.expr(node)
+        vals = list(v.members.values()) if v.kind in ("list", "struct") else [v]
+        out = []
+        for m in vals:
+            if m.kind == "field":
+                out.append(m.json)
+            elif m.const is not None and isinstance(m.type, BitT):
+                out.append({"type": "hexstr", "value": hex(int(m.const)), "bitwidth": m.type.width})
+            elif m.kind == "header":
+                out.append({"type": "header", "value": m.ref})
+            else:
+                raise CompileError("field lists may hold fields, headers and sized constants",
+                                   self.decls.loc(node))
+        return out
