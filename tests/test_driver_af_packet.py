@@ -222,6 +222,8 @@ def test_bad_ring_geometry_is_refused(kwargs):
 def test_registry_opens_af_packet_ports_by_kind():
     port = open_port("af_packet:lo")
     assert isinstance(port, AfPacketPort) and port.ifname == "lo"
+    bare = open_port("veth7")  # simple_switch's -i 1@veth7
+    assert isinstance(bare, AfPacketPort) and bare.ifname == "veth7"
 
 
 # ---------------------------------------------------------------------------------------------

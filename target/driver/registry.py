@@ -9,7 +9,7 @@ line there. Nothing registers itself on import, and every call returns a fresh d
     pcap-out:OUT.pcap         record into OUT.pcap (TX only)
     memory:queue[:CAPACITY]   a QueuePort fed and drained from Python (default 1024 frames)
     memory:sink               count and discard
-    af_packet:IFACE           a Linux interface through PACKET_MMAP rings
+    af_packet:IFACE           a Linux interface through PACKET_MMAP rings; a bare IFACE means this
     xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0)
 """
 
@@ -81,6 +81,9 @@ def open_port(spec: str, drivers: dict[str, PortFactory] | None = None) -> Port:
     """Build the (not yet opened) port an interface spec names."""
     if drivers is None:
         drivers = register_builtin_drivers()
+    if ":" not in spec:
+        # A bare interface name, as simple_switch's `-i 1@veth0`: PACKET_MMAP.
+        spec = f"af_packet:{spec}"
     kind, colon, argument = spec.partition(":")
     if kind not in drivers:
         known = ", ".join(sorted(drivers))
