@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         from target import stf
 
         return stf.main(argv[1:])
+    if argv and argv[0] == "compile":
+        from target.compiler.command import main as compile_main
+
+        return compile_main(argv[1:])
     try:
         args = parse_switch_args(argv)
     except UsageError as err:
