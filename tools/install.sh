@@ -10,7 +10,7 @@ if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
         build-essential iproute2 ethtool tcpdump >/dev/null
 fi
 "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    "cython>=3.0" "numpy>=1.24" "scapy>=2.5" "pytest>=7" "ruff" "setuptools>=65" wheel
+    "cython>=3.0" "numpy>=1.24" "lark>=1.1" "scapy>=2.5" "pytest>=7" "ruff" "setuptools>=65" wheel
 cd "$repo"
 "$python" tools/write_opcodes.py
 "$python" setup.py build_ext --inplace -q -j 2
