@@ -54,3 +54,16 @@ def test_unsupported_construct_is_named() -> None:
 def test_unknown_type_in_include_free_program() -> None:
     err = _error("header h_t { foo_t x; }")
     assert "syntax error" in err.message or "unknown type" in err.message
+
+
+def test_kvick_compile_writes_json_and_p4info(tmp_path: Path) -> None:
+    from target.cli import main
+
+    out, info = tmp_path / "router.json", tmp_path / "router.p4info.txtpb"
+    source = Path(__file__).resolve().parent.parent / "p4src" / "router.p4"
+    assert main(["compile", str(source), "-o", str(out), "--p4runtime-files", str(info)]) == 0
+    assert '"RouterIngress.ipv4_lpm"' in out.read_text()
+    assert 'name: "RouterIngress.ipv4_lpm"' in info.read_text()
+    bad = tmp_path / "bad.p4"
+    bad.write_text("header h { bit<8> x }\n")
+    assert main(["compile", str(bad), "-o", str(tmp_path / "bad.json")]) == 1
