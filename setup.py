@@ -11,7 +11,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
-COMPILE_ARGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+COMPILE_ARGS = ["-O3", "-march=native", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
 
 
 def extensions() -> list[Extension]:

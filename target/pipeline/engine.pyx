@@ -713,6 +713,20 @@ cdef class Pipeline:
         self.rng_state ^= self.rng_state >> 27
         return self.rng_state * 0x2545F4914F6CDD1DULL
 
+    cdef inline uint64_t csum_in_place(self, ctx_t *x, calc_t *c) noexcept nogil:
+        """The Internet checksum of whole header words, summed where they lie in the PHV."""
+        cdef uint64_t sum = 0
+        cdef uint32_t k
+        cdef seg_t *s
+        for k in range(c.nseg):
+            s = &self.segs[c.seg0 + k]
+            sum += kv_sum_be16(x.phv + (s.src_bit >> 3), s.width >> 3)
+        sum = (sum & 0xFFFFFFFFULL) + (sum >> 32)
+        sum = (sum & 0xFFFF) + (sum >> 16)
+        sum = (sum & 0xFFFF) + (sum >> 16)
+        sum = (sum & 0xFFFF) + (sum >> 16)
+        return (~sum) & 0xFFFF
+
     cdef uint64_t calc_compute(self, ctx_t *x, uint32_t cid) noexcept nogil:
         """Pack a calculation's inputs MSB-first (BMv2's rule) and hash them."""
         cdef calc_t *c = &self.calcs[cid]
@@ -724,14 +738,7 @@ cdef class Pipeline:
         cdef const uint8_t *bp
         cdef uint32_t m
         if c.csum_direct:
-            # the Internet checksum of the header words, read where they are
-            sum = 0
-            for k in range(c.nseg):
-                s = &self.segs[c.seg0 + k]
-                sum += kv_sum_be16(x.phv + (s.src_bit >> 3), s.width >> 3)
-            while sum >> 16:
-                sum = (sum & 0xFFFF) + (sum >> 16)
-            return (~sum) & 0xFFFF
+            return self.csum_in_place(x, c)
         for k in range(c.nseg):
             s = &self.segs[c.seg0 + k]
             if (bit + s.width) // 8 + 32 > self.scratch_size:
@@ -1400,7 +1407,10 @@ cdef class Pipeline:
                 continue
             if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
-            self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
+            if self.calcs[c.calc].csum_direct:
+                self.write_field(x, c.target, <s128>self.csum_in_place(x, &self.calcs[c.calc]))
+            else:
+                self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
 
     cdef bint deparse(self, ctx_t *x) noexcept nogil:
         """Emit valid headers in deparser order in front of the unparsed payload."""
