@@ -1,0 +1,104 @@
+"""Run kvick's PTF suite: veth pairs, kvick on their switch ends, ptf on the others.
+
+    python3 ptf_tests/run.py [--driver af_packet|xdp] [TEST ...]
+
+Creates four veth pairs (ports 1-4), starts `python -m target.cli --no-p4` with one `-i` port
+per pair and a CPU port, runs ptf once per program (each test pushes its program over
+P4Runtime), then stops kvick and deletes the pairs, whatever happened. Exit status: ptf's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CORPUS = Path(os.environ.get("KVICK_CORPUS", REPO.parent / "shared" / "corpus"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from netns import TestBed  # noqa: E402
+
+PORTS = (1, 2, 3, 4)
+CPU_PORT = 255
+# Program -> the test modules that run against it.
+SUITES = {
+    "tutorial_basic": ["router"],
+}
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_kvick(switch_ends: dict[int, str], driver: str, address: str) -> subprocess.Popen:
+    prefix = "xdp:" if driver == "xdp" else ""
+    argv = [sys.executable, "-m", "target.cli", "--no-p4", "--cpu-port", str(CPU_PORT),
+            "--grpc-server-addr", address]
+    for port, ifname in switch_ends.items():
+        argv += ["-i", f"{port}@{prefix}{ifname}"]
+    kvick = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    deadline = time.monotonic() + 30
+    assert kvick.stdout is not None
+    while time.monotonic() < deadline:
+        line = kvick.stdout.readline()
+        if not line:
+            break
+        sys.stderr.write("kvick: " + line)
+        if "listening" in line:
+            return kvick
+    kvick.kill()
+    raise RuntimeError("kvick did not start its P4Runtime server")
+
+
+def run_ptf(program: str, modules: list[str], ptf_ends: dict[int, str], address: str) -> int:
+    folder = CORPUS / program
+    # ptf evaluates each value as a Python literal, hence the quotes.
+    params = (f"grpcaddr='{address}';p4info='{folder / (program + '.p4info.txtpb')}';"
+              f"config='{folder / (program + '.json')}'")
+    argv = ["ptf", "--test-dir", str(HERE), "--test-params", params,
+            "--default-negative-timeout", "0.3", "--default-timeout", "2", *modules]
+    for port, ifname in ptf_ends.items():
+        argv += ["--interface", f"{port}@{ifname}"]
+    env = dict(os.environ, PYTHONPATH=f"{REPO}:{HERE}")
+    print(f"== {program}: {' '.join(modules)}", flush=True)
+    return subprocess.run(argv, cwd=REPO, env=env).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--driver", choices=["af_packet", "xdp"], default="af_packet")
+    parser.add_argument("programs", nargs="*", choices=[[], *SUITES], default=list(SUITES),
+                        help="programs whose tests to run (default: all)")
+    args = parser.parse_args()
+    address = f"127.0.0.1:{free_tcp_port()}"
+    failed = []
+    with TestBed() as bed:
+        pairs = {port: bed.veth(None) for port in PORTS}
+        kvick = start_kvick({p: here for p, (here, _) in pairs.items()}, args.driver, address)
+        try:
+            for program in args.programs or SUITES:
+                if run_ptf(program, SUITES[program], {p: there for p, (_, there) in pairs.items()},
+                           address) != 0:
+                    failed.append(program)
+        finally:
+            kvick.terminate()
+            try:
+                kvick.wait(10)
+            except subprocess.TimeoutExpired:
+                kvick.kill()
+                kvick.wait()
+    print(f"PTF over {args.driver}: " + (f"FAILED {', '.join(failed)}" if failed else "all passed"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
