@@ -76,9 +76,12 @@ def run_ptf(program: str, modules: list[str], ptf_ends: dict[int, str], address:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", choices=["af_packet", "xdp"], default="af_packet")
-    parser.add_argument("programs", nargs="*", choices=[[], *SUITES], default=list(SUITES),
-                        help="programs whose tests to run (default: all)")
+    parser.add_argument("programs", nargs="*", help=f"programs to test (default: all of "
+                        f"{', '.join(SUITES)})")
     args = parser.parse_args()
+    unknown = set(args.programs) - set(SUITES)
+    if unknown:
+        parser.error(f"no PTF tests for {', '.join(sorted(unknown))}")
     address = f"127.0.0.1:{free_tcp_port()}"
     failed = []
     with TestBed() as bed:
