@@ -2,9 +2,8 @@
 # What the real-interface drivers, their tests, the PTF suite and bench/kernel_vs_kvick.py need on
 # a fresh Debian machine (run as root): iproute2/ethtool/ping for the veth test bed, libxdp and
 # libbpf headers for the AF_XDP driver, trafgen (netsniff-ng) as the benchmark's sender, ptf.
-# Rebuilds the two driver modules, which need the libraries. Safe to re-run.
+# Run it before tools/install.sh, whose build needs the libxdp headers. Safe to re-run.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
 
 if [[ "$(id -u)" != 0 ]]; then
@@ -16,6 +15,4 @@ DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq
     iproute2 ethtool iputils-ping pkg-config libxdp-dev libbpf-dev netsniff-ng >/dev/null
 "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     "ptf==0.10.0" "matplotlib>=3.6"
-cd "$repo"
-KVICK_ONLY='target/driver/af_*' "$python" setup.py build_ext --inplace -q
 echo "setup_net: veth test bed tools, libxdp/libbpf, trafgen and ptf installed"
