@@ -82,7 +82,6 @@ class Pipeline:
         self.digests = digests
         self.profiles = ActionProfiles(switch, self.index)
         self.tables = Tables(switch, self.index, self.profiles)
-        self.tables.adopt_program_entries()
         self.externs = Externs(switch, self.index)
         self.pre = ReplicationEngine(switch)
         self.packet_in = ControllerHeader.layout(self.index.packet_in, verified.program) \
@@ -90,6 +89,15 @@ class Pipeline:
         self.packet_out = ControllerHeader.layout(self.index.packet_out, verified.program) \
             if self.index.packet_out else None
         self.digest_ids = {d.preamble.name: d.preamble.id for d in self.index.entities(Kind.DIGEST)}
+        self._fast_layouts: dict | None = None
+
+    def fast_layouts(self) -> dict:
+        """The wire decoder's table layouts (fast_write.table_layouts), built on first use."""
+        if self._fast_layouts is None:
+            from runtime_server.fast_write import table_layouts
+
+            self._fast_layouts = table_layouts(self)
+        return self._fast_layouts
 
     @classmethod
     def commit(cls, switch, verified: VerifiedConfig, digests: DigestEngine,
@@ -181,7 +189,7 @@ class Pipeline:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, f"reading {which}")
         tag = bytes([field << 3 | 2])
         for inner in self._read_inner(which, getattr(entity, which)):
-            yield tag + _varint(len(inner)) + inner
+            yield tag + varint(len(inner)) + inner
 
     def _read_inner(self, which: str, request) -> Iterator[bytes]:
         if which == "table_entry":
@@ -216,7 +224,7 @@ class Pipeline:
                     yield out.SerializeToString()
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -234,7 +242,7 @@ def frame_read_responses(entities: Iterator[bytes], max_bytes: int) -> Iterator[
     chunk: list[bytes] = []
     size = 0
     for entity in entities:
-        item = b"\x0a" + _varint(len(entity)) + entity
+        item = b"\x0a" + varint(len(entity)) + entity
         if chunk and size + len(item) > max_bytes:
             yield b"".join(chunk)
             chunk, size = [], 0

@@ -24,8 +24,8 @@ def _handlers(service: P4RuntimeService) -> grpc.GenericRpcHandler:
     pb = p4runtime_pb2
     unary = grpc.unary_unary_rpc_method_handler
     return grpc.method_handlers_generic_handler(SERVICE_NAME, {
-        "Write": unary(service.Write, pb.WriteRequest.FromString,
-                       pb.WriteResponse.SerializeToString),
+        # Write takes the request bytes: its hot path decodes them without protobuf.
+        "Write": unary(service.Write, None, pb.WriteResponse.SerializeToString),
         "Read": grpc.unary_stream_rpc_method_handler(
             service.Read, pb.ReadRequest.FromString, _serialize_read_response),
         "SetForwardingPipelineConfig": unary(

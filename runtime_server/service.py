@@ -13,7 +13,13 @@ import grpc
 from runtime_server.arbitration import Arbitrator, Controller
 from runtime_server.digests import DigestEngine, DigestListOut
 from runtime_server.errors import P4RuntimeError, StatusCode, batch_status, code_number
-from runtime_server.pipeline import Pipeline, VerifiedConfig, frame_read_responses, verify_config
+from runtime_server.pipeline import (
+    Pipeline,
+    VerifiedConfig,
+    frame_read_responses,
+    varint,
+    verify_config,
+)
 from runtime_server.proto import p4runtime_pb2
 
 log = logging.getLogger("kvick.p4runtime")
@@ -24,6 +30,21 @@ TIMER_INTERVAL_S = 0.01
 
 Action = p4runtime_pb2.SetForwardingPipelineConfigRequest
 ResponseType = p4runtime_pb2.GetForwardingPipelineConfigRequest
+
+
+def _framed_update(update) -> bytes:
+    body = update.SerializeToString()
+    return b"\x22" + varint(len(body)) + body
+
+
+def _with_updates(request, updates: bytes) -> bytes:
+    """The request re-serialized in the field subset the wire reader knows (unknown fields
+    dropped, as protobuf itself ignores them)."""
+    head = p4runtime_pb2.WriteRequest(device_id=request.device_id, role=request.role,
+                                      atomicity=request.atomicity)
+    if request.HasField("election_id"):
+        head.election_id.CopyFrom(request.election_id)
+    return head.SerializeToString() + updates
 
 
 def election_id_of(message) -> int | None:
@@ -92,11 +113,13 @@ class P4RuntimeService:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown device id {device_id}")
 
     def _check_primary(self, request) -> None:
-        self._check_device(request.device_id)
-        if not self.arbitrator.known_role(request.device_id, request.role):
-            raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown role {request.role!r}")
-        if not self.arbitrator.is_primary(request.device_id, request.role,
-                                          election_id_of(request)):
+        self._check_primary_of(request.device_id, request.role, election_id_of(request))
+
+    def _check_primary_of(self, device_id: int, role: str, election_id: int | None) -> None:
+        self._check_device(device_id)
+        if not self.arbitrator.known_role(device_id, role):
+            raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown role {role!r}")
+        if not self.arbitrator.is_primary(device_id, role, election_id):
             raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
                                  "not the primary controller for this device and role")
 
@@ -172,33 +195,39 @@ class P4RuntimeService:
 
     # ---- Write / Read -----------------------------------------------------------------------
 
-    def Write(self, request, context):
+    def Write(self, data: bytes, context):
+        """Write, from the serialized request: plain table updates are decoded in C
+        (fast_write), everything else through protobuf, in request order."""
+        from runtime_server.fast_write import apply_atomic, apply_continue
+        from runtime_server.write_decoder import split_write_request
+
+        head = split_write_request(data)
+        if head is None:  # fields the wire reader does not know: protobuf decides
+            try:
+                request = p4runtime_pb2.WriteRequest.FromString(data)
+            except Exception as err:
+                self._abort(context, P4RuntimeError(StatusCode.INVALID_ARGUMENT,
+                                                    f"malformed WriteRequest: {err}"))
+            data = _with_updates(request, b"".join(_framed_update(u) for u in request.updates))
+            head = split_write_request(data)
+        device_id, election_id, role, atomicity, spans = head
         try:
-            self._check_primary(request)
+            self._check_primary_of(device_id, role, election_id)
             if self.pipeline is None:
                 raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
-            if request.atomicity != p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
-                raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
-                                     "only CONTINUE_ON_ERROR batches are supported")
+            if atomicity not in (p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR,
+                                 p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
+                                 p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC):
+                raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"atomicity {atomicity}")
         except P4RuntimeError as err:
             self._abort(context, err)
-        errors: list[P4RuntimeError | None] = []
-        failed = False
+        errors: list[P4RuntimeError | None] = [None] * (len(spans) // 2)
         with self.write_lock:
-            pipeline = self.pipeline
-            for update in request.updates:
-                try:
-                    pipeline.apply(update)
-                    errors.append(None)
-                except P4RuntimeError as err:
-                    errors.append(err)
-                    failed = True
-                except Exception as err:  # a bug must not take the server down
-                    log.exception("update failed unexpectedly")
-                    errors.append(P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: "
-                                                                      f"{err}"))
-                    failed = True
-        if failed:
+            if atomicity == p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
+                apply_continue(self.pipeline, data, spans, errors)
+            else:
+                apply_atomic(self.pipeline, data, spans, errors)
+        if any(errors):
             context.abort_with_status(batch_status(errors))
         return p4runtime_pb2.WriteResponse()
 

@@ -1,14 +1,16 @@
 """TableEntry and DirectCounterEntry/DirectMeterEntry: P4Runtime requests onto the target's
 table API.
 
-The server keeps, per table, the canonical TableEntry of every entry it holds (serialized,
-without direct-resource data) keyed by the decoded match key and priority.  That record is
-what the target does not store (controller metadata, the idle timeout, a one-shot action
-set as written) and makes reads a concatenation of bytes; counters are read live.
+The target is the truth about which entries exist: their keys, priorities, actions and
+counters are read back from it, so the server holds no copy of a plain entry. What the
+target does not store is kept per entry handle in a Record, only for the entries that have
+it: controller metadata, metadata, the idle timeout, a direct meter's configuration, and for
+indirect tables the member/group reference or the one-shot action set as written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -31,24 +33,34 @@ def _denied(message: str) -> P4RuntimeError:
 
 
 class Record:
-    """One entry: its target handle, canonical TableEntry bytes, and what goes with it."""
+    """What the target does not store about one entry (absent for plain entries)."""
 
-    __slots__ = ("handle", "entry", "meter_config", "oneshot", "profile_ref")
+    __slots__ = ("controller_metadata", "metadata", "idle_timeout_ns", "meter_config",
+                 "oneshot", "profile_ref", "action_set")
 
-    def __init__(self, handle: int, entry: bytes) -> None:
-        self.handle = handle
-        self.entry = entry
+    def __init__(self) -> None:
+        self.controller_metadata = 0
+        self.metadata = b""
+        self.idle_timeout_ns = 0
         self.meter_config: bytes | None = None  # MeterConfig bytes; None = default (green)
         self.oneshot: object | None = None  # the action profile's one-shot bookkeeping
         self.profile_ref: tuple[str, int] | None = None  # ("member" | "group", id) used
+        self.action_set: bytes | None = None  # canonical TableAction of a one-shot
+
+    def empty(self) -> bool:
+        return not (self.controller_metadata or self.metadata or self.idle_timeout_ns or
+                    self.meter_config is not None or self.oneshot is not None or
+                    self.profile_ref is not None or self.action_set is not None)
 
 
 @dataclass
 class TableState:
     info: TableInfo
     target_name: str
-    records: dict[tuple[Key, int], Record]
     to_target_match: Callable[[Key], list]
+    records: dict[int, Record] = dataclasses.field(default_factory=dict)  # by target handle
+    read_fields: list[tuple[int, int, int]] = dataclasses.field(default_factory=list)
+    action_refs: dict[int, tuple[int, list[tuple[int, int]]]] = dataclasses.field(default_factory=dict)
     default_meter_config: bytes | None = None
     default_metadata: tuple[int, bytes] = (0, b"")
 
@@ -63,9 +75,15 @@ class Tables:
         self.states: dict[int, TableState] = {}
         for table_id, info in index.tables.items():
             target_table = switch.program.tables[info.name]
-            self.states[table_id] = TableState(
-                info, info.name, {}, _match_builder(info, target_table)
-            )
+            state = TableState(info, info.name, _match_builder(info, target_table))
+            state.read_fields = [(f.id, f.match_type, f.bitwidth) for f in info.match_fields]
+            if not info.implementation_id:
+                for action_id in info.action_scopes:
+                    action = index.actions[action_id]
+                    ref = call_target(switch.table_action_ref, info.name, action.name)
+                    state.action_refs[ref] = (action_id, [(p.id, p.bitwidth)
+                                                          for p in action.params])
+            self.states[table_id] = state
 
     # ---- writes ---------------------------------------------------------------------------
 
@@ -94,88 +112,109 @@ class Tables:
                 raise _invalid(f"table {info.name!r} needs a priority above 0")
         elif priority != 0:
             raise _invalid(f"table {info.name!r} takes no priority (got {priority})")
-        record_key = (key, priority)
-        record = state.records.get(record_key)
+        if update_type not in (INSERT, MODIFY, DELETE):
+            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+        handle = self.find(state, key, priority)
         if update_type == INSERT:
-            if record is not None:
+            if handle is not None:
                 raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{info.name}: entry exists")
-            self._insert(state, record_key, entry)
+            self._insert(state, key, priority, entry)
         elif update_type == MODIFY:
-            if record is None:
+            if handle is None:
                 raise P4RuntimeError(StatusCode.NOT_FOUND, f"{info.name}: no such entry")
-            self._modify(state, record, entry)
-        elif update_type == DELETE:
-            if record is None:
+            self._modify(state, handle, entry)
+        else:
+            if handle is None:
                 raise P4RuntimeError(StatusCode.NOT_FOUND, f"{info.name}: no such entry")
             if info.is_const_table:
                 raise _denied(f"table {info.name!r} is const")
-            call_target(self.switch.table_delete, state.target_name, record.handle)
-            del state.records[record_key]
-            self._drop_profile_use(state, record)
-        else:
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            call_target(self.switch.table_delete, state.target_name, handle)
+            record = state.records.pop(handle, None)
+            if record is not None:
+                self._drop_profile_use(state, record)
 
-    def _insert(self, state: TableState, record_key: tuple[Key, int], entry) -> None:
+    def find(self, state: TableState, key: Key, priority: int) -> int | None:
+        """The target handle of the entry with this key and priority, if any."""
+        return call_target(self.switch.table_find, state.target_name,
+                           state.to_target_match(key), priority or None)
+
+    def forget(self, state: TableState, handle: int) -> None:
+        """Drop what the server keeps for an entry the target no longer has (or that a
+        plain MODIFY reset)."""
+        record = state.records.pop(handle, None)
+        if record is not None:
+            self._drop_profile_use(state, record)
+
+    def _insert(self, state: TableState, key: Key, priority: int, entry) -> None:
         info = state.info
         if not entry.HasField("action"):
             raise _invalid(f"{info.name}: INSERT needs an action")
         self._check_direct_resources(state, entry)
-        match = state.to_target_match(record_key[0])
-        priority = record_key[1] or None
+        match = state.to_target_match(key)
+        target_priority = priority or None
         oneshot = None
-        kind = entry.action.WhichOneof("type")
+        record = Record()
         if info.implementation_id:
             target_kwargs, oneshot = self._indirect_action(state, entry.action)
             try:
                 handle = call_target(self.switch.table_add, state.target_name, match,
-                                    priority=priority, **target_kwargs)
+                                     priority=target_priority, **target_kwargs)
             except P4RuntimeError:
                 if oneshot is not None:
                     self.oneshots.release_oneshot(oneshot)
                 raise
+            if oneshot is not None:
+                record.action_set = _canonical_table_action(self.index, entry.action) \
+                    .SerializeToString()
         else:
-            if kind != "action":
+            if entry.action.WhichOneof("type") != "action":
                 raise _invalid(f"{info.name} is a direct table: the action must be an Action")
             action, params = self._direct_action(state, entry.action.action, default=False)
             handle = call_target(self.switch.table_add, state.target_name, match, action, params,
-                                priority=priority)
-        record = Record(handle, b"")
+                                 priority=target_priority)
         record.oneshot = oneshot
         self._take_profile_use(state, record, entry.action)
-        self._apply_direct_resources(state, record, entry, inserting=True)
-        record.entry = self._canonical_entry(state, record_key, entry)
-        state.records[record_key] = record
+        self._apply_direct_resources(state, handle, record, entry, inserting=True)
+        self._set_metadata(record, entry)
+        if not record.empty():
+            state.records[handle] = record
 
-    def _modify(self, state: TableState, record: Record, entry) -> None:
+    @staticmethod
+    def _set_metadata(record: Record, entry) -> None:
+        record.controller_metadata = entry.controller_metadata
+        record.metadata = entry.metadata
+        record.idle_timeout_ns = entry.idle_timeout_ns
+
+    def _modify(self, state: TableState, handle: int, entry) -> None:
         info = state.info
         self._check_direct_resources(state, entry)
-        if entry.HasField("action"):
+        record = state.records.get(handle) or Record()
+        if entry.HasField("action") and not info.is_const_table:
             if info.implementation_id:
                 target_kwargs, oneshot = self._indirect_action(state, entry.action)
                 try:
-                    call_target(self.switch.table_modify, state.target_name, record.handle,
-                               **target_kwargs)
+                    call_target(self.switch.table_modify, state.target_name, handle,
+                                **target_kwargs)
                 except P4RuntimeError:
                     if oneshot is not None:
                         self.oneshots.release_oneshot(oneshot)
                     raise
                 self._drop_profile_use(state, record)
                 record.oneshot = oneshot
+                record.action_set = None if oneshot is None else \
+                    _canonical_table_action(self.index, entry.action).SerializeToString()
                 self._take_profile_use(state, record, entry.action)
             else:
                 if entry.action.WhichOneof("type") != "action":
                     raise _invalid(f"{info.name} is a direct table: the action must be an Action")
                 action, params = self._direct_action(state, entry.action.action, default=False)
-                call_target(self.switch.table_modify, state.target_name, record.handle, action,
-                           params)
-        self._apply_direct_resources(state, record, entry, inserting=False)
-        old = p4runtime_pb2.TableEntry.FromString(record.entry)
-        if entry.HasField("action") and not info.is_const_table:
-            old.action.CopyFrom(_canonical_table_action(self.index, entry.action))
-        old.controller_metadata = entry.controller_metadata
-        old.metadata = entry.metadata
-        old.idle_timeout_ns = entry.idle_timeout_ns
-        record.entry = old.SerializeToString()
+                call_target(self.switch.table_modify, state.target_name, handle, action, params)
+        self._apply_direct_resources(state, handle, record, entry, inserting=False)
+        self._set_metadata(record, entry)
+        if record.empty():
+            state.records.pop(handle, None)
+        else:
+            state.records[handle] = record
 
     def _indirect_action(self, state: TableState, action: p4runtime_pb2.TableAction):
         info = state.info
@@ -232,16 +271,16 @@ class Tables:
         if entry.HasField("meter_counter_data"):
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
 
-    def _apply_direct_resources(self, state: TableState, record: Record, entry,
+    def _apply_direct_resources(self, state: TableState, handle: int, record: Record, entry,
                                 inserting: bool) -> None:
         info = state.info
         if info.direct_counter_id and (inserting or entry.HasField("counter_data")):
             data = entry.counter_data
-            call_target(self.switch.direct_counter_write, state.target_name, record.handle,
-                       data.packet_count, data.byte_count)
+            call_target(self.switch.direct_counter_write, state.target_name, handle,
+                        data.packet_count, data.byte_count)
         if info.direct_meter_id:
             config = entry.meter_config if entry.HasField("meter_config") else None
-            self._set_direct_meter(state, record.handle, config)
+            self._set_direct_meter(state, handle, config)
             record.meter_config = None if config is None else config.SerializeToString()
 
     def _set_direct_meter(self, state: TableState, handle: int, config) -> None:
@@ -249,20 +288,7 @@ class Tables:
             call_target(self.switch.direct_meter_reset, state.target_name, handle)
         else:
             call_target(self.switch.direct_meter_set, state.target_name, handle,
-                       config.cir, config.cburst, config.pir, config.pburst)
-
-    def _canonical_entry(self, state: TableState, record_key: tuple[Key, int], entry) -> bytes:
-        info = state.info
-        canonical = p4runtime_pb2.TableEntry(
-            table_id=info.id,
-            priority=record_key[1],
-            controller_metadata=entry.controller_metadata,
-            metadata=entry.metadata,
-            idle_timeout_ns=entry.idle_timeout_ns,
-        )
-        canonical.match.extend(encode_key(info.match_fields, record_key[0]))
-        canonical.action.CopyFrom(_canonical_table_action(self.index, entry.action))
-        return canonical.SerializeToString()
+                        config.cir, config.cburst, config.pir, config.pburst)
 
     def _write_default(self, state: TableState, update_type: int, entry) -> None:
         info = state.info
@@ -312,32 +338,78 @@ class Tables:
         want_meter = request.HasField("meter_config") and info.direct_meter_id
         if request.match:
             key = decode_key(info.match_fields, info.match_fields_by_id, request.match, info.name)
-            record = state.records.get((key, request.priority))
-            if record is None:
-                return
-            records = [record]
+            handle = self.find(state, key, request.priority)
+            entries = iter(()) if handle is None else \
+                iter([(handle, self.entry_bytes(state, handle))])
         else:
-            records = state.records.values()
-            if request.priority:
-                records = [r for k, r in state.records.items() if k[1] == request.priority]
+            entries = self.all_entries(state)
         action_filter = request.action.action.action_id if request.HasField("action") else 0
-        for record in records:
-            if (action_filter or request.controller_metadata or request.metadata) and \
-                    not _passes_filter(record.entry, action_filter, request):
+        filtering = bool(action_filter or request.controller_metadata or request.metadata or
+                         (request.priority and not request.match))
+        for handle, entry in entries:
+            if filtering and not _passes_filter(entry, action_filter, request):
                 continue
             if not (want_counter or want_meter):
-                yield record.entry
+                yield entry
                 continue
             extra = p4runtime_pb2.TableEntry()
             if want_counter:
                 packets, octets = call_target(self.switch.direct_counter_read, state.target_name,
-                                             record.handle)
+                                              handle)
                 extra.counter_data.packet_count = packets
                 extra.counter_data.byte_count = octets
-            if want_meter and record.meter_config is not None:
+            record = state.records.get(handle)
+            if want_meter and record is not None and record.meter_config is not None:
                 extra.meter_config.ParseFromString(record.meter_config)
             # Concatenated serializations merge: the stored entry plus the live fields.
-            yield record.entry + extra.SerializeToString()
+            yield entry + extra.SerializeToString()
+
+    def all_entries(self, state: TableState) -> Iterator[tuple[int, bytes]]:
+        """(handle, canonical TableEntry bytes) of every entry, in handle order."""
+        if state.info.implementation_id or not state.read_fields:
+            for handle in call_target(self.switch.table_read_handles, state.target_name):
+                yield handle, self.entry_bytes(state, handle)
+            return
+        from runtime_server.read_encoder import encode_table_entries
+
+        handles, rows, priorities, refs, params = call_target(
+            self.switch.table_read_encoded, state.target_name)
+        try:
+            encoded = encode_table_entries(state.info.id, state.read_fields, rows, priorities,
+                                           refs, params, state.action_refs)
+        except (ValueError, KeyError):  # a key or action the fast encoder does not cover
+            encoded = None
+        records = state.records
+        for k, handle in enumerate(handles):
+            if encoded is None or handle in records:
+                yield handle, self.entry_bytes(state, handle)
+            else:
+                yield handle, encoded[k]
+
+    def entry_bytes(self, state: TableState, handle: int) -> bytes:
+        """The canonical TableEntry of one entry, from the target plus its Record."""
+        info = state.info
+        target_entry = call_target(self.switch.table_entry, state.target_name, handle)
+        key = _key_from_target(info, target_entry.match)
+        entry = p4runtime_pb2.TableEntry(table_id=info.id, priority=target_entry.priority or 0)
+        entry.match.extend(encode_key(info.match_fields, key))
+        record = state.records.get(handle)
+        if record is not None and record.action_set is not None:
+            entry.action.ParseFromString(record.action_set)
+        elif target_entry.member is not None:
+            entry.action.action_profile_member_id = target_entry.member
+        elif target_entry.group is not None:
+            entry.action.action_profile_group_id = target_entry.group
+        else:
+            action_info = self.index.get_action_info(target_entry.action)
+            if action_info is not None:
+                entry.action.action.CopyFrom(
+                    encode_action(action_info, _param_list(target_entry.params, action_info)))
+        if record is not None:
+            entry.controller_metadata = record.controller_metadata
+            entry.metadata = record.metadata
+            entry.idle_timeout_ns = record.idle_timeout_ns
+        return entry.SerializeToString()
 
     def _read_default(self, state: TableState, request) -> bytes:
         info = state.info
@@ -353,98 +425,92 @@ class Tables:
 
     # ---- direct resources as their own entities ---------------------------------------------
 
-    def record_for(self, entry: p4runtime_pb2.TableEntry) -> tuple[TableState, Record]:
+    def handle_for(self, entry: p4runtime_pb2.TableEntry) -> tuple[TableState, int]:
         state = self.states.get(entry.table_id)
         if state is None:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown table id {entry.table_id}")
         info = state.info
         key = decode_key(info.match_fields, info.match_fields_by_id, entry.match, info.name)
-        record = state.records.get((key, entry.priority))
-        if record is None:
+        handle = self.find(state, key, entry.priority)
+        if handle is None:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"{info.name}: no such entry")
-        return state, record
+        return state, handle
+
+    def _selected(self, request: p4runtime_pb2.TableEntry, has_resource: Callable[[TableInfo], int]
+                  ) -> Iterator[tuple[TableState, int, bytes]]:
+        """(state, handle, entry bytes) of the entries a direct-resource read names."""
+        if request.match:
+            state, handle = self.handle_for(request)
+            if not has_resource(state.info):
+                raise _invalid(f"table {state.info.name!r} has no such direct resource")
+            yield state, handle, self.entry_bytes(state, handle)
+            return
+        if request.table_id:
+            state = self.states.get(request.table_id)
+            if state is None:
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown table id {request.table_id}")
+            if not has_resource(state.info):
+                raise _invalid(f"table {state.info.name!r} has no such direct resource")
+            states = [state]
+        else:
+            states = [s for s in self.states.values() if has_resource(s.info)]
+        for state in states:
+            for handle, entry in self.all_entries(state):
+                yield state, handle, entry
 
     def write_direct_counter(self, update_type: int, entity) -> None:
         if update_type != MODIFY:
             raise _invalid("DirectCounterEntry can only be modified")
-        state, record = self.record_for(entity.table_entry)
+        state, handle = self.handle_for(entity.table_entry)
         if not state.info.direct_counter_id:
             raise _invalid(f"table {state.info.name!r} has no direct counter")
         if entity.HasField("data"):
-            call_target(self.switch.direct_counter_write, state.target_name, record.handle,
-                       entity.data.packet_count, entity.data.byte_count)
+            call_target(self.switch.direct_counter_write, state.target_name, handle,
+                        entity.data.packet_count, entity.data.byte_count)
 
     def read_direct_counter(self, entity) -> Iterator[p4runtime_pb2.DirectCounterEntry]:
-        requests = [entity.table_entry] if entity.table_entry.match else None
-        tables = [self.states[entity.table_entry.table_id]] if entity.table_entry.table_id \
-            else [s for s in self.states.values() if s.info.direct_counter_id]
-        for state in tables:
-            if state is None or not state.info.direct_counter_id:
-                raise _invalid("the table has no direct counter")
-            if requests is not None:
-                pairs = [self.record_for(requests[0])]
-            else:
-                pairs = [(state, r) for r in state.records.values()]
-            for state_, record in pairs:
-                packets, octets = call_target(self.switch.direct_counter_read, state_.target_name,
-                                             record.handle)
-                out = p4runtime_pb2.DirectCounterEntry()
-                out.table_entry.ParseFromString(record.entry)
-                out.data.packet_count = packets
-                out.data.byte_count = octets
-                yield out
+        for state, handle, entry in self._selected(entity.table_entry,
+                                                   lambda info: info.direct_counter_id):
+            packets, octets = call_target(self.switch.direct_counter_read, state.target_name,
+                                          handle)
+            out = p4runtime_pb2.DirectCounterEntry()
+            out.table_entry.ParseFromString(entry)
+            out.data.packet_count = packets
+            out.data.byte_count = octets
+            yield out
 
     def write_direct_meter(self, update_type: int, entity) -> None:
         if update_type != MODIFY:
             raise _invalid("DirectMeterEntry can only be modified")
         if entity.HasField("counter_data"):
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
-        state, record = self.record_for(entity.table_entry)
+        state, handle = self.handle_for(entity.table_entry)
         if not state.info.direct_meter_id:
             raise _invalid(f"table {state.info.name!r} has no direct meter")
         config = entity.config if entity.HasField("config") else None
-        self._set_direct_meter(state, record.handle, config)
+        self._set_direct_meter(state, handle, config)
+        record = state.records.get(handle) or Record()
         record.meter_config = None if config is None else config.SerializeToString()
+        if record.empty():
+            state.records.pop(handle, None)
+        else:
+            state.records[handle] = record
 
     def read_direct_meter(self, entity) -> Iterator[p4runtime_pb2.DirectMeterEntry]:
         if entity.HasField("counter_data"):
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
-        if entity.table_entry.match:
-            pairs = [self.record_for(entity.table_entry)]
-        else:
-            states = [self.states[entity.table_entry.table_id]] if entity.table_entry.table_id \
-                else [s for s in self.states.values() if s.info.direct_meter_id]
-            pairs = [(s, r) for s in states for r in s.records.values()]
-        for state, record in pairs:
-            if not state.info.direct_meter_id:
-                raise _invalid(f"table {state.info.name!r} has no direct meter")
+        for state, handle, entry in self._selected(entity.table_entry,
+                                                   lambda info: info.direct_meter_id):
             out = p4runtime_pb2.DirectMeterEntry()
-            out.table_entry.ParseFromString(record.entry)
-            if record.meter_config is not None:
+            out.table_entry.ParseFromString(entry)
+            record = state.records.get(handle)
+            if record is not None and record.meter_config is not None:
                 out.config.ParseFromString(record.meter_config)
             yield out
 
-    # ---- entries the program brings -------------------------------------------------------
-
-    def adopt_program_entries(self) -> None:
-        """Record the entries already in the target after a load (const and initial
-        entries), so that reads return them."""
-        for state in self.states.values():
-            for target_entry in self.switch.table_entries(state.target_name):
-                key = _key_from_target(state.info, target_entry.match)
-                priority = target_entry.priority or 0
-                entry = p4runtime_pb2.TableEntry(table_id=state.info.id, priority=priority)
-                entry.match.extend(encode_key(state.info.match_fields, key))
-                action_info = self.index.get_action_info(target_entry.action)
-                if action_info is not None:
-                    entry.action.action.CopyFrom(
-                        encode_action(action_info, _param_list(target_entry.params, action_info))
-                    )
-                state.records[(key, priority)] = Record(target_entry.handle,
-                                                        entry.SerializeToString())
-
     def entry_count(self) -> int:
-        return sum(len(s.records) for s in self.states.values())
+        return sum(call_target(self.switch.table_size, s.target_name)
+                   for s in self.states.values())
 
 
 def _canonical_table_action(index: P4InfoIndex, action: p4runtime_pb2.TableAction):

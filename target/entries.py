@@ -293,3 +293,67 @@ class TableEntries:
 def _fits(name: str, value: Any, width: int) -> None:
     if not isinstance(value, int) or value < 0 or value >> width:
         raise InvalidArgument(f"key {name}: {value!r} does not fit {width} bits")
+
+
+# ---- bulk control-plane path
+# Stored rows (value bytes then mask bytes per field, range bounds in their places) are what
+# the P4Runtime server's wire decoder produces and its wire encoder reads back; these helpers
+# turn them into what the match structures take, without match objects in between.
+
+def encoded_from_stored(st: TableEntries, stored: bytes, priority: int | None) -> Encoded:
+    """The Encoded form of a stored row (the inverse of TableEntries._store's layout)."""
+    kb = st.key_bytes
+    value = bytearray(stored[:kb])
+    mask = bytearray(stored[kb:])
+    ranges: list[tuple[int, bytes, bytes]] = []
+    plen = None
+    for i, (k, (off, nb)) in enumerate(zip(st.info.keys, st.layout, strict=True)):
+        if k.match_type == "range":
+            ranges.append((i, bytes(value[off:off + nb]), bytes(mask[off:off + nb])))
+            value[off:off + nb] = bytes(nb)
+            mask[off:off + nb] = bytes(nb)
+        elif k.match_type == "lpm":
+            plen = int.from_bytes(mask[off:off + nb], "big").bit_count()
+    return Encoded(bytes(value), bytes(mask), ranges, plen, bytes(stored),
+                   priority if st.info.needs_priority else None)
+
+
+def stored_rows(st: TableEntries, ids: list[int]) -> bytes:
+    """The stored rows of `ids`, concatenated in that order."""
+    stride = 2 * st.key_bytes
+    keys = memoryview(st.keys)
+    if ids and ids[-1] - ids[0] == len(ids) - 1:      # a dense run: one copy
+        return bytes(keys[ids[0] * stride:(ids[-1] + 1) * stride])
+    return b"".join([keys[i * stride:(i + 1) * stride] for i in ids])
+
+
+def reserve_ids(st: TableEntries, count: int) -> list[int]:
+    """`count` free ids (recycled ones first), or ResourceExhausted and none reserved."""
+    recycled = min(count, len(st.free))
+    fresh = count - recycled
+    if st.next_id + fresh > st.info.size:
+        raise ResourceExhausted(f"table {st.info.name} is full ({st.info.size} entries)")
+    ids = [st.free.pop() for _ in range(recycled)]
+    ids.extend(range(st.next_id, st.next_id + fresh))
+    st.next_id += fresh
+    return ids
+
+
+def grow_store(st: TableEntries, max_id: int) -> None:
+    """Room in the row arrays for ids up to `max_id`."""
+    stride = 2 * st.key_bytes
+    need = (max_id + 1) * stride
+    if len(st.keys) < need:
+        grow = max(need, 2 * len(st.keys))
+        st.keys.extend(bytes(grow - len(st.keys)))
+        st.used.extend(bytes(grow // max(1, stride) + 1 - len(st.used)))
+        st.prio.extend([0] * (grow // max(1, stride) + 1 - len(st.prio)))
+
+
+def reclaim_id(st: TableEntries, eid: int) -> None:
+    """Take `eid` back from the free ids (undoing a delete restores the same handle)."""
+    if eid >= st.next_id:
+        st.free.extend(range(st.next_id, eid))
+        st.next_id = eid + 1
+    else:
+        st.free.remove(eid)

@@ -751,3 +751,180 @@ class Switch:
     def _deliver_packet_in(self, frame: bytes) -> None:
         for cb in self._packet_in:
             cb(frame)
+
+    # ---- bulk control-plane path
+    # Runs of updates that arrive already encoded (the P4Runtime server's wire decoder writes
+    # the stored row form of target.entries): no match objects, one engine lock per call.
+
+    UPDATE_INSERT, UPDATE_MODIFY, UPDATE_DELETE = 1, 2, 3
+
+    def table_action_ref(self, table: str | int, action: str | int) -> int:
+        """The engine's id of `action` as an action of `table` (what table_write_encoded takes)."""
+        with self._write_lock:
+            return self._action_id(self._table(table), action)
+
+    def table_key_layout(self, table: str | int) -> list[tuple[int, int]]:
+        """(byte offset, bytes) of each key field in a stored row's value half."""
+        return list(self._table(table).layout)
+
+    def table_write_encoded(self, runs: list[tuple[Any, ...]], atomic: bool = False
+                            ) -> list[tuple[int, int, TargetError]]:
+        """Apply runs of encoded updates, in order, under one engine lock.
+
+        Each run is (table, kinds, stored, priorities, actions, params): kinds[j] is
+        UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE, stored holds one row (2 * key bytes)
+        per update, actions the engine action ids (table_action_ref) and params the value
+        lists (both ignored for DELETE). MODIFY and DELETE find their entry by the row.
+        Without `atomic` every update stands alone: the result lists (run, position, error)
+        of those that failed, each having changed nothing. With `atomic` the first failure
+        undoes everything before it, so traffic sees all of the call or none of it; the
+        result is then that one failure.
+        """
+        with self._write_lock:
+            pl = self._require()
+            resolved = [(self._table(run[0]),) + tuple(run[1:]) for run in runs]
+            errors: list[tuple[int, int, TargetError]] = []
+            undo: list[tuple[Any, ...]] | None = [] if atomic else None
+            pl.lock()
+            try:
+                for ri, run in enumerate(resolved):
+                    self._write_encoded_run(pl, ri, run, errors, undo)
+                    if atomic and errors:
+                        break
+                if atomic and errors:
+                    self._undo_encoded(pl, undo)
+            finally:
+                pl.unlock()
+            return errors
+
+    def _write_encoded_run(self, pl: Pipeline, ri: int, run: tuple[Any, ...],
+                           errors: list[tuple[int, int, TargetError]],
+                           undo: list[tuple[Any, ...]] | None) -> None:
+        from target.entries import encoded_from_stored, grow_store
+        from target.pipeline.build import TBL_LPM24
+
+        st, kinds, stored, priorities, actions, params = run
+        stride = 2 * st.key_bytes
+        ti = st.index
+        entry_set = pl.entry_set
+        lpm24 = st.kind == TBL_LPM24
+        matcher = st.matcher
+        needs_priority = st.info.needs_priority
+        if st.info.is_const:
+            err = InvalidArgument(f"table {st.info.name} is const")
+            errors.extend((ri, j, err) for j in range(len(kinds)))
+            return
+        view = memoryview(stored)
+        for j in range(len(kinds)):
+            kind = kinds[j]
+            row = view[j * stride:(j + 1) * stride]
+            try:
+                if kind == self.UPDATE_INSERT:
+                    if lpm24:
+                        prefix = int.from_bytes(row[:4], "big")
+                        plen = int.from_bytes(row[4:8], "big").bit_count()
+                        if matcher.get(prefix, plen) is not None:
+                            raise AlreadyExists(f"table {st.info.name}: an entry with this "
+                                                "match exists")
+                        eid = st.reserve_id()
+                        matcher.add(prefix, plen, eid)
+                        if len(st.used) <= eid:
+                            grow_store(st, eid)
+                        st.keys[eid * stride:(eid + 1) * stride] = row
+                        st.used[eid] = 1
+                        st.count += 1
+                    else:
+                        enc = encoded_from_stored(st, bytes(row),
+                                                  priorities[j] if needs_priority else None)
+                        eid = st.reserve_id()
+                        try:
+                            st.matcher_add(enc, eid)
+                        except TargetError:
+                            st.release_id(eid)
+                            raise
+                    entry_set(ti, eid, actions[j], params[j])
+                    if undo is not None:
+                        undo.append((kind, st, eid))
+                    continue
+                eid = self._find_stored(st, bytes(row), priorities[j])
+                if kind == self.UPDATE_MODIFY:
+                    if undo is not None:
+                        undo.append((kind, st, eid, pl.entry_get(ti, eid)))
+                    entry_set(ti, eid, actions[j], params[j], False)
+                elif kind == self.UPDATE_DELETE:
+                    if undo is not None:
+                        undo.append((kind, st, eid, bytes(row), priorities[j],
+                                     pl.entry_get(ti, eid), pl.entry_counter(ti, eid)))
+                    self._apply_delete(pl, st, eid)
+                else:
+                    raise InvalidArgument(f"unknown update kind {kind}")
+            except TargetError as err:
+                errors.append((ri, j, err))
+                if undo is not None:
+                    return
+
+    def _find_stored(self, st: TableEntries, row: bytes, priority: int) -> int:
+        from target.entries import encoded_from_stored
+
+        eid = st.find(encoded_from_stored(st, row, priority))
+        if eid is None:
+            raise NotFound(f"table {st.info.name}: no entry with this match")
+        return eid
+
+    def _undo_encoded(self, pl: Pipeline, undo: list[tuple[Any, ...]]) -> None:
+        """Reverse applied updates, newest first, so every entry gets its old handle back."""
+        from target.entries import encoded_from_stored, reclaim_id
+
+        for item in reversed(undo):
+            kind, st = item[0], item[1]
+            if kind == self.UPDATE_INSERT:
+                self._apply_delete(pl, st, item[2])
+            elif kind == self.UPDATE_MODIFY:
+                eid, (action, values) = item[2], item[3]
+                pl.entry_set(st.index, eid, action, values, False)
+            else:
+                eid, row, priority, (action, values), (packets, octets) = item[2:]
+                reclaim_id(st, eid)
+                st.matcher_add(encoded_from_stored(st, row, priority), eid)
+                pl.entry_set(st.index, eid, action, values)
+                pl.entry_counter_set(st.index, eid, packets, octets)
+
+    def table_read_encoded(self, table: str | int) -> tuple[list[int], bytes, list[int],
+                                                            list[int], list[list[int]]]:
+        """Every entry of `table` as (handles, stored rows, priorities, engine action refs,
+        parameter lists), consistent with one moment between writes."""
+        from target.entries import stored_rows
+
+        with self._write_lock:
+            pl = self._require()
+            st = self._table(table)
+            handles = st.ids()
+            rows = stored_rows(st, handles)
+            prio = st.prio
+            priorities = [prio[h] for h in handles] if st.info.needs_priority else \
+                [0] * len(handles)
+            entry_get = pl.entry_get
+            got = [entry_get(st.index, h) for h in handles]
+            return (handles, rows, priorities, [g[0] for g in got],
+                    [g[1] for g in got])
+
+    def table_find_stored(self, table: str | int, row: bytes, priority: int) -> int | None:
+        """The handle of the entry with this stored row and priority, if there is one."""
+        from target.entries import encoded_from_stored
+
+        st = self._table(table)
+        return st.find(encoded_from_stored(st, row, priority))
+
+    def direct_meter_reset(self, table: str | int, handle: int) -> None:
+        """Back to the unconfigured meter: every packet is green."""
+        st = self._table(table)
+        if st.info.direct_meter is None:
+            raise InvalidArgument(f"table {st.info.name} has no direct meter")
+        if not st.exists(handle):
+            raise NotFound(f"table {st.info.name}: no entry {handle}")
+        mi = self.compiled.meter_by_name[st.info.direct_meter]
+        self._require().meter_arrays_by_index[mi].reset(handle)
+
+    def table_read_handles(self, table: str | int) -> list[int]:
+        """The handles of every entry of `table`, in handle order."""
+        return self._table(table).ids()

@@ -278,13 +278,62 @@ def test_modify_delete_and_default_entry(primary) -> None:
     assert read.table_entry.action.action.action_id == DROP  # the program's default again
 
 
-def test_unsupported_atomicity_is_unimplemented(primary) -> None:
-    primary.set_pipeline()
-    request = pb.WriteRequest(device_id=0, atomicity=pb.WriteRequest.ROLLBACK_ON_ERROR)
+def atomic_write(primary, atomicity: int, *updates: pb.Update) -> None:
+    request = pb.WriteRequest(device_id=0, atomicity=atomicity)
     request.election_id.low = 10
-    with pytest.raises(grpc.RpcError) as err:
-        primary.stub.Write(request)
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    request.updates.extend(updates)
+    primary.stub.Write(request)
+
+
+@pytest.mark.parametrize("atomicity", [pb.WriteRequest.ROLLBACK_ON_ERROR,
+                                       pb.WriteRequest.DATAPLANE_ATOMIC])
+def test_atomic_batch_is_all_or_nothing(primary, atomicity: int) -> None:
+    primary.set_pipeline()
+    first = lpm_entry(b"\x0a\x00\x01\x00", 24)
+    second = lpm_entry(b"\x0a\x00\x02\x00", 24)
+    primary.write(update(pb.Update.INSERT, first))
+    with pytest.raises(grpc.RpcError) as err:   # the MODIFY and the DELETE must be undone
+        atomic_write(primary, atomicity, update(pb.Update.INSERT, second),
+                     update(pb.Update.MODIFY, lpm_entry(b"\x0a\x00\x01\x00", 24, b"\x07")),
+                     update(pb.Update.DELETE, first), update(pb.Update.DELETE, second),
+                     update(pb.Update.INSERT, second), update(pb.Update.INSERT, second))
+    codes = [code for code, _ in batch_errors(err.value)]
+    assert codes == [10, 10, 10, 10, 10, 6]  # ABORTED for the others, ALREADY_EXISTS
+    entries = primary.read(pb.Entity(table_entry=pb.TableEntry()))
+    assert [e.table_entry for e in entries] == [first]
+    atomic_write(primary, atomicity, update(pb.Update.INSERT, second),
+                 update(pb.Update.DELETE, first))
+    entries = primary.read(pb.Entity(table_entry=pb.TableEntry()))
+    assert [e.table_entry for e in entries] == [second]
+
+
+def test_atomic_batch_refuses_updates_it_cannot_undo(primary) -> None:
+    primary.set_pipeline()
+    with_metadata = lpm_entry(b"\x0a\x00\x01\x00", 24)
+    with_metadata.controller_metadata = 7
+    host_bits = lpm_entry(b"\x0a\x00\x01\x01", 24)
+    for bad, code in [(with_metadata, grpc.StatusCode.UNIMPLEMENTED.value[0]),
+                      (host_bits, grpc.StatusCode.INVALID_ARGUMENT.value[0])]:
+        with pytest.raises(grpc.RpcError) as err:
+            atomic_write(primary, pb.WriteRequest.ROLLBACK_ON_ERROR,
+                         update(pb.Update.INSERT, lpm_entry(b"\x0b\x00\x00\x00", 8)),
+                         update(pb.Update.INSERT, bad))
+        assert [c for c, _ in batch_errors(err.value)] == [10, code]
+    assert primary.read(pb.Entity(table_entry=pb.TableEntry())) == []
+
+
+def test_metadata_survives_and_plain_modify_resets_it(primary) -> None:
+    primary.set_pipeline()
+    entry = lpm_entry(b"\x0a\x00\x01\x00", 24)
+    entry.controller_metadata = 42
+    entry.metadata = b"note"
+    primary.write(update(pb.Update.INSERT, entry))
+    assert [e.table_entry for e in primary.read(pb.Entity(table_entry=pb.TableEntry()))] == [entry]
+    plain = lpm_entry(b"\x0a\x00\x01\x00", 24, b"\x03")
+    primary.write(update(pb.Update.MODIFY, plain))
+    assert [e.table_entry for e in primary.read(pb.Entity(table_entry=pb.TableEntry()))] == [plain]
+    primary.write(update(pb.Update.DELETE, plain))
+    assert primary.read(pb.Entity(table_entry=pb.TableEntry())) == []
 
 
 def test_large_read_is_split_under_four_megabytes(primary) -> None:

@@ -1,0 +1,178 @@
+"""Write requests applied from their serialized bytes: the C decoder (write_decoder.pyx)
+turns runs of plain table updates into packed columns that the target applies in bulk;
+every other update goes through the protobuf path (Pipeline.apply), in request order.
+
+Per-update semantics are those of the protobuf path: each update succeeds or fails on its
+own (CONTINUE_ON_ERROR), with one p4.v1.Error per update. ROLLBACK_ON_ERROR and
+DATAPLANE_ATOMIC batches are applied by the target under one engine lock with an undo log,
+so traffic sees all of the batch or none of it; they may hold only the updates the decoder
+accepts (see atomic_errors).
+"""
+
+from __future__ import annotations
+
+from runtime_server.entry_codec import decode_action, decode_key
+from runtime_server.errors import P4RuntimeError, StatusCode, call_target, from_target_error
+from runtime_server.p4info_index import Scope
+from runtime_server.proto import p4runtime_pb2
+from runtime_server.write_decoder import (
+    UPDATE_DELETE,
+    UPDATE_MODIFY,
+    ActionLayout,
+    TableLayout,
+    decode_updates,
+)
+
+Errors = list[P4RuntimeError | None]
+
+
+def table_layouts(pipeline) -> dict[int, TableLayout]:
+    """The tables whose plain updates the decoder may take, by P4Info id."""
+    layouts: dict[int, TableLayout] = {}
+    switch = pipeline.switch
+    for table_id, state in pipeline.tables.states.items():
+        info = state.info
+        target_table = switch.program.tables[state.target_name]
+        if (info.implementation_id or info.direct_meter_id or info.is_const_table or
+                not info.match_fields or len(info.match_fields) > 64 or
+                any(k.mask is not None for k in target_table.keys)):
+            continue
+        actions = {}
+        for action_id, scope in info.action_scopes.items():
+            action = pipeline.index.actions[action_id]
+            if len(action.params) > 64:
+                break
+            ref = call_target(switch.table_action_ref, state.target_name, action.name)
+            actions[action_id] = ActionLayout(ref, scope, [(p.id, p.bitwidth)
+                                                           for p in action.params])
+        else:
+            fields = [(f.id, f.match_type, f.bitwidth) for f in info.match_fields]
+            layouts[table_id] = TableLayout(table_id, state.target_name, fields,
+                                            info.needs_priority, actions)
+    return layouts
+
+
+def _forget_records(pipeline, run) -> list[tuple[object, int, int]]:
+    """(state, position, handle) of the run's MODIFY/DELETE updates whose entry has a
+    Record: a plain MODIFY resets what the Record holds, a DELETE ends it."""
+    state = pipeline.tables.states[run.table.table_id]
+    if not state.records:
+        return []
+    stride = 2 * run.table.key_bytes
+    found = []
+    for j, kind in enumerate(run.kinds):
+        if kind in (UPDATE_MODIFY, UPDATE_DELETE):
+            row = bytes(run.stored[j * stride:(j + 1) * stride])
+            handle = pipeline.switch.table_find_stored(state.target_name, row,
+                                                       run.priorities[j])
+            if handle is not None and handle in state.records:
+                found.append((state, j, handle))
+    return found
+
+
+def _target_run(run) -> tuple:
+    return (run.table.target_name, run.kinds, run.stored, run.priorities, run.actions,
+            run.params)
+
+
+def apply_continue(pipeline, data: bytes, spans, errors: Errors) -> None:
+    """CONTINUE_ON_ERROR: every update on its own, in order."""
+    layouts = pipeline.fast_layouts()
+    count = len(spans) // 2
+    i = 0
+    while i < count:
+        run, following = decode_updates(data, spans, i, layouts)
+        if run is None:
+            errors[i] = _apply_slow(pipeline, data[spans[2 * i]:spans[2 * i + 1]])
+            i += 1
+            continue
+        touched = _forget_records(pipeline, run)
+        failed = call_target(pipeline.switch.table_write_encoded, [_target_run(run)])
+        failed_positions = set()
+        for _run_index, j, err in failed:
+            errors[run.positions[j]] = from_target_error(err)
+            failed_positions.add(j)
+        for state, j, handle in touched:
+            if j not in failed_positions:
+                pipeline.tables.forget(state, handle)
+        i = following
+
+
+def _apply_slow(pipeline, update_bytes: bytes) -> P4RuntimeError | None:
+    import logging
+
+    try:
+        pipeline.apply(p4runtime_pb2.Update.FromString(update_bytes))
+    except P4RuntimeError as err:
+        return err
+    except Exception as err:  # a bug must not take the server down
+        logging.getLogger("kvick.p4runtime").exception("update failed unexpectedly")
+        return P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+    return None
+
+
+def apply_atomic(pipeline, data: bytes, spans, errors: Errors) -> None:
+    """ROLLBACK_ON_ERROR / DATAPLANE_ATOMIC: all updates or none, under one engine lock."""
+    layouts = pipeline.fast_layouts()
+    count = len(spans) // 2
+    runs = []
+    i = 0
+    while i < count:
+        run, following = decode_updates(data, spans, i, layouts)
+        if run is None:
+            errors[i] = atomic_slow_error(pipeline, data[spans[2 * i]:spans[2 * i + 1]])
+            _mark_not_applied(errors, i)
+            return
+        runs.append(run)
+        i = following
+    touched = [t for run in runs for t in _forget_records(pipeline, run)]
+    failed = call_target(pipeline.switch.table_write_encoded,
+                         [_target_run(run) for run in runs], True)
+    if failed:
+        run_index, j, err = failed[0]
+        position = runs[run_index].positions[j]
+        errors[position] = from_target_error(err)
+        _mark_not_applied(errors, position)
+        return
+    for state, _j, handle in touched:
+        pipeline.tables.forget(state, handle)
+
+
+def _mark_not_applied(errors: Errors, failed: int) -> None:
+    for k in range(len(errors)):
+        if k != failed:
+            errors[k] = P4RuntimeError(StatusCode.ABORTED,
+                                       f"not applied: update {failed} failed and the batch "
+                                       "is all or nothing")
+
+
+def atomic_slow_error(pipeline, update_bytes: bytes) -> P4RuntimeError:
+    """Why an update the decoder did not take cannot be part of an atomic batch: its
+    validation error if it is invalid, else UNIMPLEMENTED (the target can undo only plain
+    table entry updates)."""
+    try:
+        update = p4runtime_pb2.Update.FromString(update_bytes)
+    except Exception as err:
+        return P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"malformed update: {err}")
+    entity = update.entity
+    if entity.WhichOneof("entity") == "table_entry":
+        entry = entity.table_entry
+        state = pipeline.tables.states.get(entry.table_id)
+        if state is None:
+            return P4RuntimeError(StatusCode.NOT_FOUND, f"unknown table id {entry.table_id}")
+        info = state.info
+        try:
+            decode_key(info.match_fields, info.match_fields_by_id, entry.match, info.name)
+            if entry.action.WhichOneof("type") == "action":
+                action_info, _ = decode_action(pipeline.index, entry.action.action,
+                                               info.action_scopes, info.name)
+                if info.action_scopes[entry.action.action.action_id] == Scope.DEFAULT_ONLY:
+                    return P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                          f"{info.name}: action {action_info.name!r} is for "
+                                          "the default only")
+        except P4RuntimeError as err:
+            return err
+    return P4RuntimeError(StatusCode.UNIMPLEMENTED,
+                          "an atomic batch may hold only INSERT/MODIFY/DELETE of table entries "
+                          "with a direct action and no metadata, idle timeout or direct meter "
+                          "(those are the updates the target can undo)")
