@@ -121,6 +121,7 @@ def main() -> int:
                                         request_serializer=lambda b: b,
                                         response_deserializer=pb.WriteResponse.FromString)
         print(f"routes: {len(all_routes)}; server pid {server.pid}")
+        results: dict[str, float] = {"routes": len(all_routes)}
         for batch, count in [(1, 2000), (100, 50_000), (1000, len(all_routes)),
                              (10000, len(all_routes))]:
             request = pb.SetForwardingPipelineConfigRequest(
@@ -136,6 +137,9 @@ def main() -> int:
             elapsed = time.perf_counter() - start
             print(f"batch {batch:>5}: {len(chunk):>7} entries in {elapsed:7.2f} s = "
                   f"{len(chunk) / elapsed:9.0f} entries/s")
+            results[f"batch_{batch}_entries"] = len(chunk)
+            results[f"batch_{batch}_entries_per_s"] = round(len(chunk) / elapsed)
+            results[f"batch_{batch}_seconds"] = round(elapsed, 3)
         read = pb.ReadRequest(device_id=0)
         read.entities.add().table_entry.table_id = config.p4info.tables[0].preamble.id
         start = time.perf_counter()
@@ -143,6 +147,9 @@ def main() -> int:
         elapsed = time.perf_counter() - start
         print(f"wildcard read: {got} entries in {elapsed:.2f} s = {got / elapsed:.0f} entries/s")
         print(f"server RSS: {rss_mib(server.pid):.0f} MiB")
+        results.update(read_entries=got, read_seconds=round(elapsed, 3),
+                       server_rss_mib=round(rss_mib(server.pid)))
+        print(json.dumps(results))
         outgoing.put(None)
     finally:
         server.terminate()
