@@ -9,6 +9,8 @@ line there. Nothing registers itself on import, and every call returns a fresh d
     pcap-out:OUT.pcap         record into OUT.pcap (TX only)
     memory:queue[:CAPACITY]   a QueuePort fed and drained from Python (default 1024 frames)
     memory:sink               count and discard
+    intel:PCI[,queues=N][,access=pagemap|vfio][,ring=N]
+                              an Intel 82576/I350/82599 NIC driven from user space
     af_packet:IFACE           a Linux interface through PACKET_MMAP rings; a bare IFACE means this
     xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0)
 """
@@ -66,10 +68,27 @@ def _open_xdp(argument: str) -> Port:
     return AfXdpPort(ifname, queue=int(queue) if at else 0)
 
 
+def _open_intel(argument: str) -> Port:
+    from target.driver.intel.device import IntelDevice
+
+    address, *options = argument.split(",")
+    settings = {"queues": "1", "access": "pagemap", "ring": "512"}
+    for option in options:
+        key, eq, value = option.partition("=")
+        if not eq or key not in settings:
+            raise ValueError(f"intel options are queues=N, access=pagemap|vfio, ring=N; got {option!r}")
+        settings[key] = value
+    if not settings["queues"].isdigit() or not settings["ring"].isdigit():
+        raise ValueError(f"intel queues and ring take numbers, got {argument!r}")
+    device = IntelDevice.open(address, settings["access"])
+    return device.port(int(settings["queues"]), int(settings["ring"]))
+
+
 def register_builtin_drivers() -> dict[str, PortFactory]:
     """Every port kind kvick ships, by the name used in interface specs."""
     return {
         "memory": _open_memory,
+        "intel": _open_intel,
         "pcap": _open_pcap,
         "pcap-out": _open_pcap_out,
         "af_packet": _open_af_packet,
