@@ -1413,7 +1413,42 @@ cdef class Pipeline:
                 self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
 
     cdef bint deparse(self, ctx_t *x) noexcept nogil:
-        """Emit valid headers in deparser order in front of the unparsed payload."""
+        """Emit valid headers in deparser order in front of the unparsed payload.
+
+        Headers are written back to front, ending where the payload starts, over the bytes
+        the parser consumed and the headroom; only when they do not fit there does the
+        payload move (deparse_moving).
+        """
+        cdef pkt_t *p = x.pkt
+        cdef uint8_t *end
+        cdef uint8_t *start
+        cdef uint32_t k, h, nb, hlen
+        cdef header_t *hd
+        if x.cursor > p.len:
+            x.cursor = p.len
+        end = p.data + x.cursor
+        start = end
+        k = self.n_deparser
+        while k > 0:
+            k -= 1
+            h = self.deparser[k]
+            if x.valid[h]:
+                hd = &self.headers[h]
+                nb = (hd.fixed_bits + x.vlen[h]) >> 3
+                if start - nb < p.buf:
+                    return self.deparse_moving(x)
+                start -= nb
+                memcpy(start, x.phv + hd.byteoff, nb)
+        hlen = <uint32_t>(end - start)
+        p.len = hlen + (p.len - x.cursor)
+        p.data = start
+        x.cursor = hlen
+        if x.truncate_len > 0 and <uint32_t>x.truncate_len < p.len:
+            p.len = x.truncate_len
+        return True
+
+    cdef bint deparse_moving(self, ctx_t *x) noexcept nogil:
+        """Deparse when the headers outgrow the headroom: the payload moves back first."""
         cdef uint32_t k, h, hlen = 0, nb, payload
         cdef uint8_t *start
         cdef pkt_t *p = x.pkt
