@@ -238,6 +238,8 @@ def build_pipeline(pl: Any, prog: Program) -> None:
         pl._set_table(i, kind, matcher, layout, key_bytes, stride, t.max_size, t.next_by_action,
                       t.base_default_next, t.hit_next, t.miss_next, t.has_hit_miss,
                       t.with_counters, indirect, profile, dmeter, mdst)
+        if t.support_timeout:
+            pl.track_hits(i)
     for i, ap in enumerate(prog.action_profiles):
         users = [t for t in prog.tables if t.action_profile == ap["name"]]
         stride = max([len(prog.actions[a][1]) for t in users for a in t.actions] + [1])

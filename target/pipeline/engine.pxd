@@ -116,6 +116,8 @@ cdef struct table_t:
     int32_t *entry_action       # action id; for indirect tables: member id or -(group+2)
     s128 *entry_params          # param_stride values per entry
     uint64_t *entry_counters    # packets, bytes per entry (direct counter)
+    uint64_t *entry_last_hit    # CLOCK_MONOTONIC ns of the last hit, per entry; NULL unless the
+                                # table supports idle timeouts
     uint32_t param_stride
     uint32_t capacity
     int32_t default_action      # REF_NONE: miss does nothing

@@ -261,6 +261,7 @@ cdef class Pipeline:
                 free(self.tables[i].entry_action)
                 free(self.tables[i].entry_params)
                 free(self.tables[i].entry_counters)
+                free(self.tables[i].entry_last_hit)
                 free(self.tables[i].default_params)
                 free(self.tables[i].next_by_action)
         if self.mc_nodes != NULL:
@@ -613,6 +614,8 @@ cdef class Pipeline:
         t.entry_action = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
         t.entry_params = <s128 *>realloc(t.entry_params, <size_t>capacity * t.param_stride * sizeof(s128))
         t.entry_counters = <uint64_t *>realloc(t.entry_counters, capacity * 2 * sizeof(uint64_t))
+        if t.entry_last_hit != NULL:
+            t.entry_last_hit = <uint64_t *>realloc(t.entry_last_hit, capacity * sizeof(uint64_t))
         if t.entry_action == NULL or t.entry_params == NULL or t.entry_counters == NULL:
             raise MemoryError("cannot grow table entries")
         for k in range(old, capacity):
@@ -620,6 +623,8 @@ cdef class Pipeline:
         memset(&t.entry_params[<size_t>old * t.param_stride], 0,
                <size_t>(capacity - old) * t.param_stride * sizeof(s128))
         memset(&t.entry_counters[old * 2], 0, (capacity - old) * 2 * sizeof(uint64_t))
+        if t.entry_last_hit != NULL:
+            memset(&t.entry_last_hit[old], 0, (capacity - old) * sizeof(uint64_t))
         t.capacity = capacity
 
     def _set_vset(self, uint32_t i, uint32_t max_size):
@@ -1291,6 +1296,8 @@ cdef class Pipeline:
         cdef uint64_t hv
         if e >= 0:
             t.hits += 1
+            if t.entry_last_hit != NULL:
+                t.entry_last_hit[e] = x.now_ns
             act = t.entry_action[e]
             params = &t.entry_params[<size_t>e * t.param_stride]
             if t.with_counters:
@@ -1874,10 +1881,34 @@ cdef class Pipeline:
         if fresh:
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
+            if t.entry_last_hit != NULL:
+                t.entry_last_hit[eid] = now_ns()
         for k in range(t.param_stride):
             t.entry_params[<size_t>eid * t.param_stride + k] = \
                 <s128>int_to_u128(params[k]) if k < len(params) else 0
         t.entry_action[eid] = action
+
+    def track_hits(self, uint32_t ti) -> None:
+        """Record each entry's last hit time (for idle timeouts); off unless asked for."""
+        cdef table_t *t = &self.tables[ti]
+        if t.entry_last_hit == NULL:
+            t.entry_last_hit = <uint64_t *>calloc(max(1, t.capacity), sizeof(uint64_t))
+            if t.entry_last_hit == NULL:
+                raise MemoryError("last-hit times")
+
+    def entry_last_hit(self, uint32_t ti, uint32_t eid) -> int:
+        """CLOCK_MONOTONIC ns of the entry's last hit (or insertion); 0 when not tracked."""
+        cdef table_t *t = &self.tables[ti]
+        if t.entry_last_hit == NULL or eid >= t.capacity:
+            return 0
+        return t.entry_last_hit[eid]
+
+    def entries_idle(self, uint32_t ti, object eids, uint64_t older_than_ns) -> list[int]:
+        """Those of `eids` not hit since `older_than_ns` (CLOCK_MONOTONIC)."""
+        cdef table_t *t = &self.tables[ti]
+        if t.entry_last_hit == NULL:
+            return []
+        return [eid for eid in eids if eid < t.capacity and t.entry_last_hit[eid] < older_than_ns]
 
     def entry_get(self, uint32_t ti, uint32_t eid) -> tuple[int, list[int]]:
         cdef table_t *t = &self.tables[ti]
@@ -1912,6 +1943,10 @@ cdef class Pipeline:
         for k in range(t.param_stride):
             t.default_params[k] = <s128>int_to_u128(params[k]) if k < len(params) else 0
         t.default_action = action
+
+    def monotonic_ns(self) -> int:
+        """The clock entry hit times are taken from."""
+        return now_ns()
 
     def table_stats(self, uint32_t ti) -> tuple[int, int]:
         return (self.tables[ti].hits, self.tables[ti].misses)
