@@ -1910,6 +1910,40 @@ cdef class Pipeline:
             return []
         return [eid for eid in eids if eid < t.capacity and t.entry_last_hit[eid] < older_than_ns]
 
+    def entries_set_packed(self, uint32_t ti, const uint32_t[::1] eids,
+                           const int32_t[::1] actions, const uint8_t[::1] params,
+                           bint fresh=True) -> None:
+        """entry_set for many entries at once (caller holds the writer lock).
+
+        `params` holds, per entry, the table's param_stride values as 16-byte little-endian
+        unsigned integers (param_stride() tells the stride); missing trailing values are 0.
+        """
+        cdef table_t *t = &self.tables[ti]
+        cdef Py_ssize_t n = eids.shape[0], k
+        cdef uint32_t j, eid, top = 0
+        cdef size_t need = <size_t>n * t.param_stride * 16
+        cdef uint64_t now = now_ns()
+        if actions.shape[0] != n or <size_t>params.shape[0] != need:
+            raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
+        for k in range(n):
+            if eids[k] + 1 > top:
+                top = eids[k] + 1
+        self.entry_capacity(ti, top)
+        with nogil:
+            for k in range(n):
+                eid = eids[k]
+                memcpy(&t.entry_params[<size_t>eid * t.param_stride],
+                       &params[<size_t>k * t.param_stride * 16], t.param_stride * 16)
+                if fresh:
+                    t.entry_counters[2 * eid] = 0
+                    t.entry_counters[2 * eid + 1] = 0
+                    if t.entry_last_hit != NULL:
+                        t.entry_last_hit[eid] = now
+                t.entry_action[eid] = actions[k]
+
+    def param_stride(self, uint32_t ti) -> int:
+        return self.tables[ti].param_stride
+
     def entry_get(self, uint32_t ti, uint32_t eid) -> tuple[int, list[int]]:
         cdef table_t *t = &self.tables[ti]
         cdef uint32_t k
