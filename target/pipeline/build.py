@@ -25,7 +25,7 @@ def key_layout(prog: Program, t: TableInfoC) -> tuple[list[tuple[Any, ...]], int
     off = 0
     for k in t.keys:
         nbytes = (k.bitwidth + 7) // 8
-        out.append((k.field, k.bitwidth, nbytes, off, k.match_type == "valid", k.mask))
+        out.append((k.field, k.bitwidth, nbytes, off, k.is_valid, k.mask))
         off += nbytes
     return out, off
 
@@ -96,7 +96,7 @@ def fields_read(prog: Program, calcs: list[dict[str, Any]]) -> set[int]:
         elif op in (OP["CPF"], OP["STVL"]):
             read.add(e)
     for t in prog.tables:
-        read.update(k.field for k in t.keys if k.match_type != "valid")
+        read.update(k.field for k in t.keys if not k.is_valid)
     for c in calcs:
         read.update(v for kind, v in c["inputs"] if kind == "field")
     for ids in prog.field_lists.values():

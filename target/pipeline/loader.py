@@ -99,6 +99,7 @@ class TableKey:
     bitwidth: int
     field: int                    # field id, or header id for "valid"
     mask: int | None              # constant mask p4c applies to the key field (slices)
+    is_valid: bool = False        # the key is a header's validity bit; `field` is the header id
 
 
 @dataclass
@@ -921,7 +922,7 @@ class _Compiler:
                 tgt = kd["target"]
                 if mt == "valid" or (isinstance(tgt, list) and tgt[1] == "$valid$"):
                     h = self.header_id(tgt[0] if isinstance(tgt, list) else tgt, kp)
-                    keys.append(TableKey(kd.get("name", ""), mt, 1, h, None))
+                    keys.append(TableKey(kd.get("name", ""), mt, 1, h, None, True))
                     continue
                 fid = self.field_id(tgt, f"{kp}.target")
                 mask = parse_int(kd["mask"]) if kd.get("mask") is not None else None
