@@ -49,11 +49,15 @@ class Switch:
     """A kvick switch instance. Thread-safe for one control-plane writer at a time."""
 
     def __init__(self, *, batch_size: int = 256, cpu_port: int | None = None, device_id: int = 0,
-                 pool_size: int = 16384, buf_size: int = 10240 + 256):
+                 pool_size: int = 16384, buf_size: int = 10240 + 256,
+                 pool: PacketPool | None = None):
+        """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
+        a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
+        """
         self.batch_size = batch_size
         self.cpu_port = cpu_port
         self.device_id = device_id
-        self.pool = PacketPool(pool_size, buf_size)
+        self.pool = pool if pool is not None else PacketPool(pool_size, buf_size)
         self.pipeline: Pipeline | None = None
         self.compiled: Program | None = None
         self.program: ProgramInfo | None = None

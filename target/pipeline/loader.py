@@ -333,8 +333,10 @@ class _Compiler:
             fid = self.field_id(v, f"{path}.value")
             r = self.reg(path)
             fi = p.fields[fid]
-            if fi.width > 128 or fi.varbit:
+            if fi.width > 128:
                 raise ProgramError(path, f"arithmetic on {fi.name} ({fi.width} bits) is not supported")
+            # A varbit field reads as the number its current bits spell (the engine uses the
+            # header's current varbit length), which is what comparisons of varbits need.
             self.emit(code, "LDF", r, d=fid)
             return r
         if t in ("hexstr", "bool"):
