@@ -941,6 +941,8 @@ cdef class Pipeline:
                         x.valid[h] = 0
             elif i.op == OP_HCOPY:
                 self.copy_header(x, i.d, i.e)
+            elif i.op == OP_HCOPYSEL:
+                self.copy_header(x, i.d, i.e if r[i.a] != 0 else i.b)
             elif i.op == OP_HCOPYDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 if ok:

@@ -516,6 +516,25 @@ class _Compiler:
                 return
         raise ProgramError(f"{path}[0]", f"unsupported assignment target {dst.get('type')!r}")
 
+    def _header_select(self, dst: dict[str, Any], src: dict[str, Any], code: list[Insn],
+                       path: str) -> bool:
+        """`hdr = cond ? hdr_a : hdr_b`, which p4c emits for a mux of whole headers."""
+        v = src.get("value") if src.get("type") == "expression" else None
+        while isinstance(v, dict) and v.get("type") == "expression":
+            v = v.get("value")
+        if not isinstance(v, dict) or v.get("op") != "?" or dst.get("type") != "header":
+            return False
+        left, right = v.get("left") or {}, v.get("right") or {}
+        if left.get("type") != "header" or right.get("type") != "header":
+            return False
+        rb = self.header_id(right["value"], f"{path}[1].value.right")
+        if rb > 0xFFFF:
+            return False
+        rc = self.expr(v["cond"], code, f"{path}[1].value.cond")
+        self.emit(code, "HCOPYSEL", rc, rb, d=self.header_id(dst["value"], f"{path}[0]"),
+                  e=self.header_id(left["value"], f"{path}[1].value.left"))
+        return True
+
     _FUSABLE = {"+": 0, "-": 1, "&": 2, "|": 3, "^": 4}
 
     def _fused_field_op(self, dst: int, src: dict[str, Any], code: list[Insn]) -> bool:
@@ -571,6 +590,8 @@ class _Compiler:
                     raise ProgramError(pp, "unknown header union")
                 for dh, sh in zip(p.unions[dst_u][1], p.unions[src_u][1], strict=True):
                     self.emit(code, "HCOPY", d=dh, e=sh)
+                return
+            if self._header_select(prm[0], prm[1], code, pp):
                 return
             kd, d, rd = self.header_operand(prm[0], code, f"{pp}[0]")
             ks, s, rs = self.header_operand(prm[1], code, f"{pp}[1]")

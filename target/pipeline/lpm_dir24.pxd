@@ -112,6 +112,12 @@ cdef inline int64_t dir24_lookup(const dir24_t *t, uint32_t addr) noexcept nogil
 cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil
 
+# The single writer's entry points, for bulk callers in C (status: 0, or negative when memory
+# or the tbl8 pool ran out, the table unchanged).
+cdef int dir24_add(dir24_t *t, uint32_t prefix, int depth, uint32_t value) noexcept nogil
+cdef bint dir24_delete(dir24_t *t, uint32_t prefix, int depth) noexcept nogil
+cdef int64_t dir24_get(const dir24_t *t, uint32_t prefix, int depth) noexcept nogil
+
 
 cdef class Dir24Lpm:
     cdef dir24_t *c

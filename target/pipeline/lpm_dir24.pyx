@@ -357,6 +357,14 @@ cdef bint dir24_delete(dir24_t *t, uint32_t prefix, int depth) noexcept nogil:
     return True
 
 
+cdef int64_t dir24_get(const dir24_t *t, uint32_t prefix, int depth) noexcept nogil:
+    """The value of exactly the rule prefix/depth, or -1 if there is none."""
+    cdef dir24_rule_t *slot = rules_find(&t.rules[depth], prefix)
+    if slot == NULL:
+        return -1
+    return slot.value & DIR24_VALUE_MASK
+
+
 cdef void dir24_clear(dir24_t *t) noexcept nogil:
     cdef uint32_t i
     cdef int d

@@ -81,3 +81,4 @@ cdef enum:
     OP_HASHF = 78
     OP_SETUNION = 79
     OP_FOPK = 80
+    OP_HCOPYSEL = 81

@@ -86,6 +86,7 @@ OPCODES: list[tuple[str, str]] = [
     ("SETUNION", "header d becomes valid and invalidates the other members of its union"),
     # --- fused forms of common statement shapes (loader.py's peepholes)
     ("FOPK", "field d = field e OP const[b], OP by a: 0 +, 1 -, 2 &, 3 |, 4 ^"),
+    ("HCOPYSEL", "header d = header e if r[a] else header b (assign_header from ?:)"),
 ]
 
 OP: dict[str, int] = {name: i for i, (name, _) in enumerate(OPCODES)}
