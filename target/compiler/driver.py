@@ -8,7 +8,13 @@ from typing import Any
 from target.compiler.declarations import Declarations
 from target.compiler.lower import ProgramLowering
 from target.compiler.p4info import p4info_text
-from target.compiler.parse import parse_file, parse_text
+from target.compiler.parse import parse_file, parse_source, parse_text
+from target.compiler.preprocess import Source
+
+
+def compile_source(source: Source, name: str) -> tuple[dict[str, Any], str]:
+    """Compile preprocessed text (Preprocessor.run's result)."""
+    return _compile(parse_source(source), source, name)
 
 
 def _compile(tree: Any, source: Any, name: str) -> tuple[dict[str, Any], str]:
