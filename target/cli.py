@@ -2,6 +2,8 @@
 
     kvick [options] [PROGRAM.json]        run the switch with its P4Runtime server
     kvick stf PROGRAM.json FILE.stf       run an STF test (target.stf)
+    kvick compile FILE.p4 -o OUT.json     compile with kvick's P4_16 compiler (target/compiler)
+    kvick run FILE.p4 [options]           compile (cached by content hash) and run the switch
 
 simple_switch_grpc's flags are accepted before and after a `--` separator (scripts put the
 gRPC options after it), so scripts written for BMv2 run with the binary name swapped.
@@ -164,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         from target.compiler.command import main as compile_main
 
         return compile_main(argv[1:])
+    if argv and argv[0] == "run":
+        from target.compiler.run_command import prepare
+
+        prepared = prepare(argv[1:])
+        if isinstance(prepared, int):
+            return prepared
+        argv = prepared
     try:
         args = parse_switch_args(argv)
     except UsageError as err:
