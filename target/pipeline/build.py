@@ -153,7 +153,7 @@ def build_pipeline(pl: Any, prog: Program) -> None:
         pl._set_field(i, f.bitoff, f.width, f.signed, f.varbit, f.header)
     first = 0
     for i, (_name, hdrs) in enumerate(prog.stacks):
-        pl._set_stack(i, first, hdrs)
+        pl._set_stack(i, first, hdrs, prog.stack_counter[i])
         first += len(hdrs)
     first = 0
     for i, (_name, hdrs) in enumerate(prog.unions):

@@ -52,6 +52,8 @@ cdef struct header_t:
 cdef struct stack_t:
     uint32_t size
     uint32_t first              # index into Pipeline.stack_hdrs of element 0
+    uint32_t counter            # which next-index counter it uses: its own, or for the member
+                                # stacks of a header union stack, the union stack's shared one
 
 
 cdef struct ptrans_t:

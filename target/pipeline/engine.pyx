@@ -431,10 +431,11 @@ cdef class Pipeline:
         self.fields[i].varbit = varbit
         self.fields[i].hdr = hdr
 
-    def _set_stack(self, uint32_t i, uint32_t first, list hdrs):
+    def _set_stack(self, uint32_t i, uint32_t first, list hdrs, uint32_t counter):
         cdef uint32_t k
         self.stacks[i].size = len(hdrs)
         self.stacks[i].first = first
+        self.stacks[i].counter = counter
         for k, h in enumerate(hdrs):
             self.stack_hdrs[first + k] = h
 
@@ -463,7 +464,8 @@ cdef class Pipeline:
         self.pstates[i].simple_hdr = -1
         self.pstates[i].key_field = -1
         if (self.code[code].op == OP_EXTRACT and self.code[code + 1].op == OP_RET
-                and self.headers[self.code[code].d].varbit_max == 0):
+                and self.headers[self.code[code].d].varbit_max == 0
+                and self.headers[self.code[code].d].union_id < 0):
             self.pstates[i].simple_hdr = self.code[code].d
         if (len(comps) == 1 and self.code[keycode].op == OP_LDF
                 and self.code[keycode + 1].op == OP_RET and comps[0][0] == self.code[keycode].a):
@@ -682,6 +684,14 @@ cdef class Pipeline:
                 if m != h:
                     x.valid[m] = 0
 
+    cdef void invalidate_union_others(self, ctx_t *x, uint32_t h) noexcept nogil:
+        """h becomes the valid member of its union: the other members turn invalid."""
+        cdef uint32_t u = self.union_index[self.headers[h].union_id], k, m
+        for k in range(self.union_members[u]):
+            m = self.union_members[u + 1 + k]
+            if m != h:
+                x.valid[m] = 0
+
     cdef inline void copy_header(self, ctx_t *x, uint32_t dst, uint32_t src) noexcept nogil:
         if dst == src:
             return
@@ -703,13 +713,13 @@ cdef class Pipeline:
                 self.copy_header(x, h[i], h[i - n])
             for i in range(n):
                 x.valid[h[i]] = 0
-            x.stack_next[sid] = min(x.stack_next[sid] + n, size)
+            x.stack_next[self.stacks[sid].counter] = min(x.stack_next[self.stacks[sid].counter] + n, size)
         else:
             for i in range(size - n):
                 self.copy_header(x, h[i], h[i + n])
             for i in range(size - n, size):
                 x.valid[h[i]] = 0
-            x.stack_next[sid] = x.stack_next[sid] - n if x.stack_next[sid] > n else 0
+            x.stack_next[self.stacks[sid].counter] = x.stack_next[self.stacks[sid].counter] - n if x.stack_next[self.stacks[sid].counter] > n else 0
 
     cdef uint64_t rand64(self) noexcept nogil:
         # xorshift64*: BMv2's random() is not reproducible either; tests only check the range.
@@ -914,16 +924,16 @@ cdef class Pipeline:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 r[i.a] = x.valid[h] if ok else 0
             elif i.op == OP_LDLAST or i.op == OP_LDLASTIDX:
-                if x.stack_next[i.d] == 0:
+                if x.stack_next[self.stacks[i.d].counter] == 0:
                     x.error = ERR_STACK_OOB
                     return 0
                 elif i.op == OP_LDLASTIDX:
-                    r[i.a] = x.stack_next[i.d] - 1
+                    r[i.a] = x.stack_next[self.stacks[i.d].counter] - 1
                 else:
-                    h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[i.d] - 1]
+                    h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter] - 1]
                     r[i.a] = self.read_field(x, self.headers[h].first_field + i.e)
             elif i.op == OP_LDSIZE:
-                r[i.a] = x.stack_next[i.d]
+                r[i.a] = x.stack_next[self.stacks[i.d].counter]
             elif i.op == OP_STFDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 if ok:
@@ -954,7 +964,7 @@ cdef class Pipeline:
                 for k in range(min(self.stacks[i.d].size, self.stacks[i.e].size)):
                     self.copy_header(x, self.stack_hdrs[self.stacks[i.d].first + k],
                                      self.stack_hdrs[self.stacks[i.e].first + k])
-                x.stack_next[i.d] = x.stack_next[i.e]
+                x.stack_next[self.stacks[i.d].counter] = x.stack_next[self.stacks[i.e].counter]
             elif i.op == OP_PUSH:
                 self.stack_shift(x, i.d, i.e, True)
             elif i.op == OP_POP:
@@ -1029,13 +1039,13 @@ cdef class Pipeline:
                 if not self.extract(x, i.d, r[i.a]):
                     return r[0]
             elif i.op == OP_EXTRACT_NEXT or i.op == OP_EXTRACT_NEXT_VL:
-                if x.stack_next[i.d] >= self.stacks[i.d].size:
+                if x.stack_next[self.stacks[i.d].counter] >= self.stacks[i.d].size:
                     x.error = ERR_STACK_OOB
                     return r[0]
-                h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[i.d]]
+                h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter]]
                 if not self.extract(x, h, r[i.a] if i.op == OP_EXTRACT_NEXT_VL else 0):
                     return r[0]
-                x.stack_next[i.d] += 1
+                x.stack_next[self.stacks[i.d].counter] += 1
             elif i.op == OP_VERIFY:
                 if r[i.a] == 0:
                     x.error = <int32_t>r[i.b]
@@ -1080,6 +1090,8 @@ cdef class Pipeline:
             memset(x.phv + hd.byteoff + nbytes, 0, hd.nbytes - nbytes)
         memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
         x.cursor += nbytes
+        if hd.union_id >= 0:
+            self.invalidate_union_others(x, h)
         x.valid[h] = 1
         x.vlen[h] = <uint32_t>vbits
         if self.trace_on:
@@ -1198,12 +1210,12 @@ cdef class Pipeline:
                     memcpy(self.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
                     r[i.a] = <s128>kv_bits_read(self.scratch, x.cursor_bits + i.e, i.d)
             elif i.op == OP_LDLAST:
-                if x.stack_next[i.d] == 0:
+                if x.stack_next[self.stacks[i.d].counter] == 0:
                     x.error = ERR_STACK_OOB
                     r[i.a] = 0
                 else:
                     r[i.a] = self.read_field(x, self.headers[self.stack_hdrs[
-                        self.stacks[i.d].first + x.stack_next[i.d] - 1]].first_field + i.e)
+                        self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter] - 1]].first_field + i.e)
 
     cdef int32_t run_until_table(self, ctx_t *x, int32_t node) noexcept nogil:
         """Evaluate conditions up to the first node that is not one; return it (or -1).

@@ -140,6 +140,7 @@ class Program:
     field_by_name: dict[str, int] = field(default_factory=dict)
     stacks: list[tuple[str, list[int]]] = field(default_factory=list)
     stack_by_name: dict[str, int] = field(default_factory=dict)
+    stack_counter: list[int] = field(default_factory=list)   # next-index counter per stack
     unions: list[tuple[str, list[int]]] = field(default_factory=list)
     union_by_name: dict[str, int] = field(default_factory=dict)
     phv_bytes: int = 0
@@ -252,6 +253,7 @@ class _Compiler:
         for i, s in enumerate(j.get("header_stacks", [])):
             ids = [self._hdr_by_json_id(x, f"header_stacks[{i}].header_ids") for x in s["header_ids"]]
             p.stack_by_name[s["name"]] = len(p.stacks)
+            p.stack_counter.append(len(p.stacks))
             p.stacks.append((s["name"], ids))
             for h in ids:
                 p.headers[h].stack = len(p.stacks) - 1
@@ -261,9 +263,24 @@ class _Compiler:
             p.unions.append((u["name"], ids))
             for h in ids:
                 p.headers[h].union = len(p.unions) - 1
-        for us in j.get("header_union_stacks", []):
-            # Union stacks: only static indexing (compiled by p4c to plain unions) is supported.
-            p.stack_by_name.setdefault("__union_stack__" + us["name"], -1)
+        union_by_jid = {u.get("id", k): k for k, u in enumerate(j.get("header_unions", []))}
+        for k, us in enumerate(j.get("header_union_stacks", [])):
+            # A stack of unions becomes one stack per member name ("u.byte": the "byte" member
+            # of u[0], u[1], ...), all sharing the union stack's next index.
+            path = f"header_union_stacks[{k}]"
+            members: dict[str, list[int]] = {}
+            for uj in us["header_union_ids"]:
+                if uj not in union_by_jid:
+                    raise ProgramError(f"{path}.header_union_ids", f"no header union with id {uj}")
+                uname, hids = p.unions[union_by_jid[uj]]
+                for h in hids:
+                    member = p.headers[h].name[len(uname) + 1:]
+                    members.setdefault(member, []).append(h)
+            counter = len(p.stacks)
+            for member, hids in members.items():
+                p.stack_by_name[f"{us['name']}.{member}"] = len(p.stacks)
+                p.stacks.append((f"{us['name']}.{member}", hids))
+                p.stack_counter.append(counter)
         for name in ("ingress_port", "egress_spec", "egress_port", "instance_type",
                      "packet_length", "mcast_grp", "egress_rid", "checksum_error",
                      "parser_error", "ingress_global_timestamp", "egress_global_timestamp",
@@ -859,7 +876,8 @@ class _Compiler:
             elif t == "stack":
                 self.emit(code, "EXTRACT_NEXT", d=self._stack(prm[0]["value"], f"{pp}[0]"))
             elif t == "union_stack":
-                raise ProgramError(f"{pp}[0]", "extract into a header union stack")
+                us, member = prm[0]["value"]
+                self.emit(code, "EXTRACT_NEXT", d=self._stack(f"{us}.{member}", f"{pp}[0]"))
             else:
                 raise ProgramError(f"{pp}[0].type", f"unsupported extract target {t!r}")
         elif op == "extract_VL":
