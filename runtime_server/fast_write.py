@@ -47,8 +47,12 @@ def table_layouts(pipeline) -> dict[int, TableLayout]:
                                                            for p in action.params])
         else:
             fields = [(f.id, f.match_type, f.bitwidth) for f in info.match_fields]
+            param_stride = call_target(switch.table_param_stride, state.target_name)
+            if any(len(a.params) > param_stride for a in (pipeline.index.actions[i]
+                                                          for i in actions)):
+                continue
             layouts[table_id] = TableLayout(table_id, state.target_name, fields,
-                                            info.needs_priority, actions)
+                                            info.needs_priority, actions, param_stride)
     return layouts
 
 

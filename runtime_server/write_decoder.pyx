@@ -35,6 +35,7 @@ cdef enum:
     MT_OPTIONAL = 6
     MAX_FIELDS = 64
     MAX_PARAMS = 64
+    PARAM_BYTES = 16    # one parameter slot of the target's packed form (little-endian)
 
 # P4Info ActionRef.Scope.DEFAULT_ONLY
 cdef int SCOPE_DEFAULT_ONLY = 2
@@ -123,12 +124,18 @@ cdef class TableLayout:
     cdef uint32_t field_offset[MAX_FIELDS]
     cdef int field_type[MAX_FIELDS]
     cdef dict actions            # P4Info action id -> ActionLayout
+    cdef public uint32_t param_stride   # parameter slots per entry in the packed column
 
     def __init__(self, uint32_t table_id, target_name, list fields, bint needs_priority,
-                 dict actions):
-        """fields: (P4Info field id, P4Info match type, bitwidth) in key order."""
+                 dict actions, param_stride=None):
+        """fields: (P4Info field id, P4Info match type, bitwidth) in key order;
+        param_stride: the target's parameter slots per entry (default: the most parameters
+        any of the actions takes, at least 1)."""
         if len(fields) > MAX_FIELDS:
             raise ValueError("too many key fields for the fast path")
+        if param_stride is None:
+            param_stride = max([1] + [(<ActionLayout>a).nparams for a in actions.values()])
+        self.param_stride = param_stride
         self.table_id = table_id
         self.target_name = target_name
         self.needs_priority = needs_priority
@@ -315,72 +322,71 @@ cdef bint _is_full(const uint8_t *v, uint32_t bits, uint32_t nb) noexcept:
     return True
 
 
-cdef object param_value(span_t v):
-    """The parameter's value as a Python int (checked to fit beforehand)."""
+cdef inline void put_le(uint8_t *dst, span_t v) noexcept nogil:
+    """The big-endian value (checked by fits, at most PARAM_BYTES significant bytes) as a
+    little-endian number in PARAM_BYTES bytes, as the engine stores parameters."""
     while v.end - v.p > 1 and v.p[0] == 0:
         v.p += 1
-    cdef size_t n = v.end - v.p
-    cdef uint64_t x = 0
-    if n <= 8:
-        for i in range(n):
-            x = (x << 8) | v.p[i]
-        return x
-    return int.from_bytes((<const char *>v.p)[:n], "big")
+    cdef size_t n = v.end - v.p, i
+    memset(dst, 0, PARAM_BYTES)
+    for i in range(n):
+        dst[i] = v.p[n - 1 - i]
 
 
-cdef object decode_action(TableLayout t, span_t ta):
-    """TableAction holding an Action -> (target action id, params list), None if slow."""
+cdef int decode_action(TableLayout t, span_t ta, int32_t *action, uint8_t *params) noexcept:
+    """TableAction holding an Action -> the target action id and the packed parameters
+    (t.param_stride slots of PARAM_BYTES); 0 on success, -1 to go the slow way."""
     cdef uint64_t tag, aid = 0, pid
     cdef span_t act, prm, val
     cdef int have_act = 0
     while ta.p < ta.end:
         if read_varint(&ta, &tag):
-            return None
+            return -1
         if tag != (1 << 3 | 2) or have_act or read_bytes(&ta, &act):
-            return None
+            return -1
         have_act = 1
     if not have_act:
-        return None
-    cdef span_t values[MAX_PARAMS]
+        return -1
     cdef uint64_t given = 0
     cdef ActionLayout al
-    cdef int k
+    cdef int k, i, j
     cdef span_t params_seen[MAX_PARAMS]
     cdef uint32_t param_ids_seen[MAX_PARAMS]
     cdef int nseen = 0
     while act.p < act.end:
         if read_varint(&act, &tag):
-            return None
+            return -1
         if tag == (1 << 3):
             if read_varint(&act, &aid):
-                return None
+                return -1
         elif tag == (4 << 3 | 2):
             if read_bytes(&act, &prm) or nseen >= MAX_PARAMS:
-                return None
+                return -1
             pid = 0
             val.p = val.end = NULL
             while prm.p < prm.end:
                 if read_varint(&prm, &tag):
-                    return None
+                    return -1
                 if tag == (2 << 3):
                     if read_varint(&prm, &pid):
-                        return None
+                        return -1
                 elif tag == (3 << 3 | 2):
                     if read_bytes(&prm, &val):
-                        return None
+                        return -1
                 else:
-                    return None
+                    return -1
             param_ids_seen[nseen] = <uint32_t>pid
             params_seen[nseen] = val
             nseen += 1
         else:
-            return None
+            return -1
     layout = t.actions.get(aid)
     if layout is None:
-        return None
+        return -1
     al = <ActionLayout>layout
-    if al.scope == SCOPE_DEFAULT_ONLY or nseen != al.nparams:
-        return None
+    if al.scope == SCOPE_DEFAULT_ONLY or nseen != al.nparams or <uint32_t>al.nparams > t.param_stride:
+        return -1
+    memset(params, 0, t.param_stride * PARAM_BYTES)
     for j in range(nseen):
         k = -1
         for i in range(al.nparams):
@@ -388,14 +394,14 @@ cdef object decode_action(TableLayout t, span_t ta):
                 k = i
                 break
         if k < 0 or (given >> k) & 1:
-            return None
+            return -1
         given |= (<uint64_t>1) << k
-        if params_seen[j].p == NULL or not fits(params_seen[j], al.param_bits[k],
-                                                (al.param_bits[k] + 7) // 8):
-            return None
-        values[k] = params_seen[j]
-    params = [param_value(values[i]) for i in range(al.nparams)]
-    return (al.target_id, params)
+        if (params_seen[j].p == NULL or al.param_bits[k] > 8 * PARAM_BYTES or
+                not fits(params_seen[j], al.param_bits[k], (al.param_bits[k] + 7) // 8)):
+            return -1
+        put_le(params + k * PARAM_BYTES, params_seen[j])
+    action[0] = al.target_id
+    return 0
 
 
 def split_write_request(bytes data):
@@ -452,15 +458,27 @@ def split_write_request(bytes data):
 cdef class DecodedRun:
     """Consecutive fast updates of one table, as columns indexed by position in the run."""
     cdef public TableLayout table
-    cdef public list positions      # index of each update in the WriteRequest
+    cdef public object positions    # array('I'): index of each update in the WriteRequest
     cdef public bytearray kinds     # UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE
     cdef public bytearray stored    # len(positions) * 2 * key_bytes
     cdef public object priorities   # array('q')
     cdef public object actions      # array('i'): target action id (-1 for DELETE)
-    cdef public list params         # list of int lists (None for DELETE)
+    cdef public bytearray params    # table.param_stride little-endian 16-byte values per update
 
     def __len__(self):
         return len(self.positions)
+
+    def param_values(self, Py_ssize_t j) -> list:
+        """Update j's parameter values as ints (all param_stride slots)."""
+        return unpack_params(self.params, self.table.param_stride, j)
+
+
+def unpack_params(params, Py_ssize_t stride, Py_ssize_t j) -> list:
+    """Entry j's `stride` values of a packed parameter column, as ints."""
+    cdef Py_ssize_t at = j * stride * PARAM_BYTES
+    view = memoryview(params)
+    return [int.from_bytes(view[at + k * PARAM_BYTES:at + (k + 1) * PARAM_BYTES], "little")
+            for k in range(stride)]
 
 
 cdef int table_of_update(span_t u, uint64_t *kind, span_t *te, uint64_t *table_id) noexcept:
@@ -502,12 +520,10 @@ cdef int table_of_update(span_t u, uint64_t *kind, span_t *te, uint64_t *table_i
     return 0
 
 
-cdef object _SLOW = object()
-
-
-cdef object decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, int64_t *prio):
-    """The TableEntry into the stored key and priority; returns the action (target id,
-    params) for INSERT/MODIFY, None for DELETE, or _SLOW when it needs the slow path."""
+cdef int decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, int64_t *prio,
+                      int32_t *action, uint8_t *params) noexcept:
+    """The TableEntry into the stored key, priority, action id and packed parameters (-1 and
+    zero parameters for DELETE); 0 on success, -1 when it needs the slow path."""
     cdef uint64_t tag, v, seen = 0
     cdef span_t fm, ta
     cdef int have_action = 0
@@ -516,62 +532,67 @@ cdef object decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, 
     memset(key, 0, 2 * t.key_bytes)
     while te.p < te.end:
         if read_varint(&te, &tag):
-            return _SLOW
+            return -1
         if tag == (1 << 3):
             if read_varint(&te, &v):
-                return _SLOW
+                return -1
         elif tag == (2 << 3 | 2):
             if read_bytes(&te, &fm) or decode_match(t, fm, key, &seen):
-                return _SLOW
+                return -1
         elif tag == (3 << 3 | 2):
             if have_action or read_bytes(&te, &ta):
-                return _SLOW
+                return -1
             have_action = 1
         elif tag == (4 << 3):
             if read_varint(&te, &v):
-                return _SLOW
+                return -1
             prio[0] = <int32_t>v
         else:
-            return _SLOW
+            return -1
     # don't-care fields: exact ones are required; a range's don't-care is the full range
     for i in range(t.nfields):
         if (seen >> i) & 1:
             continue
         if t.field_type[i] == MT_EXACT:
-            return _SLOW
+            return -1
         if t.field_type[i] == MT_RANGE:
             put_full(key + t.key_bytes + t.field_offset[i], t.field_bits[i], t.field_bytes[i])
     if t.needs_priority:
         if prio[0] <= 0:
-            return _SLOW
+            return -1
     elif prio[0] != 0:
-        return _SLOW
+        return -1
     if kind == UPDATE_DELETE:
-        return None
+        action[0] = -1
+        memset(params, 0, t.param_stride * PARAM_BYTES)
+        return 0
     if not have_action:
-        return _SLOW
-    decoded = decode_action(t, ta)
-    return _SLOW if decoded is None else decoded
+        return -1
+    return decode_action(t, ta, action, params)
 
 
 def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
     """Decode updates from index `first` on while they are fast table updates of one table.
 
     Returns (DecodedRun or None, next index). A None run means update `first` is slow: the
-    caller handles it with protobuf and calls again from `first + 1`.
+    caller handles it with protobuf and calls again from `first + 1`. The columns are
+    allocated once for the longest possible run and written in place.
     """
     cdef const uint8_t *base = <const uint8_t *>PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = len(spans) // 2
-    cdef Py_ssize_t i = first
+    cdef Py_ssize_t i = first, count = 0, cap
     cdef span_t u, te
     cdef uint64_t kind, table_id, run_table = 0
     cdef TableLayout t = None
     cdef DecodedRun run = None
-    cdef int64_t prio
-    cdef object action
-    cdef Py_ssize_t stride, at
-    cdef uint8_t *keyp
+    cdef Py_ssize_t stride = 0, pstride = 0
     cdef const uint32_t[:] sp = spans
+    cdef uint32_t[::1] positions
+    cdef int64_t[::1] priorities
+    cdef int32_t[::1] actions
+    cdef uint8_t *kinds = NULL
+    cdef uint8_t *stored = NULL
+    cdef uint8_t *params = NULL
     while i < n:
         u.p = base + sp[2 * i]
         u.end = base + sp[2 * i + 1]
@@ -583,34 +604,39 @@ def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
                 break
             t = <TableLayout>layout
             run_table = table_id
+            stride = 2 * t.key_bytes
+            pstride = t.param_stride * PARAM_BYTES
+            cap = n - first
             run = DecodedRun()
             run.table = t
-            run.positions = []
-            run.kinds = bytearray()
-            run.stored = bytearray()
-            run.priorities = array("q")
-            run.actions = array("i")
-            run.params = []
-            stride = 2 * t.key_bytes
+            run.positions = array("I", bytes(4 * cap))
+            run.kinds = bytearray(cap)
+            run.stored = bytearray(cap * stride)
+            run.priorities = array("q", bytes(8 * cap))
+            run.actions = array("i", bytes(4 * cap))
+            run.params = bytearray(cap * pstride)
+            positions = run.positions
+            priorities = run.priorities
+            actions = run.actions
+            kinds = <uint8_t *>(<char *>run.kinds)
+            stored = <uint8_t *>(<char *>run.stored)
+            params = <uint8_t *>(<char *>run.params)
         elif table_id != run_table:
             break
-        at = len(run.stored)
-        run.stored.extend(b"\0" * stride)
-        keyp = <uint8_t *>(<char *>run.stored) + at
-        action = decode_entry(t, kind, te, keyp, &prio)
-        if action is _SLOW:
-            del run.stored[at:]
+        if decode_entry(t, kind, te, stored + count * stride, &priorities[count],
+                        &actions[count], params + count * pstride):
             break
-        run.positions.append(i)
-        run.kinds.append(<uint8_t>kind)
-        run.priorities.append(prio)
-        if action is None:
-            run.actions.append(-1)
-            run.params.append(None)
-        else:
-            run.actions.append(action[0])
-            run.params.append(action[1])
+        positions[count] = <uint32_t>i
+        kinds[count] = <uint8_t>kind
+        count += 1
         i += 1
-    if run is None or not run.positions:
+    if run is None or count == 0:
         return None, first
+    positions = priorities = actions = None
+    del run.positions[count:]
+    del run.kinds[count:]
+    del run.stored[count * stride:]
+    del run.priorities[count:]
+    del run.actions[count:]
+    del run.params[count * pstride:]
     return run, i

@@ -318,6 +318,13 @@ def encoded_from_stored(st: TableEntries, stored: bytes, priority: int | None) -
                    priority if st.info.needs_priority else None)
 
 
+def unpack_params(packed: Any, stride: int, j: int) -> list[int]:
+    """Update j's values of a packed parameter column (`stride` 16-byte little-endian
+    values per update, the form Pipeline.entries_set_packed takes)."""
+    view = memoryview(packed)[16 * stride * j:16 * stride * (j + 1)]
+    return [int.from_bytes(view[16 * k:16 * (k + 1)], "little") for k in range(stride)]
+
+
 def stored_rows(st: TableEntries, ids: list[int]) -> bytes:
     """The stored rows of `ids`, concatenated in that order."""
     stride = 2 * st.key_bytes

@@ -761,6 +761,7 @@ class Switch:
     # the stored row form of target.entries): no match objects, one engine lock per call.
 
     UPDATE_INSERT, UPDATE_MODIFY, UPDATE_DELETE = 1, 2, 3
+    UNDO_INSERTED = 4        # undo record of target.bulk: (4, entries, [handles inserted])
 
     def table_action_ref(self, table: str | int, action: str | int) -> int:
         """The engine's id of `action` as an action of `table` (what table_write_encoded takes)."""
@@ -771,14 +772,19 @@ class Switch:
         """(byte offset, bytes) of each key field in a stored row's value half."""
         return list(self._table(table).layout)
 
+    def table_param_stride(self, table: str | int) -> int:
+        """Parameter slots per entry in the packed form table_write_encoded takes."""
+        return self._require().param_stride(self._table(table).index)
+
     def table_write_encoded(self, runs: list[tuple[Any, ...]], atomic: bool = False
                             ) -> list[tuple[int, int, TargetError]]:
         """Apply runs of encoded updates, in order, under one engine lock.
 
         Each run is (table, kinds, stored, priorities, actions, params): kinds[j] is
         UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE, stored holds one row (2 * key bytes)
-        per update, actions the engine action ids (table_action_ref) and params the value
-        lists (both ignored for DELETE). MODIFY and DELETE find their entry by the row.
+        per update, actions the engine action ids (table_action_ref) and params the packed
+        parameters: table_param_stride(table) values of 16 little-endian bytes per update
+        (both ignored for DELETE). MODIFY and DELETE find their entry by the row.
         Without `atomic` every update stands alone: the result lists (run, position, error)
         of those that failed, each having changed nothing. With `atomic` the first failure
         undoes everything before it, so traffic sees all of the call or none of it; the
@@ -804,49 +810,64 @@ class Switch:
     def _write_encoded_run(self, pl: Pipeline, ri: int, run: tuple[Any, ...],
                            errors: list[tuple[int, int, TargetError]],
                            undo: list[tuple[Any, ...]] | None) -> None:
-        from target.entries import encoded_from_stored, grow_store
         from target.pipeline.build import TBL_LPM24
 
-        st, kinds, stored, priorities, actions, params = run
-        stride = 2 * st.key_bytes
-        ti = st.index
-        entry_set = pl.entry_set
-        lpm24 = st.kind == TBL_LPM24
-        matcher = st.matcher
-        needs_priority = st.info.needs_priority
+        st = run[0]
+        kinds = run[1]
         if st.info.is_const:
             err = InvalidArgument(f"table {st.info.name} is const")
             errors.extend((ri, j, err) for j in range(len(kinds)))
             return
+        if st.kind == TBL_LPM24:
+            from target.bulk import apply_dir24_run
+
+            failed = apply_dir24_run(st, pl, kinds, run[2], run[4], run[5], undo)
+            errors.extend((ri, j, self._bulk_error(st, code)) for j, code in failed)
+            return
+        self._write_encoded_each(pl, ri, run, errors, undo)
+
+    def _bulk_error(self, st: TableEntries, code: int) -> TargetError:
+        from target import bulk
+
+        name = st.info.name
+        if code == bulk.FAIL_EXISTS:
+            return AlreadyExists(f"table {name}: an entry with this match exists")
+        if code == bulk.FAIL_MISSING:
+            return NotFound(f"table {name}: no entry with this match")
+        if code == bulk.FAIL_FULL:
+            return ResourceExhausted(f"table {name} is full ({st.info.size} entries)")
+        if code == bulk.FAIL_NO_MEMORY:
+            return ResourceExhausted(f"table {name}: out of memory or tbl8 groups for a "
+                                     "prefix longer than /24")
+        return InvalidArgument(f"unknown update kind in table {name}")
+
+    def _write_encoded_each(self, pl: Pipeline, ri: int, run: tuple[Any, ...],
+                            errors: list[tuple[int, int, TargetError]],
+                            undo: list[tuple[Any, ...]] | None) -> None:
+        """One update at a time through the TableEntries methods (every table kind)."""
+        from target.entries import encoded_from_stored, unpack_params
+
+        st, kinds, stored, priorities, actions, params = run
+        stride = 2 * st.key_bytes
+        ti = st.index
+        param_stride = pl.param_stride(ti)
+        entry_set = pl.entry_set
+        needs_priority = st.info.needs_priority
         view = memoryview(stored)
         for j in range(len(kinds)):
             kind = kinds[j]
             row = view[j * stride:(j + 1) * stride]
             try:
                 if kind == self.UPDATE_INSERT:
-                    if lpm24:
-                        prefix = int.from_bytes(row[:4], "big")
-                        plen = int.from_bytes(row[4:8], "big").bit_count()
-                        if matcher.get(prefix, plen) is not None:
-                            raise AlreadyExists(f"table {st.info.name}: an entry with this "
-                                                "match exists")
-                        eid = st.reserve_id()
-                        matcher.add(prefix, plen, eid)
-                        if len(st.used) <= eid:
-                            grow_store(st, eid)
-                        st.keys[eid * stride:(eid + 1) * stride] = row
-                        st.used[eid] = 1
-                        st.count += 1
-                    else:
-                        enc = encoded_from_stored(st, bytes(row),
-                                                  priorities[j] if needs_priority else None)
-                        eid = st.reserve_id()
-                        try:
-                            st.matcher_add(enc, eid)
-                        except TargetError:
-                            st.release_id(eid)
-                            raise
-                    entry_set(ti, eid, actions[j], params[j])
+                    enc = encoded_from_stored(st, bytes(row),
+                                              priorities[j] if needs_priority else None)
+                    eid = st.reserve_id()
+                    try:
+                        st.matcher_add(enc, eid)
+                    except TargetError:
+                        st.release_id(eid)
+                        raise
+                    entry_set(ti, eid, actions[j], unpack_params(params, param_stride, j))
                     if undo is not None:
                         undo.append((kind, st, eid))
                     continue
@@ -854,7 +875,8 @@ class Switch:
                 if kind == self.UPDATE_MODIFY:
                     if undo is not None:
                         undo.append((kind, st, eid, pl.entry_get(ti, eid)))
-                    entry_set(ti, eid, actions[j], params[j], False)
+                    entry_set(ti, eid, actions[j], unpack_params(params, param_stride, j),
+                              False)
                 elif kind == self.UPDATE_DELETE:
                     if undo is not None:
                         undo.append((kind, st, eid, bytes(row), priorities[j],
@@ -883,6 +905,9 @@ class Switch:
             kind, st = item[0], item[1]
             if kind == self.UPDATE_INSERT:
                 self._apply_delete(pl, st, item[2])
+            elif kind == self.UNDO_INSERTED:
+                for eid in reversed(item[2]):
+                    self._apply_delete(pl, st, eid)
             elif kind == self.UPDATE_MODIFY:
                 eid, (action, values) = item[2], item[3]
                 pl.entry_set(st.index, eid, action, values, False)

@@ -178,7 +178,8 @@ def test_decoder_accepts_exactly_what_the_protobuf_path_accepts(seed: int) -> No
             row, priority, params = expected
             assert bytes(run.stored[j * stride:(j + 1) * stride]) == row
             assert run.priorities[j] == priority
-            assert run.actions[j] == TARGET_ACTION and run.params[j] == params
+            assert run.actions[j] == TARGET_ACTION
+            assert run.param_values(j) == params + [0] * (layout.param_stride - len(params))
         i = following
 
 

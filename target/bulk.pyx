@@ -1,0 +1,227 @@
+# cython: language_level=3
+"""Runs of encoded table updates applied in C, for the tables bulk loads fill: IPv4 routing
+tables on DIR-24-8 (build.TBL_LPM24).
+
+The Switch's bulk section (table_write_encoded) hands over one run as columns: update kinds,
+stored rows (value then mask bytes of the one 32-bit LPM field), engine action ids and
+packed parameters (Pipeline.param_stride slots of 16 little-endian bytes per update, what
+Pipeline.entries_set_packed takes). Per update this does, in C, what the per-entry path does
+through the Python objects: find the rule, take an id (the table's free ids first, then the
+next fresh one, as TableEntries.reserve_id), add it to the DIR-24-8 structure, record the row
+in the TableEntries store, and queue the action data; queued action data goes to the engine
+in one entries_set_packed call per stretch of inserts (or of modifies).
+
+The caller holds the engine's writer lock, so the data plane never sees an entry between its
+match and its action. An update that fails changes nothing and is reported as (position,
+FAIL_*); with an undo list the run stops at its first failure and the undo list holds what
+the Switch needs to reverse everything applied before it.
+"""
+
+from array import array
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+from libc.string cimport memcpy
+
+from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_add, dir24_delete, dir24_get
+
+# Failure codes of apply_dir24_run (the Switch turns them into TargetErrors).
+FAIL_EXISTS = 1          # INSERT of a match that is there already
+FAIL_MISSING = 2         # MODIFY / DELETE of a match that is not there
+FAIL_FULL = 3            # no free entry id: the table holds its declared size
+FAIL_NO_MEMORY = 4       # the DIR-24-8 structure could not grow (memory or tbl8 groups)
+FAIL_BAD_KIND = 5        # not INSERT, MODIFY or DELETE
+
+# Update kinds (P4Runtime's Update.Type numbers, as in Switch.UPDATE_*).
+cdef enum:
+    INSERT = 1
+    MODIFY = 2
+    DELETE = 3
+
+# The undo record of a stretch of inserts: (UNDO_INSERTED, entries, [handles in order]).
+UNDO_INSERTED = 4
+
+cdef enum:
+    ROW_BYTES = 8        # a stored LPM24 row: 4 value bytes, 4 mask bytes
+    PARAM_BYTES = 16
+    MAX_DIR24_VALUE = 0x00FFFFFF
+
+
+cdef inline uint32_t be32(const uint8_t *p) noexcept nogil:
+    return ((<uint32_t>p[0]) << 24) | ((<uint32_t>p[1]) << 16) | ((<uint32_t>p[2]) << 8) | p[3]
+
+
+cdef inline int prefix_length(uint32_t mask) noexcept nogil:
+    return __builtin_popcount(mask)
+
+
+cdef extern from *:
+    int __builtin_popcount(unsigned int x) nogil
+
+
+cdef class _Pending:
+    """Action data waiting for one entries_set_packed call: all fresh (inserts) or all not
+    (modifies), in update order."""
+    cdef object pl
+    cdef uint32_t ti
+    cdef Py_ssize_t param_bytes
+    cdef object eids            # array('I')
+    cdef object actions         # array('i')
+    cdef bytearray params
+    cdef uint32_t *eid_p
+    cdef int32_t *action_p
+    cdef uint8_t *param_p
+    cdef Py_ssize_t count
+    cdef bint fresh
+
+    def __init__(self, pl, uint32_t ti, Py_ssize_t param_stride, Py_ssize_t capacity):
+        cdef uint32_t[::1] e
+        cdef int32_t[::1] a
+        self.pl = pl
+        self.ti = ti
+        self.param_bytes = param_stride * PARAM_BYTES
+        self.eids = array("I", bytes(4 * max(1, capacity)))
+        self.actions = array("i", bytes(4 * max(1, capacity)))
+        self.params = bytearray(max(1, capacity) * self.param_bytes)
+        e = self.eids
+        a = self.actions
+        self.eid_p = &e[0]
+        self.action_p = &a[0]
+        self.param_p = <uint8_t *>PyByteArray_AS_STRING(self.params)
+        self.count = 0
+        self.fresh = True
+
+    cdef int add(self, bint fresh, uint32_t eid, int32_t action,
+                 const uint8_t *params) except -1:
+        if self.count and fresh != self.fresh:
+            self.flush()
+        self.fresh = fresh
+        self.eid_p[self.count] = eid
+        self.action_p[self.count] = action
+        memcpy(self.param_p + self.count * self.param_bytes, params, self.param_bytes)
+        self.count += 1
+        return 0
+
+    cdef int flush(self) except -1:
+        cdef Py_ssize_t n = self.count
+        if n == 0:
+            return 0
+        self.count = 0
+        self.pl.entries_set_packed(self.ti, memoryview(self.eids)[:n],
+                                   memoryview(self.actions)[:n],
+                                   memoryview(self.params)[:n * self.param_bytes], self.fresh)
+        return 0
+
+
+def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] stored,
+                    const int32_t[::1] actions, const uint8_t[::1] params, undo):
+    """Apply one run to the TableEntries `entries` of a TBL_LPM24 table (see the module
+    doc); returns [(position, FAIL_*)] of the updates that failed. `undo` is None, or a list
+    to append undo records to (then the run stops at its first failure)."""
+    cdef Dir24Lpm matcher = <Dir24Lpm?>entries.matcher
+    cdef Py_ssize_t n = kinds.shape[0], j, inserts = 0
+    cdef uint32_t ti = entries.index
+    cdef Py_ssize_t param_stride = pl.param_stride(ti)
+    cdef Py_ssize_t param_bytes = param_stride * PARAM_BYTES
+    if stored.shape[0] != n * ROW_BYTES or actions.shape[0] != n or \
+            params.shape[0] != n * param_bytes:
+        raise ValueError(f"{n} updates need {n * ROW_BYTES} row bytes, {n} actions and "
+                         f"{n * param_bytes} parameter bytes")
+    if 2 * entries.key_bytes != ROW_BYTES:
+        raise ValueError(f"table {entries.info.name} is not a 32-bit LPM table")
+    for j in range(n):
+        if kinds[j] == INSERT:
+            inserts += 1
+    cdef int64_t next_id = entries.next_id
+    if inserts:
+        from target.entries import grow_store
+        grow_store(entries, min(next_id + inserts, entries.info.size))
+    cdef bytearray keys_array = entries.keys
+    cdef bytearray used_array = entries.used
+    cdef uint8_t *keys = <uint8_t *>PyByteArray_AS_STRING(keys_array)
+    cdef uint8_t *used = <uint8_t *>PyByteArray_AS_STRING(used_array)
+    cdef Py_ssize_t used_len = PyByteArray_GET_SIZE(used_array)
+    cdef list free_ids = entries.free
+    cdef int64_t size = entries.info.size
+    cdef int64_t count = entries.count
+    cdef int64_t found, eid
+    cdef uint32_t prefix
+    cdef int plen, kind, code
+    cdef const uint8_t *row
+    cdef list failed = []
+    cdef list inserted = None
+    cdef _Pending pending = _Pending(pl, ti, param_stride, n)
+    try:
+        for j in range(n):
+            kind = kinds[j]
+            row = &stored[j * ROW_BYTES]
+            prefix = be32(row)
+            plen = prefix_length(be32(row + 4))
+            found = dir24_get(matcher.c, prefix, plen)
+            code = 0
+            if kind == INSERT:
+                eid = -1
+                if found >= 0:
+                    code = FAIL_EXISTS
+                elif free_ids:
+                    eid = free_ids.pop()
+                elif next_id >= size or next_id > MAX_DIR24_VALUE or next_id >= used_len:
+                    code = FAIL_FULL
+                else:
+                    eid = next_id
+                    next_id += 1
+                if code == 0 and dir24_add(matcher.c, prefix, plen, <uint32_t>eid) != 0:
+                    if eid == next_id - 1:          # give the id back (TableEntries.release_id)
+                        next_id -= 1
+                    else:
+                        free_ids.append(eid)
+                    code = FAIL_NO_MEMORY
+                if code:
+                    failed.append((j, code))
+                    if undo is not None:
+                        break
+                    continue
+                memcpy(keys + eid * ROW_BYTES, row, ROW_BYTES)
+                used[eid] = 1
+                count += 1
+                pending.add(True, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                if undo is not None:
+                    if inserted is None:
+                        inserted = []
+                        undo.append((UNDO_INSERTED, entries, inserted))
+                    inserted.append(eid)
+                continue
+            inserted = None
+            if kind != MODIFY and kind != DELETE:
+                code = FAIL_BAD_KIND
+            elif found < 0:
+                code = FAIL_MISSING
+            if code:
+                failed.append((j, code))
+                if undo is not None:
+                    break
+                continue
+            eid = found
+            if kind == MODIFY:
+                if undo is not None:
+                    undo.append((MODIFY, entries, eid, pl.entry_get(ti, eid)))
+                pending.add(False, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                continue
+            # DELETE: what is queued may concern this entry, so it goes first
+            pending.flush()
+            if undo is not None:
+                undo.append((DELETE, entries, eid, bytes(row[:ROW_BYTES]), 0,
+                             pl.entry_get(ti, eid), pl.entry_counter(ti, eid)))
+            dir24_delete(matcher.c, prefix, plen)
+            used[eid] = 0
+            count -= 1
+            pl.entry_clear(ti, eid)
+            if eid == next_id - 1:
+                next_id -= 1
+            else:
+                free_ids.append(eid)
+        pending.flush()
+    finally:
+        entries.next_id = next_id
+        entries.count = count
+    return failed
