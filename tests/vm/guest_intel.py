@@ -1,19 +1,26 @@
 """The Intel driver against QEMU's emulated 82576 NICs, run INSIDE the VM that
-tests/vm/run_vm.sh boots (tests/test_intel_vm.py does that). NIC A (00:0a.0) and B (00:0c.0)
-are wired to each other: what one transmits, the other receives."""
+tests/vm/run_vm.sh boots (tests/test_intel_vm.py does that). Two wires: A (00:0a.0) with
+A_PEER (00:06.0), and B (00:0c.0) with B_PEER (00:08.0); what one end transmits, the other
+receives. The forwarding tests make A and B the switch's ports 1 and 2, so A_PEER and B_PEER
+are the hosts on either side."""
 
 import os
+import random
 import struct
 import subprocess
+import time
 
 import pytest
 from target.packet import PacketPool
 
+from target import Lpm, Switch
 from target.driver.intel.device import IntelDevice
 from target.driver.intel.pci import PciDevice, PciError
 
-A, B = "0000:00:0a.0", "0000:00:0c.0"
-MAC_A, MAC_B = bytes.fromhex("52540000000a"), bytes.fromhex("52540000000c")
+A, A_PEER = "0000:00:0a.0", "0000:00:06.0"
+B, B_PEER = "0000:00:0c.0", "0000:00:08.0"
+ALL_NICS = (A, A_PEER, B, B_PEER)
+MAC_A, MAC_A_PEER = bytes.fromhex("52540000000a"), bytes.fromhex("525400000006")
 
 if not os.path.isdir(f"/sys/bus/pci/devices/{A}"):
     raise RuntimeError("guest_intel.py runs inside the VM of tests/vm/run_vm.sh only")
@@ -25,7 +32,7 @@ def hugepages():
         f.write("128")
 
 
-def udp_frame(i: int, size: int = 64, dst: bytes = MAC_B, src: bytes = MAC_A) -> bytes:
+def udp_frame(i: int, size: int = 64, dst: bytes = MAC_A_PEER, src: bytes = MAC_A) -> bytes:
     payload_len = size - 42
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + payload_len, i & 0xFFFF, 0, 64, 17, 0,
                      bytes([10, 0, (i >> 8) & 0xFF, i & 0xFF]), bytes([10, 1, 0, 1]))
@@ -35,7 +42,8 @@ def udp_frame(i: int, size: int = 64, dst: bytes = MAC_B, src: bytes = MAC_A) ->
 
 
 def open_pair(access="pagemap", b_queues=1, ring=256):
-    devs = [IntelDevice.open(A, access), IntelDevice.open(B, access)]
+    """A and its peer: A zero copy on a pool in its DMA memory, the peer in copy mode."""
+    devs = [IntelDevice.open(A, access), IntelDevice.open(A_PEER, access)]
     pa = devs[0].port(1, ring)
     pa.open(devs[0].make_pool(1024, 4096))        # zero copy: pool in DMA memory
     pb = devs[1].port(b_queues, ring)
@@ -68,7 +76,7 @@ def test_pagemap_link_send_receive_both_ways():
         frames = [udp_frame(i, s) for i, s in enumerate([60, 64, 128, 1000, 1514] * 4)]
         assert pa.send(frames) == len(frames)
         assert drain(pb, len(frames)) == frames
-        back = [udp_frame(i, 200, dst=MAC_A, src=MAC_B) for i in range(10)]
+        back = [udp_frame(i, 200, dst=MAC_A, src=MAC_A_PEER) for i in range(10)]
         pb.send(back)
         assert drain(pa, 10) == back
         sa, sb = pa.stats(), pb.stats()
@@ -115,7 +123,7 @@ def test_rx_ring_full_does_not_hang():
     devs, pa, pb = open_pair(ring=64)
     try:
         sent = []
-        for k in range(4):                        # 160 frames, nobody harvesting B
+        for k in range(4):                        # 160 frames, nobody harvesting the peer
             frames = [udp_frame(k * 40 + i) for i in range(40)]
             pa.send(frames)
             sent += frames
@@ -150,6 +158,160 @@ def test_stop_and_restart():
         close_pair(devs, pa, pb)
 
 
+# --- kvick between the wires: the tutorials' LPM router, packet by packet ---------------------
+BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+ROUTES = [                      # (prefix, length, next-hop MAC, egress port)
+    (0x0A010000, 16, 0x020000000201, 2),
+    (0x0A010500, 24, 0x020000000202, 2),        # longer prefixes inside the /16 win
+    (0x0A010507, 32, 0x020000000203, 2),
+    (0x0A020000, 16, 0x020000000101, 1),        # hairpin: out of the port it came in on
+]
+UNROUTED = 0x0A030000           # 10.3.0.0/16 has no route: the default action drops it
+
+
+def route_of(dst: int) -> tuple[int, int] | None:
+    """(next-hop MAC, port) of the longest matching prefix, by looking at every route."""
+    best = None
+    for prefix, length, mac, port in ROUTES:
+        mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
+        if dst & mask == prefix and (best is None or length > best[0]):
+            best = (length, mac, port)
+    return None if best is None else (best[1], best[2])
+
+
+def ones_complement_sum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def ipv4_udp_frame(rng: random.Random, seq: int, dst_ip: int) -> bytes:
+    size = rng.choice([60, 64, 128, 333, 1000, 1514])
+    payload_len = size - 42
+    header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, rng.randrange(256), size - 14, seq,
+                                   0x4000, rng.randrange(2, 256), 17, 0,
+                                   bytes([192, 168, 1, rng.randrange(1, 255)]),
+                                   dst_ip.to_bytes(4, "big")))
+    header[10:12] = struct.pack("!H", 0xFFFF - ones_complement_sum(bytes(header)))
+    udp = struct.pack("!HHHH", rng.randrange(1024, 65536), 53, 8 + payload_len, 0)
+    body = bytes(rng.randrange(256) for _ in range(payload_len))
+    return MAC_A + MAC_A_PEER + b"\x08\x00" + bytes(header) + udp + body
+
+
+def after_router(frame: bytes) -> tuple[int, bytes] | None:
+    """What tutorial_basic makes of `frame`: (egress port, frame) or None when dropped.
+    ipv4_forward: the old destination MAC becomes the source, the route's MAC the
+    destination, TTL - 1, and the deparser recomputes the header checksum."""
+    hop = route_of(int.from_bytes(frame[30:34], "big"))
+    if hop is None:
+        return None
+    mac, port = hop
+    out = bytearray(frame)
+    out[0:6] = mac.to_bytes(6, "big")
+    out[6:12] = frame[0:6]
+    out[22] = frame[22] - 1
+    out[24:26] = b"\0\0"
+    out[24:26] = struct.pack("!H", 0xFFFF - ones_complement_sum(bytes(out[14:34])))
+    return port, bytes(out)
+
+
+def collect(ports_and_lists, want: list[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for (port, got), n in zip(ports_and_lists, want, strict=True):
+            if len(got) < n:
+                got += port.receive(256)
+        if all(len(got) >= n for (_, got), n in zip(ports_and_lists, want, strict=True)):
+            return
+        time.sleep(0.001)
+
+
+def forward_router_traffic(access: str, count: int = 600, burst: int = 40) -> None:
+    """A_PEER sends through kvick (ports 1 = A, 2 = B, both zero copy on ONE pool in A's DMA
+    memory) to B_PEER; hairpinned frames come back to A_PEER; unrouted ones vanish."""
+    devs = {addr: IntelDevice.open(addr, access) for addr in ALL_NICS}
+    sw = None
+    try:
+        pool = devs[A].make_pool(2048, 4096)
+        sw = Switch(pool=pool, batch_size=32)
+        sw.load(BASIC + ".json", p4info=BASIC + ".p4info.txtpb")
+        for prefix, length, mac, port in ROUTES:
+            sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, length)], "MyIngress.ipv4_forward",
+                         [mac, port])
+        sw.table_set_default("MyIngress.ipv4_lpm", "MyIngress.drop", [])
+        port1, port2 = devs[A].port(1, 256), devs[B].port(1, 256)
+        sw.add_port(1, port1)
+        sw.add_port(2, port2)
+        assert port1.zero_copy and port2.zero_copy      # B transmits A's buffers in place
+        sender, receiver = devs[A_PEER].port(1, 256), devs[B_PEER].port(1, 256)
+        sender.open(PacketPool(1024, 2560))
+        receiver.open(PacketPool(1024, 2560))
+        assert all(p.link_state() for p in (port1, port2, sender, receiver))
+
+        rng = random.Random(5)
+        targets = [0x0A010000, 0x0A010500, 0x0A010507, 0x0A020000, UNROUTED]
+        frames = [ipv4_udp_frame(rng, i, rng.choice(targets) | rng.randrange(256) * (i % 2))
+                  for i in range(count)]
+        outcome = [after_router(f) for f in frames]
+        want_b = [f for o in outcome if o and o[0] == 2 for f in [o[1]]]
+        want_a = [f for o in outcome if o and o[0] == 1 for f in [o[1]]]
+        assert want_a and want_b and None in outcome
+
+        got_b: list[bytes] = []
+        got_a: list[bytes] = []
+        sw.start()
+        try:
+            for k in range(0, count, burst):
+                assert sender.send(frames[k:k + burst]) == len(frames[k:k + burst])
+                done = outcome[:k + burst]
+                # Wait for this burst before the next: A's ring never overflows in TCG stalls.
+                collect([(receiver, got_b), (sender, got_a)],
+                        [sum(1 for o in done if o and o[0] == 2),
+                         sum(1 for o in done if o and o[0] == 1)])
+            collect([(receiver, got_b), (sender, got_a)], [len(want_b) + 1, len(want_a) + 1], 0.3)
+        finally:
+            sw.stop()
+        assert len(got_b) == len(want_b) and len(got_a) == len(want_a)
+        for i, (got, want) in enumerate(zip(got_b, want_b, strict=True)):
+            assert got == want, f"frame {i} to B_PEER differs"
+            assert ones_complement_sum(got[14:34]) == 0xFFFF
+        assert got_a == want_a
+
+        n_dropped = outcome.count(None)
+        s1, s2 = sw.port_stats(1), sw.port_stats(2)
+        assert s1["rx_packets"] == count and s1["rx_bytes"] == sum(map(len, frames))
+        assert s1["hw_rx_good"] == count and s1["rx_dropped"] == 0
+        assert s1["tx_packets"] == s1["hw_tx_good"] == len(want_a)
+        assert s2["tx_packets"] == s2["hw_tx_good"] == len(want_b)
+        assert s2["tx_bytes"] == sum(map(len, want_b)) and s2["tx_dropped"] == 0
+        assert s2["rx_packets"] == 0
+        engine = sw.stats()
+        assert engine["rx_packets"] == count and engine["dropped"] == n_dropped
+        assert engine["tx_packets"] == len(want_a) + len(want_b)
+        ss, sr = sender.stats(), receiver.stats()
+        assert ss["hw_tx_good"] == count and ss["hw_rx_good"] == len(want_a)
+        assert sr["hw_rx_good"] == len(want_b) and sr["rx_packets"] == len(want_b)
+
+        for num in (1, 2):
+            sw.remove_port(num)
+        assert port1.tx_in_flight() == 0
+        assert pool.available == pool.capacity          # every DMA buffer came home
+        sender.close()
+        receiver.close()
+    finally:
+        if sw is not None:
+            sw.stop()
+            for num in list(sw.ports):
+                sw.remove_port(num)
+        for dev in devs.values():
+            dev.close()
+
+
+def test_switch_forwards_router_traffic_pagemap():
+    forward_router_traffic("pagemap")
+
+
 def test_refusals_name_the_problem():
     with pytest.raises(PciError, match="not a PCI address"):
         IntelDevice.open("nonsense")
@@ -164,16 +326,17 @@ def test_refusals_name_the_problem():
 
 def test_vfio_with_virtual_iommu():
     subprocess.run(["modprobe", "vfio-pci"], check=True)
-    for addr in (A, B):
+    for addr in ALL_NICS:
         PciDevice(addr).bind_vfio()
     try:
+        forward_router_traffic("vfio")
         devs, pa, pb = open_pair("vfio")
         try:
             assert pa.zero_copy
             frames = [udp_frame(i, 60 + i * 20) for i in range(70)]
             pa.send(frames)
             assert drain(pb, 70) == frames
-            back = [udp_frame(i, dst=MAC_A, src=MAC_B) for i in range(5)]
+            back = [udp_frame(i, dst=MAC_A, src=MAC_A_PEER) for i in range(5)]
             pb.send(back)
             assert drain(pa, 5) == back
         finally:
@@ -181,7 +344,7 @@ def test_vfio_with_virtual_iommu():
         with pytest.raises(PciError, match="bound to the kernel driver 'vfio-pci'"):
             IntelDevice.open(A, "pagemap")
     finally:
-        for addr in (A, B):
+        for addr in ALL_NICS:
             dev = PciDevice(addr)
             dev.unbind()
             with open(f"{dev.path}/driver_override", "w") as f:
@@ -189,8 +352,8 @@ def test_vfio_with_virtual_iommu():
 
 
 def test_device_gone():
-    """Last test: removes NIC B from the guest's PCI bus."""
-    with open(f"/sys/bus/pci/devices/{B}/remove", "w") as f:
+    """Last test: removes NIC B_PEER from the guest's PCI bus."""
+    with open(f"/sys/bus/pci/devices/{B_PEER}/remove", "w") as f:
         f.write("1")
     with pytest.raises(PciError, match="no PCI device"):
-        IntelDevice.open(B)
+        IntelDevice.open(B_PEER)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Boot a throw-away QEMU guest (TCG) with two emulated Intel 82576 NICs wired to each other, run
-# one shell command in it as root, and exit with that command's exit code.
+# Boot a throw-away QEMU guest (TCG) with four emulated Intel 82576 NICs on two wires, run one
+# shell command in it as root, and exit with that command's exit code.
 #
 #   tests/vm/run_vm.sh "cd /work/main && python3 -m pytest tests/vm/guest_intel.py"
 #
 # The guest sees the host's / read-only over 9p (so the repository, Python and its packages
 # are the host's own files), tmpfs on /tmp, hugetlbfs on /dev/hugepages. Its kernel comes from
-# /boot (tools/setup_vm.sh installs one). The NICs are 0000:00:0a.0 and 0000:00:0c.0, joined by
-# a QEMU hub. A virtual IOMMU is present, in passthrough mode for devices no driver claims
+# /boot (tools/setup_vm.sh installs one). Wire 1 joins 0000:00:0a.0 and 0000:00:06.0, wire 2
+# joins 0000:00:0c.0 and 0000:00:08.0 (a QEMU hub with two ports each): the switch under test
+# owns 0a and 0c, and 06 and 08 stand for the hosts on either side. Each igb reserves the slots
+# 16 and 17 above its own for its SR-IOV functions, hence the spaced, low addresses. A virtual IOMMU is present, in passthrough mode for devices no driver claims
 # (so physical addresses work) and translating for vfio-pci. Exit code 99: the guest never
 # reported one (timeout, crash).
 # Environment: VM_MEM (2G), VM_SMP (2), VM_TIMEOUT (seconds, 300), VM_KERNEL (newest /boot/vmlinuz-*).
@@ -64,8 +66,10 @@ timeout "${VM_TIMEOUT:-300}" qemu-system-x86_64 \
     -fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=root,mount_tag=hostroot \
     -netdev hubport,id=n0,hubid=0 -device igb,netdev=n0,addr=0x0a,mac=52:54:00:00:00:0a \
-    -netdev hubport,id=n1,hubid=0 -device igb,netdev=n1,addr=0x0c,mac=52:54:00:00:00:0c \
-    < /dev/null 2>&1 | tee "$work/console.log" | grep -v "hub 0 is not connected"
+    -netdev hubport,id=n1,hubid=0 -device igb,netdev=n1,addr=0x06,mac=52:54:00:00:00:06 \
+    -netdev hubport,id=n2,hubid=1 -device igb,netdev=n2,addr=0x0c,mac=52:54:00:00:00:0c \
+    -netdev hubport,id=n3,hubid=1 -device igb,netdev=n3,addr=0x08,mac=52:54:00:00:00:08 \
+    < /dev/null 2>&1 | tee "$work/console.log" | grep -v "hub [01] is not connected"
 set -e
 rc=$(sed -n 's/.*=== VM-EXIT-CODE \([0-9]*\).*/\1/p' "$work/console.log" | tail -1)
 exit "${rc:-99}"

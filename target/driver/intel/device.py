@@ -4,6 +4,11 @@
     pool = dev.make_pool(4096)                # optional: DMA buffers, so RX/TX are zero copy
     port = dev.port(rx_queues=2)
     port.open(pool)                           # reset, link, rings, RSS; then rx/tx in C
+
+Several devices share one pool (and forward between them without a copy) when their DMA
+addresses live in the same space: with access="pagemap" all devices see physical addresses;
+with access="vfio" all devices of the process join one VFIO container, so an IOVA means the
+same buffer to each. A pool from another space is refused rather than handed to the device.
 """
 
 import logging
@@ -35,16 +40,22 @@ log = logging.getLogger("kvick.intel")
 BOUNCE_BUF = 2048               # copy-mode ring buffers: one 1514 B frame each, 2 KiB for SRRCTL
 MAX_TX_FRAME = 9216
 CHIPS = {"igb": (IgbChip, IGB_REGISTERS), "ixgbe": (IxgbeChip, IXGBE_REGISTERS)}
+# id(pool) -> the address space of its bus addresses, for pools made by make_pool (kept until
+# the device that made the pool closes).
+_POOL_SPACES: dict[int, str] = {}
 
 
 class IntelDevice:
     def __init__(self, chip: IntelChip, memory_factory: Callable[[int], DmaMemory],
-                 address: str = "", closer: Callable[[], None] | None = None) -> None:
+                 address: str = "", closer: Callable[[], None] | None = None,
+                 space: str | None = None) -> None:
         self.chip = chip
+        self.space = space          # the DMA address space (see DmaMemory.space); None: unknown
         self.address = address
         self.memory_factory = memory_factory
         self.arena = DmaArena(memory_factory)
         self.pools: list[DmaMemory] = []
+        self._pool_ids: list[int] = []
         self._closer = closer
         self._port: IntelPort | None = None
 
@@ -52,9 +63,11 @@ class IntelDevice:
     def from_backend(cls, backend: RegisterBackend, family: str,
                      memory_factory: Callable[[int], DmaMemory], address: str = "",
                      timeouts: LinkTimeouts | None = None,
-                     closer: Callable[[], None] | None = None) -> "IntelDevice":
+                     closer: Callable[[], None] | None = None,
+                     space: str | None = None) -> "IntelDevice":
         chip_cls, table = CHIPS[family]
-        return cls(chip_cls(Registers(backend, table), timeouts), memory_factory, address, closer)
+        return cls(chip_cls(Registers(backend, table), timeouts), memory_factory, address, closer,
+                   space)
 
     @classmethod
     def open(cls, address: str, access: str = "pagemap", sysfs: str = "/sys/bus/pci",
@@ -78,7 +91,8 @@ class IntelDevice:
             pci.enable_bus_master()
             bar, size = pci.map_bar0()
             backend = MappedBar(_mmap_address(bar), size, bar)
-            return cls.from_backend(backend, family, HugepageMemory, pci.address, timeouts, bar.close)
+            return cls.from_backend(backend, family, HugepageMemory, pci.address, timeouts, bar.close,
+                                    HugepageMemory.space)
         if access == "vfio":
             if driver != "vfio-pci":
                 raise PciError(f"{pci.address} is bound to {driver or 'no driver'}, not vfio-pci: "
@@ -103,7 +117,7 @@ class IntelDevice:
 
             backend = MappedBar(_mmap_address(bar), size, bar)
             return cls.from_backend(backend, family, lambda n: VfioMemory(vfio, n), pci.address,
-                                    timeouts, close)
+                                    timeouts, close, vfio.space)
         raise ValueError(f"access must be 'pagemap' or 'vfio', got {access!r}")
 
     # -- the engine's side --------------------------------------------------------------------
@@ -121,6 +135,10 @@ class IntelDevice:
         pool = PacketPool(capacity, buf_size, memory=memoryview(memory.buffer))
         assign_pool_bus_addresses(pool, memory)
         self.pools.append(memory)
+        if self.space is None:
+            self.space = memory.space
+        _POOL_SPACES[id(pool)] = memory.space
+        self._pool_ids.append(id(pool))
         return pool
 
     def attach(self, port: IntelPort, pool: PacketPool) -> None:
@@ -128,6 +146,11 @@ class IntelDevice:
         IntelPort.open)."""
         if self._port is not None:
             raise RuntimeError(f"{self.address} already has an open port")
+        pool_space = _POOL_SPACES.get(id(pool))
+        if port.zero_copy and pool_space and self.space and pool_space != self.space:
+            raise DmaError(f"{self.address or 'the device'} cannot reach this packet pool: its bus "
+                           f"addresses are {pool_space} addresses and the device uses {self.space} "
+                           f"(open both devices with the same access)")
         chip = self.chip
         chip.reset()
         chip.start_link()
@@ -204,6 +227,9 @@ class IntelDevice:
             except BufferError:
                 pass            # a pool still uses it; the mapping goes when the pool does
         self.pools = []
+        for pool_id in self._pool_ids:
+            _POOL_SPACES.pop(pool_id, None)
+        self._pool_ids = []
         if self._closer is not None:
             self._closer()
             self._closer = None

@@ -37,6 +37,8 @@ class DmaMemory:
     virt: int
     size: int
     page: int                   # bus addresses are contiguous within aligned pages of this size
+    space = "bus"               # which address space bus() values belong to: memory of one
+                                # space is usable by every device that shares that space
 
     def bus(self, offset: int) -> int:
         raise NotImplementedError
@@ -65,6 +67,7 @@ def virt_to_phys(virt: int, pagemap_path: str = "/proc/self/pagemap") -> int:
 
 class HugepageMemory(DmaMemory):
     page = HUGEPAGE
+    space = "physical"          # every device without IOMMU translation sees these addresses
 
     def __init__(self, size: int) -> None:
         self.size = -(-size // HUGEPAGE) * HUGEPAGE
@@ -156,41 +159,130 @@ class _DmaUnmap(ctypes.Structure):
                 ("size", ctypes.c_uint64)]
 
 
-class VfioDevice:
-    """A PCI device bound to vfio-pci: its container (one IOMMU domain), group and device fds.
-    IOVAs are handed out upwards from `iova_base`."""
+class VfioContainer:
+    """One IOMMU address space (a VFIO container) that every VFIO device of the process joins,
+    as DPDK does by default: a buffer mapped once has the same IOVA for all of them, so two
+    NICs can share one packet pool and forward without copying. IOVAs are handed out upwards
+    from `iova_base`. The container closes when its last group leaves."""
 
-    def __init__(self, address: str, group: int, dev_root: str = "/dev/vfio",
-                 iova_base: int = 0x10000000) -> None:
-        self.address = address
-        self.container = -1
-        self.group = -1
-        self.device = -1
+    _shared: "VfioContainer | None" = None
+
+    def __init__(self, dev_root: str = "/dev/vfio", iova_base: int = 0x10000000) -> None:
+        self.dev_root = dev_root
+        self.fd = -1
+        self.groups: dict[int, int] = {}        # group number -> its open fd
+        self.users: dict[int, int] = {}         # group number -> devices open in it
         self._next_iova = iova_base
         self._mappings: list[tuple[int, int]] = []
         try:
-            self.container = os.open(f"{dev_root}/vfio", os.O_RDWR)
-            if _ioctl(self.container, VFIO_GET_API_VERSION, None, "GET_API_VERSION") != VFIO_API_VERSION:
+            self.fd = os.open(f"{dev_root}/vfio", os.O_RDWR)
+        except PermissionError as e:
+            raise DmaError(f"no permission to open {dev_root}/vfio: run as root or give this "
+                           f"user the VFIO devices") from e
+        except FileNotFoundError as e:
+            raise DmaError(f"{dev_root}/vfio does not exist: modprobe vfio-pci") from e
+        try:
+            if _ioctl(self.fd, VFIO_GET_API_VERSION, None, "GET_API_VERSION") != VFIO_API_VERSION:
                 raise DmaError("unknown VFIO API version")
-            if not _ioctl(self.container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU, "CHECK_EXTENSION"):
+            if not _ioctl(self.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU, "CHECK_EXTENSION"):
                 raise DmaError("the kernel's VFIO has no type-1 IOMMU support")
-            self.group = os.open(f"{dev_root}/{group}", os.O_RDWR)
+        except BaseException:
+            os.close(self.fd)
+            self.fd = -1
+            raise
+
+    @classmethod
+    def shared(cls, dev_root: str = "/dev/vfio") -> "VfioContainer":
+        """The process's container for `dev_root` (created on first use)."""
+        current = cls._shared
+        if current is None or current.fd < 0 or current.dev_root != dev_root:
+            current = cls._shared = cls(dev_root)
+        return current
+
+    def join(self, group: int) -> int:
+        """Add IOMMU group `group` (once) and return its fd. The first group picks the IOMMU
+        type; later ones share its mappings (the type-1 driver replays them)."""
+        if group in self.groups:
+            self.users[group] += 1
+            return self.groups[group]
+        try:
+            fd = os.open(f"{self.dev_root}/{group}", os.O_RDWR)
+        except PermissionError as e:
+            raise DmaError(f"no permission to open {self.dev_root}/{group}: run as root or give "
+                           f"this user the VFIO group device") from e
+        try:
             status = (ctypes.c_uint32 * 2)(8, 0)
-            _ioctl(self.group, VFIO_GROUP_GET_STATUS, status, "GROUP_GET_STATUS")
+            _ioctl(fd, VFIO_GROUP_GET_STATUS, status, "GROUP_GET_STATUS")
             if not status[1] & VFIO_GROUP_FLAGS_VIABLE:
                 raise DmaError(f"IOMMU group {group} is not viable: bind every device in it to vfio-pci")
-            container = ctypes.c_int(self.container)
-            _ioctl(self.group, VFIO_GROUP_SET_CONTAINER, container, "GROUP_SET_CONTAINER")
-            _ioctl(self.container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, "SET_IOMMU")
-            name = ctypes.create_string_buffer(address.encode())
-            self.device = _ioctl(self.group, VFIO_GROUP_GET_DEVICE_FD, name, "GROUP_GET_DEVICE_FD")
-        except PermissionError as e:
-            self.close()
-            raise DmaError(f"no permission to open {dev_root}: run as root or give this user "
-                           f"the VFIO group device") from e
+            _ioctl(fd, VFIO_GROUP_SET_CONTAINER, ctypes.c_int(self.fd), "GROUP_SET_CONTAINER")
+            if not self.groups:
+                _ioctl(self.fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, "SET_IOMMU")
         except BaseException:
-            self.close()
+            os.close(fd)
             raise
+        self.groups[group] = fd
+        self.users[group] = 1
+        return fd
+
+    def leave(self, group: int) -> None:
+        """One device of `group` is done; the group leaves with its last device, and the
+        container closes with its last group (the IOMMU then forgets every mapping)."""
+        if group not in self.groups:
+            return
+        self.users[group] -= 1
+        if self.users[group] > 0:
+            return
+        os.close(self.groups.pop(group))
+        del self.users[group]
+        if not self.groups:
+            os.close(self.fd)
+            self.fd = -1
+            self._mappings = []
+            if VfioContainer._shared is self:
+                VfioContainer._shared = None
+
+    def map_dma(self, virt: int, size: int) -> int:
+        """Map [virt, virt + size) for device reads and writes; returns its IOVA."""
+        if not self.groups:
+            raise DmaError("VFIO container has no device yet: open a device before mapping memory")
+        iova = self._next_iova
+        req = _DmaMap(argsz=ctypes.sizeof(_DmaMap), flags=VFIO_DMA_MAP_READ_WRITE, vaddr=virt,
+                      iova=iova, size=size)
+        _ioctl(self.fd, VFIO_IOMMU_MAP_DMA, req, "IOMMU_MAP_DMA")
+        self._next_iova += -(-size // HUGEPAGE) * HUGEPAGE
+        self._mappings.append((iova, size))
+        return iova
+
+    def unmap_dma(self, iova: int, size: int) -> None:
+        if self.fd < 0 or (iova, size) not in self._mappings:
+            return              # the container is gone, and its mappings with it
+        req = _DmaUnmap(argsz=ctypes.sizeof(_DmaUnmap), iova=iova, size=size)
+        _ioctl(self.fd, VFIO_IOMMU_UNMAP_DMA, req, "IOMMU_UNMAP_DMA")
+        self._mappings.remove((iova, size))
+
+
+class VfioDevice:
+    """A PCI device bound to vfio-pci: its group in the process's shared container, and its
+    device fd."""
+
+    def __init__(self, address: str, group: int, dev_root: str = "/dev/vfio") -> None:
+        self.address = address
+        self.group_number = group
+        self.container = VfioContainer.shared(dev_root)
+        self.device = -1
+        group_fd = self.container.join(group)
+        try:
+            name = ctypes.create_string_buffer(address.encode())
+            self.device = _ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, name, "GROUP_GET_DEVICE_FD")
+        except BaseException:
+            self.container.leave(group)
+            raise
+
+    @property
+    def space(self) -> str:
+        """Names the IOVA space this device's DMA addresses live in."""
+        return f"vfio-container-{id(self.container):x}"
 
     def region(self, index: int) -> tuple[int, int]:
         """(size, file offset) of a device region (BAR0 = 0, config space = 7)."""
@@ -213,25 +305,16 @@ class VfioDevice:
         os.pwrite(self.device, value.to_bytes(2, "little"), offset + where)
 
     def map_dma(self, virt: int, size: int) -> int:
-        """Map [virt, virt + size) for device reads and writes; returns its IOVA."""
-        iova = self._next_iova
-        req = _DmaMap(argsz=ctypes.sizeof(_DmaMap), flags=VFIO_DMA_MAP_READ_WRITE, vaddr=virt,
-                      iova=iova, size=size)
-        _ioctl(self.container, VFIO_IOMMU_MAP_DMA, req, "IOMMU_MAP_DMA")
-        self._next_iova += -(-size // HUGEPAGE) * HUGEPAGE
-        self._mappings.append((iova, size))
-        return iova
+        return self.container.map_dma(virt, size)
 
     def unmap_dma(self, iova: int, size: int) -> None:
-        req = _DmaUnmap(argsz=ctypes.sizeof(_DmaUnmap), iova=iova, size=size)
-        _ioctl(self.container, VFIO_IOMMU_UNMAP_DMA, req, "IOMMU_UNMAP_DMA")
-        self._mappings.remove((iova, size))
+        self.container.unmap_dma(iova, size)
 
     def close(self) -> None:
-        for fd in (self.device, self.group, self.container):
-            if fd >= 0:
-                os.close(fd)
-        self.device = self.group = self.container = -1
+        if self.device >= 0:
+            os.close(self.device)
+            self.device = -1
+            self.container.leave(self.group_number)
 
 
 class VfioMemory(DmaMemory):
@@ -245,7 +328,8 @@ class VfioMemory(DmaMemory):
             self.buffer = mmap.mmap(-1, self.size, flags=mmap.MAP_SHARED)
         self.virt = _address_of(self.buffer)
         self.page = self.size           # the IOMMU makes the whole region contiguous
-        self._vfio = vfio
+        self._container = vfio.container
+        self.space = vfio.space
         self.iova = vfio.map_dma(self.virt, self.size)
 
     def bus(self, offset: int) -> int:
@@ -254,9 +338,10 @@ class VfioMemory(DmaMemory):
         return self.iova + offset
 
     def close(self) -> None:
-        if self._vfio.container >= 0:
-            self._vfio.unmap_dma(self.iova, self.size)
+        # The process mapping first: it refuses (BufferError) while a packet pool still uses
+        # the memory, and then the device must keep its IOVAs too.
         self.buffer.close()
+        self._container.unmap_dma(self.iova, self.size)
 
 
 MemoryFactory = Callable[[int], DmaMemory]
