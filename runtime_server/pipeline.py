@@ -18,7 +18,7 @@ from runtime_server.externs import Externs
 from runtime_server.p4info_index import Kind, P4InfoIndex
 from runtime_server.pre import ReplicationEngine
 from runtime_server.proto import p4runtime_pb2
-from runtime_server.tables import Tables
+from runtime_server.tables import FramedEntities, Tables
 
 INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
@@ -189,7 +189,10 @@ class Pipeline:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, f"reading {which}")
         tag = bytes([field << 3 | 2])
         for inner in self._read_inner(which, getattr(entity, which)):
-            yield tag + varint(len(inner)) + inner
+            if type(inner) is FramedEntities:
+                yield inner
+            else:
+                yield tag + varint(len(inner)) + inner
 
     def _read_inner(self, which: str, request) -> Iterator[bytes]:
         if which == "table_entry":
@@ -242,6 +245,12 @@ def frame_read_responses(entities: Iterator[bytes], max_bytes: int) -> Iterator[
     chunk: list[bytes] = []
     size = 0
     for entity in entities:
+        if type(entity) is FramedEntities:      # already a whole message body
+            if chunk:
+                yield b"".join(chunk)
+                chunk, size = [], 0
+            yield bytes(entity)
+            continue
         item = b"\x0a" + varint(len(entity)) + entity
         if chunk and size + len(item) > max_bytes:
             yield b"".join(chunk)

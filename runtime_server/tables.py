@@ -19,6 +19,21 @@ from runtime_server.errors import P4RuntimeError, StatusCode, call_target
 from runtime_server.p4info_index import MatchType, P4InfoIndex, Scope, TableInfo
 from runtime_server.proto import p4runtime_pb2
 
+# Size of the ReadResponse bodies a whole-table read is cut into: well under a default
+# client's 4 MB message limit.
+READ_CHUNK_BYTES = 1 << 20
+
+
+class FramedEntities(bytes):
+    """A ready ReadResponse body (a run of `entities` fields): Read sends it as one message
+    instead of wrapping each entity itself."""
+
+
+def _filters(request: p4runtime_pb2.TableEntry) -> bool:
+    """A wildcard read request that filters on more than the table."""
+    return bool(request.HasField("action") or request.controller_metadata or
+                request.metadata or request.priority or request.HasField("time_since_last_hit"))
+
 INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
 DELETE = p4runtime_pb2.Update.DELETE
@@ -342,6 +357,11 @@ class Tables:
             entries = iter(()) if handle is None else \
                 iter([(handle, self.entry_bytes(state, handle))])
         else:
+            if not (want_counter or want_meter or _filters(request)):
+                framed = self.framed_entries(state)
+                if framed is not None:
+                    yield from framed
+                    return
             entries = self.all_entries(state)
         action_filter = request.action.action.action_id if request.HasField("action") else 0
         filtering = bool(action_filter or request.controller_metadata or request.metadata or
@@ -376,7 +396,8 @@ class Tables:
             self.switch.table_read_encoded, state.target_name)
         try:
             encoded = encode_table_entries(state.info.id, state.read_fields, rows, priorities,
-                                           refs, params, state.action_refs)
+                                           refs, params, len(params) // (16 * len(handles))
+                                           if handles else 1, state.action_refs)
         except (ValueError, KeyError):  # a key or action the fast encoder does not cover
             encoded = None
         records = state.records
@@ -385,6 +406,25 @@ class Tables:
                 yield handle, self.entry_bytes(state, handle)
             else:
                 yield handle, encoded[k]
+
+    def framed_entries(self, state: TableState) -> list[FramedEntities] | None:
+        """Every entry of the table as ready ReadResponse bodies, when all of them are
+        plain (no Record) and the fast encoder covers the table; else None."""
+        if state.info.implementation_id or not state.read_fields or state.records:
+            return None
+        from runtime_server.read_encoder import encode_entity_chunks
+
+        handles, rows, priorities, refs, params = call_target(
+            self.switch.table_read_encoded, state.target_name)
+        if not handles:
+            return []
+        try:
+            chunks = encode_entity_chunks(state.info.id, state.read_fields, rows, priorities,
+                                          refs, params, len(params) // (16 * len(handles)),
+                                          state.action_refs, READ_CHUNK_BYTES)
+        except (ValueError, KeyError):  # a key or action the fast encoder does not cover
+            return None
+        return [FramedEntities(chunk) for chunk in chunks]
 
     def entry_bytes(self, state: TableState, handle: int) -> bytes:
         """The canonical TableEntry of one entry, from the target plus its Record."""

@@ -225,3 +225,60 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
         entries.next_id = next_id
         entries.count = count
     return failed
+
+
+def read_entries(entries, pl):
+    """Every entry of a TableEntries store as columns: (handles array('I'), stored rows
+    bytes, priorities array('q'), engine action ids array('i'), packed parameters bytes with
+    Pipeline.param_stride slots of 16 little-endian bytes per entry), in handle order. The
+    caller holds the Switch's write lock, so this is one moment between writes."""
+    cdef uint32_t ti = entries.index
+    cdef Py_ssize_t stride = 2 * entries.key_bytes
+    cdef Py_ssize_t param_stride = pl.param_stride(ti)
+    cdef bytearray used_array = entries.used
+    cdef const uint8_t *used = <const uint8_t *>PyByteArray_AS_STRING(used_array)
+    cdef Py_ssize_t limit = min(<Py_ssize_t>entries.next_id, PyByteArray_GET_SIZE(used_array))
+    cdef Py_ssize_t i, n = 0, k
+    for i in range(limit):
+        n += used[i]
+    handles = array("I", bytes(4 * n))
+    priorities = array("q", bytes(8 * n))
+    actions = array("i", bytes(4 * n))
+    rows = bytearray(n * stride)
+    params = bytearray(n * param_stride * PARAM_BYTES)
+    cdef uint32_t[::1] h = handles
+    cdef int64_t[::1] prio_out = priorities
+    cdef int32_t[::1] act_out = actions
+    cdef uint8_t *row_out = <uint8_t *>PyByteArray_AS_STRING(rows)
+    cdef uint8_t *param_out = <uint8_t *>PyByteArray_AS_STRING(params)
+    cdef const uint8_t *keys = <const uint8_t *>PyByteArray_AS_STRING(entries.keys)
+    cdef const int64_t[:] prio_in = entries.prio if entries.info.needs_priority else None
+    cdef Py_ssize_t j = 0
+    entry_get = pl.entry_get
+    for i in range(limit):
+        if not used[i]:
+            continue
+        h[j] = <uint32_t>i
+        memcpy(row_out + j * stride, keys + i * stride, stride)
+        if prio_in is not None:
+            prio_out[j] = prio_in[i]
+        action, values = entry_get(ti, i)
+        act_out[j] = action
+        for k in range(min(len(values), param_stride)):
+            pack_u128(values[k], param_out + (j * param_stride + k) * PARAM_BYTES)
+        j += 1
+    return handles, bytes(rows), priorities, actions, bytes(params)
+
+
+cdef int pack_u128(object value, uint8_t *out) except -1:
+    """A parameter value (0 <= value < 2^128) as 16 little-endian bytes."""
+    cdef unsigned long long low
+    cdef int b
+    if value.__class__ is int and 0 <= value < 0x10000000000000000:
+        low = value
+        for b in range(8):          # the upper 8 bytes of the slot start zeroed
+            out[b] = <uint8_t>(low >> (8 * b))
+        return 0
+    raw = (<object>value).to_bytes(16, "little")
+    memcpy(out, <const char *>raw, 16)
+    return 0

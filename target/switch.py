@@ -918,24 +918,15 @@ class Switch:
                 pl.entry_set(st.index, eid, action, values)
                 pl.entry_counter_set(st.index, eid, packets, octets)
 
-    def table_read_encoded(self, table: str | int) -> tuple[list[int], bytes, list[int],
-                                                            list[int], list[list[int]]]:
-        """Every entry of `table` as (handles, stored rows, priorities, engine action refs,
-        parameter lists), consistent with one moment between writes."""
-        from target.entries import stored_rows
+    def table_read_encoded(self, table: str | int) -> tuple[Any, bytes, Any, Any, bytes]:
+        """Every entry of `table` as columns, consistent with one moment between writes:
+        (handles array('I'), stored rows, priorities array('q'), engine action refs
+        array('i'), packed parameters: table_param_stride(table) 16-byte little-endian
+        values per entry)."""
+        from target.bulk import read_entries
 
         with self._write_lock:
-            pl = self._require()
-            st = self._table(table)
-            handles = st.ids()
-            rows = stored_rows(st, handles)
-            prio = st.prio
-            priorities = [prio[h] for h in handles] if st.info.needs_priority else \
-                [0] * len(handles)
-            entry_get = pl.entry_get
-            got = [entry_get(st.index, h) for h in handles]
-            return (handles, rows, priorities, [g[0] for g in got],
-                    [g[1] for g in got])
+            return read_entries(self._table(table), self._require())
 
     def table_find_stored(self, table: str | int, row: bytes, priority: int) -> int | None:
         """The handle of the entry with this stored row and priority, if there is one."""

@@ -146,3 +146,27 @@ def test_failures_are_the_right_kinds() -> None:
         (1, AlreadyExists), (2, NotFound), (3, NotFound), (5, ResourceExhausted)]
     assert [(e.match[0].value, e.params) for e in sw.table_entries(TABLE)] == [
         (0x0A000000, [1, 1]), (0x0B000000, [4, 4])]
+
+
+def columns_as_entries(sw: Switch) -> list[tuple]:
+    """table_read_encoded's columns turned back into (handle, match, action, params)."""
+    handles, rows, _priorities, actions, params = sw.table_read_encoded(TABLE)
+    stride = sw.table_param_stride(TABLE)
+    names = {sw.table_action_ref(TABLE, a): a for a in sw.program.tables[TABLE].actions}
+    out = []
+    for j, handle in enumerate(handles):
+        value = int.from_bytes(rows[8 * j:8 * j + 4], "big")
+        length = int.from_bytes(rows[8 * j + 4:8 * j + 8], "big").bit_count()
+        values = [int.from_bytes(params[16 * (stride * j + k):16 * (stride * j + k + 1)],
+                                 "little") for k in range(stride)]
+        out.append((handle, ((value, length),), names[actions[j]], tuple(values[:2])))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_read_columns_match_the_entries(seed: int) -> None:
+    rng = random.Random(200 + seed)
+    sw = load(1000)
+    for _batch in range(4):
+        sw.table_write_encoded([encode(sw, [random_update(rng) for _ in range(200)])])
+        assert columns_as_entries(sw) == state(sw)

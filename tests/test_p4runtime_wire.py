@@ -4,9 +4,10 @@ random tables (every match kind, odd widths), random valid and invalid entries."
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
-from runtime_server.read_encoder import encode_table_entries
+from runtime_server.read_encoder import encode_entity_chunks, encode_table_entries
 from runtime_server.write_decoder import (
     ActionLayout,
     TableLayout,
@@ -197,13 +198,24 @@ def test_encoder_writes_the_canonical_entry(seed: int) -> None:
         rows += expected[0]
         priorities.append(expected[1])
         params.append(expected[2])
-    encoded = encode_table_entries(
-        TABLE_ID, [(f.id, f.match_type, f.bitwidth) for f in fields], rows, priorities,
-        [TARGET_ACTION] * len(keys), params,
-        {TARGET_ACTION: (action.id, [(p.id, p.bitwidth) for p in action.params])})
+    stride = max(1, len(action.params)) + rng.randrange(2)
+    packed = b"".join(b"".join(v.to_bytes(16, "little") for v in values) +
+                      bytes(16 * (stride - len(values))) for values in params)
+    columns = (TABLE_ID, [(f.id, f.match_type, f.bitwidth) for f in fields], rows,
+               array("q", priorities), array("i", [TARGET_ACTION] * len(keys)), packed, stride,
+               {TARGET_ACTION: (action.id, [(p.id, p.bitwidth) for p in action.params])})
+    encoded = encode_table_entries(*columns)
+    wanted = []
     for key, priority, values, got in zip(keys, priorities, params, encoded, strict=True):
         want = pb.TableEntry(table_id=TABLE_ID, priority=priority)
         want.match.extend(encode_key(fields, key))
         want.action.action.CopyFrom(encode_action(action, values))
         assert pb.TableEntry.FromString(got) == want
         assert got == want.SerializeToString()
+        wanted.append(want)
+    # The same entries cut into ReadResponse bodies of at most ~600 bytes, in order.
+    chunks = encode_entity_chunks(*columns, 600)
+    responses = [pb.ReadResponse.FromString(chunk) for chunk in chunks]
+    assert [e.table_entry for r in responses for e in r.entities] == wanted
+    assert all(len(c) <= 600 or len(pb.ReadResponse.FromString(c).entities) == 1
+               for c in chunks)
