@@ -45,10 +45,12 @@ def test_width_mismatch() -> None:
 
 
 def test_unsupported_construct_is_named() -> None:
-    text = ROUTER.replace("size = 256;", "size = 256;\n        const entries = { 1 : to_router(); }")
+    text = ROUTER.replace("packet.extract(hdr.ipv4);\n        transition accept;",
+                          "packet.extract(hdr.ipv4);\n        transition reject;")
+    assert text != ROUTER
     with pytest.raises(Unsupported) as info:
         compile_text(text, "prog.p4")
-    assert "const entries" in info.value.message
+    assert "transition to reject" in info.value.message
 
 
 def test_unknown_type_in_include_free_program() -> None:

@@ -359,6 +359,7 @@ class ProgramLowering(StatementLowering):
         decl = t.node
         t.annotations = self.decls.annotations(decl.children[0]).texts
         default_node = None
+        entries_node = None
         for prop in decl.children[2:]:
             if prop.data == "key_property":
                 for ke in prop.children[1:]:
@@ -380,7 +381,9 @@ class ProgramLowering(StatementLowering):
                     info = self.action_json(self.actions[aname], self.control_name)
                     t.actions.append((info.name, self.decls.annotations(aann).texts))
             elif prop.data == "entries_property":
-                raise Unsupported("const entries", self.decls.loc(prop))
+                if prop.children[0] is None:
+                    raise Unsupported("entries that are not const", self.decls.loc(prop))
+                entries_node = prop
             elif prop.data == "simple_property":
                 _ann, const, pname_node, value = prop.children
                 pname = name_of(pname_node)
@@ -415,6 +418,8 @@ class ProgramLowering(StatementLowering):
                     raise self.error(f"default action argument {pname} must be a constant", a)
                 values.append(int(c.const))
             t.default = (info.name, values)
+        if entries_node is not None:
+            t.entries = [self.const_entry(t, e, i) for i, e in enumerate(entries_node.children[2:])]
         if t.direct_counter is not None:
             self.lowered.counters = [(n, u, s, t.name if n == t.direct_counter else tb)
                                      for n, u, s, tb in self.lowered.counters]
@@ -429,14 +434,87 @@ class ProgramLowering(StatementLowering):
         action_ids = [self.lowered.actions[a].json_id for a, _ in t.actions]
         return {"name": t.name, "id": 0, "key": [{"match_type": k, "name": n, "target": j, "mask": None}
                                                  for n, k, _, j in t.keys],
-                "match_type": match_type, "type": "simple", "max_size": t.size,
+                # A const table holds exactly its entries (p4c sizes it so in the JSON).
+                "match_type": match_type, "type": "simple",
+                "max_size": len(t.entries) if t.entries else t.size,
                 "with_counters": t.direct_counter is not None, "support_timeout": False,
                 "direct_meters": None, "action_ids": action_ids, "actions": [a for a, _ in t.actions],
                 "base_default_next": None, "next_tables": {},
+                **({"entries": t.entries} if t.entries else {}),
                 "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
                                   "action_const": t.default_const,
                                   "action_data": [hex(v) for v in t.default[1]],
                                   "action_entry_const": t.default_const}}
+
+    def const_entry(self, t: TableInfo, entry: Tree, index: int) -> dict[str, Any]:
+        """One `const entries` item as BMv2 JSON; earlier entries win (priority index + 1)."""
+        _ann, keyset, ref = entry.children
+        sets = keyset.children if keyset.data == "tuple_keyset" else [keyset]
+        if len(sets) != len(t.keys):
+            raise self.error(f"entry has {len(sets)} key values, table {t.name} has {len(t.keys)} keys",
+                             keyset)
+        match_key = [self.entry_key(kind, width, s)
+                     for (_, kind, width, _), s in zip(t.keys, sets, strict=True)]
+        aname = name_of(ref.children[0].children[0])
+        if aname not in self.actions:
+            raise self.error(f"unknown action {aname}", ref)
+        info = self.action_json(self.actions[aname], self.control_name)
+        if info.name not in [a for a, _ in t.actions]:
+            raise self.error(f"action {aname} is not in table {t.name}'s actions", ref)
+        args = ref.children[1].children if ref.children[1] is not None else []
+        if len(args) != len(info.params):
+            raise self.error(f"{aname} takes {len(info.params)} arguments, the entry gives {len(args)}", ref)
+        data = []
+        for (pname, width), arg in zip(info.params, args, strict=True):
+            c = self.expr(arg, BitT(width))
+            if c.const is None:
+                raise self.error(f"entry argument {pname} must be a constant", arg)
+            data.append(_hex(int(c.const) & ((1 << width) - 1), width))
+        return {"match_key": match_key, "action_entry": {"action_id": info.json_id, "action_data": data},
+                "priority": index + 1}
+
+    def entry_key(self, kind: str, width: int, node: Tree) -> dict[str, Any]:
+        top = (1 << width) - 1
+        wildcard = node.data in ("dont_care_keyset", "default_keyset")
+
+        def constant(n: Tree) -> int:
+            c = self.expr(n, BitT(width))
+            if c.const is None:
+                raise self.error("entry key values must be constants", n)
+            return int(c.const) & top
+
+        if kind == "range":
+            if wildcard:
+                return {"match_type": "range", "start": _hex(0, width), "end": _hex(top, width)}
+            if node.data == "range_keyset":
+                lo, hi = (constant(c) for c in node.children)
+            else:
+                lo = hi = constant(node)
+            return {"match_type": "range", "start": _hex(lo, width), "end": _hex(hi, width)}
+        if wildcard:
+            if kind == "exact":
+                raise self.error("an exact key needs a value", node)
+            value, mask = 0, 0
+        elif node.data == "mask_keyset":
+            value, mask = constant(node.children[0]), constant(node.children[1])
+        elif node.data == "range_keyset":
+            raise self.error(f"a range for a {kind} key", node)
+        else:
+            value, mask = constant(node), top
+        if kind == "exact":
+            if mask != top:
+                raise self.error("a mask for an exact key", node)
+            return {"match_type": "exact", "key": _hex(value, width)}
+        if kind == "lpm":
+            length = bin(mask).count("1")
+            if mask != (top ^ ((1 << (width - length)) - 1)):
+                raise self.error("an lpm key's mask must be a prefix", node)
+            return {"match_type": "lpm", "key": _hex(value & mask, width), "prefix_length": length}
+        if kind == "optional":
+            if mask not in (0, top):
+                raise self.error("an optional key is a value or _", node)
+            return {"match_type": "ternary", "key": _hex(value & mask, width), "mask": _hex(mask, width)}
+        return {"match_type": "ternary", "key": _hex(value & mask, width), "mask": _hex(mask, width)}
 
     def text_of(self, node: Tree) -> str:
         if node.data == "member":
@@ -647,3 +725,8 @@ def hex_value(v: Val) -> str:
 
 
 _ = as_data
+
+
+def _hex(value: int, width: int) -> str:
+    """A BMv2 JSON byte string: hex, zero-padded to whole bytes (as p4c writes it)."""
+    return f"0x{value:0{2 * ((width + 7) // 8)}x}"

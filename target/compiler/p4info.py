@@ -94,7 +94,10 @@ def p4info_text(low: Lowered) -> str:
             lines.append(f"  const_default_action_id: {action_ids[t.default[0]]}")
         if t.direct_counter:
             lines.append(f"  direct_resource_ids: {counter_ids[t.direct_counter]}")
-        lines.extend([f"  size: {t.size}", "}"])
+        lines.append(f"  size: {t.size}")
+        if t.entries:
+            lines.extend(["  is_const_table: true", "  has_initial_entries: true"])
+        lines.append("}")
     for aname in sorted(used_actions, key=lambda a: action_ids[a]):
         info = low.actions[aname]
         lines.append("actions {")
