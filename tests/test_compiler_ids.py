@@ -56,3 +56,40 @@ def test_collision_takes_the_next_free_id() -> None:
     first = ids.assign("table", "a.b")
     assert ids.assign("table", "a.b") == first + 1
     assert ids.assign("action", "a.b") >> 24 == PREFIX["action"]
+
+
+def _router_with(replacements: list[tuple[str, str]]) -> str:
+    from target.compiler.driver import compile_text
+
+    text = (Path(__file__).resolve().parent.parent / "p4src" / "router.p4").read_text()
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    return compile_text(text, "router.p4")[1]
+
+
+def _id_of(p4info: str, name: str) -> int:
+    m = re.search(r"id: (\d+)\n    name: \"" + re.escape(name) + "\"", p4info)
+    assert m, name
+    return int(m.group(1))
+
+
+def test_id_annotation_overrides_the_hash_and_is_not_repeated() -> None:
+    p4info = _router_with([("    table next_hop {", "    @id(7)\n    table next_hop {"),
+                           ("    action forward(", "    @id(0x01000009)\n    action forward(")])
+    assert _id_of(p4info, "RouterIngress.next_hop") == PREFIX["table"] << 24 | 7
+    assert _id_of(p4info, "RouterIngress.forward") == 0x01000009
+    assert "@id" not in p4info
+    # Everything else keeps its hashed id.
+    name = "RouterIngress.ipv4_lpm"
+    assert _id_of(p4info, name) == PREFIX["table"] << 24 | (jenkins_one_at_a_time(name) & 0xFFFFFF)
+
+
+def test_id_given_twice_or_with_a_foreign_prefix_is_an_error() -> None:
+    from target.compiler.errors import CompileError
+
+    with pytest.raises(CompileError, match="used by another table"):
+        _router_with([("    table next_hop {", "    @id(7)\n    table next_hop {"),
+                      ("    table ipv4_lpm {", "    @id(7)\n    table ipv4_lpm {")])
+    with pytest.raises(CompileError, match="prefix"):
+        _router_with([("    table next_hop {", "    @id(0x01000001)\n    table next_hop {")])

@@ -4,6 +4,9 @@ the next free id after the hashed one is taken."""
 
 from __future__ import annotations
 
+import re
+
+from target.compiler.errors import CompileError
 from target.compiler.lower import Lowered
 
 PREFIX = {"action": 0x01, "table": 0x02, "value_set": 0x03, "controller_header": 0x04,
@@ -22,9 +25,33 @@ def jenkins_one_at_a_time(text: str) -> int:
     return (h + (h << 15)) & 0xFFFFFFFF
 
 
+_ID_ANNOTATION = re.compile(r"^@id\(\s*(0[xX][0-9a-fA-F]+|\d+)\s*\)$")
+
+
+def id_annotation(annotations: list[str]) -> int | None:
+    """The value of an @id(N) among annotation texts, or None."""
+    for text in annotations:
+        m = _ID_ANNOTATION.match(text.strip())
+        if m:
+            return int(m.group(1), 0)
+    return None
+
+
 class IdAllocator:
     def __init__(self) -> None:
         self.taken: set[int] = set()
+
+    def reserve(self, kind: str, value: int, name: str) -> int:
+        """An @id(value): a 24-bit value gets the type prefix (as p4c does); a full id must
+        already carry it. Ids given twice are an error."""
+        prefix = PREFIX[kind] << 24
+        oid = prefix | value if value >> 24 == 0 else value
+        if oid >> 24 != PREFIX[kind]:
+            raise CompileError(f"@id({value}) of {name} does not carry the {kind} prefix {PREFIX[kind]:#x}")
+        if oid in self.taken:
+            raise CompileError(f"@id({value}) of {name} is used by another {kind}")
+        self.taken.add(oid)
+        return oid
 
     def assign(self, kind: str, name: str) -> int:
         prefix = PREFIX[kind] << 24
@@ -56,8 +83,23 @@ def _q(text: str) -> str:
 
 def p4info_text(low: Lowered) -> str:
     ids = IdAllocator()
-    action_ids = {name: ids.assign("action", name) for name in sorted(low.actions)}
-    table_ids = {t.name: ids.assign("table", t.name) for t in low.tables}
+    # @id annotations first, so that hashed ids move out of their way.
+    action_ids: dict[str, int] = {}
+    table_ids: dict[str, int] = {}
+    for name in sorted(low.actions):
+        given = id_annotation(low.actions[name].annotations)
+        if given is not None:
+            action_ids[name] = ids.reserve("action", given, name)
+    for t in low.tables:
+        given = id_annotation(t.annotations)
+        if given is not None:
+            table_ids[t.name] = ids.reserve("table", given, t.name)
+    for name in sorted(low.actions):
+        if name not in action_ids:
+            action_ids[name] = ids.assign("action", name)
+    for t in low.tables:
+        if t.name not in table_ids:
+            table_ids[t.name] = ids.assign("table", t.name)
     counter_ids = {c[0]: ids.assign("direct_counter" if c[3] else "counter", c[0]) for c in low.counters}
     register_ids = {r[0]: ids.assign("register", r[0]) for r in low.registers}
     meter_ids = {m[0]: ids.assign("meter", m[0]) for m in low.meters}
@@ -73,7 +115,8 @@ def p4info_text(low: Lowered) -> str:
     def preamble(oid: int, name: str, annotations: list[str] = ()) -> None:   # type: ignore[assignment]
         lines.extend(["  preamble {", f"    id: {oid}", f"    name: {_q(name)}",
                       f"    alias: {_q(alias.get(name, name))}"])
-        lines.extend(f"    annotations: {_q(a)}" for a in annotations)
+        # p4c keeps @id out of the P4Info (the id says it).
+        lines.extend(f"    annotations: {_q(a)}" for a in annotations if id_annotation([a]) is None)
         lines.append("  }")
 
     for t in sorted(low.tables, key=lambda t: table_ids[t.name]):
