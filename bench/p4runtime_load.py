@@ -2,7 +2,8 @@
 1,048,576) of tutorial_basic, over gRPC from this process to `kvick --no-p4` in another.
 
 Reports entries/s for Write batches of 1, 100, 1000 and 10000 routes, the time to load the
-whole table at batch 10000, the wildcard Read rate, and the server's RSS.
+whole table at batch 10000, the wildcard Read rate, and the server's RSS with the table
+empty (pipeline set), loaded, and after the read.
 
     python bench/p4runtime_load.py [--routes N] [--addr-port PORT]
 """
@@ -129,6 +130,8 @@ def main() -> int:
                 config=config)
             request.election_id.low = 1
             stub.SetForwardingPipelineConfig(request)
+            if batch == 10000:
+                results["server_rss_empty_mib"] = round(rss_mib(server.pid))
             chunk = all_routes[:count]
             requests = write_requests(config, chunk, batch)
             start = time.perf_counter()
@@ -140,13 +143,16 @@ def main() -> int:
             results[f"batch_{batch}_entries"] = len(chunk)
             results[f"batch_{batch}_entries_per_s"] = round(len(chunk) / elapsed)
             results[f"batch_{batch}_seconds"] = round(elapsed, 3)
+        results["server_rss_loaded_mib"] = round(rss_mib(server.pid))
+        print(f"server RSS: {results['server_rss_empty_mib']} MiB with the table empty, "
+              f"{results['server_rss_loaded_mib']} MiB loaded")
         read = pb.ReadRequest(device_id=0)
         read.entities.add().table_entry.table_id = config.p4info.tables[0].preamble.id
         start = time.perf_counter()
         got = sum(len(r.entities) for r in stub.Read(read))
         elapsed = time.perf_counter() - start
         print(f"wildcard read: {got} entries in {elapsed:.2f} s = {got / elapsed:.0f} entries/s")
-        print(f"server RSS: {rss_mib(server.pid):.0f} MiB")
+        print(f"server RSS after the read: {rss_mib(server.pid):.0f} MiB")
         results.update(read_entries=got, read_seconds=round(elapsed, 3),
                        server_rss_mib=round(rss_mib(server.pid)))
         print(json.dumps(results))
