@@ -115,8 +115,10 @@ cdef struct table_t:
     keyf_t *keys
     uint32_t key_bytes
     # Entries, indexed by the entry id the matcher returns.
-    int32_t *entry_action       # action id; for indirect tables: member id or -(group+2)
-    s128 *entry_params          # param_stride values per entry
+    int32_t *entry_action       # action id (or member id / -(group+2) for indirect tables);
+                                # the control plane's copy of each record's slot 0
+    s128 *entry_params          # per entry a record of rec_stride slots: action id, then params
+    uint32_t rec_stride         # slots per record (a power of two >= param_stride + 1)
     uint64_t *entry_counters    # packets, bytes per entry (direct counter)
     uint64_t *entry_last_hit    # CLOCK_MONOTONIC ns of the last hit, per entry; NULL unless the
                                 # table supports idle timeouts

@@ -58,6 +58,20 @@ cdef extern from *:
     void kv_prefetch(const void *p) noexcept nogil
     uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
 
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <string.h>
+    /* Grow a 64-byte aligned array (realloc keeps only 16-byte alignment). */
+    static void *kv_grow_aligned(void *old, size_t old_bytes, size_t new_bytes) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, new_bytes ? new_bytes : 64) != 0) return NULL;
+        if (old) { memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes); free(old); }
+        return p;
+    }
+    """
+    void *grow_aligned "kv_grow_aligned" (void *old, size_t old_bytes, size_t new_bytes) noexcept nogil
+
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_mutex_t:
         pass
@@ -587,6 +601,12 @@ cdef class Pipeline:
             t.keys[k].mask = int_to_u128(mask if mask is not None else 0)
         t.key_bytes = key_bytes
         t.param_stride = max(1, param_stride)
+        # An entry's record: its action, then its parameters, in slots of 16 bytes; a power
+        # of two slots, 64-byte aligned, so that a record of up to three parameters is one
+        # cache line (the data path's one memory access per hit).
+        t.rec_stride = 2
+        while t.rec_stride < t.param_stride + 1:
+            t.rec_stride *= 2
         t.capacity = 0
         self._grow_table(i, max(16, min(capacity, 1024)))
         t.default_action = REF_NONE
@@ -614,7 +634,8 @@ cdef class Pipeline:
         if capacity <= old:
             return
         t.entry_action = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
-        t.entry_params = <s128 *>realloc(t.entry_params, <size_t>capacity * t.param_stride * sizeof(s128))
+        t.entry_params = <s128 *>grow_aligned(t.entry_params, <size_t>old * t.rec_stride * sizeof(s128),
+                                              <size_t>capacity * t.rec_stride * sizeof(s128))
         t.entry_counters = <uint64_t *>realloc(t.entry_counters, capacity * 2 * sizeof(uint64_t))
         if t.entry_last_hit != NULL:
             t.entry_last_hit = <uint64_t *>realloc(t.entry_last_hit, capacity * sizeof(uint64_t))
@@ -622,8 +643,10 @@ cdef class Pipeline:
             raise MemoryError("cannot grow table entries")
         for k in range(old, capacity):
             t.entry_action[k] = REF_NONE
-        memset(&t.entry_params[<size_t>old * t.param_stride], 0,
-               <size_t>(capacity - old) * t.param_stride * sizeof(s128))
+        memset(&t.entry_params[<size_t>old * t.rec_stride], 0,
+               <size_t>(capacity - old) * t.rec_stride * sizeof(s128))
+        for k in range(old, capacity):
+            t.entry_params[<size_t>k * t.rec_stride] = REF_NONE
         memset(&t.entry_counters[old * 2], 0, (capacity - old) * 2 * sizeof(uint64_t))
         if t.entry_last_hit != NULL:
             memset(&t.entry_last_hit[old], 0, (capacity - old) * sizeof(uint64_t))
@@ -1312,8 +1335,9 @@ cdef class Pipeline:
             t.hits += 1
             if t.entry_last_hit != NULL:
                 t.entry_last_hit[e] = x.now_ns
-            act = t.entry_action[e]
-            params = &t.entry_params[<size_t>e * t.param_stride]
+            params = &t.entry_params[<size_t>e * t.rec_stride]
+            act = <int32_t>params[0]
+            params += 1
             if t.with_counters:
                 t.entry_counters[2 * e] += 1
                 t.entry_counters[2 * e + 1] += x.pkt.len if x.pkt != NULL else 0
@@ -1842,8 +1866,7 @@ cdef class Pipeline:
                     t = &self.tables[self.nodes[gnode[k]].a]
                     gent[k] = self.table_lookup(&gx[k], self.nodes[gnode[k]].a)
                     if gent[k] >= 0:
-                        kv_prefetch(&t.entry_action[gent[k]])
-                        kv_prefetch(&t.entry_params[<size_t>gent[k] * t.param_stride])
+                        kv_prefetch(&t.entry_params[<size_t>gent[k] * t.rec_stride])
             for k in range(g):
                 j = &self.jobs[MAX_JOBS + k]
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
@@ -1898,8 +1921,9 @@ cdef class Pipeline:
             if t.entry_last_hit != NULL:
                 t.entry_last_hit[eid] = now_ns()
         for k in range(t.param_stride):
-            t.entry_params[<size_t>eid * t.param_stride + k] = \
+            t.entry_params[<size_t>eid * t.rec_stride + 1 + k] = \
                 <s128>int_to_u128(params[k]) if k < len(params) else 0
+        t.entry_params[<size_t>eid * t.rec_stride] = action
         t.entry_action[eid] = action
 
     def track_hits(self, uint32_t ti) -> None:
@@ -1946,8 +1970,9 @@ cdef class Pipeline:
         with nogil:
             for k in range(n):
                 eid = eids[k]
-                memcpy(&t.entry_params[<size_t>eid * t.param_stride],
+                memcpy(&t.entry_params[<size_t>eid * t.rec_stride + 1],
                        &params[<size_t>k * t.param_stride * 16], t.param_stride * 16)
+                t.entry_params[<size_t>eid * t.rec_stride] = actions[k]
                 if fresh:
                     t.entry_counters[2 * eid] = 0
                     t.entry_counters[2 * eid + 1] = 0
@@ -1963,13 +1988,14 @@ cdef class Pipeline:
         cdef uint32_t k
         if eid >= t.capacity:
             return (REF_NONE, [])
-        return (t.entry_action[eid], [u128_to_int(<u128>t.entry_params[<size_t>eid * t.param_stride + k])
+        return (t.entry_action[eid], [u128_to_int(<u128>t.entry_params[<size_t>eid * t.rec_stride + 1 + k])
                                       for k in range(t.param_stride)])
 
     def entry_clear(self, uint32_t ti, uint32_t eid) -> None:
         cdef table_t *t = &self.tables[ti]
         if eid < t.capacity:
             t.entry_action[eid] = REF_NONE
+            t.entry_params[<size_t>eid * t.rec_stride] = REF_NONE
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
 
