@@ -27,6 +27,7 @@ log = logging.getLogger("kvick.p4runtime")
 API_VERSION = "1.4.0"
 READ_RESPONSE_BYTES = 1 << 20  # well under a default client's 4 MB message limit
 TIMER_INTERVAL_S = 0.01
+IDLE_POLL_INTERVAL_NS = 50_000_000  # how late an idle timeout may be reported, at most
 
 Action = p4runtime_pb2.SetForwardingPipelineConfigRequest
 ResponseType = p4runtime_pb2.GetForwardingPipelineConfigRequest
@@ -420,8 +421,39 @@ class P4RuntimeService:
         stream.send(message)
 
     def _timer_loop(self) -> None:
+        next_idle_poll = 0
         while not self._stop.wait(TIMER_INTERVAL_S):
+            now = time.monotonic_ns()
             try:
-                self.digests.poll(time.monotonic_ns())
+                self.digests.poll(now)
             except Exception:  # keep the timer alive whatever one poll did
                 log.exception("digest timer failed")
+            if now >= next_idle_poll:
+                next_idle_poll = now + IDLE_POLL_INTERVAL_NS
+                try:
+                    self._notify_idle(now)
+                except Exception:
+                    log.exception("idle timeout poll failed")
+
+    def _notify_idle(self, now_ns: int) -> None:
+        """One IdleTimeoutNotification to the primary controller for the entries whose
+        idle timer ran out since the last poll."""
+        from runtime_server.idle_timeouts import newly_idle
+
+        stream = self._primary_stream()
+        if stream is None:  # nobody to tell: the entries stay unreported until someone is
+            return
+        with self.write_lock:
+            pipeline = self.pipeline
+            if pipeline is None:
+                return
+            idle = newly_idle(pipeline.tables, self.switch, now_ns)
+            entries = [pipeline.tables.entry_bytes(state, handle) for state, handle in idle]
+        if not entries:
+            return
+        message = p4runtime_pb2.StreamMessageResponse()
+        notification = message.idle_timeout_notification
+        notification.timestamp = time.time_ns()
+        for entry in entries:
+            notification.table_entry.add().ParseFromString(entry)
+        stream.send(message)

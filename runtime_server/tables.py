@@ -11,6 +11,7 @@ indirect tables the member/group reference or the one-shot action set as written
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class Record:
     """What the target does not store about one entry (absent for plain entries)."""
 
     __slots__ = ("controller_metadata", "metadata", "idle_timeout_ns", "meter_config",
-                 "oneshot", "profile_ref", "action_set")
+                 "oneshot", "profile_ref", "action_set", "idle_since", "idle_notified")
 
     def __init__(self) -> None:
         self.controller_metadata = 0
@@ -61,6 +62,8 @@ class Record:
         self.oneshot: object | None = None  # the action profile's one-shot bookkeeping
         self.profile_ref: tuple[str, int] | None = None  # ("member" | "group", id) used
         self.action_set: bytes | None = None  # canonical TableAction of a one-shot
+        self.idle_since = 0  # CLOCK_MONOTONIC ns of the write that (re)started the idle timer
+        self.idle_notified = -1  # the idle timer's start when it was last notified
 
     def empty(self) -> bool:
         return not (self.controller_metadata or self.metadata or self.idle_timeout_ns or
@@ -199,6 +202,9 @@ class Tables:
         record.controller_metadata = entry.controller_metadata
         record.metadata = entry.metadata
         record.idle_timeout_ns = entry.idle_timeout_ns
+        if entry.idle_timeout_ns:   # an insert or modify restarts the idle timer
+            record.idle_since = time.monotonic_ns()     # the engine's clock too
+            record.idle_notified = -1
 
     def _modify(self, state: TableState, handle: int, entry) -> None:
         info = state.info
@@ -351,6 +357,7 @@ class Tables:
             return
         want_counter = request.HasField("counter_data") and info.direct_counter_id
         want_meter = request.HasField("meter_config") and info.direct_meter_id
+        want_hit = request.HasField("time_since_last_hit") and info.supports_idle_timeout
         if request.match:
             key = decode_key(info.match_fields, info.match_fields_by_id, request.match, info.name)
             handle = self.find(state, key, request.priority)
@@ -369,10 +376,13 @@ class Tables:
         for handle, entry in entries:
             if filtering and not _passes_filter(entry, action_filter, request):
                 continue
-            if not (want_counter or want_meter):
+            if not (want_counter or want_meter or want_hit):
                 yield entry
                 continue
             extra = p4runtime_pb2.TableEntry()
+            if want_hit:
+                last_hit, = call_target(self.switch.table_last_hits, state.target_name, [handle])
+                extra.time_since_last_hit.elapsed_ns = max(0, time.monotonic_ns() - last_hit)
             if want_counter:
                 packets, octets = call_target(self.switch.direct_counter_read, state.target_name,
                                               handle)

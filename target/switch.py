@@ -945,6 +945,19 @@ class Switch:
         mi = self.compiled.meter_by_name[st.info.direct_meter]
         self._require().meter_arrays_by_index[mi].reset(handle)
 
+    def table_last_hits(self, table: str | int, handles: list[int]) -> list[int]:
+        """CLOCK_MONOTONIC ns of each entry's last hit (or insertion); 0 for every entry of a
+        table that does not track hits (the program's support_timeout)."""
+        pl = self._require()
+        ti = self._table(table).index
+        return [pl.entry_last_hit(ti, h) for h in handles]
+
+    def table_idle_handles(self, table: str | int, handles: list[int],
+                           older_than_ns: int) -> list[int]:
+        """Those of `handles` whose last hit (or insertion) is before `older_than_ns`
+        (CLOCK_MONOTONIC); none for a table that does not track hits."""
+        return self._require().entries_idle(self._table(table).index, handles, older_than_ns)
+
     def table_read_handles(self, table: str | int) -> list[int]:
         """The handles of every entry of `table`, in handle order."""
         return self._table(table).ids()
