@@ -44,7 +44,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in $(cat /modules); do insmod /mods/$m; done
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /newroot || echo "init: 9p mount failed"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /newroot || echo "init: 9p mount failed"
 for d in proc sys dev; do mount --move /$d /newroot/$d; done
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
