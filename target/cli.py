@@ -128,8 +128,18 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
 
         if args.use_files:
             stop.wait(args.use_files)
-        for interface in interfaces(args):
-            switch.add_port(interface.port, open_port(interface.spec))
+        from target.driver.intel.errors import IntelDriverError
+
+        try:
+            for interface in interfaces(args):
+                switch.add_port(interface.port, open_port(interface.spec))
+        except IntelDriverError as err:
+            # A device that cannot be used (kernel driver, not Intel, no hugepages, no rights)
+            # is the user's to fix: say so in one line, release what is open, exit 1.
+            print(f"kvick: port {interface.port} ({interface.spec}): {err}", file=sys.stderr)
+            for num in list(switch.ports):
+                switch.remove_port(num)
+            return 1
     running = threading.Event()
 
     def start_engine() -> None:

@@ -70,12 +70,13 @@ class IntelDevice:
                    space)
 
     @classmethod
-    def open(cls, address: str, access: str = "pagemap", sysfs: str = "/sys/bus/pci",
+    def open(cls, address: str, access: str = "pagemap", sysfs: str | None = None,
              timeouts: LinkTimeouts | None = None) -> "IntelDevice":
         """Map the device's registers after checking it can be used; PciError / DmaError with
         a readable reason otherwise (not Intel, bound to a kernel driver, no rights, no
         hugepages, no IOMMU)."""
         pci = PciDevice(address, sysfs)
+        sysfs = pci.sysfs
         family = pci.family()
         driver = pci.driver()
         if access == "pagemap":

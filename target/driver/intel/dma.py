@@ -16,13 +16,15 @@ import os
 import struct
 from collections.abc import Callable
 
+from target.driver.intel.errors import IntelDriverError
+
 HUGEPAGE = 2 << 20
 MAP_HUGETLB = 0x40000
 PAGEMAP_PRESENT = 1 << 63
 PAGEMAP_PFN_MASK = (1 << 55) - 1
 
 
-class DmaError(RuntimeError):
+class DmaError(IntelDriverError):
     """DMA memory cannot be set up (no hugepages, no rights, no IOMMU); the message says why."""
 
 

@@ -9,11 +9,12 @@ EEMNGCTL.CFG_DONE), and a driver must not hang on them.
 import time
 from typing import Protocol
 
+from target.driver.intel.errors import IntelDriverError
 from target.driver.intel.regs import Register
 from target.driver.intel.ring import mmio_read32, mmio_write32
 
 
-class DeviceGone(RuntimeError):
+class DeviceGone(IntelDriverError):
     """The device no longer answers (reads return all ones): removed, reset or powered off."""
 
 

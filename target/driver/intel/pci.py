@@ -4,20 +4,23 @@ import mmap
 import os
 import re
 
+from target.driver.intel.errors import IntelDriverError
 from target.driver.intel.regs import IGB_DEVICE_IDS, INTEL_VENDOR_ID, IXGBE_DEVICE_IDS
 
 PCI_COMMAND = 0x04
 PCI_COMMAND_MEMORY = 1 << 1
 PCI_COMMAND_MASTER = 1 << 2      # PCIe base spec 7.5.1.1: the device may issue DMA
 ADDRESS = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+SYSFS_PCI = "/sys/bus/pci"       # where devices are looked up unless a caller names another tree
 
 
-class PciError(RuntimeError):
+class PciError(IntelDriverError):
     """The device cannot be used as asked; the message says why and what to do."""
 
 
 class PciDevice:
-    def __init__(self, address: str, sysfs: str = "/sys/bus/pci") -> None:
+    def __init__(self, address: str, sysfs: str | None = None) -> None:
+        sysfs = SYSFS_PCI if sysfs is None else sysfs
         address = address.lower()
         if len(address) == 7:
             address = "0000:" + address
