@@ -62,15 +62,41 @@ cdef extern from *:
     """
     #include <stdlib.h>
     #include <string.h>
-    /* Grow a 64-byte aligned array (realloc keeps only 16-byte alignment). */
+    #include <sys/mman.h>
+    #define KV_HUGE (2u << 20)
+    /* Entry records: 64-byte aligned (realloc keeps only 16). Once an array passes 2 MiB it
+       lives in its own mapping advised for transparent huge pages: the data path reads one
+       random record per packet, and with 4 KiB pages every such read is also a TLB miss. */
+    static size_t kv_big_bytes(size_t n) { return (n + KV_HUGE - 1) & ~(size_t)(KV_HUGE - 1); }
+    static void kv_free_aligned(void *p, size_t bytes) {
+        if (!p) return;
+        if (bytes >= KV_HUGE) munmap(p, kv_big_bytes(bytes)); else free(p);
+    }
     static void *kv_grow_aligned(void *old, size_t old_bytes, size_t new_bytes) {
         void *p = NULL;
-        if (posix_memalign(&p, 64, new_bytes ? new_bytes : 64) != 0) return NULL;
-        if (old) { memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes); free(old); }
+        if (new_bytes >= KV_HUGE) {
+            size_t len = kv_big_bytes(new_bytes);
+            char *raw = mmap(NULL, len + KV_HUGE, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (raw == MAP_FAILED) return NULL;
+            /* keep a 2 MiB aligned window of len bytes, give back the rest */
+            char *base = (char *)(((uintptr_t)raw + KV_HUGE - 1) & ~(uintptr_t)(KV_HUGE - 1));
+            if (base > raw) munmap(raw, base - raw);
+            if (raw + len + KV_HUGE > base + len) munmap(base + len, raw + len + KV_HUGE - (base + len));
+            madvise(base, len, MADV_HUGEPAGE);
+            p = base;
+        } else if (posix_memalign(&p, 64, new_bytes ? new_bytes : 64) != 0) {
+            return NULL;
+        }
+        if (old) {
+            memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes);
+            kv_free_aligned(old, old_bytes);
+        }
         return p;
     }
     """
     void *grow_aligned "kv_grow_aligned" (void *old, size_t old_bytes, size_t new_bytes) noexcept nogil
+    void free_aligned "kv_free_aligned" (void *p, size_t bytes) noexcept nogil
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_mutex_t:
@@ -273,7 +299,8 @@ cdef class Pipeline:
             for i in range(self.n_tables):
                 free(self.tables[i].keys)
                 free(self.tables[i].entry_action)
-                free(self.tables[i].entry_params)
+                free_aligned(self.tables[i].entry_params, <size_t>self.tables[i].capacity
+                             * self.tables[i].rec_stride * sizeof(s128))
                 free(self.tables[i].entry_counters)
                 free(self.tables[i].entry_last_hit)
                 free(self.tables[i].default_params)
