@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -53,6 +55,7 @@ class P4RuntimeTest(BaseTest):
         self.requests: queue.Queue = queue.Queue()
         self.packet_ins: queue.Queue = queue.Queue()
         self.arbitration: queue.Queue = queue.Queue()
+        self.stream_errors: queue.Queue = queue.Queue()
         self.stream = self.stub.StreamChannel(iter(self.requests.get, None))
         self.reader = threading.Thread(target=self._read_stream, daemon=True)
         self.reader.start()
@@ -71,9 +74,14 @@ class P4RuntimeTest(BaseTest):
         self.stub.SetForwardingPipelineConfig(request)
 
     def tearDown(self) -> None:
+        errors = []
+        while not self.stream_errors.empty():
+            errors.append(self.stream_errors.get())
         self.requests.put(None)
         self.channel.close()
         super().tearDown()
+        # A refused packet-out comes back as a stream error, not as an RPC failure.
+        assert not errors, f"stream errors from the switch: {errors}"
 
     def _read_stream(self) -> None:
         try:
@@ -82,6 +90,8 @@ class P4RuntimeTest(BaseTest):
                     self.packet_ins.put(message.packet)
                 elif message.HasField("arbitration"):
                     self.arbitration.put(message.arbitration)
+                elif message.HasField("error"):
+                    self.stream_errors.put(message.error)
         except grpc.RpcError:
             pass
 
@@ -131,18 +141,23 @@ class P4RuntimeTest(BaseTest):
         return entry
 
     def insert(self, table: str, match: dict, action: str, params: dict | None = None,
-               priority: int = 0) -> None:
+               priority: int = 0) -> p4runtime_pb2.TableEntry:
+        """Install an entry; returns it (for reading its direct counter)."""
+        entry = self.table_entry(table, match, action, params, priority)
         update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
-        update.entity.table_entry.CopyFrom(self.table_entry(table, match, action, params,
-                                                            priority))
+        update.entity.table_entry.CopyFrom(entry)
         self._write(update)
+        return entry
 
-    def multicast_group(self, group_id: int, ports: list[int]) -> None:
+    def multicast_group(self, group_id: int, replicas: list[int | tuple[int, int]]) -> None:
+        """A group of replicas given as egress ports (instance = position + 1) or as
+        (egress port, instance) pairs."""
         update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
         group = update.entity.packet_replication_engine_entry.multicast_group_entry
         group.multicast_group_id = group_id
-        for i, port in enumerate(ports):
-            group.replicas.add(egress_port=port, instance=i + 1)
+        for i, replica in enumerate(replicas):
+            port, instance = replica if isinstance(replica, tuple) else (replica, i + 1)
+            group.replicas.add(egress_port=port, instance=instance)
         self._write(update)
 
     def clone_session(self, session_id: int, ports: list[int]) -> None:
@@ -166,14 +181,39 @@ class P4RuntimeTest(BaseTest):
                 return data.packet_count, data.byte_count
         raise AssertionError(f"counter {name}[{index}] not returned")
 
+    def direct_counter(self, entry: p4runtime_pb2.TableEntry) -> tuple[int, int]:
+        """(packets, bytes) of the direct counter of the installed `entry` (from table_entry)."""
+        request = p4runtime_pb2.ReadRequest(device_id=self.device_id)
+        request.entities.add().direct_counter_entry.table_entry.CopyFrom(entry)
+        for response in self.stub.Read(request):
+            for entity in response.entities:
+                data = entity.direct_counter_entry.data
+                return data.packet_count, data.byte_count
+        raise AssertionError("direct counter not returned")
+
+    def wait_counter(self, read: Callable[[], tuple[int, int]], packets: int,
+                     timeout: float = 2.0) -> tuple[int, int]:
+        """`read()` once it shows `packets` packets (a dropped packet leaves no frame to wait
+        for, so its count may land a moment after the send), or its last value at `timeout`."""
+        deadline = time.monotonic() + timeout
+        value = read()
+        while value[0] < packets and time.monotonic() < deadline:
+            time.sleep(0.02)
+            value = read()
+        return value
+
     def packet_out(self, payload: bytes, **metadata: int) -> None:
+        """Send a packet-out; metadata fields not named (padding, usually) are sent as 0, since
+        a field without a @padding annotation must be present."""
         info = self._find("controller_packet_metadata", "packet_out")
         message = p4runtime_pb2.StreamMessageRequest()
         message.packet.payload = payload
-        ids = {m.name: m for m in info.metadata}
-        for name, value in metadata.items():
-            message.packet.metadata.add(metadata_id=ids[name].id,
-                                        value=encode(value, ids[name].bitwidth))
+        unknown = set(metadata) - {m.name for m in info.metadata}
+        if unknown:
+            raise KeyError(f"no packet_out metadata named {sorted(unknown)}")
+        for field in info.metadata:
+            message.packet.metadata.add(metadata_id=field.id,
+                                        value=encode(metadata.get(field.name, 0), field.bitwidth))
         self.requests.put(message)
 
     def packet_in(self, timeout: float = 2.0) -> tuple[bytes, dict[str, int]]:

@@ -3,17 +3,21 @@
     python3 ptf_tests/run.py [--driver af_packet|xdp] [TEST ...]
 
 Creates four veth pairs (ports 1-4), starts `python -m target.cli --no-p4` with one `-i` port
-per pair and a CPU port, runs ptf once per program (each test pushes its program over
-P4Runtime), then stops kvick and deletes the pairs, whatever happened. Exit status: ptf's.
+per pair and CPU port 255, runs ptf once per program (each test pushes its program over
+P4Runtime), then stops kvick and deletes the pairs, whatever happened. Programs come from the
+corpus (p4c's BMv2 JSON and P4Info) except `router`, p4src/router.p4 compiled by kvick's own
+compiler first. Exit status: 0 when every program's tests passed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CORPUS = Path(os.environ.get("KVICK_CORPUS", REPO.parent / "shared" / "corpus"))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
 from netns import TestBed  # noqa: E402
 
@@ -29,7 +34,26 @@ CPU_PORT = 255
 # Program -> the test modules that run against it.
 SUITES = {
     "tutorial_basic": ["router"],
+    "onos_basic": ["onos"],
+    "tutorial_multicast": ["multicast"],
+    "v1model-special-ops-bmv2": ["special_ops"],
+    "router": ["p4src_router"],
 }
+ROUTER_P4 = REPO / "p4src" / "router.p4"
+
+
+def program_files(program: str, workdir: Path) -> tuple[Path, Path]:
+    """(BMv2 JSON, P4Info) of `program`: the corpus's, or router.p4 compiled into workdir."""
+    if program != "router":
+        folder = CORPUS / program
+        return folder / (program + ".json"), folder / (program + ".p4info.txtpb")
+    from target.compiler.driver import compile_file
+
+    document, p4info = compile_file(ROUTER_P4)
+    config, info = workdir / "router.json", workdir / "router.p4info.txtpb"
+    config.write_text(json.dumps(document))
+    info.write_text(p4info)
+    return config, info
 
 
 def free_tcp_port() -> int:
@@ -59,11 +83,11 @@ def start_kvick(switch_ends: dict[int, str], driver: str, address: str) -> subpr
     raise RuntimeError("kvick did not start its P4Runtime server")
 
 
-def run_ptf(program: str, modules: list[str], ptf_ends: dict[int, str], address: str) -> int:
-    folder = CORPUS / program
+def run_ptf(program: str, modules: list[str], ptf_ends: dict[int, str], address: str,
+            workdir: Path) -> int:
+    config, p4info = program_files(program, workdir)
     # ptf evaluates each value as a Python literal, hence the quotes.
-    params = (f"grpcaddr='{address}';p4info='{folder / (program + '.p4info.txtpb')}';"
-              f"config='{folder / (program + '.json')}'")
+    params = f"grpcaddr='{address}';p4info='{p4info}';config='{config}'"
     argv = ["ptf", "--test-dir", str(HERE), "--test-params", params,
             "--default-negative-timeout", "0.3", "--default-timeout", "2", *modules]
     for port, ifname in ptf_ends.items():
@@ -84,13 +108,13 @@ def main() -> int:
         parser.error(f"no PTF tests for {', '.join(sorted(unknown))}")
     address = f"127.0.0.1:{free_tcp_port()}"
     failed = []
-    with TestBed() as bed:
+    with TestBed() as bed, tempfile.TemporaryDirectory(prefix="kvick-ptf-") as workdir:
         pairs = {port: bed.veth(None) for port in PORTS}
         kvick = start_kvick({p: here for p, (here, _) in pairs.items()}, args.driver, address)
         try:
             for program in args.programs or SUITES:
-                if run_ptf(program, SUITES[program], {p: there for p, (_, there) in pairs.items()},
-                           address) != 0:
+                ptf_ends = {p: there for p, (_, there) in pairs.items()}
+                if run_ptf(program, SUITES[program], ptf_ends, address, Path(workdir)) != 0:
                     failed.append(program)
         finally:
             kvick.terminate()

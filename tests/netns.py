@@ -103,6 +103,18 @@ class TestBed:
         run("ethtool", "-K", there, "tx", "off", "rx", "off", netns=netns, check=False)
         return here, there
 
+    def veth_between(self, netns_a: str, netns_b: str) -> tuple[str, str]:
+        """A veth pair from namespace `netns_a` to `netns_b`, both ends up, one queue each;
+        deleted with the namespaces. Returns (end in a, end in b)."""
+        end_a, end_b = unique_name("a"), unique_name("b")
+        run("ip", "link", "add", end_a, "netns", netns_a, "numtxqueues", "1", "numrxqueues", "1",
+            "type", "veth", "peer", "name", end_b, "netns", netns_b,
+            "numtxqueues", "1", "numrxqueues", "1")
+        for name, ns in ((end_a, netns_a), (end_b, netns_b)):
+            run("sysctl", "-q", "-w", f"net.ipv6.conf.{name}.disable_ipv6=1", netns=ns)
+            run("ip", "link", "set", name, "up", netns=ns)
+        return end_a, end_b
+
     def address(self, netns: str, ifname: str, cidr: str) -> None:
         run("ip", "addr", "add", cidr, "dev", ifname, netns=netns)
 

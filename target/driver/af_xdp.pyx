@@ -23,7 +23,10 @@ The engine must be stopped before close(): close() takes back every buffer lent 
 The pool is single-threaded, so all of an engine's AF_XDP ports must be driven by one thread.
 """
 
+import fcntl
 import os
+import socket
+import struct
 import time
 
 from libc.errno cimport EAGAIN, EBUSY, ENOBUFS, errno
@@ -222,6 +225,18 @@ cdef inline bint is_power_of_two(uint64_t v) noexcept:
     return v != 0 and (v & (v - 1)) == 0
 
 
+SIOCGIFMTU = 0x8921
+
+
+def interface_mtu(ifname: str) -> int:
+    """The MTU of `ifname` in the calling thread's network namespace (asked with an ioctl:
+    /sys/class/net shows the namespace /sys was mounted in, which a process that entered
+    another namespace with setns still sees)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        reply = fcntl.ioctl(s, SIOCGIFMTU, struct.pack("16si12x", ifname.encode(), 0))
+    return struct.unpack("16si12x", reply)[1]
+
+
 cdef class AfXdpPort(Port):
     """Queue `queue` of interface `ifname` through AF_XDP; every ring has `ring_size` entries.
 
@@ -272,7 +287,7 @@ cdef class AfXdpPort(Port):
             raise ValueError(f"a pool of {pool.pool.capacity} buffers cannot lend "
                              f"{self.ring_size} to the fill ring and still feed the engine")
         try:
-            mtu = int(open(f"/sys/class/net/{self.ifname}/mtu").read())
+            mtu = interface_mtu(self.ifname)
         except OSError as err:
             raise OSError(err.errno, f"{self.ifname}: no such interface") from None
         end = (end + PAGE - 1) & ~(<uintptr_t>PAGE - 1)
