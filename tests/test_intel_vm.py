@@ -1,6 +1,8 @@
-"""Boot one QEMU guest with two emulated Intel 82576 NICs and run the driver's in-VM suite
-(tests/vm/guest_intel.py): link, send/receive with bytes checked, ring wrap-around, RSS,
-RX ring full, stop/restart, refusals, VFIO through the virtual IOMMU, device removal.
+"""Boot one QEMU guest with four emulated Intel 82576 NICs (two wires) and run the driver's
+in-VM suite (tests/vm/guest_intel.py): link, send/receive with bytes checked, ring wrap-around,
+RSS, RX ring full, stop/restart, kvick routing tutorial_basic's traffic from one wire to the
+other packet by packet (pagemap and VFIO), refusals, VFIO through the virtual IOMMU, device
+removal.
 
 `pytest -m vm` runs just this. Needs root, QEMU >= 8 and a guest kernel (tools/setup_vm.sh);
 without them the test is skipped with the reason, unless KVICK_REQUIRE_VM=1 (CI), where it fails.
