@@ -373,16 +373,23 @@ cdef class AfXdpPort(Port):
         self.ops.rx_batch = NULL
         self.ops.tx_batch = NULL
         self.ops.state = NULL
+        if self.xsk == NULL and self.umem == NULL:
+            self._release()
+            Port.close(self)
+            return
+        before = bpf_descriptors()
         self._release()
-        self._close_leaked_bpf_fds()
+        self._close_leaked_bpf_fds(bpf_descriptors() - before)
         Port.close(self)
 
-    def _close_leaked_bpf_fds(self) -> None:
+    def _close_leaked_bpf_fds(self, opened_by_release: set[int]) -> None:
         # libxdp 1.3 (Debian 12) keeps the default program's and its reference-count map's
         # descriptors after the last socket on an interface is deleted (fixed upstream in
-        # xdp-tools 1.5.x: "libxdp: Close refcnt_map_fd"). Those opened by our open() and still
-        # open now are such leftovers: nothing in libxdp refers to them any more.
-        leaked = self._bpf_fds & bpf_descriptors()
+        # xdp-tools 1.5.x: "libxdp: Close refcnt_map_fd"), and when that happens while sockets
+        # on other interfaces remain, deleting the socket can also open one more program
+        # descriptor it never closes. Those opened by our open() and still open now, and those
+        # the deletion itself opened, are such leftovers: nothing in libxdp refers to them.
+        leaked = (self._bpf_fds & bpf_descriptors()) | opened_by_release
         self._bpf_fds = set()
         for fd in leaked:
             os.close(fd)
