@@ -15,12 +15,13 @@ from target.driver.af_packet import AfPacketPort
 from target.driver.af_xdp import AfXdpPort
 
 from target import Lpm, Switch
+from target.rib import shared_data_dir
 
 pytestmark = pytest.mark.root
 if os.geteuid() != 0:
     pytest.fail("the real-port tests need root (netns, veth, XDP)", pytrace=False)
 
-BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+BASIC = str(shared_data_dir() / "corpus" / "tutorial_basic" / "tutorial_basic")
 BUF = 2048 + 256                 # a frame above 2048 bytes does not fit a buffer
 SENDER_MAC, GATEWAY_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:fe"
 # veth with an XDP program accepts an MTU up to about a page; AF_PACKET takes jumbo frames.
