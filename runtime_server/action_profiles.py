@@ -4,11 +4,12 @@ profile API.
 The server keeps each profile's members and groups as written (for reads and for the
 reference checks the spec asks: a member in a group, or a member/group used by a table entry,
 cannot be deleted).  A one-shot action set becomes members and a group with ids from a range
-the controller does not use (it may not mix both styles on one profile).
+the controller does not use (it may not mix both styles on one profile at once).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,9 +22,6 @@ INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
 DELETE = p4runtime_pb2.Update.DELETE
 
-# One-shot members and groups take ids from the top of the uint32 space downwards.
-ONESHOT_FIRST_ID = 0xFFFFFFFF
-
 
 def _invalid(message: str) -> P4RuntimeError:
     return P4RuntimeError(StatusCode.INVALID_ARGUMENT, message)
@@ -31,9 +29,45 @@ def _invalid(message: str) -> P4RuntimeError:
 
 @dataclass
 class Oneshot:
+    """The target's member and group ids behind one action set."""
     profile_id: int
     group_id: int
     member_ids: list[int]
+
+
+class TargetIds:
+    """Controller ids of members (or groups) onto dense target ids, lowest free first."""
+
+    def __init__(self) -> None:
+        self.by_controller: dict[int, int] = {}
+        self.by_target: dict[int, int | None] = {}   # None: a one-shot's, no controller id
+        self.free: list[int] = []
+        self.next = 1
+
+    def assign(self, controller_id: int | None) -> int:
+        if self.free:
+            target_id = heapq.heappop(self.free)
+        else:
+            target_id = self.next
+            self.next += 1
+        if controller_id is not None:
+            self.by_controller[controller_id] = target_id
+        self.by_target[target_id] = controller_id
+        return target_id
+
+    def target(self, controller_id: int) -> int:
+        return self.by_controller[controller_id]
+
+    def controller(self, target_id: int) -> int | None:
+        return self.by_target.get(target_id)
+
+    def release(self, controller_id: int) -> None:
+        self.release_target(self.by_controller.pop(controller_id))
+
+    def release_target(self, target_id: int) -> None:
+        if target_id in self.by_target:
+            del self.by_target[target_id]
+            heapq.heappush(self.free, target_id)
 
 
 @dataclass
@@ -47,8 +81,12 @@ class ProfileState:
     group_members: dict[int, set[int]] = field(default_factory=dict)
     member_refs: dict[int, int] = field(default_factory=dict)  # table entries per member
     group_refs: dict[int, int] = field(default_factory=dict)
-    style: str | None = None  # "explicit" or "oneshot" once used
-    next_oneshot_id: int = ONESHOT_FIRST_ID
+    style: str | None = None  # "explicit" or "oneshot" while anything of that style exists
+    oneshots: int = 0  # live one-shot groups (the entries' action sets)
+    # The target indexes its member and group arrays by id, so it gets dense ids of its own
+    # (a controller may use any 32-bit id); one-shot members and groups have target ids only.
+    member_ids: TargetIds = field(default_factory=lambda: TargetIds())
+    group_ids: TargetIds = field(default_factory=lambda: TargetIds())
 
 
 class ActionProfiles:
@@ -71,7 +109,8 @@ class ActionProfiles:
         return state
 
     def _use_style(self, state: ProfileState, style: str) -> None:
-        if state.style not in (None, style):
+        in_use = state.members or state.groups or state.oneshots
+        if state.style not in (None, style) and in_use:
             raise _invalid(
                 f"action profile {state.name!r} is programmed with {state.style} members and "
                 "groups; it cannot mix in the other style"
@@ -94,7 +133,9 @@ class ActionProfiles:
             if state.member_refs.get(member_id):
                 raise P4RuntimeError(StatusCode.FAILED_PRECONDITION,
                                      f"{state.name}: member {member_id} is used by table entries")
-            call_target(self.switch.act_prof_delete_member, state.name, member_id)
+            call_target(self.switch.act_prof_delete_member, state.name,
+                        state.member_ids.target(member_id))
+            state.member_ids.release(member_id)
             del state.members[member_id]
             return
         if update_type not in (INSERT, MODIFY):
@@ -109,9 +150,17 @@ class ActionProfiles:
         if update_type == INSERT:
             self._use_style(state, "explicit")
         info, params = decode_action(self.index, member.action, state.allowed_actions, state.name)
-        method = self.switch.act_prof_add_member if update_type == INSERT \
-            else self.switch.act_prof_modify_member
-        call_target(method, state.name, member_id, info.name, params)
+        if update_type == INSERT:
+            target_id = state.member_ids.assign(member_id)
+            try:
+                call_target(self.switch.act_prof_add_member, state.name, target_id, info.name,
+                            params)
+            except P4RuntimeError:
+                state.member_ids.release(member_id)
+                raise
+        else:
+            call_target(self.switch.act_prof_modify_member, state.name,
+                        state.member_ids.target(member_id), info.name, params)
         canonical = p4runtime_pb2.ActionProfileMember(
             action_profile_id=member.action_profile_id, member_id=member_id,
             action=encode_action(info, params),
@@ -145,7 +194,9 @@ class ActionProfiles:
             if state.group_refs.get(group_id):
                 raise P4RuntimeError(StatusCode.FAILED_PRECONDITION,
                                      f"{state.name}: group {group_id} is used by table entries")
-            call_target(self.switch.act_prof_delete_group, state.name, group_id)
+            call_target(self.switch.act_prof_delete_group, state.name,
+                        state.group_ids.target(group_id))
+            state.group_ids.release(group_id)
             del state.groups[group_id]
             del state.group_members[group_id]
             return
@@ -165,12 +216,21 @@ class ActionProfiles:
         self._check_max_size(state, group.max_size)
         expanded = self._expand_members(state, group.members, group.max_size)
         if update_type == INSERT:
-            call_target(self.switch.act_prof_create_group, state.name, group_id)
+            target_id = state.group_ids.assign(group_id)
+            try:
+                call_target(self.switch.act_prof_create_group, state.name, target_id)
+            except P4RuntimeError:
+                state.group_ids.release(group_id)
+                raise
+        else:
+            target_id = state.group_ids.target(group_id)
         try:
-            call_target(self.switch.act_prof_set_group_members, state.name, group_id, expanded)
+            call_target(self.switch.act_prof_set_group_members, state.name, target_id,
+                        [state.member_ids.target(m) for m in expanded])
         except P4RuntimeError:
             if update_type == INSERT:
-                call_target(self.switch.act_prof_delete_group, state.name, group_id)
+                call_target(self.switch.act_prof_delete_group, state.name, target_id)
+                state.group_ids.release(group_id)
             raise
         canonical = p4runtime_pb2.ActionProfileGroup()
         canonical.CopyFrom(group)
@@ -224,15 +284,27 @@ class ActionProfiles:
 
     # ---- references from table entries ----------------------------------------------------
 
-    def check_member_reference(self, profile_id: int, member_id: int) -> None:
+    def check_member_reference(self, profile_id: int, member_id: int) -> int:
+        """The target's id of the member a table entry names (NOT_FOUND if none)."""
         state = self._profile(profile_id)
         if member_id not in state.members:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no member {member_id}")
+        return state.member_ids.target(member_id)
 
-    def check_group_reference(self, profile_id: int, group_id: int) -> None:
+    def check_group_reference(self, profile_id: int, group_id: int) -> int:
+        """The target's id of the group a table entry names (NOT_FOUND if none)."""
         state = self._profile(profile_id)
         if group_id not in state.groups:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no group {group_id}")
+        return state.group_ids.target(group_id)
+
+    def controller_member(self, profile_id: int, target_id: int) -> int | None:
+        """The controller's id of a target member id (None for one-shot members)."""
+        return self._profile(profile_id).member_ids.controller(target_id)
+
+    def controller_group(self, profile_id: int, target_id: int) -> int | None:
+        """The controller's id of a target group id (None for one-shot groups)."""
+        return self._profile(profile_id).group_ids.controller(target_id)
 
     def add_reference(self, profile_id: int, kind: str, ref_id: int, delta: int) -> None:
         state = self._profile(profile_id)
@@ -263,13 +335,17 @@ class ActionProfiles:
         if state.max_group_size and total > state.max_group_size:
             raise _invalid(f"{table_name}: action set weights {total} exceed max group size "
                            f"{state.max_group_size}")
-        group_id = self._allocate(state)
+        group_id = state.group_ids.assign(None)
         created: list[int] = []
         try:
             for (info, params), _ in decoded:
-                member_id = self._allocate(state)
-                call_target(self.switch.act_prof_add_member, state.name, member_id, info.name,
-                            params)
+                member_id = state.member_ids.assign(None)
+                try:
+                    call_target(self.switch.act_prof_add_member, state.name, member_id,
+                                info.name, params)
+                except P4RuntimeError:
+                    state.member_ids.release_target(member_id)
+                    raise
                 created.append(member_id)
             call_target(self.switch.act_prof_create_group, state.name, group_id)
             expanded = [m for m, (_, weight) in zip(created, decoded, strict=True)
@@ -278,21 +354,20 @@ class ActionProfiles:
         except P4RuntimeError:
             self.release_oneshot(Oneshot(profile_id, group_id, created), group_created=False)
             raise
+        state.oneshots += 1
         return Oneshot(profile_id, group_id, created)
 
     def release_oneshot(self, oneshot: Oneshot, group_created: bool = True) -> None:
         state = self.profiles[oneshot.profile_id]
         if group_created:
+            state.oneshots -= 1
             try:
                 call_target(self.switch.act_prof_delete_group, state.name, oneshot.group_id)
             except P4RuntimeError as err:
                 if err.code != StatusCode.NOT_FOUND:
                     raise
+        state.group_ids.release_target(oneshot.group_id)
         for member_id in oneshot.member_ids:
             call_target(self.switch.act_prof_delete_member, state.name, member_id)
-
-    def _allocate(self, state: ProfileState) -> int:
-        allocated = state.next_oneshot_id
-        state.next_oneshot_id -= 1
-        return allocated
+            state.member_ids.release_target(member_id)
 

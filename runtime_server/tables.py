@@ -242,11 +242,11 @@ class Tables:
         kind = action.WhichOneof("type")
         profile_id = info.implementation_id
         if kind == "action_profile_member_id":
-            self.oneshots.check_member_reference(profile_id, action.action_profile_member_id)
-            return {"member": action.action_profile_member_id}, None
+            return {"member": self.oneshots.check_member_reference(
+                profile_id, action.action_profile_member_id)}, None
         if kind == "action_profile_group_id":
-            self.oneshots.check_group_reference(profile_id, action.action_profile_group_id)
-            return {"group": action.action_profile_group_id}, None
+            return {"group": self.oneshots.check_group_reference(
+                profile_id, action.action_profile_group_id)}, None
         if kind == "action_profile_action_set":
             allowed = set(info.action_scopes)
             oneshot = self.oneshots.create_oneshot(
@@ -447,9 +447,11 @@ class Tables:
         if record is not None and record.action_set is not None:
             entry.action.ParseFromString(record.action_set)
         elif target_entry.member is not None:
-            entry.action.action_profile_member_id = target_entry.member
+            entry.action.action_profile_member_id = self.oneshots.controller_member(
+                info.implementation_id, target_entry.member) or 0
         elif target_entry.group is not None:
-            entry.action.action_profile_group_id = target_entry.group
+            entry.action.action_profile_group_id = self.oneshots.controller_group(
+                info.implementation_id, target_entry.group) or 0
         else:
             action_info = self.index.get_action_info(target_entry.action)
             if action_info is not None:
