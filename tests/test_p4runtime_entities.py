@@ -331,3 +331,91 @@ def test_packet_in_and_out_through_the_engine_loop() -> None:
         switch.stop()
         client.close()
         running.stop(grace=0)
+
+
+UP4 = "p4c_omec_up4"
+DDN_DIGEST = 396224266      # ddn_digest_t { ue_address } from PreQosPipe.do_buffer
+
+
+def exact_entry(table_id: int, value: bytes, act: pb.Action) -> pb.TableEntry:
+    entry = pb.TableEntry(table_id=table_id)
+    entry.match.add(field_id=1).exact.value = value
+    entry.action.action.CopyFrom(act)
+    return entry
+
+
+def test_digests_wait_for_their_ack() -> None:
+    from target import Switch
+
+    switch = Switch(cpu_port=255)
+    running = P4RuntimeServer(switch, device_id=0, address="127.0.0.1:0")
+    client = Client(running.port, election_id=10)
+    messages: queue.Queue = queue.Queue()
+    try:
+        assert client.next_message().arbitration.status.code == 0
+        client.set_pipeline(UP4)
+
+        def drain() -> None:
+            try:
+                for message in client.responses:
+                    messages.put(message)
+            except grpc.RpcError:
+                pass
+
+        threading.Thread(target=drain, daemon=True).start()
+        config = pb.DigestEntry(digest_id=DDN_DIGEST)
+        config.config.max_timeout_ns = 0            # every digest goes out on its own
+        config.config.max_list_size = 1
+        config.config.ack_timeout_ns = 10 * 10**9
+        interfaces = pb.TableEntry(table_id=33923840)           # ipv4_dst_prefix: lpm
+        prefix = interfaces.match.add(field_id=1)
+        prefix.lpm.value, prefix.lpm.prefix_len = b"\x0a\x00\x00\x00", 8
+        interfaces.action.action.CopyFrom(action(26090030, b"\x02", b"\x02", b"\x00"))
+        terminations = pb.TableEntry(table_id=34778590)         # ue_address, app_id
+        terminations.match.add(field_id=1).exact.value = b"\x0a\x00\x00\x09"
+        terminations.match.add(field_id=2).exact.value = b"\x00"
+        terminations.action.action.CopyFrom(            # downlink_term_fwd, teid 1
+            action(32699713, b"\x00", b"\x01", b"\x00", b"\x00", b"\x00"))
+        client.write(
+            entity_update(INSERT, digest_entry=config),
+            update(INSERT, exact_entry(40931612, b"\x0a", pb.Action(action_id=21257015))),
+            update(INSERT, interfaces),                 # set_source_iface: core, downlink
+            update(INSERT, exact_entry(34742049, b"\x0a\x00\x00\x09",       # buffer this UE
+                                       action(20249483, b"\x00"))),
+            update(INSERT, terminations))
+        read = pb.Entity()
+        read.digest_entry.digest_id = DDN_DIGEST
+        assert [e.digest_entry for e in client.read(read)] == [config]
+
+        def digest_lists(timeout: float) -> list[pb.DigestList]:
+            found = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    message = messages.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if message.WhichOneof("update") == "digest":
+                    found.append(message.digest)
+                    deadline = min(deadline, time.monotonic() + 0.2)    # and any right behind
+            return found
+
+        to_ue = udp_frame(0x0B000001, 2152, dst=0x0A000009) + bytes(32)
+        assert switch.process([(1, to_ue)]) == []           # buffered: dropped
+        (first,) = digest_lists(timeout=2)
+        assert first.digest_id == DDN_DIGEST
+        assert [d.struct.members[0].bitstring for d in first.data] == [b"\x0a\x00\x00\x09"]
+        switch.process([(1, to_ue)])
+        assert digest_lists(timeout=0.5) == []              # the same data waits for the ack
+        ack = pb.StreamMessageRequest()
+        ack.digest_ack.digest_id = DDN_DIGEST
+        ack.digest_ack.list_id = first.list_id
+        client.requests.put(ack)
+        time.sleep(0.2)
+        switch.process([(1, to_ue)])
+        (second,) = digest_lists(timeout=2)
+        assert second.list_id != first.list_id
+        assert [d.struct.members[0].bitstring for d in second.data] == [b"\x0a\x00\x00\x09"]
+    finally:
+        client.close()
+        running.stop(grace=0)
