@@ -200,9 +200,12 @@ class EngineLoop:
             raise OverflowError(f"injection queue of port {port} is full")
 
     def _run(self) -> None:
+        ports, injected = self.breathers
         while not self._stop.is_set():
-            for b in self.breathers:
-                b.run(0.002)
+            # The real ports get the time; injected frames (packet-out, tests) are served in
+            # between until their queues are empty, never by idling on them.
+            ports.run(0.002)
+            injected.run(0.002, 0, True)
             if self.cpu_queue is not None:
                 for frame in self.cpu_queue.pop_all():
                     self.deliver(frame)
