@@ -278,6 +278,7 @@ cdef class Pipeline:
     cdef pkt_pool_t *pool
     cdef PacketPool pool_obj
     cdef public int cpu_port
+    cdef public int lookup_ahead      # how far first-table lookups run ahead of finishing packets
     # counters of the engine itself
     cdef readonly uint64_t rx_packets, tx_packets, dropped, parser_errors, assert_failures
     cdef readonly uint64_t pool_exhausted, recirc_limit_drops
@@ -292,6 +293,7 @@ cdef class Pipeline:
         self.matchers = []
         self.meter_arrays = []
         self.cpu_port = -1
+        self.lookup_ahead = 8
 
     def __dealloc__(self):
         cdef uint32_t i
@@ -1849,6 +1851,18 @@ cdef class Pipeline:
             self.trace_ev(&x, EV_OUT, job.port, job.pkt.len, 0)
         return nout + 1
 
+    cdef inline int64_t group_lookup(self, ctx_t *x, int32_t node) noexcept nogil:
+        """Look up the first table of a grouped packet and prefetch the entry's record."""
+        cdef table_t *t
+        cdef int64_t ent
+        if node < 0 or self.nodes[node].kind != 0:
+            return -1
+        t = &self.tables[self.nodes[node].a]
+        ent = self.table_lookup(x, self.nodes[node].a)
+        if ent >= 0:
+            kv_prefetch(&t.entry_params[<size_t>ent * t.rec_stride])
+        return ent
+
     cdef int run_batch(self, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
         """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
         cdef uint32_t head = 0, tail = 0, slot
@@ -1858,7 +1872,7 @@ cdef class Pipeline:
         cdef ctx_t gx[GROUP]
         cdef int32_t gnode[GROUP]
         cdef int64_t gent[GROUP]
-        cdef int g, k
+        cdef int g, k, ahead
         cdef table_t *t
         pthread_mutex_lock(&self.writer_lock)
         self.batch_now = now_ns()
@@ -1887,14 +1901,14 @@ cdef class Pipeline:
                 gnode[k] = self.run_until_table(&gx[k], self.ingress_init)
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
                     self.table_prefetch(&gx[k], self.nodes[gnode[k]].a)
+            # The lookups run `lookup_ahead` packets ahead of the packets being finished, so the
+            # record prefetches spread over the finishing work instead of coming in a burst.
+            ahead = self.lookup_ahead
+            for k in range(min(ahead, g)):
+                gent[k] = self.group_lookup(&gx[k], gnode[k])
             for k in range(g):
-                gent[k] = -1
-                if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
-                    t = &self.tables[self.nodes[gnode[k]].a]
-                    gent[k] = self.table_lookup(&gx[k], self.nodes[gnode[k]].a)
-                    if gent[k] >= 0:
-                        kv_prefetch(&t.entry_params[<size_t>gent[k] * t.rec_stride])
-            for k in range(g):
+                if k + ahead < g:
+                    gent[k + ahead] = self.group_lookup(&gx[k + ahead], gnode[k + ahead])
                 j = &self.jobs[MAX_JOBS + k]
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
                     self.run_control(&gx[k], self.table_finish(&gx[k], self.nodes[gnode[k]].a,
