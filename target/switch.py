@@ -410,6 +410,7 @@ class Switch:
 
     def act_prof_add_member(self, prof: str | int, member_id: int, action: str | int,
                             params: Iterable[int] | dict[str, int] | None = None) -> None:
+        _check_profile_id("member", member_id)
         with self._write_lock:
             name, st, idx = self._profile(prof)
             if member_id in st["members"]:
@@ -450,6 +451,7 @@ class Switch:
             del st["members"][member_id]
 
     def act_prof_create_group(self, prof: str | int, group_id: int) -> None:
+        _check_profile_id("group", group_id)
         with self._write_lock:
             name, st, idx = self._profile(prof)
             if group_id in st["groups"]:
@@ -961,3 +963,13 @@ class Switch:
     def table_read_handles(self, table: str | int) -> list[int]:
         """The handles of every entry of `table`, in handle order."""
         return self._table(table).ids()
+
+
+# Member and group ids index dense arrays in the engine (the P4Runtime server maps a
+# controller's arbitrary 32-bit ids onto small ones).
+MAX_PROFILE_ID = 1 << 24
+
+
+def _check_profile_id(kind: str, value: int) -> None:
+    if not isinstance(value, int) or not 0 <= value < MAX_PROFILE_ID:
+        raise InvalidArgument(f"{kind} id {value!r} not in 0..{MAX_PROFILE_ID - 1}")

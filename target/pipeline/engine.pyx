@@ -112,6 +112,7 @@ DEF GROUP = 32               # received packets taken through ingress side by si
 DEF MAX_KEY = 512            # bytes of a table key
 DEF MAX_DIGESTS = 4096
 DEF MAX_TRACE = 65536
+DEF MAX_PROFILE_ID = 1 << 24  # member, group and entry ids index dense arrays
 DEF MAX_RECIRC = 16          # resubmit + recirculate passes allowed per received packet
 
 cdef enum:
@@ -1941,6 +1942,8 @@ cdef class Pipeline:
         pthread_mutex_unlock(&self.writer_lock)
 
     def entry_capacity(self, uint32_t ti, uint32_t needed) -> None:
+        if needed > MAX_PROFILE_ID:
+            raise ValueError(f"entry id {needed - 1} is too large")
         cdef uint32_t cap = self.tables[ti].capacity
         if needed <= cap:
             return
@@ -2072,6 +2075,8 @@ cdef class Pipeline:
         p.calc = calc
 
     def profile_member_set(self, uint32_t pi, uint32_t mid, int32_t action, list params) -> None:
+        if mid >= MAX_PROFILE_ID:
+            raise ValueError(f"member id {mid} is not below {MAX_PROFILE_ID}")
         cdef profile_t *p = &self.profiles[pi]
         cdef uint32_t cap = max(16, p.capacity), k, old = p.capacity
         if mid >= p.capacity:
@@ -2090,6 +2095,8 @@ cdef class Pipeline:
         p.member_action[mid] = action
 
     def profile_group_set(self, uint32_t pi, uint32_t gid, list members) -> None:
+        if gid >= MAX_PROFILE_ID:
+            raise ValueError(f"group id {gid} is not below {MAX_PROFILE_ID}")
         cdef profile_t *p = &self.profiles[pi]
         cdef uint32_t cap = max(16, p.group_capacity), k, old = p.group_capacity
         if gid >= p.group_capacity:
