@@ -47,7 +47,7 @@ class Lowered:
     counters: list[tuple[str, str, int, str | None]] = field(default_factory=list)  # name, unit, size, table
     registers: list[tuple[str, int, int]] = field(default_factory=list)
     meters: list[tuple[str, str, int]] = field(default_factory=list)
-    digests: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)
+    digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
 
 
@@ -84,6 +84,7 @@ class ProgramLowering(StatementLowering):
         self.checksums(self.decls.controls[verify], verify=True)
         self.checksums(self.decls.controls[compute], verify=False)
         self.deparser(self.decls.controls[deparser])
+        self.lowered.digests = self.digest_types
         return self.json.document()
 
     def bind_headers(self, t: Any, prefix: str) -> Val:

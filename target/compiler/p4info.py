@@ -8,6 +8,7 @@ import re
 
 from target.compiler.errors import CompileError
 from target.compiler.lower import Lowered
+from target.compiler.types import BitT, BoolT, StructLikeT
 
 PREFIX = {"action": 0x01, "table": 0x02, "value_set": 0x03, "controller_header": 0x04,
           "action_profile": 0x11, "counter": 0x12, "direct_counter": 0x13, "meter": 0x14,
@@ -105,6 +106,8 @@ def p4info_text(low: Lowered) -> str:
     meter_ids = {m[0]: ids.assign("meter", m[0]) for m in low.meters}
     # p4c hashes the header type's name, not the "packet_in"/"packet_out" object name.
     header_ids = {h[0]: ids.assign("controller_header", h[1]) for h in low.controller_headers}
+    # A digest is named after the struct type it sends.
+    digest_ids = {d.name: ids.assign("digest", d.name) for d in low.digests}
     used_actions = {a for t in low.tables for a, _ in t.actions}
     names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
         list(register_ids) + list(meter_ids)
@@ -174,5 +177,48 @@ def p4info_text(low: Lowered) -> str:
         preamble(register_ids[name], name)
         lines.extend(["  type_spec {", "    bitstring {", "      bit {", f"        bitwidth: {width}",
                       "      }", "    }", "  }", f"  size: {size}", "}"])
-    lines.extend(["type_info {", "}"])
+    for d in sorted(low.digests, key=lambda d: digest_ids[d.name]):
+        lines.append("digests {")
+        preamble(digest_ids[d.name], d.name)
+        lines.extend(["  type_spec {", "    struct {", f"      name: {_q(d.name)}", "    }", "  }", "}"])
+    lines.extend(_type_info(low.digests))
     return "\n".join(lines) + "\n"
+
+
+def _type_spec(t: object, indent: str) -> list[str]:
+    """A P4DataTypeSpec for a digest member."""
+    if isinstance(t, BitT):
+        kind = "int" if t.signed else "bit"
+        return [f"{indent}bitstring {{", f"{indent}  {kind} {{", f"{indent}    bitwidth: {t.width}",
+                f"{indent}  }}", f"{indent}}}"]
+    if isinstance(t, BoolT):
+        return [f"{indent}bool {{", f"{indent}}}"]
+    if isinstance(t, StructLikeT) and t.kind == "struct":
+        return [f"{indent}struct {{", f"{indent}  name: {_q(t.name)}", f"{indent}}}"]
+    raise CompileError(f"a {t.describe()} member in a digest has no P4Info type")   # type: ignore[attr-defined]
+
+
+def _type_info(digests: list[StructLikeT]) -> list[str]:
+    """type_info with every struct the digests send (nested ones too), keyed by name in order."""
+    structs: dict[str, StructLikeT] = {}
+
+    def collect(t: StructLikeT) -> None:
+        structs[t.name] = t
+        for _, ft in t.fields:
+            if isinstance(ft, StructLikeT) and ft.kind == "struct":
+                collect(ft)
+
+    for d in digests:
+        collect(d)
+    if not structs:
+        return ["type_info {", "}"]
+    lines = ["type_info {"]
+    for name in sorted(structs):
+        lines.extend(["  structs {", f"    key: {_q(name)}", "    value {"])
+        for fname, ft in structs[name].fields:
+            lines.extend(["      members {", f"        name: {_q(fname)}", "        type_spec {"])
+            lines.extend(_type_spec(ft, "          "))
+            lines.extend(["        }", "      }"])
+        lines.extend(["    }", "  }"])
+    lines.append("}")
+    return lines

@@ -26,6 +26,7 @@ class StatementLowering(ExpressionLowering):
         self.out: list[dict[str, Any]] = []
         self.actions: dict[str, Tree] = {}      # visible actions by name (control's, then global)
         self.source_fragment = True
+        self.digest_types: list[Any] = []      # struct types sent by digest(), first use first
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -288,9 +289,22 @@ class StatementLowering(ExpressionLowering):
             lid = existing[0]["id"]
         else:
             lid = len(self.json.learn_lists) + 1
-            self.json.learn_lists.append({"id": lid, "name": name, "elements": [
-                m.json for m in data.members.values()]})
+            self.json.learn_lists.append({"id": lid, "name": name,
+                                          "elements": self.digest_fields(data, stmt)})
+            self.digest_types.append(data.type)
         self.prim("generate_digest", [as_data(receiver), hexstr(lid)], stmt)
+
+    def digest_fields(self, data: Any, stmt: Any) -> list[dict[str, Any]]:
+        """The struct's leaf fields in declaration order (nested structs flattened, as p4c does)."""
+        out: list[dict[str, Any]] = []
+        for m in data.members.values():
+            if m.kind == "struct":
+                out.extend(self.digest_fields(m, stmt))
+            elif m.kind == "field":
+                out.append(m.json)
+            else:
+                raise Unsupported(f"a {m.type.describe()} member in a digest", self.decls.loc(stmt))
+        return out
 
     def enum_member(self, node: Any, enum_name: str) -> str:
         v = self.expr(node)

@@ -1,0 +1,88 @@
+"""Digests in kvick's P4Info: p4c's form (preamble, struct type_spec, the struct in type_info),
+parsed by protobuf and resolved by the P4Runtime server's index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from google.protobuf import text_format
+
+from runtime_server.p4info_index import P4InfoIndex
+from runtime_server.proto import p4info_pb2
+from target.compiler.driver import compile_file, compile_text
+from target.compiler.p4info import PREFIX, jenkins_one_at_a_time
+
+L2 = Path(__file__).resolve().parent.parent / "p4src" / "l2_learning.p4"
+
+PROGRAM = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<32> a; bit<16> b; }
+struct headers { h_t h; }
+STRUCTS
+struct meta_t { DIGEST_T d; }
+parser P(packet_in pk, out headers h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.h); transition accept; }
+}
+control VC(inout headers h, inout meta_t m) { apply { } }
+control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+    apply { ASSIGN digest<DIGEST_T>(1, m.d); sm.egress_spec = 1; }
+}
+control E(inout headers h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control CC(inout headers h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers h) { apply { pk.emit(h.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def _compile(structs: str, digest_type: str, assign: str) -> tuple[dict, p4info_pb2.P4Info]:
+    text = PROGRAM.replace("STRUCTS", structs).replace("DIGEST_T", digest_type).replace("ASSIGN", assign)
+    document, p4info = compile_text(text)
+    return document, text_format.Parse(p4info, p4info_pb2.P4Info())
+
+
+def test_l2_learning_digest_is_subscribable() -> None:
+    _, text = compile_file(L2)
+    info = text_format.Parse(text, p4info_pb2.P4Info())
+    assert [d.preamble.name for d in info.digests] == ["learn_t"]
+    digest = info.digests[0]
+    assert digest.preamble.id == PREFIX["digest"] << 24 | jenkins_one_at_a_time("learn_t") & 0xFFFFFF
+    assert digest.type_spec.struct.name == "learn_t"
+    members = info.type_info.structs["learn_t"].members
+    assert [(m.name, m.type_spec.bitstring.bit.bitwidth) for m in members] == [("mac", 48), ("port", 9)]
+    index = P4InfoIndex.build(info)
+    assert index.get_digest(digest.preamble.id) is digest
+    data = index.digest_data(digest, (0x0A0B0C0D0E0F, 3))
+    assert [bytes(m.bitstring) for m in data.struct.members] == [bytes.fromhex("0a0b0c0d0e0f"), b"\x03"]
+
+
+def test_same_id_and_shape_as_p4c() -> None:
+    # p4c-compiled omec up4 (../shared/corpus/p4c_omec_up4) sends this struct; its P4Info has
+    # digests { preamble { id: 396224266 name: "ddn_digest_t" alias: "ddn_digest_t" } ... }.
+    document, info = _compile("struct ddn_digest_t { bit<32> ue_address; }", "ddn_digest_t",
+                              "m.d.ue_address = h.h.a;")
+    (digest,) = info.digests
+    assert (digest.preamble.id, digest.preamble.name, digest.preamble.alias) == \
+        (396224266, "ddn_digest_t", "ddn_digest_t")
+    assert digest.type_spec.struct.name == "ddn_digest_t"
+    (member,) = info.type_info.structs["ddn_digest_t"].members
+    assert (member.name, member.type_spec.bitstring.bit.bitwidth) == ("ue_address", 32)
+    assert [ll["name"] for ll in document["learn_lists"]] == ["ddn_digest_t"]
+
+
+def test_nested_struct_is_flattened_in_json_and_described_in_type_info() -> None:
+    structs = "struct inner_t { bit<16> b; bool f; }\nstruct outer_t { bit<32> a; inner_t in1; }"
+    document, info = _compile(structs, "outer_t", "m.d.a = h.h.a; m.d.in1.b = h.h.b;")
+    (ll,) = document["learn_lists"]
+    assert len(ll["elements"]) == 3
+    assert sorted(info.type_info.structs) == ["inner_t", "outer_t"]
+    outer = info.type_info.structs["outer_t"].members
+    assert outer[1].type_spec.struct.name == "inner_t"
+    inner = info.type_info.structs["inner_t"].members
+    assert inner[1].type_spec.HasField("bool")
+
+
+def test_a_program_without_digests_has_no_digest_structs() -> None:
+    text = compile_file(Path(__file__).resolve().parent.parent / "p4src" / "router.p4")[1]
+    parsed = text_format.Parse(text, p4info_pb2.P4Info())
+    assert len(parsed.digests) == 0 and len(parsed.type_info.structs) == 0
