@@ -210,7 +210,9 @@ class ProgramLowering(StatementLowering):
             if s == "accept":
                 return None
             if s == "reject":
-                raise Unsupported("transition to reject", self.decls.loc(n))
+                # As p4c does for v1model: BMv2 has no reject state, so parsing ends as if accepted
+                # (the packet goes to ingress; verify() is the way to record an error).
+                return None
             if s not in names:
                 raise self.error(f"unknown parser state {s}", n)
             return s
@@ -223,7 +225,7 @@ class ProgramLowering(StatementLowering):
         for k in keys_node.children:
             v = self.expr(k)
             w = self.width_of(v, k)
-            if v.kind == "field":
+            if v.kind == "field" or (v.json is not None and v.json["type"] == "lookahead"):
                 keys.append(v.json)
             else:
                 tmp = {"type": "field", "value": self.json.scalar("select_key", w)}
@@ -234,6 +236,8 @@ class ProgramLowering(StatementLowering):
         for case in cases:
             keyset, state = case.children
             parts = keyset.children if keyset.data == "tuple_keyset" else [keyset]
+            if keyset.data in ("default_keyset", "dont_care_keyset"):
+                parts = [keyset] * len(widths)      # a lone default matches every key
             if len(parts) != len(widths):
                 raise self.error("select case has the wrong number of values", keyset)
             if all(p.data in ("default_keyset", "dont_care_keyset") for p in parts):

@@ -96,6 +96,15 @@ class StatementLowering(ExpressionLowering):
     def store(self, target: Val, value: Val, node: Any) -> None:
         if target.kind == "field":
             self.prim("assign", [target.json, as_data(value)], node)   # type: ignore[list-item]
+        elif target.kind == "header" and value.kind == "struct" and value.ref == "lookahead":
+            # A header read ahead: valid, with every field copied from the packet.
+            if value.type != target.type:
+                raise self.error(f"assigning {value.type.describe()} to {target.type.describe()}", node)
+            self.prim("add_header", [{"type": "header", "value": target.ref}], node)
+            assert isinstance(target.type, StructLikeT)
+            for fname, ftype in target.type.fields:
+                field_ref = {"type": "field", "value": [target.ref, fname]}
+                self.store(Val(ftype, field_ref, kind="field"), value.members[fname], node)
         elif target.kind == "header":
             if value.kind != "header":
                 raise self.error("assigning a non-header to a header", node)
@@ -146,6 +155,9 @@ class StatementLowering(ExpressionLowering):
             raise self.error("this call has no value", node)
         return v
 
+    def _e_generic_call(self, node: Tree, expected: Any) -> Val:
+        return self._e_call(node, expected)
+
     def table_apply_in_expression(self, node: Tree) -> bool:
         callee = node.children[0]
         return callee.data == "member" and name_of(callee.children[1]) == "apply"
@@ -175,7 +187,32 @@ class StatementLowering(ExpressionLowering):
                           [{"type": "header_stack", "value": base.ref}, hexstr(n)], stmt)
                 return None
             raise Unsupported(f"header stack method {method}", self.decls.loc(stmt))
+        if base.kind == "object" and base.ref[0] == "packet" and method == "lookahead":
+            if node.data != "generic_call" or args:
+                raise self.error("lookahead takes a type argument and no arguments", stmt)
+            return self.lookahead(self.decls.resolve(node.children[1].children[0]), stmt)
         return self.object_method(base, method, args, stmt)
+
+    # BMv2 reads `lookahead` operands from a window of the packet after the cursor.
+    LOOKAHEAD_WINDOW_BITS = 248
+    LOOKAHEAD_MAX_WIDTH = 128
+
+    def lookahead(self, t: Any, stmt: Any, offset: int = 0) -> Val:
+        """packet.lookahead<T>(): a bit<W> is one lookahead operand; a header or struct is a struct
+        value whose fields are lookahead operands at their bit offsets (assignable to a header)."""
+        if isinstance(t, BitT):
+            if t.width > self.LOOKAHEAD_MAX_WIDTH or offset + t.width > self.LOOKAHEAD_WINDOW_BITS:
+                raise Unsupported(f"lookahead of {t.width} bits at bit {offset} (BMv2 reads at most "
+                                  f"{self.LOOKAHEAD_MAX_WIDTH} bits within the next "
+                                  f"{self.LOOKAHEAD_WINDOW_BITS})", self.decls.loc(stmt))
+            return Val(t, {"type": "lookahead", "value": [offset, t.width]})
+        if isinstance(t, StructLikeT) and t.kind in ("header", "struct"):
+            v = Val(t, kind="struct", ref="lookahead")
+            for fname, ftype in t.fields:
+                v.members[fname] = self.lookahead(ftype, stmt, offset)
+                offset += bit_width(ftype)
+            return v
+        raise Unsupported(f"lookahead of {t.describe()}", self.decls.loc(stmt))
 
     def header_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
         ref = {"type": "header", "value": base.ref}
