@@ -37,6 +37,12 @@ include "opcodes.pxi"
 cdef extern from *:
     """
     static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+    /* Clear a job slot's state: a short run of 8-byte stores (slots are 16-byte aligned and
+       have slack past state_bytes), cheaper than memset's setup for ~100-300 bytes. */
+    static inline void kv_zero_words(uint8_t *p, uint32_t nbytes) {
+        uint64_t *w = (uint64_t *)(void *)p;
+        for (uint32_t i = 0; i < (nbytes + 7) / 8; i++) w[i] = 0;
+    }
     /* Sum of big-endian 16-bit words, taken 32 bits at a time: 2^16 = 1 modulo 0xFFFF, so
        the end-around-carry fold of this sum equals that of the 16-bit words. */
     static inline uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) {
@@ -56,6 +62,7 @@ cdef extern from *:
     }
     """
     void kv_prefetch(const void *p) noexcept nogil
+    void kv_zero_words(uint8_t *p, uint32_t nbytes) noexcept nogil
     uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
 
 cdef extern from *:
@@ -1413,7 +1420,16 @@ cdef class Pipeline:
         return self.job_phv + <size_t>slot * self.slot_bytes
 
     cdef void ctx_init(self, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
-        memset(x, 0, sizeof(ctx_t))
+        # Field by field: cheaper than a memset of the struct on every packet.
+        x.cursor = 0
+        x.cursor_bits = 0
+        x.error = ERR_NONE
+        x.exit_flag = 0
+        x.failed = 0
+        x.params = NULL
+        x.clone_fl = 0
+        x.clone_set = 0
+        x.truncate_len = 0
         x.phv = self.slot_phv(slot)
         x.valid = x.phv + self.valid_off
         x.vlen = <uint32_t *>(x.phv + self.vlen_off)
@@ -1620,7 +1636,7 @@ cdef class Pipeline:
         self.ctx_init(x, slot, job.pkt, job.seq)
         if preserved:
             memcpy(self.phv, x.phv, self.phv_total)       # keep the source values aside
-        memset(x.phv, 0, self.state_bytes)
+        kv_zero_words(x.phv, self.state_bytes)
         if preserved:
             y.phv = self.phv
             self.copy_field_list(x, &y, job.field_list)
@@ -1676,7 +1692,7 @@ cdef class Pipeline:
                         self.free_pkt(cp)
                         continue
                     self.ctx_init(&y, s2, cp, job.seq)
-                    memset(y.phv, 0, self.state_bytes)
+                    kv_zero_words(y.phv, self.state_bytes)
                     self.write_field(&y, self.f_ingress_port, job.port)
                     self.run_parser(&y)
                     y.error = ERR_NONE
