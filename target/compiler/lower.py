@@ -29,6 +29,19 @@ class TableInfo:
     entries: list[dict[str, Any]] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)
     applied: bool = False
+    profile: str | None = None                                  # implementation's name
+    selector_inputs: list[dict] = field(default_factory=list)   # `selector` keys, in order
+
+
+@dataclass
+class ProfileInfo:
+    """An action_profile or action_selector instance, and the tables it implements."""
+    name: str
+    size: int
+    algo: str | None          # BMv2 hash algorithm name of a selector, None for a plain profile
+    control: str = ""
+    tables: list[str] = field(default_factory=list)
+    inputs: list[dict] | None = None      # the selector's fields (its tables' `selector` keys)
 
 
 @dataclass
@@ -49,6 +62,7 @@ class Lowered:
     meters: list[tuple[str, str, int]] = field(default_factory=list)
     digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
+    profiles: dict[str, ProfileInfo] = field(default_factory=dict)
 
 
 class ProgramLowering(StatementLowering):
@@ -325,6 +339,9 @@ class ProgramLowering(StatementLowering):
                                         "bitwidth": width})
             self.lowered.registers.append((qname, width, size))
             kind = "register"
+        elif ename in ("action_profile", "action_selector"):
+            self.profile_instance(ename, args, qname, node)
+            kind = "action_profile"
         elif ename == "meter":
             size = self.decls.const_int(args[0])
             unit = self.enum_member(args[1], "MeterType")
@@ -335,6 +352,80 @@ class ProgramLowering(StatementLowering):
         else:
             raise Unsupported(f"extern instance {ename}", self.decls.loc(node))
         self.scopes[-1][iname] = Val(ExternT(ename, type_args), kind="object", ref=(kind, qname))
+
+    def profile_instance(self, ename: str, args: list[Any], qname: str, node: Tree) -> ProfileInfo:
+        if qname in self.lowered.profiles:
+            raise self.error(f"two action profiles are named {qname}", node)
+        if ename == "action_selector":
+            if len(args) != 3:
+                raise self.error("action_selector takes (algorithm, size, output width)", node)
+            algo = HASH_ALGORITHMS[self.enum_member(args[0], "HashAlgorithm")]
+            size = self.decls.const_int(args[1])
+        else:
+            if len(args) != 1:
+                raise self.error("action_profile takes (size)", node)
+            algo, size = None, self.decls.const_int(args[0])
+        info = ProfileInfo(qname, size, algo, self.control_name)
+        self.lowered.profiles[qname] = info
+        return info
+
+    def implementation(self, t: TableInfo, prop: Tree, value: Tree) -> None:
+        """`implementation = name;` or an inline `action_selector(...)` / `action_profile(...)`.
+        An inline one is named by the property's @name, else after its table (as p4c does)."""
+        if value.data == "ctor_call":
+            ename = str(value.children[0])
+            if ename not in ("action_profile", "action_selector"):
+                raise Unsupported(f"implementation = {ename}(...)", self.decls.loc(value))
+            given = self.decls.annotations(prop.children[0]).string("name")
+            name = given.lstrip(".") if given is not None else t.name
+            args = list(value.children[2].children) if value.children[2] is not None else []
+            t.profile = self.profile_instance(ename, args, name, value).name
+            return
+        v = self.expr(value)
+        if v.kind != "object" or v.ref[0] != "action_profile":
+            raise self.error("implementation must be an action_profile or action_selector", value)
+        t.profile = v.ref[1]
+
+    def selector_input(self, v: Val, node: Tree) -> dict[str, Any]:
+        if v.kind != "field":
+            raise Unsupported("selector keys that are not fields", self.decls.loc(node))
+        return v.json    # type: ignore[return-value]
+
+    def profile_table(self, t: TableInfo, tj: dict[str, Any]) -> None:
+        """Turns a table's JSON into an indirect one over its profile (p4c writes no default
+        entry for those: the default is the control plane's)."""
+        if t.profile is None:
+            if t.selector_inputs:
+                raise self.error(f"table {t.name} has selector keys but no action_selector", t.node)
+            return
+        prof = self.lowered.profiles[t.profile]
+        if prof.algo is None and t.selector_inputs:
+            raise self.error(f"table {t.name} has selector keys but {prof.name} is an action_profile",
+                             t.node)
+        if prof.algo is not None and not t.selector_inputs:
+            raise self.error(f"table {t.name} uses action_selector {prof.name} but has no selector keys",
+                             t.node)
+        if t.entries:
+            raise Unsupported("const entries in a table with an implementation", self.decls.loc(t.node))
+        if prof.inputs is None:
+            prof.inputs = t.selector_inputs
+        elif prof.inputs != t.selector_inputs:
+            raise self.error(f"tables sharing {prof.name} must have the same selector keys", t.node)
+        prof.tables.append(t.name)
+        tj["type"] = "indirect_ws" if prof.algo is not None else "indirect"
+        tj["action_profile"] = prof.name
+        del tj["default_entry"]
+
+    def profiles_json(self, cname: str) -> list[dict[str, Any]]:
+        out = []
+        for prof in self.lowered.profiles.values():
+            if prof.control != cname:
+                continue
+            pj: dict[str, Any] = {"name": prof.name, "id": len(out), "max_size": prof.size}
+            if prof.algo is not None:
+                pj["selector"] = {"algo": prof.algo, "input": prof.inputs or []}
+            out.append(pj)
+        return out
 
     def action_json(self, decl: Tree, cname: str | None) -> ActionInfo:
         qname = self.qualified(decl, cname) if cname and name_of(decl.children[1]) not in self.decls.actions \
@@ -372,6 +463,9 @@ class ProgramLowering(StatementLowering):
                     v = self.expr(expr_node)
                     kname = self.decls.annotations(kann).string("name") or self.text_of(expr_node)
                     kind = name_of(kind_node)
+                    if kind == "selector":
+                        t.selector_inputs.append(self.selector_input(v, expr_node))
+                        continue
                     if kind not in ("exact", "lpm", "ternary", "range", "optional"):
                         raise Unsupported(f"match kind {kind}", self.decls.loc(kind_node))
                     if v.kind != "field":
@@ -399,6 +493,8 @@ class ProgramLowering(StatementLowering):
                 elif pname == "counters":
                     c = self.expr(value)
                     t.direct_counter = c.ref[1]
+                elif pname == "implementation":
+                    self.implementation(t, prop, value)
                 elif pname in ("support_timeout",):
                     pass
                 else:
@@ -437,19 +533,21 @@ class ProgramLowering(StatementLowering):
                 match_type = "ternary" if k == "optional" else k
                 break
         action_ids = [self.lowered.actions[a].json_id for a, _ in t.actions]
-        return {"name": t.name, "id": 0, "key": [{"match_type": k, "name": n, "target": j, "mask": None}
-                                                 for n, k, _, j in t.keys],
-                # A const table holds exactly its entries (p4c sizes it so in the JSON).
-                "match_type": match_type, "type": "simple",
-                "max_size": len(t.entries) if t.entries else t.size,
-                "with_counters": t.direct_counter is not None, "support_timeout": False,
-                "direct_meters": None, "action_ids": action_ids, "actions": [a for a, _ in t.actions],
-                "base_default_next": None, "next_tables": {},
-                **({"entries": t.entries} if t.entries else {}),
-                "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
-                                  "action_const": t.default_const,
-                                  "action_data": [hex(v) for v in t.default[1]],
-                                  "action_entry_const": t.default_const}}
+        tj = {"name": t.name, "id": 0, "key": [{"match_type": k, "name": n, "target": j, "mask": None}
+                                                for n, k, _, j in t.keys],
+               # A const table holds exactly its entries (p4c sizes it so in the JSON).
+               "match_type": match_type, "type": "simple",
+               "max_size": len(t.entries) if t.entries else t.size,
+               "with_counters": t.direct_counter is not None, "support_timeout": False,
+               "direct_meters": None, "action_ids": action_ids, "actions": [a for a, _ in t.actions],
+               "base_default_next": None, "next_tables": {},
+               **({"entries": t.entries} if t.entries else {}),
+               "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
+                                 "action_const": t.default_const,
+                                 "action_data": [hex(v) for v in t.default[1]],
+                                 "action_entry_const": t.default_const}}
+        self.profile_table(t, tj)
+        return tj
 
     def const_entry(self, t: TableInfo, entry: Tree, index: int) -> dict[str, Any]:
         """One `const entries` item as BMv2 JSON; earlier entries win (priority index + 1)."""
@@ -546,7 +644,7 @@ class ProgramLowering(StatementLowering):
             tj["id"] = i
         loc = self.decls.loc(decl)
         self.json.pipelines.append({"name": pname, "id": len(self.json.pipelines), "init_table": init,
-                                    "tables": self.graph_tables, "action_profiles": [],
+                                    "tables": self.graph_tables, "action_profiles": self.profiles_json(cname),
                                     "conditionals": self.conditionals,
                                     "source_info": {"filename": loc.file if loc else "",
                                                     "line": loc.line if loc else 0,

@@ -101,6 +101,7 @@ def p4info_text(low: Lowered) -> str:
     for t in low.tables:
         if t.name not in table_ids:
             table_ids[t.name] = ids.assign("table", t.name)
+    profile_ids = {name: ids.assign("action_profile", name) for name in sorted(low.profiles)}
     counter_ids = {c[0]: ids.assign("direct_counter" if c[3] else "counter", c[0]) for c in low.counters}
     register_ids = {r[0]: ids.assign("register", r[0]) for r in low.registers}
     meter_ids = {m[0]: ids.assign("meter", m[0]) for m in low.meters}
@@ -110,7 +111,7 @@ def p4info_text(low: Lowered) -> str:
     digest_ids = {d.name: ids.assign("digest", d.name) for d in low.digests}
     used_actions = {a for t in low.tables for a, _ in t.actions}
     names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
-        list(register_ids) + list(meter_ids)
+        list(register_ids) + list(meter_ids) + list(profile_ids)
     alias = _aliases(names)
     lines = ["# proto-file: p4/config/v1/p4info.proto", "# proto-message: p4.config.v1.P4Info", "",
              "pkg_info {", '  arch: "v1model"', "}"]
@@ -138,6 +139,8 @@ def p4info_text(low: Lowered) -> str:
             lines.append("  }")
         if t.default_const and t.default is not None:
             lines.append(f"  const_default_action_id: {action_ids[t.default[0]]}")
+        if t.profile is not None:
+            lines.append(f"  implementation_id: {profile_ids[t.profile]}")
         if t.direct_counter:
             lines.append(f"  direct_resource_ids: {counter_ids[t.direct_counter]}")
         lines.append(f"  size: {t.size}")
@@ -152,6 +155,14 @@ def p4info_text(low: Lowered) -> str:
             lines.extend(["  params {", f"    id: {i}", f"    name: {_q(pname)}", f"    bitwidth: {width}",
                           "  }"])
         lines.append("}")
+    for name in sorted(low.profiles, key=lambda n: profile_ids[n]):
+        prof = low.profiles[name]
+        lines.append("action_profiles {")
+        preamble(profile_ids[name], name)
+        lines.extend(f"  table_ids: {table_ids[t]}" for t in sorted(prof.tables, key=lambda t: table_ids[t]))
+        if prof.algo is not None:
+            lines.append("  with_selector: true")
+        lines.extend([f"  size: {prof.size}", "}"])
     unit = {"packets": "PACKETS", "bytes": "BYTES", "packets_and_bytes": "BOTH"}
     for name, u, size, table in sorted(low.counters, key=lambda c: counter_ids[c[0]]):
         lines.append("direct_counters {" if table else "counters {")
