@@ -197,7 +197,17 @@ class ExpressionLowering:
             assert isinstance(base.type, StackT)
             if mname == "size":
                 return const_val(base.type.size, BitT(32))
+            if mname == "last":
+                # The element extracted last (BMv2 reads it by the stack's next index - 1).
+                return Val(base.type.element, kind="stack_last", ref=base.ref)
             return Val(base.type, kind="method", ref=(base, mname))
+        if base.kind == "stack_last":
+            assert isinstance(base.type, StructLikeT)
+            ftype = base.type.field_type(mname)
+            if ftype is None:
+                raise Unsupported(f"{mname} of a stack's last element (only its fields are readable)",
+                                  self.decls.loc(node))
+            return Val(ftype, {"type": "stack_field", "value": [base.ref, mname]})
         if base.kind == "object":
             return Val(base.type, kind="method", ref=(base, mname))
         raise self.error(f"{mname}: member of something that has no members", node.children[1])

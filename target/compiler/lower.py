@@ -239,7 +239,7 @@ class ProgramLowering(StatementLowering):
         for k in keys_node.children:
             v = self.expr(k)
             w = self.width_of(v, k)
-            if v.kind == "field" or (v.json is not None and v.json["type"] == "lookahead"):
+            if v.kind == "field" or (v.json is not None and v.json["type"] in ("lookahead", "stack_field")):
                 keys.append(v.json)
             else:
                 tmp = {"type": "field", "value": self.json.scalar("select_key", w)}
