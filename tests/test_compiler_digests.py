@@ -3,12 +3,20 @@ parsed by protobuf and resolved by the P4Runtime server's index."""
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
 from pathlib import Path
 
+import grpc
 from google.protobuf import text_format
+from test_p4runtime_server import Client
 
 from runtime_server.p4info_index import P4InfoIndex
 from runtime_server.proto import p4info_pb2
+from runtime_server.proto import p4runtime_pb2 as pb
+from runtime_server.server import P4RuntimeServer
+from target import Switch
 from target.compiler.driver import compile_file, compile_text
 from target.compiler.p4info import PREFIX, jenkins_one_at_a_time
 
@@ -86,3 +94,39 @@ def test_a_program_without_digests_has_no_digest_structs() -> None:
     text = compile_file(Path(__file__).resolve().parent.parent / "p4src" / "router.p4")[1]
     parsed = text_format.Parse(text, p4info_pb2.P4Info())
     assert len(parsed.digests) == 0 and len(parsed.type_info.structs) == 0
+
+
+def test_a_p4runtime_controller_receives_learn_t_digests() -> None:
+    document, text = compile_file(L2)
+    info = text_format.Parse(text, p4info_pb2.P4Info())
+    learn_id = info.digests[0].preamble.id
+    switch = Switch(cpu_port=255)
+    running = P4RuntimeServer(switch, device_id=0, address="127.0.0.1:0")
+    client = Client(running.port, election_id=1)
+    try:
+        assert client.next_message().arbitration.status.code == 0
+        client.set_pipeline(p4info=info, device_config=json.dumps(document).encode())
+        messages: queue.Queue = queue.Queue()
+
+        def drain() -> None:
+            try:
+                for message in client.responses:
+                    if message.WhichOneof("update") == "digest":
+                        messages.put(message.digest)
+            except grpc.RpcError:
+                pass
+
+        threading.Thread(target=drain, daemon=True).start()
+        update = pb.Update(type=pb.Update.INSERT)
+        update.entity.digest_entry.digest_id = learn_id
+        update.entity.digest_entry.config.max_list_size = 1
+        client.write(update)
+        frame = bytes.fromhex("ffffffffffff" "0a0b0c0d0e0f" "0800") + bytes(46)
+        switch.process([(3, frame)])
+        digest = messages.get(timeout=5)
+        assert digest.digest_id == learn_id
+        (data,) = digest.data
+        assert [m.bitstring for m in data.struct.members] == [bytes.fromhex("0a0b0c0d0e0f"), b"\x03"]
+    finally:
+        client.close()
+        running.stop(grace=0)
