@@ -258,29 +258,46 @@ class ProgramLowering(StatementLowering):
                 transitions.append({"type": "default", "value": None, "mask": None,
                                     "next_state": target(state)})
                 continue
-            value, mask, masked = 0, 0, False
+            # Each component is a list of (value, mask) alternatives (a range is several prefixes);
+            # the case is their cross product, in order.
+            alternatives: list[list[tuple[int, int]]] = []
+            masked = False
             for p, (w, t) in zip(parts, widths, strict=True):
-                nbytes = (w + 7) // 8
+                full = (1 << w) - 1
                 if p.data in ("default_keyset", "dont_care_keyset"):
-                    val, msk, masked = 0, 0, True
+                    alternatives.append([(0, 0)])
+                    masked = True
                 elif p.data == "mask_keyset":
-                    val = int(self.expr(p.children[0], t).const or 0)
-                    msk, masked = int(self.expr(p.children[1], t).const or 0), True
+                    val, msk = (self.select_constant(c, t) for c in p.children)
+                    alternatives.append([(val & msk, msk)])
+                    masked = True
                 elif p.data == "range_keyset":
-                    raise Unsupported("range keysets in select", self.decls.loc(p))
+                    lo, hi = (self.select_constant(c, t) for c in p.children)
+                    alternatives.append(range_prefixes(lo & full, hi & full, w))
+                    masked = True
                 else:
-                    c = self.expr(p, t)
-                    if c.const is None:
-                        raise Unsupported("select case that is not a constant", self.decls.loc(p))
-                    val, msk = int(c.const), (1 << w) - 1
-                value = (value << (8 * nbytes)) | val
-                mask = (mask << (8 * nbytes)) | msk
-            total_bytes = sum((w + 7) // 8 for w, _ in widths)
-            digits = 2 * total_bytes
-            transitions.append({"type": "hexstr", "value": f"0x{value:0{digits}x}",
-                                "mask": f"0x{mask:0{digits}x}" if masked else None,
-                                "next_state": target(state)})
+                    alternatives.append([(self.select_constant(p, t) & full, full)])
+            combos: list[tuple[int, int]] = [(0, 0)]
+            for (w, _), alts in zip(widths, alternatives, strict=True):
+                shift = 8 * ((w + 7) // 8)
+                combos = [(v << shift | av, m << shift | am) for v, m in combos for av, am in alts]
+                if len(combos) > self.MAX_SELECT_EXPANSION:
+                    raise Unsupported(f"a select case that expands to more than {self.MAX_SELECT_EXPANSION} "
+                                      "masked values", self.decls.loc(keyset))
+            digits = 2 * sum((w + 7) // 8 for w, _ in widths)
+            for value, mask in combos:
+                transitions.append({"type": "hexstr", "value": f"0x{value:0{digits}x}",
+                                    "mask": f"0x{mask:0{digits}x}" if masked else None,
+                                    "next_state": target(state)})
         return keys, transitions
+
+    MAX_SELECT_EXPANSION = 256
+
+    def select_constant(self, node: Tree, t: Any) -> int:
+        c = self.expr(node, t)
+        if c.const is None:
+            raise Unsupported("select case that is not a constant", self.decls.loc(node))
+        return int(c.const)
 
     # ------------------------------------------------------------------ controls
     def control_locals(self, decl: Tree, cname: str) -> dict[str, TableInfo]:
@@ -821,6 +838,19 @@ class ProgramLowering(StatementLowering):
 
         walk(list(decl.children[-1].children))
         self.json.deparsers.append({"name": "deparser", "id": 0, "order": order, "primitives": []})
+
+
+def range_prefixes(lo: int, hi: int, width: int) -> list[tuple[int, int]]:
+    """lo..hi (inclusive) as the fewest (value, mask) prefixes, in increasing order; empty if lo > hi."""
+    full = (1 << width) - 1
+    out = []
+    while lo <= hi:
+        size = lo & -lo if lo else 1 << width      # the largest aligned block starting at lo
+        while lo + size - 1 > hi:
+            size >>= 1
+        out.append((lo, full & ~(size - 1)))
+        lo += size
+    return out
 
 
 def hex_value(v: Val) -> str:
