@@ -45,11 +45,12 @@ def test_width_mismatch() -> None:
 
 
 def test_unsupported_construct_is_named() -> None:
-    text = ROUTER.replace("    state start {", "    value_set<bit<16>>(4) special;\n    state start {", 1)
+    local = "    counter(4, CounterType.packets) parsed;\n"
+    text = ROUTER.replace("    state start {", local + "    state start {", 1)
     assert text != ROUTER
     with pytest.raises(Unsupported) as info:
         compile_text(text, "prog.p4")
-    assert "value set" in info.value.message
+    assert "parser-local instantiation" in info.value.message
 
 
 def test_unknown_type_in_include_free_program() -> None:

@@ -56,6 +56,7 @@ class Bmv2Json:
         self.meters: list[dict[str, Any]] = []
         self.registers: list[dict[str, Any]] = []
         self.learn_lists: list[dict[str, Any]] = []
+        self.parse_vsets: list[dict[str, Any]] = []
         self.field_lists: list[dict[str, Any]] = []
         self.parsers: list[dict[str, Any]] = []
         self.deparsers: list[dict[str, Any]] = []
@@ -123,7 +124,7 @@ class Bmv2Json:
             "errors": self.errors,
             "enums": self.enums,
             "parsers": self.parsers,
-            "parse_vsets": [],
+            "parse_vsets": self.parse_vsets,
             "deparsers": self.deparsers,
             "meter_arrays": self.meters,
             "counter_arrays": self.counters,

@@ -63,6 +63,8 @@ class Lowered:
     digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
     profiles: dict[str, ProfileInfo] = field(default_factory=dict)
+    # name, fields (name, width), size
+    value_sets: list[tuple[str, list[tuple[str, int]], int]] = field(default_factory=list)
 
 
 class ProgramLowering(StatementLowering):
@@ -159,8 +161,11 @@ class ProgramLowering(StatementLowering):
     def lower_parser(self, decl: Tree) -> None:
         self.scopes = [self.block_scope(decl, ["packet", "hdr", "meta", "std"])]
         states = [c for c in decl.children[4:] if isinstance(c, Tree) and c.data == "parser_state"]
+        pname = name_of(decl.children[1])
         for c in decl.children[4:]:
-            if isinstance(c, Tree) and c.data != "parser_state":
+            if isinstance(c, Tree) and c.data == "value_set_decl":
+                self.value_set(c, pname)
+            elif isinstance(c, Tree) and c.data != "parser_state":
                 raise Unsupported(f"parser-local {c.data.replace('_', ' ')}", self.decls.loc(c))
         names = [name_of(s.children[1]) for s in states]
         if "start" not in names:
@@ -175,6 +180,26 @@ class ProgramLowering(StatementLowering):
             out.append({"name": names[sid], "id": sid, "parser_ops": ops, "transitions": transitions,
                         "transition_key": key})
         self.json.parsers.append({"name": "parser", "id": 0, "init_state": "start", "parse_states": out})
+
+    def value_set(self, node: Tree, parser_name: str) -> None:
+        """`value_set<T>(size) name;`: a BMv2 parse_vset the control plane fills (T is bit<W> or a
+        struct of bit fields, matched exactly as one concatenated value)."""
+        _ann, type_node, size_node, name_node = node.children
+        t = self.decls.resolve(type_node)
+        if isinstance(t, BitT):
+            fields = [("", t.width)]
+        elif isinstance(t, StructLikeT) and t.kind == "struct" and \
+                all(isinstance(f, BitT) for _, f in t.fields):
+            fields = [(n, bit_width(f)) for n, f in t.fields]
+        else:
+            raise Unsupported(f"value_set of {t.describe()}", self.decls.loc(node))
+        qname = self.qualified(node, parser_name, name_index=3)
+        size = self.decls.const_int(size_node)
+        width = sum(w for _, w in fields)
+        self.json.parse_vsets.append({"name": qname, "id": len(self.json.parse_vsets),
+                                      "compressed_bitwidth": width, "max_size": size})
+        self.lowered.value_sets.append((qname, fields, size))
+        self.scopes[-1][name_of(name_node)] = Val(t, kind="object", ref=("value_set", qname, width))
 
     def parser_statement(self, stmt: Tree) -> list[dict[str, Any]]:
         if stmt.data == "call_statement":
@@ -254,6 +279,14 @@ class ProgramLowering(StatementLowering):
                 parts = [keyset] * len(widths)      # a lone default matches every key
             if len(parts) != len(widths):
                 raise self.error("select case has the wrong number of values", keyset)
+            vset = self.value_set_case(keyset)
+            if vset is not None:
+                if len(widths) != 1 or widths[0][0] != vset[2]:
+                    raise Unsupported(f"value set {vset[1]} ({vset[2]} bits) as a case of this select "
+                                      "(it must match one key of its width)", self.decls.loc(keyset))
+                transitions.append({"type": "parse_vset", "value": vset[1], "mask": None,
+                                    "next_state": target(state)})
+                continue
             if all(p.data in ("default_keyset", "dont_care_keyset") for p in parts):
                 transitions.append({"type": "default", "value": None, "mask": None,
                                     "next_state": target(state)})
@@ -292,6 +325,15 @@ class ProgramLowering(StatementLowering):
         return keys, transitions
 
     MAX_SELECT_EXPANSION = 256
+
+    def value_set_case(self, keyset: Tree) -> tuple | None:
+        if keyset.data != "ident":
+            return None
+        for scope in reversed(self.scopes):
+            v = scope.get(str(keyset.children[0]))
+            if v is not None:
+                return v.ref if v.kind == "object" and v.ref[0] == "value_set" else None
+        return None
 
     def select_constant(self, node: Tree, t: Any) -> int:
         c = self.expr(node, t)

@@ -101,6 +101,7 @@ def p4info_text(low: Lowered) -> str:
     for t in low.tables:
         if t.name not in table_ids:
             table_ids[t.name] = ids.assign("table", t.name)
+    vset_ids = {v[0]: ids.assign("value_set", v[0]) for v in low.value_sets}
     profile_ids = {name: ids.assign("action_profile", name) for name in sorted(low.profiles)}
     counter_ids = {c[0]: ids.assign("direct_counter" if c[3] else "counter", c[0]) for c in low.counters}
     register_ids = {r[0]: ids.assign("register", r[0]) for r in low.registers}
@@ -111,7 +112,8 @@ def p4info_text(low: Lowered) -> str:
     digest_ids = {d.name: ids.assign("digest", d.name) for d in low.digests}
     used_actions = {a for t in low.tables for a, _ in t.actions}
     names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
-        list(register_ids) + list(meter_ids) + list(profile_ids)
+        list(register_ids) + list(meter_ids) + list(profile_ids) + \
+        list(vset_ids)
     alias = _aliases(names)
     lines = ["# proto-file: p4/config/v1/p4info.proto", "# proto-message: p4.config.v1.P4Info", "",
              "pkg_info {", '  arch: "v1model"', "}"]
@@ -183,6 +185,13 @@ def p4info_text(low: Lowered) -> str:
             lines.extend(["  metadata {", f"    id: {i}", f"    name: {_q(fname)}", f"    bitwidth: {width}",
                           "  }"])
         lines.append("}")
+    for name, fields, size in sorted(low.value_sets, key=lambda v: vset_ids[v[0]]):
+        lines.append("value_sets {")
+        preamble(vset_ids[name], name)
+        for i, (fname, width) in enumerate(fields, 1):
+            lines.extend(["  match {", f"    id: {i}"] + ([f"    name: {_q(fname)}"] if fname else []) +
+                         [f"    bitwidth: {width}", "    match_type: EXACT", "  }"])
+        lines.extend([f"  size: {size}", "}"])
     for name, width, size in sorted(low.registers, key=lambda r: register_ids[r[0]]):
         lines.append("registers {")
         preamble(register_ids[name], name)
