@@ -26,6 +26,7 @@ class TableInfo:
     default_const: bool = False
     size: int = 1024
     direct_counter: str | None = None
+    direct_meter: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)
     applied: bool = False
@@ -60,6 +61,7 @@ class Lowered:
     counters: list[tuple[str, str, int, str | None]] = field(default_factory=list)  # name, unit, size, table
     registers: list[tuple[str, int, int]] = field(default_factory=list)
     meters: list[tuple[str, str, int]] = field(default_factory=list)
+    direct_meters: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # name: unit, table
     digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
     profiles: dict[str, ProfileInfo] = field(default_factory=dict)
@@ -101,6 +103,7 @@ class ProgramLowering(StatementLowering):
         self.checksums(self.decls.controls[compute], verify=False)
         self.deparser(self.decls.controls[deparser])
         self.lowered.digests = self.digest_types
+        self.direct_meter_arrays()
         return self.json.document()
 
     def bind_headers(self, t: Any, prefix: str) -> Val:
@@ -398,6 +401,9 @@ class ProgramLowering(StatementLowering):
                                         "bitwidth": width})
             self.lowered.registers.append((qname, width, size))
             kind = "register"
+        elif ename == "direct_meter":
+            self.lowered.direct_meters[qname] = (self.enum_member(args[0], "MeterType"), None)
+            kind = "direct_meter"
         elif ename in ("action_profile", "action_selector"):
             self.profile_instance(ename, args, qname, node)
             kind = "action_profile"
@@ -411,6 +417,17 @@ class ProgramLowering(StatementLowering):
         else:
             raise Unsupported(f"extern instance {ename}", self.decls.loc(node))
         self.scopes[-1][iname] = Val(ExternT(ename, type_args), kind="object", ref=(kind, qname))
+
+    def direct_meter_arrays(self) -> None:
+        """Direct meters go into meter_arrays once their tables and read() targets are known."""
+        sizes = {t.name: t.size for t in self.lowered.tables}
+        for name, (unit, table) in self.lowered.direct_meters.items():
+            if table is None:
+                raise CompileError(f"direct meter {name} is not attached to a table (meters = ...)")
+            mj: dict[str, Any] = {"name": name, "id": len(self.json.meters), "is_direct": True,
+                                  "rate_count": 2, "type": unit, "size": sizes[table], "binding": table}
+            mj["result_target"] = self.direct_meter_targets.get(name)
+            self.json.meters.append(mj)
 
     def profile_instance(self, ename: str, args: list[Any], qname: str, node: Tree) -> ProfileInfo:
         if qname in self.lowered.profiles:
@@ -552,6 +569,15 @@ class ProgramLowering(StatementLowering):
                 elif pname == "counters":
                     c = self.expr(value)
                     t.direct_counter = c.ref[1]
+                elif pname == "meters":
+                    mv = self.expr(value)
+                    if mv.kind != "object" or mv.ref[0] != "direct_meter":
+                        raise self.error("meters must name a direct_meter", value)
+                    unit, bound = self.lowered.direct_meters[mv.ref[1]]
+                    if bound is not None:
+                        raise self.error(f"direct meter {mv.ref[1]} already belongs to table {bound}", value)
+                    self.lowered.direct_meters[mv.ref[1]] = (unit, t.name)
+                    t.direct_meter = mv.ref[1]
                 elif pname == "implementation":
                     self.implementation(t, prop, value)
                 elif pname in ("support_timeout",):
@@ -598,7 +624,8 @@ class ProgramLowering(StatementLowering):
                "match_type": match_type, "type": "simple",
                "max_size": len(t.entries) if t.entries else t.size,
                "with_counters": t.direct_counter is not None, "support_timeout": False,
-               "direct_meters": None, "action_ids": action_ids, "actions": [a for a, _ in t.actions],
+               "direct_meters": t.direct_meter, "action_ids": action_ids,
+               "actions": [a for a, _ in t.actions],
                "base_default_next": None, "next_tables": {},
                **({"entries": t.entries} if t.entries else {}),
                "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,

@@ -106,13 +106,14 @@ def p4info_text(low: Lowered) -> str:
     counter_ids = {c[0]: ids.assign("direct_counter" if c[3] else "counter", c[0]) for c in low.counters}
     register_ids = {r[0]: ids.assign("register", r[0]) for r in low.registers}
     meter_ids = {m[0]: ids.assign("meter", m[0]) for m in low.meters}
+    direct_meter_ids = {name: ids.assign("direct_meter", name) for name in low.direct_meters}
     # p4c hashes the header type's name, not the "packet_in"/"packet_out" object name.
     header_ids = {h[0]: ids.assign("controller_header", h[1]) for h in low.controller_headers}
     # A digest is named after the struct type it sends.
     digest_ids = {d.name: ids.assign("digest", d.name) for d in low.digests}
     used_actions = {a for t in low.tables for a, _ in t.actions}
     names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
-        list(register_ids) + list(meter_ids) + list(profile_ids) + \
+        list(register_ids) + list(meter_ids) + list(profile_ids) + list(direct_meter_ids) + \
         list(vset_ids)
     alias = _aliases(names)
     lines = ["# proto-file: p4/config/v1/p4info.proto", "# proto-message: p4.config.v1.P4Info", "",
@@ -145,6 +146,8 @@ def p4info_text(low: Lowered) -> str:
             lines.append(f"  implementation_id: {profile_ids[t.profile]}")
         if t.direct_counter:
             lines.append(f"  direct_resource_ids: {counter_ids[t.direct_counter]}")
+        if t.direct_meter:
+            lines.append(f"  direct_resource_ids: {direct_meter_ids[t.direct_meter]}")
         lines.append(f"  size: {t.size}")
         if t.entries:
             lines.extend(["  is_const_table: true", "  has_initial_entries: true"])
@@ -176,6 +179,13 @@ def p4info_text(low: Lowered) -> str:
         lines.append("meters {")
         preamble(meter_ids[name], name)
         lines.extend(["  spec {", f"    unit: {unit[u]}", "  }", f"  size: {size}", "}"])
+    table_of = {t.name: table_ids[t.name] for t in low.tables}
+    for name in sorted(low.direct_meters, key=lambda n: direct_meter_ids[n]):
+        u, table = low.direct_meters[name]
+        lines.append("direct_meters {")
+        preamble(direct_meter_ids[name], name)
+        lines.extend(["  spec {", f"    unit: {unit[u]}", "  }", f"  direct_table_id: {table_of[table]}",
+                      "}"])
     for kind, _type_name, fields in sorted(low.controller_headers, key=lambda h: header_ids[h[0]]):
         lines.append("controller_packet_metadata {")
         lines.extend(["  preamble {", f"    id: {header_ids[kind]}", f"    name: {_q(kind)}",

@@ -27,6 +27,7 @@ class StatementLowering(ExpressionLowering):
         self.actions: dict[str, Tree] = {}      # visible actions by name (control's, then global)
         self.source_fragment = True
         self.digest_types: list[Any] = []      # struct types sent by digest(), first use first
+        self.direct_meter_targets: dict[str, list[str]] = {}   # meter -> field its read() names
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -236,6 +237,18 @@ class StatementLowering(ExpressionLowering):
             return None
         if kind == "direct_counter":
             return None      # BMv2 counts direct counters when the table hits
+        if kind == "direct_meter":
+            # BMv2 executes a direct meter when its table hits and stores the colour in the
+            # meter's result_target: read() names that field and lowers to nothing.
+            if method != "read" or len(args) != 1:
+                raise self.error("a direct_meter has only read(out color)", stmt)
+            dst = self.expr(args[0])
+            if dst.kind != "field":
+                raise self.error("direct_meter.read needs a field to write", stmt)
+            known = self.direct_meter_targets.setdefault(name, dst.json["value"])   # type: ignore[index]
+            if known != dst.json["value"]:                                          # type: ignore[index]
+                raise Unsupported(f"direct meter {name} read into two different fields", self.decls.loc(stmt))
+            return None
         if kind == "register":
             reg = {"type": "register_array", "value": name}
             if method == "read":
