@@ -28,6 +28,7 @@ class StatementLowering(ExpressionLowering):
         self.source_fragment = True
         self.digest_types: list[Any] = []      # struct types sent by digest(), first use first
         self.direct_meter_targets: dict[str, list[str]] = {}   # meter -> field its read() names
+        self.effects_allowed = False
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -43,6 +44,15 @@ class StatementLowering(ExpressionLowering):
             self.statement(n)
 
     def statement(self, node: Any) -> None:
+        # Expressions with effects (register.read(i)) may emit primitives only where a statement
+        # is being lowered: an apply block's conditions and table keys have nowhere to put them.
+        saved, self.effects_allowed = self.effects_allowed, True
+        try:
+            self._statement(node)
+        finally:
+            self.effects_allowed = saved
+
+    def _statement(self, node: Any) -> None:
         kind = node.data
         if kind == "block":
             self.scopes.append({})
@@ -150,11 +160,36 @@ class StatementLowering(ExpressionLowering):
     def _e_call(self, node: Tree, expected: Any) -> Val:
         if self.table_apply_in_expression(node):
             raise Unsupported("table apply() inside an expression", self.decls.loc(node))
+        read = self.register_read_expression(node)
+        if read is not None:
+            return read
         saved = len(self.out)
         v = self.call(node, node)
         if v is None or len(self.out) != saved:
             raise self.error("this call has no value", node)
         return v
+
+    def register_read_expression(self, node: Tree) -> Val | None:
+        """`r.read(i)` as a value: read into a new metadata temporary, then use that."""
+        callee = node.children[0]
+        args = node.children[-1].children if node.children[-1] is not None else []
+        if node.data != "call" or callee.data != "member" or name_of(callee.children[1]) != "read" \
+                or len(args) != 1:
+            return None
+        base = self.expr(callee.children[0])
+        if base.kind != "object" or base.ref[0] != "register":
+            return None
+        if not self.effects_allowed:
+            raise Unsupported("register.read(i) here (read it into a variable in a statement first)",
+                              self.decls.loc(node))
+        t = base.type.type_args[0] if base.type.type_args else None
+        if not isinstance(t, BitT):
+            raise Unsupported("register.read(i) of a register without a bit<W> type", self.decls.loc(node))
+        tmp = Val(t, {"type": "field", "value": self.json.scalar("register_value", t.width)}, kind="field")
+        idx = self.expr(args[0], BitT(32))
+        self.prim("register_read", [tmp.json, {"type": "register_array", "value": base.ref[1]}, as_data(idx)],
+                  node)   # type: ignore[list-item]
+        return tmp
 
     def _e_generic_call(self, node: Tree, expected: Any) -> Val:
         return self._e_call(node, expected)
