@@ -139,6 +139,9 @@ class ProgramLowering(StatementLowering):
                 ref = self.json.scalar(path, bit_width(ftype))
                 v.members[fname] = Val(ftype, {"type": "field", "value": ref},
                                        kind="field")
+                for index_node in t.field_annotations.get(fname, {}).get("field_list", []):
+                    index = self.decls.const_int(index_node)
+                    self.preserved_fields.setdefault(index, []).append({"type": "field", "value": ref})
             else:
                 raise Unsupported(f"{ftype.describe()} in metadata", None)
         return v

@@ -29,6 +29,7 @@ class StatementLowering(ExpressionLowering):
         self.digest_types: list[Any] = []      # struct types sent by digest(), first use first
         self.direct_meter_targets: dict[str, list[str]] = {}   # meter -> field its read() names
         self.effects_allowed = False
+        self.preserved_fields: dict[int, list[dict[str, Any]]] = {}   # @field_list index -> fields
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -352,9 +353,18 @@ class StatementLowering(ExpressionLowering):
             session = self.expr(args[1], BitT(32))
             op = "clone_ingress_pkt_to_egress" if ctype == "I2E" else "clone_egress_pkt_to_egress"
             self.prim(op, [as_data(session), hexstr(0)], stmt)
-        elif fname in ("resubmit_preserving_field_list", "recirculate_preserving_field_list",
-                       "clone_preserving_field_list"):
-            raise Unsupported(f"{fname} (field lists)", self.decls.loc(stmt))
+        elif fname in ("resubmit_preserving_field_list", "recirculate_preserving_field_list"):
+            if len(args) != 1:
+                raise self.error(f"{fname} takes (bit<8> index)", stmt)
+            op = "resubmit" if fname.startswith("resubmit") else "recirculate"
+            self.prim(op, [hexstr(self.field_list_id(args[0]))], stmt)
+        elif fname == "clone_preserving_field_list":
+            if len(args) != 3:
+                raise self.error("clone_preserving_field_list takes (type, session, bit<8> index)", stmt)
+            ctype = self.enum_member(args[0], "CloneType")
+            session = self.expr(args[1], BitT(32))
+            op = "clone_ingress_pkt_to_egress" if ctype == "I2E" else "clone_egress_pkt_to_egress"
+            self.prim(op, [as_data(session), hexstr(self.field_list_id(args[2]))], stmt)
         elif fname == "digest":
             self.digest(args, stmt)
         elif fname in ("verify", "update_checksum", "verify_checksum"):
@@ -362,6 +372,21 @@ class StatementLowering(ExpressionLowering):
         else:
             raise Unsupported(f"call of {fname}", self.decls.loc(stmt))
         return None
+
+    def field_list_id(self, index_node: Any) -> int:
+        """The BMv2 field list of the metadata fields annotated @field_list(index), made on first
+        use (ids from 1, named as p4c names them)."""
+        index = self.expr(index_node, BitT(8)).const
+        if index is None:
+            raise self.error("a field list index must be a compile-time constant", index_node)
+        name = f"field_list{int(index)}"
+        for fl in self.json.field_lists:
+            if fl["name"] == name:
+                return int(fl["id"])
+        fid = len(self.json.field_lists) + 1
+        self.json.field_lists.append({"id": fid, "name": name,
+                                      "elements": list(self.preserved_fields.get(int(index), []))})
+        return fid
 
     def digest(self, args: list[Any], stmt: Any) -> None:
         receiver = self.expr(args[0], BitT(32))
