@@ -201,6 +201,13 @@ class ExpressionLowering:
                 # The element extracted last (BMv2 reads it by the stack's next index - 1).
                 return Val(base.type.element, kind="stack_last", ref=base.ref)
             return Val(base.type, kind="method", ref=(base, mname))
+        if base.kind == "dyn_header":
+            assert isinstance(base.type, StructLikeT)
+            names = [n for n, _ in base.type.fields]
+            if mname not in names:
+                return Val(base.type, kind="method", ref=(base, mname))
+            access = expression("access_field", base.json, names.index(mname))   # type: ignore[arg-type]
+            return Val(base.type.fields[names.index(mname)][1], access, kind="dyn_field")
         if base.kind == "stack_last":
             assert isinstance(base.type, StructLikeT)
             ftype = base.type.field_type(mname)
@@ -217,9 +224,14 @@ class ExpressionLowering:
         if base.kind != "stack":
             raise self.error("indexing something that is not a header stack", node)
         idx = self.expr(node.children[1])
-        if idx.const is None:
-            raise Unsupported("header stack index that is not a compile-time constant", self.decls.loc(node))
         assert isinstance(base.type, StackT)
+        if idx.const is None:
+            if not isinstance(idx.type, BitT):
+                raise self.error("a header stack index must be a bit<W> value", node.children[1])
+            # Resolved per packet (out-of-range indexes are the engine's StackOutOfBounds).
+            deref = expression("dereference_header_stack", {"type": "header_stack", "value": base.ref},
+                               as_data(idx))
+            return Val(base.type.element, deref, kind="dyn_header", ref=base.ref)
         if not 0 <= int(idx.const) < base.type.size:
             raise self.error(f"index {idx.const} out of range for {base.type.describe()}", node)
         return Val(base.type.element, kind="header", ref=f"{base.ref}[{idx.const}]")

@@ -106,7 +106,7 @@ class StatementLowering(ExpressionLowering):
         self.store(target, value, node)
 
     def store(self, target: Val, value: Val, node: Any) -> None:
-        if target.kind == "field":
+        if target.kind in ("field", "dyn_field"):
             self.prim("assign", [target.json, as_data(value)], node)   # type: ignore[list-item]
         elif target.kind == "header" and value.kind == "struct" and value.ref == "lookahead":
             # A header read ahead: valid, with every field copied from the packet.
@@ -215,7 +215,7 @@ class StatementLowering(ExpressionLowering):
         if callee.kind != "method":
             raise self.error("this is not something that can be called", callee_node)
         base, method = callee.ref
-        if base.kind == "header":
+        if base.kind in ("header", "dyn_header"):
             return self.header_method(base, method, args, stmt)
         if base.kind == "stack":
             if method in ("push_front", "pop_front"):
@@ -252,7 +252,12 @@ class StatementLowering(ExpressionLowering):
         raise Unsupported(f"lookahead of {t.describe()}", self.decls.loc(stmt))
 
     def header_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
-        ref = {"type": "header", "value": base.ref}
+        if base.kind == "dyn_header":           # a stack element chosen at run time
+            ref = base.json
+            if method == "isValid":
+                return Val(BoolT(), expression("valid", None, ref))
+        else:
+            ref = {"type": "header", "value": base.ref}
         if method == "isValid":
             return Val(BoolT(), expression("d2b", None, {"type": "field", "value": [base.ref, "$valid$"]}))
         if method == "setValid":
