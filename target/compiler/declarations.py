@@ -93,6 +93,7 @@ class Declarations:
         self.match_kinds: list[str] = []
         self.externs: dict[str, Tree] = {}
         self.extern_functions: dict[str, list[Tree]] = {}
+        self.functions: dict[str, Tree] = {}        # P4 functions, inlined where they are called
         self.parsers: dict[str, Tree] = {}
         self.controls: dict[str, Tree] = {}
         self.actions: dict[str, Tree] = {}
@@ -192,7 +193,7 @@ class Declarations:
                 raise Unsupported("top-level extern instances (declare them inside a control)",
                                   self.loc(decl))
         elif kind == "function_decl":
-            raise Unsupported("functions", self.loc(decl))
+            self.functions[name_of(decl.children[2])] = decl
         else:
             raise Unsupported(kind.replace("_", " "), self.loc(decl))
 

@@ -89,12 +89,15 @@ def type_names(tokens: list[tuple[str, str, int, int, int]]) -> set[str]:
                 names.add(texts[j])
         elif word == "extern" and i + 2 < n and texts[i + 2] in ("{", "<"):
             names.add(texts[i + 1])
-        elif word in ("typedef", "type") and (i == 0 or texts[i - 1] != "."):
+        elif word in ("typedef", "type") and (i == 0 or texts[i - 1] in (";", "{", "}", ")")):
+            # A declaration starts a statement (after an annotation's ')' at most); `type` is
+            # also an ordinary parameter name, as in `CounterType type`.
             depth, j = 0, i + 1
-            while j < n and not (texts[j] == ";" and depth == 0):
+            while j < n and not (texts[j] == ";" and depth == 0) and depth >= 0:
                 depth += texts[j] in "([{" and 1 or (texts[j] in ")]}" and -1 or 0)
                 j += 1
-            names.add(texts[j - 1])
+            if depth == 0:
+                names.add(texts[j - 1])
     # Type parameters: NAME < A, B, ... > followed by '(' or '{' in declarations.
     for i in range(n - 3):
         if texts[i + 1] != "<" or tokens[i][0] != "ident":

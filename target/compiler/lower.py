@@ -351,6 +351,7 @@ class ProgramLowering(StatementLowering):
     def control_locals(self, decl: Tree, cname: str) -> dict[str, TableInfo]:
         tables: dict[str, TableInfo] = {}
         self.actions = dict(self.decls.actions)
+        self.local_functions = {}
         self.control_name = cname
         for local in decl.children[4:-1]:
             kind = local.data
@@ -362,6 +363,8 @@ class ProgramLowering(StatementLowering):
                 tables[name_of(local.children[1])] = TableInfo(self.qualified(local, cname), local)
                 self.scopes[-1][name_of(local.children[1])] = Val(ExternT("table"), kind="object",
                                                                   ref=("table", name_of(local.children[1])))
+            elif kind == "function_decl":
+                self.local_functions[name_of(local.children[2])] = local
             elif kind in ("variable_decl", "const_decl"):
                 self.statement(local)
                 if self.out:

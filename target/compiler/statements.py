@@ -10,7 +10,7 @@ from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import ExpressionLowering, Val, as_bool, as_data
-from target.compiler.types import BitT, BoolT, EnumT, IntLitT, StructLikeT, bit_width
+from target.compiler.types import BitT, BoolT, EnumT, IntLitT, StructLikeT, VoidT, bit_width
 
 HASH_ALGORITHMS = {"crc32": "crc32", "crc32_custom": "crc32_custom", "crc16": "crc16",
                    "crc16_custom": "crc16_custom", "random": "random", "identity": "identity",
@@ -29,6 +29,7 @@ class StatementLowering(ExpressionLowering):
         self.digest_types: list[Any] = []      # struct types sent by digest(), first use first
         self.direct_meter_targets: dict[str, list[str]] = {}   # meter -> field its read() names
         self.effects_allowed = False
+        self.local_functions: dict[str, Tree] = {}     # functions declared in the current control
         self.preserved_fields: dict[int, list[dict[str, Any]]] = {}   # @field_list index -> fields
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
@@ -141,6 +142,11 @@ class StatementLowering(ExpressionLowering):
         """if/else inside an action: each assignment becomes `x = cond ? new : x` (BMv2 actions
         are straight-line code)."""
         cond = self.expr(node.children[0], BoolT())
+        if cond.const is None:
+            # Latched first: the branch's own assignments may change what the condition reads.
+            latch = {"type": "field", "value": self.json.scalar("condition", 1)}
+            self.prim("assign", [latch, as_data(cond)], node)
+            cond = Val(BoolT(), latch, kind="field")
         branches = [(node.children[1], as_bool(cond))]
         if node.children[2] is not None:
             branches.append((node.children[2], expression("not", None, as_bool(cond))))
@@ -210,6 +216,9 @@ class StatementLowering(ExpressionLowering):
             if fname in self.actions:
                 self.inline_action(self.actions[fname], args, stmt)
                 return None
+            function = self.local_functions.get(fname) or self.decls.functions.get(fname)
+            if function is not None:
+                return self.inline_function(function, args, stmt)
             return self.extern_function(fname, args, stmt)
         callee = self.expr(callee_node)
         if callee.kind != "method":
@@ -325,6 +334,66 @@ class StatementLowering(ExpressionLowering):
         self.scopes.append(scope)
         self.statement(action.children[3])
         self.scopes.pop()
+
+    def inline_function(self, decl: Tree, args: list[Any], stmt: Any) -> Val | None:
+        """A P4 function, inlined: a void one's statements run in place (out/inout parameters alias
+        the arguments); a valued one must be returns under if/else, lowered to one expression."""
+        _ann, ret_node, name_node, params_node, body = decl.children
+        fname = name_of(name_node)
+        params = params_node.children if params_node is not None else []
+        if len(params) != len(args):
+            raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}", stmt)
+        ret_t = self.decls.resolve(ret_node)
+        scope: dict[str, Val] = {}
+        read_only = set()
+        for p, a in zip(params, args, strict=True):
+            pname = name_of(p.children[3])
+            scope[pname] = self.expr(a, self.decls.resolve(p.children[2]))
+            if p.children[1] is None or str(p.children[1].children[0]) == "in":
+                read_only.add(pname)
+        for node in body.iter_subtrees():
+            if node.data == "assignment" and node.children[0].data == "ident" and \
+                    str(node.children[0].children[0]) in read_only:
+                raise Unsupported(f"assigning to the in parameter {node.children[0].children[0]} of "
+                                  f"function {fname}", self.decls.loc(node))
+        self.scopes.append(scope)
+        try:
+            if isinstance(ret_t, VoidT):
+                stmts = list(body.children)
+                if stmts and stmts[-1].data == "return_statement" and stmts[-1].children[0] is None:
+                    stmts = stmts[:-1]
+                if any(n.data == "return_statement" for s in stmts for n in s.iter_subtrees()):
+                    raise Unsupported(f"return before the end of void function {fname}", self.decls.loc(decl))
+                self.statements(stmts)
+                return None
+            return self.function_value(list(body.children), ret_t, fname, decl)
+        finally:
+            self.scopes.pop()
+
+    def function_value(self, stmts: list[Tree], ret_t: Any, fname: str, decl: Tree) -> Val:
+        if not stmts:
+            raise Unsupported(f"function {fname} can end without returning a value", self.decls.loc(decl))
+        s = stmts[0]
+        if s.data == "block":
+            return self.function_value(list(s.children) + stmts[1:], ret_t, fname, decl)
+        if s.data == "return_statement":
+            if s.children[0] is None:
+                raise self.error(f"function {fname} must return a value", s)
+            return self.expr(s.children[0], ret_t)
+        if s.data == "if_statement":
+            cond, then, other = s.children
+            a = self.function_value([then], ret_t, fname, decl)
+            b = self.function_value([other] if other is not None else stmts[1:], ret_t, fname, decl)
+            c = self.expr(cond, BoolT())
+            if c.const is not None:
+                return a if c.const else b
+            j = {"type": "expression", "value": {"op": "?", "left": as_data(a), "right": as_data(b),
+                                                 "cond": as_bool(c)}}
+            if isinstance(ret_t, BoolT):
+                return Val(ret_t, expression("d2b", None, j))
+            return Val(ret_t, j)
+        raise Unsupported(f"{s.data.replace('_', ' ')} in function {fname} (a function with a value may "
+                          "only return, under if/else)", self.decls.loc(s))
 
     def extern_function(self, fname: str, args: list[Any], stmt: Any) -> Val | None:
         if fname == "mark_to_drop":
