@@ -1,10 +1,11 @@
-"""`const entries`: every match kind, wildcards, priority by order, P4Info's const-table flags."""
+"""`const entries` (every match kind, wildcards, priority by order, P4Info's const-table flags) and
+mutable `entries` the control plane may change."""
 
 from __future__ import annotations
 
 import pytest
 
-from target import InvalidArgument, Switch
+from target import Exact, InvalidArgument, Lpm, Range, Switch, Ternary
 from target.compiler.driver import compile_text
 from target.compiler.errors import CompileError
 
@@ -88,3 +89,20 @@ def test_bad_entries_are_errors_with_a_location(entries: str, message: str) -> N
     with pytest.raises(CompileError, match=message) as err:
         _switch(entries)
     assert ":" in err.value.render()
+
+
+def test_entries_without_const_are_initial_entries_the_control_plane_changes() -> None:
+    text = PROGRAM.replace("ENTRIES", ENTRIES).replace("const entries", "entries")
+    document, p4info = compile_text(text)
+    assert "has_initial_entries: true" in p4info and "is_const_table" not in p4info
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    assert not sw.program.tables["I.t"].is_const
+    first = bytes([0x2B, 0x22, 0x21, 0x13, 5, 0])
+    assert sw.process([(0, first)]) == [(1, first[:5] + b"\x01")]
+    entries = sw.table_entries("I.t")
+    assert len(entries) == 3
+    sw.table_delete("I.t", entries[0].handle)               # the first entry: the wildcard wins now
+    assert sw.process([(0, first)]) == [(1, first[:5] + b"\x02")]
+    sw.table_add("I.t", [Exact(0x2E), Ternary(0, 0), Lpm(0, 0), Range(0, 255)], "I.set", [9], priority=1)
+    assert sw.process([(0, bytes([0x2E, 0, 5, 0x20, 9, 0]))]) == [(1, bytes([0x2E, 0, 5, 0x20, 9, 9]))]

@@ -31,6 +31,7 @@ class TableInfo:
     annotations: list[str] = field(default_factory=list)
     applied: bool = False
     profile: str | None = None                                  # implementation's name
+    entries_mutable: bool = False                               # `entries` without const
     selector_inputs: list[dict] = field(default_factory=list)   # `selector` keys, in order
 
 
@@ -562,8 +563,8 @@ class ProgramLowering(StatementLowering):
                     info = self.action_json(self.actions[aname], self.control_name)
                     t.actions.append((info.name, self.decls.annotations(aann).texts))
             elif prop.data == "entries_property":
-                if prop.children[0] is None:
-                    raise Unsupported("entries that are not const", self.decls.loc(prop))
+                # `entries` without const: initial entries the control plane may change.
+                t.entries_mutable = prop.children[0] is None
                 entries_node = prop
             elif prop.data == "simple_property":
                 _ann, const, pname_node, value = prop.children
@@ -628,12 +629,13 @@ class ProgramLowering(StatementLowering):
                                                 for n, k, _, j in t.keys],
                # A const table holds exactly its entries (p4c sizes it so in the JSON).
                "match_type": match_type, "type": "simple",
-               "max_size": len(t.entries) if t.entries else t.size,
+               "max_size": len(t.entries) if t.entries and not t.entries_mutable else t.size,
                "with_counters": t.direct_counter is not None, "support_timeout": False,
                "direct_meters": t.direct_meter, "action_ids": action_ids,
                "actions": [a for a, _ in t.actions],
                "base_default_next": None, "next_tables": {},
                **({"entries": t.entries} if t.entries else {}),
+               **({"entries_mutable": True} if t.entries and t.entries_mutable else {}),
                "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
                                  "action_const": t.default_const,
                                  "action_data": [hex(v) for v in t.default[1]],

@@ -150,7 +150,8 @@ def p4info_text(low: Lowered) -> str:
             lines.append(f"  direct_resource_ids: {direct_meter_ids[t.direct_meter]}")
         lines.append(f"  size: {t.size}")
         if t.entries:
-            lines.extend(["  is_const_table: true", "  has_initial_entries: true"])
+            lines.extend(([] if t.entries_mutable else ["  is_const_table: true"]) +
+                         ["  has_initial_entries: true"])
         lines.append("}")
     for aname in sorted(used_actions, key=lambda a: action_ids[a]):
         info = low.actions[aname]
