@@ -37,6 +37,13 @@ for line in $(for m in virtio_pci 9pnet_virtio 9p; do modprobe -S "$kver" --show
     grep -qx "$name" "$root/modules" || echo "$name" >> "$root/modules"
 done
 printf '%s' "$cmd" > "$root/cmd"
+# The repository and ../shared. The guest puts a tmpfs on /tmp and /run; a checkout living
+# under one of them (CI clones anywhere) is carried over that mount.
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: > "$root/keep"
+for dir in "$repo" "$(dirname "$repo")/shared"; do
+    case "$dir" in /tmp/*|/run/*) [ -d "$dir" ] && [ ! -L "$dir" ] && echo "$dir" >> "$root/keep" ;; esac
+done
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -46,8 +53,16 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules); do insmod /mods/$m; done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /newroot || echo "init: 9p mount failed"
 for d in proc sys dev; do mount --move /$d /newroot/$d; done
+n=0
+for dir in $(cat /keep); do
+    n=$((n + 1)); mkdir -p /keep$n && mount --bind "/newroot$dir" /keep$n
+done
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
+n=0
+for dir in $(cat /keep); do
+    n=$((n + 1)); mkdir -p "/newroot$dir" && mount --move /keep$n "/newroot$dir"
+done
 mkdir -p /newroot/dev/hugepages && mount -t hugetlbfs none /newroot/dev/hugepages
 chroot /newroot /bin/sh -c "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp; $(cat /cmd)"
 echo "=== VM-EXIT-CODE $?"
