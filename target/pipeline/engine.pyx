@@ -1658,6 +1658,58 @@ cdef class Pipeline:
             x.error = ERR_NONE
         self.verify_checksums(x)
 
+    cdef void clone_to_session(self, ctx_t *x, job_t *job, uint32_t *tail, uint32_t head,
+                               uint32_t instance) noexcept nogil:
+        """Queue the egress passes of a clone, one per replica of x's clone session.
+
+        instance 1 (ingress to egress): the original packet parsed again with its ingress port,
+        then only the field list survives. Instance 2 (egress to egress): the current headers,
+        metadata reset, then the field list.
+        """
+        cdef uint32_t *sess
+        cdef uint32_t k
+        cdef pkt_t *cp
+        cdef int32_t s2
+        cdef job_t *j2
+        cdef ctx_t y
+        sess = self.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
+        if sess == NULL:
+            return
+        for k in range(sess[0]):
+            cp = pkt_clone(self.pool, job.pkt)
+            if cp == NULL:
+                self.pool_exhausted += 1
+                continue
+            s2 = self.new_job(tail, head)
+            if s2 < 0:
+                self.free_pkt(cp)
+                continue
+            self.ctx_init(&y, s2, cp, job.seq)
+            if instance == 1:
+                kv_zero_words(y.phv, self.state_bytes)
+                self.write_field(&y, self.f_ingress_port, job.port)
+                self.run_parser(&y)
+                y.error = ERR_NONE
+            else:
+                self.clone_ctx(&y, x)
+                y.cursor = x.cursor
+            self.reset_metadata(&y)
+            self.copy_field_list(&y, x, x.clone_fl)
+            if self.f_instance_type >= 0:
+                self.write_field(&y, self.f_instance_type, instance)
+            self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
+            j2 = &self.jobs[s2]
+            j2.kind = JOB_EGRESS
+            j2.pkt = cp
+            j2.port = sess[3 + 2 * k]
+            j2.instance_type = instance
+            j2.cursor = y.cursor
+            j2.packet_length = job.packet_length
+            j2.seq = job.seq
+            j2.field_list = -1
+            if self.trace_on:
+                self.trace_ev(x, EV_CLONE, x.clone_session, j2.port, instance)
+
     cdef int ingress_end(self, ctx_t *xp, job_t *job, uint32_t *tail, uint32_t head,
                          bint may_run_in_place) noexcept nogil:
         """The traffic manager after ingress; returns 1 when the egress pass runs in place."""
@@ -1679,39 +1731,7 @@ cdef class Pipeline:
             self.trace_ev(x, EV_INGRESS_DONE, egress_spec, mgid, 0)
         # ingress clone: the original packet, parsed again, with the field list preserved
         if x.clone_set:
-            sess = self.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
-            if sess != NULL:
-                n = sess[0]
-                for k in range(n):
-                    cp = pkt_clone(self.pool, job.pkt)
-                    if cp == NULL:
-                        self.pool_exhausted += 1
-                        continue
-                    s2 = self.new_job(tail, head)
-                    if s2 < 0:
-                        self.free_pkt(cp)
-                        continue
-                    self.ctx_init(&y, s2, cp, job.seq)
-                    kv_zero_words(y.phv, self.state_bytes)
-                    self.write_field(&y, self.f_ingress_port, job.port)
-                    self.run_parser(&y)
-                    y.error = ERR_NONE
-                    self.reset_metadata(&y)
-                    self.copy_field_list(&y, x, x.clone_fl)
-                    if self.f_instance_type >= 0:
-                        self.write_field(&y, self.f_instance_type, 1)
-                    self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
-                    j2 = &self.jobs[s2]
-                    j2.kind = JOB_EGRESS
-                    j2.pkt = cp
-                    j2.port = sess[3 + 2 * k]
-                    j2.instance_type = 1
-                    j2.cursor = y.cursor
-                    j2.packet_length = job.packet_length
-                    j2.seq = job.seq
-                    j2.field_list = -1
-                    if self.trace_on:
-                        self.trace_ev(x, EV_CLONE, x.clone_session, j2.port, 1)
+            self.clone_to_session(x, job, tail, head, 1)
         self.learn(x)
         if x.resubmit_fl >= 0:
             if job.recirc_depth >= MAX_RECIRC:
@@ -1797,36 +1817,7 @@ cdef class Pipeline:
             self.free_pkt(job.pkt)
             return nout
         if x.clone_set:
-            sess = self.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
-            if sess != NULL:
-                n = sess[0]
-                for k in range(n):
-                    cp = pkt_clone(self.pool, job.pkt)
-                    if cp == NULL:
-                        self.pool_exhausted += 1
-                        continue
-                    s2 = self.new_job(tail, head)
-                    if s2 < 0:
-                        self.free_pkt(cp)
-                        continue
-                    self.ctx_init(&y, s2, cp, job.seq)
-                    self.clone_ctx(&y, &x)
-                    self.reset_metadata(&y)
-                    self.copy_field_list(&y, &x, x.clone_fl)
-                    if self.f_instance_type >= 0:
-                        self.write_field(&y, self.f_instance_type, 2)
-                    self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
-                    j2 = &self.jobs[s2]
-                    j2.kind = JOB_EGRESS
-                    j2.pkt = cp
-                    j2.port = sess[3 + 2 * k]
-                    j2.instance_type = 2
-                    j2.cursor = x.cursor
-                    j2.packet_length = job.packet_length
-                    j2.seq = job.seq
-                    j2.field_list = -1
-                    if self.trace_on:
-                        self.trace_ev(&x, EV_CLONE, x.clone_session, j2.port, 2)
+            self.clone_to_session(&x, job, tail, head, 2)
         if <uint32_t>self.read_field(&x, self.f_egress_spec) == 511:
             if self.trace_on:
                 self.trace_ev(&x, EV_DROP, 1, 0, 0)
