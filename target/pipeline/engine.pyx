@@ -376,7 +376,6 @@ cdef class Pipeline:
     # The builder (build.py) fills the C arrays through these small setters, so that the
     # layout code stays in Python and this file stays the executor.
     def _alloc(self, dict sizes):
-        cdef uint32_t i
         self.code = <insn_t *>calloc(max(1, sizes["code"]), sizeof(insn_t))
         self.consts = <s128 *>calloc(max(1, sizes["consts"]), sizeof(s128))
         self.n_headers = sizes["headers"]
@@ -809,9 +808,6 @@ cdef class Pipeline:
         cdef uint32_t k, bit = 0, nbytes
         cdef uint32_t plen
         cdef u128 kv
-        cdef uint64_t sum
-        cdef const uint8_t *bp
-        cdef uint32_t m
         if c.csum_direct:
             return self.csum_in_place(x, c)
         for k in range(c.nseg):
@@ -847,11 +843,8 @@ cdef class Pipeline:
         cdef uint32_t h, k, w
         cdef int ok
         cdef uint64_t hv
-        cdef table_t *t
         cdef register_t *rg
         cdef counter_t *ct
-        cdef digest_rec_t *dg
-        cdef uint32_t *lst
         r[0] = 0
         while True:
             i = &self.code[pc]
@@ -966,17 +959,9 @@ cdef class Pipeline:
                     if x.valid[self.union_members[k + 1 + h]]:
                         r[i.a] = 1
             elif i.op == OP_LDLA:
-                # lookahead: bits from the cursor; short packets read as a parser error
-                if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + i.e + i.d + 7) // 8 > x.pkt.len:
-                    x.error = ERR_PACKET_TOO_SHORT
+                r[i.a] = self.lookahead(x, i.e, i.d)
+                if x.error != ERR_NONE:
                     return 0
-                elif i.d > 128:
-                    r[i.a] = 0
-                else:
-                    memset(self.scratch, 0, 40)
-                    w = min(x.pkt.len - x.cursor, 32)
-                    memcpy(self.scratch, x.pkt.data + x.cursor, w)
-                    r[i.a] = <s128>kv_bits_read(self.scratch, x.cursor_bits + i.e, i.d)
             elif i.op == OP_LDFDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 r[i.a] = self.read_field(x, self.headers[h].first_field + i.e) if ok else 0
@@ -1130,6 +1115,18 @@ cdef class Pipeline:
                 return 0
         return self.exec_code(x, pc)
 
+    cdef s128 lookahead(self, ctx_t *x, uint32_t offset, uint32_t width) noexcept nogil:
+        """`width` bits at `offset` bits past the parser's cursor; past the end of the packet
+        it is a PacketTooShort parser error (and 0). Wider than 128 bits reads as 0."""
+        if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + offset + width + 7) // 8 > x.pkt.len:
+            x.error = ERR_PACKET_TOO_SHORT
+            return 0
+        if width > 128:
+            return 0
+        memset(self.scratch, 0, 40)
+        memcpy(self.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
+        return <s128>kv_bits_read(self.scratch, x.cursor_bits + offset, width)
+
     cdef bint extract(self, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
         cdef header_t *hd = &self.headers[h]
         cdef uint32_t bits = hd.fixed_bits
@@ -1166,7 +1163,6 @@ cdef class Pipeline:
         cdef pstate_t *ps
         cdef ptrans_t *tr
         cdef uint32_t k, j, steps = 0
-        cdef s128 regs0
         cdef u128 key
         cdef int32_t nxt
         cdef bint matched
@@ -1237,7 +1233,6 @@ cdef class Pipeline:
         cdef s128 r[NREGS]
         cdef u128 key = 0
         cdef uint32_t k, w, nbits
-        cdef insn_t *i
         cdef uint32_t pc = ps.keycode
         # The key code leaves component values in registers; run it with a private frame.
         self.exec_code_into(x, pc, r)
@@ -1262,13 +1257,7 @@ cdef class Pipeline:
             elif i.op == OP_LDV:
                 r[i.a] = x.valid[i.d]
             elif i.op == OP_LDLA:
-                if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + i.e + i.d + 7) // 8 > x.pkt.len:
-                    x.error = ERR_PACKET_TOO_SHORT
-                    r[i.a] = 0
-                else:
-                    memset(self.scratch, 0, 40)
-                    memcpy(self.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
-                    r[i.a] = <s128>kv_bits_read(self.scratch, x.cursor_bits + i.e, i.d)
+                r[i.a] = self.lookahead(x, i.e, i.d)
             elif i.op == OP_LDLAST:
                 if x.stack_next[self.stacks[i.d].counter] == 0:
                     x.error = ERR_STACK_OOB
@@ -1298,16 +1287,13 @@ cdef class Pipeline:
 
     cdef void run_control(self, ctx_t *x, int32_t node) noexcept nogil:
         cdef node_t *n
-        while node >= 0 and not x.exit_flag and not x.failed:
+        while True:
+            # Conditions cannot exit or fail, so checking after them is the same as before.
+            node = self.run_until_table(x, node)
+            if node < 0 or x.exit_flag or x.failed:
+                return
             n = &self.nodes[node]
-            if n.kind == 1:
-                if self.run_block(x, n.a) != 0:
-                    node = n.b
-                else:
-                    node = n.c
-                if self.trace_on:
-                    self.trace_ev(x, EV_COND, n.a, 1 if node == n.b else 0, 0)
-            elif n.kind == 0:
+            if n.kind == 0:
                 node = self.apply_table(x, n.a)
             else:
                 x.params = NULL
@@ -1329,13 +1315,9 @@ cdef class Pipeline:
         cdef table_t *t = &self.tables[ti]
         cdef uint8_t key[MAX_KEY]
         cdef int64_t e = -1
-        cdef int32_t act, ref
         cdef keyf_t *kf
         cdef uint32_t k
         cdef u128 v
-        cdef s128 *params
-        cdef profile_t *pr
-        cdef uint64_t hv
         if t.kind == TBL_LPM24:
             e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>self.read_field(x, t.keys[0].src))
         elif t.kind != TBL_KEYLESS:
@@ -1597,11 +1579,10 @@ cdef class Pipeline:
             dg.vals[k] = kv_bits_read(x.phv, self.fields[lst[k + 1]].bitoff, w if w <= 128 else 128)
 
     cdef void enqueue_egress(self, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
-                             uint32_t *tail, uint32_t head, bint copy_phv, uint64_t seq,
+                             uint32_t *tail, uint32_t head, uint64_t seq,
                              uint32_t plen) noexcept nogil:
-        """Queue an egress pass of `pkt` with (a copy of) src's PHV."""
+        """Queue an egress pass of `pkt` with a copy of src's PHV."""
         cdef int32_t slot = self.new_job(tail, head)
-        cdef ctx_t dst
         cdef job_t *j
         if slot < 0:
             self.free_pkt(pkt)
@@ -1615,9 +1596,7 @@ cdef class Pipeline:
         j.packet_length = plen
         j.seq = seq
         j.field_list = -1
-        if copy_phv:
-            self.ctx_init(&dst, slot, pkt, seq)
-            self.clone_ctx(&dst, src)
+        memcpy(self.slot_phv(slot), src.phv, self.state_bytes)
 
     cdef int do_ingress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
         """Ingress pass of a queued job; returns 1 when its slot now holds its egress pass."""
@@ -1713,11 +1692,9 @@ cdef class Pipeline:
     cdef int ingress_end(self, ctx_t *xp, job_t *job, uint32_t *tail, uint32_t head,
                          bint may_run_in_place) noexcept nogil:
         """The traffic manager after ingress; returns 1 when the egress pass runs in place."""
-        cdef ctx_t y
         cdef ctx_t *x = xp
-        cdef uint32_t egress_spec, mgid, k, n, port
+        cdef uint32_t egress_spec, mgid, k, n
         cdef uint32_t *nodes
-        cdef uint32_t *sess
         cdef pkt_t *cp
         cdef int32_t s2
         cdef job_t *j2
@@ -1768,7 +1745,7 @@ cdef class Pipeline:
                     self.pool_exhausted += 1
                     continue
                 self.write_field(x, self.f_egress_rid, nodes[2 + 2 * k])
-                self.enqueue_egress(x, cp, nodes[1 + 2 * k], 5, tail, head, True, job.seq,
+                self.enqueue_egress(x, cp, nodes[1 + 2 * k], 5, tail, head, job.seq,
                                     job.packet_length)
             if n == 0:
                 self.free_pkt(job.pkt)
@@ -1788,16 +1765,13 @@ cdef class Pipeline:
             job.cursor = x.cursor
             job.field_list = -1
             return 1
-        self.enqueue_egress(x, job.pkt, egress_spec, 0, tail, head, True, job.seq,
+        self.enqueue_egress(x, job.pkt, egress_spec, 0, tail, head, job.seq,
                             job.packet_length)
         return 0
 
     cdef int do_egress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
                        out_t *outs, int nout, int max_out) noexcept nogil:
-        cdef ctx_t x, y
-        cdef uint32_t *sess
-        cdef uint32_t k, n
-        cdef pkt_t *cp
+        cdef ctx_t x
         cdef int32_t s2
         cdef job_t *j2
         self.ctx_init(&x, slot, job.pkt, job.seq)
@@ -1875,13 +1849,11 @@ cdef class Pipeline:
         """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
         cdef uint32_t head = 0, tail = 0, slot
         cdef int i, nout = 0
-        cdef int32_t s
         cdef job_t *j
         cdef ctx_t gx[GROUP]
         cdef int32_t gnode[GROUP]
         cdef int64_t gent[GROUP]
         cdef int g, k, ahead
-        cdef table_t *t
         pthread_mutex_lock(&self.writer_lock)
         self.batch_now = now_ns()
         # Received packets go through ingress GROUP at a time, in three passes, so that the
@@ -2009,7 +1981,7 @@ cdef class Pipeline:
         """
         cdef table_t *t = &self.tables[ti]
         cdef Py_ssize_t n = eids.shape[0], k
-        cdef uint32_t j, eid, top = 0
+        cdef uint32_t eid, top = 0
         cdef size_t need = <size_t>n * t.param_stride * 16
         cdef uint64_t now = now_ns()
         if actions.shape[0] != n or <size_t>params.shape[0] != need:
@@ -2179,7 +2151,7 @@ cdef class Pipeline:
         return out
 
     def take_digests(self) -> list[tuple[int, list[int]]]:
-        cdef uint32_t k, m
+        cdef uint32_t k
         out = []
         for k in range(self.n_digests):
             out.append((self.digests[k].list_id,

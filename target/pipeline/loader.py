@@ -35,11 +35,17 @@ _BOOL_OPS = {OP[n] for n in ("LDV", "LDVU", "LDVDYN", "EQ", "NE", "LT", "LE", "G
                              "LOR", "LNOT")}
 
 
-def _strip_width_mask(e: dict[str, Any], width: int) -> dict[str, Any]:
-    """`x & (2^width - 1)` stored into a width-bit field is just x: the store truncates."""
+def _operation(e: dict[str, Any]) -> dict[str, Any] | None:
+    """The {op, left, right} node of an expression operand, through p4c's nested wrappers."""
     v = e.get("value") if e.get("type") == "expression" else None
     while isinstance(v, dict) and v.get("type") == "expression":
         v = v.get("value")
+    return v if isinstance(v, dict) else None
+
+
+def _strip_width_mask(e: dict[str, Any], width: int) -> dict[str, Any]:
+    """`x & (2^width - 1)` stored into a width-bit field is just x: the store truncates."""
+    v = _operation(e)
     if not isinstance(v, dict) or v.get("op") != "&":
         return e
     full = (1 << width) - 1
@@ -536,9 +542,7 @@ class _Compiler:
     def _header_select(self, dst: dict[str, Any], src: dict[str, Any], code: list[Insn],
                        path: str) -> bool:
         """`hdr = cond ? hdr_a : hdr_b`, which p4c emits for a mux of whole headers."""
-        v = src.get("value") if src.get("type") == "expression" else None
-        while isinstance(v, dict) and v.get("type") == "expression":
-            v = v.get("value")
+        v = _operation(src)
         if not isinstance(v, dict) or v.get("op") != "?" or dst.get("type") != "header":
             return False
         left, right = v.get("left") or {}, v.get("right") or {}
@@ -556,9 +560,7 @@ class _Compiler:
 
     def _fused_field_op(self, dst: int, src: dict[str, Any], code: list[Insn]) -> bool:
         """`dst = field OP constant` in one instruction (e.g. the TTL decrement)."""
-        v = src.get("value") if src.get("type") == "expression" else None
-        while isinstance(v, dict) and v.get("type") == "expression":
-            v = v.get("value")
+        v = _operation(src)
         if not isinstance(v, dict) or v.get("op") not in self._FUSABLE:
             return False
         left, right = v.get("left") or {}, v.get("right") or {}
@@ -586,8 +588,7 @@ class _Compiler:
             return ("dyn", sid, ri)
         raise ProgramError(path, f"expected a header, got {t!r}")
 
-    def primitive(self, prim: dict[str, Any], code: list[Insn], path: str,
-                  in_parser: bool = False) -> None:
+    def primitive(self, prim: dict[str, Any], code: list[Insn], path: str) -> None:
         p = self.p
         op = prim["op"]
         prm = prim.get("parameters", [])
@@ -786,8 +787,6 @@ class _Compiler:
                 raise ProgramError(f"actions[{i}]", "_jump primitives are not supported")
             self.emit(code, "RET")
             p.code.extend(code)
-            if a["name"] in p.action_by_name and a["id"] != p.actions[p.action_by_name[a["name"]]]:
-                pass
             p.action_by_name.setdefault(a["name"], len(p.actions))
             if a.get("id", i) != len(p.actions):
                 raise ProgramError(f"actions[{i}].id", "action ids must be 0..n-1 in order")
@@ -902,7 +901,7 @@ class _Compiler:
             r = self.expr(prm[0], code, f"{pp}[0]")
             self.emit(code, "ADVANCE", r)
         elif op == "primitive":
-            self.primitive(prm[0], code, f"{pp}[0]", in_parser=True)
+            self.primitive(prm[0], code, f"{pp}[0]")
         else:
             raise ProgramError(f"{path}.op", f"unsupported parser operation {op!r}")
 
