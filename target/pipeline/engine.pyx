@@ -1579,9 +1579,8 @@ cdef class Pipeline:
             dg.vals[k] = kv_bits_read(x.phv, self.fields[lst[k + 1]].bitoff, w if w <= 128 else 128)
 
     cdef void enqueue_egress(self, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
-                             uint32_t *tail, uint32_t head, uint64_t seq,
-                             uint32_t plen) noexcept nogil:
-        """Queue an egress pass of `pkt` with a copy of src's PHV."""
+                             uint32_t *tail, uint32_t head, job_t *origin) noexcept nogil:
+        """Queue an egress pass of `pkt` with a copy of src's PHV, for origin's packet."""
         cdef int32_t slot = self.new_job(tail, head)
         cdef job_t *j
         if slot < 0:
@@ -1593,8 +1592,9 @@ cdef class Pipeline:
         j.port = port
         j.instance_type = instance
         j.cursor = src.cursor
-        j.packet_length = plen
-        j.seq = seq
+        j.packet_length = origin.packet_length
+        j.seq = origin.seq
+        j.recirc_depth = origin.recirc_depth
         j.field_list = -1
         memcpy(self.slot_phv(slot), src.phv, self.state_bytes)
 
@@ -1685,6 +1685,7 @@ cdef class Pipeline:
             j2.cursor = y.cursor
             j2.packet_length = job.packet_length
             j2.seq = job.seq
+            j2.recirc_depth = job.recirc_depth
             j2.field_list = -1
             if self.trace_on:
                 self.trace_ev(x, EV_CLONE, x.clone_session, j2.port, instance)
@@ -1745,8 +1746,7 @@ cdef class Pipeline:
                     self.pool_exhausted += 1
                     continue
                 self.write_field(x, self.f_egress_rid, nodes[2 + 2 * k])
-                self.enqueue_egress(x, cp, nodes[1 + 2 * k], 5, tail, head, job.seq,
-                                    job.packet_length)
+                self.enqueue_egress(x, cp, nodes[1 + 2 * k], 5, tail, head, job)
             if n == 0:
                 self.free_pkt(job.pkt)
             return 0
@@ -1765,8 +1765,7 @@ cdef class Pipeline:
             job.cursor = x.cursor
             job.field_list = -1
             return 1
-        self.enqueue_egress(x, job.pkt, egress_spec, 0, tail, head, job.seq,
-                            job.packet_length)
+        self.enqueue_egress(x, job.pkt, egress_spec, 0, tail, head, job)
         return 0
 
     cdef int do_egress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
