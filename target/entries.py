@@ -237,16 +237,25 @@ class TableEntries:
         self.used[eid] = 0
         self.count -= 1
 
-    def _store(self, enc: Encoded, eid: int) -> None:
+    def grow(self, max_id: int) -> None:
+        """Room in the row arrays for ids up to `max_id` (doubling); priorities only for
+        tables that have them."""
         stride = 2 * self.key_bytes
-        need = (eid + 1) * stride
+        need = (max_id + 1) * stride
         if len(self.keys) < need:
             grow = max(need, 2 * len(self.keys))
             self.keys.extend(bytes(grow - len(self.keys)))
-            self.used.extend(bytes(grow // max(1, stride) + 1 - len(self.used)))
-            self.prio.extend([0] * (grow // max(1, stride) + 1 - len(self.prio)))
+            rows = grow // max(1, stride) + 1
+            self.used.extend(bytes(rows - len(self.used)))
+            if self.info.needs_priority:
+                self.prio.extend([0] * (rows - len(self.prio)))
+
+    def _store(self, enc: Encoded, eid: int) -> None:
+        stride = 2 * self.key_bytes
+        self.grow(eid)
         self.keys[eid * stride:(eid + 1) * stride] = enc.stored
-        self.prio[eid] = enc.priority or 0
+        if self.info.needs_priority:
+            self.prio[eid] = enc.priority or 0
         self.used[eid] = 1
         self.count += 1
         if self.kind in (build.TBL_LPM, build.TBL_TERNARY):
@@ -348,13 +357,7 @@ def reserve_ids(st: TableEntries, count: int) -> list[int]:
 
 def grow_store(st: TableEntries, max_id: int) -> None:
     """Room in the row arrays for ids up to `max_id`."""
-    stride = 2 * st.key_bytes
-    need = (max_id + 1) * stride
-    if len(st.keys) < need:
-        grow = max(need, 2 * len(st.keys))
-        st.keys.extend(bytes(grow - len(st.keys)))
-        st.used.extend(bytes(grow // max(1, stride) + 1 - len(st.used)))
-        st.prio.extend([0] * (grow // max(1, stride) + 1 - len(st.prio)))
+    st.grow(max_id)
 
 
 def reclaim_id(st: TableEntries, eid: int) -> None:
