@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -194,3 +195,38 @@ def receive(s: socket.socket, timeout: float, want: int = 1,
 def mac_of(netns: str | None, ifname: str) -> str:
     """The MAC address of `ifname` (inside `netns`) as aa:bb:cc:dd:ee:ff."""
     return run("cat", f"/sys/class/net/{ifname}/address", netns=netns).stdout.strip()
+
+
+# ---- frames and draining shared by the real-port driver tests
+
+TEST_SRC_MAC = "02:00:00:00:00:0a"
+
+
+def udp_frame(i: int, size: int = 0) -> bytes:
+    """Frame number i (in its first payload bytes), padded towards `size` bytes."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import raw
+    payload = i.to_bytes(4, "big") + bytes(max(0, size - 46))
+    return raw(Ether(src=TEST_SRC_MAC, dst="02:00:00:00:00:0b")
+               / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1000, dport=2000) / payload)
+
+
+def is_ours(frame: bytes) -> bool:
+    """Sent by these tests (the kernel sends its own frames on a fresh veth too)."""
+    return frame[6:12] == bytes.fromhex("02000000000a")
+
+
+def drain(port, pool, want: int, timeout: float = 2.0) -> list[bytes]:  # noqa: ANN001
+    """Frames received by `port` (ours only) until `want` arrive or the time is up."""
+    from target.driver.memory import QueuePort, pump
+    queue = QueuePort(4096, max_frame=pool.max_frame)
+    queue.open(pool)
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        if pump(port, queue, batch=64) == 0:
+            time.sleep(0.001)
+        got += [f for f in queue.pop_all() if is_ours(f)]
+    return got
+

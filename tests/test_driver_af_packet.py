@@ -2,10 +2,9 @@
 
 import os
 import random
-import time
 
 import pytest
-from netns import TestBed, leftovers, mac_of, receive, run
+from netns import drain, is_ours, mac_of, receive, run, udp_frame
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
@@ -20,37 +19,10 @@ pytestmark = pytest.mark.root
 if os.geteuid() != 0:
     pytest.fail("the AF_PACKET driver tests need root (netns, veth, raw sockets)", pytrace=False)
 
-SRC_MAC = "02:00:00:00:00:0a"
 
 
-def udp_frame(i: int, size: int = 0) -> bytes:
-    payload = i.to_bytes(4, "big") + bytes(max(0, size - 46))
-    return raw(Ether(src=SRC_MAC, dst="02:00:00:00:00:0b") / IP(src="192.0.2.1", dst="192.0.2.2")
-               / UDP(sport=1000, dport=2000) / payload)
 
 
-def is_ours(frame: bytes) -> bool:
-    return frame[6:12] == bytes.fromhex("02000000000a")
-
-
-@pytest.fixture
-def bed():
-    with TestBed() as b:
-        yield b
-    assert leftovers() == []
-
-
-def drain(port: AfPacketPort, pool: PacketPool, want: int, timeout: float = 2.0) -> list[bytes]:
-    """Frames received by `port` (ours only) until `want` arrive or the time is up."""
-    queue = QueuePort(4096, max_frame=pool.max_frame)
-    queue.open(pool)
-    got: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        if pump(port, queue, batch=64) == 0:
-            time.sleep(0.001)
-        got += [f for f in queue.pop_all() if is_ours(f)]
-    return got
 
 
 def test_frames_sent_in_the_namespace_arrive_through_the_port(bed):

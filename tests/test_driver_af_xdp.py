@@ -1,13 +1,9 @@
 """AfXdpPort over veth pairs in a throwaway namespace: RX, TX, mode, drops, buffer ownership."""
 
 import os
-import time
 
 import pytest
-from netns import TestBed, leftovers, mac_of, receive, run
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
-from scapy.packet import raw
+from netns import drain, is_ours, mac_of, receive, run, udp_frame
 from target.driver.af_xdp import AfXdpPort
 from target.driver.memory import QueuePort, pump
 from target.packet import PacketPool
@@ -24,33 +20,8 @@ GATEWAY_MAC = "02:00:00:00:00:fe"
 BUF = 2048 + 256
 
 
-def udp_frame(i: int, size: int = 60) -> bytes:
-    payload = i.to_bytes(4, "big") + bytes(max(0, size - 46))
-    return raw(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
-               / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1000, dport=2000) / payload)
 
 
-def is_ours(frame: bytes) -> bool:
-    return frame[6:12] == bytes.fromhex("02000000000a")
-
-
-@pytest.fixture
-def bed():
-    with TestBed() as b:
-        yield b
-    assert leftovers() == []
-
-
-def drain(port: AfXdpPort, pool: PacketPool, want: int, timeout: float = 2.0) -> list[bytes]:
-    queue = QueuePort(4096, max_frame=pool.max_frame)
-    queue.open(pool)
-    got: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        if pump(port, queue, batch=64) == 0:
-            time.sleep(0.001)
-        got += [f for f in queue.pop_all() if is_ours(f)]
-    return got
 
 
 def test_port_reports_copy_mode_on_veth_and_lends_the_fill_ring(bed):

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from netns import TestBed, in_netns, leftovers, mac_of, receive, run
+from netns import in_netns, mac_of, receive, run
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
@@ -56,12 +56,6 @@ def bad_frames(max_size: int, rng: random.Random) -> tuple[list[bytes], list[byt
     garbage += [head + b"\x08\x00" + rng.randbytes(rng.randrange(20, 600)) for _ in range(30)]
     return runts, jumbos, garbage
 
-
-@pytest.fixture
-def bed():
-    with TestBed() as b:
-        yield b
-    assert leftovers() == []
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
