@@ -91,12 +91,83 @@ static inline void kv_bits_copy(uint8_t *dst, uint32_t dbit, const uint8_t *src,
     }
 }
 
+/* Copy n bytes between buffers that do not overlap, inline: headers are a few dozen bytes,
+ * where a call to memcpy costs more than the copy. Two overlapping moves of the largest
+ * power of two not above n cover 1..32 bytes, touching nothing past either buffer's n bytes. */
+static inline __attribute__((always_inline)) void kv_copy_small(uint8_t *restrict d,
+                                                                const uint8_t *restrict s,
+                                                                uint32_t n) {
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n >= 2) {
+        memcpy(d, s, 2);
+        memcpy(d + n - 2, s + n - 2, 2);
+    } else if (n) {
+        d[0] = s[0];
+    }
+}
+
 /* Sign-extend the low `width` bits of v. */
 static inline kv_s128 kv_sext(kv_u128 v, uint32_t width) {
     if (width >= 128) return (kv_s128)v;
     kv_u128 sign = (kv_u128)1 << (width - 1);
     v &= kv_mask128(width);
     return (kv_s128)((v ^ sign) - sign);
+}
+
+/* A field of the packet header vector, as the executor addresses it. */
+typedef struct {
+    uint32_t bitoff;    /* from the start of the PHV */
+    uint16_t width;     /* bits (the maximum for a varbit field) */
+    uint8_t is_signed;
+    uint8_t varbit;     /* 1: the value's current length is its header's vlen */
+    uint32_t hdr;       /* owning header instance */
+    /* Most fields are unsigned, fixed and lie within the 8-byte big-endian word that starts
+       at their first byte: one load, a mask and a shift read them. */
+    uint8_t narrow;
+    uint8_t shift;      /* narrow: 64 - bitoff % 8 - width */
+    uint32_t byte;      /* bitoff / 8 */
+    uint64_t mask;      /* narrow: the field's bits within that word */
+} kv_field_t;
+
+__attribute__((noinline)) static kv_s128 kv_field_read_slow(const kv_field_t *f, const uint8_t *phv,
+                                                            const uint32_t *vlen) {
+    uint32_t width = f->width;
+    if (f->varbit) {
+        width = vlen[f->hdr];
+        if (width == 0) return 0;
+    }
+    kv_u128 v = kv_bits_read(phv, f->bitoff, width);
+    return f->is_signed ? kv_sext(v, width) : (kv_s128)v;
+}
+
+/* The field's value (sign-extended when it is signed). */
+static inline __attribute__((always_inline)) kv_s128 kv_field_read(const kv_field_t *f,
+                                                                   const uint8_t *phv,
+                                                                   const uint32_t *vlen) {
+    if (__builtin_expect(f->narrow, 1))
+        return (kv_s128)((kv_load_be64(phv + f->byte) & f->mask) >> f->shift);
+    return kv_field_read_slow(f, phv, vlen);
+}
+
+/* Store the low bits of v into the field (a varbit field keeps its current length). */
+static inline __attribute__((always_inline)) void kv_field_write(const kv_field_t *f, uint8_t *phv,
+                                                                 kv_s128 v) {
+    if (__builtin_expect(f->narrow, 1)) {
+        uint64_t w = kv_load_be64(phv + f->byte);
+        kv_store_be64(phv + f->byte, (w & ~f->mask) | (((uint64_t)v << f->shift) & f->mask));
+        return;
+    }
+    kv_bits_write(phv, f->bitoff, f->width, (kv_u128)v);
 }
 
 static inline int kv_u128_to_dec(kv_u128 v, char *out) {  /* for traces: digits, no sign */

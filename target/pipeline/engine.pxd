@@ -17,8 +17,24 @@ cdef extern from "pipeline/bits.h":
     void kv_bits_write(uint8_t *base, uint32_t bitoff, uint32_t width, u128 v) noexcept nogil
     void kv_bits_copy(uint8_t *dst, uint32_t dbit, const uint8_t *src, uint32_t sbit,
                       uint32_t width) noexcept nogil
+    uint64_t kv_load_be64(const uint8_t *p) noexcept nogil
+    void kv_copy_small(uint8_t *d, const uint8_t *s, uint32_t n) noexcept nogil
+    void kv_store_be64(uint8_t *p, uint64_t v) noexcept nogil
     s128 kv_sext(u128 v, uint32_t width) noexcept nogil
     u128 kv_mask128(uint32_t width) noexcept nogil
+
+    ctypedef struct field_t "kv_field_t":
+        uint32_t bitoff             # from the start of the PHV
+        uint16_t width              # bits (the maximum for a varbit field)
+        uint8_t is_signed
+        uint8_t varbit              # 1: the value's current length is the header's vlen
+        uint32_t hdr                # owning header instance
+        uint8_t narrow              # within one 8-byte word: one load, mask and shift (bits.h)
+        uint8_t shift
+        uint32_t byte
+        uint64_t mask
+    s128 kv_field_read(const field_t *f, const uint8_t *phv, const uint32_t *vlen) noexcept nogil
+    void kv_field_write(const field_t *f, uint8_t *phv, s128 v) noexcept nogil
 
 
 cdef struct insn_t:
@@ -28,14 +44,6 @@ cdef struct insn_t:
     uint16_t c
     uint32_t d                  # field id, constant index, object id, jump target
     uint32_t e
-
-
-cdef struct field_t:
-    uint32_t bitoff             # from the start of the PHV
-    uint16_t width              # bits (the maximum for a varbit field)
-    uint8_t is_signed
-    uint8_t varbit              # 1: the value's current length is the header's vlen
-    uint32_t hdr                # owning header instance
 
 
 cdef struct header_t:
@@ -174,6 +182,10 @@ cdef struct cksum_t:
     int32_t cond                # code of the condition, -1 = always
     uint8_t verify
     uint8_t update
+    # Update of an Internet checksum whose inputs and target tile one byte range (the IPv4
+    # header's shape): zero the target, sum the range in place. span_len 0: not this shape.
+    uint32_t span_byte
+    uint32_t span_len
 
 
 cdef struct counter_t:

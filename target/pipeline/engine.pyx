@@ -46,13 +46,19 @@ cdef extern from *:
     /* Sum of big-endian 16-bit words, taken 32 bits at a time: 2^16 = 1 modulo 0xFFFF, so
        the end-around-carry fold of this sum equals that of the 16-bit words. */
     static inline uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) {
-        uint64_t sum = 0;
+        uint64_t sum = 0, w64;
         uint32_t w32;
         uint16_t w16;
         uint32_t i = 0;
-        for (; i + 4 <= nbytes; i += 4) {
+        for (; i + 8 <= nbytes; i += 8) {
+            memcpy(&w64, p + i, 8);
+            w64 = __builtin_bswap64(w64);
+            sum += (w64 >> 32) + (uint32_t)w64;
+        }
+        if (i + 4 <= nbytes) {
             memcpy(&w32, p + i, 4);
             sum += __builtin_bswap32(w32);
+            i += 4;
         }
         if (i < nbytes) {
             memcpy(&w16, p + i, 2);
@@ -60,10 +66,19 @@ cdef extern from *:
         }
         return sum;
     }
+    /* The Internet checksum of a kv_sum_be16 total: end-around carries, then complement. */
+    static inline uint64_t kv_csum_fold(uint64_t sum) {
+        sum = (sum & 0xFFFFFFFFULL) + (sum >> 32);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (~sum) & 0xFFFF;
+    }
     """
     void kv_prefetch(const void *p) noexcept nogil
     void kv_zero_words(uint8_t *p, uint32_t nbytes) noexcept nogil
     uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
+    uint64_t kv_csum_fold(uint64_t sum) noexcept nogil
 
 cdef extern from *:
     """
@@ -480,6 +495,12 @@ cdef class Pipeline:
         self.fields[i].is_signed = signed
         self.fields[i].varbit = varbit
         self.fields[i].hdr = hdr
+        self.fields[i].byte = bitoff >> 3
+        self.fields[i].narrow = (not signed and not varbit and 0 < width
+                                 and (bitoff & 7) + width <= 64)
+        if self.fields[i].narrow:
+            self.fields[i].shift = 64 - (bitoff & 7) - width
+            self.fields[i].mask = ((<uint64_t>0xFFFFFFFFFFFFFFFFULL) >> (64 - width)) << self.fields[i].shift
 
     def _set_stack(self, uint32_t i, uint32_t first, list hdrs, uint32_t counter):
         cdef uint32_t k
@@ -581,6 +602,20 @@ cdef class Pipeline:
         self.cksums[i].update = update
         if verify:
             self.has_verify = True
+        self.cksums[i].span_len = 0
+        cdef calc_t *c = &self.calcs[calc]
+        cdef field_t *f = &self.fields[target]
+        if not c.csum_direct or not f.narrow or f.width != 16 or f.bitoff % 8:
+            return
+        runs = sorted([(self.segs[c.seg0 + k].src_bit // 8, self.segs[c.seg0 + k].width // 8)
+                       for k in range(c.nseg)] + [(f.bitoff // 8, 2)])
+        start, end = runs[0][0], runs[0][0]
+        for byte, nbytes in runs:
+            if byte != end or (byte - start) % 2:
+                return
+            end += nbytes
+        self.cksums[i].span_byte = start
+        self.cksums[i].span_len = end - start
 
     def _set_counter(self, uint32_t i, uint32_t size):
         self.counters[i].size = size
@@ -694,23 +729,6 @@ cdef class Pipeline:
         self.vset_count[i] = 0
 
     # ------------------------------------------------------------------ executor helpers
-    cdef inline s128 read_field(self, ctx_t *x, uint32_t fid) noexcept nogil:
-        cdef field_t *f = &self.fields[fid]
-        cdef uint32_t width = f.width
-        cdef u128 v
-        if f.varbit:
-            width = x.vlen[f.hdr]
-            if width == 0:
-                return 0
-        v = kv_bits_read(x.phv, f.bitoff, width)
-        if f.is_signed:
-            return kv_sext(v, width)
-        return <s128>v
-
-    cdef inline void write_field(self, ctx_t *x, uint32_t fid, s128 v) noexcept nogil:
-        cdef field_t *f = &self.fields[fid]
-        kv_bits_write(x.phv, f.bitoff, f.width, <u128>v)
-
     cdef inline void trace_ev(self, ctx_t *x, uint32_t ev, int32_t a, int32_t b, u128 v) noexcept nogil:
         cdef trace_rec_t *r
         if self.n_trace >= MAX_TRACE:
@@ -795,11 +813,7 @@ cdef class Pipeline:
         for k in range(c.nseg):
             s = &self.segs[c.seg0 + k]
             sum += kv_sum_be16(x.phv + (s.src_bit >> 3), s.width >> 3)
-        sum = (sum & 0xFFFFFFFFULL) + (sum >> 32)
-        sum = (sum & 0xFFFF) + (sum >> 16)
-        sum = (sum & 0xFFFF) + (sum >> 16)
-        sum = (sum & 0xFFFF) + (sum >> 16)
-        return (~sum) & 0xFFFF
+        return kv_csum_fold(sum)
 
     cdef uint64_t calc_compute(self, ctx_t *x, uint32_t cid) noexcept nogil:
         """Pack a calculation's inputs MSB-first (BMv2's rule) and hash them."""
@@ -852,14 +866,18 @@ cdef class Pipeline:
             if i.op == OP_LDK:
                 r[i.a] = self.consts[i.d]
             elif i.op == OP_LDF:
-                r[i.a] = self.read_field(x, i.d)
+                r[i.a] = kv_field_read(&self.fields[i.d], x.phv, x.vlen)
             elif i.op == OP_LDP:
                 r[i.a] = x.params[i.d]
             elif i.op == OP_LDV:
                 r[i.a] = x.valid[i.d]
             elif i.op == OP_STF:
-                self.write_field(x, i.d, r[i.a])
+                kv_field_write(&self.fields[i.d], x.phv, r[i.a])
             elif i.op == OP_CPF:
+                if self.fields[i.d].narrow and self.fields[i.e].narrow:
+                    kv_field_write(&self.fields[i.d], x.phv,
+                                   kv_field_read(&self.fields[i.e], x.phv, x.vlen))
+                    continue
                 w = self.fields[i.d].width
                 if self.fields[i.e].varbit:
                     w = x.vlen[self.fields[i.e].hdr]
@@ -867,11 +885,11 @@ cdef class Pipeline:
                 if self.fields[i.d].varbit:
                     x.vlen[self.fields[i.d].hdr] = w
             elif i.op == OP_STFP:
-                self.write_field(x, i.d, x.params[i.e])
+                kv_field_write(&self.fields[i.d], x.phv, x.params[i.e])
             elif i.op == OP_STFK:
-                self.write_field(x, i.d, self.consts[i.e])
+                kv_field_write(&self.fields[i.d], x.phv, self.consts[i.e])
             elif i.op == OP_FOPK:
-                va = self.read_field(x, i.e)
+                va = kv_field_read(&self.fields[i.e], x.phv, x.vlen)
                 vb = self.consts[i.b]
                 if i.a == 0:
                     va = <s128>(<u128>va + <u128>vb)
@@ -883,7 +901,7 @@ cdef class Pipeline:
                     va = va | vb
                 else:
                     va = va ^ vb
-                self.write_field(x, i.d, va)
+                kv_field_write(&self.fields[i.d], x.phv, va)
             elif i.op == OP_RET:
                 return r[i.a]
             elif i.op == OP_ADD:
@@ -964,7 +982,7 @@ cdef class Pipeline:
                     return 0
             elif i.op == OP_LDFDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
-                r[i.a] = self.read_field(x, self.headers[h].first_field + i.e) if ok else 0
+                r[i.a] = kv_field_read(&self.fields[self.headers[h].first_field + i.e], x.phv, x.vlen) if ok else 0
             elif i.op == OP_LDVDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 r[i.a] = x.valid[h] if ok else 0
@@ -976,13 +994,13 @@ cdef class Pipeline:
                     r[i.a] = x.stack_next[self.stacks[i.d].counter] - 1
                 else:
                     h = self.stack_hdrs[self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter] - 1]
-                    r[i.a] = self.read_field(x, self.headers[h].first_field + i.e)
+                    r[i.a] = kv_field_read(&self.fields[self.headers[h].first_field + i.e], x.phv, x.vlen)
             elif i.op == OP_LDSIZE:
                 r[i.a] = x.stack_next[self.stacks[i.d].counter]
             elif i.op == OP_STFDYN:
                 h = self.stack_elem(i.d, r[i.b], &ok)
                 if ok:
-                    self.write_field(x, self.headers[h].first_field + i.e, r[i.a])
+                    kv_field_write(&self.fields[self.headers[h].first_field + i.e], x.phv, r[i.a])
             elif i.op == OP_SETVALID or i.op == OP_SETUNION:
                 self.set_valid(x, i.d)
             elif i.op == OP_SETINVALID:
@@ -1015,8 +1033,8 @@ cdef class Pipeline:
             elif i.op == OP_POP:
                 self.stack_shift(x, i.d, i.e, False)
             elif i.op == OP_DROP:
-                self.write_field(x, self.f_egress_spec, 511)
-                self.write_field(x, self.f_mcast_grp, 0)
+                kv_field_write(&self.fields[self.f_egress_spec], x.phv, 511)
+                kv_field_write(&self.fields[self.f_mcast_grp], x.phv, 0)
             elif i.op == OP_EXIT:
                 x.exit_flag = 1
                 return r[0]
@@ -1027,14 +1045,14 @@ cdef class Pipeline:
                     ct.cells[2 * <uint32_t>r[i.a] + 1] += x.pkt.len if x.pkt != NULL else 0
             elif i.op == OP_METER:
                 if r[i.a] >= 0 and r[i.a] < self.meter_sizes[i.d]:
-                    self.write_field(x, i.e, meter_execute(
+                    kv_field_write(&self.fields[i.e], x.phv, meter_execute(
                         &self.meter_cells[i.d][<uint32_t>r[i.a]], x.now_ns,
                         1 if self.meter_is_packets[i.d] else (x.pkt.len if x.pkt != NULL else 0)))
             elif i.op == OP_REGRD:
                 rg = &self.registers[i.d]
                 if r[i.a] >= 0 and r[i.a] < rg.size:
                     ua = rg.cells[<uint32_t>r[i.a]]
-                    self.write_field(x, i.e, <s128>ua)
+                    kv_field_write(&self.fields[i.e], x.phv, <s128>ua)
             elif i.op == OP_REGWR:
                 rg = &self.registers[i.d]
                 if r[i.a] >= 0 and r[i.a] < rg.size:
@@ -1053,14 +1071,14 @@ cdef class Pipeline:
             elif i.op == OP_HASH:
                 hv = self.calc_compute(x, i.d)
                 if r[i.b] != 0:
-                    self.write_field(x, i.e, r[i.a] + <s128>(hv % <uint64_t>r[i.b]))
+                    kv_field_write(&self.fields[i.e], x.phv, r[i.a] + <s128>(hv % <uint64_t>r[i.b]))
                 else:
-                    self.write_field(x, i.e, r[i.a])
+                    kv_field_write(&self.fields[i.e], x.phv, r[i.a])
             elif i.op == OP_RANDOM:
                 va = r[i.a]
                 vb = r[i.b]
                 if vb >= va:
-                    self.write_field(x, i.e, va + <s128>(self.rand64() % <uint64_t>(vb - va + 1)))
+                    kv_field_write(&self.fields[i.e], x.phv, va + <s128>(self.rand64() % <uint64_t>(vb - va + 1)))
             elif i.op == OP_TRUNCATE:
                 x.truncate_len = <int32_t>r[i.a]
             elif i.op == OP_LOG:
@@ -1145,7 +1163,7 @@ cdef class Pipeline:
             return False
         if nbytes < hd.nbytes:
             memset(x.phv + hd.byteoff + nbytes, 0, hd.nbytes - nbytes)
-        memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
+        kv_copy_small(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
         x.cursor += nbytes
         if hd.union_id >= 0:
             self.invalidate_union_others(x, h)
@@ -1181,7 +1199,7 @@ cdef class Pipeline:
                 if x.cursor + nb > x.pkt.len:
                     x.error = ERR_PACKET_TOO_SHORT
                     break
-                memcpy(x.phv + hd.byteoff, x.pkt.data + x.cursor, nb)
+                kv_copy_small(x.phv + hd.byteoff, x.pkt.data + x.cursor, nb)
                 x.cursor += nb
                 x.valid[ps.simple_hdr] = 1
                 if self.trace_on:
@@ -1193,7 +1211,7 @@ cdef class Pipeline:
             key = 0
             if ps.key_field >= 0:
                 # the common key: one field, read directly
-                key = <u128>self.read_field(x, ps.key_field) & kv_mask128(
+                key = <u128>kv_field_read(&self.fields[ps.key_field], x.phv, x.vlen) & kv_mask128(
                     self.pcomps[ps.comp0].width)
             elif ps.ncomps:
                 key = self.transition_key(x, ps)
@@ -1251,7 +1269,7 @@ cdef class Pipeline:
             if i.op == OP_RET:
                 return
             elif i.op == OP_LDF:
-                r[i.a] = self.read_field(x, i.d)
+                r[i.a] = kv_field_read(&self.fields[i.d], x.phv, x.vlen)
             elif i.op == OP_LDK:
                 r[i.a] = self.consts[i.d]
             elif i.op == OP_LDV:
@@ -1263,8 +1281,8 @@ cdef class Pipeline:
                     x.error = ERR_STACK_OOB
                     r[i.a] = 0
                 else:
-                    r[i.a] = self.read_field(x, self.headers[self.stack_hdrs[
-                        self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter] - 1]].first_field + i.e)
+                    r[i.a] = kv_field_read(&self.fields[self.headers[self.stack_hdrs[
+                        self.stacks[i.d].first + x.stack_next[self.stacks[i.d].counter] - 1]].first_field + i.e], x.phv, x.vlen)
 
     cdef int32_t run_until_table(self, ctx_t *x, int32_t node) noexcept nogil:
         """Evaluate conditions up to the first node that is not one; return it (or -1).
@@ -1308,7 +1326,7 @@ cdef class Pipeline:
         cdef table_t *t = &self.tables[ti]
         if t.kind == TBL_LPM24:
             kv_prefetch(&(<dir24_t *>t.matcher).tbl24[
-                <uint32_t>self.read_field(x, t.keys[0].src) >> 8])
+                <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen) >> 8])
 
     cdef int64_t table_lookup(self, ctx_t *x, uint32_t ti) noexcept nogil:
         """Build the key and find the entry id (-1: miss)."""
@@ -1319,7 +1337,7 @@ cdef class Pipeline:
         cdef uint32_t k
         cdef u128 v
         if t.kind == TBL_LPM24:
-            e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>self.read_field(x, t.keys[0].src))
+            e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen))
         elif t.kind != TBL_KEYLESS:
             memset(key, 0, t.key_bytes + 16)
             for k in range(t.nkeys):
@@ -1328,7 +1346,7 @@ cdef class Pipeline:
                     key[kf.off] = x.valid[kf.src]
                     continue
                 if kf.width <= 128:
-                    v = <u128>self.read_field(x, kf.src) & kv_mask128(kf.width)
+                    v = <u128>kv_field_read(&self.fields[kf.src], x.phv, x.vlen) & kv_mask128(kf.width)
                     if kf.has_mask:
                         v &= kf.mask
                     kv_bits_write(key, kf.off * 8 + kf.nbytes * 8 - kf.width, kf.width, v)
@@ -1383,7 +1401,7 @@ cdef class Pipeline:
                 act = pr.member_action[ref]
                 params = &pr.member_params[<size_t>ref * pr.param_stride]
         if t.direct_meter >= 0 and e >= 0 and <uint32_t>e < self.meter_sizes[t.direct_meter]:
-            self.write_field(x, t.direct_meter_dst, meter_execute(
+            kv_field_write(&self.fields[t.direct_meter_dst], x.phv, meter_execute(
                 &self.meter_cells[t.direct_meter][e], x.now_ns,
                 1 if self.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0)))
         if act >= 0:
@@ -1464,10 +1482,10 @@ cdef class Pipeline:
             if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             v = self.calc_compute(x, c.calc)
-            if <u128>self.read_field(x, c.target) & kv_mask128(self.fields[c.target].width) != \
+            if <u128>kv_field_read(&self.fields[c.target], x.phv, x.vlen) & kv_mask128(self.fields[c.target].width) != \
                     (<u128>v & kv_mask128(self.fields[c.target].width)):
                 if self.f_checksum_error >= 0:
-                    self.write_field(x, self.f_checksum_error, 1)
+                    kv_field_write(&self.fields[self.f_checksum_error], x.phv, 1)
                 if self.trace_on:
                     self.trace_ev(x, EV_CHECKSUM_ERROR, k, 0, 0)
 
@@ -1480,10 +1498,14 @@ cdef class Pipeline:
                 continue
             if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
-            if self.calcs[c.calc].csum_direct:
-                self.write_field(x, c.target, <s128>self.csum_in_place(x, &self.calcs[c.calc]))
+            if c.span_len:
+                kv_field_write(&self.fields[c.target], x.phv, 0)
+                kv_field_write(&self.fields[c.target], x.phv,
+                               <s128>kv_csum_fold(kv_sum_be16(x.phv + c.span_byte, c.span_len)))
+            elif self.calcs[c.calc].csum_direct:
+                kv_field_write(&self.fields[c.target], x.phv, <s128>self.csum_in_place(x, &self.calcs[c.calc]))
             else:
-                self.write_field(x, c.target, <s128>self.calc_compute(x, c.calc))
+                kv_field_write(&self.fields[c.target], x.phv, <s128>self.calc_compute(x, c.calc))
 
     cdef bint deparse(self, ctx_t *x) noexcept nogil:
         """Emit valid headers in deparser order in front of the unparsed payload.
@@ -1511,7 +1533,7 @@ cdef class Pipeline:
                 if start - nb < p.buf:
                     return self.deparse_moving(x)
                 start -= nb
-                memcpy(start, x.phv + hd.byteoff, nb)
+                kv_copy_small(start, x.phv + hd.byteoff, nb)
         hlen = <uint32_t>(end - start)
         p.len = hlen + (p.len - x.cursor)
         p.data = start
@@ -1545,7 +1567,7 @@ cdef class Pipeline:
             h = self.deparser[k]
             if x.valid[h]:
                 nb = (self.headers[h].fixed_bits + x.vlen[h]) // 8
-                memcpy(start, x.phv + self.headers[h].byteoff, nb)
+                kv_copy_small(start, x.phv + self.headers[h].byteoff, nb)
                 start += nb
         p.data = start - hlen
         p.len = hlen + payload
@@ -1620,20 +1642,20 @@ cdef class Pipeline:
             y.phv = self.phv
             self.copy_field_list(x, &y, job.field_list)
         else:
-            self.write_field(x, self.f_ingress_port, job.port)
+            kv_field_write(&self.fields[self.f_ingress_port], x.phv, job.port)
         if job.instance_type:
             if self.f_instance_type >= 0:
-                self.write_field(x, self.f_instance_type, job.instance_type)
+                kv_field_write(&self.fields[self.f_instance_type], x.phv, job.instance_type)
         if self.f_packet_length >= 0:
-            self.write_field(x, self.f_packet_length, job.packet_length)
+            kv_field_write(&self.fields[self.f_packet_length], x.phv, job.packet_length)
         if self.f_ingress_ts >= 0:
-            self.write_field(x, self.f_ingress_ts, <s128>(x.now_ns // 1000))
+            kv_field_write(&self.fields[self.f_ingress_ts], x.phv, <s128>(x.now_ns // 1000))
         if self.trace_on:
             self.trace_ev(x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
         self.run_parser(x)
         if x.error != ERR_NONE:
             if self.f_parser_error >= 0:
-                self.write_field(x, self.f_parser_error, x.error)
+                kv_field_write(&self.fields[self.f_parser_error], x.phv, x.error)
             x.error = ERR_NONE
         self.verify_checksums(x)
 
@@ -1666,7 +1688,7 @@ cdef class Pipeline:
             self.ctx_init(&y, s2, cp, job.seq)
             if instance == 1:
                 kv_zero_words(y.phv, self.state_bytes)
-                self.write_field(&y, self.f_ingress_port, job.port)
+                kv_field_write(&self.fields[self.f_ingress_port], y.phv, job.port)
                 self.run_parser(&y)
                 y.error = ERR_NONE
             else:
@@ -1675,8 +1697,8 @@ cdef class Pipeline:
             self.reset_metadata(&y)
             self.copy_field_list(&y, x, x.clone_fl)
             if self.f_instance_type >= 0:
-                self.write_field(&y, self.f_instance_type, instance)
-            self.write_field(&y, self.f_egress_rid, sess[4 + 2 * k])
+                kv_field_write(&self.fields[self.f_instance_type], y.phv, instance)
+            kv_field_write(&self.fields[self.f_egress_rid], y.phv, sess[4 + 2 * k])
             j2 = &self.jobs[s2]
             j2.kind = JOB_EGRESS
             j2.pkt = cp
@@ -1703,8 +1725,8 @@ cdef class Pipeline:
         if x.failed:
             self.free_pkt(job.pkt)
             return 0
-        egress_spec = <uint32_t>self.read_field(x, self.f_egress_spec)
-        mgid = <uint32_t>self.read_field(x, self.f_mcast_grp)
+        egress_spec = <uint32_t>kv_field_read(&self.fields[self.f_egress_spec], x.phv, x.vlen)
+        mgid = <uint32_t>kv_field_read(&self.fields[self.f_mcast_grp], x.phv, x.vlen)
         if self.trace_on:
             self.trace_ev(x, EV_INGRESS_DONE, egress_spec, mgid, 0)
         # ingress clone: the original packet, parsed again, with the field list preserved
@@ -1735,7 +1757,7 @@ cdef class Pipeline:
             return 0
         if mgid != 0:
             if self.f_instance_type >= 0:
-                self.write_field(x, self.f_instance_type, 5)
+                kv_field_write(&self.fields[self.f_instance_type], x.phv, 5)
             nodes = self.mc_nodes[mgid & 0xFFFF]
             n = nodes[0] if nodes != NULL else 0
             if self.trace_on:
@@ -1745,7 +1767,7 @@ cdef class Pipeline:
                 if cp == NULL:
                     self.pool_exhausted += 1
                     continue
-                self.write_field(x, self.f_egress_rid, nodes[2 + 2 * k])
+                kv_field_write(&self.fields[self.f_egress_rid], x.phv, nodes[2 + 2 * k])
                 self.enqueue_egress(x, cp, nodes[1 + 2 * k], 5, tail, head, job)
             if n == 0:
                 self.free_pkt(job.pkt)
@@ -1756,7 +1778,7 @@ cdef class Pipeline:
             self.free_pkt(job.pkt)
             return 0
         if self.f_instance_type >= 0:
-            self.write_field(x, self.f_instance_type, 0)
+            kv_field_write(&self.fields[self.f_instance_type], x.phv, 0)
         if may_run_in_place:
             # Nothing else queued: the egress pass runs in this slot, on this header vector.
             job.kind = JOB_EGRESS
@@ -1770,34 +1792,35 @@ cdef class Pipeline:
 
     cdef int do_egress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
                        out_t *outs, int nout, int max_out) noexcept nogil:
-        cdef ctx_t x
+        cdef ctx_t xs
+        cdef ctx_t *x = &xs
         cdef int32_t s2
         cdef job_t *j2
-        self.ctx_init(&x, slot, job.pkt, job.seq)
+        self.ctx_init(x, slot, job.pkt, job.seq)
         x.cursor = job.cursor
         if self.f_egress_port >= 0:
-            self.write_field(&x, self.f_egress_port, job.port)
-        self.write_field(&x, self.f_egress_spec, 512)
+            kv_field_write(&self.fields[self.f_egress_port], x.phv, job.port)
+        kv_field_write(&self.fields[self.f_egress_spec], x.phv, 512)
         if self.f_packet_length >= 0:
-            self.write_field(&x, self.f_packet_length, job.packet_length)
+            kv_field_write(&self.fields[self.f_packet_length], x.phv, job.packet_length)
         if self.f_egress_ts >= 0:
-            self.write_field(&x, self.f_egress_ts, <s128>(x.now_ns // 1000))
+            kv_field_write(&self.fields[self.f_egress_ts], x.phv, <s128>(x.now_ns // 1000))
         if self.trace_on:
-            self.trace_ev(&x, EV_EGRESS, job.port, job.instance_type, 0)
-        self.run_control(&x, self.egress_init)
+            self.trace_ev(x, EV_EGRESS, job.port, job.instance_type, 0)
+        self.run_control(x, self.egress_init)
         x.exit_flag = 0
         if x.failed:
             self.free_pkt(job.pkt)
             return nout
         if x.clone_set:
-            self.clone_to_session(&x, job, tail, head, 2)
-        if <uint32_t>self.read_field(&x, self.f_egress_spec) == 511:
+            self.clone_to_session(x, job, tail, head, 2)
+        if <uint32_t>kv_field_read(&self.fields[self.f_egress_spec], x.phv, x.vlen) == 511:
             if self.trace_on:
-                self.trace_ev(&x, EV_DROP, 1, 0, 0)
+                self.trace_ev(x, EV_DROP, 1, 0, 0)
             self.free_pkt(job.pkt)
             return nout
-        self.update_checksums(&x)
-        if not self.deparse(&x):
+        self.update_checksums(x)
+        if not self.deparse(x):
             self.free_pkt(job.pkt)
             return nout
         if x.recirc_fl >= 0:
@@ -1820,7 +1843,7 @@ cdef class Pipeline:
             j2.seq = job.seq
             memcpy(self.slot_phv(s2), x.phv, self.phv_total)
             if self.trace_on:
-                self.trace_ev(&x, EV_RECIRC, 0, 0, 0)
+                self.trace_ev(x, EV_RECIRC, 0, 0, 0)
             return nout
         if nout >= max_out:
             self.free_pkt(job.pkt)
@@ -1829,7 +1852,7 @@ cdef class Pipeline:
         outs[nout].pkt = job.pkt
         outs[nout].port = job.port
         if self.trace_on:
-            self.trace_ev(&x, EV_OUT, job.port, job.pkt.len, 0)
+            self.trace_ev(x, EV_OUT, job.port, job.pkt.len, 0)
         return nout + 1
 
     cdef inline int64_t group_lookup(self, ctx_t *x, int32_t node) noexcept nogil:
