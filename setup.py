@@ -16,6 +16,10 @@ HERE = Path(__file__).parent
 COMPILE_ARGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
 if os.environ.get("KVICK_MARCH"):
     COMPILE_ARGS.append("-march=" + os.environ["KVICK_MARCH"])
+# The executor is one large function per stage calling small helpers a few times each; gcc's
+# default growth limits leave those calls out of line (about 50 instructions a packet).
+ENGINE_ARGS = ["--param", "max-inline-insns-single=1000", "--param", "large-function-growth=1000",
+               "--param", "inline-unit-growth=400", "--param", "max-inline-insns-auto=100"]
 
 
 def extensions() -> list[Extension]:
@@ -32,7 +36,7 @@ def extensions() -> list[Extension]:
                 ".".join(rel.parts),
                 [str(rel) + ".pyx"],
                 include_dirs=[str(HERE / "target")],
-                extra_compile_args=COMPILE_ARGS,
+                extra_compile_args=COMPILE_ARGS + (ENGINE_ARGS if rel.name == "engine" else []),
             )
         )
     return exts

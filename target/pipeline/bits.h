@@ -137,7 +137,25 @@ typedef struct {
     uint8_t shift;      /* narrow: 64 - bitoff % 8 - width */
     uint32_t byte;      /* bitoff / 8 */
     uint64_t mask;      /* narrow: the field's bits within that word */
+    uint8_t whole;      /* narrow, byte-aligned and whole bytes: its size in bytes, else 0 */
 } kv_field_t;
+
+/* Store the low n (1..8) bytes of v big-endian at p, touching no other byte. */
+static inline __attribute__((always_inline)) void kv_store_be_bytes(uint8_t *p, uint64_t v,
+                                                                    uint32_t n) {
+    uint32_t w32; uint16_t w16;
+    switch (n) {
+    case 1: p[0] = (uint8_t)v; return;
+    case 2: w16 = __builtin_bswap16((uint16_t)v); memcpy(p, &w16, 2); return;
+    case 4: w32 = __builtin_bswap32((uint32_t)v); memcpy(p, &w32, 4); return;
+    case 8: kv_store_be64(p, v); return;
+    default:
+        /* 3, 5, 6, 7 bytes: most significant bytes first, four, two, then one at a time */
+        if (n >= 4) { n -= 4; w32 = __builtin_bswap32((uint32_t)(v >> (8 * n))); memcpy(p, &w32, 4); p += 4; }
+        if (n >= 2) { n -= 2; w16 = __builtin_bswap16((uint16_t)(v >> (8 * n))); memcpy(p, &w16, 2); p += 2; }
+        if (n) p[0] = (uint8_t)v;
+    }
+}
 
 __attribute__((noinline)) static kv_s128 kv_field_read_slow(const kv_field_t *f, const uint8_t *phv,
                                                             const uint32_t *vlen) {
@@ -162,6 +180,11 @@ static inline __attribute__((always_inline)) kv_s128 kv_field_read(const kv_fiel
 /* Store the low bits of v into the field (a varbit field keeps its current length). */
 static inline __attribute__((always_inline)) void kv_field_write(const kv_field_t *f, uint8_t *phv,
                                                                  kv_s128 v) {
+    if (f->whole) {
+        /* a plain store: no load of the surrounding word, which may still be in flight */
+        kv_store_be_bytes(phv + f->byte, (uint64_t)v, f->whole);
+        return;
+    }
     if (__builtin_expect(f->narrow, 1)) {
         uint64_t w = kv_load_be64(phv + f->byte);
         kv_store_be64(phv + f->byte, (w & ~f->mask) | (((uint64_t)v << f->shift) & f->mask));

@@ -33,6 +33,7 @@ cdef extern from "pipeline/bits.h":
         uint8_t shift
         uint32_t byte
         uint64_t mask
+        uint8_t whole               # byte-aligned whole bytes: written with plain stores
     s128 kv_field_read(const field_t *f, const uint8_t *phv, const uint32_t *vlen) noexcept nogil
     void kv_field_write(const field_t *f, uint8_t *phv, s128 v) noexcept nogil
 
@@ -82,6 +83,13 @@ cdef struct pstate_t:
     uint32_t key_bits           # total width of the key
     int32_t simple_hdr          # the state only extracts this fixed-size header (-1: general)
     int32_t key_field           # the key is this one field (-1: general)
+    # A simple_hdr state whose key is one field of that header reads it from the packet bytes
+    # just extracted, not from the header vector that was just written (a load straddling
+    # those fresh stores would wait for them): an 8-byte window at key_win bytes into the
+    # header, shifted right by key_shift and masked with key_mask. key_win -1: not this shape.
+    int32_t key_win
+    uint8_t key_shift
+    uint64_t key_mask
 
 
 cdef struct pcomp_t:
@@ -186,6 +194,7 @@ cdef struct cksum_t:
     # header's shape): zero the target, sum the range in place. span_len 0: not this shape.
     uint32_t span_byte
     uint32_t span_len
+    uint8_t span_target_shift   # how kv_sum_be16 counts the target word: << 16 or << 0
 
 
 cdef struct counter_t:

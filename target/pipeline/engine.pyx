@@ -501,6 +501,8 @@ cdef class Pipeline:
         if self.fields[i].narrow:
             self.fields[i].shift = 64 - (bitoff & 7) - width
             self.fields[i].mask = ((<uint64_t>0xFFFFFFFFFFFFFFFFULL) >> (64 - width)) << self.fields[i].shift
+            if bitoff % 8 == 0 and width % 8 == 0:
+                self.fields[i].whole = width // 8
 
     def _set_stack(self, uint32_t i, uint32_t first, list hdrs, uint32_t counter):
         cdef uint32_t k
@@ -520,6 +522,9 @@ cdef class Pipeline:
     def _set_pstate(self, uint32_t i, uint32_t code, uint32_t keycode, list comps, uint32_t comp0,
                     list trans, uint32_t trans0):
         cdef uint32_t k, bits = 0
+        cdef field_t *f
+        cdef header_t *hd
+        cdef uint32_t fbit, win, width
         self.pstates[i].code = code
         self.pstates[i].keycode = keycode
         self.pstates[i].ncomps = len(comps)
@@ -541,9 +546,22 @@ cdef class Pipeline:
         if (len(comps) == 1 and self.code[keycode].op == OP_LDF
                 and self.code[keycode + 1].op == OP_RET and comps[0][0] == self.code[keycode].a):
             self.pstates[i].key_field = self.code[keycode].d
+        self.pstates[i].key_win = -1
+        if self.pstates[i].simple_hdr >= 0 and self.pstates[i].key_field >= 0:
+            f = &self.fields[self.pstates[i].key_field]
+            hd = &self.headers[self.pstates[i].simple_hdr]
+            width = min(f.width, self.pcomps[comp0].width)
+            if (f.hdr == <uint32_t>self.pstates[i].simple_hdr and f.narrow and hd.fixed_bits >= 64
+                    and width == f.width):
+                fbit = f.bitoff - hd.byteoff * 8
+                win = min(fbit // 8, hd.fixed_bits // 8 - 8)
+                if fbit - win * 8 + f.width <= 64:
+                    self.pstates[i].key_win = win
+                    self.pstates[i].key_shift = 64 - (fbit - win * 8) - f.width
+                    self.pstates[i].key_mask = (<uint64_t>0xFFFFFFFFFFFFFFFFULL) >> (64 - f.width)
         for k, (kind, value, mask, nxt, vset) in enumerate(trans):
             self.ptrans[trans0 + k].kind = kind
-            self.ptrans[trans0 + k].value = int_to_u128(value)
+            self.ptrans[trans0 + k].value = int_to_u128(value & mask)    # compared masked
             self.ptrans[trans0 + k].mask = int_to_u128(mask)
             self.ptrans[trans0 + k].next_state = nxt
             self.ptrans[trans0 + k].vset = vset
@@ -616,6 +634,10 @@ cdef class Pipeline:
             end += nbytes
         self.cksums[i].span_byte = start
         self.cksums[i].span_len = end - start
+        # kv_sum_be16 adds 32-bit big-endian words, then a final 16-bit one: the target counts
+        # as the high half of a word, or as itself.
+        off = f.byte - start
+        self.cksums[i].span_target_shift = 16 if off % 4 == 0 and off + 2 != end - start else 0
 
     def _set_counter(self, uint32_t i, uint32_t size):
         self.counters[i].size = size
@@ -1179,11 +1201,9 @@ cdef class Pipeline:
         cdef header_t *hd
         cdef uint32_t nb
         cdef pstate_t *ps
-        cdef ptrans_t *tr
-        cdef uint32_t k, j, steps = 0
-        cdef u128 key
+        cdef uint32_t steps = 0
+        cdef u128 key = 0
         cdef int32_t nxt
-        cdef bint matched
         while state >= 0:
             steps += 1
             if steps > 10000:
@@ -1200,10 +1220,19 @@ cdef class Pipeline:
                     x.error = ERR_PACKET_TOO_SHORT
                     break
                 kv_copy_small(x.phv + hd.byteoff, x.pkt.data + x.cursor, nb)
+                if ps.key_win >= 0:
+                    key = (kv_load_be64(x.pkt.data + x.cursor + ps.key_win) >> ps.key_shift) & ps.key_mask
                 x.cursor += nb
                 x.valid[ps.simple_hdr] = 1
                 if self.trace_on:
                     self.trace_ev(x, EV_EXTRACT, ps.simple_hdr, nb, 0)
+                if ps.key_win >= 0:
+                    nxt = self.next_state(ps, key)
+                    if nxt == -2:
+                        x.error = ERR_NO_MATCH
+                        break
+                    state = nxt
+                    continue
             else:
                 self.run_block(x, ps.code)
                 if x.error != ERR_NONE:
@@ -1217,26 +1246,7 @@ cdef class Pipeline:
                 key = self.transition_key(x, ps)
                 if x.error != ERR_NONE:
                     break
-            nxt = -2
-            for k in range(ps.ntrans):
-                tr = &self.ptrans[ps.trans0 + k]
-                if tr.kind == 0:
-                    nxt = tr.next_state
-                    break
-                if tr.kind == 1:
-                    if (key & tr.mask) == (tr.value & tr.mask):
-                        nxt = tr.next_state
-                        break
-                else:
-                    matched = False
-                    for j in range(self.vset_count[tr.vset]):
-                        if (key & self.vset_masks[tr.vset][j] & tr.mask) == (
-                                self.vset_values[tr.vset][j] & self.vset_masks[tr.vset][j] & tr.mask):
-                            matched = True
-                            break
-                    if matched:
-                        nxt = tr.next_state
-                        break
+            nxt = self.next_state(ps, key)
             if nxt == -2:
                 x.error = ERR_NO_MATCH
                 break
@@ -1245,6 +1255,24 @@ cdef class Pipeline:
             self.parser_errors += 1
             if self.trace_on:
                 self.trace_ev(x, EV_PARSER_ERROR, x.error, 0, 0)
+
+    cdef inline int32_t next_state(self, pstate_t *ps, u128 key) noexcept nogil:
+        """The first transition of ps that the key selects (-1: accept, -2: none)."""
+        cdef ptrans_t *tr
+        cdef uint32_t k, j
+        for k in range(ps.ntrans):
+            tr = &self.ptrans[ps.trans0 + k]
+            if tr.kind == 0:
+                return tr.next_state
+            if tr.kind == 1:
+                if (key & tr.mask) == tr.value:
+                    return tr.next_state
+            else:
+                for j in range(self.vset_count[tr.vset]):
+                    if (key & self.vset_masks[tr.vset][j] & tr.mask) == (
+                            self.vset_values[tr.vset][j] & self.vset_masks[tr.vset][j] & tr.mask):
+                        return tr.next_state
+        return -2
 
     cdef u128 transition_key(self, ctx_t *x, pstate_t *ps) noexcept nogil:
         """Concatenate the key components; each component is padded to whole bytes (BMv2)."""
@@ -1492,6 +1520,8 @@ cdef class Pipeline:
     cdef void update_checksums(self, ctx_t *x) noexcept nogil:
         cdef uint32_t k
         cdef cksum_t *c
+        cdef field_t *f
+        cdef uint64_t old
         for k in range(self.n_cksums):
             c = &self.cksums[k]
             if not c.update:
@@ -1499,9 +1529,13 @@ cdef class Pipeline:
             if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             if c.span_len:
-                kv_field_write(&self.fields[c.target], x.phv, 0)
-                kv_field_write(&self.fields[c.target], x.phv,
-                               <s128>kv_csum_fold(kv_sum_be16(x.phv + c.span_byte, c.span_len)))
+                # Sum the whole range, then take out the old target as kv_sum_be16 counted it:
+                # exactly the sum with the target zeroed, without storing to the words about to
+                # be loaded (a load overlapping a fresh store waits for it).
+                f = &self.fields[c.target]
+                old = <uint64_t>kv_field_read(f, x.phv, x.vlen)
+                kv_field_write(f, x.phv, <s128>kv_csum_fold(
+                    kv_sum_be16(x.phv + c.span_byte, c.span_len) - (old << c.span_target_shift)))
             elif self.calcs[c.calc].csum_direct:
                 kv_field_write(&self.fields[c.target], x.phv, <s128>self.csum_in_place(x, &self.calcs[c.calc]))
             else:
@@ -1623,12 +1657,16 @@ cdef class Pipeline:
     cdef int do_ingress(self, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
         """Ingress pass of a queued job; returns 1 when its slot now holds its egress pass."""
         cdef ctx_t x
-        self.ingress_begin(&x, job, slot)
+        self.ingress_begin(&x, job, slot, False)
         self.run_control(&x, self.ingress_init)
         return self.ingress_end(&x, job, tail, head, tail[0] == head + 1)
 
-    cdef void ingress_begin(self, ctx_t *xp, job_t *job, uint32_t slot) noexcept nogil:
-        """Everything before the ingress control: reset, standard metadata, parser, verify."""
+    cdef void ingress_begin(self, ctx_t *xp, job_t *job, uint32_t slot, bint zeroed) noexcept nogil:
+        """Everything before the ingress control: reset, standard metadata, parser, verify.
+
+        `zeroed`: the slot's state is already all zeros (the received-packet slots are cleared
+        as soon as their packet is done, so that these stores have long left the store buffer
+        when the next packet's metadata writes load the same words)."""
         cdef ctx_t y
         cdef bint preserved = job.field_list >= 0
         cdef ctx_t *x = xp
@@ -1637,7 +1675,8 @@ cdef class Pipeline:
         self.ctx_init(x, slot, job.pkt, job.seq)
         if preserved:
             memcpy(self.phv, x.phv, self.phv_total)       # keep the source values aside
-        kv_zero_words(x.phv, self.state_bytes)
+        if not zeroed:
+            kv_zero_words(x.phv, self.state_bytes)
         if preserved:
             y.phv = self.phv
             self.copy_field_list(x, &y, job.field_list)
@@ -1800,7 +1839,7 @@ cdef class Pipeline:
         x.cursor = job.cursor
         if self.f_egress_port >= 0:
             kv_field_write(&self.fields[self.f_egress_port], x.phv, job.port)
-        kv_field_write(&self.fields[self.f_egress_spec], x.phv, 512)
+        kv_field_write(&self.fields[self.f_egress_spec], x.phv, 0)     # as simple_switch does
         if self.f_packet_length >= 0:
             kv_field_write(&self.fields[self.f_packet_length], x.phv, job.packet_length)
         if self.f_egress_ts >= 0:
@@ -1888,6 +1927,8 @@ cdef class Pipeline:
         while i < n:
             g = min(GROUP, n - i)
             for k in range(g):
+                if i + k + 2 < n:
+                    kv_prefetch(pkts[i + k + 2].data)       # the parser's first load
                 self.rx_packets += 1
                 self.seq += 1
                 j = &self.jobs[MAX_JOBS + k]
@@ -1899,7 +1940,7 @@ cdef class Pipeline:
                 j.field_list = -1
                 j.recirc_depth = 0
                 j.seq = self.seq
-                self.ingress_begin(&gx[k], j, MAX_JOBS + k)
+                self.ingress_begin(&gx[k], j, MAX_JOBS + k, True)
                 gnode[k] = self.run_until_table(&gx[k], self.ingress_init)
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
                     self.table_prefetch(&gx[k], self.nodes[gnode[k]].a)
@@ -1919,6 +1960,7 @@ cdef class Pipeline:
                     self.run_control(&gx[k], gnode[k])
                 if self.ingress_end(&gx[k], j, &tail, head, head == tail):
                     nout = self.do_egress(j, MAX_JOBS + k, &tail, head, outs, nout, max_out)
+                kv_zero_words(gx[k].phv, self.state_bytes)     # ready for the next group
                 while head != tail:
                     slot = head % MAX_JOBS
                     j = &self.jobs[slot]
