@@ -140,21 +140,15 @@ typedef struct {
     uint8_t whole;      /* narrow, byte-aligned and whole bytes: its size in bytes, else 0 */
 } kv_field_t;
 
-/* Store the low n (1..8) bytes of v big-endian at p, touching no other byte. */
+/* Store the low n (1..8) bytes of v big-endian at p, touching no other byte. Bit tests on n
+ * rather than a switch: a jump table would be one indirect branch for every field size. */
 static inline __attribute__((always_inline)) void kv_store_be_bytes(uint8_t *p, uint64_t v,
                                                                     uint32_t n) {
     uint32_t w32; uint16_t w16;
-    switch (n) {
-    case 1: p[0] = (uint8_t)v; return;
-    case 2: w16 = __builtin_bswap16((uint16_t)v); memcpy(p, &w16, 2); return;
-    case 4: w32 = __builtin_bswap32((uint32_t)v); memcpy(p, &w32, 4); return;
-    case 8: kv_store_be64(p, v); return;
-    default:
-        /* 3, 5, 6, 7 bytes: most significant bytes first, four, two, then one at a time */
-        if (n >= 4) { n -= 4; w32 = __builtin_bswap32((uint32_t)(v >> (8 * n))); memcpy(p, &w32, 4); p += 4; }
-        if (n >= 2) { n -= 2; w16 = __builtin_bswap16((uint16_t)(v >> (8 * n))); memcpy(p, &w16, 2); p += 2; }
-        if (n) p[0] = (uint8_t)v;
-    }
+    if (n == 8) { kv_store_be64(p, v); return; }
+    if (n & 4) { w32 = __builtin_bswap32((uint32_t)(v >> (8 * (n & 3)))); memcpy(p, &w32, 4); p += 4; }
+    if (n & 2) { w16 = __builtin_bswap16((uint16_t)(v >> (8 * (n & 1)))); memcpy(p, &w16, 2); p += 2; }
+    if (n & 1) p[0] = (uint8_t)v;
 }
 
 __attribute__((noinline)) static kv_s128 kv_field_read_slow(const kv_field_t *f, const uint8_t *phv,

@@ -1771,7 +1771,8 @@ cdef class Pipeline:
         # ingress clone: the original packet, parsed again, with the field list preserved
         if x.clone_set:
             self.clone_to_session(x, job, tail, head, 1)
-        self.learn(x)
+        if x.digest_id >= 0:
+            self.learn(x)
         if x.resubmit_fl >= 0:
             if job.recirc_depth >= MAX_RECIRC:
                 self.recirc_limit_drops += 1
