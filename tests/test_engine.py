@@ -153,3 +153,38 @@ def test_updated_ipv4_checksums_match_a_recomputation(router: Switch) -> None:
         while total >> 16:
             total = (total & 0xFFFF) + (total >> 16)
         assert int.from_bytes(hdr[10:12], "big") == (~total & 0xFFFF)
+
+
+def test_entries_share_action_records_through_adds_modifies_and_deletes() -> None:
+    """Entries with equal action data share one record (records.pxi); random adds, modifies
+    and deletes must leave every entry forwarding with its own data, and exactly one record
+    per distinct action data still in use."""
+    sw = Switch(pool_size=4096)
+    sw.load(BASIC, BASIC_P4INFO)
+    ti = sw._table("MyIngress.ipv4_lpm").index
+    rng = random.Random(11)
+    hops = [(0x020000000000 + p, p) for p in range(1, 6)]
+    live: dict[int, tuple[int, tuple[int, int]]] = {}    # /24 prefix -> (handle, next hop)
+    for step in range(3000):
+        prefix = 0x0A000000 | (rng.randrange(200) << 8)
+        op = rng.random()
+        if prefix not in live:
+            hop = rng.choice(hops)
+            live[prefix] = (sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, 24)],
+                                         "MyIngress.ipv4_forward", list(hop)), hop)
+        elif op < 0.5:
+            hop = rng.choice(hops)
+            sw.table_modify("MyIngress.ipv4_lpm", live[prefix][0], "MyIngress.ipv4_forward",
+                            list(hop))
+            live[prefix] = (live[prefix][0], hop)
+        else:
+            sw.table_delete("MyIngress.ipv4_lpm", live.pop(prefix)[0])
+        if step % 500 == 499:
+            assert sw.pipeline.records_live(ti) == len({hop for _h, hop in live.values()})
+    probes = sorted(live)[:100] + [0x0A000000 | (k << 8) for k in range(200, 210)]
+    out = sw.process([(1, frame(f"10.0.{(p >> 8) & 0xFF}.9")) for p in probes])
+    expect = [live[p][1] for p in probes if p in live]
+    assert [(int(Ether(d).dst.replace(":", ""), 16), port) for port, d in out] == expect
+    for handle, _hop in list(live.values()):
+        sw.table_delete("MyIngress.ipv4_lpm", handle)
+    assert sw.pipeline.records_live(ti) == 0

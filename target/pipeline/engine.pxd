@@ -133,8 +133,18 @@ cdef struct table_t:
     # Entries, indexed by the entry id the matcher returns.
     int32_t *entry_action       # action id (or member id / -(group+2) for indirect tables);
                                 # the control plane's copy of each record's slot 0
-    s128 *entry_params          # per entry a record of rec_stride slots: action id, then params
+    uint32_t *entry_rec         # per entry: its record in recs (0xFFFFFFFF: no entry)
+    # Records (records.pxi): rec_stride slots each, an action id, then params; entries with
+    # the same action data share one, interned through rec_hash and reference counted.
+    s128 *recs
     uint32_t rec_stride         # slots per record (a power of two >= param_stride + 1)
+    uint32_t rec_capacity
+    uint32_t rec_live
+    uint32_t *rec_refs
+    uint32_t *rec_free          # free record ids (a stack)
+    uint32_t rec_nfree
+    uint32_t *rec_hash          # open addressing, record id + 1 per slot (0: empty)
+    uint32_t rec_hash_size
     uint64_t *entry_counters    # packets, bytes per entry (direct counter)
     uint64_t *entry_last_hit    # CLOCK_MONOTONIC ns of the last hit, per entry; NULL unless the
                                 # table supports idle timeouts
@@ -188,6 +198,7 @@ cdef struct cksum_t:
     uint32_t calc
     uint32_t target
     int32_t cond                # code of the condition, -1 = always
+    int32_t cond_hdr            # the condition is this header's validity (-1: run cond)
     uint8_t verify
     uint8_t update
     # Update of an Internet checksum whose inputs and target tile one byte range (the IPv4

@@ -20,7 +20,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memcpy, memmove, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from target.packet cimport PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc, pool_free
@@ -37,8 +37,7 @@ include "opcodes.pxi"
 cdef extern from *:
     """
     static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
-    /* Clear a job slot's state: a short run of 8-byte stores (slots are 16-byte aligned and
-       have slack past state_bytes), cheaper than memset's setup for ~100-300 bytes. */
+    /* Clear a job slot's state in whole 8-byte words (slots have slack past state_bytes). */
     static inline void kv_zero_words(uint8_t *p, uint32_t nbytes) {
         uint64_t *w = (uint64_t *)(void *)p;
         for (uint32_t i = 0; i < (nbytes + 7) / 8; i++) w[i] = 0;
@@ -127,6 +126,8 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_lock(pthread_mutex_t *m)
     int pthread_mutex_unlock(pthread_mutex_t *m)
     int pthread_mutex_destroy(pthread_mutex_t *m)
+
+include "records.pxi"
 
 DEF NREGS = 64           # must equal loader.NREGS
 DEF MAX_JOBS = 1024          # work items alive within one batch
@@ -324,8 +325,7 @@ cdef class Pipeline:
             for i in range(self.n_tables):
                 free(self.tables[i].keys)
                 free(self.tables[i].entry_action)
-                free_aligned(self.tables[i].entry_params, <size_t>self.tables[i].capacity
-                             * self.tables[i].rec_stride * sizeof(s128))
+                rec_free_all(&self.tables[i])
                 free(self.tables[i].entry_counters)
                 free(self.tables[i].entry_last_hit)
                 free(self.tables[i].default_params)
@@ -620,6 +620,11 @@ cdef class Pipeline:
         self.cksums[i].update = update
         if verify:
             self.has_verify = True
+        # The usual condition, hdr.isValid(), is read straight from the validity byte.
+        self.cksums[i].cond_hdr = -1
+        if (cond >= 0 and self.code[cond].op == OP_LDV and self.code[cond + 1].op == OP_RET
+                and self.code[cond + 1].a == self.code[cond].a):
+            self.cksums[i].cond_hdr = self.code[cond].d
         self.cksums[i].span_len = 0
         cdef calc_t *c = &self.calcs[calc]
         cdef field_t *f = &self.fields[target]
@@ -696,7 +701,7 @@ cdef class Pipeline:
         t.param_stride = max(1, param_stride)
         # An entry's record: its action, then its parameters, in slots of 16 bytes; a power
         # of two slots, 64-byte aligned, so that a record of up to three parameters is one
-        # cache line (the data path's one memory access per hit).
+        # cache line. Entries with equal action data share a record (records.pxi).
         t.rec_stride = 2
         while t.rec_stride < t.param_stride + 1:
             t.rec_stride *= 2
@@ -727,19 +732,15 @@ cdef class Pipeline:
         if capacity <= old:
             return
         t.entry_action = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
-        t.entry_params = <s128 *>grow_aligned(t.entry_params, <size_t>old * t.rec_stride * sizeof(s128),
-                                              <size_t>capacity * t.rec_stride * sizeof(s128))
+        t.entry_rec = <uint32_t *>realloc(t.entry_rec, capacity * sizeof(uint32_t))
         t.entry_counters = <uint64_t *>realloc(t.entry_counters, capacity * 2 * sizeof(uint64_t))
         if t.entry_last_hit != NULL:
             t.entry_last_hit = <uint64_t *>realloc(t.entry_last_hit, capacity * sizeof(uint64_t))
-        if t.entry_action == NULL or t.entry_params == NULL or t.entry_counters == NULL:
+        if t.entry_action == NULL or t.entry_rec == NULL or t.entry_counters == NULL:
             raise MemoryError("cannot grow table entries")
         for k in range(old, capacity):
             t.entry_action[k] = REF_NONE
-        memset(&t.entry_params[<size_t>old * t.rec_stride], 0,
-               <size_t>(capacity - old) * t.rec_stride * sizeof(s128))
-        for k in range(old, capacity):
-            t.entry_params[<size_t>k * t.rec_stride] = REF_NONE
+            t.entry_rec[k] = REC_NONE
         memset(&t.entry_counters[old * 2], 0, (capacity - old) * 2 * sizeof(uint64_t))
         if t.entry_last_hit != NULL:
             memset(&t.entry_last_hit[old], 0, (capacity - old) * sizeof(uint64_t))
@@ -1400,7 +1401,7 @@ cdef class Pipeline:
             t.hits += 1
             if t.entry_last_hit != NULL:
                 t.entry_last_hit[e] = x.now_ns
-            params = &t.entry_params[<size_t>e * t.rec_stride]
+            params = &t.recs[<size_t>t.entry_rec[e] * t.rec_stride]
             act = <int32_t>params[0]
             params += 1
             if t.with_counters:
@@ -1526,7 +1527,10 @@ cdef class Pipeline:
             c = &self.cksums[k]
             if not c.update:
                 continue
-            if c.cond >= 0 and self.run_block(x, c.cond) == 0:
+            if c.cond_hdr >= 0:
+                if not x.valid[c.cond_hdr]:
+                    continue
+            elif c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             if c.span_len:
                 # Sum the whole range, then take out the old target as kv_sum_be16 counted it:
@@ -1904,7 +1908,7 @@ cdef class Pipeline:
         t = &self.tables[self.nodes[node].a]
         ent = self.table_lookup(x, self.nodes[node].a)
         if ent >= 0:
-            kv_prefetch(&t.entry_params[<size_t>ent * t.rec_stride])
+            kv_prefetch(&t.entry_rec[ent])
         return ent
 
     cdef int run_batch(self, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
@@ -2001,17 +2005,26 @@ cdef class Pipeline:
                   bint fresh=True) -> None:
         """Set an entry's action and data; a fresh entry also starts with zero counters."""
         cdef table_t *t = &self.tables[ti]
-        cdef uint32_t k
+        cdef uint32_t k, r
+        cdef s128 *rec
         self.entry_capacity(ti, eid + 1)
         if fresh:
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
             if t.entry_last_hit != NULL:
                 t.entry_last_hit[eid] = now_ns()
-        for k in range(t.param_stride):
-            t.entry_params[<size_t>eid * t.rec_stride + 1 + k] = \
-                <s128>int_to_u128(params[k]) if k < len(params) else 0
-        t.entry_params[<size_t>eid * t.rec_stride] = action
+        rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
+        if rec == NULL:
+            raise MemoryError("entry record")
+        rec[0] = action
+        for k in range(min(<uint32_t>len(params), t.param_stride)):
+            rec[1 + k] = <s128>int_to_u128(params[k])
+        r = rec_intern(t, rec)
+        free(rec)
+        if r == REC_NONE:
+            raise MemoryError("entry record")
+        rec_release(t, t.entry_rec[eid])
+        t.entry_rec[eid] = r
         t.entry_action[eid] = action
 
     def track_hits(self, uint32_t ti) -> None:
@@ -2049,24 +2062,42 @@ cdef class Pipeline:
         cdef uint32_t eid, top = 0
         cdef size_t need = <size_t>n * t.param_stride * 16
         cdef uint64_t now = now_ns()
+        cdef s128 *rec
+        cdef uint32_t r
+        cdef bint failed = False
         if actions.shape[0] != n or <size_t>params.shape[0] != need:
             raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
         for k in range(n):
             if eids[k] + 1 > top:
                 top = eids[k] + 1
         self.entry_capacity(ti, top)
+        rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
+        if rec == NULL:
+            raise MemoryError("entry record")
         with nogil:
             for k in range(n):
                 eid = eids[k]
-                memcpy(&t.entry_params[<size_t>eid * t.rec_stride + 1],
-                       &params[<size_t>k * t.param_stride * 16], t.param_stride * 16)
-                t.entry_params[<size_t>eid * t.rec_stride] = actions[k]
+                rec[0] = actions[k]
+                memcpy(&rec[1], &params[<size_t>k * t.param_stride * 16], t.param_stride * 16)
+                r = rec_intern(t, rec)
+                if r == REC_NONE:
+                    failed = True
+                    break
+                rec_release(t, t.entry_rec[eid])
+                t.entry_rec[eid] = r
                 if fresh:
                     t.entry_counters[2 * eid] = 0
                     t.entry_counters[2 * eid + 1] = 0
                     if t.entry_last_hit != NULL:
                         t.entry_last_hit[eid] = now
                 t.entry_action[eid] = actions[k]
+        free(rec)
+        if failed:
+            raise MemoryError("entry records")
+
+    def records_live(self, uint32_t ti) -> int:
+        """Distinct action records table ti's entries share (records.pxi)."""
+        return self.tables[ti].rec_live
 
     def param_stride(self, uint32_t ti) -> int:
         return self.tables[ti].param_stride
@@ -2074,16 +2105,18 @@ cdef class Pipeline:
     def entry_get(self, uint32_t ti, uint32_t eid) -> tuple[int, list[int]]:
         cdef table_t *t = &self.tables[ti]
         cdef uint32_t k
-        if eid >= t.capacity:
+        cdef s128 *rec
+        if eid >= t.capacity or t.entry_rec[eid] == REC_NONE:
             return (REF_NONE, [])
-        return (t.entry_action[eid], [u128_to_int(<u128>t.entry_params[<size_t>eid * t.rec_stride + 1 + k])
-                                      for k in range(t.param_stride)])
+        rec = &t.recs[<size_t>t.entry_rec[eid] * t.rec_stride]
+        return (t.entry_action[eid], [u128_to_int(<u128>rec[1 + k]) for k in range(t.param_stride)])
 
     def entry_clear(self, uint32_t ti, uint32_t eid) -> None:
         cdef table_t *t = &self.tables[ti]
         if eid < t.capacity:
             t.entry_action[eid] = REF_NONE
-            t.entry_params[<size_t>eid * t.rec_stride] = REF_NONE
+            rec_release(t, t.entry_rec[eid])
+            t.entry_rec[eid] = REC_NONE
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
 
