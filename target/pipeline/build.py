@@ -91,7 +91,7 @@ def fields_read(prog: Program, calcs: list[dict[str, Any]]) -> set[int]:
     from target.pipeline.opcodes import OP
     read: set[int] = set()
     for op, _a, _b, _c, d, e in prog.code:
-        if op == OP["LDF"]:
+        if op in (OP["LDF"], OP["CMPFK"]):
             read.add(d)
         elif op in (OP["CPF"], OP["STVL"]):
             read.add(e)

@@ -136,6 +136,7 @@ DEF MAX_KEY = 512            # bytes of a table key
 DEF MAX_DIGESTS = 4096
 DEF MAX_TRACE = 65536
 DEF MAX_PROFILE_ID = 1 << 24  # member, group and entry ids index dense arrays
+DEF MAX_LPM24_PREFETCH = 4     # DIR-24-8 tables whose first level is prefetched after parsing
 DEF MAX_RECIRC = 16          # resubmit + recirculate passes allowed per received packet
 
 cdef enum:
@@ -303,6 +304,8 @@ cdef class Pipeline:
     cdef PacketPool pool_obj
     cdef public int cpu_port
     cdef public int lookup_ahead      # how far first-table lookups run ahead of finishing packets
+    cdef uint32_t lpm24_tables[MAX_LPM24_PREFETCH]   # DIR-24-8 tables, prefetched at parse time
+    cdef uint32_t n_lpm24
     # counters of the engine itself
     cdef readonly uint64_t rx_packets, tx_packets, dropped, parser_errors, assert_failures
     cdef readonly uint64_t pool_exhausted, recirc_limit_drops
@@ -678,6 +681,9 @@ cdef class Pipeline:
         cdef table_t *t = &self.tables[i]
         cdef uint32_t k
         t.kind = kind
+        if kind == TBL_LPM24 and self.n_lpm24 < MAX_LPM24_PREFETCH:
+            self.lpm24_tables[self.n_lpm24] = i
+            self.n_lpm24 += 1
         self.matchers.append(matcher)
         if kind == TBL_EXACT:
             t.matcher = <void *>(<ExactTable>matcher).c
@@ -950,6 +956,8 @@ cdef class Pipeline:
                 r[i.a] = r[i.b] | r[i.c]
             elif i.op == OP_XOR:
                 r[i.a] = r[i.b] ^ r[i.c]
+            elif i.op == OP_CMPFK:
+                r[i.a] = self.compare_field_const(x, i)
             elif i.op == OP_EQ:
                 r[i.a] = r[i.b] == r[i.c]
             elif i.op == OP_NE:
@@ -1145,12 +1153,30 @@ cdef class Pipeline:
                 x.cursor_bits = <uint32_t>(va % 8)
 
 
+    cdef inline bint compare_field_const(self, ctx_t *x, insn_t *i) noexcept nogil:
+        """CMPFK: a field against a constant, as LDF, LDK and the comparison would."""
+        cdef s128 va = kv_field_read(&self.fields[i.d], x.phv, x.vlen)
+        cdef s128 vb = self.consts[i.e]
+        if i.b == 0:
+            return va == vb
+        if i.b == 1:
+            return va != vb
+        if i.b == 2:
+            return va < vb
+        if i.b == 3:
+            return va <= vb
+        if i.b == 4:
+            return va > vb
+        return va >= vb
+
     cdef inline s128 run_block(self, ctx_t *x, uint32_t pc) noexcept nogil:
-        """Run a block; the two most common one-instruction shapes skip the interpreter."""
+        """Run a block; the most common one-instruction shapes skip the interpreter."""
         cdef insn_t *i = &self.code[pc]
         if self.code[pc + 1].op == OP_RET:
             if i.op == OP_LDV and self.code[pc + 1].a == i.a:
                 return x.valid[i.d]
+            if i.op == OP_CMPFK and self.code[pc + 1].a == i.a:
+                return self.compare_field_const(x, i)
             if i.op == OP_EXTRACT:
                 self.extract(x, i.d, 0)
                 return 0
@@ -1920,6 +1946,7 @@ cdef class Pipeline:
         cdef int32_t gnode[GROUP]
         cdef int64_t gent[GROUP]
         cdef int g, k, ahead
+        cdef uint32_t t
         pthread_mutex_lock(&self.writer_lock)
         self.batch_now = now_ns()
         # Received packets go through ingress GROUP at a time, in three passes, so that the
@@ -1949,6 +1976,13 @@ cdef class Pipeline:
                 gnode[k] = self.run_until_table(&gx[k], self.ingress_init)
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
                     self.table_prefetch(&gx[k], self.nodes[gnode[k]].a)
+                # IPv4 route tables applied later in the control start loading now too: their
+                # key is normally a parsed header field that nothing changes before the lookup
+                # (and if something does, the prefetch is merely wasted).
+                for t in range(self.n_lpm24):
+                    if gnode[k] < 0 or self.nodes[gnode[k]].a != <int32_t>self.lpm24_tables[t] \
+                            or self.nodes[gnode[k]].kind != 0:
+                        self.table_prefetch(&gx[k], self.lpm24_tables[t])
             # The lookups run `lookup_ahead` packets ahead of the packets being finished, so the
             # record prefetches spread over the finishing work instead of coming in a burst.
             ahead = self.lookup_ahead

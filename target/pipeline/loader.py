@@ -31,7 +31,7 @@ INSTANCE_RESUBMIT = 6
 Insn = tuple[int, int, int, int, int, int]
 
 # Opcodes whose result is always 0 or 1.
-_BOOL_OPS = {OP[n] for n in ("LDV", "LDVU", "LDVDYN", "EQ", "NE", "LT", "LE", "GT", "GE", "LAND",
+_BOOL_OPS = {OP[n] for n in ("LDV", "LDVU", "LDVDYN", "EQ", "NE", "LT", "LE", "GT", "GE", "CMPFK", "LAND",
                              "LOR", "LNOT")}
 
 
@@ -339,6 +339,8 @@ class _Compiler:
                ">>": "SHR", "&": "AND", "|": "OR", "^": "XOR", "==": "EQ", "!=": "NE",
                "<": "LT", "<=": "LE", ">": "GT", ">=": "GE", "and": "LAND", "or": "LOR"}
 
+    _CMP_KINDS = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
+
     def expr(self, e: dict[str, Any], code: list[Insn], path: str) -> int:
         """Compile e; return the register holding its value."""
         t = e.get("type")
@@ -429,6 +431,14 @@ class _Compiler:
             rl = self.expr(left, code, f"{path}.left")
             rr = self.expr(right, code, f"{path}.right")
             r = self.reg(path)
+            kind = self._CMP_KINDS.get(op)
+            if (kind is not None and len(code) >= 2 and code[-2][0] == OP["LDF"]
+                    and code[-2][1] == rl and code[-1][0] == OP["LDK"] and code[-1][1] == rr):
+                # field CMP constant, the shape of most conditions: one instruction
+                fid, const = code[-2][4], code[-1][4]
+                del code[-2:]
+                self.emit(code, "CMPFK", r, kind, d=fid, e=const)
+                return r
             self.emit(code, self._BINOPS[op], r, rl, rr)
             return r
         if op in ("not", "~"):

@@ -82,3 +82,4 @@ cdef enum:
     OP_SETUNION = 79
     OP_FOPK = 80
     OP_HCOPYSEL = 81
+    OP_CMPFK = 82

@@ -87,6 +87,7 @@ OPCODES: list[tuple[str, str]] = [
     # --- fused forms of common statement shapes (loader.py's peepholes)
     ("FOPK", "field d = field e OP const[b], OP by a: 0 +, 1 -, 2 &, 3 |, 4 ^"),
     ("HCOPYSEL", "header d = header e if r[a] else header b (assign_header from ?:)"),
+    ("CMPFK", "r[a] = field d CMP const[e], CMP by b: 0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >="),
 ]
 
 OP: dict[str, int] = {name: i for i, (name, _) in enumerate(OPCODES)}
