@@ -95,3 +95,55 @@ def test_fields_of_every_width_and_offset_round_trip(switch: Switch, seed: int) 
                                      for v, w in zip(values, WIDTHS, strict=True)]
     assert unpack(data[NBYTES:2 * NBYTES]) == values
     assert data[2 * NBYTES:] == b"tail"
+
+
+COMPARE = """
+#include <core.p4>
+#include <v1model.p4>
+header in_t { bit<8> u; int<8> s; }
+header out_t { bit<8> flags_u; bit<8> flags_s; }
+struct headers_t { in_t i; out_t o; }
+struct meta_t { }
+parser P(packet_in pk, out headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.i); transition accept; }
+}
+control VC(inout headers_t h, inout meta_t m) { apply { } }
+control I(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    apply {
+        h.o.setValid();
+        h.o.flags_u = 0;
+        h.o.flags_s = 0;
+        if (h.i.u == 100) { h.o.flags_u = h.o.flags_u | 1; }
+        if (h.i.u != 100) { h.o.flags_u = h.o.flags_u | 2; }
+        if (h.i.u < 100) { h.o.flags_u = h.o.flags_u | 4; }
+        if (h.i.u <= 100) { h.o.flags_u = h.o.flags_u | 8; }
+        if (h.i.u > 100) { h.o.flags_u = h.o.flags_u | 16; }
+        if (h.i.u >= 100) { h.o.flags_u = h.o.flags_u | 32; }
+        if (h.i.s == -3) { h.o.flags_s = h.o.flags_s | 1; }
+        if (h.i.s != -3) { h.o.flags_s = h.o.flags_s | 2; }
+        sm.egress_spec = 1;
+    }
+}
+control E(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control CC(inout headers_t h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers_t h) { apply { pk.emit(h.i); pk.emit(h.o); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def _flags(a: int, b: int) -> int:
+    return sum(bit for bit, hold in zip((1, 2, 4, 8, 16, 32),
+                                        (a == b, a != b, a < b, a <= b, a > b, a >= b),
+                                        strict=True) if hold)
+
+
+def test_conditions_comparing_a_field_with_a_constant_follow_its_signedness() -> None:
+    raw_json, _p4info = compile_text(COMPARE, "compare.p4")
+    sw = Switch(pool_size=256)
+    sw.load(raw_json)
+    values = [0, 1, 99, 100, 101, 127, 128, 200, 253, 255]
+    out = sw.process([(0, bytes([v, v])) for v in values])
+    for v, (_port, data) in zip(values, out, strict=True):
+        signed = v - 256 if v >= 128 else v
+        assert data[2] == _flags(v, 100), v
+        assert data[3] == _flags(signed, -3) & 3, v      # kvick's compiler: == and != on int<W>

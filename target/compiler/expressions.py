@@ -43,6 +43,10 @@ def const_val(value: int, t: P4Type) -> Val:
         return Val(t, {"type": "bool", "value": bool(value)}, const=bool(value))
     if isinstance(t, BitT):
         value &= (1 << t.width) - 1
+        if t.signed and value >> (t.width - 1):
+            # BMv2 reads a signed field sign-extended: an int<W> constant is written as the
+            # number it means (-3, not 0xfd), or comparisons with such fields never match.
+            value -= 1 << t.width
         return Val(t, hexstr(value), const=value)
     return Val(t, hexstr(value), const=value)
 
