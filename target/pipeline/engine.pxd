@@ -19,6 +19,7 @@ cdef extern from "pipeline/bits.h":
                       uint32_t width) noexcept nogil
     uint64_t kv_load_be64(const uint8_t *p) noexcept nogil
     void kv_copy_small(uint8_t *d, const uint8_t *s, uint32_t n) noexcept nogil
+    void kv_store_be_bytes(uint8_t *p, uint64_t v, uint32_t n) noexcept nogil
     void kv_store_be64(uint8_t *p, uint64_t v) noexcept nogil
     s128 kv_sext(u128 v, uint32_t width) noexcept nogil
     u128 kv_mask128(uint32_t width) noexcept nogil
@@ -111,6 +112,7 @@ cdef struct keyf_t:
     uint16_t off                # byte offset in the key
     uint8_t is_valid
     uint8_t has_mask
+    uint8_t whole               # a narrow field of whole bytes, unmasked: plain stores
     u128 mask
 
 
@@ -130,6 +132,7 @@ cdef struct table_t:
     uint32_t nkeys
     keyf_t *keys
     uint32_t key_bytes
+    uint8_t key_covered         # exact key whose fields write every byte: not cleared first
     # Entries, indexed by the entry id the matcher returns.
     int32_t *entry_action       # action id (or member id / -(group+2) for indirect tables);
                                 # the control plane's copy of each record's slot 0

@@ -703,6 +703,14 @@ cdef class Pipeline:
             t.keys[k].is_valid = is_valid
             t.keys[k].has_mask = mask is not None
             t.keys[k].mask = int_to_u128(mask if mask is not None else 0)
+            # A narrow field of whole bytes filling its key bytes: stored with plain stores.
+            t.keys[k].whole = (not is_valid and mask is None and width % 8 == 0
+                               and nbytes * 8 == width and self.fields[src].narrow)
+        # Exact keys made only of such fields (and validity bytes) cover every key byte, and
+        # the exact match reads exactly key_bytes: no need to clear the key first.
+        t.key_covered = (kind == TBL_EXACT and sum(kk[2] for kk in keys) == key_bytes
+                         and all(t.keys[k].whole or (t.keys[k].is_valid and t.keys[k].nbytes == 1)
+                                 for k in range(len(keys))))
         t.key_bytes = key_bytes
         t.param_stride = max(1, param_stride)
         # An entry's record: its action, then its parameters, in slots of 16 bytes; a power
@@ -1374,6 +1382,8 @@ cdef class Pipeline:
                 node = n.b
 
     cdef int32_t apply_table(self, ctx_t *x, uint32_t ti) noexcept nogil:
+        if self.tables[ti].kind == TBL_KEYLESS:
+            return self.table_finish(x, ti, -1)      # p4c's action-call tables: nothing to look up
         return self.table_finish(x, ti, self.table_lookup(x, ti))
 
     cdef inline void table_prefetch(self, ctx_t *x, uint32_t ti) noexcept nogil:
@@ -1394,11 +1404,17 @@ cdef class Pipeline:
         if t.kind == TBL_LPM24:
             e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen))
         elif t.kind != TBL_KEYLESS:
-            memset(key, 0, t.key_bytes + 16)
+            if not t.key_covered:
+                memset(key, 0, t.key_bytes + 16)
             for k in range(t.nkeys):
                 kf = &t.keys[k]
                 if kf.is_valid:
                     key[kf.off] = x.valid[kf.src]
+                    continue
+                if kf.whole:
+                    kv_store_be_bytes(key + kf.off,
+                                      <uint64_t>kv_field_read(&self.fields[kf.src], x.phv, x.vlen),
+                                      kf.nbytes)
                     continue
                 if kf.width <= 128:
                     v = <u128>kv_field_read(&self.fields[kf.src], x.phv, x.vlen) & kv_mask128(kf.width)
