@@ -37,6 +37,7 @@ include "opcodes.pxi"
 cdef extern from *:
     """
     static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+    static inline void kv_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
     /* Clear a job slot's state in whole 8-byte words (slots have slack past state_bytes). */
     static inline void kv_zero_words(uint8_t *p, uint32_t nbytes) {
         uint64_t *w = (uint64_t *)(void *)p;
@@ -75,6 +76,7 @@ cdef extern from *:
     }
     """
     void kv_prefetch(const void *p) noexcept nogil
+    void kv_prefetch_write(const void *p) noexcept nogil
     void kv_zero_words(uint8_t *p, uint32_t nbytes) noexcept nogil
     uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
     uint64_t kv_csum_fold(uint64_t sum) noexcept nogil
@@ -1941,16 +1943,33 @@ cdef class Pipeline:
             self.trace_ev(x, EV_OUT, job.port, job.pkt.len, 0)
         return nout + 1
 
-    cdef inline int64_t group_lookup(self, ctx_t *x, int32_t node) noexcept nogil:
-        """Look up the first table of a grouped packet and prefetch the entry's record."""
-        cdef table_t *t
-        cdef int64_t ent
-        if node < 0 or self.nodes[node].kind != 0:
-            return -1
-        t = &self.tables[self.nodes[node].a]
-        ent = self.table_lookup(x, self.nodes[node].a)
+    cdef inline void entry_prefetch(self, table_t *t, int64_t ent) noexcept nogil:
+        """Start loading what a hit on entry `ent` reads (and its direct counter, written)."""
         if ent >= 0:
             kv_prefetch(&t.entry_rec[ent])
+            if t.with_counters:
+                kv_prefetch_write(&t.entry_counters[2 * ent])
+
+    cdef inline int64_t group_lookup(self, ctx_t *x, int32_t node) noexcept nogil:
+        """Look up the first table of a grouped packet and prefetch the entry's record.
+
+        DIR-24-8 tables applied later in the control are looked up here too, on the key as it
+        is now, only to prefetch that entry: their lookup proper happens when the control
+        reaches them (a key an earlier action changes only wastes the prefetch)."""
+        cdef table_t *t
+        cdef int64_t ent = -1
+        cdef uint32_t k
+        cdef int32_t first = -1
+        if node >= 0 and self.nodes[node].kind == 0:
+            first = self.nodes[node].a
+            t = &self.tables[first]
+            ent = self.table_lookup(x, first)
+            self.entry_prefetch(t, ent)
+        for k in range(self.n_lpm24):
+            if <int32_t>self.lpm24_tables[k] != first:
+                t = &self.tables[self.lpm24_tables[k]]
+                self.entry_prefetch(t, dir24_lookup(<dir24_t *>t.matcher, <uint32_t>kv_field_read(
+                    &self.fields[t.keys[0].src], x.phv, x.vlen)))
         return ent
 
     cdef int run_batch(self, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
