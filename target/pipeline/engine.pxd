@@ -201,7 +201,6 @@ cdef struct cksum_t:
     uint32_t calc
     uint32_t target
     int32_t cond                # code of the condition, -1 = always
-    int32_t cond_hdr            # the condition is this header's validity (-1: run cond)
     uint8_t verify
     uint8_t update
     # Update of an Internet checksum whose inputs and target tile one byte range (the IPv4

@@ -625,11 +625,6 @@ cdef class Pipeline:
         self.cksums[i].update = update
         if verify:
             self.has_verify = True
-        # The usual condition, hdr.isValid(), is read straight from the validity byte.
-        self.cksums[i].cond_hdr = -1
-        if (cond >= 0 and self.code[cond].op == OP_LDV and self.code[cond + 1].op == OP_RET
-                and self.code[cond + 1].a == self.code[cond].a):
-            self.cksums[i].cond_hdr = self.code[cond].d
         self.cksums[i].span_len = 0
         cdef calc_t *c = &self.calcs[calc]
         cdef field_t *f = &self.fields[target]
@@ -1388,12 +1383,15 @@ cdef class Pipeline:
             return self.table_finish(x, ti, -1)      # p4c's action-call tables: nothing to look up
         return self.table_finish(x, ti, self.table_lookup(x, ti))
 
+    cdef inline uint32_t lpm24_key(self, ctx_t *x, table_t *t) noexcept nogil:
+        """The address a DIR-24-8 table looks up: its one key field."""
+        return <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen)
+
     cdef inline void table_prefetch(self, ctx_t *x, uint32_t ti) noexcept nogil:
         """Start loading the memory a lookup in table ti will touch first."""
         cdef table_t *t = &self.tables[ti]
         if t.kind == TBL_LPM24:
-            kv_prefetch(&(<dir24_t *>t.matcher).tbl24[
-                <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen) >> 8])
+            kv_prefetch(&(<dir24_t *>t.matcher).tbl24[self.lpm24_key(x, t) >> 8])
 
     cdef int64_t table_lookup(self, ctx_t *x, uint32_t ti) noexcept nogil:
         """Build the key and find the entry id (-1: miss)."""
@@ -1404,7 +1402,7 @@ cdef class Pipeline:
         cdef uint32_t k
         cdef u128 v
         if t.kind == TBL_LPM24:
-            e = dir24_lookup(<dir24_t *>t.matcher, <uint32_t>kv_field_read(&self.fields[t.keys[0].src], x.phv, x.vlen))
+            e = dir24_lookup(<dir24_t *>t.matcher, self.lpm24_key(x, t))
         elif t.kind != TBL_KEYLESS:
             if not t.key_covered:
                 memset(key, 0, t.key_bytes + 16)
@@ -1571,10 +1569,7 @@ cdef class Pipeline:
             c = &self.cksums[k]
             if not c.update:
                 continue
-            if c.cond_hdr >= 0:
-                if not x.valid[c.cond_hdr]:
-                    continue
-            elif c.cond >= 0 and self.run_block(x, c.cond) == 0:
+            if c.cond >= 0 and self.run_block(x, c.cond) == 0:
                 continue
             if c.span_len:
                 # Sum the whole range, then take out the old target as kv_sum_be16 counted it:
@@ -1968,8 +1963,7 @@ cdef class Pipeline:
         for k in range(self.n_lpm24):
             if <int32_t>self.lpm24_tables[k] != first:
                 t = &self.tables[self.lpm24_tables[k]]
-                self.entry_prefetch(t, dir24_lookup(<dir24_t *>t.matcher, <uint32_t>kv_field_read(
-                    &self.fields[t.keys[0].src], x.phv, x.vlen)))
+                self.entry_prefetch(t, dir24_lookup(<dir24_t *>t.matcher, self.lpm24_key(x, t)))
         return ent
 
     cdef int run_batch(self, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
@@ -1982,6 +1976,7 @@ cdef class Pipeline:
         cdef int64_t gent[GROUP]
         cdef int g, k, ahead
         cdef uint32_t t
+        cdef int32_t first
         pthread_mutex_lock(&self.writer_lock)
         self.batch_now = now_ns()
         # Received packets go through ingress GROUP at a time, in three passes, so that the
@@ -2009,14 +2004,15 @@ cdef class Pipeline:
                 j.seq = self.seq
                 self.ingress_begin(&gx[k], j, MAX_JOBS + k, True)
                 gnode[k] = self.run_until_table(&gx[k], self.ingress_init)
+                first = -1
                 if gnode[k] >= 0 and self.nodes[gnode[k]].kind == 0:
-                    self.table_prefetch(&gx[k], self.nodes[gnode[k]].a)
+                    first = self.nodes[gnode[k]].a
+                    self.table_prefetch(&gx[k], first)
                 # IPv4 route tables applied later in the control start loading now too: their
                 # key is normally a parsed header field that nothing changes before the lookup
                 # (and if something does, the prefetch is merely wasted).
                 for t in range(self.n_lpm24):
-                    if gnode[k] < 0 or self.nodes[gnode[k]].a != <int32_t>self.lpm24_tables[t] \
-                            or self.nodes[gnode[k]].kind != 0:
+                    if <int32_t>self.lpm24_tables[t] != first:
                         self.table_prefetch(&gx[k], self.lpm24_tables[t])
             # The lookups run `lookup_ahead` packets ahead of the packets being finished, so the
             # record prefetches spread over the finishing work instead of coming in a burst.
@@ -2074,8 +2070,9 @@ cdef class Pipeline:
                   bint fresh=True) -> None:
         """Set an entry's action and data; a fresh entry also starts with zero counters."""
         cdef table_t *t = &self.tables[ti]
-        cdef uint32_t k, r
+        cdef uint32_t k
         cdef s128 *rec
+        cdef bint ok
         self.entry_capacity(ti, eid + 1)
         if fresh:
             t.entry_counters[2 * eid] = 0
@@ -2088,13 +2085,10 @@ cdef class Pipeline:
         rec[0] = action
         for k in range(min(<uint32_t>len(params), t.param_stride)):
             rec[1 + k] = <s128>int_to_u128(params[k])
-        r = rec_intern(t, rec)
+        ok = rec_assign(t, eid, rec)
         free(rec)
-        if r == REC_NONE:
+        if not ok:
             raise MemoryError("entry record")
-        rec_release(t, t.entry_rec[eid])
-        t.entry_rec[eid] = r
-        t.entry_action[eid] = action
 
     def track_hits(self, uint32_t ti) -> None:
         """Record each entry's last hit time (for idle timeouts); off unless asked for."""
@@ -2132,7 +2126,6 @@ cdef class Pipeline:
         cdef size_t need = <size_t>n * t.param_stride * 16
         cdef uint64_t now = now_ns()
         cdef s128 *rec
-        cdef uint32_t r
         cdef bint failed = False
         if actions.shape[0] != n or <size_t>params.shape[0] != need:
             raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
@@ -2148,18 +2141,14 @@ cdef class Pipeline:
                 eid = eids[k]
                 rec[0] = actions[k]
                 memcpy(&rec[1], &params[<size_t>k * t.param_stride * 16], t.param_stride * 16)
-                r = rec_intern(t, rec)
-                if r == REC_NONE:
+                if not rec_assign(t, eid, rec):
                     failed = True
                     break
-                rec_release(t, t.entry_rec[eid])
-                t.entry_rec[eid] = r
                 if fresh:
                     t.entry_counters[2 * eid] = 0
                     t.entry_counters[2 * eid + 1] = 0
                     if t.entry_last_hit != NULL:
                         t.entry_last_hit[eid] = now
-                t.entry_action[eid] = actions[k]
         free(rec)
         if failed:
             raise MemoryError("entry records")

@@ -136,6 +136,18 @@ cdef void rec_release(table_t *t, uint32_t r) noexcept nogil:
     t.rec_live -= 1
 
 
+cdef bint rec_assign(table_t *t, uint32_t eid, const s128 *rec) noexcept nogil:
+    """Point entry eid at the record equal to `rec` (action, then params), letting go of the
+    one it had; False (nothing changed) when out of memory."""
+    cdef uint32_t r = rec_intern(t, rec)
+    if r == REC_NONE:
+        return False
+    rec_release(t, t.entry_rec[eid])
+    t.entry_rec[eid] = r
+    t.entry_action[eid] = <int32_t>rec[0]
+    return True
+
+
 cdef void rec_free_all(table_t *t) noexcept nogil:
     free_aligned(t.recs, <size_t>t.rec_capacity * t.rec_stride * sizeof(s128))
     free(t.rec_refs)
