@@ -2,8 +2,8 @@
 # Sets up both P4Runtime environments on a fresh machine, from PyPI only; safe to re-run.
 #
 # 1. The server's: installs runtime_server/requirements.txt into the Python that runs kvick
-#    (protobuf 7 with upb + grpcio 1.85) and generates runtime_server/gen/ from the p4runtime
-#    wheel's descriptors (tools/gen_p4rt_stubs.py).
+#    (protobuf 7 with upb + grpcio 1.85) and generates runtime_server/gen/ from the descriptors
+#    in the p4runtime wheel (P4Runtime) and the finsy wheel (gNMI) (tools/gen_p4rt_stubs.py).
 # 2. The test client's: p4runtime-shell in its own venv (it pins protobuf<3.21, which cannot
 #    live beside the server's stubs).  Tests find it through KVICK_P4RT_SHELL_PYTHON or at
 #    $KVICK_P4RT_SHELL_VENV/bin/python.
