@@ -80,6 +80,9 @@ def extract_bmv2_json(p4_device_config: bytes) -> dict:
             program = json.loads(candidate)
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
+        except RecursionError:
+            raise P4RuntimeError(StatusCode.INVALID_ARGUMENT,
+                                 "p4_device_config: the JSON is nested too deeply") from None
         if isinstance(program, dict):
             return program
     raise P4RuntimeError(

@@ -15,6 +15,7 @@ from runtime_server.device_config import extract_bmv2_json
 from runtime_server.digests import DigestConfig, DigestEngine
 from runtime_server.errors import P4RuntimeError, StatusCode
 from runtime_server.externs import Externs
+from runtime_server.p4info_check import check_p4info
 from runtime_server.p4info_index import Kind, P4InfoIndex
 from runtime_server.pre import ReplicationEngine
 from runtime_server.proto import p4runtime_pb2
@@ -51,25 +52,49 @@ class VerifiedConfig:
     config: p4runtime_pb2.ForwardingPipelineConfig
     program: dict
     index: P4InfoIndex
+    p4info_text: str  # the P4Info as the target's load() takes it
 
 
 def verify_config(config: p4runtime_pb2.ForwardingPipelineConfig, scratch_switch) -> VerifiedConfig:
-    """Check that the target can realize `config`, without touching the live switch:
-    the device config holds BMv2 JSON, the P4Info is well formed and names that JSON's
-    objects, and the target's loader accepts the program (into `scratch_switch`)."""
+    """Check that the target can realize `config`, without touching the live switch.
+
+    VERIFY does everything COMMIT will do, in order, on `scratch_switch`: the device config
+    holds BMv2 JSON, the P4Info is well formed (p4info_check) and names that JSON's objects,
+    the target's loader accepts the program, and the server's translators (tables, action
+    profiles, externs, controller headers, the Write decoder's layouts) are built over it.
+    A config that passes cannot fail at commit for being bad; one that fails is answered
+    INVALID_ARGUMENT naming what is wrong, never with an exception's bare text."""
     if not config.HasField("p4info"):
         raise _invalid("the ForwardingPipelineConfig has no P4Info")
     program = extract_bmv2_json(config.p4_device_config)
+    check_p4info(config.p4info)
     try:
         index = P4InfoIndex.build(config.p4info)
     except ValueError as err:
         raise _invalid(f"bad P4Info: {err}") from None
-    check_binding(config.p4info, program)
+    p4info_text = text_format.MessageToString(config.p4info)
+    _guarded("the device config cannot run", scratch_switch.load, program, p4info=p4info_text)
+    _guarded("P4Info does not match the device config", check_binding, config.p4info, program)
+    verified = VerifiedConfig(config, program, index, p4info_text)
+    trial = _guarded("the P4Info cannot be served", Pipeline, scratch_switch, verified,
+                     DigestEngine(lambda _digest_list: None))
+    _guarded("the P4Info cannot be served", trial.fast_layouts)
+    return verified
+
+
+def _guarded(what: str, step, *args, **kwargs):
+    """Run one verification step: a P4RuntimeError passes through, the target's errors
+    (ProgramError names the JSON path) and anything else become INVALID_ARGUMENT."""
     try:
-        scratch_switch.load(program, p4info=text_format.MessageToString(config.p4info))
-    except Exception as err:
-        raise _invalid(f"the device config cannot run: {err}") from None
-    return VerifiedConfig(config, program, index)
+        return step(*args, **kwargs)
+    except P4RuntimeError:
+        raise
+    except RecursionError:
+        raise _invalid(f"{what}: nested too deeply") from None
+    except Exception as err:  # every bad config is the client's error, never UNKNOWN
+        detail = str(err) if type(err).__module__.startswith("target") else \
+            f"{type(err).__name__}: {err}"
+        raise _invalid(f"{what}: {detail}") from None
 
 
 class Pipeline:
@@ -102,16 +127,18 @@ class Pipeline:
     @classmethod
     def commit(cls, switch, verified: VerifiedConfig, digests: DigestEngine,
                previous: Pipeline | None) -> Pipeline:
-        """Load the program into the live switch; the forwarding state starts empty."""
+        """Load the verified program into the live switch; the forwarding state starts empty.
+
+        The target builds the new program beside the running one and swaps it in whole
+        (Switch.load), so a failure there leaves the old program and its entries running;
+        nothing of the old pipeline is cleared before the new one is in place."""
+        _guarded("the device config cannot run", switch.load, verified.program,
+                 p4info=verified.p4info_text)
+        pipeline = cls(switch, verified, digests)
         if previous is not None:
             previous.clear_replication()
         digests.clear()
-        try:
-            switch.load(verified.program,
-                        p4info=text_format.MessageToString(verified.config.p4info))
-        except Exception as err:
-            raise _invalid(f"the device config cannot run: {err}") from None
-        return cls(switch, verified, digests)
+        return pipeline
 
     def clear_replication(self) -> None:
         """The target keeps PRE state across loads; a new pipeline starts without it."""

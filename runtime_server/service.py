@@ -102,7 +102,8 @@ class P4RuntimeService:
         self.arbitrator = Arbitrator({device_id})
         self.digests = DigestEngine(self._send_digest_list)
         self.pipeline: Pipeline | None = None
-        self.saved: VerifiedConfig | None = None
+        self.saved: VerifiedConfig | None = None  # what COMMIT commits (VERIFY_AND_SAVE)
+        self.running: VerifiedConfig | None = None  # what GetForwardingPipelineConfig returns
         self.write_lock = threading.Lock()
         self.streams: dict[Controller, _Stream] = {}
         self.streams_lock = threading.Lock()
@@ -122,7 +123,7 @@ class P4RuntimeService:
         text_format.Parse(p4info_text, config.p4info)
         with self.write_lock:
             verified = verify_config(config, self.new_scratch_switch())
-            self.saved = verified
+            self.saved = self.running = verified
             self.pipeline = Pipeline(self.switch, verified, self.digests)
 
     def close(self) -> None:
@@ -173,8 +174,7 @@ class P4RuntimeService:
                 raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, "COMMIT takes no config")
             if self.saved is None:
                 raise P4RuntimeError(StatusCode.NOT_FOUND, "no saved config to commit")
-            self.pipeline = Pipeline.commit(self.switch, self.saved, self.digests, self.pipeline)
-            self._committed()
+            self._commit(self.saved)
             return
         if action == Action.RECONCILE_AND_COMMIT:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
@@ -187,12 +187,16 @@ class P4RuntimeService:
         verified = verify_config(request.config, self.new_scratch_switch())
         if action == Action.VERIFY:
             return
-        self.saved = verified
-        if action == Action.VERIFY_AND_COMMIT:
-            self.pipeline = Pipeline.commit(self.switch, verified, self.digests, self.pipeline)
-            self._committed()
+        if action == Action.VERIFY_AND_SAVE:
+            self.saved = verified
+        else:
+            self._commit(verified)
 
-    def _committed(self) -> None:
+    def _commit(self, verified: VerifiedConfig) -> None:
+        """Swap the verified program in; on failure the running one, its entries and its
+        config stay as they were."""
+        self.pipeline = Pipeline.commit(self.switch, verified, self.digests, self.pipeline)
+        self.saved = self.running = verified
         if self.on_commit is not None:
             self.on_commit()
 
@@ -202,7 +206,7 @@ class P4RuntimeService:
         except P4RuntimeError as err:
             self._abort(context, err)
         response = p4runtime_pb2.GetForwardingPipelineConfigResponse()
-        current = self.saved
+        current = self.running
         if current is None:
             return response
         stored = current.config

@@ -89,29 +89,43 @@ class Switch:
             running = self._loop is not None
             if running:
                 self.stop()
-            self.pipeline = pipeline
-            self.compiled = compiled
-            self.program = info
-            self._tables = tables
-            self._profiles = {ap: {"members": {}, "groups": {}} for ap in info.action_profiles}
-            self._vsets = {}
-            for name, st in tables.items():
-                t = compiled.tables[st.index]
-                if t.default_action >= 0:
-                    params = list(t.default_params)
-                    pipeline.default_set(st.index, t.default_action, params)
-                    st.default = (compiled.actions[t.default_action][0], params)
-                for k, ce in enumerate(t.const_entries):
-                    self._add_const_entry(name, ce, k)
-            for gid, nodes in self._mc.items():
-                pipeline.mc_group_set(gid, nodes)
-            for sid, (nodes, cos, trunc) in self._clone.items():
-                pipeline.clone_session_set(sid, nodes, cos, trunc)
-            self._trace_fmt = TraceFormatter(compiled)
-            if self._trace_sink is not None:
-                pipeline.set_trace(True)
-            if running:
-                self.start()
+            # The new program is filled (defaults, const entries, PRE) before anyone uses it;
+            # if that fails the old program, with its entries, is put back untouched.
+            before = (self.pipeline, self.compiled, self.program, self._tables, self._profiles,
+                      self._vsets, self._trace_fmt)
+            try:
+                self._install(compiled, info, pipeline, tables)
+            except BaseException:
+                (self.pipeline, self.compiled, self.program, self._tables, self._profiles,
+                 self._vsets, self._trace_fmt) = before
+                raise
+            finally:
+                if running:
+                    self.start()
+
+    def _install(self, compiled: Program, info: ProgramInfo, pipeline: Pipeline,
+                 tables: dict[str, TableEntries]) -> None:
+        self.pipeline = pipeline
+        self.compiled = compiled
+        self.program = info
+        self._tables = tables
+        self._profiles = {ap: {"members": {}, "groups": {}} for ap in info.action_profiles}
+        self._vsets = {}
+        for name, st in tables.items():
+            t = compiled.tables[st.index]
+            if t.default_action >= 0:
+                params = list(t.default_params)
+                pipeline.default_set(st.index, t.default_action, params)
+                st.default = (compiled.actions[t.default_action][0], params)
+            for k, ce in enumerate(t.const_entries):
+                self._add_const_entry(name, ce, k)
+        for gid, nodes in self._mc.items():
+            pipeline.mc_group_set(gid, nodes)
+        for sid, (nodes, cos, trunc) in self._clone.items():
+            pipeline.clone_session_set(sid, nodes, cos, trunc)
+        self._trace_fmt = TraceFormatter(compiled)
+        if self._trace_sink is not None:
+            pipeline.set_trace(True)
 
     def _require(self) -> Pipeline:
         if self.pipeline is None:

@@ -192,15 +192,18 @@ class _Compiler:
         self.j = raw
         self.p = Program(raw=raw)
         self.nreg = 0
+        self.at = "$"  # the JSON object being compiled, for errors raised without a path
 
     # ---------------------------------------------------------------- layout
     def layout(self) -> None:
         j, p = self.j, self.p
         types = {}
         for i, ht in enumerate(j.get("header_types", [])):
+            self.at = f"header_types[{i}]"
             types[ht["name"]] = (i, ht)
         off = 0
         for i, h in enumerate(j.get("headers", [])):
+            self.at = f"headers[{i}]"
             path = f"headers[{i}]"
             if h["header_type"] not in types:
                 raise ProgramError(f"{path}.header_type", f"unknown header type {h['header_type']!r}")
@@ -257,6 +260,7 @@ class _Compiler:
         # Validity bytes come after all header data.
         p.phv_bytes = off
         for i, s in enumerate(j.get("header_stacks", [])):
+            self.at = f"header_stacks[{i}]"
             ids = [self._hdr_by_json_id(x, f"header_stacks[{i}].header_ids") for x in s["header_ids"]]
             p.stack_by_name[s["name"]] = len(p.stacks)
             p.stack_counter.append(len(p.stacks))
@@ -264,6 +268,7 @@ class _Compiler:
             for h in ids:
                 p.headers[h].stack = len(p.stacks) - 1
         for i, u in enumerate(j.get("header_unions", [])):
+            self.at = f"header_unions[{i}]"
             ids = [self._hdr_by_json_id(x, f"header_unions[{i}].header_ids") for x in u["header_ids"]]
             p.union_by_name[u["name"]] = len(p.unions)
             p.unions.append((u["name"], ids))
@@ -720,28 +725,33 @@ class _Compiler:
     def externs(self) -> None:
         j, p = self.j, self.p
         for i, c in enumerate(j.get("counter_arrays", [])):
+            self.at = f"counter_arrays[{i}]"
             p.counter_by_name[c["name"]] = len(p.counters)
             p.counters.append({"name": c["name"], "id": c.get("id", i), "size": int(c.get("size", 0)),
                                "is_direct": bool(c.get("is_direct")),
                                "binding": c.get("binding")})
         for i, m in enumerate(j.get("meter_arrays", [])):
+            self.at = f"meter_arrays[{i}]"
             p.meter_by_name[m["name"]] = len(p.meters)
             p.meters.append({"name": m["name"], "id": m.get("id", i), "size": int(m.get("size", 0)),
                              "type": m.get("type", "bytes"), "rate_count": m.get("rate_count", 2),
                              "is_direct": bool(m.get("is_direct")), "binding": m.get("binding"),
                              "result_target": m.get("result_target")})
         for i, r in enumerate(j.get("register_arrays", [])):
+            self.at = f"register_arrays[{i}]"
             if int(r["bitwidth"]) > 128:
                 raise ProgramError(f"register_arrays[{i}].bitwidth", "registers wider than 128 bits")
             p.register_by_name[r["name"]] = len(p.registers)
             p.registers.append({"name": r["name"], "id": r.get("id", i), "size": int(r.get("size", 0)),
                                 "bitwidth": int(r["bitwidth"])})
         for i, c in enumerate(j.get("calculations", [])):
+            self.at = f"calculations[{i}]"
             inputs = self.field_list_elements(c.get("input", []), f"calculations[{i}].input")
             p.calc_by_name[c["name"]] = len(p.calculations)
             p.calculations.append({"name": c["name"], "algo": c["algo"], "inputs": inputs,
                                    "path": f"calculations[{i}]"})
         for i, fl in enumerate(j.get("field_lists", [])):
+            self.at = f"field_lists[{i}]"
             ids = []
             for k, el in enumerate(fl.get("elements", [])):
                 if el.get("type") != "field":
@@ -749,6 +759,7 @@ class _Compiler:
                 ids.append(self.field_id(el["value"], f"field_lists[{i}].elements[{k}]"))
             p.field_lists[int(fl["id"])] = ids
         for i, ll in enumerate(j.get("learn_lists", [])):
+            self.at = f"learn_lists[{i}]"
             ids = [self.field_id(el["value"], f"learn_lists[{i}].elements[{k}]")
                    for k, el in enumerate(ll.get("elements", []))]
             p.learn_lists[int(ll["id"])] = (ll["name"], ids)
@@ -782,6 +793,7 @@ class _Compiler:
     def actions(self) -> None:
         p = self.p
         for i, a in enumerate(self.j.get("actions", [])):
+            self.at = f"actions[{i}]"
             params = [(rd["name"], int(rd["bitwidth"])) for rd in a.get("runtime_data", [])]
             for k, (_n, w) in enumerate(params):
                 if w > 128:
@@ -790,6 +802,7 @@ class _Compiler:
             start = len(p.code)
             code: list[Insn] = []
             for k, prim in enumerate(a.get("primitives", [])):
+                self.at = f"actions[{i}].primitives[{k}]"
                 self.primitive(prim, code, f"actions[{i}].primitives[{k}]")
             # Relative jump targets of _jump are primitive indexes; p4c does not emit them for
             # v1model today, so refuse rather than guess.
@@ -811,6 +824,7 @@ class _Compiler:
         ps = parsers[0]
         names = {s["name"]: i for i, s in enumerate(ps["parse_states"])}
         for i, st in enumerate(ps["parse_states"]):
+            self.at = f"parsers[0].parse_states[{i}]"
             path = f"parsers[0].parse_states[{i}]"
             code: list[Insn] = []
             for k, po in enumerate(st.get("parser_ops", [])):
@@ -952,6 +966,7 @@ class _Compiler:
             return local[name]
 
         for i, ap in enumerate(pl.get("action_profiles", [])):
+            self.at = f"{path}.action_profiles[{i}]"
             sel = ap.get("selector")
             sel_inputs = None
             if sel is not None:
@@ -962,6 +977,7 @@ class _Compiler:
                                       "selector_algo": sel.get("algo") if sel else None,
                                       "selector_inputs": sel_inputs})
         for i, t in enumerate(pl.get("tables", [])):
+            self.at = f"{path}.tables[{i}]"
             tp = f"{path}.tables[{i}]"
             keys = []
             for k, kd in enumerate(t.get("key", [])):
@@ -1023,6 +1039,7 @@ class _Compiler:
             p.tables.append(info)
             p.nodes[local[t["name"]]] = ("table", tidx)
         for i, c in enumerate(pl.get("conditionals", [])):
+            self.at = f"{path}.conditionals[{i}]"
             cp = f"{path}.conditionals[{i}]"
             self.nreg = 0
             code: list[Insn] = []
@@ -1033,6 +1050,7 @@ class _Compiler:
             p.nodes[local[c["name"]]] = ("cond", start, nxt(c.get("true_next"), f"{cp}.true_next"),
                                          nxt(c.get("false_next"), f"{cp}.false_next"))
         for i, c in enumerate(pl.get("action_calls", [])):
+            self.at = f"{path}.action_calls[{i}]"
             cp = f"{path}.action_calls[{i}]"
             aid = int(c["action_id"])
             p.nodes[local[c["name"]]] = ("call", aid, nxt(c.get("next_node"), f"{cp}.next_node"))
@@ -1049,6 +1067,7 @@ class _Compiler:
         if dps[0].get("primitives"):
             raise ProgramError("deparsers[0].primitives", "deparser primitives are not supported")
         for i, c in enumerate(self.j.get("checksums", [])):
+            self.at = f"checksums[{i}]"
             cp = f"checksums[{i}]"
             if c.get("type", "generic") not in ("generic", "ipv4"):
                 raise ProgramError(f"{cp}.type", f"unsupported checksum type {c.get('type')!r}")
@@ -1068,11 +1087,17 @@ class _Compiler:
                                 "verify": verify, "update": update})
 
     def compile(self) -> Program:
+        self.at = "header_types"
         self.layout()
+        self.at = "externs"
         self.externs()
+        self.at = "actions"
         self.actions()
+        self.at = "parsers"
         self.parser()
+        self.at = "pipelines"
         self.pipelines()
+        self.at = "deparsers"
         self.deparser_and_checksums()
         for k, ext in enumerate(self.j.get("extern_instances", [])):
             raise ProgramError(f"extern_instances[{k}]",
@@ -1092,6 +1117,8 @@ def load_json(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise ProgramError("$", f"not JSON: {e}") from None
+    except RecursionError:
+        raise ProgramError("$", "not JSON a program can be: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProgramError("$", "a BMv2 JSON program is an object")
     return raw
@@ -1102,9 +1129,13 @@ def compile_program(source: str | bytes | dict[str, Any]) -> Program:
     for key in ("header_types", "headers", "parsers", "deparsers", "actions", "pipelines"):
         if key not in raw:
             raise ProgramError(key, "missing: not a BMv2 JSON program")
+    compiler = _Compiler(raw)
     try:
-        return _Compiler(raw).compile()
+        return compiler.compile()
     except ProgramError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-        raise ProgramError("$", f"malformed program ({type(e).__name__}: {e})") from None
+    except RecursionError:
+        raise ProgramError(compiler.at, "nested too deeply") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+            ZeroDivisionError) as e:
+        raise ProgramError(compiler.at, f"malformed program ({type(e).__name__}: {e})") from None
