@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,9 @@ class Switch:
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
         """
+        if cpu_port is not None:
+            check_int("CPU port", cpu_port, 0, MAX_PORT)
+        check_int("batch size", batch_size, 1, MAX_U32)
         self.batch_size = batch_size
         self.cpu_port = cpu_port
         self.device_id = device_id
@@ -132,6 +136,29 @@ class Switch:
             raise FailedPrecondition("no program loaded")
         return self.pipeline
 
+    @contextmanager
+    def _engine_write(self, required: bool = True) -> Iterator[Pipeline | None]:
+        """The one way into the running engine for a control-plane change.
+
+        Holds the switch's write lock and keeps packet batches out for the body; both are
+        released however the body ends. Callers validate the whole request before entering
+        (a refused request changes nothing) and only apply inside. How writers and the data
+        path exclude each other (today: the engine's writer mutex) is decided here alone.
+        Without `required`, the body runs with None when no program is loaded.
+        """
+        with self._write_lock:
+            pl = self.pipeline
+            if pl is None:
+                if required:
+                    raise FailedPrecondition("no program loaded")
+                yield None
+                return
+            pl.lock()
+            try:
+                yield pl
+            finally:
+                pl.unlock()
+
     # ------------------------------------------------------------------ names
     def _table(self, table: str | int) -> TableEntries:
         self._require()
@@ -181,16 +208,13 @@ class Switch:
                   *, member: int | None = None, group: int | None = None) -> int:
         """Insert one entry; returns its handle. A failed insert changes nothing."""
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
             prepared = self._prepare(st, match, action, params, priority, member, group)
-            pl.lock()
-            try:
+            with self._engine_write() as pl:
                 return self._apply_add(pl, st, prepared)
-            finally:
-                pl.unlock()
 
     def table_add_many(self, table: str | int, entries: list[tuple[Any, ...]]) -> list[int]:
         """Insert a batch atomically: all entries or none, visible to traffic at once.
@@ -200,7 +224,7 @@ class Switch:
         `index`, the position of the offending entry, and nothing was inserted.
         """
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
@@ -217,8 +241,7 @@ class Switch:
                     err.index = i
                     raise
             done: list[int] = []
-            pl.lock()
-            try:
+            with self._engine_write() as pl:
                 for i, p in enumerate(prepared):
                     try:
                         done.append(self._apply_add(pl, st, p))
@@ -227,8 +250,6 @@ class Switch:
                             self._apply_delete(pl, st, h)
                         err.index = i
                         raise
-            finally:
-                pl.unlock()
             return done
 
     def _prepare(self, st: TableEntries, match: list[Any], action: Any, params: Any,
@@ -245,7 +266,13 @@ class Switch:
         except TargetError:
             st.release_id(eid)
             raise
-        pl.entry_set(st.index, eid, ref, pvals)
+        try:
+            pl.entry_set(st.index, eid, ref, pvals)
+        except BaseException:
+            # Out of memory for the record: take the key back out, as if never inserted.
+            st.matcher_delete(eid)
+            st.release_id(eid)
+            raise
         return eid
 
     def _apply_delete(self, pl: Pipeline, st: TableEntries, handle: int) -> None:
@@ -280,30 +307,26 @@ class Switch:
                      params: Iterable[int] | dict[str, int] | None = None, *,
                      member: int | None = None, group: int | None = None) -> None:
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             if not st.exists(handle):
                 raise NotFound(f"table {st.info.name}: no entry {handle}")
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
             ref, pvals = self._resolve_action(st, action, params, member, group)
-            pl.lock()
-            pl.entry_set(st.index, handle, ref, pvals, False)
-            pl.unlock()
+            with self._engine_write() as pl:
+                pl.entry_set(st.index, handle, ref, pvals, False)
 
     def table_delete(self, table: str | int, handle: int) -> None:
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             if st.info.is_const:
                 raise InvalidArgument(f"table {st.info.name} is const")
             if not st.exists(handle):
                 raise NotFound(f"table {st.info.name}: no entry {handle}")
-            pl.lock()
-            try:
+            with self._engine_write() as pl:
                 self._apply_delete(pl, st, handle)
-            finally:
-                pl.unlock()
 
     def table_find(self, table: str | int, match: list[Any], priority: int | None = None) -> int | None:
         st = self._table(table)
@@ -345,7 +368,7 @@ class Switch:
     def table_set_default(self, table: str | int, action: str | int,
                           params: Iterable[int] | dict[str, int] | None = None) -> None:
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             if st.info.default_is_const:
                 raise InvalidArgument(f"table {st.info.name}: the default action is const")
@@ -353,10 +376,9 @@ class Switch:
             if st.info.action_scopes.get(self.compiled.actions[aid][0]) == "table_only":
                 raise InvalidArgument(f"action {self.compiled.actions[aid][0]} cannot be a default")
             pvals = self._params(aid, params)
-            pl.lock()
-            pl.default_set(st.index, aid, pvals)
-            pl.unlock()
-            st.default = (self.compiled.actions[aid][0], pvals)
+            with self._engine_write() as pl:
+                pl.default_set(st.index, aid, pvals)
+                st.default = (self.compiled.actions[aid][0], pvals)
 
     def table_get_default(self, table: str | int) -> tuple[str | None, list[int]]:
         st = self._table(table)
@@ -366,19 +388,18 @@ class Switch:
 
     def table_reset_default(self, table: str | int) -> None:
         with self._write_lock:
-            pl = self._require()
+            self._require()
             st = self._table(table)
             assert self.compiled is not None
             t = self.compiled.tables[st.index]
-            pl.lock()
-            pl.default_set(st.index, t.default_action, list(t.default_params))
-            pl.unlock()
-            st.default = ((self.compiled.actions[t.default_action][0], list(t.default_params))
-                          if t.default_action >= 0 else None)
+            with self._engine_write() as pl:
+                pl.default_set(st.index, t.default_action, list(t.default_params))
+                st.default = ((self.compiled.actions[t.default_action][0],
+                               list(t.default_params)) if t.default_action >= 0 else None)
 
     def _add_const_entry(self, name: str, ce: dict[str, Any], k: int) -> None:
         from target.pipeline.loader import parse_int
-        pl = self._require()
+        self._require()
         st = self._tables[name]
         match: list[Any] = []
         for key, m in zip(st.info.keys, ce["match_key"], strict=True):
@@ -408,11 +429,8 @@ class Switch:
         aid = int(a["action_id"])
         params = [parse_int(x) for x in a.get("action_data", [])]
         prepared = self._prepare(st, match, self.compiled.actions[aid][0], params, prio, None, None)
-        pl.lock()
-        try:
+        with self._engine_write() as pl:
             self._apply_add(pl, st, prepared)
-        finally:
-            pl.unlock()
 
     # ------------------------------------------------------------------ action profiles
     def _profile(self, prof: str | int) -> tuple[str, dict[str, Any], int]:
@@ -447,11 +465,9 @@ class Switch:
             raise InvalidArgument(f"action {aname} is not an action of {name}'s tables")
         aid = self.compiled.action_by_name[aname]
         pvals = self._params(aid, params)
-        pl = self._require()
-        pl.lock()
-        pl.profile_member_set(idx, member_id, aid, pvals)
-        pl.unlock()
-        st["members"][member_id] = (aname, pvals)
+        with self._engine_write() as pl:
+            pl.profile_member_set(idx, member_id, aid, pvals)
+            st["members"][member_id] = (aname, pvals)
 
     def act_prof_delete_member(self, prof: str | int, member_id: int) -> None:
         with self._write_lock:
@@ -483,11 +499,9 @@ class Switch:
             self._set_group(st, idx, group_id, list(members))
 
     def _set_group(self, st: dict[str, Any], idx: int, group_id: int, members: list[int]) -> None:
-        pl = self._require()
-        pl.lock()
-        pl.profile_group_set(idx, group_id, members)
-        pl.unlock()
-        st["groups"][group_id] = members
+        with self._engine_write() as pl:
+            pl.profile_group_set(idx, group_id, members)
+            st["groups"][group_id] = members
 
     def act_prof_delete_group(self, prof: str | int, group_id: int) -> None:
         with self._write_lock:
@@ -517,24 +531,21 @@ class Switch:
 
     # ------------------------------------------------------------------ PRE
     def mc_group_set(self, group_id: int, replicas: list[tuple[int, int]]) -> None:
-        if not 0 < group_id < 65536:
-            raise InvalidArgument(f"multicast group id {group_id} not in 1..65535")
-        with self._write_lock:
-            self._mc[group_id] = [(int(p), int(r)) for p, r in replicas]
-            if self.pipeline is not None:
-                self.pipeline.lock()
-                self.pipeline.mc_group_set(group_id, self._mc[group_id])
-                self.pipeline.unlock()
+        """Create or replace a multicast group; a refused group changes nothing."""
+        check_int("multicast group id", group_id, 1, MAX_MC_GROUP)
+        nodes = _replicas(f"multicast group {group_id}", replicas)
+        with self._engine_write(required=False) as pl:
+            if pl is not None:
+                pl.mc_group_set(group_id, nodes)
+            self._mc[group_id] = nodes
 
     def mc_group_delete(self, group_id: int) -> None:
-        with self._write_lock:
+        with self._engine_write(required=False) as pl:
             if group_id not in self._mc:
                 raise NotFound(f"multicast group {group_id}")
+            if pl is not None:
+                pl.mc_group_set(group_id, None)
             del self._mc[group_id]
-            if self.pipeline is not None:
-                self.pipeline.lock()
-                self.pipeline.mc_group_set(group_id, None)
-                self.pipeline.unlock()
 
     def mc_group_get(self, group_id: int) -> list[tuple[int, int]]:
         if group_id not in self._mc:
@@ -546,26 +557,24 @@ class Switch:
 
     def clone_session_set(self, session_id: int, replicas: list[tuple[int, int]],
                           class_of_service: int = 0, packet_length_bytes: int = 0) -> None:
-        if not 0 < session_id < 32768:
-            raise InvalidArgument(f"clone session id {session_id} not in 1..32767")
-        with self._write_lock:
-            nodes = [(int(p), int(r)) for p, r in replicas]
+        """Create or replace a clone session; a refused session changes nothing."""
+        check_int("clone session id", session_id, 1, MAX_CLONE_SESSION)
+        check_int(f"clone session {session_id}: class of service", class_of_service, 0,
+                  MAX_U32)
+        check_int(f"clone session {session_id}: packet length", packet_length_bytes, 0, MAX_U32)
+        nodes = _replicas(f"clone session {session_id}", replicas)
+        with self._engine_write(required=False) as pl:
+            if pl is not None:
+                pl.clone_session_set(session_id, nodes, class_of_service, packet_length_bytes)
             self._clone[session_id] = (nodes, class_of_service, packet_length_bytes)
-            if self.pipeline is not None:
-                self.pipeline.lock()
-                self.pipeline.clone_session_set(session_id, nodes, class_of_service,
-                                                packet_length_bytes)
-                self.pipeline.unlock()
 
     def clone_session_delete(self, session_id: int) -> None:
-        with self._write_lock:
+        with self._engine_write(required=False) as pl:
             if session_id not in self._clone:
                 raise NotFound(f"clone session {session_id}")
+            if pl is not None:
+                pl.clone_session_set(session_id, None)
             del self._clone[session_id]
-            if self.pipeline is not None:
-                self.pipeline.lock()
-                self.pipeline.clone_session_set(session_id, None)
-                self.pipeline.unlock()
 
     def clone_session_get(self, session_id: int) -> tuple[list[tuple[int, int]], int, int]:
         if session_id not in self._clone:
@@ -583,8 +592,7 @@ class Switch:
         objs = getattr(self.program, kind)
         n = self.program.extern_name(kind, name)
         info = objs[n]
-        if not 0 <= index < info.size:
-            raise InvalidArgument(f"{n}: index {index} out of range 0..{info.size - 1}")
+        check_int(f"{n}: index", index, 0, info.size - 1)
         return info.index, index
 
     def counter_read(self, name: str | int, index: int) -> tuple[int, int]:
@@ -593,7 +601,10 @@ class Switch:
 
     def counter_write(self, name: str | int, index: int, packets: int = 0, nbytes: int = 0) -> None:
         ci, i = self._extern_index("counters", name, index)
-        self._require().counter_set(ci, i, packets, nbytes)
+        check_int("packet count", packets, 0, MAX_U64)
+        check_int("byte count", nbytes, 0, MAX_U64)
+        with self._engine_write() as pl:
+            pl.counter_set(ci, i, packets, nbytes)
 
     def direct_counter_read(self, table: str | int, handle: int) -> tuple[int, int]:
         st = self._table(table)
@@ -605,15 +616,23 @@ class Switch:
         st = self._table(table)
         if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
-        self._require().entry_counter_set(st.index, handle, packets, nbytes)
+        check_int("packet count", packets, 0, MAX_U64)
+        check_int("byte count", nbytes, 0, MAX_U64)
+        with self._engine_write() as pl:
+            pl.entry_counter_set(st.index, handle, packets, nbytes)
 
     def register_read(self, name: str | int, index: int) -> int:
         ri, i = self._extern_index("registers", name, index)
         return self._require().register_get(ri, i)
 
     def register_write(self, name: str | int, index: int, value: int) -> None:
+        """Set one cell; a value wider than the register is refused, not cut."""
         ri, i = self._extern_index("registers", name, index)
-        self._require().register_set(ri, i, value)
+        assert self.program is not None
+        width = self.program.registers[self.program.extern_name("registers", name)].bitwidth
+        check_int(f"register {name}[{index}] value", value, 0, (1 << width) - 1)
+        with self._engine_write() as pl:
+            pl.register_set(ri, i, value)
 
     def meter_set(self, name: str | int, index: int, cir: float, cburst: int, pir: float,
                   pburst: int) -> None:
@@ -649,7 +668,7 @@ class Switch:
             handle, [(cir / 1e6, int(cburst)), (pir / 1e6, int(pburst))])
 
     def value_set_set(self, name: str | int, members: list[tuple[int, int]]) -> None:
-        pl = self._require()
+        self._require()
         assert self.compiled is not None
         if isinstance(name, int):
             name = self.program.value_set_name(name)
@@ -662,10 +681,9 @@ class Switch:
         for v, m in members:
             if v >> bits or m >> bits:
                 raise InvalidArgument(f"value set {name}: {v:#x}/{m:#x} does not fit {bits} bits")
-        pl.lock()
-        pl.vset_set(vi, [v for v, _m in members], [m for _v, m in members])
-        pl.unlock()
-        self._vsets[name] = list(members)
+        with self._engine_write() as pl:
+            pl.vset_set(vi, [v for v, _m in members], [m for _v, m in members])
+            self._vsets[name] = list(members)
 
     def value_set_get(self, name: str) -> list[tuple[int, int]]:
         return list(self._vsets.get(name, []))
@@ -678,9 +696,17 @@ class Switch:
         self._digest.append(callback)
 
     def process(self, packets: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-        """Run packets synchronously; return what is transmitted (CPU-port packets excluded)."""
+        """Run packets synchronously; return what is transmitted (CPU-port packets excluded).
+
+        Every (port, frame) is checked first: a refused batch runs no packet.
+        """
         pl = self._require()
-        outs = pl.process(list(packets))
+        batch = list(packets)
+        for i, item in enumerate(batch):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise InvalidArgument(f"packet {i}: {item!r:.60} is not a (port, frame) pair")
+            self._check_packet(f"packet {i}", item[0], item[1])
+        outs = pl.process(batch)
         self._after_batch()
         result = []
         for port, frame in outs:
@@ -691,11 +717,20 @@ class Switch:
                 result.append((port, frame))
         return result
 
+    def _check_packet(self, what: str, port: Any, frame: Any) -> None:
+        check_int(f"{what}: port", port, 0, MAX_PORT)
+        if not isinstance(frame, (bytes, bytearray)):
+            raise InvalidArgument(f"{what}: frame is {type(frame).__name__}, not bytes")
+        if len(frame) > self.pool.max_frame:
+            raise InvalidArgument(f"{what}: frame of {len(frame)} bytes exceeds the "
+                                  f"{self.pool.max_frame}-byte buffers")
+
     def packet_out(self, frame: bytes) -> list[tuple[int, bytes]]:
         """Inject a frame as if received on the CPU port."""
         if self.cpu_port is None:
             raise FailedPrecondition("no CPU port configured")
         if self._loop is not None:
+            self._check_packet("packet-out", self.cpu_port, frame)
             self._loop.inject(self.cpu_port, frame)
             return []
         return self.process([(self.cpu_port, frame)])
@@ -703,6 +738,7 @@ class Switch:
     def inject(self, port: int, frame: bytes) -> None:
         """Queue a frame as received on `port` (when the engine loop runs), else process it."""
         if self._loop is not None:
+            self._check_packet("injected packet", port, frame)
             self._loop.inject(port, frame)
         else:
             self.process([(port, frame)])
@@ -737,8 +773,7 @@ class Switch:
 
     # ------------------------------------------------------------------ ports and loop
     def add_port(self, num: int, port: Any) -> None:
-        if not 0 <= num < 511:
-            raise InvalidArgument(f"port number {num} not in 0..510")
+        check_int("port number", num, 0, MAX_PORT)
         if num in self.ports:
             raise AlreadyExists(f"port {num} exists")
         port.open(self.pool)
@@ -807,20 +842,17 @@ class Switch:
         result is then that one failure.
         """
         with self._write_lock:
-            pl = self._require()
+            self._require()
             resolved = [(self._table(run[0]),) + tuple(run[1:]) for run in runs]
             errors: list[tuple[int, int, TargetError]] = []
             undo: list[tuple[Any, ...]] | None = [] if atomic else None
-            pl.lock()
-            try:
+            with self._engine_write() as pl:
                 for ri, run in enumerate(resolved):
                     self._write_encoded_run(pl, ri, run, errors, undo)
                     if atomic and errors:
                         break
                 if atomic and errors:
                     self._undo_encoded(pl, undo)
-            finally:
-                pl.unlock()
             return errors
 
     def _write_encoded_run(self, pl: Pipeline, ri: int, run: tuple[Any, ...],
@@ -977,6 +1009,39 @@ class Switch:
     def table_read_handles(self, table: str | int) -> list[int]:
         """The handles of every entry of `table`, in handle order."""
         return self._table(table).ids()
+
+
+# Port numbers are v1model's 9-bit egress_spec, less 511 (the drop port): the same bound for
+# attached ports, the CPU port, packets given to process() and replica ports, so that no port
+# reaches the engine's narrower or wider slots cut to another one.
+MAX_PORT = 510
+MAX_MC_GROUP = 65535         # the engine indexes groups by 16 bits
+MAX_CLONE_SESSION = 32767    # and clone sessions by 15
+MAX_INSTANCE = 65535         # v1model's egress_rid
+MAX_U32 = (1 << 32) - 1
+MAX_U64 = (1 << 64) - 1
+
+
+def check_int(what: str, value: Any, lo: int, hi: int) -> None:
+    """Refuse anything but an int in lo..hi (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidArgument(f"{what} {value!r} not in {lo}..{hi}")
+
+
+def _replicas(what: str, replicas: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(port, instance) pairs, each checked to fit what the engine stores."""
+    try:
+        items = list(replicas)
+    except TypeError:
+        raise InvalidArgument(f"{what}: replicas must be a list of (port, instance)") from None
+    nodes = []
+    for i, pair in enumerate(items):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InvalidArgument(f"{what}: replica {i} {pair!r} is not a (port, instance) pair")
+        check_int(f"{what}: replica {i} port", pair[0], 0, MAX_PORT)
+        check_int(f"{what}: replica {i} instance", pair[1], 0, MAX_INSTANCE)
+        nodes.append((int(pair[0]), int(pair[1])))
+    return nodes
 
 
 # Member and group ids index dense arrays in the engine (the P4Runtime server maps a

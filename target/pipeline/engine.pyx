@@ -23,7 +23,8 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
-from target.packet cimport PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc, pool_free
+from target.packet cimport (PKT_HEADROOM, PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc,
+                            pool_free)
 from target.pipeline.engine cimport *
 from target.pipeline.hashes cimport HASH_CSUM16, hash_compute_params, hash_params_init, hash_params_t
 from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_lookup, dir24_t
@@ -2324,34 +2325,51 @@ cdef class Pipeline:
 
     def process(self, list packets) -> list[tuple[int, bytes]]:
         """Run (port, frame) pairs through the pipeline; return the transmitted (port, frame)."""
-        cdef int n = len(packets), k, nout, max_out = 4 * n + 1024
+        cdef int n = len(packets), k, nout = 0, max_out = 4 * n + 1024
+        cdef int taken = 0, returned = 0   # buffers this call holds: pkts[:taken], outs[returned:nout]
         cdef pkt_t **pkts = <pkt_t **>malloc(max(1, n) * sizeof(pkt_t *))
         cdef out_t *outs = <out_t *>malloc(max_out * sizeof(out_t))
         cdef const uint8_t[::1] view
         cdef pkt_t *p
+        cdef uint16_t port16
         result = []
+        if pkts == NULL or outs == NULL:
+            free(pkts)
+            free(outs)
+            raise MemoryError("packet batch")
         try:
             for k in range(n):
                 port, frame = packets[k]
+                # Checked before a buffer is taken; a refused frame gives back those taken.
+                view = frame
+                port16 = port
+                if <uint32_t>view.shape[0] > self.pool.buf_size - PKT_HEADROOM:
+                    raise ValueError(f"frame of {view.shape[0]} bytes exceeds the buffer size")
                 p = pool_alloc(self.pool)
                 if p == NULL:
                     raise MemoryError("packet pool exhausted")
-                view = frame
-                if <uint32_t>len(frame) > p.buf_size - 256:
-                    pool_free(self.pool, p)
-                    raise ValueError(f"frame of {len(frame)} bytes exceeds the buffer size")
-                if len(frame):
-                    memcpy(p.data, &view[0], len(frame))
-                p.len = len(frame)
-                p.port = port
                 pkts[k] = p
+                taken = k + 1
+                if view.shape[0]:
+                    memcpy(p.data, &view[0], view.shape[0])
+                p.len = view.shape[0]
+                p.port = port16
+            taken = 0                       # run_batch frees or returns every one of them
             with nogil:
                 nout = self.run_batch(pkts, n, outs, max_out)
-            for k in range(nout):
-                result.append((outs[k].port, PyBytes_FromStringAndSize(<char *>outs[k].pkt.data,
-                                                                       outs[k].pkt.len)))
-                pool_free(self.pool, outs[k].pkt)
+            while returned < nout:
+                k = returned
+                returned += 1
+                try:
+                    result.append((outs[k].port, PyBytes_FromStringAndSize(
+                        <char *>outs[k].pkt.data, outs[k].pkt.len)))
+                finally:
+                    pool_free(self.pool, outs[k].pkt)
         finally:
+            for k in range(taken):
+                pool_free(self.pool, pkts[k])
+            for k in range(returned, nout):
+                pool_free(self.pool, outs[k].pkt)
             free(pkts)
             free(outs)
         return result
