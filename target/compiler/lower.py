@@ -166,27 +166,131 @@ class ProgramLowering(StatementLowering):
 
     # ------------------------------------------------------------------ parser
     def lower_parser(self, decl: Tree) -> None:
+        self.parse_states: list[dict[str, Any]] = []
+        self.parse_state_names: set[str] = set()
         self.scopes = [self.block_scope(decl, ["packet", "hdr", "meta", "std"])]
-        states = [c for c in decl.children[4:] if isinstance(c, Tree) and c.data == "parser_state"]
+        self.inline_parser(decl, "", None)
+        for sid, state in enumerate(self.parse_states):
+            state["id"] = sid
+        self.json.parsers.append({"name": "parser", "id": 0, "init_state": "start",
+                                  "parse_states": self.parse_states})
+
+    def state_name(self, wanted: str) -> str:
+        name, n = wanted, 0
+        while name in self.parse_state_names:
+            n += 1
+            name = f"{wanted}_{n}"
+        self.parse_state_names.add(name)
+        return name
+
+    def inline_parser(self, decl: Tree, prefix: str, accept: str | None) -> str:
+        """Lowers a parser's states (the top-level parser, or a sub-parser at one of its apply()
+        calls, with its own copies of its locals); `accept` is the state its accept goes to.
+        Returns the name of its start state."""
         pname = name_of(decl.children[1])
-        for c in decl.children[4:]:
-            if isinstance(c, Tree) and c.data == "value_set_decl":
-                self.value_set(c, pname)
-            elif isinstance(c, Tree) and c.data != "parser_state":
-                raise Unsupported(f"parser-local {c.data.replace('_', ' ')}", self.decls.loc(c))
+        states = [c for c in decl.children[4:] if isinstance(c, Tree) and c.data == "parser_state"]
         names = [name_of(s.children[1]) for s in states]
         if "start" not in names:
             raise self.error("parser has no start state", decl)
-        out = []
-        for sid, state in enumerate(states):
-            ops: list[dict[str, Any]] = []
-            stmts = state.children[2:-1]
-            for stmt in stmts:
-                ops.extend(self.parser_statement(stmt))
-            key, transitions = self.transition(state.children[-1], names, ops)
-            out.append({"name": names[sid], "id": sid, "parser_ops": ops, "transitions": transitions,
-                        "transition_key": key})
-        self.json.parsers.append({"name": "parser", "id": 0, "init_state": "start", "parse_states": out})
+        # As p4c does for v1model: BMv2 has no reject state, so parsing ends as if accepted (the
+        # packet goes to ingress; verify() is the way to record an error).
+        state_map: dict[str, str | None] = {"accept": accept, "reject": None}
+        for n in names:
+            state_map[n] = self.state_name(f"{prefix}{n}")
+        init_ops: list[dict[str, Any]] = []
+        for c in decl.children[4:]:
+            if not isinstance(c, Tree) or c.data == "parser_state":
+                continue
+            if c.data == "value_set_decl":
+                self.value_set(c, pname)
+            elif c.data in ("variable_decl", "const_decl"):
+                init_ops.extend(self.parser_statement(c))
+            elif c.data == "instantiation" and str(c.children[1].children[0]) in self.decls.parsers:
+                iname = name_of(c.children[2])
+                sub = self.decls.parsers[str(c.children[1].children[0])]
+                self.scopes[-1][iname] = Val(ExternT("parser"), kind="object", ref=("parser", iname, sub))
+            else:
+                raise Unsupported(f"parser-local {c.data.replace('_', ' ')}", self.decls.loc(c))
+        for state in states:
+            current = state_map[name_of(state.children[1])]
+            assert current is not None
+            ops: list[dict[str, Any]] = init_ops if name_of(state.children[1]) == "start" else []
+            for stmt in state.children[2:-1]:
+                sub = self.subparser_call(stmt)
+                if sub is None:
+                    ops.extend(self.parser_statement(stmt))
+                    continue
+                following = self.state_name(f"{current}_after_{sub[0]}")
+                ops.extend(sub[2])
+                entry = self.call_subparser(sub[1], sub[3], f"{current}_{sub[0]}_", following)
+                self.parse_states.append({"name": current, "id": 0, "parser_ops": ops, "transition_key": [],
+                                          "transitions": [{"type": "default", "value": None, "mask": None,
+                                                           "next_state": entry}]})
+                current, ops = following, []
+            key, transitions = self.transition(state.children[-1], state_map, ops)
+            self.parse_states.append({"name": current, "id": 0, "parser_ops": ops, "transitions": transitions,
+                                      "transition_key": key})
+        return str(state_map["start"])
+
+    def subparser_call(self, stmt: Tree) -> tuple[str, Tree, list[dict[str, Any]], dict[str, Val]] | None:
+        """`p.apply(args);` of a parser instance: (instance name, its declaration, the operations
+        that prepare the arguments, the sub-parser's parameter scope), else None."""
+        if stmt.data != "call_statement":
+            return None
+        call = stmt.children[0]
+        callee = call.children[0]
+        if call.data != "call" or callee.data != "member" or name_of(callee.children[1]) != "apply":
+            return None
+        base = callee.children[0]
+        if base.data != "ident":
+            return None
+        try:
+            v = self.lookup(str(base.children[0]), base)
+        except CompileError:
+            return None
+        if v.kind != "object" or v.ref[0] != "parser":
+            return None
+        _, iname, sub = v.ref
+        args = list(call.children[1].children) if call.children[1] is not None else []
+        self.out = []
+        scope = self.bind_block_params(sub, args, stmt)
+        ops = []
+        for p in self.out:
+            ops.append({"op": "set", "parameters": p["parameters"]} if p["op"] == "assign"
+                       else {"op": "primitive", "parameters": [p]})
+        return iname, sub, ops, scope
+
+    def bind_block_params(self, decl: Tree, args: list[Any], stmt: Tree) -> dict[str, Val]:
+        """A parser's or control's parameters bound to the arguments of an apply() call: each
+        names its argument (out headers start invalid, as the callee's copy would)."""
+        params = decl.children[2].children if decl.children[2] is not None else []
+        if len(params) != len(args):
+            raise self.error(f"{name_of(decl.children[1])} takes {len(params)} arguments, got {len(args)}",
+                             stmt)
+        scope: dict[str, Val] = {}
+        for p, a in zip(params, args, strict=True):
+            t = self.decls.resolve(p.children[2])
+            v = self.expr(a, None if isinstance(t, ExternT) else t)
+            direction = str(p.children[1].children[0]) if p.children[1] is not None else ""
+            if direction == "out":
+                self.invalidate_headers(v, stmt)
+            scope[name_of(p.children[3])] = v
+        return scope
+
+    def invalidate_headers(self, v: Val, stmt: Tree) -> None:
+        if v.kind == "header":
+            self.prim("remove_header", [{"type": "header", "value": v.ref}], stmt)
+        elif v.kind == "struct":
+            for m in v.members.values():
+                self.invalidate_headers(m, stmt)
+
+    def call_subparser(self, decl: Tree, scope: dict[str, Val], prefix: str, accept: str) -> str:
+        saved = self.scopes
+        self.scopes = [scope]
+        try:
+            return self.inline_parser(decl, prefix, accept)
+        finally:
+            self.scopes = saved
 
     def value_set(self, node: Tree, parser_name: str) -> None:
         """`value_set<T>(size) name;`: a BMv2 parse_vset the control plane fills (T is bit<W> or a
@@ -250,18 +354,12 @@ class ProgramLowering(StatementLowering):
             raise self.error("extract needs a header", stmt)
         return {"op": "extract", "parameters": [{"type": "regular", "value": v.ref}]}
 
-    def transition(self, node: Tree, names: list[str], ops: list[dict]) -> tuple[list, list]:
+    def transition(self, node: Tree, state_map: dict[str, str | None], ops: list[dict]) -> tuple[list, list]:
         def target(n: Any) -> str | None:
             s = name_of(n)
-            if s == "accept":
-                return None
-            if s == "reject":
-                # As p4c does for v1model: BMv2 has no reject state, so parsing ends as if accepted
-                # (the packet goes to ingress; verify() is the way to record an error).
-                return None
-            if s not in names:
+            if s not in state_map:
                 raise self.error(f"unknown parser state {s}", n)
-            return s
+            return state_map[s]
 
         if node.data == "goto":
             return [], [{"type": "default", "value": None, "mask": None,

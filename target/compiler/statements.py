@@ -10,7 +10,7 @@ from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import ExpressionLowering, Val, as_bool, as_data
-from target.compiler.types import BitT, BoolT, EnumT, IntLitT, StructLikeT, VoidT, bit_width
+from target.compiler.types import BitT, BoolT, EnumT, ErrorT, IntLitT, StackT, StructLikeT, VoidT, bit_width
 
 HASH_ALGORITHMS = {"crc32": "crc32", "crc32_custom": "crc32_custom", "crc16": "crc16",
                    "crc16_custom": "crc16_custom", "random": "random", "identity": "identity",
@@ -84,18 +84,31 @@ class StatementLowering(ExpressionLowering):
         _, type_tree, name, init = node.children
         t = self.decls.resolve(type_tree)
         vname = name_of(name)
+        v = self.local_value(t, vname, node)
+        self.scopes[-1][vname] = v
+        if init is not None:
+            self.store(v, self.expr(init, t), node)
+
+    def local_value(self, t: Any, vname: str, node: Any) -> Val:
+        """Storage for a local variable: a header instance, a stack, metadata scalars, or a
+        struct of those (each member its own instance, as p4c flattens local structs)."""
         if isinstance(t, StructLikeT) and t.kind == "header":
             htype = self.header_type(t)
             inst = f"{vname}_{len(self.json.headers)}"
             self.json.add_header(inst, htype)
-            v = Val(t, kind="header", ref=inst)
-        elif isinstance(t, (BitT, BoolT, EnumT)):
-            v = Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
-        else:
-            raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
-        self.scopes[-1][vname] = v
-        if init is not None:
-            self.store(v, self.expr(init, t), node)
+            return Val(t, kind="header", ref=inst)
+        if isinstance(t, StackT):
+            inst = f"{vname}_{len(self.json.headers)}"
+            self.json.add_stack(inst, self.header_type(t.element), t.size)
+            return Val(t, kind="stack", ref=inst)
+        if isinstance(t, StructLikeT) and t.kind == "struct":
+            v = Val(t, kind="struct")
+            for fname, ftype in t.fields:
+                v.members[fname] = self.local_value(ftype, f"{vname}_{fname}", node)
+            return v
+        if isinstance(t, (BitT, BoolT, EnumT, ErrorT)):
+            return Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
+        raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
 
     def header_type(self, t: StructLikeT) -> str:
         fields = [[n, bit_width(ft), isinstance(ft, BitT) and ft.signed] for n, ft in t.fields]

@@ -2,6 +2,8 @@
  * written for kvick's compiler and compatible with the declarations programs expect. */
 #ifndef _KVICK_CORE_P4_
 #define _KVICK_CORE_P4_
+/* The guard p4c's core.p4 defines: programs and skeletons test it with #ifdef. */
+#define _CORE_P4_
 
 /* Errors the parser itself can raise. */
 error {

@@ -3,6 +3,8 @@
  * programs written for it compile unchanged. */
 #ifndef _KVICK_V1MODEL_P4_
 #define _KVICK_V1MODEL_P4_
+/* The guard p4c's v1model.p4 defines. */
+#define _V1_MODEL_P4_
 
 #include "core.p4"
 
