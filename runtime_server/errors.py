@@ -60,6 +60,14 @@ def call_target(method, *args, **kwargs):
         raise
 
 
+class BatchFailure(P4RuntimeError):
+    """A Write or Read batch in which some items failed: the RPC ends with `status`."""
+
+    def __init__(self, status: RpcStatus, summary: str) -> None:
+        super().__init__(status.code, summary)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class RpcStatus(grpc.Status):
     """What context.abort_with_status takes: code, message and the binary details trailer."""

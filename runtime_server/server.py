@@ -1,13 +1,22 @@
-"""Start and stop the P4Runtime gRPC server for a target.Switch."""
+"""Start and stop the P4Runtime gRPC server for a target.Switch.
+
+The server is grpc.aio on an event loop of its own thread (rpc.py says what runs where);
+other gRPC services of the switch (gNMI) are added as more generic handlers on the same port.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Sequence
 from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
 
 from runtime_server.proto import p4runtime_pb2
+from runtime_server.rpc import AsyncP4Runtime, CallQueue
 from runtime_server.service import P4RuntimeService
 
 DEFAULT_ADDRESS = "0.0.0.0:9559"  # the IANA port for P4Runtime
@@ -15,60 +24,142 @@ MAX_MESSAGE_BYTES = 1 << 30  # pipeline configs and write batches may be large
 SERVICE_NAME = "p4.v1.P4Runtime"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one server admits at once."""
+
+    workers: int = 4                 # threads for pipeline changes, big Writes and Reads
+    max_queued_calls: int = 256      # such calls in progress; RESOURCE_EXHAUSTED beyond
+    streams_per_client: int = 1024   # open StreamChannels per client host
+
+
 def _serialize_read_response(response: bytes | p4runtime_pb2.ReadResponse) -> bytes:
     """Read responses are framed as bytes already (see pipeline.frame_read_responses)."""
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
-def _handlers(service: P4RuntimeService) -> grpc.GenericRpcHandler:
+def _handlers(servicer: AsyncP4Runtime) -> grpc.GenericRpcHandler:
     pb = p4runtime_pb2
     unary = grpc.unary_unary_rpc_method_handler
     return grpc.method_handlers_generic_handler(SERVICE_NAME, {
         # Write takes the request bytes: its hot path decodes them without protobuf.
-        "Write": unary(service.Write, None, pb.WriteResponse.SerializeToString),
+        "Write": unary(servicer.Write, None, pb.WriteResponse.SerializeToString),
         "Read": grpc.unary_stream_rpc_method_handler(
-            service.Read, pb.ReadRequest.FromString, _serialize_read_response),
+            servicer.Read, pb.ReadRequest.FromString, _serialize_read_response),
         "SetForwardingPipelineConfig": unary(
-            service.SetForwardingPipelineConfig, pb.SetForwardingPipelineConfigRequest.FromString,
+            servicer.SetForwardingPipelineConfig,
+            pb.SetForwardingPipelineConfigRequest.FromString,
             pb.SetForwardingPipelineConfigResponse.SerializeToString),
         "GetForwardingPipelineConfig": unary(
-            service.GetForwardingPipelineConfig, pb.GetForwardingPipelineConfigRequest.FromString,
+            servicer.GetForwardingPipelineConfig,
+            pb.GetForwardingPipelineConfigRequest.FromString,
             pb.GetForwardingPipelineConfigResponse.SerializeToString),
         "StreamChannel": grpc.stream_stream_rpc_method_handler(
-            service.StreamChannel, pb.StreamMessageRequest.FromString,
+            servicer.StreamChannel, pb.StreamMessageRequest.FromString,
             pb.StreamMessageResponse.SerializeToString),
-        "Capabilities": unary(service.Capabilities, pb.CapabilitiesRequest.FromString,
+        "Capabilities": unary(servicer.Capabilities, pb.CapabilitiesRequest.FromString,
                               pb.CapabilitiesResponse.SerializeToString),
     })
 
 
+def check_address(address: str) -> None:
+    """Raise OSError (one line) when `address` cannot be bound: busy, or not this host's.
+
+    gRPC would say so too, but in a multi-line log on stderr; and without SO_REUSEPORT a
+    listener found here means the port is taken, not shared."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise OSError(f"cannot listen on {address}: expected HOST:PORT")
+    host = host.strip("[]") or "::"
+    if int(port_text) == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, int(port_text), type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise OSError(f"cannot listen on {address}: {err.strerror}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+        try:
+            probe.bind(sockaddr)
+        except OSError as err:
+            raise OSError(f"cannot listen on {address}: {err.strerror.lower()}") from None
+
+
 class P4RuntimeServer:
-    """A running gRPC server; `port` is the bound TCP port (useful with address ':0')."""
+    """A running gRPC server; `port` is the bound TCP port (useful with address ':0').
+
+    `handlers` are more grpc.GenericRpcHandlers served on the same port: their methods should
+    be coroutines (they run on the server's loop, `self.loop`); plain functions run in a small
+    thread pool. `credentials` (grpc.ssl_server_credentials) make the port TLS-only.
+    Raises OSError when the address cannot be bound (busy, or not an address of this host).
+    """
 
     def __init__(self, switch, device_id: int = 0, address: str = DEFAULT_ADDRESS,
                  scratch_switch_factory: Callable[[], object] | None = None,
-                 max_workers: int = 16, on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None,
+                 handlers: Sequence[grpc.GenericRpcHandler] = (),
+                 credentials: grpc.ServerCredentials | None = None,
+                 limits: Limits = Limits()) -> None:
         if scratch_switch_factory is None:
-            switch_type = type(switch)
-            scratch_switch_factory = switch_type
+            scratch_switch_factory = type(switch)
         self.service = P4RuntimeService(switch, device_id, scratch_switch_factory, on_commit)
+        self._calls = CallQueue(limits.workers, limits.max_queued_calls)
+        self.servicer = AsyncP4Runtime(self.service, self._calls, limits.streams_per_client)
+        self._sync_pool = futures.ThreadPoolExecutor(max_workers=4,
+                                                     thread_name_prefix="kvick-grpc")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kvick-grpc-loop",
+                                        daemon=True)
+        self._thread.start()
+        try:
+            self.server, self.port = self._call(self._start(
+                address, (_handlers(self.servicer), *handlers), credentials))
+        except BaseException:
+            self._close_loop()
+            self.service.close()
+            raise
+
+    def _call(self, coroutine):
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def _start(self, address: str, handlers, credentials) -> tuple[grpc.aio.Server, int]:
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # A second switch on the same address must fail, not share the port.
+            ("grpc.so_reuseport", 0),
         ]
-        # Each open StreamChannel holds a worker thread for its lifetime.
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
-                                                             thread_name_prefix="kvick-p4rt"),
-                                  options=options)
-        self.server.add_generic_rpc_handlers((_handlers(self.service),))
-        self.port = self.server.add_insecure_port(address)
-        if self.port == 0:
+        check_address(address)
+        server = grpc.aio.server(migration_thread_pool=self._sync_pool, handlers=handlers,
+                                 options=options)
+        try:
+            if credentials is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, credentials)
+        except RuntimeError as err:  # grpc says "Failed to bind to address ..."
+            raise OSError(f"cannot listen on {address}: {err}") from None
+        if port == 0:
             raise OSError(f"cannot listen on {address}")
-        self.server.start()
+        await server.start()
+        return server, port
 
     def stop(self, grace: float | None = 1.0) -> None:
-        self.server.stop(grace).wait()
+        if self.loop.is_closed():
+            return
+        self._call(self.server.stop(grace))
+        self._close_loop()
         self.service.close()
 
+    def _close_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+        self._calls.close()
+        self._sync_pool.shutdown(wait=False)
+
     def wait(self) -> None:
-        self.server.wait_for_termination()
+        self._thread.join()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Iterator
 
-import grpc
-
 from runtime_server.arbitration import Arbitrator, Controller
 from runtime_server.digests import DigestEngine, DigestListOut
-from runtime_server.errors import P4RuntimeError, StatusCode, batch_status, code_number
+from runtime_server.errors import (
+    BatchFailure,
+    P4RuntimeError,
+    StatusCode,
+    batch_status,
+    code_number,
+)
 from runtime_server.pipeline import (
     Pipeline,
     VerifiedConfig,
@@ -21,6 +24,7 @@ from runtime_server.pipeline import (
     verify_config,
 )
 from runtime_server.proto import p4runtime_pb2
+from runtime_server.streams import Stream
 
 log = logging.getLogger("kvick.p4runtime")
 
@@ -70,28 +74,23 @@ def _with_updates(request, updates: bytes) -> bytes:
     return head.SerializeToString() + updates
 
 
+def _batch_failure(errors: list[P4RuntimeError | None], message: str) -> BatchFailure:
+    failed = [(i, e) for i, e in enumerate(errors) if e is not None]
+    index, first = failed[0]
+    return BatchFailure(batch_status(errors, message),
+                        f"{len(failed)} of {len(errors)} failed; first, at index {index}: "
+                        f"{first}")
+
+
 def election_id_of(message) -> int | None:
     if not message.HasField("election_id"):
         return None
     return message.election_id.high << 64 | message.election_id.low
 
 
-class _Stream:
-    """One StreamChannel: its controller (after arbitration) and its outgoing queue."""
-
-    def __init__(self) -> None:
-        self.controller: Controller | None = None
-        self.outbox: queue.Queue = queue.Queue(maxsize=4096)
-
-    def send(self, message) -> None:
-        try:
-            self.outbox.put_nowait(message)
-        except queue.Full:  # a slow controller loses notifications, never blocks the switch
-            log.warning("stream queue full: dropping a %s", type(message).__name__)
-
-
 class P4RuntimeService:
-    """Servicer methods; `server.py` binds them to gRPC."""
+    """What each RPC does, in plain blocking calls that raise P4RuntimeError; rpc.py runs
+    them for gRPC (on the event loop or in its worker threads)."""
 
     def __init__(self, switch, device_id: int, scratch_switch_factory,
                  on_commit=None) -> None:
@@ -105,7 +104,7 @@ class P4RuntimeService:
         self.saved: VerifiedConfig | None = None  # what COMMIT commits (VERIFY_AND_SAVE)
         self.running: VerifiedConfig | None = None  # what GetForwardingPipelineConfig returns
         self.write_lock = threading.Lock()
-        self.streams: dict[Controller, _Stream] = {}
+        self.streams: dict[Controller, Stream] = {}
         self.streams_lock = threading.Lock()
         switch.on_packet_in(self._on_packet_in)
         switch.on_digest(self._on_digest)
@@ -147,24 +146,17 @@ class P4RuntimeService:
             raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
                                  "not the primary controller for this device and role")
 
-    @staticmethod
-    def _abort(context, err: P4RuntimeError):
-        context.abort(err.code, err.message)
-
     # ---- Capabilities -----------------------------------------------------------------------
 
-    def Capabilities(self, request, context):
+    def capabilities(self, request) -> p4runtime_pb2.CapabilitiesResponse:
         return p4runtime_pb2.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
 
     # ---- pipeline config --------------------------------------------------------------------
 
-    def SetForwardingPipelineConfig(self, request, context):
-        try:
-            self._check_primary(request)
-            with self.write_lock:
-                self._set_pipeline(request)
-        except P4RuntimeError as err:
-            self._abort(context, err)
+    def set_pipeline_config(self, request) -> p4runtime_pb2.SetForwardingPipelineConfigResponse:
+        self._check_primary(request)
+        with self.write_lock:
+            self._set_pipeline(request)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
     def _set_pipeline(self, request) -> None:
@@ -200,11 +192,8 @@ class P4RuntimeService:
         if self.on_commit is not None:
             self.on_commit()
 
-    def GetForwardingPipelineConfig(self, request, context):
-        try:
-            self._check_device(request.device_id)
-        except P4RuntimeError as err:
-            self._abort(context, err)
+    def get_pipeline_config(self, request) -> p4runtime_pb2.GetForwardingPipelineConfigResponse:
+        self._check_device(request.device_id)
         response = p4runtime_pb2.GetForwardingPipelineConfigResponse()
         current = self.running
         if current is None:
@@ -222,9 +211,12 @@ class P4RuntimeService:
 
     # ---- Write / Read -----------------------------------------------------------------------
 
-    def Write(self, data: bytes, context):
+    def write(self, data: bytes, wait: bool = True) -> bool:
         """Write, from the serialized request: plain table updates are decoded in C
-        (fast_write), everything else through protobuf, in request order."""
+        (fast_write), everything else through protobuf, in request order.
+
+        With wait=False nothing is applied and False is returned when another call holds the
+        write lock (the event loop then hands the request to a worker thread)."""
         from runtime_server.fast_write import apply_atomic, apply_continue
         from runtime_server.write_decoder import split_write_request
 
@@ -233,38 +225,40 @@ class P4RuntimeService:
             try:
                 request = p4runtime_pb2.WriteRequest.FromString(data)
             except Exception as err:
-                self._abort(context, P4RuntimeError(StatusCode.INVALID_ARGUMENT,
-                                                    f"malformed WriteRequest: {err}"))
+                raise P4RuntimeError(StatusCode.INVALID_ARGUMENT,
+                                     f"malformed WriteRequest: {err}") from None
             data = _with_updates(request, b"".join(_framed_update(u) for u in request.updates))
             head = split_write_request(data)
         device_id, election_id, role, atomicity, spans = head
-        try:
-            self._check_primary_of(device_id, role, election_id)
-            if self.pipeline is None:
-                raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
-            if atomicity not in (p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR,
-                                 p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
-                                 p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC):
-                raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"atomicity {atomicity}")
-        except P4RuntimeError as err:
-            self._abort(context, err)
+        self._check_primary_of(device_id, role, election_id)
+        if self.pipeline is None:
+            raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+        if atomicity not in (p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR,
+                             p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
+                             p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC):
+            raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"atomicity {atomicity}")
         errors: list[P4RuntimeError | None] = [None] * (len(spans) // 2)
-        with self.write_lock:
+        if not self.write_lock.acquire(blocking=wait):
+            return False
+        try:
             if atomicity == p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
                 apply_continue(self.pipeline, data, spans, errors)
             else:
                 apply_atomic(self.pipeline, data, spans, errors)
+        finally:
+            self.write_lock.release()
         if any(errors):
-            context.abort_with_status(batch_status(errors))
-        return p4runtime_pb2.WriteResponse()
+            raise _batch_failure(errors, "Write failure.")
+        return True
 
-    def Read(self, request, context) -> Iterator[bytes]:
-        try:
-            self._check_device(request.device_id)
-            if self.pipeline is None:
-                raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
-        except P4RuntimeError as err:
-            self._abort(context, err)
+    def read(self, request) -> Iterator[bytes]:
+        """Serialized ReadResponses; a BatchFailure after them when some entity failed."""
+        self._check_device(request.device_id)
+        if self.pipeline is None:
+            raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+        return self._read(request)
+
+    def _read(self, request) -> Iterator[bytes]:
         # Each Read sees the state between two Writes: the entities are gathered under the
         # write lock, then streamed without it.
         errors: list[P4RuntimeError | None] = []
@@ -281,40 +275,12 @@ class P4RuntimeService:
         del gathered
         _return_free_memory()
         if any(errors):
-            context.abort_with_status(batch_status(errors, "Read failure."))
+            raise _batch_failure(errors, "Read failure.")
 
     # ---- StreamChannel ----------------------------------------------------------------------
 
-    def StreamChannel(self, request_iterator, context):
-        stream = _Stream()
-        closed = object()
-        failure: list[P4RuntimeError] = []
-
-        def consume() -> None:
-            try:
-                for request in request_iterator:
-                    self._on_stream_request(stream, request)
-            except P4RuntimeError as err:
-                failure.append(err)
-            except grpc.RpcError:
-                pass
-            finally:
-                stream.outbox.put(closed)
-
-        reader = threading.Thread(target=consume, name="kvick-p4rt-stream", daemon=True)
-        reader.start()
-        try:
-            while True:
-                message = stream.outbox.get()
-                if message is closed:
-                    break
-                yield message
-        finally:
-            self._forget(stream)
-        if failure:
-            self._abort(context, failure[0])
-
-    def _on_stream_request(self, stream: _Stream, request) -> None:
+    def on_stream_request(self, stream: Stream, request) -> None:
+        """One message from a StreamChannel; raises the error that ends the stream."""
         which = request.WhichOneof("update")
         if which == "arbitration":
             update = request.arbitration
@@ -340,7 +306,8 @@ class P4RuntimeService:
         else:
             self._stream_error(stream, StatusCode.UNIMPLEMENTED, f"stream message {which}")
 
-    def _forget(self, stream: _Stream) -> None:
+    def forget(self, stream: Stream) -> None:
+        """A StreamChannel ended: its controller leaves the arbitration."""
         if stream.controller is None:
             return
         with self.streams_lock:
@@ -366,7 +333,10 @@ class P4RuntimeService:
             update.status.code = code_number(notice.code)
             target.send(message)
 
-    def _stream_error(self, stream: _Stream, code: StatusCode, message: str, packet=None) -> None:
+    def _stream_error(self, stream: Stream, code: StatusCode, message: str, packet=None) -> None:
+        what = "packet-out" if packet is not None else "stream message"
+        log.info("refused %s on StreamChannel from %s: %s: %s", what, stream.peer, code.name,
+                 message)
         response = p4runtime_pb2.StreamMessageResponse()
         response.error.canonical_code = code_number(code)
         response.error.message = message
@@ -376,14 +346,14 @@ class P4RuntimeService:
 
     # ---- packet I/O, digests ----------------------------------------------------------------
 
-    def _primary_stream(self) -> _Stream | None:
+    def _primary_stream(self) -> Stream | None:
         primary = self.arbitrator.primary(self.device_id, "")
         if primary is None:
             return None
         with self.streams_lock:
             return self.streams.get(primary)
 
-    def _packet_out(self, stream: _Stream, packet) -> None:
+    def _packet_out(self, stream: Stream, packet) -> None:
         if self._primary_stream() is not stream:
             self._stream_error(stream, StatusCode.PERMISSION_DENIED,
                                "only the primary controller may send packets", packet)

@@ -149,8 +149,14 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             switch.start()
             running.set()
 
-    server = P4RuntimeServer(switch, device_id=args.device_id, address=args.grpc_server_addr,
-                             on_commit=start_engine)
+    try:
+        server = P4RuntimeServer(switch, device_id=args.device_id,
+                                 address=args.grpc_server_addr, on_commit=start_engine)
+    except OSError as err:  # a busy or foreign address: one line, as for any bad input
+        print(f"kvick: {err}", file=sys.stderr)
+        for num in list(switch.ports):
+            switch.remove_port(num)
+        return 1
     if args.program is not None:
         if args.p4info is not None:
             server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
