@@ -12,11 +12,11 @@ import threading
 
 cimport cython
 
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, nanosleep, timespec
 
-from target.driver.port cimport Port, port_ops_t
+from target.driver.port cimport Port, port_ops_t, port_stats_t
 from target.packet cimport PacketPool, pkt_pool_t, pkt_t, pool_free
 
 DEF MAX_PORTS = 64
@@ -28,6 +28,22 @@ cdef struct out_t:
     uint32_t port
 
 ctypedef int (*batch_fn_t)(void *pipeline, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil
+
+
+cdef inline void count_group(pkt_t **pkts, int n, uint64_t *multicast,
+                             uint64_t *broadcast) noexcept nogil:
+    """Count frames whose destination MAC is a group address (the I/G bit), broadcast apart."""
+    cdef int k
+    cdef const uint8_t *d
+    for k in range(n):
+        d = pkts[k].data
+        if pkts[k].len < 6 or not (d[0] & 1):
+            continue
+        if d[0] == 0xFF and d[1] == 0xFF and d[2] == 0xFF and d[3] == 0xFF and d[4] == 0xFF \
+                and d[5] == 0xFF:
+            broadcast[0] += 1
+        else:
+            multicast[0] += 1
 
 
 cdef inline uint64_t mono_ns() noexcept nogil:
@@ -44,6 +60,10 @@ cdef class Breather:
     cdef int nrx
     cdef port_ops_t tx[MAX_PORTS]
     cdef int ntx
+    # Administratively disabled ports (gNMI config/enabled false): what they receive is
+    # dropped unprocessed, what the pipeline sends them is dropped; both counted as drops.
+    cdef volatile int rx_down[MAX_PORTS]
+    cdef volatile int tx_down[MAX_PORTS]
     cdef int tx_index[MAX_PORT_NUM]
     cdef pkt_t **stage                  # per TX port: staged packets of one breath
     cdef int *nstage
@@ -58,7 +78,7 @@ cdef class Breather:
     cdef object _keep
 
     def __cinit__(self, object pipeline, size_t fn_addr, PacketPool pool, dict rx_ports,
-                  dict tx_ports, int batch):
+                  dict tx_ports, int batch, object disabled=()):
         cdef int i
         cdef Port p
         self._keep = (pipeline, rx_ports, tx_ports, pool)
@@ -75,12 +95,16 @@ cdef class Breather:
             if p.ops.rx_batch != NULL and self.nrx < MAX_PORTS:
                 self.rx[self.nrx] = p.ops
                 self.rx_num[self.nrx] = num
+                self.rx_down[self.nrx] = 0
                 self.nrx += 1
         for num, p in tx_ports.items():
             if p.ops.tx_batch != NULL and self.ntx < MAX_PORTS and 0 <= num < MAX_PORT_NUM:
                 self.tx[self.ntx] = p.ops
                 self.tx_index[num] = self.ntx
+                self.tx_down[self.ntx] = 0
                 self.ntx += 1
+        for num in disabled:
+            self.set_port_enabled(num, False)
         self.stage = <pkt_t **>calloc(max(1, self.ntx) * self.max_out, sizeof(pkt_t *))
         self.nstage = <int *>calloc(max(1, self.ntx), sizeof(int))
         self.pkts = <pkt_t **>calloc(batch, sizeof(pkt_t *))
@@ -94,15 +118,34 @@ cdef class Breather:
         free(self.pkts)
         free(self.outs)
 
+    def set_port_enabled(self, int num, bint enabled) -> None:
+        """Let port `num` forward again, or stop it (takes effect at the next batch)."""
+        cdef int i
+        for i in range(self.nrx):
+            if self.rx_num[i] == <uint32_t>num:
+                self.rx_down[i] = not enabled
+        if 0 <= num < MAX_PORT_NUM and self.tx_index[num] >= 0:
+            self.tx_down[self.tx_index[num]] = not enabled
+
     cdef int breathe(self) noexcept nogil:
         """One breath; returns the number of packets received."""
         cdef int r, k, n, nout, ti, got = 0
         cdef pkt_t *p
+        cdef port_stats_t *st
         for r in range(self.nrx):
             n = self.rx[r].rx_batch(self.rx[r].state, self.pkts, self.batch)
             if n <= 0:
                 continue
             got += n
+            st = self.rx[r].stats
+            if st != NULL:
+                count_group(self.pkts, n, &st.rx_multicast, &st.rx_broadcast)
+            if self.rx_down[r]:
+                for k in range(n):
+                    pool_free(self.pool, self.pkts[k])
+                if st != NULL:
+                    st.rx_dropped += <uint64_t>n
+                continue
             for k in range(n):
                 self.pkts[k].port = self.rx_num[r]
             nout = self.fn(self.pipeline, self.pkts, n, self.outs, self.max_out)
@@ -117,6 +160,17 @@ cdef class Breather:
                 self.nstage[ti] += 1
             for ti in range(self.ntx):
                 if self.nstage[ti]:
+                    st = self.tx[ti].stats
+                    if self.tx_down[ti]:
+                        for k in range(self.nstage[ti]):
+                            pool_free(self.pool, self.stage[ti * self.max_out + k])
+                        if st != NULL:
+                            st.tx_dropped += <uint64_t>self.nstage[ti]
+                        self.nstage[ti] = 0
+                        continue
+                    if st != NULL:
+                        count_group(&self.stage[ti * self.max_out], self.nstage[ti],
+                                    &st.tx_multicast, &st.tx_broadcast)
                     self.tx[ti].tx_batch(self.tx[ti].state, &self.stage[ti * self.max_out],
                                          self.nstage[ti])
                     self.tx_packets += self.nstage[ti]
@@ -159,7 +213,7 @@ class EngineLoop:
     """Runs a Breather in a thread; serves packet injection, packet-in, digests and traces."""
 
     def __init__(self, pipeline, ports: dict, batch: int, cpu_port: int, deliver_packet_in,
-                 after_batch):
+                 after_batch, disabled=()):
         from target.driver.memory import QueuePort
         from target.pipeline.engine import batch_entry
         self.pipeline = pipeline
@@ -185,7 +239,7 @@ class EngineLoop:
         # The breather keys RX ports by switch port number: the injection queue shares it.
         self.breathers = []
         self._rx_sets = [rx, {n: q for n, q in self.inject_queues.items()}]
-        self.breathers = [Breather(pipeline, batch_entry(), self.pool, r, tx, batch)
+        self.breathers = [Breather(pipeline, batch_entry(), self.pool, r, tx, batch, disabled)
                           for r in self._rx_sets]
         del rx_all
         self._thread = None
@@ -210,6 +264,10 @@ class EngineLoop:
                 for frame in self.cpu_queue.pop_all():
                     self.deliver(frame)
             self.after_batch()
+
+    def set_port_enabled(self, port: int, enabled: bool) -> None:
+        for b in self.breathers:
+            b.set_port_enabled(port, enabled)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="kvick-engine", daemon=True)

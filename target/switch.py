@@ -76,6 +76,7 @@ class Switch:
         self._trace_fmt: TraceFormatter | None = None
         self._write_lock = threading.RLock()
         self.ports: dict[int, Any] = {}
+        self._disabled_ports: set[int] = set()
         self._loop: Any = None
 
     # ------------------------------------------------------------------ program
@@ -781,12 +782,30 @@ class Switch:
 
     def remove_port(self, num: int) -> None:
         port = self.ports.pop(num)
+        self._disabled_ports.discard(num)
         port.close()
 
     def port_stats(self, num: int) -> dict[str, int]:
         if num not in self.ports:
             raise NotFound(f"port {num}")
         return self.ports[num].stats()
+
+    def set_port_enabled(self, num: int, enabled: bool) -> None:
+        """Administrative state: a disabled port neither receives nor transmits (its frames
+        are dropped and counted in rx_dropped / tx_dropped); kept across program loads."""
+        if num not in self.ports:
+            raise NotFound(f"port {num}")
+        if enabled:
+            self._disabled_ports.discard(num)
+        else:
+            self._disabled_ports.add(num)
+        if self._loop is not None:
+            self._loop.set_port_enabled(num, enabled)
+
+    def port_enabled(self, num: int) -> bool:
+        if num not in self.ports:
+            raise NotFound(f"port {num}")
+        return num not in self._disabled_ports
 
     def start(self) -> None:
         from target.loop import EngineLoop
@@ -795,7 +814,8 @@ class Switch:
             return
         self._loop = EngineLoop(pl, self.ports, self.batch_size,
                                 -1 if self.cpu_port is None else self.cpu_port,
-                                self._deliver_packet_in, self._after_batch)
+                                self._deliver_packet_in, self._after_batch,
+                                tuple(self._disabled_ports))
         self._loop.start()
 
     def stop(self) -> None:

@@ -16,6 +16,8 @@ The engine must be stopped before close(): the ring is unmapped there.
 
 import os
 
+from target.driver import netdev
+
 from libc.errno cimport errno
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
@@ -466,14 +468,13 @@ cdef class AfPacketPort(Port):
         self._poll_kernel_drops()
         counters = Port.stats(self)
         counters["rx_dropped"] += self.kernel_drops
+        counters["rx_fcs_errors"] = netdev.counter(self.ifname, "rx_crc_errors")
         return counters
 
     def link_state(self) -> bool:
         """True when the port is open and the interface's operational state is up."""
-        if not self.is_open:
-            return False
-        try:
-            with open(f"/sys/class/net/{self.ifname}/operstate") as f:
-                return f.read().strip() in ("up", "unknown")
-        except OSError:
-            return False
+        return self.is_open and netdev.oper_up(self.ifname)
+
+    def speed_mbps(self) -> int:
+        """The interface's link speed (0 when the kernel does not know it)."""
+        return netdev.speed_mbps(self.ifname)

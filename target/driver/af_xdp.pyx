@@ -29,6 +29,8 @@ import socket
 import struct
 import time
 
+from target.driver import netdev
+
 from libc.errno cimport EAGAIN, EBUSY, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
@@ -417,6 +419,7 @@ cdef class AfXdpPort(Port):
             counters["rx_dropped"] += kernel["rx_dropped"] + kernel["rx_ring_full"]
             counters["rx_errors"] += kernel["rx_invalid_descs"]
             counters["tx_dropped"] += kernel["tx_invalid_descs"]
+        counters["rx_fcs_errors"] = netdev.counter(self.ifname, "rx_crc_errors")
         return counters
 
     @property
@@ -431,10 +434,8 @@ cdef class AfXdpPort(Port):
 
     def link_state(self) -> bool:
         """True when the port is open and the interface's operational state is up."""
-        if not self.is_open:
-            return False
-        try:
-            with open(f"/sys/class/net/{self.ifname}/operstate") as f:
-                return f.read().strip() in ("up", "unknown")
-        except OSError:
-            return False
+        return self.is_open and netdev.oper_up(self.ifname)
+
+    def speed_mbps(self) -> int:
+        """The interface's link speed (0 when the kernel does not know it)."""
+        return netdev.speed_mbps(self.ifname)

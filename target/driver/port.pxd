@@ -23,6 +23,13 @@ cdef struct port_stats_t:
     uint64_t tx_packets
     uint64_t tx_bytes
     uint64_t tx_dropped         # packets the driver had to drop (ring full, too big, link down)
+    # Counted by the engine loop (target/loop.pyx), not the driver: frames with a group
+    # destination MAC as received from / handed to the port (broadcast = ff:ff:ff:ff:ff:ff,
+    # multicast = the other group addresses); unicast is the rest of the packet counts.
+    uint64_t rx_multicast
+    uint64_t rx_broadcast
+    uint64_t tx_multicast
+    uint64_t tx_broadcast
 
 cdef struct port_ops_t:
     port_rx_fn rx_batch         # NULL for a TX-only port

@@ -39,8 +39,19 @@ cdef class Port:
             "tx_packets": s.tx_packets,
             "tx_bytes": s.tx_bytes,
             "tx_dropped": s.tx_dropped,
+            "rx_multicast": s.rx_multicast,
+            "rx_broadcast": s.rx_broadcast,
+            "tx_multicast": s.tx_multicast,
+            "tx_broadcast": s.tx_broadcast,
+            # Software ports see frames without their FCS: only a kernel interface's own
+            # counter (af_packet, xdp) can tell of FCS errors.
+            "rx_fcs_errors": 0,
         }
 
     def link_state(self) -> bool:
         """True when the port can carry traffic."""
         return self.is_open
+
+    def speed_mbps(self) -> int:
+        """The link speed in Mb/s; 0 when the port has none (memory, pcap)."""
+        return 0
