@@ -8,26 +8,35 @@
 #    live beside the server's stubs).  Tests find it through KVICK_P4RT_SHELL_PYTHON or at
 #    $KVICK_P4RT_SHELL_VENV/bin/python.
 #
-# Environment: PYTHON (default: python3), KVICK_P4RT_SHELL_VENV (default: /opt/kvick-p4rt-shell).
+# 3. finsy's (the tests run its example controllers): its own venv too (protobuf<7).  Tests
+#    find it through KVICK_FINSY_PYTHON or at $KVICK_FINSY_VENV/bin/python.
+#
+# Environment: PYTHON (default: python3), KVICK_P4RT_SHELL_VENV (default: /opt/kvick-p4rt-shell),
+# KVICK_FINSY_VENV (default: /opt/kvick-finsy).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
 venv="${KVICK_P4RT_SHELL_VENV:-/opt/kvick-p4rt-shell}"
+finsy_venv="${KVICK_FINSY_VENV:-/opt/kvick-finsy}"
 
 "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     -r "$repo/runtime_server/requirements.txt"
 "$python" "$repo/tools/gen_p4rt_stubs.py"
 
-# The venv is rebuilt only when its requirements change: the stamp holds their hash.
-requirements="$repo/tools/p4rt_shell_requirements.txt"
-wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-stamp="$venv/.kvick-requirements-sha256"
-if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
-    "$python" -m venv --clear "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$requirements"
-    echo "$wanted" > "$stamp"
-fi
-"$venv/bin/python" -c "import p4runtime_sh.shell" \
-    || { echo "setup_p4rt_env: p4runtime-shell does not import in $venv" >&2; exit 1; }
-echo "setup_p4rt_env: server stubs in $repo/runtime_server/gen, client venv in $venv"
+# A venv is rebuilt only when its requirements change: the stamp holds their hash.
+client_venv() {  # VENV REQUIREMENTS IMPORT
+    local venv="$1" requirements="$2" wanted stamp
+    wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    stamp="$venv/.kvick-requirements-sha256"
+    if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+        "$python" -m venv --clear "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$requirements"
+        echo "$wanted" > "$stamp"
+    fi
+    "$venv/bin/python" -c "import $3" \
+        || { echo "setup_p4rt_env: $3 does not import in $venv" >&2; exit 1; }
+}
+client_venv "$venv" "$repo/tools/p4rt_shell_requirements.txt" p4runtime_sh.shell
+client_venv "$finsy_venv" "$repo/tools/finsy_requirements.txt" finsy
+echo "setup_p4rt_env: server stubs in $repo/runtime_server/gen, client venvs in $venv, $finsy_venv"
