@@ -114,6 +114,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     """Build the switch, its ports and its P4Runtime server; serve until `stop` is set."""
+    from runtime_server import gnmi, gnmi_model
     from runtime_server.server import P4RuntimeServer
     from target import Switch
 
@@ -149,14 +150,19 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             switch.start()
             running.set()
 
+    # gNMI (OpenConfig interfaces, names as given with -i) shares the P4Runtime port.
+    oc_interfaces = gnmi_model.Interfaces(switch, dict(args.interface))
+    gnmi_handler = gnmi.handler(gnmi.GnmiService(oc_interfaces))
     try:
         server = P4RuntimeServer(switch, device_id=args.device_id,
-                                 address=args.grpc_server_addr, on_commit=start_engine)
+                                 address=args.grpc_server_addr, on_commit=start_engine,
+                                 handlers=(gnmi_handler,))
     except OSError as err:  # a busy or foreign address: one line, as for any bad input
         print(f"kvick: {err}", file=sys.stderr)
         for num in list(switch.ports):
             switch.remove_port(num)
         return 1
+    oc_interfaces.start()
     if args.program is not None:
         if args.p4info is not None:
             server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
@@ -166,6 +172,7 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         stop.wait()
     finally:
+        oc_interfaces.close()
         server.stop()
         if running.is_set():
             switch.stop()
