@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target.errors import ProgramError
+from target.pipeline.dialects import upgrade
 from target.pipeline.opcodes import OP
 
 NREGS = 64           # registers per executor frame (the corpus needs 56); deeper expressions are refused
@@ -292,11 +293,16 @@ class _Compiler:
                 p.stack_by_name[f"{us['name']}.{member}"] = len(p.stacks)
                 p.stacks.append((f"{us['name']}.{member}", hids))
                 p.stack_counter.append(counter)
+        # Older programs keep some of these elsewhere; dialects.upgrade aliases them.
+        aliases = {a[0]: a[1] for a in j.get("field_aliases", []) if isinstance(a, list) and len(a) == 2}
         for name in ("ingress_port", "egress_spec", "egress_port", "instance_type",
                      "packet_length", "mcast_grp", "egress_rid", "checksum_error",
                      "parser_error", "ingress_global_timestamp", "egress_global_timestamp",
                      "enq_timestamp", "enq_qdepth", "deq_timedelta", "deq_qdepth", "priority"):
             fid = p.field_by_name.get(f"standard_metadata.{name}", -1)
+            alias = aliases.get(f"standard_metadata.{name}")
+            if fid < 0 and isinstance(alias, list) and len(alias) == 2:
+                fid = p.field_by_name.get(f"{alias[0]}.{alias[1]}", -1)
             p.std[name] = fid
         for name in ("ingress_port", "egress_spec", "egress_port", "instance_type",
                      "packet_length", "mcast_grp", "egress_rid"):
@@ -649,6 +655,8 @@ class _Compiler:
                     self.emit(code, "SETINVALID", d=h)
             else:
                 self.emit(code, "SETVALIDDYN", 1 if op == "add_header" else 0, ri, d=h)
+        elif op == "no_op":
+            pass
         elif op == "mark_to_drop" or op == "drop":
             self.emit(code, "DROP")
         elif op == "exit":
@@ -1017,7 +1025,8 @@ class _Compiler:
                 dact = int(de["action_id"])
                 dparams = [parse_int(x) for x in de.get("action_data", [])]
             else:
-                dact = actions[0] if actions and impl == "simple" else -1
+                # No default_entry (older compilers): on a miss no action runs, as in BMv2.
+                dact = -1
                 dparams = []
             entries = t.get("entries", [])
             info = TableInfoC(
@@ -1131,6 +1140,7 @@ def compile_program(source: str | bytes | dict[str, Any]) -> Program:
             raise ProgramError(key, "missing: not a BMv2 JSON program")
     compiler = _Compiler(raw)
     try:
+        compiler.j = upgrade(raw)   # compiled in the current dialect; Program.raw stays as given
         return compiler.compile()
     except ProgramError:
         raise
