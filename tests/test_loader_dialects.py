@@ -184,6 +184,30 @@ def test_indirect_table_with_act_prof_name() -> None:
     assert [p for p, _ in sw.process([(0, b"\x05\x06")])] == [2]
 
 
+def test_next_tables_resolve_through_the_tables_own_actions() -> None:
+    """Two actions named on_miss (as p4c's P4_14 conversion emits them): the table that uses the
+    second one continues where its own next_tables say, not where the first one's would."""
+    prog = program("swap_1.json")
+    prog["actions"] += [{"name": "on_miss", "id": i, "runtime_data": [], "primitives": []}
+                        for i in (2, 3)]
+    ingress = prog["pipelines"][0]
+    first = ingress["tables"][0]
+    first.update(action_ids=[0, 1], default_entry={"action_id": 0, "action_const": False,
+                                                   "action_data": [], "action_entry_const": False})
+    ingress["tables"].insert(0, {
+        "name": "t_miss", "id": 1, "match_type": "exact", "type": "simple", "max_size": 16,
+        "with_counters": False, "support_timeout": False, "direct_meters": None,
+        "key": [{"match_type": "exact", "target": ["hdr1", "f2"], "mask": None}],
+        "actions": ["on_miss"], "action_ids": [3], "next_tables": {"on_miss": "t_ingress_1"},
+        "base_default_next": None,
+        "default_entry": {"action_id": 3, "action_const": True, "action_data": [],
+                          "action_entry_const": True}})
+    ingress["init_table"] = "t_miss"
+    sw = switch(prog)
+    # A miss in t_miss runs on_miss (id 3) and must continue into t_ingress_1 (egress port 1).
+    assert [p for p, _ in sw.process([(0, b"\x05\x06")])] == [1]
+
+
 def test_original_json_is_left_unchanged() -> None:
     prog = program("swap_1.json")
     before = copy.deepcopy(prog)

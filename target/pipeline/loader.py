@@ -1013,10 +1013,15 @@ class _Compiler:
             has_hm = "__HIT__" in nt or "__MISS__" in nt
             by_action: dict[int, int] = {}
             if not has_hm:
-                for an, target in nt.items():
+                for an in nt:
                     if an not in p.action_by_name:
                         raise ProgramError(f"{tp}.next_tables", f"unknown action {an!r}")
-                    by_action[p.action_by_name[an]] = nxt(target, f"{tp}.next_tables.{an}")
+                # Keyed by name, but several actions may share one (p4c's P4_14 conversion
+                # emits four "on_miss"): resolve through this table's own action ids, as BMv2.
+                for aid in actions:
+                    an = p.actions[aid][0]
+                    if an in nt:
+                        by_action[aid] = nxt(nt[an], f"{tp}.next_tables.{an}")
             de = t.get("default_entry") or {}
             impl = t.get("type", "simple")
             if impl not in ("simple", "indirect", "indirect_ws"):
