@@ -77,23 +77,30 @@ def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
     """A copy of raw in the current dialect (raw itself is left as it was)."""
     check_version(raw)
     j = copy.deepcopy(raw)
-    for parser in j.get("parsers", []):
-        for st in parser.get("parse_states", []):
+    for i, parser in enumerate(_dicts(j, "parsers")):
+        for k, st in enumerate(_dicts(parser, "parse_states")):
             _transitions(st)
-            _parser_ops(st, j)
-    for a in j.get("actions", []):
-        a["primitives"] = [_primitive(p) for p in a.get("primitives", [])]
-    for pl in j.get("pipelines", []):
+            _parser_ops(st, j, f"parsers[{i}].parse_states[{k}]")
+    for a in _dicts(j, "actions"):
+        if isinstance(a.get("primitives"), list):
+            a["primitives"] = [_primitive(p) if isinstance(p, dict) else p for p in a["primitives"]]
+    for pl in _dicts(j, "pipelines"):
         _action_profiles(pl)
-    for vs in j.get("parse_vsets", []):
+    for vs in _dicts(j, "parse_vsets"):
         # BMv2 sets no bound when the JSON gives none; kvick needs one to size the set.
         vs.setdefault("max_size", 1024)
     _intrinsic_fields(j)
     return j
 
 
+def _dicts(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of parent[key]; anything malformed is left for the loader to name."""
+    items = parent.get(key)
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+
 def _transitions(st: dict[str, Any]) -> None:
-    for tr in st.get("transitions", []):
+    for tr in _dicts(st, "transitions"):
         # P4Objects.cpp: a transition without "type" is hexstr, and hexstr "default" is default.
         tr.setdefault("type", "hexstr")
         if tr["type"] == "hexstr" and tr.get("value") == "default":
@@ -102,12 +109,15 @@ def _transitions(st: dict[str, Any]) -> None:
             tr["mask"] = None
 
 
-def _parser_ops(st: dict[str, Any], j: dict[str, Any]) -> None:
-    for op in st.get("parser_ops", []):
-        prm = op.get("parameters", [])
+def _parser_ops(st: dict[str, Any], j: dict[str, Any], path: str) -> None:
+    for n, op in enumerate(_dicts(st, "parser_ops")):
+        prm = op.get("parameters")
+        if not isinstance(prm, list):
+            continue
         if op.get("op") == "verify" and len(prm) == 2 and isinstance(prm[1], int):
-            if prm[1] not in {code for _name, code in j.get("errors", [])}:
-                raise ProgramError("parser_ops.verify", f"Invalid error code {prm[1]} in verify statement")
+            if prm[1] not in {e[1] for e in j.get("errors", []) if isinstance(e, list) and len(e) == 2}:
+                raise ProgramError(f"{path}.parser_ops[{n}].parameters[1]",
+                                   f"Invalid error code {prm[1]} in verify statement")
             prm[1] = {"type": "hexstr", "value": hex(prm[1])}
         elif op.get("op") == "shift" and len(prm) == 1 and isinstance(prm[0], int):
             op["op"] = "advance"
@@ -144,8 +154,10 @@ def _operand(p: dict[str, Any]) -> dict[str, Any]:
 
 def _action_profiles(pl: dict[str, Any]) -> None:
     profiles = pl.setdefault("action_profiles", [])
-    known = {ap.get("name") for ap in profiles}
-    for t in pl.get("tables", []):
+    if not isinstance(profiles, list):
+        return
+    known = {ap.get("name") for ap in _dicts(pl, "action_profiles")}
+    for t in _dicts(pl, "tables"):
         name = t.get("act_prof_name")
         if t.get("type") not in ("indirect", "indirect_ws") or "action_profile" in t or not name:
             continue
@@ -160,12 +172,16 @@ def _action_profiles(pl: dict[str, Any]) -> None:
 
 def _intrinsic_fields(j: dict[str, Any]) -> None:
     """Point each missing standard_metadata field at where this program keeps it."""
-    types = {ht.get("name"): ht for ht in j.get("header_types", [])}
+    types = {ht.get("name"): ht for ht in _dicts(j, "header_types")}
     fields: set[str] = set()
-    for h in j.get("headers", []):
+    for h in _dicts(j, "headers"):
         for f in types.get(h.get("header_type"), {}).get("fields", []):
-            fields.add(f"{h.get('name')}.{f[0]}")
+            if isinstance(f, list) and f:
+                fields.add(f"{h.get('name')}.{f[0]}")
     aliases = j.setdefault("field_aliases", [])
+    if not isinstance(aliases, list) or not isinstance(j.get("headers"), list) \
+            or not isinstance(j.get("header_types"), list):
+        return
     named = {a[0]: a[1] for a in aliases if isinstance(a, list) and len(a) == 2}
     hidden: list[list[Any]] = []
     for name, home in _LEGACY_HOMES.items():
@@ -184,7 +200,8 @@ def _intrinsic_fields(j: dict[str, Any]) -> None:
             hidden.append([name, width, False])
             aliases.append([std, [HIDDEN_HEADER, name]])
     if hidden:
-        hid = 1 + max((h.get("id", -1) for h in j["headers"]), default=-1)
+        hid = 1 + max((h.get("id", -1) for h in _dicts(j, "headers")
+                       if isinstance(h.get("id", -1), int)), default=-1)
         j["header_types"].append({"name": HIDDEN_HEADER + "_t", "fields": hidden})
         j["headers"].append({"name": HIDDEN_HEADER, "id": hid,
                              "header_type": HIDDEN_HEADER + "_t", "metadata": True})
