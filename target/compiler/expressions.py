@@ -161,6 +161,13 @@ class ExpressionLowering:
 
     def _e_list_expr(self, node: Tree, expected: P4Type | None) -> Val:
         items = node.children[0].children if node.children[0] is not None else []
+        if isinstance(expected, StructLikeT) and expected.kind in ("struct", "header"):
+            # A struct or header written as a list of its fields' values, in order.
+            if len(items) != len(expected.fields):
+                raise self.error(f"{expected.describe()} has {len(expected.fields)} fields, "
+                                 f"the list gives {len(items)}", node)
+            return Val(expected, kind="struct", ref="list", members={
+                fname: self.expr(i, ftype) for (fname, ftype), i in zip(expected.fields, items, strict=True)})
         vals = [self.expr(i) for i in items]
         return Val(ListT([v.type for v in vals]), kind="list",
                    members={str(i): v for i, v in enumerate(vals)})

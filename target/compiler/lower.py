@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Tree
+from lark import Token, Tree
 
 from target.compiler.bmv2 import Bmv2Json, hexstr
 from target.compiler.declarations import Declarations, name_of
@@ -33,6 +33,7 @@ class TableInfo:
     profile: str | None = None                                  # implementation's name
     entries_mutable: bool = False                               # `entries` without const
     selector_inputs: list[dict] = field(default_factory=list)   # `selector` keys, in order
+    key_prims: list[dict] = field(default_factory=list)         # computing expression keys
 
 
 @dataclass
@@ -456,6 +457,10 @@ class ProgramLowering(StatementLowering):
             kind = local.data
             if kind == "action_decl":
                 self.actions[name_of(local.children[1])] = local
+            elif kind == "instantiation" and str(local.children[1].children[0]) in self.decls.controls:
+                iname = name_of(local.children[2])
+                sub = self.decls.controls[str(local.children[1].children[0])]
+                self.scopes[-1][iname] = Val(ExternT("control"), kind="object", ref=("control", iname, sub))
             elif kind == "instantiation":
                 self.instance(local, cname)
             elif kind == "table_decl":
@@ -465,9 +470,8 @@ class ProgramLowering(StatementLowering):
             elif kind == "function_decl":
                 self.local_functions[name_of(local.children[2])] = local
             elif kind in ("variable_decl", "const_decl"):
+                # Initialisers run when the control starts, before its apply block (as in p4c).
                 self.statement(local)
-                if self.out:
-                    raise Unsupported("initialised control-local variables", self.decls.loc(local))
             else:
                 raise Unsupported(f"control-local {kind.replace('_', ' ')}", self.decls.loc(local))
         return tables
@@ -600,7 +604,7 @@ class ProgramLowering(StatementLowering):
     def profiles_json(self, cname: str) -> list[dict[str, Any]]:
         out = []
         for prof in self.lowered.profiles.values():
-            if prof.control != cname:
+            if prof.control != cname and not prof.control.startswith(f"{cname}."):
                 continue
             pj: dict[str, Any] = {"name": prof.name, "id": len(out), "max_size": prof.size}
             if prof.algo is not None:
@@ -649,9 +653,8 @@ class ProgramLowering(StatementLowering):
                         continue
                     if kind not in ("exact", "lpm", "ternary", "range", "optional"):
                         raise Unsupported(f"match kind {kind}", self.decls.loc(kind_node))
-                    if v.kind != "field":
-                        raise Unsupported("table keys that are not fields", self.decls.loc(expr_node))
-                    t.keys.append((kname, kind, self.width_of(v, expr_node), v.json["value"]))  # type: ignore
+                    width = self.width_of(v, expr_node)
+                    t.keys.append((kname, kind, width, self.key_target(t, v, expr_node)))
             elif prop.data == "actions_property":
                 for item in prop.children[1:]:
                     aann, ref = item.children
@@ -812,11 +815,36 @@ class ProgramLowering(StatementLowering):
         return {"match_type": "ternary", "key": _hex(value & mask, width), "mask": _hex(mask, width)}
 
     def text_of(self, node: Tree) -> str:
+        """A key's name as p4c gives it: the expression as written."""
         if node.data == "member":
             return f"{self.text_of(node.children[0])}.{name_of(node.children[1])}"
         if node.data in ("ident", "global_ident"):
             return str(node.children[0])
-        raise Unsupported("this key expression", self.decls.loc(node))
+        meta = node.meta
+        if getattr(meta, "empty", True):
+            raise Unsupported("this key expression (name it with @name)", self.decls.loc(node))
+        lines = self.decls.source.text.split("\n")[meta.line - 1:meta.end_line]
+        if len(lines) == 1:
+            return lines[0][meta.column - 1:meta.end_column - 1]
+        lines[0], lines[-1] = lines[0][meta.column - 1:], lines[-1][:meta.end_column - 1]
+        return " ".join(line.strip() for line in lines)
+
+    def key_target(self, t: TableInfo, v: Val, node: Tree) -> Any:
+        """The field a key matches: the field itself, a header's validity bit for isValid(), or
+        (as p4c does for other expressions) a metadata field set just before the table."""
+        if v.kind == "field":
+            return v.json["value"]   # type: ignore[index]
+        valid = v.json
+        if isinstance(valid, dict) and valid.get("type") == "expression" and \
+                valid["value"].get("op") == "d2b":
+            inner = valid["value"]["right"]
+            if inner.get("type") == "field" and inner["value"][1] == "$valid$":
+                return inner["value"]
+        if not isinstance(v.type, (BitT, BoolT, EnumT, ErrorT)):
+            raise self.error(f"a table key of type {v.type.describe()}", node)
+        ref = self.json.scalar("key", self.width_of(v, node))
+        t.key_prims.append({"op": "assign", "parameters": [{"type": "field", "value": ref}, as_data(v)]})
+        return ref
 
     def pipeline(self, decl: Tree, pname: str) -> None:
         cname = name_of(decl.children[1])
@@ -827,7 +855,11 @@ class ProgramLowering(StatementLowering):
         self.table_json: dict[str, dict[str, Any]] = {}
         self.conditionals: list[dict[str, Any]] = []
         self.graph_tables: list[dict[str, Any]] = []
+        local_inits, self.out = self.out, []
+        self.return_target: str | None = None
         init = self.build(list(decl.children[-1].children), None)
+        if local_inits:
+            init = self.hidden_table(local_inits, init)
         for t in tables.values():
             if not t.applied:     # declared but not applied: still controllable, as in p4c
                 self.graph_tables.append(self.table(t))
@@ -846,7 +878,7 @@ class ProgramLowering(StatementLowering):
     # statement knows the node that follows it.
     def build(self, stmts: list[Tree], nxt: str | None) -> str | None:
         segments: list[list[Tree]] = []
-        for s in stmts:
+        for s in self.declare_locals(stmts):
             if self.is_simple(s) and segments and self.is_simple(segments[-1][0]):
                 segments[-1].append(s)
             else:
@@ -855,10 +887,79 @@ class ProgramLowering(StatementLowering):
             nxt = self.node(seg, nxt)
         return nxt
 
+    def declare_locals(self, stmts: list[Tree]) -> list[Tree]:
+        """The graph is built back to front, so an apply block's variables are declared first,
+        in order; an initialiser stays in place as an assignment."""
+        out = []
+        for s in stmts:
+            if s.data == "variable_decl":
+                _ann, type_tree, name, init = s.children
+                vname = name_of(name)
+                self.scopes[-1][vname] = self.local_value(self.decls.resolve(type_tree), vname, s)
+                if init is not None:
+                    target = Tree("ident", [Token("IDENT", vname)], meta=s.meta)
+                    out.append(Tree("assignment", [target, init], meta=s.meta))
+            elif s.data == "const_decl":
+                self.statement(s)
+            else:
+                out.append(s)
+        return out
+
     def is_simple(self, s: Tree) -> bool:
         if s.data in ("if_statement", "switch_statement", "return_statement", "block"):
             return False
-        return not (s.data == "call_statement" and self.table_apply(s.children[0]) is not None)
+        return not (s.data == "call_statement" and (self.table_apply(s.children[0]) is not None or
+                                                    self.control_apply(s.children[0]) is not None))
+
+    def control_apply(self, node: Any) -> tuple[str, Tree] | None:
+        """(instance name, declaration) when `node` applies a control: an instance's
+        `c.apply(...)`, or a control type's `C.apply(...)` (direct invocation)."""
+        if not (isinstance(node, Tree) and node.data == "call" and node.children[0].data == "member"
+                and name_of(node.children[0].children[1]) == "apply"):
+            return None
+        base = node.children[0].children[0]
+        if base.data == "ident" and str(base.children[0]) in self.tables:
+            return None
+        if base.data != "ident":
+            return None
+        name = str(base.children[0])
+        for scope in reversed(self.scopes):
+            if name in scope:
+                v = scope[name]
+                return (v.ref[1], v.ref[2]) if v.kind == "object" and v.ref[0] == "control" else None
+        if name in self.decls.controls:
+            return name, self.decls.controls[name]
+        return None
+
+    def inline_control(self, iname: str, decl: Tree, call: Tree, stmt: Tree, nxt: str | None) -> str | None:
+        """A control applied from another: its tables and actions are named Caller.instance.x (as
+        p4c names them) and its apply block is built in place, parameters naming the arguments."""
+        args = list(call.children[1].children) if call.children[1] is not None else []
+        self.out = []
+        scope = self.bind_block_params(decl, args, stmt)
+        arg_prims = self.out
+        saved = (self.scopes, self.tables, self.actions, self.local_functions, self.control_name,
+                 self.return_target)
+        cname = f"{self.control_name}.{iname}"
+        if any(t.name.startswith(f"{cname}.") for t in self.lowered.tables):
+            raise Unsupported(f"applying control instance {cname} twice", self.decls.loc(stmt))
+        try:
+            self.scopes = [scope]
+            self.out = []
+            tables = self.control_locals(decl, cname)
+            local_inits, self.out = self.out, []
+            self.tables, self.return_target = tables, nxt
+            entry = self.build(list(decl.children[-1].children), nxt)
+            for t in tables.values():
+                if not t.applied:
+                    self.graph_tables.append(self.table(t))
+                self.lowered.tables.append(t)
+        finally:
+            (self.scopes, self.tables, self.actions, self.local_functions, self.control_name,
+             self.return_target) = saved
+        if arg_prims or local_inits:
+            entry = self.hidden_table(arg_prims + local_inits, entry)
+        return entry
 
     def table_apply(self, node: Any) -> TableInfo | None:
         if isinstance(node, Tree) and node.data == "call" and node.children[0].data == "member" \
@@ -876,6 +977,8 @@ class ProgramLowering(StatementLowering):
         tj["next_tables"] = next_tables or {a: default for a in tj["actions"]}
         tj["base_default_next"] = default
         self.graph_tables.append(tj)
+        if t.key_prims:
+            return self.hidden_table(t.key_prims, t.name)
         return t.name
 
     def node(self, seg: list[Tree], nxt: str | None) -> str | None:
@@ -883,11 +986,14 @@ class ProgramLowering(StatementLowering):
         if s.data == "block":
             return self.build(list(s.children), nxt)
         if s.data == "return_statement":
-            return None
+            return self.return_target
         if s.data == "call_statement":
             t = self.table_apply(s.children[0])
             if t is not None:
                 return self.applied_table(t, {}, nxt)
+            invoked = self.control_apply(s.children[0])
+            if invoked is not None:
+                return self.inline_control(invoked[0], invoked[1], s.children[0], s, nxt)
         if s.data == "if_statement":
             return self.if_node(s, nxt)
         if s.data == "switch_statement":
@@ -897,7 +1003,10 @@ class ProgramLowering(StatementLowering):
         for st in seg:
             self.statement(st)
         self.scopes.pop()
-        prims = self.out
+        return self.hidden_table(self.out, nxt)
+
+    def hidden_table(self, prims: list[dict[str, Any]], nxt: str | None) -> str:
+        """A keyless table whose one action runs `prims`, then goes to `nxt` (as p4c's tbl_act)."""
         name = f"act_{len(self.json.actions)}"
         aid = self.json.add_action(name, [], prims)
         tname = f"tbl_{name}"
@@ -957,7 +1066,7 @@ class ProgramLowering(StatementLowering):
             pending = []
         tj_next: dict[str, str | None] = {}
         name = self.applied_table(t, {"__placeholder__": None}, nxt)
-        tj = self.graph_tables[-1]
+        tj = next(g for g in self.graph_tables if g["name"] == t.name)
         for a in tj["actions"]:
             tj_next[a] = labels.get(a, default_entry)
         tj["next_tables"] = tj_next
@@ -1002,14 +1111,20 @@ class ProgramLowering(StatementLowering):
                     raise Unsupported("statements other than emit in the deparser", self.decls.loc(stmt))
                 args = stmt.children[0].children[-1].children
                 v = self.expr(args[0])
-                if v.kind == "header":
-                    order.append(v.ref)
-                elif v.kind == "stack":
-                    order.extend(f"{v.ref}[{i}]" for i in range(v.type.size))  # type: ignore[attr-defined]
-                elif v.kind == "struct":
-                    order.extend(m.ref for m in v.members.values() if m.kind == "header")
-                else:
+                if v.kind not in ("header", "stack", "struct"):
                     raise self.error("emit needs a header", stmt)
+                emit(v, stmt)
+
+        def emit(v: Val, stmt: Tree) -> None:
+            if v.kind == "header":
+                order.append(v.ref)
+            elif v.kind == "stack":
+                order.extend(f"{v.ref}[{i}]" for i in range(v.type.size))  # type: ignore[attr-defined]
+            elif v.kind == "struct":
+                for m in v.members.values():     # a struct's headers, stacks and structs, in order
+                    emit(m, stmt)
+            elif v.kind != "field":
+                raise self.error("emit needs a header", stmt)
 
         walk(list(decl.children[-1].children))
         self.json.deparsers.append({"name": "deparser", "id": 0, "order": order, "primitives": []})

@@ -122,8 +122,8 @@ class StatementLowering(ExpressionLowering):
     def store(self, target: Val, value: Val, node: Any) -> None:
         if target.kind in ("field", "dyn_field"):
             self.prim("assign", [target.json, as_data(value)], node)   # type: ignore[list-item]
-        elif target.kind == "header" and value.kind == "struct" and value.ref == "lookahead":
-            # A header read ahead: valid, with every field copied from the packet.
+        elif target.kind == "header" and value.kind == "struct" and value.ref in ("lookahead", "list"):
+            # A header read ahead or written as a list: valid, with every field copied.
             if value.type != target.type:
                 raise self.error(f"assigning {value.type.describe()} to {target.type.describe()}", node)
             self.prim("add_header", [{"type": "header", "value": target.ref}], node)
@@ -340,13 +340,39 @@ class StatementLowering(ExpressionLowering):
         if len(params) != len(args):
             raise self.error(f"action {name_of(action.children[1])} takes {len(params)} arguments, "
                              f"got {len(args)}", stmt)
-        scope: dict[str, Val] = {}
-        for p, a in zip(params, args, strict=True):
-            t = self.decls.resolve(p.children[2])
-            scope[name_of(p.children[3])] = self.expr(a, t)
+        scope, copy_out = self.bind_params(params, args, stmt)
         self.scopes.append(scope)
         self.statement(action.children[3])
         self.scopes.pop()
+        for arg, local in copy_out:
+            self.store(arg, local, stmt)
+
+    def bind_params(self, params: list[Tree], args: list[Any], stmt: Any) -> tuple[dict[str, Val], list]:
+        """Parameters of an inlined action or function bound to the call's arguments. Scalar
+        in/inout/out parameters are copies (copy-in, then copy-out after the body, as P4_16
+        says), so that the body's writes to the argument's variable do not show through the
+        parameter; headers and structs name their argument."""
+        scope: dict[str, Val] = {}
+        copy_out: list[tuple[Val, Val]] = []
+        for p, a in zip(params, args, strict=True):
+            t = self.decls.resolve(p.children[2])
+            pname = name_of(p.children[3])
+            direction = str(p.children[1].children[0]) if p.children[1] is not None else ""
+            if a.data == "dont_care_arg":
+                if direction != "out":
+                    raise self.error("_ is only an argument for an out parameter", a)
+                scope[pname] = self.local_value(t, pname, stmt)
+                continue
+            v = self.expr(a, t)
+            if direction and isinstance(t, (BitT, BoolT, EnumT, ErrorT)) and v.kind != "value":
+                local = self.local_value(t, pname, stmt)
+                if direction != "out":
+                    self.store(local, v, stmt)
+                if direction != "in":
+                    copy_out.append((v, local))
+                v = local
+            scope[pname] = v
+        return scope, copy_out
 
     def inline_function(self, decl: Tree, args: list[Any], stmt: Any) -> Val | None:
         """A P4 function, inlined: a void one's statements run in place (out/inout parameters alias
