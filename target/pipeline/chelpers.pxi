@@ -1,0 +1,120 @@
+# C helpers of the executor: prefetch, Internet checksum sums, 64-byte aligned and huge-page
+# arrays, the writer mutex, 128-bit conversions (included by engine.pyx).
+
+cdef extern from *:
+    """
+    static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+    static inline void kv_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+    /* Clear a job slot's state in whole 8-byte words (slots have slack past state_bytes). */
+    static inline void kv_zero_words(uint8_t *p, uint32_t nbytes) {
+        uint64_t *w = (uint64_t *)(void *)p;
+        for (uint32_t i = 0; i < (nbytes + 7) / 8; i++) w[i] = 0;
+    }
+    /* Sum of big-endian 16-bit words, taken 32 bits at a time: 2^16 = 1 modulo 0xFFFF, so
+       the end-around-carry fold of this sum equals that of the 16-bit words. */
+    static inline uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) {
+        uint64_t sum = 0, w64;
+        uint32_t w32;
+        uint16_t w16;
+        uint32_t i = 0;
+        for (; i + 8 <= nbytes; i += 8) {
+            memcpy(&w64, p + i, 8);
+            w64 = __builtin_bswap64(w64);
+            sum += (w64 >> 32) + (uint32_t)w64;
+        }
+        if (i + 4 <= nbytes) {
+            memcpy(&w32, p + i, 4);
+            sum += __builtin_bswap32(w32);
+            i += 4;
+        }
+        if (i < nbytes) {
+            memcpy(&w16, p + i, 2);
+            sum += __builtin_bswap16(w16);
+        }
+        return sum;
+    }
+    /* The Internet checksum of a kv_sum_be16 total: end-around carries, then complement. */
+    static inline uint64_t kv_csum_fold(uint64_t sum) {
+        sum = (sum & 0xFFFFFFFFULL) + (sum >> 32);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (~sum) & 0xFFFF;
+    }
+    """
+    void kv_prefetch(const void *p) noexcept nogil
+    void kv_prefetch_write(const void *p) noexcept nogil
+    void kv_zero_words(uint8_t *p, uint32_t nbytes) noexcept nogil
+    uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) noexcept nogil
+    uint64_t kv_csum_fold(uint64_t sum) noexcept nogil
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <string.h>
+    #include <sys/mman.h>
+    #define KV_HUGE (2u << 20)
+    /* Entry records: 64-byte aligned (realloc keeps only 16). Once an array passes 2 MiB it
+       lives in its own mapping advised for transparent huge pages: the data path reads one
+       random record per packet, and with 4 KiB pages every such read is also a TLB miss. */
+    static size_t kv_big_bytes(size_t n) { return (n + KV_HUGE - 1) & ~(size_t)(KV_HUGE - 1); }
+    static void kv_free_aligned(void *p, size_t bytes) {
+        if (!p) return;
+        if (bytes >= KV_HUGE) munmap(p, kv_big_bytes(bytes)); else free(p);
+    }
+    static void *kv_grow_aligned(void *old, size_t old_bytes, size_t new_bytes) {
+        void *p = NULL;
+        if (new_bytes >= KV_HUGE) {
+            size_t len = kv_big_bytes(new_bytes);
+            char *raw = mmap(NULL, len + KV_HUGE, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (raw == MAP_FAILED) return NULL;
+            /* keep a 2 MiB aligned window of len bytes, give back the rest */
+            char *base = (char *)(((uintptr_t)raw + KV_HUGE - 1) & ~(uintptr_t)(KV_HUGE - 1));
+            if (base > raw) munmap(raw, base - raw);
+            if (raw + len + KV_HUGE > base + len) munmap(base + len, raw + len + KV_HUGE - (base + len));
+            madvise(base, len, MADV_HUGEPAGE);
+            p = base;
+        } else if (posix_memalign(&p, 64, new_bytes ? new_bytes : 64) != 0) {
+            return NULL;
+        }
+        if (old) {
+            memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes);
+            kv_free_aligned(old, old_bytes);
+        }
+        return p;
+    }
+    """
+    void *grow_aligned "kv_grow_aligned" (void *old, size_t old_bytes, size_t new_bytes) noexcept nogil
+    void free_aligned "kv_free_aligned" (void *p, size_t bytes) noexcept nogil
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *m, void *attr)
+    int pthread_mutex_lock(pthread_mutex_t *m)
+    int pthread_mutex_unlock(pthread_mutex_t *m)
+    int pthread_mutex_destroy(pthread_mutex_t *m)
+
+
+cdef inline uint64_t now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
+
+
+cdef object u128_to_int(u128 v):
+    return (int(<uint64_t>(v >> 64)) << 64) | int(<uint64_t>v)
+
+
+cdef object s128_to_int(s128 v):
+    cdef u128 u = <u128>v
+    cdef object r = (int(<uint64_t>(u >> 64)) << 64) | int(<uint64_t>u)
+    if r >> 127:
+        r -= 1 << 128
+    return r
+
+
+cdef u128 int_to_u128(object v) except *:
+    v = int(v) & ((1 << 128) - 1)
+    return ((<u128>(<uint64_t>(v >> 64))) << 64) | <u128>(<uint64_t>(v & 0xFFFFFFFFFFFFFFFF))

@@ -1,0 +1,207 @@
+# Match-action: walking a control's graph, table lookup (with the prefetching the batch loop
+# uses) and applying the hit or default action (included by engine.pyx).
+
+
+cdef void exec_code_into(Pipeline pl, ctx_t *x, uint32_t pc, s128 *r) noexcept nogil:
+    """The subset of the interpreter that key code uses (loads and arithmetic)."""
+    cdef insn_t *i
+    while True:
+        i = &pl.code[pc]
+        pc += 1
+        if i.op == OP_RET:
+            return
+        elif i.op == OP_LDF:
+            r[i.a] = kv_field_read(&pl.fields[i.d], x.phv, x.vlen)
+        elif i.op == OP_LDK:
+            r[i.a] = pl.consts[i.d]
+        elif i.op == OP_LDV:
+            r[i.a] = x.valid[i.d]
+        elif i.op == OP_LDLA:
+            r[i.a] = lookahead(pl, x, i.e, i.d)
+        elif i.op == OP_LDLAST:
+            if x.stack_next[pl.stacks[i.d].counter] == 0:
+                x.error = ERR_STACK_OOB
+                r[i.a] = 0
+            else:
+                r[i.a] = kv_field_read(&pl.fields[pl.headers[pl.stack_hdrs[
+                    pl.stacks[i.d].first + x.stack_next[pl.stacks[i.d].counter] - 1]].first_field + i.e], x.phv, x.vlen)
+
+
+cdef int32_t run_until_table(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+    """Evaluate conditions up to the first node that is not one; return it (or -1).
+
+    Only conditions run here: they read the packet's own state and nothing shared, so
+    running them ahead of the previous packets' actions cannot change any result.
+    """
+    cdef node_t *n
+    while node >= 0:
+        n = &pl.nodes[node]
+        if n.kind != 1:
+            return node
+        if run_block(pl, x, n.a) != 0:
+            node = n.b
+        else:
+            node = n.c
+        if pl.trace_on:
+            trace_ev(pl, x, EV_COND, n.a, 1 if node == n.b else 0, 0)
+    return -1
+
+
+cdef void run_control(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+    cdef node_t *n
+    while True:
+        # Conditions cannot exit or fail, so checking after them is the same as before.
+        node = run_until_table(pl, x, node)
+        if node < 0 or x.exit_flag or x.failed:
+            return
+        n = &pl.nodes[node]
+        if n.kind == 0:
+            node = apply_table(pl, x, n.a)
+        else:
+            x.params = NULL
+            exec_code(pl, x, pl.action_code[n.a])
+            node = n.b
+
+
+cdef int32_t apply_table(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+    if pl.tables[ti].kind == TBL_KEYLESS:
+        return table_finish(pl, x, ti, -1)      # p4c's action-call tables: nothing to look up
+    return table_finish(pl, x, ti, table_lookup(pl, x, ti))
+
+
+cdef inline uint32_t lpm24_key(Pipeline pl, ctx_t *x, table_t *t) noexcept nogil:
+    """The address a DIR-24-8 table looks up: its one key field."""
+    return <uint32_t>kv_field_read(&pl.fields[t.keys[0].src], x.phv, x.vlen)
+
+
+cdef inline void table_prefetch(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+    """Start loading the memory a lookup in table ti will touch first."""
+    cdef table_t *t = &pl.tables[ti]
+    if t.kind == TBL_LPM24:
+        kv_prefetch(&(<dir24_t *>t.matcher).tbl24[lpm24_key(pl, x, t) >> 8])
+
+
+cdef int64_t table_lookup(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+    """Build the key and find the entry id (-1: miss)."""
+    cdef table_t *t = &pl.tables[ti]
+    cdef uint8_t key[MAX_KEY]
+    cdef int64_t e = -1
+    cdef keyf_t *kf
+    cdef uint32_t k
+    cdef u128 v
+    if t.kind == TBL_LPM24:
+        e = dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, x, t))
+    elif t.kind != TBL_KEYLESS:
+        if not t.key_covered:
+            memset(key, 0, t.key_bytes + 16)
+        for k in range(t.nkeys):
+            kf = &t.keys[k]
+            if kf.is_valid:
+                key[kf.off] = x.valid[kf.src]
+                continue
+            if kf.whole:
+                kv_store_be_bytes(key + kf.off,
+                                  <uint64_t>kv_field_read(&pl.fields[kf.src], x.phv, x.vlen),
+                                  kf.nbytes)
+                continue
+            if kf.width <= 128:
+                v = <u128>kv_field_read(&pl.fields[kf.src], x.phv, x.vlen) & kv_mask128(kf.width)
+                if kf.has_mask:
+                    v &= kf.mask
+                kv_bits_write(key, kf.off * 8 + kf.nbytes * 8 - kf.width, kf.width, v)
+            else:
+                kv_bits_copy(key, kf.off * 8 + kf.nbytes * 8 - kf.width, x.phv,
+                             pl.fields[kf.src].bitoff, kf.width)
+        if t.kind == TBL_EXACT:
+            e = exact_lookup(<exact_table_t *>t.matcher, key)
+        elif t.kind == TBL_LPM:
+            e = lpm_lookup(<lpm_table_t *>t.matcher, key)
+        else:
+            e = ternary_lookup(<ternary_table_t *>t.matcher, key)
+    return e
+
+
+cdef int32_t table_finish(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
+    """Count, run the entry's (or the default) action, return the next node."""
+    cdef table_t *t = &pl.tables[ti]
+    cdef int32_t act, ref
+    cdef s128 *params
+    cdef profile_t *pr
+    cdef uint64_t hv
+    if e >= 0:
+        t.hits += 1
+        if t.entry_last_hit != NULL:
+            t.entry_last_hit[e] = x.now_ns
+        params = &t.recs[<size_t>t.entry_rec[e] * t.rec_stride]
+        act = <int32_t>params[0]
+        params += 1
+        if t.with_counters:
+            t.entry_counters[2 * e] += 1
+            t.entry_counters[2 * e + 1] += x.pkt.len if x.pkt != NULL else 0
+        if pl.trace_on:
+            trace_ev(pl, x, EV_TABLE_HIT, ti, <int32_t>e, 0)
+    else:
+        t.misses += 1
+        act = t.default_action
+        params = t.default_params
+        if pl.trace_on:
+            trace_ev(pl, x, EV_TABLE_MISS, ti, 0, 0)
+    if t.indirect and act != REF_NONE and e >= 0:
+        pr = &pl.profiles[t.profile]
+        ref = act
+        if ref <= -2:
+            # a group: choose one member by the selector hash
+            ref = -ref - 2
+            if pr.group_size[ref] == 0:
+                act = REF_NONE
+            else:
+                hv = calc_compute(pl, x, pr.calc) if pr.calc >= 0 else 0
+                ref = pr.group_members[ref][hv % pr.group_size[ref]]
+        if act != REF_NONE:
+            act = pr.member_action[ref]
+            params = &pr.member_params[<size_t>ref * pr.param_stride]
+    if t.direct_meter >= 0 and e >= 0 and <uint32_t>e < pl.meter_sizes[t.direct_meter]:
+        kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, meter_execute(
+            &pl.meter_cells[t.direct_meter][e], x.now_ns,
+            1 if pl.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0)))
+    if act >= 0:
+        if pl.trace_on:
+            trace_ev(pl, x, EV_ACTION, act, ti, 0)
+        x.params = params
+        exec_code(pl, x, pl.action_code[act])
+    if t.has_hit_miss:
+        return t.hit_next if e >= 0 else t.miss_next
+    if act < 0:
+        return t.base_next
+    return t.next_by_action[act]
+
+
+
+cdef inline void entry_prefetch(Pipeline pl, table_t *t, int64_t ent) noexcept nogil:
+    """Start loading what a hit on entry `ent` reads (and its direct counter, written)."""
+    if ent >= 0:
+        kv_prefetch(&t.entry_rec[ent])
+        if t.with_counters:
+            kv_prefetch_write(&t.entry_counters[2 * ent])
+
+
+cdef inline int64_t group_lookup(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+    """Look up the first table of a grouped packet and prefetch the entry's record.
+
+    DIR-24-8 tables applied later in the control are looked up here too, on the key as it
+    is now, only to prefetch that entry: their lookup proper happens when the control
+    reaches them (a key an earlier action changes only wastes the prefetch)."""
+    cdef table_t *t
+    cdef int64_t ent = -1
+    cdef uint32_t k
+    cdef int32_t first = -1
+    if node >= 0 and pl.nodes[node].kind == 0:
+        first = pl.nodes[node].a
+        t = &pl.tables[first]
+        ent = table_lookup(pl, x, first)
+        entry_prefetch(pl, t, ent)
+    for k in range(pl.n_lpm24):
+        if <int32_t>pl.lpm24_tables[k] != first:
+            t = &pl.tables[pl.lpm24_tables[k]]
+            entry_prefetch(pl, t, dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, x, t)))
+    return ent

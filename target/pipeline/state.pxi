@@ -1,0 +1,83 @@
+# Per-packet working state of the executor: limits, job and context records, trace and
+# digest records, parser error and trace event numbers (included by engine.pyx).
+
+DEF NREGS = 64           # must equal loader.NREGS
+DEF MAX_JOBS = 1024          # work items alive within one batch
+DEF GROUP = 32               # received packets taken through ingress side by side
+DEF MAX_KEY = 512            # bytes of a table key
+DEF MAX_DIGESTS = 4096
+DEF MAX_TRACE = 65536
+DEF MAX_PROFILE_ID = 1 << 24  # member, group and entry ids index dense arrays
+DEF MAX_LPM24_PREFETCH = 4     # DIR-24-8 tables whose first level is prefetched after parsing
+DEF MAX_RECIRC = 16          # resubmit + recirculate passes allowed per received packet
+
+cdef enum:
+    JOB_INGRESS = 0
+    JOB_EGRESS = 1
+
+    ERR_NONE = 0
+    ERR_PACKET_TOO_SHORT = 1
+    ERR_NO_MATCH = 2
+    ERR_STACK_OOB = 3
+    ERR_HEADER_TOO_SHORT = 4
+    ERR_PARSER_TIMEOUT = 5
+    ERR_PARSER_INVALID_ARG = 6
+
+    # trace events (formatted by Python after the batch)
+    EV_PACKET_IN = 1, EV_PARSE_STATE, EV_EXTRACT, EV_PARSER_ERROR, EV_TABLE_HIT, EV_TABLE_MISS,
+    EV_ACTION, EV_COND, EV_INGRESS_DONE, EV_DROP, EV_EGRESS, EV_OUT, EV_CLONE, EV_RESUBMIT,
+    EV_RECIRC, EV_MULTICAST, EV_ASSERT, EV_LOG, EV_EGRESS_DONE, EV_CHECKSUM_ERROR
+
+
+cdef struct job_t:
+    pkt_t *pkt
+    uint8_t kind
+    uint16_t port               # ingress port (ingress) / egress port (egress)
+    uint32_t instance_type
+    uint32_t cursor             # egress: bytes of the packet the parser consumed
+    uint32_t packet_length
+    int32_t field_list          # ingress: preserved field list (-1: none)
+    uint32_t recirc_depth
+    uint64_t seq                # for traces: the received packet this belongs to
+
+
+cdef struct ctx_t:
+    uint8_t *phv                # header bytes, then one validity byte per header
+    uint8_t *valid
+    uint32_t *vlen              # current varbit length (bits) per header
+    uint32_t *stack_next        # next index per header stack
+    pkt_t *pkt
+    uint32_t cursor             # parser position in bytes
+    uint32_t cursor_bits        # sub-byte advance (advance by non-multiples of 8)
+    int32_t error
+    uint8_t exit_flag
+    uint8_t failed              # an assertion failed: drop
+    s128 *params
+    int32_t clone_session
+    int32_t clone_fl
+    uint8_t clone_set
+    int32_t resubmit_fl
+    int32_t recirc_fl
+    int32_t truncate_len
+    int32_t digest_id
+    uint64_t seq
+    uint64_t now_ns
+
+
+cdef struct digest_rec_t:
+    uint32_t list_id
+    uint32_t nvals
+    u128 vals[16]
+
+
+cdef struct trace_rec_t:
+    uint64_t seq
+    uint32_t ev
+    int32_t a
+    int32_t b
+    u128 v
+
+
+cdef struct out_t:
+    pkt_t *pkt
+    uint32_t port

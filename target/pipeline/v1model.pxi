@@ -1,0 +1,438 @@
+# v1model's packet flow: the batch loop, the job queue, ingress and egress passes and
+# simple_switch's traffic manager (clone, resubmit, recirculate, multicast, drop, unicast)
+# (included by engine.pyx).
+
+
+# ------------------------------------------------------------------ traffic manager
+cdef inline uint8_t *slot_phv(Pipeline pl, uint32_t slot) noexcept nogil:
+    return pl.job_phv + <size_t>slot * pl.slot_bytes
+
+
+cdef void ctx_init(Pipeline pl, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
+    # Field by field: cheaper than a memset of the struct on every packet.
+    x.cursor = 0
+    x.cursor_bits = 0
+    x.error = ERR_NONE
+    x.exit_flag = 0
+    x.failed = 0
+    x.params = NULL
+    x.clone_fl = 0
+    x.clone_set = 0
+    x.truncate_len = 0
+    x.phv = slot_phv(pl, slot)
+    x.valid = x.phv + pl.valid_off
+    x.vlen = <uint32_t *>(x.phv + pl.vlen_off)
+    x.stack_next = <uint32_t *>(x.phv + pl.stack_off)
+    x.pkt = pkt
+    x.clone_session = -1
+    x.resubmit_fl = -1
+    x.recirc_fl = -1
+    x.digest_id = -1
+    x.seq = seq
+    x.now_ns = pl.batch_now
+
+
+cdef void reset_metadata(Pipeline pl, ctx_t *x) noexcept nogil:
+    cdef uint32_t h
+    for h in range(pl.n_headers):
+        if pl.headers[h].metadata:
+            memset(x.phv + pl.headers[h].byteoff, 0, pl.headers[h].nbytes)
+
+
+cdef void copy_field_list(Pipeline pl, ctx_t *dst, ctx_t *src, int32_t fl) noexcept nogil:
+    cdef uint32_t *lst
+    cdef uint32_t k, f
+    if fl < 0 or <uint32_t>fl >= pl.n_field_lists or pl.field_lists[fl] == NULL:
+        return
+    lst = pl.field_lists[fl]
+    for k in range(lst[0]):
+        f = lst[k + 1]
+        kv_bits_copy(dst.phv, pl.fields[f].bitoff, src.phv, pl.fields[f].bitoff,
+                     pl.fields[f].width)
+
+
+cdef int32_t new_job(Pipeline pl, uint32_t *tail, uint32_t head) noexcept nogil:
+    """Reserve the next job slot, or -1 when the queue is full."""
+    if tail[0] - head >= MAX_JOBS:
+        return -1
+    tail[0] += 1
+    return <int32_t>((tail[0] - 1) % MAX_JOBS)
+
+
+cdef void clone_ctx(Pipeline pl, ctx_t *dst, ctx_t *src) noexcept nogil:
+    memcpy(dst.phv, src.phv, pl.state_bytes)
+
+
+
+cdef void free_pkt(Pipeline pl, pkt_t *p) noexcept nogil:
+    pool_free(pl.pool, p)
+    pl.dropped += 1
+
+
+cdef void learn(Pipeline pl, ctx_t *x) noexcept nogil:
+    cdef uint32_t *lst
+    cdef digest_rec_t *dg
+    cdef uint32_t k, w
+    if x.digest_id < 0 or <uint32_t>x.digest_id >= pl.n_learn_lists:
+        return
+    lst = pl.learn_lists[x.digest_id]
+    if lst == NULL:
+        return
+    if pl.n_digests >= MAX_DIGESTS:
+        pl.digests_dropped += 1
+        return
+    dg = &pl.digests[pl.n_digests]
+    pl.n_digests += 1
+    dg.list_id = x.digest_id
+    dg.nvals = min(lst[0], 16)
+    for k in range(dg.nvals):
+        w = pl.fields[lst[k + 1]].width
+        dg.vals[k] = kv_bits_read(x.phv, pl.fields[lst[k + 1]].bitoff, w if w <= 128 else 128)
+
+
+cdef void enqueue_egress(Pipeline pl, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
+                         uint32_t *tail, uint32_t head, job_t *origin) noexcept nogil:
+    """Queue an egress pass of `pkt` with a copy of src's PHV, for origin's packet."""
+    cdef int32_t slot = new_job(pl, tail, head)
+    cdef job_t *j
+    if slot < 0:
+        free_pkt(pl, pkt)
+        return
+    j = &pl.jobs[slot]
+    j.kind = JOB_EGRESS
+    j.pkt = pkt
+    j.port = port
+    j.instance_type = instance
+    j.cursor = src.cursor
+    j.packet_length = origin.packet_length
+    j.seq = origin.seq
+    j.recirc_depth = origin.recirc_depth
+    j.field_list = -1
+    memcpy(slot_phv(pl, slot), src.phv, pl.state_bytes)
+
+
+cdef int do_ingress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
+    """Ingress pass of a queued job; returns 1 when its slot now holds its egress pass."""
+    cdef ctx_t x
+    ingress_begin(pl, &x, job, slot, False)
+    run_control(pl, &x, pl.ingress_init)
+    return ingress_end(pl, &x, job, tail, head, tail[0] == head + 1)
+
+
+cdef void ingress_begin(Pipeline pl, ctx_t *xp, job_t *job, uint32_t slot, bint zeroed) noexcept nogil:
+    """Everything before the ingress control: reset, standard metadata, parser, verify.
+
+    `zeroed`: the slot's state is already all zeros (the received-packet slots are cleared
+    as soon as their packet is done, so that these stores have long left the store buffer
+    when the next packet's metadata writes load the same words)."""
+    cdef ctx_t y
+    cdef bint preserved = job.field_list >= 0
+    cdef ctx_t *x = xp
+    # A job slot's PHV holds the preserved source values on entry (resubmit/recirculate);
+    # parse into a fresh copy so that the field list can be applied after the reset.
+    ctx_init(pl, x, slot, job.pkt, job.seq)
+    if preserved:
+        memcpy(pl.phv, x.phv, pl.phv_total)       # keep the source values aside
+    if not zeroed:
+        kv_zero_words(x.phv, pl.state_bytes)
+    if preserved:
+        y.phv = pl.phv
+        copy_field_list(pl, x, &y, job.field_list)
+    else:
+        kv_field_write(&pl.fields[pl.f_ingress_port], x.phv, job.port)
+    if job.instance_type:
+        if pl.f_instance_type >= 0:
+            kv_field_write(&pl.fields[pl.f_instance_type], x.phv, job.instance_type)
+    if pl.f_packet_length >= 0:
+        kv_field_write(&pl.fields[pl.f_packet_length], x.phv, job.packet_length)
+    if pl.f_ingress_ts >= 0:
+        kv_field_write(&pl.fields[pl.f_ingress_ts], x.phv, <s128>(x.now_ns // 1000))
+    if pl.trace_on:
+        trace_ev(pl, x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
+    run_parser(pl, x)
+    if x.error != ERR_NONE:
+        if pl.f_parser_error >= 0:
+            kv_field_write(&pl.fields[pl.f_parser_error], x.phv, x.error)
+        x.error = ERR_NONE
+    verify_checksums(pl, x)
+
+
+cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, uint32_t head,
+                           uint32_t instance) noexcept nogil:
+    """Queue the egress passes of a clone, one per replica of x's clone session.
+
+    instance 1 (ingress to egress): the original packet parsed again with its ingress port,
+    then only the field list survives. Instance 2 (egress to egress): the current headers,
+    metadata reset, then the field list.
+    """
+    cdef uint32_t *sess
+    cdef uint32_t k
+    cdef pkt_t *cp
+    cdef int32_t s2
+    cdef job_t *j2
+    cdef ctx_t y
+    sess = pl.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
+    if sess == NULL:
+        return
+    for k in range(sess[0]):
+        cp = pkt_clone(pl.pool, job.pkt)
+        if cp == NULL:
+            pl.pool_exhausted += 1
+            continue
+        s2 = new_job(pl, tail, head)
+        if s2 < 0:
+            free_pkt(pl, cp)
+            continue
+        ctx_init(pl, &y, s2, cp, job.seq)
+        if instance == 1:
+            kv_zero_words(y.phv, pl.state_bytes)
+            kv_field_write(&pl.fields[pl.f_ingress_port], y.phv, job.port)
+            run_parser(pl, &y)
+            y.error = ERR_NONE
+        else:
+            clone_ctx(pl, &y, x)
+            y.cursor = x.cursor
+        reset_metadata(pl, &y)
+        copy_field_list(pl, &y, x, x.clone_fl)
+        if pl.f_instance_type >= 0:
+            kv_field_write(&pl.fields[pl.f_instance_type], y.phv, instance)
+        kv_field_write(&pl.fields[pl.f_egress_rid], y.phv, sess[4 + 2 * k])
+        j2 = &pl.jobs[s2]
+        j2.kind = JOB_EGRESS
+        j2.pkt = cp
+        j2.port = sess[3 + 2 * k]
+        j2.instance_type = instance
+        j2.cursor = y.cursor
+        j2.packet_length = job.packet_length
+        j2.seq = job.seq
+        j2.recirc_depth = job.recirc_depth
+        j2.field_list = -1
+        if pl.trace_on:
+            trace_ev(pl, x, EV_CLONE, x.clone_session, j2.port, instance)
+
+
+cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_t head,
+                     bint may_run_in_place) noexcept nogil:
+    """The traffic manager after ingress; returns 1 when the egress pass runs in place."""
+    cdef ctx_t *x = xp
+    cdef uint32_t egress_spec, mgid, k, n
+    cdef uint32_t *nodes
+    cdef pkt_t *cp
+    cdef int32_t s2
+    cdef job_t *j2
+    x.exit_flag = 0
+    if x.failed:
+        free_pkt(pl, job.pkt)
+        return 0
+    egress_spec = <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen)
+    mgid = <uint32_t>kv_field_read(&pl.fields[pl.f_mcast_grp], x.phv, x.vlen)
+    if pl.trace_on:
+        trace_ev(pl, x, EV_INGRESS_DONE, egress_spec, mgid, 0)
+    # ingress clone: the original packet, parsed again, with the field list preserved
+    if x.clone_set:
+        clone_to_session(pl, x, job, tail, head, 1)
+    if x.digest_id >= 0:
+        learn(pl, x)
+    if x.resubmit_fl >= 0:
+        if job.recirc_depth >= MAX_RECIRC:
+            pl.recirc_limit_drops += 1
+            free_pkt(pl, job.pkt)
+            return 0
+        s2 = new_job(pl, tail, head)
+        if s2 < 0:
+            free_pkt(pl, job.pkt)
+            return 0
+        j2 = &pl.jobs[s2]
+        j2.kind = JOB_INGRESS
+        j2.pkt = job.pkt
+        j2.port = job.port
+        j2.instance_type = 6
+        j2.packet_length = job.packet_length
+        j2.field_list = x.resubmit_fl
+        j2.recirc_depth = job.recirc_depth + 1
+        j2.seq = job.seq
+        memcpy(slot_phv(pl, s2), x.phv, pl.phv_total)
+        if pl.trace_on:
+            trace_ev(pl, x, EV_RESUBMIT, 0, 0, 0)
+        return 0
+    if mgid != 0:
+        if pl.f_instance_type >= 0:
+            kv_field_write(&pl.fields[pl.f_instance_type], x.phv, 5)
+        nodes = pl.mc_nodes[mgid & 0xFFFF]
+        n = nodes[0] if nodes != NULL else 0
+        if pl.trace_on:
+            trace_ev(pl, x, EV_MULTICAST, mgid, n, 0)
+        for k in range(n):
+            cp = job.pkt if k == n - 1 else pkt_clone(pl.pool, job.pkt)
+            if cp == NULL:
+                pl.pool_exhausted += 1
+                continue
+            kv_field_write(&pl.fields[pl.f_egress_rid], x.phv, nodes[2 + 2 * k])
+            enqueue_egress(pl, x, cp, nodes[1 + 2 * k], 5, tail, head, job)
+        if n == 0:
+            free_pkt(pl, job.pkt)
+        return 0
+    if egress_spec == 511:
+        if pl.trace_on:
+            trace_ev(pl, x, EV_DROP, 0, 0, 0)
+        free_pkt(pl, job.pkt)
+        return 0
+    if pl.f_instance_type >= 0:
+        kv_field_write(&pl.fields[pl.f_instance_type], x.phv, 0)
+    if may_run_in_place:
+        # Nothing else queued: the egress pass runs in this slot, on this header vector.
+        job.kind = JOB_EGRESS
+        job.port = egress_spec
+        job.instance_type = 0
+        job.cursor = x.cursor
+        job.field_list = -1
+        return 1
+    enqueue_egress(pl, x, job.pkt, egress_spec, 0, tail, head, job)
+    return 0
+
+
+cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
+                   out_t *outs, int nout, int max_out) noexcept nogil:
+    cdef ctx_t xs
+    cdef ctx_t *x = &xs
+    cdef int32_t s2
+    cdef job_t *j2
+    ctx_init(pl, x, slot, job.pkt, job.seq)
+    x.cursor = job.cursor
+    if pl.f_egress_port >= 0:
+        kv_field_write(&pl.fields[pl.f_egress_port], x.phv, job.port)
+    kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, 0)     # as simple_switch does
+    if pl.f_packet_length >= 0:
+        kv_field_write(&pl.fields[pl.f_packet_length], x.phv, job.packet_length)
+    if pl.f_egress_ts >= 0:
+        kv_field_write(&pl.fields[pl.f_egress_ts], x.phv, <s128>(x.now_ns // 1000))
+    if pl.trace_on:
+        trace_ev(pl, x, EV_EGRESS, job.port, job.instance_type, 0)
+    run_control(pl, x, pl.egress_init)
+    x.exit_flag = 0
+    if x.failed:
+        free_pkt(pl, job.pkt)
+        return nout
+    if x.clone_set:
+        clone_to_session(pl, x, job, tail, head, 2)
+    if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == 511:
+        if pl.trace_on:
+            trace_ev(pl, x, EV_DROP, 1, 0, 0)
+        free_pkt(pl, job.pkt)
+        return nout
+    update_checksums(pl, x)
+    if not deparse(pl, x):
+        free_pkt(pl, job.pkt)
+        return nout
+    if x.recirc_fl >= 0:
+        if job.recirc_depth >= MAX_RECIRC:
+            pl.recirc_limit_drops += 1
+            free_pkt(pl, job.pkt)
+            return nout
+        s2 = new_job(pl, tail, head)
+        if s2 < 0:
+            free_pkt(pl, job.pkt)
+            return nout
+        j2 = &pl.jobs[s2]
+        j2.kind = JOB_INGRESS
+        j2.pkt = job.pkt
+        j2.port = 0
+        j2.instance_type = 4
+        j2.packet_length = job.pkt.len
+        j2.field_list = x.recirc_fl
+        j2.recirc_depth = job.recirc_depth + 1
+        j2.seq = job.seq
+        memcpy(slot_phv(pl, s2), x.phv, pl.phv_total)
+        if pl.trace_on:
+            trace_ev(pl, x, EV_RECIRC, 0, 0, 0)
+        return nout
+    if nout >= max_out:
+        free_pkt(pl, job.pkt)
+        return nout
+    job.pkt.port = job.port
+    outs[nout].pkt = job.pkt
+    outs[nout].port = job.port
+    if pl.trace_on:
+        trace_ev(pl, x, EV_OUT, job.port, job.pkt.len, 0)
+    return nout + 1
+
+
+
+cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
+    """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
+    cdef uint32_t head = 0, tail = 0, slot
+    cdef int i, nout = 0
+    cdef job_t *j
+    cdef ctx_t gx[GROUP]
+    cdef int32_t gnode[GROUP]
+    cdef int64_t gent[GROUP]
+    cdef int g, k, ahead
+    cdef uint32_t t
+    cdef int32_t first
+    pthread_mutex_lock(&pl.writer_lock)
+    pl.batch_now = now_ns()
+    # Received packets go through ingress GROUP at a time, in three passes, so that the
+    # memory misses of the first table (a random DIR-24-8 slot, then the entry's action
+    # data) overlap across packets instead of stalling each one in turn:
+    #   1. parse, run up to the first table, prefetch its bucket;
+    #   2. look the keys up, prefetch the entries' action data;
+    #   3. finish ingress, traffic manager, egress, and drain what each packet spawned.
+    i = 0
+    while i < n:
+        g = min(GROUP, n - i)
+        for k in range(g):
+            if i + k + 2 < n:
+                kv_prefetch(pkts[i + k + 2].data)       # the parser's first load
+            pl.rx_packets += 1
+            pl.seq += 1
+            j = &pl.jobs[MAX_JOBS + k]
+            j.kind = JOB_INGRESS
+            j.pkt = pkts[i + k]
+            j.port = pkts[i + k].port
+            j.instance_type = 0
+            j.packet_length = pkts[i + k].len
+            j.field_list = -1
+            j.recirc_depth = 0
+            j.seq = pl.seq
+            ingress_begin(pl, &gx[k], j, MAX_JOBS + k, True)
+            gnode[k] = run_until_table(pl, &gx[k], pl.ingress_init)
+            first = -1
+            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == 0:
+                first = pl.nodes[gnode[k]].a
+                table_prefetch(pl, &gx[k], first)
+            # IPv4 route tables applied later in the control start loading now too: their
+            # key is normally a parsed header field that nothing changes before the lookup
+            # (and if something does, the prefetch is merely wasted).
+            for t in range(pl.n_lpm24):
+                if <int32_t>pl.lpm24_tables[t] != first:
+                    table_prefetch(pl, &gx[k], pl.lpm24_tables[t])
+        # The lookups run `lookup_ahead` packets ahead of the packets being finished, so the
+        # record prefetches spread over the finishing work instead of coming in a burst.
+        ahead = pl.lookup_ahead
+        for k in range(min(ahead, g)):
+            gent[k] = group_lookup(pl, &gx[k], gnode[k])
+        for k in range(g):
+            if k + ahead < g:
+                gent[k + ahead] = group_lookup(pl, &gx[k + ahead], gnode[k + ahead])
+            j = &pl.jobs[MAX_JOBS + k]
+            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == 0:
+                run_control(pl, &gx[k], table_finish(pl, &gx[k], pl.nodes[gnode[k]].a,
+                                                           gent[k]))
+            elif gnode[k] >= 0:
+                run_control(pl, &gx[k], gnode[k])
+            if ingress_end(pl, &gx[k], j, &tail, head, head == tail):
+                nout = do_egress(pl, j, MAX_JOBS + k, &tail, head, outs, nout, max_out)
+            kv_zero_words(gx[k].phv, pl.state_bytes)     # ready for the next group
+            while head != tail:
+                slot = head % MAX_JOBS
+                j = &pl.jobs[slot]
+                if j.kind == JOB_INGRESS:
+                    if do_ingress(pl, j, slot, &tail, head):
+                        continue
+                else:
+                    nout = do_egress(pl, j, slot, &tail, head, outs, nout, max_out)
+                head += 1
+        i += g
+    pthread_mutex_unlock(&pl.writer_lock)
+    pl.tx_packets += nout
+    return nout
