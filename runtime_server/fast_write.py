@@ -11,6 +11,10 @@ accepts (see atomic_errors).
 
 from __future__ import annotations
 
+import logging
+
+from google.protobuf.message import DecodeError
+
 from runtime_server.entry_codec import decode_action, decode_key
 from runtime_server.errors import P4RuntimeError, StatusCode, call_target, from_target_error
 from runtime_server.p4info_index import Scope
@@ -24,6 +28,7 @@ from runtime_server.write_decoder import (
 )
 
 Errors = list[P4RuntimeError | None]
+log = logging.getLogger("kvick.p4runtime")
 
 
 def table_layouts(pipeline) -> dict[int, TableLayout]:
@@ -79,17 +84,46 @@ def _target_run(run) -> tuple:
             run.params)
 
 
-def apply_continue(pipeline, data: bytes, spans, errors: Errors) -> None:
-    """CONTINUE_ON_ERROR: every update on its own, in order."""
-    layouts = pipeline.fast_layouts()
+Plan = list  # of DecodedRun | tuple[int, p4runtime_pb2.Update | P4RuntimeError]
+
+
+def plan_updates(pipeline, data: bytes, spans, layouts: dict | None = None) -> Plan:
+    """Everything about a batch that does not touch the tables, done before the write lock:
+    runs of updates decoded in C, and each other update parsed by protobuf (or the
+    INVALID_ARGUMENT it earns if its bytes are not an Update). `layouts` defaults to the
+    pipeline's; an empty dict sends every update through protobuf."""
+    if layouts is None:
+        layouts = pipeline.fast_layouts()
     count = len(spans) // 2
+    plan: Plan = []
     i = 0
     while i < count:
         run, following = decode_updates(data, spans, i, layouts)
         if run is None:
-            errors[i] = _apply_slow(pipeline, data[spans[2 * i]:spans[2 * i + 1]])
+            plan.append((i, _parse_update(data[spans[2 * i]:spans[2 * i + 1]])))
             i += 1
+        else:
+            plan.append(run)
+            i = following
+    return plan
+
+
+def _parse_update(update_bytes: bytes) -> p4runtime_pb2.Update | P4RuntimeError:
+    try:
+        return p4runtime_pb2.Update.FromString(update_bytes)
+    except DecodeError as err:
+        return P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"malformed Update: {err}")
+
+
+def apply_continue(pipeline, plan: Plan, errors: Errors) -> None:
+    """CONTINUE_ON_ERROR: every update on its own, in order."""
+    for item in plan:
+        if type(item) is tuple:
+            position, update = item
+            errors[position] = update if isinstance(update, P4RuntimeError) else \
+                _apply_slow(pipeline, update)
             continue
+        run = item
         touched = _forget_records(pipeline, run)
         failed = call_target(pipeline.switch.table_write_encoded, [_target_run(run)])
         failed_positions = set()
@@ -99,36 +133,31 @@ def apply_continue(pipeline, data: bytes, spans, errors: Errors) -> None:
         for state, j, handle in touched:
             if j not in failed_positions:
                 pipeline.tables.forget(state, handle)
-        i = following
 
 
-def _apply_slow(pipeline, update_bytes: bytes) -> P4RuntimeError | None:
-    import logging
-
+def _apply_slow(pipeline, update: p4runtime_pb2.Update) -> P4RuntimeError | None:
     try:
-        pipeline.apply(p4runtime_pb2.Update.FromString(update_bytes))
+        pipeline.apply(update)
     except P4RuntimeError as err:
-        return err
+        # Kept until the batch is answered: without its traceback (and the frames that holds
+        # alive), a batch of many refused updates costs the garbage collector linear time.
+        return err.with_traceback(None)
     except Exception as err:  # a bug must not take the server down
-        logging.getLogger("kvick.p4runtime").exception("update failed unexpectedly")
+        log.exception("update failed unexpectedly")
         return P4RuntimeError(StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
     return None
 
 
-def apply_atomic(pipeline, data: bytes, spans, errors: Errors) -> None:
+def apply_atomic(pipeline, plan: Plan, errors: Errors) -> None:
     """ROLLBACK_ON_ERROR / DATAPLANE_ATOMIC: all updates or none, under one engine lock."""
-    layouts = pipeline.fast_layouts()
-    count = len(spans) // 2
-    runs = []
-    i = 0
-    while i < count:
-        run, following = decode_updates(data, spans, i, layouts)
-        if run is None:
-            errors[i] = atomic_slow_error(pipeline, data[spans[2 * i]:spans[2 * i + 1]])
-            _mark_not_applied(errors, i)
+    for item in plan:
+        if type(item) is tuple:
+            position, update = item
+            errors[position] = update if isinstance(update, P4RuntimeError) else \
+                atomic_slow_error(pipeline, update)
+            _mark_not_applied(errors, position)
             return
-        runs.append(run)
-        i = following
+    runs = plan
     touched = [t for run in runs for t in _forget_records(pipeline, run)]
     failed = call_target(pipeline.switch.table_write_encoded,
                          [_target_run(run) for run in runs], True)
@@ -150,14 +179,10 @@ def _mark_not_applied(errors: Errors, failed: int) -> None:
                                        "is all or nothing")
 
 
-def atomic_slow_error(pipeline, update_bytes: bytes) -> P4RuntimeError:
+def atomic_slow_error(pipeline, update: p4runtime_pb2.Update) -> P4RuntimeError:
     """Why an update the decoder did not take cannot be part of an atomic batch: its
     validation error if it is invalid, else UNIMPLEMENTED (the target can undo only plain
     table entry updates)."""
-    try:
-        update = p4runtime_pb2.Update.FromString(update_bytes)
-    except Exception as err:
-        return P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"malformed update: {err}")
     entity = update.entity
     if entity.WhichOneof("entity") == "table_entry":
         entry = entity.table_entry

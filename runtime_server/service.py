@@ -217,7 +217,7 @@ class P4RuntimeService:
 
         With wait=False nothing is applied and False is returned when another call holds the
         write lock (the event loop then hands the request to a worker thread)."""
-        from runtime_server.fast_write import apply_atomic, apply_continue
+        from runtime_server.fast_write import apply_atomic, apply_continue, plan_updates
         from runtime_server.write_decoder import split_write_request
 
         head = split_write_request(data)
@@ -238,13 +238,21 @@ class P4RuntimeService:
                              p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC):
             raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"atomicity {atomicity}")
         errors: list[P4RuntimeError | None] = [None] * (len(spans) // 2)
-        if not self.write_lock.acquire(blocking=wait):
+        pipeline, plan = None, []
+        if wait:  # decoded and parsed before the lock, which only guards the tables
+            pipeline = self.pipeline
+            plan = plan_updates(pipeline, data, spans)
+            self.write_lock.acquire()
+        elif not self.write_lock.acquire(blocking=False):  # small: planned under the lock
             return False
         try:
+            if self.pipeline is not pipeline:  # not planned yet, or a new program meanwhile
+                pipeline = self.pipeline
+                plan = plan_updates(pipeline, data, spans)
             if atomicity == p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
-                apply_continue(self.pipeline, data, spans, errors)
+                apply_continue(pipeline, plan, errors)
             else:
-                apply_atomic(self.pipeline, data, spans, errors)
+                apply_atomic(pipeline, plan, errors)
         finally:
             self.write_lock.release()
         if any(errors):

@@ -425,6 +425,7 @@ def split_write_request(bytes data):
         elif tag == (5 << 3):
             if read_varint(&s, &atomicity):
                 return None
+            atomicity = <uint64_t><uint32_t>atomicity  # an enum is an int32 on the wire
         elif tag == (4 << 3 | 2):
             if read_bytes(&s, &inner):
                 return None
@@ -433,7 +434,8 @@ def split_write_request(bytes data):
         elif tag == (3 << 3 | 2):
             if read_bytes(&s, &inner):
                 return None
-            high = low = 0
+            # A message field that occurs twice is merged, as protobuf does: {high}{low}
+            # is one id with both halves, not the second occurrence alone.
             while inner.p < inner.end:
                 if read_varint(&inner, &tag):
                     return None
@@ -449,10 +451,13 @@ def split_write_request(bytes data):
         elif tag == (6 << 3 | 2):
             if read_bytes(&s, &inner):
                 return None
-            role = (<const char *>inner.p)[:inner.end - inner.p].decode("utf-8", "replace")
+            try:    # protobuf refuses a string that is not UTF-8; so does this reader
+                role = (<const char *>inner.p)[:inner.end - inner.p].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         else:
             return None
-    return (device_id, election, role, atomicity, spans)
+    return (device_id, election, role, <int32_t>atomicity, spans)
 
 
 cdef class DecodedRun:
@@ -505,7 +510,8 @@ cdef int table_of_update(span_t u, uint64_t *kind, span_t *te, uint64_t *table_i
         return -1
     if read_varint(&ent, &tag) or tag != (2 << 3 | 2) or read_bytes(&ent, te) or ent.p != ent.end:
         return -1
-    # the table id comes first in every serializer we know; find it wherever it is
+    # the table id comes first in every serializer we know, but a repeated one counts as
+    # protobuf counts it: the last occurrence wins
     table_id[0] = 0
     inner = te[0]
     while inner.p < inner.end:
@@ -514,9 +520,9 @@ cdef int table_of_update(span_t u, uint64_t *kind, span_t *te, uint64_t *table_i
         if tag == (1 << 3):
             if read_varint(&inner, table_id):
                 return -1
-            return 0
-        if skip_field(&inner, <uint32_t>(tag & 7)):
+        elif skip_field(&inner, <uint32_t>(tag & 7)):
             return -1
+    table_id[0] = <uint32_t>table_id[0]
     return 0
 
 
@@ -563,6 +569,10 @@ cdef int decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, int
     elif prio[0] != 0:
         return -1
     if kind == UPDATE_DELETE:
+        # The protobuf path ignores a DELETE's action but protobuf parses it: an action this
+        # decoder cannot read goes that way too, so both refuse the same bytes.
+        if have_action and decode_action(t, ta, action, params):
+            return -1
         action[0] = -1
         memset(params, 0, t.param_stride * PARAM_BYTES)
         return 0
@@ -571,16 +581,33 @@ cdef int decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, int
     return decode_action(t, ta, action, params)
 
 
+cdef enum:
+    FIRST_CAPACITY = 64   # updates a run's columns hold at first; they double as it grows
+
+
+cdef void grow_columns(DecodedRun run, Py_ssize_t old, Py_ssize_t new, Py_ssize_t stride,
+                       Py_ssize_t pstride):
+    """Lengthen the run's columns from `old` to `new` updates (no buffer may be exported)."""
+    cdef Py_ssize_t more = new - old
+    run.positions.frombytes(bytes(4 * more))
+    run.kinds.extend(bytes(more))
+    run.stored.extend(bytes(more * stride))
+    run.priorities.frombytes(bytes(8 * more))
+    run.actions.frombytes(bytes(4 * more))
+    run.params.extend(bytes(more * pstride))
+
+
 def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
     """Decode updates from index `first` on while they are fast table updates of one table.
 
     Returns (DecodedRun or None, next index). A None run means update `first` is slow: the
-    caller handles it with protobuf and calls again from `first + 1`. The columns are
-    allocated once for the longest possible run and written in place.
+    caller handles it with protobuf and calls again from `first + 1`. The columns start
+    small and double as the run grows, so that the cost of a call is proportional to the
+    updates it takes (a batch of slow updates costs linear time, not quadratic).
     """
     cdef const uint8_t *base = <const uint8_t *>PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = len(spans) // 2
-    cdef Py_ssize_t i = first, count = 0, cap
+    cdef Py_ssize_t i = first, count = 0, cap = 0
     cdef span_t u, te
     cdef uint64_t kind, table_id, run_table = 0
     cdef TableLayout t = None
@@ -606,23 +633,27 @@ def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
             run_table = table_id
             stride = 2 * t.key_bytes
             pstride = t.param_stride * PARAM_BYTES
-            cap = n - first
             run = DecodedRun()
             run.table = t
-            run.positions = array("I", bytes(4 * cap))
-            run.kinds = bytearray(cap)
-            run.stored = bytearray(cap * stride)
-            run.priorities = array("q", bytes(8 * cap))
-            run.actions = array("i", bytes(4 * cap))
-            run.params = bytearray(cap * pstride)
+            run.positions = array("I")
+            run.kinds = bytearray()
+            run.stored = bytearray()
+            run.priorities = array("q")
+            run.actions = array("i")
+            run.params = bytearray()
+        elif table_id != run_table:
+            break
+        if count == cap:
+            positions = priorities = actions = None
+            grow_columns(run, cap, min(n - first, max(2 * cap, FIRST_CAPACITY)), stride,
+                         pstride)
+            cap = min(n - first, max(2 * cap, FIRST_CAPACITY))
             positions = run.positions
             priorities = run.priorities
             actions = run.actions
             kinds = <uint8_t *>(<char *>run.kinds)
             stored = <uint8_t *>(<char *>run.stored)
             params = <uint8_t *>(<char *>run.params)
-        elif table_id != run_table:
-            break
         if decode_entry(t, kind, te, stored + count * stride, &priorities[count],
                         &actions[count], params + count * pstride):
             break
