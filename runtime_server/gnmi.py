@@ -265,7 +265,7 @@ class _Subscription:
         for path, leaf in sorted(leaves.items(), key=lambda item: paths.to_string(item[0])):
             update = notification.update.add()
             paths.to_proto(_relative(path, self.prefix), update.path)
-            model.typed_value(leaf, self.encoding, update.val)
+            model.typed_value(leaf, update.val)
         self.sent.update(leaves)
         return response
 
@@ -337,12 +337,12 @@ def _filter_type(leaves: dict[PathTuple, model.Leaf], data_type: int) -> dict[Pa
 def _fill_updates(notification: gnmi_pb2.Notification, pattern: PathTuple,
                   leaves: dict[PathTuple, model.Leaf], encoding: int, prefix: PathTuple) -> None:
     """PROTO: one update per leaf. JSON encodings: one update per node the pattern names
-    (its wildcards filled in), the node's subtree as one JSON value."""
+    (its wildcards filled in), the node's subtree as one JSON value; a leaf is a scalar."""
     if encoding == Encoding.PROTO:
         for path, leaf in sorted(leaves.items(), key=lambda item: paths.to_string(item[0])):
             update = notification.update.add()
             paths.to_proto(_relative(path, prefix), update.path)
-            model.typed_value(leaf, encoding, update.val)
+            model.typed_value(leaf, update.val)
         return
     nodes: dict[PathTuple, dict[PathTuple, model.Leaf]] = {}
     for path, leaf in leaves.items():
@@ -354,6 +354,9 @@ def _fill_updates(notification: gnmi_pb2.Notification, pattern: PathTuple,
     for node, group in sorted(nodes.items(), key=lambda item: paths.to_string(item[0])):
         update = notification.update.add()
         paths.to_proto(_relative(node, prefix), update.path)
+        if node in group:  # a leaf: a scalar in every encoding
+            model.typed_value(group[node], update.val)
+            continue
         text = json.dumps(model.json_tree(node, group, ietf)).encode()
         if ietf:
             update.val.json_ietf_val = text

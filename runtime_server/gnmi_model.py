@@ -10,7 +10,6 @@ Values are (kind, value) pairs; `kind` says how each encoding writes the value.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterable
@@ -195,14 +194,11 @@ def _strip_module(value: str) -> str:
     return value.rpartition(":")[2]
 
 
-def typed_value(leaf: Leaf, encoding: int, out: gnmi_pb2.TypedValue) -> None:
-    """Write one leaf in `encoding` (PROTO: scalars; JSON/JSON_IETF: the value as JSON)."""
+def typed_value(leaf: Leaf, out: gnmi_pb2.TypedValue) -> None:
+    """Write one leaf as the gNMI specification has scalars, in whatever encoding was asked:
+    the TypedValue field of its type (the encodings apply to structured data)."""
     kind, value = leaf
-    if encoding == gnmi_pb2.Encoding.JSON_IETF:
-        out.json_ietf_val = json.dumps(_json_scalar(leaf, ietf=True)).encode()
-    elif encoding == gnmi_pb2.Encoding.JSON:
-        out.json_val = json.dumps(_json_scalar(leaf, ietf=False)).encode()
-    elif kind in ("string", "enum"):
+    if kind in ("string", "enum"):
         out.string_val = value
     elif kind == "identity":
         out.string_val = _strip_module(value)  # stratum's form: "SPEED_10GB"

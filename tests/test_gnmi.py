@@ -182,13 +182,17 @@ def test_get_json_ietf_and_json(switch: Kvick) -> None:
     assert set(counters) >= COUNTERS
     assert all(isinstance(v, str) and v.isdigit() for v in counters.values())  # RFC 7951
     # Wildcards are resolved in the update's path: one update per interface.
-    updates = switch.get("/interfaces/interface[name=*]/ethernet/config/port-speed",
-                         encoding=E.JSON_IETF)
+    updates = switch.get("/interfaces/interface[name=*]/ethernet/config", encoding=E.JSON_IETF)
     assert {u.path.elem[1].key["name"] for u in updates} == set(switch.names.values())
-    assert json.loads(updates[0].val.json_ietf_val) == "openconfig-if-ethernet:SPEED_10GB"
+    assert json.loads(updates[0].val.json_ietf_val) == {
+        "openconfig-if-ethernet:port-speed": "openconfig-if-ethernet:SPEED_10GB"}
+    # A leaf is a scalar TypedValue in every encoding (the specification's scalar values).
     (update,) = switch.get(f"/interfaces/interface[name={name}]/state/ifindex",
                            encoding=E.JSON)
-    assert json.loads(update.val.json_val) == 2
+    assert update.val.uint_val == 2
+    (update,) = switch.get(f"/interfaces/interface[name={name}]/state/oper-status",
+                           encoding=E.JSON_IETF)
+    assert update.val.string_val == "UP"
     (update,) = switch.get(f"/interfaces/interface[name={name}]", encoding=E.JSON)
     tree = json.loads(update.val.json_val)
     assert tree["config"]["enabled"] is True and tree["state"]["ifindex"] == 2
@@ -349,13 +353,13 @@ def test_subscribe_once(switch: Kvick) -> None:
         stream.close()
 
 
-def test_subscribe_once_json_ietf(switch: Kvick) -> None:
+def test_subscribe_once_json_ietf_sends_scalars(switch: Kvick) -> None:
     stream = Stream(switch, sublist(gnmi_pb2.SubscriptionList.ONCE, gnmi_pb2.Subscription(
         path=path(f"/interfaces/interface[name={switch.names[1]}]/state/counters/in-octets")),
         encoding=E.JSON_IETF))
     try:
         (update,) = stream.until_sync()
-        assert json.loads(update.val.json_ietf_val).isdigit()
+        assert update.val.WhichOneof("value") == "uint_val"
     finally:
         stream.close()
 
