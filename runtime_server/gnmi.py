@@ -22,8 +22,8 @@ import grpc
 
 from runtime_server import gnmi_model as model
 from runtime_server import gnmi_paths as paths
-from runtime_server.gen.gnmi import gnmi_pb2
 from runtime_server.gnmi_paths import PathError, PathTuple
+from runtime_server.gnmi_proto import gnmi_pb2
 
 log = logging.getLogger("kvick.gnmi")
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from runtime_server import gnmi_paths as paths
-from runtime_server.gen.gnmi import gnmi_pb2
 from runtime_server.gnmi_paths import Elem, PathTuple
+from runtime_server.gnmi_proto import gnmi_pb2
 
 IF_MODULE = "openconfig-interfaces"
 ETH_MODULE = "openconfig-if-ethernet"

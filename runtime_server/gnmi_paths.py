@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime_server.gen.gnmi import gnmi_pb2
+from runtime_server.gnmi_proto import gnmi_pb2
 
 Elem = tuple[str, tuple[tuple[str, str], ...]]
 PathTuple = tuple[Elem, ...]

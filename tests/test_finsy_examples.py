@@ -27,7 +27,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from runtime_server.gen.gnmi import gnmi_pb2, gnmi_pb2_grpc
+from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from runtime_server.proto import p4runtime_pb2, p4runtime_pb2_grpc
 from tests.netns import TestBed, in_netns, run
 

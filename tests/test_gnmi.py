@@ -21,8 +21,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from runtime_server.gen.gnmi import gnmi_pb2, gnmi_pb2_grpc
 
+from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from tests.netns import TestBed, receive, run
 
 REPO = Path(__file__).resolve().parent.parent
