@@ -6,9 +6,11 @@ tools/gen_p4rt_stubs.py alone) creates it from the p4runtime wheel's descriptors
 
 from __future__ import annotations
 
+from types import ModuleType
+
 try:
     from runtime_server.gen.p4.config.v1 import p4info_pb2, p4types_pb2
-    from runtime_server.gen.p4.v1 import p4data_pb2, p4runtime_pb2, p4runtime_pb2_grpc
+    from runtime_server.gen.p4.v1 import p4data_pb2, p4runtime_pb2
 except ImportError as err:  # pragma: no cover - depends on the machine's setup
     raise ImportError(
         "P4Runtime stubs are missing: run `python tools/gen_p4rt_stubs.py` "
@@ -16,6 +18,16 @@ except ImportError as err:  # pragma: no cover - depends on the machine's setup
     ) from err
 
 from google.rpc import code_pb2, status_pb2
+
+
+def __getattr__(name: str) -> ModuleType:
+    # The service stubs import grpc: loaded on first use, so that code needing only the
+    # messages (the compiler's P4Info, the tests of it) does not need grpc.
+    if name == "p4runtime_pb2_grpc":
+        from runtime_server.gen.p4.v1 import p4runtime_pb2_grpc
+
+        return p4runtime_pb2_grpc
+    raise AttributeError(name)
 
 __all__ = [
     "code_pb2",

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS, needs_corpus
 
 from target.compiler.p4info import PREFIX, IdAllocator, jenkins_one_at_a_time
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 _KINDS = {"tables": "table", "actions": "action", "counters": "counter", "direct_counters": "direct_counter",
           "meters": "meter", "direct_meters": "direct_meter", "registers": "register", "digests": "digest",
           "action_profiles": "action_profile", "controller_packet_metadata": "controller_header"}
@@ -32,7 +32,7 @@ def test_jenkins_hash_known_value() -> None:
     assert jenkins_one_at_a_time("a") == 0xCA2E9442
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present on this machine")
+@needs_corpus
 def test_corpus_ids_equal_prefix_and_name_hash() -> None:
     # Controller headers hash their header type's name (checked below); ids whose low 24 bits are
     # small integers come from @id annotations (p4c drops the annotation from the P4Info).
@@ -44,7 +44,7 @@ def test_corpus_ids_equal_prefix_and_name_hash() -> None:
     assert mismatches == []
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present on this machine")
+@needs_corpus
 def test_controller_header_ids_hash_the_header_type_name() -> None:
     text = (CORPUS / "onos_basic" / "onos_basic.p4info.txtpb").read_text()
     expected = PREFIX["controller_header"] << 24 | jenkins_one_at_a_time("packet_in_header_t") & 0xFFFFFF

@@ -8,6 +8,7 @@ from netns import drain, is_ours, mac_of, receive, run, udp_frame
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
+from shared_data import needs_corpus, program
 from target.driver.af_packet import AfPacketPort, frame_verdict
 from target.driver.memory import QueuePort, pump
 from target.packet import PacketPool
@@ -201,10 +202,11 @@ def test_registry_opens_af_packet_ports_by_kind():
 # ---------------------------------------------------------------------------------------------
 # The engine between two namespaces: tutorial_basic routes pings and UDP between them.
 
-BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+BASIC = program("tutorial_basic")
 GATEWAY_MAC = "02:00:00:00:00:fe"
 
 
+@needs_corpus
 def test_switch_routes_between_namespaces_with_tutorial_basic(bed):
     ns1, sw1, if1 = bed.host("10.0.1.1", GATEWAY_MAC)
     ns2, sw2, if2 = bed.host("10.0.2.2", GATEWAY_MAC)
@@ -239,6 +241,7 @@ def test_switch_routes_between_namespaces_with_tutorial_basic(bed):
             sw.remove_port(num)
 
 
+@needs_corpus
 def test_switch_start_stop_cycles_release_every_socket(bed):
     sw_if, _ = bed.veth(bed.namespace())
     sw = Switch(pool_size=1024, buf_size=2048 + 256)

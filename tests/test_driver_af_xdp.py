@@ -4,6 +4,7 @@ import os
 
 import pytest
 from netns import drain, is_ours, mac_of, receive, run, udp_frame
+from shared_data import needs_corpus, program
 from target.driver.af_xdp import AfXdpPort
 from target.driver.memory import QueuePort, pump
 from target.packet import PacketPool
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.root
 if os.geteuid() != 0:
     pytest.fail("the AF_XDP driver tests need root (netns, veth, XDP)", pytrace=False)
 
-BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+BASIC = program("tutorial_basic")
 GATEWAY_MAC = "02:00:00:00:00:fe"
 BUF = 2048 + 256
 
@@ -174,6 +175,7 @@ def test_registry_opens_xdp_ports_with_an_optional_queue():
         open_port("xdp:eth0@x")
 
 
+@needs_corpus
 def test_switch_routes_between_namespaces_over_af_xdp(bed):
     ns1, sw1, if1 = bed.host("10.0.1.1", GATEWAY_MAC)
     ns2, sw2, if2 = bed.host("10.0.2.2", GATEWAY_MAC)

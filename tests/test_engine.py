@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 from scapy.all import IP, UDP, Ether, raw
+from shared_data import CORPUS, needs_corpus
 
 from target import InvalidArgument, Lpm, ProgramError, ResourceExhausted, Switch
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 BASIC = CORPUS / "tutorial_basic" / "tutorial_basic.json"
 BASIC_P4INFO = CORPUS / "tutorial_basic" / "tutorial_basic.p4info.txtpb"
+pytestmark = needs_corpus
 
 
 @pytest.fixture()

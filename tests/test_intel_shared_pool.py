@@ -9,6 +9,7 @@ import time
 
 import pytest
 from intel_fakes import FakeNic, IdentityMemory
+from shared_data import needs_corpus, program
 
 from target import Lpm, Switch
 from target.driver.intel.chip import LinkTimeouts
@@ -16,7 +17,7 @@ from target.driver.intel.device import IntelDevice
 from target.driver.intel.dma import DmaError
 
 FAST = LinkTimeouts(reset=0.02, config_done=0.001, queue_enable=0.02, mdio=0.02, link=0.05)
-BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+BASIC = program("tutorial_basic")
 NEXT_HOP = 0x020000000201
 
 
@@ -38,6 +39,7 @@ def ring_addresses(nic: FakeNic, prefix: str) -> list[int]:
     return [int.from_bytes(ctypes.string_at(base + 16 * i, 8), "little") for i in range(n)]
 
 
+@needs_corpus
 def test_two_devices_forward_on_one_pool_without_copying():
     nic_a, dev_a = fake_device("igb", 0x0A)
     nic_b, dev_b = fake_device("ixgbe", 0x0C)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from target.rib import shared_data_dir
+
 REPO = Path(__file__).resolve().parent.parent
 RUNNER = REPO / "tests" / "vm" / "run_vm.sh"
 
@@ -40,7 +42,9 @@ def test_intel_driver_in_vm():
         if os.environ.get("KVICK_REQUIRE_VM") == "1":
             pytest.fail(f"VM suite required but cannot run: {reason}")
         pytest.skip(reason)
-    command = (f"cd {REPO} && PYTHONDONTWRITEBYTECODE=1 {sys.executable} -m pytest "
+    # The guest sees the host's file system: the shared data is where the host finds it.
+    command = (f"cd {REPO} && KVICK_SHARED={shared_data_dir()} "
+               f"PYTHONDONTWRITEBYTECODE=1 {sys.executable} -m pytest "
                f"-p no:cacheprovider --color=no -q -rA tests/vm/guest_intel.py 2>&1")
     proc = subprocess.run(["bash", str(RUNNER), command], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "VM_TIMEOUT": "420"})

@@ -10,11 +10,13 @@ import random
 from pathlib import Path
 
 import pytest
+from shared_data import needs_corpus, program
 
 from target import Lpm, Switch
 from target.errors import AlreadyExists, NotFound, ResourceExhausted, TargetError
 
-PROGRAM = Path(__file__).resolve().parents[2] / "shared/corpus/tutorial_basic/tutorial_basic"
+PROGRAM = program("tutorial_basic")
+pytestmark = needs_corpus
 TABLE = "MyIngress.ipv4_lpm"
 FORWARD = "MyIngress.ipv4_forward"
 INSERT, MODIFY, DELETE = Switch.UPDATE_INSERT, Switch.UPDATE_MODIFY, Switch.UPDATE_DELETE

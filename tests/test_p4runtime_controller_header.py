@@ -4,15 +4,17 @@ bit-string reference."""
 import random
 
 import pytest
-from p4runtime_corpus import corpus_programs, load_json, load_p4info
+from p4runtime_corpus import CORPUS, load_json, load_p4info
+from shared_data import corpus_params
 
 from runtime_server.controller_header import ControllerHeader
 from runtime_server.errors import P4RuntimeError, StatusCode
 from runtime_server.p4info_index import P4InfoIndex
 
-PROGRAMS_WITH_CPU_HEADERS = [
-    name for name in corpus_programs() if load_p4info(name).controller_packet_metadata
-]
+PROGRAMS_WITH_CPU_HEADERS = corpus_params(lambda: [
+    p.name for p in sorted(CORPUS.iterdir())
+    if (p / f"{p.name}.json").exists() and load_p4info(p.name).controller_packet_metadata
+])
 
 
 @pytest.mark.parametrize("name", PROGRAMS_WITH_CPU_HEADERS)

@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 from google.rpc import status_pb2
-from p4runtime_corpus import CORPUS, load_p4info
+from p4runtime_corpus import json_bytes, load_json, load_p4info
 
 from runtime_server.proto import p4runtime_pb2 as pb
 from runtime_server.proto import p4runtime_pb2_grpc
@@ -17,7 +17,7 @@ from runtime_server.server import P4RuntimeServer
 
 Action = pb.SetForwardingPipelineConfigRequest
 BASIC = "tutorial_basic"
-LPM_TABLE = load_p4info(BASIC).tables[0].preamble.id  # MyIngress.ipv4_lpm
+LPM_TABLE = 37375156  # MyIngress.ipv4_lpm
 FORWARD = 28792405  # MyIngress.ipv4_forward
 DROP = 25652968  # MyIngress.drop
 
@@ -71,7 +71,7 @@ class Client:
         request.config.p4info.CopyFrom(p4info if p4info is not None else load_p4info(name))
         request.config.p4_device_config = (
             device_config if device_config is not None
-            else (CORPUS / name / f"{name}.json").read_bytes()
+            else json_bytes(name)
         )
         if cookie is not None:
             request.config.cookie.cookie = cookie
@@ -157,7 +157,7 @@ def test_pipeline_config_round_trip_and_mismatch(primary) -> None:
     assert cookie_only.config.cookie.cookie == 77 and not cookie_only.config.p4_device_config
     everything = get(pb.GetForwardingPipelineConfigRequest(device_id=0))
     assert everything.config.p4info == load_p4info(BASIC)
-    assert everything.config.p4_device_config == (CORPUS / BASIC / f"{BASIC}.json").read_bytes()
+    assert everything.config.p4_device_config == json_bytes(BASIC)
     with pytest.raises(grpc.RpcError) as err:
         primary.set_pipeline(p4info=load_p4info("onos_basic"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -184,7 +184,7 @@ def test_verify_and_save_then_commit(primary) -> None:
 
 
 def test_tutorial_wrapper_device_config_is_accepted(primary) -> None:
-    raw = (CORPUS / BASIC / f"{BASIC}.json").read_bytes()
+    raw = json_bytes(BASIC)
     length = len(raw)
     varint = bytearray()
     while True:
@@ -341,7 +341,7 @@ def test_large_read_is_split_under_four_megabytes(primary) -> None:
     p4info.tables[0].size = 65536
     import json
 
-    program = json.loads((CORPUS / BASIC / f"{BASIC}.json").read_text())
+    program = load_json(BASIC)
     program["pipelines"][0]["tables"][0]["max_size"] = 65536
     primary.set_pipeline(p4info=p4info, device_config=json.dumps(program).encode())
     updates = [update(pb.Update.INSERT, lpm_entry(i.to_bytes(3, "big") + b"\x00", 24))

@@ -11,17 +11,17 @@ from netns import in_netns, mac_of, receive, run
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
+from shared_data import needs_corpus, program
 from target.driver.af_packet import AfPacketPort
 from target.driver.af_xdp import AfXdpPort
 
 from target import Lpm, Switch
-from target.rib import shared_data_dir
 
 pytestmark = pytest.mark.root
 if os.geteuid() != 0:
     pytest.fail("the real-port tests need root (netns, veth, XDP)", pytrace=False)
 
-BASIC = str(shared_data_dir() / "corpus" / "tutorial_basic" / "tutorial_basic")
+BASIC = program("tutorial_basic")
 BUF = 2048 + 256                 # a frame above 2048 bytes does not fit a buffer
 SENDER_MAC, GATEWAY_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:fe"
 # veth with an XDP program accepts an MTU up to about a page; AF_PACKET takes jumbo frames.
@@ -58,6 +58,7 @@ def bad_frames(max_size: int, rng: random.Random) -> tuple[list[bytes], list[byt
 
 
 
+@needs_corpus
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_bad_frames_are_counted_and_dropped_and_traffic_goes_on(bed, driver):
     ns1, ns2 = bed.namespace(), bed.namespace()
@@ -104,6 +105,7 @@ def descriptors_and_mappings() -> tuple[int, int]:
         return len(os.listdir("/proc/self/fd")), sum(1 for _ in f)
 
 
+@needs_corpus
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_start_stop_cycles_release_sockets_rings_and_umem(bed, driver):
     ns1, ns2 = bed.namespace(), bed.namespace()

@@ -6,17 +6,15 @@ they run as strict xfails, so one that starts passing fails the suite until it i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS, corpus_params, needs_corpus
 
 from target import stf
 
 HERE = Path(__file__).resolve().parent
-CORPUS = Path(os.environ.get("KVICK_CORPUS", HERE.parents[1] / "shared" / "corpus"))
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
+pytestmark = needs_corpus
 KNOWN_FAILURES_FILE = HERE / "stf_known_failures.txt"
 
 
@@ -44,12 +42,10 @@ def test_known_failures_name_corpus_programs() -> None:
     assert set(known_failures()) <= present
 
 
-@pytest.mark.parametrize("name", corpus_cases())
+@pytest.mark.parametrize("name", corpus_params(corpus_cases))
 def test_stf(name: str) -> None:
-    try:
-        from target import Switch
-    except ImportError as e:  # before the engine is built there is nothing to run
-        pytest.skip(f"target.Switch unavailable: {e}")
+    # No fallback: an engine that does not import (a broken build) fails every program.
+    from target import Switch
     folder = CORPUS / name
     result = stf.run_stf(folder / f"{name}.json", folder / f"{name}.stf",
                          switch_factory=Switch)
@@ -58,10 +54,8 @@ def test_stf(name: str) -> None:
 
 def run_edited(tmp_path: Path, name: str, edit) -> stf.StfResult:
     """Run a corpus program with its STF text changed by `edit`."""
-    try:
-        from target import Switch
-    except ImportError as e:
-        pytest.skip(f"target.Switch unavailable: {e}")
+    from target import Switch
+
     folder = CORPUS / name
     edited = tmp_path / f"{name}.stf"
     edited.write_text(edit((folder / f"{name}.stf").read_text()))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS, needs_corpus, require
 
 from target import stf
 from target.stf import (
@@ -31,15 +31,11 @@ from target.stf import (
     Wait,
 )
 
-CORPUS = Path(os.environ.get("KVICK_CORPUS",
-                             Path(__file__).resolve().parents[2] / "shared" / "corpus"))
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
 STF_FILES = sorted(CORPUS.glob("*/*.stf"))
 
 
 def program(name: str) -> ProgramNames:
-    return ProgramNames.from_file(CORPUS / name / f"{name}.json")
+    return ProgramNames.from_file(require(CORPUS / name / f"{name}.json"))
 
 
 def one(text: str) -> stf.Command:
@@ -51,7 +47,7 @@ def one(text: str) -> stf.Command:
 # --- parser ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not STF_FILES, reason="corpus not found")
+@needs_corpus
 def test_every_corpus_file_parses_and_resolves() -> None:
     assert len(STF_FILES) > 200
     for path in STF_FILES:
@@ -219,6 +215,7 @@ def test_counters_direct_and_indexed() -> None:
     assert indexed.direct_table is None and indexed.size > 10
 
 
+@needs_corpus
 def test_varbit_headers_do_not_break_loading() -> None:
     varbit = [p for p in STF_FILES if '"*"' in p.with_suffix(".json").read_text()]
     assert varbit, "the corpus has programs with varbit fields"
@@ -422,7 +419,7 @@ def test_report_shows_expected_and_received_side_by_side() -> None:
 # --- command line ---------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not STF_FILES, reason="corpus not found")
+@needs_corpus
 def test_command_line_reports_a_bad_file_with_its_line(tmp_path: Path) -> None:
     import io
 

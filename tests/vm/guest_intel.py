@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+from shared_data import program
 from target.packet import PacketPool
 
 from target import Lpm, Switch
@@ -159,7 +160,7 @@ def test_stop_and_restart():
 
 
 # --- kvick between the wires: the tutorials' LPM router, packet by packet ---------------------
-BASIC = "/work/shared/corpus/tutorial_basic/tutorial_basic"
+BASIC = program("tutorial_basic")
 ROUTES = [                      # (prefix, length, next-hop MAC, egress port)
     (0x0A010000, 16, 0x020000000201, 2),
     (0x0A010500, 24, 0x020000000202, 2),        # longer prefixes inside the /16 win
