@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from p4runtime_corpus import CORPUS
+from shared_data import needs_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL_PYTHON = Path(os.environ.get(
@@ -138,6 +139,7 @@ def kvick_server():
     process.wait(timeout=10)
 
 
+@needs_corpus
 @pytest.mark.skipif(not SHELL_PYTHON.exists(),
                     reason=f"no p4runtime-shell venv at {SHELL_PYTHON}: run "
                            "tools/setup_p4rt_env.sh")
@@ -158,6 +160,7 @@ def test_p4runtime_shell_programs_kvick(kvick_server, tmp_path) -> None:
     assert "AFTER-DELETE 2" in result.stdout
 
 
+@needs_corpus
 @pytest.mark.skipif(not SHELL_PYTHON.exists(),
                     reason=f"no p4runtime-shell venv at {SHELL_PYTHON}: run "
                            "tools/setup_p4rt_env.sh")
