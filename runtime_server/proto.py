@@ -34,7 +34,6 @@ __all__ = [
     "p4data_pb2",
     "p4info_pb2",
     "p4runtime_pb2",
-    "p4runtime_pb2_grpc",
     "p4types_pb2",
     "status_pb2",
 ]

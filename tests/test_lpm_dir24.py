@@ -9,6 +9,7 @@ from array import array
 
 import numpy as np
 import pytest
+from shared_data import require
 from target.pipeline.lpm_dir24 import Dir24Lpm, Tbl8PoolExhausted
 
 from target import rib
@@ -399,9 +400,7 @@ def test_readers_on_another_core_never_see_a_missing_entry() -> None:
 
 @pytest.fixture(scope="module")
 def real_table() -> np.ndarray:
-    path = rib.real_ipv4_table_path()
-    assert path.exists(), f"the real BGP table is missing: {path} (set KVICK_SHARED)"
-    return rib.read_ipv4_routes(path)
+    return rib.read_ipv4_routes(require(rib.real_ipv4_table_path()))
 
 
 def test_real_internet_table_matches_reference(real_table: np.ndarray) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import RIB, require
 
 from target import rib
 
@@ -23,9 +24,7 @@ def has_host_bits(routes: np.ndarray) -> np.ndarray:
 
 
 def real_file(name: str) -> Path:
-    path = rib.shared_data_dir() / "data" / "rib" / name
-    assert path.exists(), f"shared test data is missing: {path} (set KVICK_SHARED)"
-    return path
+    return require(RIB / name)
 
 
 def test_real_ipv4_table_is_read_whole_and_matches_the_embedded_histogram() -> None:
