@@ -189,10 +189,9 @@ def kvick_router_process(netns: str, driver: str, engine: str, r_in: str, r_out:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "setns")
     os.close(fd)
+    from target import Switch
     from target.driver.af_packet import AfPacketPort
     from target.driver.af_xdp import AfXdpPort
-
-    from target import Switch
 
     sw = Switch(pool_size=16384, buf_size=2048 + 256)
     sw.load(program[0], p4info=program[1])

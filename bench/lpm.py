@@ -21,9 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from target.pipeline.lpm_dir24 import Dir24Lpm  # noqa: E402
-
 from target import rib  # noqa: E402
+from target.pipeline.lpm_dir24 import Dir24Lpm  # noqa: E402
 from target.pipeline.lpm_ref import LpmRef  # noqa: E402
 
 

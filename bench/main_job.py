@@ -24,12 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from target import Exact, Lpm, Switch, rib  # noqa: E402
+from target.compiler.driver import compile_file  # noqa: E402
 from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
 from target.loop import Breather  # noqa: E402
 from target.pipeline.engine import batch_entry  # noqa: E402
-
-from target import Exact, Lpm, Switch, rib  # noqa: E402
-from target.compiler.driver import compile_file  # noqa: E402
 
 ROUTER_P4 = ROOT / "p4src" / "router.p4"
 CPU_PORT = 255

@@ -28,9 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scapy.all import IP, UDP, Ether, raw  # noqa: E402
-from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
-from target.loop import Breather  # noqa: E402
-from target.pipeline.engine import batch_entry  # noqa: E402
 
 from target import (  # noqa: E402
     Lpm,
@@ -38,6 +35,9 @@ from target import (  # noqa: E402
     Ternary,
     rib,  # noqa: E402
 )
+from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
+from target.loop import Breather  # noqa: E402
+from target.pipeline.engine import batch_entry  # noqa: E402
 
 NEXT_HOPS = 8
 

@@ -9,12 +9,12 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
 from shared_data import needs_corpus, program
-from target.driver.af_packet import AfPacketPort, frame_verdict
-from target.driver.memory import QueuePort, pump
-from target.packet import PacketPool
 
 from target import Lpm, Switch
+from target.driver.af_packet import AfPacketPort, frame_verdict
+from target.driver.memory import QueuePort, pump
 from target.driver.registry import open_port
+from target.packet import PacketPool
 
 pytestmark = pytest.mark.root
 if os.geteuid() != 0:

@@ -5,12 +5,12 @@ import os
 import pytest
 from netns import drain, is_ours, mac_of, receive, run, udp_frame
 from shared_data import needs_corpus, program
-from target.driver.af_xdp import AfXdpPort
-from target.driver.memory import QueuePort, pump
-from target.packet import PacketPool
 
 from target import Lpm, Switch
+from target.driver.af_xdp import AfXdpPort
+from target.driver.memory import QueuePort, pump
 from target.driver.registry import open_port
+from target.packet import PacketPool
 
 pytestmark = pytest.mark.root
 if os.geteuid() != 0:

@@ -11,10 +11,10 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
-from target.driver.memory import MemoryGenerator, MemorySink, QueuePort, pump
-from target.packet import PacketPool
 
+from target.driver.memory import MemoryGenerator, MemorySink, QueuePort, pump
 from target.driver.registry import open_port
+from target.packet import PacketPool
 
 IPV4_DST_OFFSET = 14 + 16
 

@@ -11,11 +11,11 @@ from scapy.layers.l2 import Ether
 from scapy.packet import raw
 from scapy.utils import PcapWriter as ScapyPcapWriter
 from scapy.utils import rdpcap, wrpcap
+
 from target.driver.memory import MemoryGenerator, QueuePort, pump
 from target.driver.pcap import PcapFormatError, PcapPort, PcapReader, PcapWriter
-from target.packet import PacketPool
-
 from target.driver.registry import open_port, register_builtin_drivers
+from target.packet import PacketPool
 
 MAGIC_USEC = 0xA1B2C3D4
 MAGIC_NSEC = 0xA1B23C4D

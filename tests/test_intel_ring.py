@@ -4,11 +4,11 @@ import random
 
 import pytest
 from intel_fakes import FakeNic, IdentityMemory
-from target.packet import PacketPool
 
 from target.driver.intel.chip import LinkTimeouts
 from target.driver.intel.device import IntelDevice
 from target.driver.intel.mmio import DeviceGone
+from target.packet import PacketPool
 
 FAST = LinkTimeouts(reset=0.05, config_done=0.001, queue_enable=0.05, mdio=0.05, link=0.05)
 

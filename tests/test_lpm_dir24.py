@@ -10,9 +10,9 @@ from array import array
 import numpy as np
 import pytest
 from shared_data import require
-from target.pipeline.lpm_dir24 import Dir24Lpm, Tbl8PoolExhausted
 
 from target import rib
+from target.pipeline.lpm_dir24 import Dir24Lpm, Tbl8PoolExhausted
 from target.pipeline.lpm_ref import LpmRef
 
 

@@ -8,8 +8,8 @@ from array import array
 from collections.abc import Callable
 
 import pytest
-from target.pipeline.match_exact import ExactTable
 
+from target.pipeline.match_exact import ExactTable
 from target.pipeline.match_ref import ExactRef
 
 IMPLEMENTATIONS = [ExactTable, ExactRef]

@@ -8,8 +8,8 @@ from array import array
 from collections.abc import Callable
 
 import pytest
-from target.pipeline.match_lpm import LpmTable
 
+from target.pipeline.match_lpm import LpmTable
 from target.pipeline.match_ref import LpmRef
 
 IMPLEMENTATIONS = [LpmTable, LpmRef]

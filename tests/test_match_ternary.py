@@ -9,9 +9,9 @@ from collections.abc import Callable
 from functools import partial
 
 import pytest
-from target.pipeline.match_ternary import TernaryTable
 
 from target.pipeline.match_ref import TernaryRef
+from target.pipeline.match_ternary import TernaryTable
 
 STRATEGIES = ["auto", "tuple", "linear"]
 IMPLEMENTATIONS = [partial(TernaryTable, strategy=s) for s in STRATEGIES] + [TernaryRef]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from target.pipeline.meter import MeterArray, rates_from_per_second, rates_to_per_second
 
 GREEN, YELLOW, RED = 0, 1, 2

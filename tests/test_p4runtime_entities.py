@@ -284,9 +284,8 @@ def test_multicast_groups_and_clone_sessions(onos) -> None:
 
 
 def test_packet_in_and_out_through_the_engine_loop() -> None:
-    from target.driver.memory import QueuePort
-
     from target import Switch
+    from target.driver.memory import QueuePort
 
     switch = Switch(cpu_port=255)
     running = P4RuntimeServer(switch, device_id=0, address="127.0.0.1:0")

@@ -7,6 +7,11 @@ import random
 from array import array
 
 import pytest
+
+from runtime_server.entry_codec import decode_action, decode_key, encode_action, encode_key
+from runtime_server.errors import P4RuntimeError
+from runtime_server.p4info_index import ActionInfo, MatchFieldInfo, MatchType, ParamInfo
+from runtime_server.proto import p4runtime_pb2 as pb
 from runtime_server.read_encoder import encode_entity_chunks, encode_table_entries
 from runtime_server.write_decoder import (
     ActionLayout,
@@ -14,11 +19,6 @@ from runtime_server.write_decoder import (
     decode_updates,
     split_write_request,
 )
-
-from runtime_server.entry_codec import decode_action, decode_key, encode_action, encode_key
-from runtime_server.errors import P4RuntimeError
-from runtime_server.p4info_index import ActionInfo, MatchFieldInfo, MatchType, ParamInfo
-from runtime_server.proto import p4runtime_pb2 as pb
 
 KINDS = [MatchType.EXACT, MatchType.LPM, MatchType.TERNARY, MatchType.RANGE, MatchType.OPTIONAL]
 TABLE_ID = 77

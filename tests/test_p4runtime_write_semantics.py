@@ -135,9 +135,8 @@ def test_refusing_slow_updates_allocates_per_update_not_per_batch(server, ready)
 
 
 def test_refused_updates_keep_no_traceback(server, ready) -> None:  # noqa: F811
-    from runtime_server.write_decoder import split_write_request
-
     from runtime_server.fast_write import apply_continue, plan_updates
+    from runtime_server.write_decoder import split_write_request
 
     bad = lpm_entry(b"\x0a\x00\x00\x00", 8, port=b"\xff\xff")
     request = pb.WriteRequest(device_id=0)

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from target.driver.memory import QueuePort
-from target.driver.pcap import PcapPort
 
 from target import Switch
 from target.compiler.cache import compile_cached
+from target.driver.memory import QueuePort
+from target.driver.pcap import PcapPort
 from target.errors import NotFound
 
 PROGRAM = Path(__file__).resolve().parent / "p4" / "port_pair.p4"

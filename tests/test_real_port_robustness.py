@@ -12,10 +12,10 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
 from shared_data import needs_corpus, program
-from target.driver.af_packet import AfPacketPort
-from target.driver.af_xdp import AfXdpPort
 
 from target import Lpm, Switch
+from target.driver.af_packet import AfPacketPort
+from target.driver.af_xdp import AfXdpPort
 
 pytestmark = pytest.mark.root
 if os.geteuid() != 0:

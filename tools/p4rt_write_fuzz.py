@@ -250,9 +250,8 @@ def _reference_head(head: bytes) -> tuple:
 
 
 def one_request(twins: Twins, gen: Generator, rng: random.Random, report: Report) -> None:
-    from runtime_server.write_decoder import split_write_request
-
     from runtime_server.fast_write import apply_continue, plan_updates
+    from runtime_server.write_decoder import split_write_request
 
     head = head_bytes(rng, 10)
     updates = []

@@ -12,11 +12,11 @@ import time
 
 import pytest
 from shared_data import program
-from target.packet import PacketPool
 
 from target import Lpm, Switch
 from target.driver.intel.device import IntelDevice
 from target.driver.intel.pci import PciDevice, PciError
+from target.packet import PacketPool
 
 A, A_PEER = "0000:00:0a.0", "0000:00:06.0"
 B, B_PEER = "0000:00:0c.0", "0000:00:08.0"
