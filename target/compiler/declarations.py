@@ -151,6 +151,9 @@ class Declarations:
             self.types[t.name] = t
             for f in decl.children[fields_start:]:
                 fann, ftype, fname = f.children
+                if t.field_type(name_of(fname)) is not None:
+                    raise CompileError(f"{t.describe()} has two fields named {name_of(fname)}",
+                                       self.loc(fname))
                 t.fields.append((name_of(fname), self.resolve(ftype)))
                 t.field_annotations[name_of(fname)] = self.annotations(fann).items
         elif kind == "enum_decl":
@@ -196,6 +199,38 @@ class Declarations:
             self.functions[name_of(decl.children[2])] = decl
         else:
             raise Unsupported(kind.replace("_", " "), self.loc(decl))
+
+    # ------------------------------------------------------------------ calls
+    def check_arity(self, overloads: list[Any], nargs: int, what: str, node: Any) -> None:
+        """Refuses a call whose argument count fits none of the declared parameter lists
+        (`overloads`: each a params tree or None); parameters with defaults may be left out."""
+        if not overloads:
+            return
+        counts = []
+        for params in overloads:
+            plist = params.children if params is not None else []
+            required = sum(1 for p in plist if p.children[4] is None)
+            if required <= nargs <= len(plist):
+                return
+            counts.append(str(len(plist)) if required == len(plist) else f"{required} to {len(plist)}")
+        wanted = " or ".join(sorted(set(counts)))
+        raise CompileError(f"{what} takes {wanted} argument{'s' if wanted != '1' else ''}, got {nargs}",
+                           self.loc(node))
+
+    def extern_methods(self, extern: str, method: str) -> list[Any]:
+        """Parameter lists of an extern's method (its constructors for method == extern)."""
+        decl = self.externs.get(extern)
+        if decl is None:
+            return []
+        out = []
+        for m in decl.children[2:]:
+            if not isinstance(m, Tree):
+                continue
+            if m.data == "constructor_proto" and method == extern:
+                out.append(m.children[2])
+            elif m.data == "method_proto" and name_of(m.children[2]) == method:
+                out.append(m.children[4])
+        return out
 
     # ------------------------------------------------------------------ types and constants
     def resolve(self, node: Any) -> P4Type:

@@ -71,6 +71,9 @@ def as_data(v: Val) -> dict[str, Any]:
     return v.json
 
 
+HEADER_METHODS = ("isValid", "setValid", "setInvalid", "minSizeInBits", "minSizeInBytes")
+
+
 def _mask(j: dict[str, Any], width: int) -> dict[str, Any]:
     return expression("&", j, hexstr((1 << width) - 1))
 
@@ -201,6 +204,8 @@ class ExpressionLowering:
             assert isinstance(htype, StructLikeT)
             ftype = htype.field_type(mname)
             if ftype is None:
+                if mname not in HEADER_METHODS:
+                    raise self.error(f"{htype.describe()} has no field {mname}", node.children[1])
                 # Methods (isValid, setValid, ...) are resolved by the call that uses them.
                 return Val(htype, kind="method", ref=(base, mname))
             return Val(ftype, {"type": "field", "value": [base.ref, mname]}, kind="field")
@@ -216,6 +221,8 @@ class ExpressionLowering:
             assert isinstance(base.type, StructLikeT)
             names = [n for n, _ in base.type.fields]
             if mname not in names:
+                if mname not in HEADER_METHODS:
+                    raise self.error(f"{base.type.describe()} has no field {mname}", node.children[1])
                 return Val(base.type, kind="method", ref=(base, mname))
             access = expression("access_field", base.json, names.index(mname))   # type: ignore[arg-type]
             return Val(base.type.fields[names.index(mname)][1], access, kind="dyn_field")

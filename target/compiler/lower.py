@@ -492,6 +492,8 @@ class ProgramLowering(StatementLowering):
         args = list(ctor.children[2].children) if ctor.children[2] is not None else []
         iname = name_of(node.children[2])
         qname = self.qualified(node, cname, name_index=2)
+        self.decls.check_arity(self.decls.extern_methods(ename, ename), len(args), f"{ename}'s constructor",
+                               node)
         if ename == "counter":
             size = self.decls.const_int(args[0])
             unit = self.enum_member(args[1], "CounterType")
@@ -966,6 +968,8 @@ class ProgramLowering(StatementLowering):
                 and name_of(node.children[0].children[1]) == "apply":
             base = node.children[0].children[0]
             if base.data == "ident" and str(base.children[0]) in self.tables:
+                if node.children[1] is not None:
+                    raise self.error("a table's apply() takes no arguments", node.children[1])
                 return self.tables[str(base.children[0])]
         return None
 

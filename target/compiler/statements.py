@@ -10,7 +10,18 @@ from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import ExpressionLowering, Val, as_bool, as_data
-from target.compiler.types import BitT, BoolT, EnumT, ErrorT, IntLitT, StackT, StructLikeT, VoidT, bit_width
+from target.compiler.types import (
+    BitT,
+    BoolT,
+    EnumT,
+    ErrorT,
+    ExternT,
+    IntLitT,
+    StackT,
+    StructLikeT,
+    VoidT,
+    bit_width,
+)
 
 HASH_ALGORITHMS = {"crc32": "crc32", "crc32_custom": "crc32_custom", "crc16": "crc16",
                    "crc16_custom": "crc16_custom", "random": "random", "identity": "identity",
@@ -291,7 +302,10 @@ class StatementLowering(ExpressionLowering):
         return None
 
     def object_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
-        kind, name = base.ref
+        kind, name = base.ref[:2]
+        if isinstance(base.type, ExternT):
+            self.decls.check_arity(self.decls.extern_methods(base.type.name, method), len(args),
+                                   f"{base.type.name}.{method}", stmt)
         if kind == "counter":
             if method != "count":
                 raise self.error(f"counter has no method {method}", stmt)
@@ -435,6 +449,8 @@ class StatementLowering(ExpressionLowering):
                           "only return, under if/else)", self.decls.loc(s))
 
     def extern_function(self, fname: str, args: list[Any], stmt: Any) -> Val | None:
+        self.decls.check_arity([d.children[4] for d in self.decls.extern_functions.get(fname, [])],
+                               len(args), fname, stmt)
         if fname == "mark_to_drop":
             self.prim("mark_to_drop", [{"type": "header", "value": "standard_metadata"}], stmt)
         elif fname == "hash":
