@@ -287,10 +287,8 @@ class _Subscription:
             elif mode == gnmi_pb2.SAMPLE:
                 sampled.append((pattern, interval, suppress))
             else:  # TARGET_DEFINED: counters are sampled, the rest sent on change
-                counters = pattern + (paths.elem("..."), paths.elem("counters"),
-                                      paths.elem("*"))
                 for path in self.interfaces.leaves(pattern):
-                    if paths.match_length(counters, path) is not None:
+                    if any(name == "counters" for name, _ in path):
                         sampled.append((path, DEFAULT_SAMPLE_NS, False))
                     else:
                         on_change.append(path)

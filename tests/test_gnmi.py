@@ -422,6 +422,33 @@ def test_subscribe_stream_on_change_when_the_peer_goes_down(switch: Kvick) -> No
         stream.close()
 
 
+def test_subscribe_stream_target_defined(switch: Kvick) -> None:
+    """TARGET_DEFINED: state leaves on change (admin-status right after a Set), counters
+    sampled (every second)."""
+    name2 = switch.names[2]
+    stream = Stream(switch, sublist(gnmi_pb2.SubscriptionList.STREAM, gnmi_pb2.Subscription(
+        path=path(f"/interfaces/interface[name={name2}]/state"),
+        mode=gnmi_pb2.TARGET_DEFINED)))
+    try:
+        initial = stream.until_sync()
+        assert len(initial) >= len(STATE_LEAVES) + len(COUNTERS)
+        switch.set_enabled(name2, False)
+        changed: dict[str, gnmi_pb2.TypedValue] = {}
+        deadline = time.monotonic() + 5
+        while "admin-status" not in changed and time.monotonic() < deadline:
+            for u in stream.next().update.update:
+                changed[u.path.elem[-1].name] = u.val
+        assert changed["admin-status"].string_val == "DOWN"
+        samples = 0
+        deadline = time.monotonic() + 5
+        while samples == 0 and time.monotonic() < deadline:
+            samples += sum(u.path.elem[-2].name == "counters" for u in stream.next().update.update)
+        assert samples > 0
+    finally:
+        switch.set_enabled(name2, True)
+        stream.close()
+
+
 def test_subscribe_refusals(switch: Kvick) -> None:
     stream = Stream(switch, sublist(gnmi_pb2.SubscriptionList.STREAM, gnmi_pb2.Subscription(
         path=path("/interfaces/interface[name=nosuch]/state"))))
