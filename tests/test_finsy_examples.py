@@ -30,9 +30,11 @@ import pytest
 from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from runtime_server.proto import p4runtime_pb2, p4runtime_pb2_grpc
 from tests.netns import TestBed, in_netns, run
+from tests.shared_data import SHARED, needs
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO.parent / "shared" / "finsy" / "examples"
+EXAMPLES = SHARED / "finsy" / "examples"
+pytestmark = needs(EXAMPLES)
 DUMP = REPO / "tests" / "finsy" / "demonet_dump.py"
 GRPC_BASE = 50000
 

@@ -45,9 +45,11 @@ from google.protobuf import text_format
 from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from runtime_server.proto import p4info_pb2, p4runtime_pb2, p4runtime_pb2_grpc
 from tests.netns import TestBed, receive
+from tests.shared_data import CORPUS, needs
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO.parent / "shared" / "corpus" / "onos_basic" / "extra" / "onos_shipped_p4c_2021"
+SHIPPED = CORPUS / "onos_basic" / "extra" / "onos_shipped_p4c_2021"
+pytestmark = needs(SHIPPED)
 DEVICE_ID = 1
 CPU_PORT = 255
 ELECTION_ID = p4runtime_pb2.Uint128(high=0, low=1 << 8 | 1)
