@@ -2,8 +2,15 @@
 Replication").  Pure bookkeeping: the StreamChannel handler feeds it arbitration updates and
 disconnects, and sends the notices it returns.
 
-Election ids are Python ints (high << 64 | low); None is an unset election id, lower than
-every id, so such a controller never becomes primary.
+Election ids are Python ints (high << 64 | low); None is an unset election id. The spec
+makes it lower than every id, so such a controller never becomes primary ("lowest"); PI, the
+P4Runtime server of BMv2's simple_switch_grpc, reads it as 0 ("zero"), which PI's own PTF
+tests rely on: they arbitrate and write without one.
+
+Where the spec leaves room this follows PI too: when the primary's stream ends, the live
+controller with the highest election id becomes primary at once (the spec's stricter reading,
+no primary until someone claims at least the departed primary's id, leaves a switch whose
+controller died unmanageable by backups that do not know that id).
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from runtime_server.errors import P4RuntimeError, StatusCode
 
 @dataclass(eq=False)
 class Controller:
-    """One live StreamChannel that has sent a successful arbitration update."""
+    """One live StreamChannel that has sent a successful arbitration update; `client` names
+    the host (or certificate) it came from (streams.client_of)."""
 
     device_id: int
     role: str
     election_id: int | None
+    client: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,10 @@ class _RoleState:
 class Arbitrator:
     """Arbitration state for the devices one server serves."""
 
-    def __init__(self, device_ids: set[int]) -> None:
+    def __init__(self, device_ids: set[int], unset_election_id: str = "lowest") -> None:
+        if unset_election_id not in ("lowest", "zero"):
+            raise ValueError(f"unset_election_id {unset_election_id!r}: 'lowest' or 'zero'")
+        self._unset_is_zero = unset_election_id == "zero"
         self._device_ids = set(device_ids)
         self._roles: dict[tuple[int, str], _RoleState] = {}
         self._lock = threading.Lock()
@@ -61,19 +73,22 @@ class Arbitrator:
         role: str,
         election_id: int | None,
         role_config: bytes | None = None,
+        client: str = "",
     ) -> tuple[Controller, list[Notice]]:
         """Apply a MasterArbitrationUpdate from a stream; `controller` is None for its first.
 
         Returns the stream's Controller and the notices to send.  Raises the error that must
         terminate the stream.
         """
+        if election_id is None and self._unset_is_zero:
+            election_id = 0
         with self._lock:
             if controller is None:
                 if device_id not in self._device_ids:
                     raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown device id {device_id}")
                 state = self._roles.setdefault((device_id, role), _RoleState())
                 self._check_unique(state, election_id, None)
-                controller = Controller(device_id, role, election_id)
+                controller = Controller(device_id, role, election_id, client)
                 state.controllers.append(controller)
                 was_primary = False
             else:
@@ -95,7 +110,8 @@ class Arbitrator:
             return controller, self._elect(state, controller, was_primary, role_config)
 
     def disconnect(self, controller: Controller) -> list[Notice]:
-        """Forget a stream that closed; if it was the primary, tell the others."""
+        """Forget a stream that closed; if it was the primary, the live controller with the
+        highest election id takes over (none if no one has an id), and everyone is told."""
         with self._lock:
             state = self._roles.get((controller.device_id, controller.role))
             if state is None or controller not in state.controllers:
@@ -103,13 +119,26 @@ class Arbitrator:
             state.controllers.remove(controller)
             if state.primary is not controller:
                 return []
-            state.primary = None
-            return [self._notice(state, other) for other in state.controllers]
+            candidates = [c for c in state.controllers if c.election_id is not None]
+            successor = max(candidates, key=lambda c: c.election_id, default=None)
+            state.primary = successor
+            state.highest_election_id = None if successor is None else successor.election_id
+            others = [self._notice(state, c) for c in state.controllers if c is not successor]
+            if successor is None:
+                return others
+            return [*others, self._notice(state, successor)]
 
     def is_primary(self, device_id: int, role: str, election_id: int | None) -> bool:
-        """True when (device_id, role, election_id) names the current primary."""
+        """True when (device_id, role, election_id) names the current primary.
+
+        With unset ids read as zero, a request without an id is also accepted while no
+        controller at all has a stream for (device_id, role), as PI does (grpc_cli, tests)."""
         with self._lock:
             state = self._roles.get((device_id, role))
+            if election_id is None and self._unset_is_zero:
+                if state is None or not state.controllers:
+                    return True
+                election_id = 0
             return (
                 state is not None
                 and state.primary is not None

@@ -57,22 +57,19 @@ class ControllerHeader:
 
     def pack(self, metadata: dict[int, bytes]) -> bytes:
         """The header bytes for PacketOut metadata (metadata_id -> value); INVALID_ARGUMENT
-        when a P4Info field is missing or unknown, OUT_OF_RANGE when a value is too wide."""
+        for an unknown field, OUT_OF_RANGE when a value is too wide. A field left out is zero,
+        as in BMv2's P4Runtime server (ONOS sends only egress_port, not the padding field its
+        programs declare)."""
         exposed = {f.metadata_id for f in self.fields if f.metadata_id}
         unknown = set(metadata) - exposed
         if unknown:
             raise P4RuntimeError(
                 StatusCode.INVALID_ARGUMENT, f"unknown packet metadata id(s) {sorted(unknown)}"
             )
-        missing = exposed - set(metadata)
-        if missing:
-            raise P4RuntimeError(
-                StatusCode.INVALID_ARGUMENT, f"missing packet metadata id(s) {sorted(missing)}"
-            )
         word = 0
         for f in self.fields:
             value = 0
-            if f.metadata_id:
+            if f.metadata_id in metadata:
                 value = decode_unsigned(metadata[f.metadata_id], f.bitwidth, f"metadata {f.name}")
             word = (word << f.bitwidth) | value
         return word.to_bytes(self.length, "big") if self.length else b""

@@ -77,25 +77,63 @@ class RpcStatus(grpc.Status):
     trailing_metadata: tuple[tuple[str, bytes], ...]
 
 
+# What the per-update statuses may take in the trailer: a default gRPC client refuses
+# metadata above 8 KiB (and drops it from about 16 KiB), and binary metadata travels in base64
+# (4/3 larger), next to the other trailers.
+MAX_STATUS_BYTES = 5120
+MAX_ERROR_MESSAGE = 200  # characters of one update's message kept in its p4.v1.Error
+
+
 def batch_status(
     errors: Sequence[P4RuntimeError | None], message: str = "Write failure."
 ) -> RpcStatus:
     """UNKNOWN with a google.rpc.Status holding one p4.v1.Error per update, in order.
 
     `errors[i]` is None for an update that succeeded (its p4.v1.Error has code OK and
-    nothing else, as the spec asks).
+    nothing else, as the spec asks). When the list would not fit what a default client
+    accepts, it stops after the updates that fit (every failure among them in full) and the
+    message says so and counts the failures by code (the spec lets a server summarise).
     """
     from runtime_server.proto import p4runtime_pb2, status_pb2
 
-    status = status_pb2.Status(code=code_number(StatusCode.UNKNOWN), message=message)
+    status = status_pb2.Status(code=code_number(StatusCode.UNKNOWN))
+    summary = f"{message} {_summary(errors)}; details of the first {len(errors)} updates only"
+    budget = MAX_STATUS_BYTES - len(summary.encode())  # the message goes in the status too
+    size = 0
+    kept = 0
     for error in errors:
         detail = p4runtime_pb2.Error()
         if error is not None:
             detail.canonical_code = code_number(error.code)
-            detail.message = error.message
-        status.details.add().Pack(detail)
+            detail.message = error.message[:MAX_ERROR_MESSAGE]
+        packed = status.details.add()
+        packed.Pack(detail)
+        size += packed.ByteSize() + 3  # the field's tag and length
+        if size > budget:
+            del status.details[-1]
+            break
+        kept += 1
+    if kept < len(errors):
+        message = f"{message} {_summary(errors)}; details of the first {kept} updates only"
+    status.message = message
     return RpcStatus(
         code=StatusCode.UNKNOWN,
         details=message,
         trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
     )
+
+
+def _summary(errors: Sequence[P4RuntimeError | None]) -> str:
+    counts: dict[str, int] = {}
+    first: tuple[int, P4RuntimeError] | None = None
+    for index, error in enumerate(errors):
+        if error is not None:
+            counts[error.code.name] = counts.get(error.code.name, 0) + 1
+            if first is None:
+                first = (index, error)
+    by_code = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
+    failed = sum(counts.values())
+    text = f"{failed} of {len(errors)} updates failed ({by_code})"
+    if first is not None:
+        text += f"; the first at index {first[0]}: {first[1].message[:MAX_ERROR_MESSAGE]}"
+    return text

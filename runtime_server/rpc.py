@@ -60,6 +60,16 @@ def _next_chunk(chunks) -> bytes | None:
     return next(chunks, None)
 
 
+def client_identity(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling: the client certificate's subject with mutual TLS, else the peer's
+    host (one host may open any number of connections)."""
+    auth = context.auth_context()
+    names = auth.get("x509_subject") or auth.get("x509_common_name")
+    if names:
+        return "cert:" + names[0].decode(errors="replace")
+    return client_of(context.peer())
+
+
 class AsyncP4Runtime:
     """The servicer bound to gRPC (server.py): refused calls end with their code and one log
     line at info level (RPC, client, code, message)."""
@@ -89,7 +99,8 @@ class AsyncP4Runtime:
 
     async def SetForwardingPipelineConfig(self, request, context):
         try:
-            return await self.calls.run(self.service.set_pipeline_config, request)
+            return await self.calls.run(self.service.set_pipeline_config, request,
+                                        client_identity(context))
         except P4RuntimeError as err:
             await self._refuse("SetForwardingPipelineConfig", context, err)
 
@@ -98,8 +109,9 @@ class AsyncP4Runtime:
         try:
             # A small Write is done on the loop when nobody holds the write lock: no thread
             # switch, which is most of a one-entry Write's time.
-            if len(data) > INLINE_WRITE_BYTES or not service.write(data, wait=False):
-                await self.calls.run(service.write, data)
+            client = client_identity(context)
+            if len(data) > INLINE_WRITE_BYTES or not service.write(data, False, client):
+                await self.calls.run(service.write, data, True, client)
         except P4RuntimeError as err:
             await self._refuse("Write", context, err)
         return p4runtime_pb2.WriteResponse()
@@ -117,12 +129,12 @@ class AsyncP4Runtime:
 
     async def StreamChannel(self, request_iterator, context) -> AsyncIterator:
         peer = context.peer()
-        client = client_of(peer)
+        client = client_identity(context)
         if not self.stream_counts.admit(client):
             await self._refuse("StreamChannel", context, P4RuntimeError(
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"too many open streams from {client} ({self.stream_counts.per_client})"))
-        stream = Stream(asyncio.get_running_loop(), peer)
+        stream = Stream(asyncio.get_running_loop(), peer, client)
         reader = asyncio.ensure_future(self._read_stream(stream, request_iterator))
         try:
             while True:

@@ -93,6 +93,8 @@ class P4RuntimeServer:
     `handlers` are more grpc.GenericRpcHandlers served on the same port: their methods should
     be coroutines (they run on the server's loop, `self.loop`); plain functions run in a small
     thread pool. `credentials` (grpc.ssl_server_credentials) make the port TLS-only.
+    `unset_election_id` is "zero" (PI's reading, the default) or "lowest" (the spec's):
+    see arbitration.py.
     Raises OSError when the address cannot be bound (busy, or not an address of this host).
     """
 
@@ -101,10 +103,11 @@ class P4RuntimeServer:
                  on_commit: Callable[[], None] | None = None,
                  handlers: Sequence[grpc.GenericRpcHandler] = (),
                  credentials: grpc.ServerCredentials | None = None,
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), unset_election_id: str = "zero") -> None:
         if scratch_switch_factory is None:
             scratch_switch_factory = type(switch)
-        self.service = P4RuntimeService(switch, device_id, scratch_switch_factory, on_commit)
+        self.service = P4RuntimeService(switch, device_id, scratch_switch_factory, on_commit,
+                                        unset_election_id)
         self._calls = CallQueue(limits.workers, limits.max_queued_calls)
         self.servicer = AsyncP4Runtime(self.service, self._calls, limits.streams_per_client)
         self._sync_pool = futures.ThreadPoolExecutor(max_workers=4,

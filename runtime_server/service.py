@@ -93,12 +93,12 @@ class P4RuntimeService:
     them for gRPC (on the event loop or in its worker threads)."""
 
     def __init__(self, switch, device_id: int, scratch_switch_factory,
-                 on_commit=None) -> None:
+                 on_commit=None, unset_election_id: str = "zero") -> None:
         self.switch = switch
         self.on_commit = on_commit  # called after each pipeline commit (the CLI starts the loop)
         self.device_id = device_id
         self.new_scratch_switch = scratch_switch_factory
-        self.arbitrator = Arbitrator({device_id})
+        self.arbitrator = Arbitrator({device_id}, unset_election_id)
         self.digests = DigestEngine(self._send_digest_list)
         self.pipeline: Pipeline | None = None
         self.saved: VerifiedConfig | None = None  # what COMMIT commits (VERIFY_AND_SAVE)
@@ -135,16 +135,25 @@ class P4RuntimeService:
         if device_id != self.device_id:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown device id {device_id}")
 
-    def _check_primary(self, request) -> None:
-        self._check_primary_of(request.device_id, request.role, election_id_of(request))
+    def _check_primary(self, request, client: str) -> None:
+        self._check_primary_of(request.device_id, request.role, election_id_of(request), client)
 
-    def _check_primary_of(self, device_id: int, role: str, election_id: int | None) -> None:
+    def _check_primary_of(self, device_id: int, role: str, election_id: int | None,
+                          client: str) -> None:
+        """The spec identifies a writer by (device_id, role, election_id) alone; a backup is
+        told the primary's election id, so the request must also come from the primary's
+        client (its host, or its certificate with mutual TLS)."""
         self._check_device(device_id)
         if not self.arbitrator.known_role(device_id, role):
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown role {role!r}")
         if not self.arbitrator.is_primary(device_id, role, election_id):
             raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
                                  "not the primary controller for this device and role")
+        primary = self.arbitrator.primary(device_id, role)
+        if primary is not None and primary.client != client:
+            raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                 f"the primary's election id, but not from the primary's "
+                                 f"client ({client}, not {primary.client})")
 
     # ---- Capabilities -----------------------------------------------------------------------
 
@@ -153,8 +162,9 @@ class P4RuntimeService:
 
     # ---- pipeline config --------------------------------------------------------------------
 
-    def set_pipeline_config(self, request) -> p4runtime_pb2.SetForwardingPipelineConfigResponse:
-        self._check_primary(request)
+    def set_pipeline_config(self, request, client: str = ""
+                            ) -> p4runtime_pb2.SetForwardingPipelineConfigResponse:
+        self._check_primary(request, client)
         with self.write_lock:
             self._set_pipeline(request)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
@@ -211,7 +221,7 @@ class P4RuntimeService:
 
     # ---- Write / Read -----------------------------------------------------------------------
 
-    def write(self, data: bytes, wait: bool = True) -> bool:
+    def write(self, data: bytes, wait: bool = True, client: str = "") -> bool:
         """Write, from the serialized request: plain table updates are decoded in C
         (fast_write), everything else through protobuf, in request order.
 
@@ -230,7 +240,7 @@ class P4RuntimeService:
             data = _with_updates(request, b"".join(_framed_update(u) for u in request.updates))
             head = split_write_request(data)
         device_id, election_id, role, atomicity, spans = head
-        self._check_primary_of(device_id, role, election_id)
+        self._check_primary_of(device_id, role, election_id, client)
         if self.pipeline is None:
             raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
         if atomicity not in (p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR,
@@ -296,8 +306,8 @@ class P4RuntimeService:
                 if update.role.HasField("config") else None
             previous = stream.controller
             controller, notices = self.arbitrator.update(
-                previous, update.device_id, update.role.name, election_id_of(update), role_config
-            )
+                previous, update.device_id, update.role.name, election_id_of(update), role_config,
+                stream.client)
             if previous is None:
                 stream.controller = controller
                 with self.streams_lock:

@@ -21,9 +21,11 @@ CLOSED = object()  # the outbox's last item: the stream's reader has finished
 class Stream:
     """A StreamChannel: its controller (after arbitration), its peer, its outgoing queue."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, peer: str) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, peer: str,
+                 client: str | None = None) -> None:
         self.controller: Controller | None = None
         self.peer = peer
+        self.client = client_of(peer) if client is None else client
         self.failure: P4RuntimeError | None = None
         self.outbox: asyncio.Queue = asyncio.Queue(maxsize=OUTBOX_MESSAGES)
         self._loop = loop

@@ -1,6 +1,7 @@
 """Arbitration: the spec's rules for primaries, backups and notices, and a random walk
 checked against a direct restatement of "primary = live controller holding the highest
-election id ever seen"."""
+election id ever seen, or since the last primary left" (PI's reading where the primary
+leaves)."""
 
 import random
 
@@ -27,16 +28,28 @@ def test_first_controller_becomes_primary_and_higher_id_takes_over() -> None:
     assert codes(notices) == [(10, BACKUP), (5, BACKUP), (20, OK)]
     assert arb.is_primary(0, "", 20) and not arb.is_primary(0, "", 10)
     notices = arb.disconnect(c)
-    assert codes(notices) == [(10, NO_PRIMARY), (5, NO_PRIMARY)]
-    assert all(n.election_id == 20 for n in notices)
-    # 10 < 20, the highest ever seen: a backup cannot take over by re-sending its id.
-    _, notices = arb.update(a, 0, "", 10)
-    assert codes(notices) == [(10, NO_PRIMARY)]
+    # The primary left: the live controller with the highest id takes over, as in PI.
+    assert codes(notices) == [(5, BACKUP), (10, OK)]
+    assert all(n.election_id == 10 for n in notices)
+    assert arb.primary(0) is a
+    # A higher id still takes over; lower ones stay backups.
     _, notices = arb.update(a, 0, "", 20)
-    assert codes(notices) == [(20, OK), (5, BACKUP)]
+    assert codes(notices) == [(5, BACKUP), (20, OK)]
+    _, notices = arb.update(b, 0, "", 7)
+    assert codes(notices) == [(7, BACKUP)]
     assert arb.is_primary(0, "", 20)
     assert arb.primary(0) is a
-    assert b.election_id == 5
+    notices = arb.disconnect(a)
+    assert codes(notices) == [(7, OK)]
+    assert b.election_id == 7
+
+
+def test_after_everyone_left_any_id_becomes_primary() -> None:
+    arb = Arbitrator({0})
+    a, _ = arb.update(None, 0, "", 40)
+    arb.disconnect(a)
+    _, notices = arb.update(None, 0, "", 20)
+    assert codes(notices) == [(20, OK)]
 
 
 def test_errors_terminate_the_stream() -> None:
@@ -108,9 +121,13 @@ def test_random_walk_matches_the_rule(seed: int) -> None:
                 continue
         else:
             c = live.pop(rng.randrange(len(live)))
+            was_primary = arb.primary(0) is c
             arb.disconnect(c)
+            if was_primary:  # the highest live id takes over
+                highest = max((x.election_id for x in live if x.election_id is not None),
+                              default=None)
         ids = [c.election_id for c in live if c.election_id is not None]
-        # The highest id ever seen only grows, and only an arbitration update raises it.
+        # The highest id only grows while the primary stays; an arbitration update raises it.
         if ids and (highest is None or max(ids) > highest):
             highest = max(ids)
         expected = next((c for c in live if c.election_id is not None
