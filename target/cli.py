@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device-id", type=int, default=0, help="P4Runtime device id")
     parser.add_argument("--grpc-server-addr", default="0.0.0.0:9559",
                         help="P4Runtime server address (default 0.0.0.0:9559)")
+    parser.add_argument("--grpc-server-ssl", action="store_true",
+                        help="serve gRPC over TLS only (with --grpc-server-cert/-key)")
+    parser.add_argument("--grpc-server-cert", metavar="PEM", help="the server's certificate")
+    parser.add_argument("--grpc-server-key", metavar="PEM", help="the server's private key")
+    parser.add_argument("--grpc-server-cacert", metavar="PEM",
+                        help="CA certificate that client certificates must be signed by")
+    parser.add_argument("--grpc-server-with-client-auth", action="store_true",
+                        help="mutual TLS: require a client certificate signed by the CA")
+    parser.add_argument("--unset-election-id", choices=["zero", "lowest"], default="zero",
+                        help="a P4Runtime election id left unset reads as 0, as BMv2's server "
+                        "does (default), or as lower than any id, as the spec says")
     parser.add_argument("--log-console", action="store_true", help="log to the console")
     parser.add_argument("-L", "--log-level", default="info",
                         choices=["trace", "debug", "info", "warn", "error", "off"])
@@ -86,6 +97,12 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
         raise UsageError("--no-p4 and a PROGRAM.json exclude each other")
     if args.p4info is not None and args.program is None:
         raise UsageError("--p4info needs a PROGRAM.json")
+    from runtime_server.tls import TlsConfigError
+
+    try:
+        tls_options(args).check()
+    except TlsConfigError as err:
+        raise UsageError(str(err)) from None
     if args.batch_size <= 0:
         raise UsageError("--batch-size must be positive")
     ports = [p for p, _ in args.interface]
@@ -94,6 +111,13 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
     if args.cpu_port is not None and args.cpu_port in ports:
         raise UsageError(f"--cpu-port {args.cpu_port} is also an -i port")
     return args
+
+
+def tls_options(args: argparse.Namespace):
+    from runtime_server.tls import TlsOptions
+
+    return TlsOptions(args.grpc_server_ssl, args.grpc_server_cert, args.grpc_server_key,
+                      args.grpc_server_cacert, args.grpc_server_with_client_auth)
 
 
 def interfaces(args: argparse.Namespace) -> list[Interface]:
@@ -153,11 +177,15 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     # gNMI (OpenConfig interfaces, names as given with -i) shares the P4Runtime port.
     oc_interfaces = gnmi_model.Interfaces(switch, dict(args.interface))
     gnmi_handler = gnmi.handler(gnmi.GnmiService(oc_interfaces))
+    from runtime_server.tls import TlsConfigError
+
     try:
         server = P4RuntimeServer(switch, device_id=args.device_id,
                                  address=args.grpc_server_addr, on_commit=start_engine,
-                                 handlers=(gnmi_handler,))
-    except OSError as err:  # a busy or foreign address: one line, as for any bad input
+                                 handlers=(gnmi_handler,),
+                                 credentials=tls_options(args).credentials(),
+                                 unset_election_id=args.unset_election_id)
+    except (OSError, TlsConfigError) as err:  # a busy address, a bad certificate: one line
         print(f"kvick: {err}", file=sys.stderr)
         for num in list(switch.ports):
             switch.remove_port(num)
