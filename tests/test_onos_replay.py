@@ -283,8 +283,6 @@ def test_06_packet_in_of_lldp_and_arp(onos: Onos, device: Device) -> None:
     assert counts[0x88CC] >= 1 and counts[0x0806] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="the P4Runtime server does not yet fill packet-out "
-                   "metadata left out (_padding) with zeros as PI does")
 def test_07_packet_out_with_only_egress_port(onos: Onos, device: Device) -> None:
     probe = frame(LLDP_DST, 0x88CC, b"onos-probe" + bytes(36))
     with device.host_socket(3) as s:

@@ -224,9 +224,8 @@ SEND_TO_CPU = 18486993
 
 
 def test_packet_out_with_only_egress_port_is_sent_and_refusals_are_logged(caplog) -> None:
-    from target.driver.memory import QueuePort
-
     from target import Switch
+    from target.driver.memory import QueuePort
 
     switch = Switch(cpu_port=255)
     server = P4RuntimeServer(switch, device_id=0, address="127.0.0.1:0")
