@@ -126,7 +126,8 @@ class ActionProfiles:
             raise _invalid("member id 0 is reserved")
         if update_type == DELETE:
             if member_id not in state.members:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no member {member_id}")
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Member id does not exist: "
+                                     f"{member_id}: {state.name}")
             if any(member_id in ids for ids in state.group_members.values()):
                 raise P4RuntimeError(StatusCode.FAILED_PRECONDITION,
                                      f"{state.name}: member {member_id} is in a group")
@@ -139,14 +140,16 @@ class ActionProfiles:
             del state.members[member_id]
             return
         if update_type not in (INSERT, MODIFY):
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            raise _invalid(f"Invalid update type: {update_type}")
         if not member.HasField("action"):
             raise _invalid(f"{state.name}: a member needs an action")
         exists = member_id in state.members
         if update_type == INSERT and exists:
-            raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{state.name}: member {member_id}")
+            raise P4RuntimeError(StatusCode.ALREADY_EXISTS,
+                                 f"Duplicate member id: {member_id}: {state.name}")
         if update_type == MODIFY and not exists:
-            raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no member {member_id}")
+            raise P4RuntimeError(StatusCode.NOT_FOUND,
+                                 f"Member id does not exist: {member_id}: {state.name}")
         if update_type == INSERT:
             self._use_style(state, "explicit")
         info, params = decode_action(self.index, member.action, state.allowed_actions, state.name)
@@ -187,10 +190,11 @@ class ActionProfiles:
         if not state.has_selector:
             raise _invalid(f"action profile {state.name!r} has no selector: it has no groups")
         if group_id == 0:
-            raise _invalid("group id 0 is reserved")
+            raise _invalid("0 is not a valid group id: group id 0 is reserved")
         if update_type == DELETE:
             if group_id not in state.groups:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no group {group_id}")
+                raise P4RuntimeError(StatusCode.NOT_FOUND,
+                                     f"Group id does not exist: {group_id}: {state.name}")
             if state.group_refs.get(group_id):
                 raise P4RuntimeError(StatusCode.FAILED_PRECONDITION,
                                      f"{state.name}: group {group_id} is used by table entries")
@@ -201,16 +205,19 @@ class ActionProfiles:
             del state.group_members[group_id]
             return
         if update_type not in (INSERT, MODIFY):
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            raise _invalid(f"Invalid update type: {update_type}")
         exists = group_id in state.groups
         if update_type == INSERT and exists:
-            raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{state.name}: group {group_id}")
+            raise P4RuntimeError(StatusCode.ALREADY_EXISTS,
+                                 f"Duplicate group id: {group_id}: {state.name}")
         if update_type == MODIFY:
             if not exists:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no group {group_id}")
+                raise P4RuntimeError(StatusCode.NOT_FOUND,
+                                     f"Group id does not exist: {group_id}: {state.name}")
             old = p4runtime_pb2.ActionProfileGroup.FromString(state.groups[group_id])
             if old.max_size != group.max_size:
-                raise _invalid(f"{state.name}: a group's max_size cannot change")
+                raise _invalid(f"Cannot change group max_size after group creation: "
+                               f"{state.name}")
         if update_type == INSERT:
             self._use_style(state, "explicit")
         self._check_max_size(state, group.max_size)
@@ -249,15 +256,17 @@ class ActionProfiles:
         expanded: list[int] = []
         for member in members:
             if member.member_id in seen:
-                raise _invalid(f"{state.name}: member {member.member_id} listed twice")
+                raise _invalid(f"Duplicate member id {member.member_id} for group, use weights "
+                               f"instead: {state.name}")
             seen.add(member.member_id)
             if member.weight <= 0:
-                raise _invalid(f"{state.name}: member {member.member_id} has weight 0")
+                raise _invalid(f"Member weight must be a positive integer value: {state.name}: "
+                               f"member {member.member_id}")
             if member.watch_port or member.watch:
                 raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "watch ports")
             if member.member_id not in state.members:
-                raise P4RuntimeError(StatusCode.NOT_FOUND,
-                                     f"{state.name}: no member {member.member_id}")
+                raise P4RuntimeError(StatusCode.NOT_FOUND, "Member id does not exist: "
+                                     f"{member.member_id}: {state.name}")
             expanded.extend([member.member_id] * member.weight)
         if max_size and len(expanded) > max_size:
             raise P4RuntimeError(StatusCode.RESOURCE_EXHAUSTED,
@@ -288,14 +297,16 @@ class ActionProfiles:
         """The target's id of the member a table entry names (NOT_FOUND if none)."""
         state = self._profile(profile_id)
         if member_id not in state.members:
-            raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no member {member_id}")
+            raise P4RuntimeError(StatusCode.NOT_FOUND,
+                                 f"Member id does not exist: {member_id}: {state.name}")
         return state.member_ids.target(member_id)
 
     def check_group_reference(self, profile_id: int, group_id: int) -> int:
         """The target's id of the group a table entry names (NOT_FOUND if none)."""
         state = self._profile(profile_id)
         if group_id not in state.groups:
-            raise P4RuntimeError(StatusCode.NOT_FOUND, f"{state.name}: no group {group_id}")
+            raise P4RuntimeError(StatusCode.NOT_FOUND,
+                                 f"Group id does not exist: {group_id}: {state.name}")
         return state.group_ids.target(group_id)
 
     def controller_member(self, profile_id: int, target_id: int) -> int | None:

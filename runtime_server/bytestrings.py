@@ -18,7 +18,8 @@ def decode_unsigned(data: bytes, bitwidth: int, what: str) -> int:
     if value.bit_length() > bitwidth:
         raise P4RuntimeError(
             StatusCode.OUT_OF_RANGE,
-            f"{what}: value 0x{value:x} does not fit in {bitwidth} bits",
+            f"Bytestring provided does not fit within {bitwidth} bits: {what}: "
+            f"value 0x{value:x}",
         )
     return value
 

@@ -28,6 +28,16 @@ _ONEOF_KIND = {
 }
 
 
+# PI's texts (p4lang/PI proto/frontend), which tests written against BMv2 expect; kvick's
+# detail follows each after a colon.
+PI_LPM_DONT_CARE = ("Invalid reprsentation of 'don't care' LPM match, omit match field instead "
+                    "of using a prefix length of 0")  # sic: PI's spelling
+PI_TERNARY_DONT_CARE = ("Invalid representation of 'don't care' ternary match, omit match "
+                        "field instead of using 0 mask")
+PI_RANGE_DONT_CARE = ("Invalid representation of 'don't care' range match, omit match field "
+                      "instead of using low=0 and high=2**bitwidth-1")
+
+
 def _invalid(message: str) -> P4RuntimeError:
     return P4RuntimeError(StatusCode.INVALID_ARGUMENT, message)
 
@@ -39,8 +49,8 @@ def decode_field(field: MatchFieldInfo, match: p4runtime_pb2.FieldMatch) -> tupl
         raise _invalid(f"match field {field.name!r}: no match value set")
     if _ONEOF_KIND.get(which) != field.match_type:
         raise _invalid(
-            f"match field {field.name!r} is {MatchType.Name(field.match_type)}, "
-            f"the request gives {which}"
+            f"Invalid match type: match field {field.name!r} is "
+            f"{MatchType.Name(field.match_type)}, the request gives {which}"
         )
     width = field.bitwidth
     what = f"match field {field.name!r}"
@@ -51,28 +61,31 @@ def decode_field(field: MatchFieldInfo, match: p4runtime_pb2.FieldMatch) -> tupl
     if which == "lpm":
         value = decode_unsigned(match.lpm.value, width, what)
         prefix_len = match.lpm.prefix_len
-        if prefix_len <= 0 or prefix_len > width:
-            raise _invalid(
-                f"{what}: prefix length {prefix_len} outside 1..{width} "
-                "(a don't-care LPM field must be omitted)"
-            )
+        if prefix_len == 0:
+            raise _invalid(f"{PI_LPM_DONT_CARE}: {what}")
+        if prefix_len < 0:
+            raise _invalid(f"Prefix length cannot be < 0: {what}: {prefix_len}")
+        if prefix_len > width:
+            raise _invalid(f"Prefix length cannot be > bitwidth: {what}: {prefix_len} > {width}")
         if value & ((1 << (width - prefix_len)) - 1):
-            raise _invalid(f"{what}: bits beyond the /{prefix_len} prefix are not zero")
+            raise _invalid(f"Invalid LPM value, incorrect number of trailing zeros: {what}: "
+                           f"bits beyond the /{prefix_len} prefix are not zero")
         return (value, prefix_len)
     if which == "ternary":
         value = decode_unsigned(match.ternary.value, width, what)
         mask = decode_unsigned(match.ternary.mask, width, what + " mask")
         if mask == 0:
-            raise _invalid(f"{what}: all-zero mask (a don't-care field must be omitted)")
+            raise _invalid(f"{PI_TERNARY_DONT_CARE}: {what}")
         if value & ~mask:
-            raise _invalid(f"{what}: value has bits set outside the mask")
+            raise _invalid(f"Invalid ternary value, make sure value & mask == value: {what}")
         return (value, mask)
     low = decode_unsigned(match.range.low, width, what + " low")
     high = decode_unsigned(match.range.high, width, what + " high")
     if low > high:
-        raise _invalid(f"{what}: low bound {low} above high bound {high}")
+        raise _invalid(f"Invalid range value, make sure low <= high: {what}: low bound {low} "
+                       f"above high bound {high}")
     if low == 0 and high == (1 << width) - 1:
-        raise _invalid(f"{what}: full range (a don't-care field must be omitted)")
+        raise _invalid(f"{PI_RANGE_DONT_CARE}: {what}")
     return (low, high)
 
 
@@ -88,7 +101,7 @@ def decode_key(
     for match in matches:
         field = fields_by_id.get(match.field_id)
         if field is None:
-            raise _invalid(f"{what}: unknown match field id {match.field_id}")
+            raise _invalid(f"Unknown field in match key: {what}: field id {match.field_id}")
         if match.field_id in given:
             raise _invalid(f"{what}: match field {field.name!r} given twice")
         given[match.field_id] = decode_field(field, match)
@@ -96,7 +109,8 @@ def decode_key(
     for field in fields:
         value = given.get(field.id)
         if value is None and field.match_type == MatchType.EXACT:
-            raise _invalid(f"{what}: exact match field {field.name!r} is missing")
+            raise _invalid(f"Missing non-ternary field in match key: {what}: exact match "
+                           f"field {field.name!r}")
         key.append(value)
     return tuple(key)
 
@@ -134,14 +148,17 @@ def decode_action(
     wide."""
     info = index.actions.get(action.action_id)
     if info is None:
-        raise _invalid(f"{what}: unknown action id {action.action_id}")
+        raise _invalid(f"Invalid action for table: {what}: unknown action id "
+                       f"{action.action_id}")
     if allowed is not None and action.action_id not in allowed:
-        raise _invalid(f"{what}: action {info.name!r} is not one of its actions")
+        raise _invalid(f"Invalid action for table: {what}: action {info.name!r} is not one "
+                       "of its actions")
     values: dict[int, int] = {}
     for param in action.params:
         param_info = info.params_by_id.get(param.param_id)
         if param_info is None:
-            raise _invalid(f"{what}: action {info.name!r} has no parameter id {param.param_id}")
+            raise _invalid(f"Unknown action parameter: {what}: action {info.name!r} has no "
+                           f"parameter id {param.param_id}")
         if param.param_id in values:
             raise _invalid(f"{what}: parameter {param_info.name!r} given twice")
         values[param.param_id] = decode_unsigned(

@@ -15,7 +15,9 @@ from runtime_server.errors import P4RuntimeError, StatusCode, call_target
 from runtime_server.p4info_index import Kind, MatchFieldInfo, MatchType, P4InfoIndex
 from runtime_server.proto import p4runtime_pb2
 
+INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
+DELETE = p4runtime_pb2.Update.DELETE
 
 
 def _invalid(message: str) -> P4RuntimeError:
@@ -28,7 +30,7 @@ def _indices(entity_index, has_index: bool, size: int, what: str) -> range:
         return range(size)
     index = entity_index.index
     if index < 0:
-        raise _invalid(f"{what}: negative index {index}")
+        raise _invalid(f"A negative number is not a valid index value: {what}: {index}")
     if index >= size:
         raise P4RuntimeError(StatusCode.OUT_OF_RANGE, f"{what}: index {index} >= size {size}")
     return range(index, index + 1)
@@ -55,7 +57,10 @@ class Externs:
 
     def write_counter(self, update_type: int, entry: p4runtime_pb2.CounterEntry) -> None:
         if update_type != MODIFY:
-            raise _invalid("CounterEntry can only be modified")
+            verb = "INSERT" if update_type == INSERT else "DELETE" if update_type == DELETE \
+                else str(update_type)
+            raise _invalid(f"{verb} update type not supported for counters: CounterEntry can "
+                           "only be modified")
         counter = _selected(self.index, Kind.COUNTER, entry.counter_id)[0] \
             if entry.counter_id else None
         if counter is None:
@@ -84,7 +89,10 @@ class Externs:
 
     def write_meter(self, update_type: int, entry: p4runtime_pb2.MeterEntry) -> None:
         if update_type != MODIFY:
-            raise _invalid("MeterEntry can only be modified")
+            verb = "INSERT" if update_type == INSERT else "DELETE" if update_type == DELETE \
+                else str(update_type)
+            raise _invalid(f"{verb} update type not supported for meters: MeterEntry can only "
+                           "be modified")
         if entry.HasField("counter_data"):
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
         if not entry.meter_id:

@@ -128,7 +128,7 @@ def apply_continue(pipeline, plan: Plan, errors: Errors) -> None:
         failed = call_target(pipeline.switch.table_write_encoded, [_target_run(run)])
         failed_positions = set()
         for _run_index, j, err in failed:
-            errors[run.positions[j]] = from_target_error(err)
+            errors[run.positions[j]] = _table_error(err)
             failed_positions.add(j)
         for state, j, handle in touched:
             if j not in failed_positions:
@@ -164,11 +164,26 @@ def apply_atomic(pipeline, plan: Plan, errors: Errors) -> None:
     if failed:
         run_index, j, err = failed[0]
         position = runs[run_index].positions[j]
-        errors[position] = from_target_error(err)
+        errors[position] = _table_error(err)
         _mark_not_applied(errors, position)
         return
     for state, _j, handle in touched:
         pipeline.tables.forget(state, handle)
+
+
+# PI's words for the table errors both paths give (tables.py uses the same).
+_PI_TABLE_TEXT = {
+    StatusCode.ALREADY_EXISTS: "Match entry exists, use MODIFY if you wish to change action",
+    StatusCode.NOT_FOUND: "Cannot find match entry",
+}
+
+
+def _table_error(err: Exception) -> P4RuntimeError:
+    error = from_target_error(err)
+    pi_text = _PI_TABLE_TEXT.get(error.code)
+    if pi_text is not None:
+        error = P4RuntimeError(error.code, f"{pi_text}: {error.message}")
+    return error
 
 
 def _mark_not_applied(errors: Errors, failed: int) -> None:

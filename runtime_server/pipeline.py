@@ -156,8 +156,10 @@ class Pipeline:
         entity = update.entity
         which = entity.WhichOneof("entity")
         update_type = update.type
+        if update_type == p4runtime_pb2.Update.UNSPECIFIED:
+            raise _invalid("Update type is not set")
         if update_type not in (INSERT, MODIFY, DELETE):
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            raise _invalid(f"Invalid update type: {update_type}")
         if which == "table_entry":
             self.tables.write(update_type, entity.table_entry)
         elif which == "action_profile_member":

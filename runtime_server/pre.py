@@ -34,7 +34,8 @@ def _replicas(entry, what: str) -> list[tuple[int, int]]:
             raise _invalid(f"{what}: instance {replica.instance} exceeds {INSTANCE_BITS} bits")
         pairs.append((port, replica.instance))
     if len(set(pairs)) != len(pairs):
-        raise _invalid(f"{what}: two replicas with the same port and instance")
+        raise _invalid(f"Duplicate replica in multicast group: {what}: two replicas with the "
+                       "same port and instance")
     return pairs
 
 
@@ -64,14 +65,18 @@ class ReplicationEngine:
             raise _invalid("PacketReplicationEngineEntry with nothing set")
 
     def _check_existence(self, update_type: int, store: dict, key: int, what: str) -> None:
+        group = what.startswith("multicast")
         if key == 0:
-            raise _invalid(f"{what} id 0 is reserved for wildcard reads")
+            pi_text = "0 is not a valid group id" if group else "0 is not a valid session id"
+            raise _invalid(f"{pi_text}: {what} id 0 is reserved for wildcard reads")
         if update_type == INSERT and key in store:
-            raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{what} {key} exists")
+            pi_text = "Multicast group already exists: " if group else ""
+            raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{pi_text}{what} {key} exists")
         if update_type in (MODIFY, DELETE) and key not in store:
-            raise P4RuntimeError(StatusCode.NOT_FOUND, f"no {what} {key}")
+            pi_text = "Multicast group does not exist: " if group else ""
+            raise P4RuntimeError(StatusCode.NOT_FOUND, f"{pi_text}no {what} {key}")
         if update_type not in (INSERT, MODIFY, DELETE):
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            raise _invalid(f"Invalid update type: {update_type}")
 
     def _write_group(self, update_type: int, group) -> None:
         gid = group.multicast_group_id

@@ -115,10 +115,13 @@ class Tables:
         if entry.is_default_action:
             self._write_default(state, update_type, entry)
             return
+        if entry.idle_timeout_ns < 0:
+            raise _invalid(f"idle_timeout_ns must be a positive value: {entry.idle_timeout_ns}")
         if entry.idle_timeout_ns and not info.supports_idle_timeout:
-            raise _invalid(f"table {info.name!r} does not support idle timeout")
+            raise _invalid("idle_timeout_ns must be set to 0 for tables which do not support "
+                           f"idle timeout: table {info.name!r}")
         if entry.HasField("time_since_last_hit"):
-            raise _invalid("time_since_last_hit is set in a write")
+            raise _invalid("has_time_since_last_hit must not be set in WriteRequest")
         if info.is_const_table and (update_type != MODIFY or entry.HasField("action")):
             raise _denied(f"table {info.name!r} is const: its entries cannot change")
         if not info.match_fields and update_type == INSERT:
@@ -127,23 +130,26 @@ class Tables:
         priority = entry.priority
         if info.needs_priority:
             if priority <= 0:
-                raise _invalid(f"table {info.name!r} needs a priority above 0")
+                raise _invalid(f"Zero priority for ternary match: table {info.name!r} needs a "
+                               f"priority above 0 (got {priority})")
         elif priority != 0:
-            raise _invalid(f"table {info.name!r} takes no priority (got {priority})")
+            raise _invalid(f"Non-zero priority for non-ternary match: table {info.name!r} takes "
+                           f"no priority (got {priority})")
         if update_type not in (INSERT, MODIFY, DELETE):
-            raise _invalid(f"update type {update_type} is not INSERT, MODIFY or DELETE")
+            raise _invalid(f"Invalid update type: {update_type} is not INSERT, MODIFY or DELETE")
         handle = self.find(state, key, priority)
         if update_type == INSERT:
             if handle is not None:
-                raise P4RuntimeError(StatusCode.ALREADY_EXISTS, f"{info.name}: entry exists")
+                raise P4RuntimeError(StatusCode.ALREADY_EXISTS, "Match entry exists, use MODIFY if "
+                                     f"you wish to change action: {info.name}")
             self._insert(state, key, priority, entry)
         elif update_type == MODIFY:
             if handle is None:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"{info.name}: no such entry")
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
             self._modify(state, handle, entry)
         else:
             if handle is None:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"{info.name}: no such entry")
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
             if info.is_const_table:
                 raise _denied(f"table {info.name!r} is const")
             call_target(self.switch.table_delete, state.target_name, handle)
@@ -166,7 +172,7 @@ class Tables:
     def _insert(self, state: TableState, key: Key, priority: int, entry) -> None:
         info = state.info
         if not entry.HasField("action"):
-            raise _invalid(f"{info.name}: INSERT needs an action")
+            raise _invalid(f"'action' field must be set for non-default entries: {info.name}")
         self._check_direct_resources(state, entry)
         match = state.to_target_match(key)
         target_priority = priority or None
@@ -186,7 +192,7 @@ class Tables:
                     .SerializeToString()
         else:
             if entry.action.WhichOneof("type") != "action":
-                raise _invalid(f"{info.name} is a direct table: the action must be an Action")
+                raise _invalid(f"Cannot provide indirect action for direct table {info.name}")
             action, params = self._direct_action(state, entry.action.action, default=False)
             handle = call_target(self.switch.table_add, state.target_name, match, action, params,
                                  priority=target_priority)
@@ -227,7 +233,7 @@ class Tables:
                 self._take_profile_use(state, record, entry.action)
             else:
                 if entry.action.WhichOneof("type") != "action":
-                    raise _invalid(f"{info.name} is a direct table: the action must be an Action")
+                    raise _invalid(f"Cannot provide indirect action for direct table {info.name}")
                 action, params = self._direct_action(state, entry.action.action, default=False)
                 call_target(self.switch.table_modify, state.target_name, handle, action, params)
         self._apply_direct_resources(state, handle, record, entry, inserting=False)
@@ -253,7 +259,8 @@ class Tables:
                 profile_id, action.action_profile_action_set, allowed, info.name
             )
             return {"group": oneshot.group_id}, oneshot
-        raise _invalid(f"{info.name} is an indirect table: give a member, a group or an action set")
+        raise _invalid(f"Cannot provide direct action for indirect table {info.name}: give a "
+                       "member, a group or an action set")
 
     def _take_profile_use(self, state: TableState, record: Record, action) -> None:
         kind = action.WhichOneof("type")
@@ -278,17 +285,19 @@ class Tables:
         action_info, params = decode_action(self.index, action, info.action_scopes, info.name)
         scope = info.action_scopes[action.action_id]
         if default and scope == Scope.TABLE_ONLY:
-            raise _denied(f"{info.name}: action {action_info.name!r} cannot be the default")
+            raise _denied(f"Cannot use TABLE_ONLY action as default action: {info.name}: "
+                          f"action {action_info.name!r}")
         if not default and scope == Scope.DEFAULT_ONLY:
-            raise _denied(f"{info.name}: action {action_info.name!r} is for the default only")
+            raise _denied(f"Cannot use DEFAULT_ONLY action in table entry: {info.name}: "
+                          f"action {action_info.name!r}")
         return action_info.name, params
 
     def _check_direct_resources(self, state: TableState, entry) -> None:
         info = state.info
         if entry.HasField("counter_data") and not info.direct_counter_id:
-            raise _invalid(f"table {info.name!r} has no direct counter")
+            raise _invalid(f"Table has no direct counters: {info.name!r}")
         if entry.HasField("meter_config") and not info.direct_meter_id:
-            raise _invalid(f"table {info.name!r} has no direct meter")
+            raise _invalid(f"Table has no direct meters: {info.name!r}")
         if entry.HasField("meter_counter_data"):
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
 
@@ -314,15 +323,21 @@ class Tables:
     def _write_default(self, state: TableState, update_type: int, entry) -> None:
         info = state.info
         if update_type != MODIFY:
-            raise _invalid(f"{info.name}: the default entry can only be modified")
-        if entry.match or entry.priority:
-            raise _invalid(f"{info.name}: a default entry has no match and no priority")
+            verb = {INSERT: "INSERT", DELETE: "DELETE"}.get(update_type, str(update_type))
+            raise _invalid(f"Cannot use {verb} for default entry: {info.name}: the default "
+                           "entry can only be modified")
+        if entry.match:
+            raise _invalid(f"Non-empty key for default entry: {info.name}")
+        if entry.priority:
+            raise _invalid(f"Non-zero priority for default entry: {info.name}")
         if entry.idle_timeout_ns or entry.HasField("time_since_last_hit"):
             raise _invalid(f"{info.name}: no idle timeout on the default entry")
         if info.const_default_action_id:
-            raise _denied(f"{info.name}: the default action is const")
+            raise _denied(f"Cannot set / reset default action for table {info.id} which has a "
+                          f"const default action: {info.name}")
         if info.implementation_id and entry.HasField("action"):
-            raise _denied(f"{info.name}: an indirect table's default entry cannot change")
+            raise _denied(f"Cannot set / reset default action for indirect table {info.id}: "
+                          f"{info.name}")
         self._check_direct_resources(state, entry)
         if entry.HasField("action"):
             if entry.action.WhichOneof("type") != "action":
@@ -515,7 +530,7 @@ class Tables:
             raise _invalid("DirectCounterEntry can only be modified")
         state, handle = self.handle_for(entity.table_entry)
         if not state.info.direct_counter_id:
-            raise _invalid(f"table {state.info.name!r} has no direct counter")
+            raise _invalid(f"Table has no direct counters: {state.info.name!r}")
         if entity.HasField("data"):
             call_target(self.switch.direct_counter_write, state.target_name, handle,
                         entity.data.packet_count, entity.data.byte_count)
@@ -538,7 +553,7 @@ class Tables:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED, "per-color meter counters")
         state, handle = self.handle_for(entity.table_entry)
         if not state.info.direct_meter_id:
-            raise _invalid(f"table {state.info.name!r} has no direct meter")
+            raise _invalid(f"Table has no direct meters: {state.info.name!r}")
         config = entity.config if entity.HasField("config") else None
         self._set_direct_meter(state, handle, config)
         record = state.records.get(handle) or Record()

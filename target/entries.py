@@ -184,10 +184,14 @@ class TableEntries:
         return self.ident.get(self._ident_key(enc))
 
     # ------------------------------------------------------------------ changes
-    def reserve_id(self) -> int:
+    def reserve_id(self, enc: Any = None) -> int:
+        """A free entry id for an insert of `enc`; a full table refuses an insert of a match
+        it already holds as that (AlreadyExists), as the bulk path does."""
         if self.free:
             return self.free.pop()
         if self.next_id >= self.info.size:
+            if enc is not None and self.find(enc) is not None:
+                raise AlreadyExists(f"table {self.info.name}: an entry with this match exists")
             raise ResourceExhausted(f"table {self.info.name} is full ({self.info.size} entries)")
         self.next_id += 1
         return self.next_id - 1

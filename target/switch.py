@@ -261,7 +261,7 @@ class Switch:
 
     def _apply_add(self, pl: Pipeline, st: TableEntries, prepared: tuple[Any, ...]) -> int:
         enc, ref, pvals = prepared
-        eid = st.reserve_id()
+        eid = st.reserve_id(enc)
         try:
             st.matcher_add(enc, eid)
         except TargetError:
@@ -929,7 +929,7 @@ class Switch:
                 if kind == self.UPDATE_INSERT:
                     enc = encoded_from_stored(st, bytes(row),
                                               priorities[j] if needs_priority else None)
-                    eid = st.reserve_id()
+                    eid = st.reserve_id(enc)
                     try:
                         st.matcher_add(enc, eid)
                     except TargetError:

@@ -155,3 +155,20 @@ def test_fast_and_protobuf_paths_agree_on_fuzzed_requests() -> None:
     assert report.requests >= 100
     assert report.fast_updates > 100
     assert report.disagreements == []
+
+
+def test_full_table_refuses_an_existing_match_as_already_exists() -> None:
+    """Found by the differential fuzz: the bulk path said RESOURCE_EXHAUSTED where the
+    protobuf path (which looks the match up first) said ALREADY_EXISTS."""
+    from p4runtime_corpus import json_bytes
+
+    from target import Lpm, Switch
+    from target.errors import AlreadyExists
+
+    switch = Switch()
+    switch.load(json_bytes("tutorial_basic"))
+    size = switch.program.tables["MyIngress.ipv4_lpm"].size
+    for i in range(size):
+        switch.table_add("MyIngress.ipv4_lpm", [Lpm(i << 8, 24)], "MyIngress.drop")
+    with pytest.raises(AlreadyExists):
+        switch.table_add("MyIngress.ipv4_lpm", [Lpm(5 << 8, 24)], "MyIngress.drop")

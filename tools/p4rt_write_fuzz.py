@@ -299,9 +299,26 @@ def one_request(twins: Twins, gen: Generator, rng: random.Random, report: Report
                 f"{b or 'OK'}: {Update.FromString(updates[i]) if _parses(updates[i]) else updates[i]!r}")
     if any(e == "INTERNAL" for e in fast):
         report.disagreements.append(f"request {report.requests}: INTERNAL")
-    if twins.state(twins.pipelines[0]) != twins.state(twins.pipelines[1]):
-        report.disagreements.append(f"request {report.requests}: the two switches differ")
+    fast_state, reference_state = (twins.state(p) for p in twins.pipelines)
+    if fast_state != reference_state:
+        only_fast = sorted(set(fast_state) - set(reference_state))
+        only_reference = sorted(set(reference_state) - set(fast_state))
+        report.disagreements.append(
+            f"request {report.requests}: the two switches differ: only after the fast path "
+            f"{[_entity_text(e) for e in only_fast[:2]]}, only after protobuf "
+            f"{[_entity_text(e) for e in only_reference[:2]]}; the updates were "
+            f"{[_update_text(u) for u in updates]}")
         raise RuntimeError("\n".join(report.disagreements[-3:]))
+
+
+def _entity_text(data: bytes) -> str:
+    return text_format.MessageToString(p4runtime_pb2.Entity.FromString(data), as_one_line=True)
+
+
+def _update_text(data: bytes) -> str:
+    if not _parses(data):
+        return repr(data)
+    return text_format.MessageToString(Update.FromString(data), as_one_line=True)
 
 
 def _parses(data: bytes) -> bool:
