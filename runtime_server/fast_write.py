@@ -19,13 +19,8 @@ from runtime_server.entry_codec import decode_action, decode_key
 from runtime_server.errors import P4RuntimeError, StatusCode, call_target, from_target_error
 from runtime_server.p4info_index import Scope
 from runtime_server.proto import p4runtime_pb2
-from runtime_server.write_decoder import (
-    UPDATE_DELETE,
-    UPDATE_MODIFY,
-    ActionLayout,
-    TableLayout,
-    decode_updates,
-)
+from runtime_server.write_decoder import ActionLayout, TableLayout, decode_updates
+from target.pipeline.constants import UPDATE_DELETE, UPDATE_MODIFY
 
 Errors = list[P4RuntimeError | None]
 log = logging.getLogger("kvick.p4runtime")

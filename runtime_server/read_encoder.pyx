@@ -18,12 +18,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-cdef enum:
-    MT_EXACT = 2
-    MT_LPM = 3
-    MT_TERNARY = 4
-    MT_RANGE = 5
-    MT_OPTIONAL = 6
+# P4Info match types (MT_*) and PARAM_BYTES: target/pipeline/constants.py
+include "../target/pipeline/constants.pxi"
 
 
 cdef inline Py_ssize_t put_varint(uint8_t *out, uint64_t v) noexcept nogil:
@@ -89,7 +85,6 @@ cdef extern from *:
 
 
 cdef enum:
-    PARAM_BYTES = 16            # one packed parameter: 16 little-endian bytes
     ENTRY_MAX = 65536           # the largest TableEntry the fast path writes
 
 

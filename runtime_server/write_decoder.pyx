@@ -20,22 +20,14 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
-# Update kinds in the `kinds` column (P4Runtime's Update.Type numbers) and SLOW.
-UPDATE_INSERT = 1
-UPDATE_MODIFY = 2
-UPDATE_DELETE = 3
+# Update kinds in the `kinds` column (UPDATE_*), match types (MT_*), PARAM_BYTES: one source,
+# target/pipeline/constants.py. SLOW marks a row the fast path leaves to the general one.
+include "../target/pipeline/constants.pxi"
 SLOW = 0
 
-# P4Info MatchField.MatchType numbers.
 cdef enum:
-    MT_EXACT = 2
-    MT_LPM = 3
-    MT_TERNARY = 4
-    MT_RANGE = 5
-    MT_OPTIONAL = 6
     MAX_FIELDS = 64
     MAX_PARAMS = 64
-    PARAM_BYTES = 16    # one parameter slot of the target's packed form (little-endian)
 
 # P4Info ActionRef.Scope.DEFAULT_ONLY
 cdef int SCOPE_DEFAULT_ONLY = 2

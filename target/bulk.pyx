@@ -32,18 +32,14 @@ FAIL_FULL = 3            # no free entry id: the table holds its declared size
 FAIL_NO_MEMORY = 4       # the DIR-24-8 structure could not grow (memory or tbl8 groups)
 FAIL_BAD_KIND = 5        # not INSERT, MODIFY or DELETE
 
-# Update kinds (P4Runtime's Update.Type numbers, as in Switch.UPDATE_*).
-cdef enum:
-    INSERT = 1
-    MODIFY = 2
-    DELETE = 3
+# UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE, PARAM_BYTES (target/pipeline/constants.py)
+include "pipeline/constants.pxi"
 
 # The undo record of a stretch of inserts: (UNDO_INSERTED, entries, [handles in order]).
 UNDO_INSERTED = 4
 
 cdef enum:
     ROW_BYTES = 8        # a stored LPM24 row: 4 value bytes, 4 mask bytes
-    PARAM_BYTES = 16
     MAX_DIR24_VALUE = 0x00FFFFFF
 
 
@@ -130,7 +126,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     if 2 * entries.key_bytes != ROW_BYTES:
         raise ValueError(f"table {entries.info.name} is not a 32-bit LPM table")
     for j in range(n):
-        if kinds[j] == INSERT:
+        if kinds[j] == UPDATE_INSERT:
             inserts += 1
     cdef int64_t next_id = entries.next_id
     if inserts:
@@ -159,7 +155,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             plen = prefix_length(be32(row + 4))
             found = dir24_get(matcher.c, prefix, plen)
             code = 0
-            if kind == INSERT:
+            if kind == UPDATE_INSERT:
                 eid = -1
                 if found >= 0:
                     code = FAIL_EXISTS
@@ -192,7 +188,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                     inserted.append(eid)
                 continue
             inserted = None
-            if kind != MODIFY and kind != DELETE:
+            if kind != UPDATE_MODIFY and kind != UPDATE_DELETE:
                 code = FAIL_BAD_KIND
             elif found < 0:
                 code = FAIL_MISSING
@@ -202,15 +198,15 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                     break
                 continue
             eid = found
-            if kind == MODIFY:
+            if kind == UPDATE_MODIFY:
                 if undo is not None:
-                    undo.append((MODIFY, entries, eid, pl.entry_get(ti, eid)))
+                    undo.append((UPDATE_MODIFY, entries, eid, pl.entry_get(ti, eid)))
                 pending.add(False, <uint32_t>eid, actions[j], &params[j * param_bytes])
                 continue
             # DELETE: what is queued may concern this entry, so it goes first
             pending.flush()
             if undo is not None:
-                undo.append((DELETE, entries, eid, bytes(row[:ROW_BYTES]), 0,
+                undo.append((UPDATE_DELETE, entries, eid, bytes(row[:ROW_BYTES]), 0,
                              pl.entry_get(ti, eid), pl.entry_counter(ti, eid)))
             dir24_delete(matcher.c, prefix, plen)
             used[eid] = 0

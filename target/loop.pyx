@@ -14,8 +14,9 @@ cimport cython
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, nanosleep, timespec
+from posix.time cimport nanosleep, timespec
 
+from target.clock cimport monotonic_ns
 from target.driver.port cimport Port, port_ops_t, port_stats_t
 from target.packet cimport PacketPool, pkt_pool_t, pkt_t, pool_free
 
@@ -44,12 +45,6 @@ cdef inline void count_group(pkt_t **pkts, int n, uint64_t *multicast,
             broadcast[0] += 1
         else:
             multicast[0] += 1
-
-
-cdef inline uint64_t mono_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
 
 
 @cython.final
@@ -181,7 +176,7 @@ cdef class Breather:
 
     def run(self, double seconds, uint64_t max_packets=0, bint stop_when_idle=False) -> int:
         """Breathe for up to `seconds` (or until max_packets received / stop / idle)."""
-        cdef uint64_t deadline = mono_ns() + <uint64_t>(seconds * 1e9)
+        cdef uint64_t deadline = monotonic_ns() + <uint64_t>(seconds * 1e9)
         cdef uint64_t start_rx = self.rx_packets
         cdef uint64_t sleep_ns = 0
         cdef int got
@@ -201,7 +196,7 @@ cdef class Breather:
                     sleep_ns = sleep_ns // 2
                 if max_packets and self.rx_packets - start_rx >= max_packets:
                     break
-                if (self.breaths & 63) == 0 and mono_ns() >= deadline:
+                if (self.breaths & 63) == 0 and monotonic_ns() >= deadline:
                     break
         return self.rx_packets - start_rx
 

@@ -24,7 +24,7 @@ from target.errors import (
 )
 from target.match import Exact, Lpm, MatchField, Optional, Range, Ternary
 from target.packet import PacketPool
-from target.pipeline import build
+from target.pipeline import build, constants
 from target.pipeline.engine import Pipeline
 from target.pipeline.loader import Program, compile_program
 from target.program_info import ProgramInfo, read_p4info
@@ -831,7 +831,9 @@ class Switch:
     # Runs of updates that arrive already encoded (the P4Runtime server's wire decoder writes
     # the stored row form of target.entries): no match objects, one engine lock per call.
 
-    UPDATE_INSERT, UPDATE_MODIFY, UPDATE_DELETE = 1, 2, 3
+    UPDATE_INSERT = constants.UPDATE_INSERT
+    UPDATE_MODIFY = constants.UPDATE_MODIFY
+    UPDATE_DELETE = constants.UPDATE_DELETE
     UNDO_INSERTED = 4        # undo record of target.bulk: (4, entries, [handles inserted])
 
     def table_action_ref(self, table: str | int, action: str | int) -> int:
@@ -1034,7 +1036,7 @@ class Switch:
 # Port numbers are v1model's 9-bit egress_spec, less 511 (the drop port): the same bound for
 # attached ports, the CPU port, packets given to process() and replica ports, so that no port
 # reaches the engine's narrower or wider slots cut to another one.
-MAX_PORT = 510
+MAX_PORT = constants.V1_DROP_PORT - 1
 MAX_MC_GROUP = 65535         # the engine indexes groups by 16 bits
 MAX_CLONE_SESSION = 32767    # and clone sessions by 15
 MAX_INSTANCE = 65535         # v1model's egress_rid

@@ -1,4 +1,4 @@
-"""Regenerate target/pipeline/opcodes.pxi from target/pipeline/opcodes.py."""
+"""Regenerate target/pipeline/opcodes.pxi and constants.pxi from their Python sources."""
 
 import sys
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from target.pipeline.opcodes import write_pxi  # noqa: E402
+from target.pipeline import constants, opcodes  # noqa: E402
 
-write_pxi(str(ROOT / "target" / "pipeline" / "opcodes.pxi"))
+opcodes.write_pxi(str(ROOT / "target" / "pipeline" / "opcodes.pxi"))
+constants.write_pxi(str(ROOT / "target" / "pipeline" / "constants.pxi"))

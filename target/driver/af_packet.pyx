@@ -21,8 +21,8 @@ from target.driver import netdev
 from libc.errno cimport errno
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from target.clock cimport monotonic_ns
 from target.driver.port cimport Port
 from target.packet cimport PacketPool, PKT_HEADROOM, pkt_t, pool_alloc, pool_free
 
@@ -218,12 +218,6 @@ cdef inline int classify_frame(uint32_t snaplen, uint32_t wire_len,
 def frame_verdict(snaplen: int, wire_len: int, max_frame: int) -> str:
     """The RX classification of a frame as a word (ok, runt, too_big); for tests."""
     return ("ok", "runt", "too_big")[classify_frame(snaplen, wire_len, max_frame)]
-
-
-cdef inline uint64_t monotonic_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 cdef inline void rx_next_block(afp_state_t *st) noexcept nogil:

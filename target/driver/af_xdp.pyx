@@ -35,8 +35,8 @@ from libc.errno cimport EAGAIN, EBUSY, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from target.clock cimport monotonic_ns
 from target.driver.port cimport Port
 from target.packet cimport PacketPool, PKT_HEADROOM, pkt_t, pool_alloc, pool_free
 
@@ -57,12 +57,6 @@ cdef enum:
     REFILL_MAX = 256            # buffers moved to the fill ring per call
     COMP_MAX = 512              # completions taken per call
     MAX_CHUNK = 4096            # the kernel's limit for a UMEM chunk: one page
-
-
-cdef inline uint64_t monotonic_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 cdef inline pkt_t *buffer_at(xdp_state_t *st, uint64_t umem_offset) noexcept nogil:

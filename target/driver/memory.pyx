@@ -8,8 +8,8 @@ from array import array
 from libc.stdint cimport UINT64_MAX, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from target.clock cimport monotonic_ns
 from target.driver.port cimport Port, port_rx_fn, port_stats_t, port_tx_fn
 from target.packet cimport PacketPool, PKT_HEADROOM, pkt_pool_t, pkt_t, pool_alloc, pool_free
 
@@ -37,12 +37,6 @@ cdef extern from *:
 
 cdef enum:
     PUMP_MAX_BATCH = 4096       # largest batch pump() accepts
-
-
-cdef inline uint64_t monotonic_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 # ---------------------------------------------------------------------------------------------

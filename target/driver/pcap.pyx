@@ -16,8 +16,9 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport FILE, _IOFBF, fclose, fflush, fopen, fwrite, setvbuf
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
-from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME
 
+from target.clock cimport clock_ns
 from target.driver.port cimport Port
 from target.packet cimport PacketPool, PKT_HEADROOM, pkt_t, pool_alloc, pool_free
 
@@ -51,12 +52,6 @@ cdef uint32_t MAGIC_PCAPNG = 0x0a0d0d0a         # pcapng Section Header Block, e
 
 class PcapFormatError(ValueError):
     """A file that is not a readable classic pcap capture of Ethernet frames."""
-
-
-cdef inline uint64_t clock_ns(int clock) noexcept nogil:
-    cdef timespec ts
-    clock_gettime(clock, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 cdef inline uint32_t read_u32(const uint8_t *at, bint swapped) noexcept nogil:

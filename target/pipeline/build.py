@@ -9,14 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from target.errors import ProgramError
+from target.pipeline.constants import (  # noqa: F401  (TBL_* are read as build.TBL_*)
+    NODE_CALL,
+    NODE_COND,
+    NODE_TABLE,
+    TBL_EXACT,
+    TBL_KEYLESS,
+    TBL_LPM,
+    TBL_LPM24,
+    TBL_TERNARY,
+    TRANS_DEFAULT,
+    TRANS_VALUE,
+    TRANS_VSET,
+)
 from target.pipeline.loader import Program, TableInfoC
 from target.pipeline.lpm_dir24 import Dir24Lpm
 from target.pipeline.match_exact import ExactTable
 from target.pipeline.match_lpm import LpmTable
 from target.pipeline.match_ternary import TernaryTable
 from target.pipeline.meter import MeterArray
-
-TBL_KEYLESS, TBL_EXACT, TBL_LPM24, TBL_LPM, TBL_TERNARY = range(5)
 
 
 def key_layout(prog: Program, t: TableInfoC) -> tuple[list[tuple[Any, ...]], int]:
@@ -167,21 +178,21 @@ def build_pipeline(pl: Any, prog: Program) -> None:
             full = (1 << bits) - 1 if bits else 0
             m = full if mask == -1 else mask & full
             if kind == "default":
-                trans.append((0, 0, 0, target, 0))
+                trans.append((TRANS_DEFAULT, 0, 0, target, 0))
             elif kind == "value":
-                trans.append((1, value & full, m, target, 0))
+                trans.append((TRANS_VALUE, value & full, m, target, 0))
             else:
-                trans.append((2, 0, m, target, value))
+                trans.append((TRANS_VSET, 0, m, target, value))
         pl._set_pstate(i, st["code"], st["keycode"], st["comps"], comp0, trans, trans0)
         comp0 += len(st["comps"])
         trans0 += len(trans)
     for i, n in enumerate(prog.nodes):
         if n[0] == "table":
-            pl._set_node(i, 0, n[1], -1, -1)
+            pl._set_node(i, NODE_TABLE, n[1], -1, -1)
         elif n[0] == "cond":
-            pl._set_node(i, 1, n[1], n[2], n[3])
+            pl._set_node(i, NODE_COND, n[1], n[2], n[3])
         else:
-            pl._set_node(i, 2, n[1], n[2], -1)
+            pl._set_node(i, NODE_CALL, n[1], n[2], -1)
     pl._set_roots(prog.parser_init, prog.ingress_init, prog.egress_init, prog.deparser,
                   std_fields_to_write(prog, calcs))
     for i, (_name, params, code) in enumerate(prog.actions):

@@ -97,12 +97,6 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_destroy(pthread_mutex_t *m)
 
 
-cdef inline uint64_t now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
-
-
 cdef object u128_to_int(u128 v):
     return (int(<uint64_t>(v >> 64)) << 64) | int(<uint64_t>v)
 

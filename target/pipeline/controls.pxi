@@ -55,7 +55,7 @@ cdef void run_control(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
         if node < 0 or x.exit_flag or x.failed:
             return
         n = &pl.nodes[node]
-        if n.kind == 0:
+        if n.kind == NODE_TABLE:
             node = apply_table(pl, x, n.a)
         else:
             x.params = NULL
@@ -195,7 +195,7 @@ cdef inline int64_t group_lookup(Pipeline pl, ctx_t *x, int32_t node) noexcept n
     cdef int64_t ent = -1
     cdef uint32_t k
     cdef int32_t first = -1
-    if node >= 0 and pl.nodes[node].kind == 0:
+    if node >= 0 and pl.nodes[node].kind == NODE_TABLE:
         first = pl.nodes[node].a
         t = &pl.tables[first]
         ent = table_lookup(pl, x, first)

@@ -67,7 +67,7 @@ cdef struct stack_t:
 
 
 cdef struct ptrans_t:
-    uint8_t kind                # 0 default, 1 value/mask, 2 value set
+    uint8_t kind                # TRANS_*
     int32_t next_state          # -1: accept
     u128 value
     u128 mask
@@ -99,7 +99,7 @@ cdef struct pcomp_t:
 
 
 cdef struct node_t:
-    uint8_t kind                # 0 table, 1 condition, 2 action call
+    uint8_t kind                # NODE_*
     int32_t a                   # table index / condition code / action id
     int32_t b                   # condition: true next / call: next
     int32_t c                   # condition: false next
@@ -116,18 +116,15 @@ cdef struct keyf_t:
     u128 mask
 
 
-cdef enum:
-    TBL_KEYLESS = 0
-    TBL_EXACT = 1
-    TBL_LPM24 = 2               # one 32-bit LPM field: DIR-24-8
-    TBL_LPM = 3                 # one LPM field of another width, plus exact fields
-    TBL_TERNARY = 4             # ternary / range / optional / mixed
+# NREGS, table kinds (TBL_*), node and transition kinds, v1model's numbers: constants.py
+include "constants.pxi"
 
+cdef enum:
     REF_NONE = -1               # entry slot free / no default action
 
 
 cdef struct table_t:
-    uint8_t kind
+    uint8_t kind                # TBL_*
     void *matcher               # exact_table_t / dir24_t / lpm_table_t / ternary_table_t
     uint32_t nkeys
     keyf_t *keys

@@ -21,8 +21,8 @@ from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from target.clock cimport monotonic_ns
 from target.packet cimport (PKT_HEADROOM, PacketPool, pkt_clone, pkt_pool_t, pkt_t, pool_alloc,
                             pool_free)
 from target.pipeline.engine cimport *
@@ -198,7 +198,7 @@ cdef class Pipeline:
         self.program = program
         self.pool_obj = pool
         self.pool = &pool.pool
-        self.rng_state = 0x9E3779B97F4A7C15ULL ^ now_ns()
+        self.rng_state = 0x9E3779B97F4A7C15ULL ^ monotonic_ns()
         build_pipeline(self, program)
 
     # The builder (build.py) fills the C arrays through these small setters, so that the
@@ -600,7 +600,7 @@ cdef class Pipeline:
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
             if t.entry_last_hit != NULL:
-                t.entry_last_hit[eid] = now_ns()
+                t.entry_last_hit[eid] = monotonic_ns()
         rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
         if rec == NULL:
             raise MemoryError("entry record")
@@ -646,7 +646,7 @@ cdef class Pipeline:
         cdef Py_ssize_t n = eids.shape[0], k
         cdef uint32_t eid, top = 0
         cdef size_t need = <size_t>n * t.param_stride * 16
-        cdef uint64_t now = now_ns()
+        cdef uint64_t now = monotonic_ns()
         cdef s128 *rec
         cdef bint failed = False
         if actions.shape[0] != n or <size_t>params.shape[0] != need:
@@ -721,7 +721,7 @@ cdef class Pipeline:
 
     def monotonic_ns(self) -> int:
         """The clock entry hit times are taken from."""
-        return now_ns()
+        return monotonic_ns()
 
     def table_stats(self, uint32_t ti) -> tuple[int, int]:
         return (self.tables[ti].hits, self.tables[ti].misses)
@@ -919,3 +919,28 @@ cdef int pipeline_run_batch(void *pipeline, pkt_t **pkts, int n, out_t *outs,
 def batch_entry() -> int:
     """Address of pipeline_run_batch, for the loop to call without Python."""
     return <size_t>&pipeline_run_batch
+
+
+def layout() -> dict[str, int]:
+    """The constants and C layouts as this build compiled them (tests/test_constants.py)."""
+    cdef insn_t i
+    cdef size_t base = <size_t>&i
+    return {
+        "NREGS": NREGS, "PARAM_BYTES": PARAM_BYTES,
+        "TBL_KEYLESS": TBL_KEYLESS, "TBL_EXACT": TBL_EXACT, "TBL_LPM24": TBL_LPM24,
+        "TBL_LPM": TBL_LPM, "TBL_TERNARY": TBL_TERNARY,
+        "NODE_TABLE": NODE_TABLE, "NODE_COND": NODE_COND, "NODE_CALL": NODE_CALL,
+        "TRANS_DEFAULT": TRANS_DEFAULT, "TRANS_VALUE": TRANS_VALUE, "TRANS_VSET": TRANS_VSET,
+        "V1_DROP_PORT": V1_DROP_PORT, "PKT_INSTANCE_NORMAL": PKT_INSTANCE_NORMAL,
+        "PKT_INSTANCE_CLONE_I2E": PKT_INSTANCE_CLONE_I2E,
+        "PKT_INSTANCE_CLONE_E2E": PKT_INSTANCE_CLONE_E2E,
+        "PKT_INSTANCE_RECIRC": PKT_INSTANCE_RECIRC,
+        "PKT_INSTANCE_REPLICATION": PKT_INSTANCE_REPLICATION,
+        "PKT_INSTANCE_RESUBMIT": PKT_INSTANCE_RESUBMIT,
+        "sizeof_s128": sizeof(s128), "sizeof_u128": sizeof(u128),
+        "sizeof_insn": sizeof(insn_t),
+        "insn_op": <size_t>&i.op - base, "insn_a": <size_t>&i.a - base,
+        "insn_b": <size_t>&i.b - base, "insn_c": <size_t>&i.c - base,
+        "insn_d": <size_t>&i.d - base, "insn_e": <size_t>&i.e - base,
+        "sizeof_reg_frame": sizeof(s128) * NREGS,
+    }

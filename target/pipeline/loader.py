@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target.errors import ProgramError
+from target.pipeline.constants import NREGS  # deeper expressions are refused
 from target.pipeline.dialects import upgrade
 from target.pipeline.opcodes import OP
 
-NREGS = 64           # registers per executor frame (the corpus needs 56); deeper expressions are refused
 PHV_SLACK = 32       # spare bytes after the PHV so wide unaligned loads never run off the end
-DROP_PORT = 511
 
 INSTANCE_NORMAL = 0
 INSTANCE_INGRESS_CLONE = 1

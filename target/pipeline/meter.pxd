@@ -41,7 +41,6 @@ cdef int meter_configure(meter_t *m, const double *info_rates, const uint64_t *b
 cdef void meter_reset(meter_t *m) noexcept nogil
 cdef uint32_t meter_get_rates(meter_t *m, double *info_rates, uint64_t *burst_sizes) noexcept nogil
 cdef int meter_execute(meter_t *m, uint64_t now_ns, uint32_t amount) noexcept nogil
-cdef uint64_t meter_now_ns() noexcept nogil
 
 
 cdef inline uint32_t meter_amount(int kind, uint32_t ingress_length) noexcept nogil:

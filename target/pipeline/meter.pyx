@@ -39,8 +39,8 @@ BMv2's per-meter mutex; workers on several cores may share a meter.
 from libc.math cimport isnan
 from libc.stdint cimport UINT64_MAX
 from libc.stdlib cimport calloc, free
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from target.clock cimport monotonic_ns
 from target.pipeline.meter cimport (
     METER_BAD_RATES_LIST,
     METER_BYTES,
@@ -73,12 +73,6 @@ cdef extern from *:
 
 # 2**64 as a double: the first product that does not fit a uint64.
 cdef double _CREDIT_LIMIT = 18446744073709551616.0
-
-
-cdef uint64_t meter_now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 cdef void meter_init(meter_t *m, uint64_t origin_ns, uint32_t rate_count) noexcept nogil:
@@ -203,7 +197,7 @@ cdef class MeterArray:
         self.size = size
         self.rate_count = rate_count
         self.kind_id = _KINDS[kind]
-        origin = meter_now_ns() if origin_ns is None else origin_ns
+        origin = monotonic_ns() if origin_ns is None else origin_ns
         for i in range(size):
             meter_init(&self.cells[i], origin, rate_count)
 

@@ -110,9 +110,9 @@ cdef inline int32_t next_state(Pipeline pl, pstate_t *ps, u128 key) noexcept nog
     cdef uint32_t k, j
     for k in range(ps.ntrans):
         tr = &pl.ptrans[ps.trans0 + k]
-        if tr.kind == 0:
+        if tr.kind == TRANS_DEFAULT:
             return tr.next_state
-        if tr.kind == 1:
+        if tr.kind == TRANS_VALUE:
             if (key & tr.mask) == tr.value:
                 return tr.next_state
         else:

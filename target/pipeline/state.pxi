@@ -1,7 +1,6 @@
 # Per-packet working state of the executor: limits, job and context records, trace and
 # digest records, parser error and trace event numbers (included by engine.pyx).
 
-DEF NREGS = 64           # must equal loader.NREGS
 DEF MAX_JOBS = 1024          # work items alive within one batch
 DEF GROUP = 32               # received packets taken through ingress side by side
 DEF MAX_KEY = 512            # bytes of a table key

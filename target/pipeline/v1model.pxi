@@ -161,8 +161,8 @@ cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, ui
                            uint32_t instance) noexcept nogil:
     """Queue the egress passes of a clone, one per replica of x's clone session.
 
-    instance 1 (ingress to egress): the original packet parsed again with its ingress port,
-    then only the field list survives. Instance 2 (egress to egress): the current headers,
+    PKT_INSTANCE_CLONE_I2E: the original packet parsed again with its ingress port,
+    then only the field list survives. PKT_INSTANCE_CLONE_E2E: the current headers,
     metadata reset, then the field list.
     """
     cdef uint32_t *sess
@@ -184,7 +184,7 @@ cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, ui
             free_pkt(pl, cp)
             continue
         ctx_init(pl, &y, s2, cp, job.seq)
-        if instance == 1:
+        if instance == PKT_INSTANCE_CLONE_I2E:
             kv_zero_words(y.phv, pl.state_bytes)
             kv_field_write(&pl.fields[pl.f_ingress_port], y.phv, job.port)
             run_parser(pl, &y)
@@ -230,7 +230,7 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         trace_ev(pl, x, EV_INGRESS_DONE, egress_spec, mgid, 0)
     # ingress clone: the original packet, parsed again, with the field list preserved
     if x.clone_set:
-        clone_to_session(pl, x, job, tail, head, 1)
+        clone_to_session(pl, x, job, tail, head, PKT_INSTANCE_CLONE_I2E)
     if x.digest_id >= 0:
         learn(pl, x)
     if x.resubmit_fl >= 0:
@@ -246,7 +246,7 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         j2.kind = JOB_INGRESS
         j2.pkt = job.pkt
         j2.port = job.port
-        j2.instance_type = 6
+        j2.instance_type = PKT_INSTANCE_RESUBMIT
         j2.packet_length = job.packet_length
         j2.field_list = x.resubmit_fl
         j2.recirc_depth = job.recirc_depth + 1
@@ -257,7 +257,7 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         return 0
     if mgid != 0:
         if pl.f_instance_type >= 0:
-            kv_field_write(&pl.fields[pl.f_instance_type], x.phv, 5)
+            kv_field_write(&pl.fields[pl.f_instance_type], x.phv, PKT_INSTANCE_REPLICATION)
         nodes = pl.mc_nodes[mgid & 0xFFFF]
         n = nodes[0] if nodes != NULL else 0
         if pl.trace_on:
@@ -268,26 +268,26 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
                 pl.pool_exhausted += 1
                 continue
             kv_field_write(&pl.fields[pl.f_egress_rid], x.phv, nodes[2 + 2 * k])
-            enqueue_egress(pl, x, cp, nodes[1 + 2 * k], 5, tail, head, job)
+            enqueue_egress(pl, x, cp, nodes[1 + 2 * k], PKT_INSTANCE_REPLICATION, tail, head, job)
         if n == 0:
             free_pkt(pl, job.pkt)
         return 0
-    if egress_spec == 511:
+    if egress_spec == V1_DROP_PORT:
         if pl.trace_on:
             trace_ev(pl, x, EV_DROP, 0, 0, 0)
         free_pkt(pl, job.pkt)
         return 0
     if pl.f_instance_type >= 0:
-        kv_field_write(&pl.fields[pl.f_instance_type], x.phv, 0)
+        kv_field_write(&pl.fields[pl.f_instance_type], x.phv, PKT_INSTANCE_NORMAL)
     if may_run_in_place:
         # Nothing else queued: the egress pass runs in this slot, on this header vector.
         job.kind = JOB_EGRESS
         job.port = egress_spec
-        job.instance_type = 0
+        job.instance_type = PKT_INSTANCE_NORMAL
         job.cursor = x.cursor
         job.field_list = -1
         return 1
-    enqueue_egress(pl, x, job.pkt, egress_spec, 0, tail, head, job)
+    enqueue_egress(pl, x, job.pkt, egress_spec, PKT_INSTANCE_NORMAL, tail, head, job)
     return 0
 
 
@@ -314,8 +314,8 @@ cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint3
         free_pkt(pl, job.pkt)
         return nout
     if x.clone_set:
-        clone_to_session(pl, x, job, tail, head, 2)
-    if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == 511:
+        clone_to_session(pl, x, job, tail, head, PKT_INSTANCE_CLONE_E2E)
+    if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == V1_DROP_PORT:
         if pl.trace_on:
             trace_ev(pl, x, EV_DROP, 1, 0, 0)
         free_pkt(pl, job.pkt)
@@ -337,7 +337,7 @@ cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint3
         j2.kind = JOB_INGRESS
         j2.pkt = job.pkt
         j2.port = 0
-        j2.instance_type = 4
+        j2.instance_type = PKT_INSTANCE_RECIRC
         j2.packet_length = job.pkt.len
         j2.field_list = x.recirc_fl
         j2.recirc_depth = job.recirc_depth + 1
@@ -370,7 +370,7 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
     cdef uint32_t t
     cdef int32_t first
     pthread_mutex_lock(&pl.writer_lock)
-    pl.batch_now = now_ns()
+    pl.batch_now = monotonic_ns()
     # Received packets go through ingress GROUP at a time, in three passes, so that the
     # memory misses of the first table (a random DIR-24-8 slot, then the entry's action
     # data) overlap across packets instead of stalling each one in turn:
@@ -389,7 +389,7 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
             j.kind = JOB_INGRESS
             j.pkt = pkts[i + k]
             j.port = pkts[i + k].port
-            j.instance_type = 0
+            j.instance_type = PKT_INSTANCE_NORMAL
             j.packet_length = pkts[i + k].len
             j.field_list = -1
             j.recirc_depth = 0
@@ -397,7 +397,7 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
             ingress_begin(pl, &gx[k], j, MAX_JOBS + k, True)
             gnode[k] = run_until_table(pl, &gx[k], pl.ingress_init)
             first = -1
-            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == 0:
+            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == NODE_TABLE:
                 first = pl.nodes[gnode[k]].a
                 table_prefetch(pl, &gx[k], first)
             # IPv4 route tables applied later in the control start loading now too: their
@@ -415,7 +415,7 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
             if k + ahead < g:
                 gent[k + ahead] = group_lookup(pl, &gx[k + ahead], gnode[k + ahead])
             j = &pl.jobs[MAX_JOBS + k]
-            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == 0:
+            if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == NODE_TABLE:
                 run_control(pl, &gx[k], table_finish(pl, &gx[k], pl.nodes[gnode[k]].a,
                                                            gent[k]))
             elif gnode[k] >= 0:
