@@ -204,6 +204,10 @@ class P4RuntimeService:
 
     def get_pipeline_config(self, request) -> p4runtime_pb2.GetForwardingPipelineConfigResponse:
         self._check_device(request.device_id)
+        if request.response_type not in ResponseType.ResponseType.values():
+            raise P4RuntimeError(StatusCode.INVALID_ARGUMENT,
+                                 f"Invalid response_type in GetForwardingPipelineConfigRequest: "
+                                 f"{request.response_type}")
         response = p4runtime_pb2.GetForwardingPipelineConfigResponse()
         current = self.running
         if current is None:

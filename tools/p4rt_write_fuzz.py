@@ -33,6 +33,7 @@ from google.protobuf import text_format  # noqa: E402
 from google.protobuf.message import DecodeError  # noqa: E402
 
 from runtime_server.proto import p4info_pb2, p4runtime_pb2  # noqa: E402
+from runtime_server.tables import FramedEntities  # noqa: E402
 
 CORPUS = Path(os.environ.get("KVICK_CORPUS", REPO.parent / "shared" / "corpus"))
 PROGRAMS = ("tutorial_basic", "p4c_fabric_20190420_fabric", "p4c_pins_pins_middleblock")
@@ -238,7 +239,11 @@ class Twins:
             entity = p4runtime_pb2.Entity()
             entity.table_entry.table_id = table.preamble.id
             for item in pipeline.read(entity):
-                entries.append(bytes(item))
+                if type(item) is FramedEntities:   # a ReadResponse body of many entities
+                    entries.extend(e.SerializeToString(deterministic=True) for e in
+                                   p4runtime_pb2.ReadResponse.FromString(bytes(item)).entities)
+                else:
+                    entries.append(bytes(item))
         return sorted(entries)
 
 
