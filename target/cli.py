@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from target import bmv2_options, packet_log
+
 log = logging.getLogger("kvick")
 
 SUBCOMMANDS = ("stf",)
@@ -67,30 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unset-election-id", choices=["zero", "lowest"], default="zero",
                         help="a P4Runtime election id left unset reads as 0, as BMv2's server "
                         "does (default), or as lower than any id, as the spec says")
-    parser.add_argument("--log-console", action="store_true", help="log to the console")
-    parser.add_argument("-L", "--log-level", default="info",
-                        choices=["trace", "debug", "info", "warn", "error", "off"])
-    parser.add_argument("--pcap", metavar="DIR", help="record every port's traffic in DIR")
-    parser.add_argument("--use-files", type=int, metavar="WAIT_S",
-                        help="ports are pcap files IFACE_in.pcap/IFACE_out.pcap")
-    parser.add_argument("--thrift-port", type=int, help=argparse.SUPPRESS)
+    bmv2_options.add_arguments(parser)     # the rest of simple_switch_grpc's flags
     parser.add_argument("--p4info", metavar="PATH",
                         help="P4Info of PROGRAM: the server starts with that pipeline set")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="packets per engine batch (default 256)")
-    parser.add_argument("--trace", action="store_true", help="log one line per pipeline event")
     return parser
 
 
 def parse_switch_args(argv: list[str]) -> argparse.Namespace:
     """Parse the switch's options; `--` separators are dropped (options may follow them)."""
     args = build_parser().parse_args([a for a in argv if a != "--"])
-    if args.thrift_port is not None:
-        raise UsageError("--thrift-port: kvick has no Thrift runtime interface; use P4Runtime "
-                         "(--grpc-server-addr)")
-    if args.pcap is not None:
-        raise UsageError("--pcap: per-port capture is not supported yet; use --use-files or "
-                         "-i N@pcap:IN,OUT ports")
+    if bmv2_options.information(args) is not None:
+        return args                         # -v / --json-version: nothing else matters
+    try:
+        args.warnings = bmv2_options.check(args)
+    except bmv2_options.FlagError as err:
+        raise UsageError(str(err)) from None
     if args.program is None and not args.no_p4:
         raise UsageError("give a PROGRAM.json or --no-p4")
     if args.program is not None and args.no_p4:
@@ -128,51 +123,58 @@ def interfaces(args: argparse.Namespace) -> list[Interface]:
     return [Interface(port, name) for port, name in args.interface]
 
 
-def _configure_logging(args: argparse.Namespace) -> None:
-    level = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
-             "warn": logging.WARNING, "error": logging.ERROR, "off": logging.CRITICAL + 1}
-    if args.log_console or args.trace:
-        logging.basicConfig(stream=sys.stderr, level=level[args.log_level],
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-
 def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     """Build the switch, its ports and its P4Runtime server; serve until `stop` is set."""
     from runtime_server import gnmi, gnmi_model
     from runtime_server.server import P4RuntimeServer
     from target import Switch
 
-    _configure_logging(args)
+    log_handler = bmv2_options.configure_logging(args)
     switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port, device_id=args.device_id)
-    if args.trace:
-        switch.set_trace(True)
+    packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)
     if args.program is not None:
         switch.load(args.program, p4info=args.p4info)
-    if args.interface:
-        from target.driver.registry import open_port
-
-        if args.use_files:
-            stop.wait(args.use_files)
-        from target.driver.intel.errors import IntelDriverError
-
-        try:
-            for interface in interfaces(args):
-                switch.add_port(interface.port, open_port(interface.spec))
-        except IntelDriverError as err:
-            # A device that cannot be used (kernel driver, not Intel, no hugepages, no rights)
-            # is the user's to fix: say so in one line, release what is open, exit 1.
-            print(f"kvick: port {interface.port} ({interface.spec}): {err}", file=sys.stderr)
-            for num in list(switch.ports):
-                switch.remove_port(num)
-            return 1
     running = threading.Event()
+    engine_lock = threading.Lock()
 
     def start_engine() -> None:
         # The engine loop needs a program: with --no-p4 it starts at the first commit (a
         # later load restarts it by itself).
-        if not running.is_set():
-            switch.start()
-            running.set()
+        with engine_lock:
+            if not running.is_set():
+                switch.start()
+                running.set()
+
+    def attach_ports() -> bool:
+        from target.driver.intel.errors import IntelDriverError
+        from target.driver.registry import open_port
+
+        wrap = bmv2_options.port_wrapper(args)
+        with engine_lock:
+            # The engine loop takes its ports when it starts: ports added later need a restart.
+            if running.is_set():
+                switch.stop()
+            try:
+                for interface, (_, name) in zip(interfaces(args), args.interface, strict=True):
+                    print(f"Adding interface {name} as port {interface.port}"
+                          f"{' (files)' if args.use_files is not None else ''}", flush=True)
+                    switch.add_port(interface.port, wrap(interface.port, name,
+                                                         open_port(interface.spec)))
+            except IntelDriverError as err:
+                # A device that cannot be used (kernel driver, not Intel, no hugepages, no
+                # rights) is the user's to fix: say so in one line, release what is open, exit 1.
+                print(f"kvick: port {interface.port} ({interface.spec}): {err}", file=sys.stderr)
+                for num in list(switch.ports):
+                    switch.remove_port(num)
+                return False
+            finally:
+                if running.is_set():
+                    switch.start()
+        return True
+
+    # --use-files N: as BMv2, gRPC is served at once and the files are processed after N s.
+    if args.interface and args.use_files is None and not attach_ports():
+        return 1
 
     # gNMI (OpenConfig interfaces, names as given with -i) shares the P4Runtime port.
     oc_interfaces = gnmi_model.Interfaces(switch, dict(args.interface))
@@ -197,6 +199,9 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
         start_engine()
     log.info("kvick: device %d, P4Runtime on port %d", args.device_id, server.port)
     print(f"kvick: P4Runtime server listening on port {server.port}", flush=True)
+    if args.interface and args.use_files is not None and not stop.wait(args.use_files):
+        if not attach_ports():
+            stop.set()
     try:
         stop.wait()
     finally:
@@ -204,6 +209,10 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
         server.stop()
         if running.is_set():
             switch.stop()
+        for num in list(switch.ports):
+            switch.remove_port(num)          # flushes --pcap and --use-files output files
+        if log_handler is not None:
+            log_handler.close()
     return 0
 
 
@@ -229,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"kvick: {err}", file=sys.stderr)
         return 2
+    info = bmv2_options.information(args)
+    if info is not None:
+        print(info)
+        return 0
+    for line in args.warnings:
+        print(f"kvick: {line}", file=sys.stderr)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

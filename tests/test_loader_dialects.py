@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from scapy.all import IP, UDP, Ether, raw
+from shared_data import CORPUS, require
 
 from target import Exact, Lpm, ProgramError, Switch, Ternary
 from target.pipeline.loader import compile_program
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "bmv2_json"
-ONOS = HERE.parents[1] / "shared" / "corpus" / "onos_basic" / "extra" / "onos_shipped_p4c_2021"
+ONOS = CORPUS / "onos_basic" / "extra" / "onos_shipped_p4c_2021"
 
 
 def program(name: str) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def switch(prog: dict[str, Any] | Path) -> Switch:
 
 def test_onos_shipped_basic_pipeline_loads_and_forwards() -> None:
     sw = Switch(pool_size=1024)
-    sw.load(str(ONOS / "basic.json"), str(ONOS / "basic_p4info.txt"))
+    sw.load(str(require(ONOS / "basic.json")), str(ONOS / "basic_p4info.txt"))
     sw.table_add("ingress.table0_control.table0",
                  [Ternary(0, 0), Ternary(0, 0), Ternary(0, 0), Ternary(0x0800, 0xFFFF),
                   Ternary(0, 0), Ternary(0x0A000001, 0xFFFFFFFF), Ternary(0, 0),

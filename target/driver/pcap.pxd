@@ -6,7 +6,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdio cimport FILE
 
 from target.driver.port cimport Port, port_stats_t
-from target.packet cimport pkt_pool_t
+from target.packet cimport pkt_pool_t, pkt_t
 
 
 cdef struct pcap_reader_t:
@@ -26,6 +26,11 @@ cdef struct pcap_writer_t:
     bint write_failed           # a write came up short; flush() reports it
     int write_errno             # errno of the first failed write
     uint64_t written            # records written
+
+
+# Append n records to an open writer; returns how many were written, adds their bytes to
+# *nbytes. The packets stay the caller's. Used by PcapPort's tx_batch and by CapturePort.
+cdef int pcap_write(pcap_writer_t *w, pkt_t **pkts, int n, uint64_t *nbytes) noexcept nogil
 
 
 cdef struct pcap_state_t:

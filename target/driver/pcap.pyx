@@ -137,42 +137,45 @@ cdef int pcap_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
     return n
 
 
-cdef int pcap_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
-    cdef pcap_state_t *st = <pcap_state_t *>opaque
-    cdef pcap_writer_t *w = &st.writer
+cdef int pcap_write(pcap_writer_t *w, pkt_t **pkts, int n, uint64_t *nbytes) noexcept nogil:
+    """Append n records; returns how many were written (the packets stay the caller's)."""
     cdef uint64_t now = clock_ns(CLOCK_REALTIME)
     cdef uint32_t header[4]
-    cdef uint64_t sent = 0
-    cdef uint64_t nbytes = 0
-    cdef uint64_t dropped = 0
     cdef uint32_t captured
-    cdef int i
+    cdef int i, sent = 0
     cdef pkt_t *p
+    if w.file == NULL:
+        return 0
     header[0] = <uint32_t>(now // 1000000000)
     header[1] = <uint32_t>(now % 1000000000) if w.nanosecond else \
         <uint32_t>((now % 1000000000) // 1000)
     for i in range(n):
         p = pkts[i]
-        if w.file == NULL:
-            dropped += 1
+        captured = p.len if p.len <= WRITE_SNAPLEN else WRITE_SNAPLEN
+        header[2] = captured
+        header[3] = p.len
+        if (fwrite(header, RECORD_HEADER_LEN, 1, w.file) != 1
+                or (captured and fwrite(p.data, captured, 1, w.file) != 1)):
+            if not w.write_failed:
+                w.write_failed = True
+                w.write_errno = errno
         else:
-            captured = p.len if p.len <= WRITE_SNAPLEN else WRITE_SNAPLEN
-            header[2] = captured
-            header[3] = p.len
-            if (fwrite(header, RECORD_HEADER_LEN, 1, w.file) != 1
-                    or (captured and fwrite(p.data, captured, 1, w.file) != 1)):
-                dropped += 1
-                if not w.write_failed:
-                    w.write_failed = True
-                    w.write_errno = errno
-            else:
-                sent += 1
-                nbytes += p.len
-        pool_free(st.pool, p)
+            sent += 1
+            nbytes[0] += p.len
     w.written += sent
+    return sent
+
+
+cdef int pcap_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
+    cdef pcap_state_t *st = <pcap_state_t *>opaque
+    cdef uint64_t nbytes = 0
+    cdef int i
+    cdef int sent = pcap_write(&st.writer, pkts, n, &nbytes)
+    for i in range(n):
+        pool_free(st.pool, pkts[i])
     st.stats.tx_packets += sent
     st.stats.tx_bytes += nbytes
-    st.stats.tx_dropped += dropped
+    st.stats.tx_dropped += n - sent
     return n
 
 
