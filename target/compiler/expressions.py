@@ -321,11 +321,18 @@ class ExpressionLowering:
 
     def _logical(self, node: Tree, op: str) -> Val:
         a = self.expr(node.children[0], BoolT())
+        if a.const is not None:
+            # Short-circuit at compile time: the right side (and its effects) only when it decides.
+            if bool(a.const) == (op == "or"):
+                return const_val(int(bool(a.const)), BoolT())
+            return self.expr(node.children[1], BoolT())
         b = self.expr(node.children[1], BoolT())
         return Val(BoolT(), expression(op, as_bool(a), as_bool(b)))
 
     def _e_cond(self, node: Tree, expected: P4Type | None) -> Val:
         c = self.expr(node.children[0], BoolT())
+        if c.const is not None:
+            return self.expr(node.children[1] if c.const else node.children[2], expected)
         a = self.expr(node.children[1], expected)
         b = self.expr(node.children[2], a.type if not isinstance(a.type, IntLitT) else expected)
         if isinstance(a.type, IntLitT):
@@ -338,7 +345,15 @@ class ExpressionLowering:
         left, op_tok, right = node.children
         op = str(op_tok)
         a = self.expr(left, None if op in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>") else expected)
+        out: list | None = getattr(self, "out", None)
+        before = len(out) if out is not None else 0
         b = self.expr(right, a.type if isinstance(a.type, BitT) and op not in ("<<", ">>", "++") else None)
+        if out is not None and len(out) > before and a.const is None and isinstance(a.type, BitT):
+            # The right operand's calls ran statements (copy-out of inout arguments): the left
+            # operand is read before them, as P4 evaluates left to right.
+            tmp = {"type": "field", "value": self.json.scalar("tmp", a.type.width)}  # type: ignore[attr-defined]
+            out.insert(before, {"op": "assign", "parameters": [tmp, as_data(a)]})
+            a = Val(a.type, tmp, kind="field")
         if isinstance(a.type, IntLitT) and isinstance(b.type, BitT) and op not in ("<<", ">>", "++"):
             a = self.convert(a, b.type, left)
         if op in ("<<", ">>"):

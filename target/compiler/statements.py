@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Tree
+from lark import Token, Tree
 
 from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import name_of
@@ -196,8 +196,10 @@ class StatementLowering(ExpressionLowering):
             return read
         saved = len(self.out)
         v = self.call(node, node)
-        if v is None or len(self.out) != saved:
+        if v is None:
             raise self.error("this call has no value", node)
+        if len(self.out) != saved and not self.effects_allowed:
+            raise Unsupported("a call with effects here", self.decls.loc(node))
         return v
 
     def register_read_expression(self, node: Tree) -> Val | None:
@@ -361,7 +363,8 @@ class StatementLowering(ExpressionLowering):
         for arg, local in copy_out:
             self.store(arg, local, stmt)
 
-    def bind_params(self, params: list[Tree], args: list[Any], stmt: Any) -> tuple[dict[str, Val], list]:
+    def bind_params(self, params: list[Tree], args: list[Any], stmt: Any,
+                    function: bool = False) -> tuple[dict[str, Val], list]:
         """Parameters of an inlined action or function bound to the call's arguments. Scalar
         in/inout/out parameters are copies (copy-in, then copy-out after the body, as P4_16
         says), so that the body's writes to the argument's variable do not show through the
@@ -372,6 +375,8 @@ class StatementLowering(ExpressionLowering):
             t = self.decls.resolve(p.children[2])
             pname = name_of(p.children[3])
             direction = str(p.children[1].children[0]) if p.children[1] is not None else ""
+            if function and not direction:
+                direction = "in"      # a function's directionless parameter is an in parameter
             if a.data == "dont_care_arg":
                 if direction != "out":
                     raise self.error("_ is only an argument for an out parameter", a)
@@ -389,39 +394,51 @@ class StatementLowering(ExpressionLowering):
         return scope, copy_out
 
     def inline_function(self, decl: Tree, args: list[Any], stmt: Any) -> Val | None:
-        """A P4 function, inlined: a void one's statements run in place (out/inout parameters alias
-        the arguments); a valued one must be returns under if/else, lowered to one expression."""
+        """A P4 function, inlined. A valued one made only of returns under if/else is one
+        expression (usable anywhere); any other body runs in place as statements, with copied
+        parameters, its result in a temporary and a flag that skips what follows a return."""
         _ann, ret_node, name_node, params_node, body = decl.children
         fname = name_of(name_node)
         params = params_node.children if params_node is not None else []
         if len(params) != len(args):
             raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}", stmt)
         ret_t = self.decls.resolve(ret_node)
-        scope: dict[str, Val] = {}
-        read_only = set()
-        for p, a in zip(params, args, strict=True):
-            pname = name_of(p.children[3])
-            scope[pname] = self.expr(a, self.decls.resolve(p.children[2]))
+        if not isinstance(ret_t, VoidT) and _only_returns(list(body.children)):
+            scope = {name_of(p.children[3]): self.expr(a, self.decls.resolve(p.children[2]))
+                     for p, a in zip(params, args, strict=True)}
+            self.scopes.append(scope)
+            try:
+                return self.function_value(list(body.children), ret_t, fname, decl)
+            except Unsupported:
+                if not self.effects_allowed:
+                    raise
+            finally:
+                self.scopes.pop()
+        if not isinstance(ret_t, VoidT) and not _always_returns(list(body.children)):
+            raise self.error(f"function {fname} can end without returning a value", decl)
+        for p in params:
             if p.children[1] is None or str(p.children[1].children[0]) == "in":
-                read_only.add(pname)
-        for node in body.iter_subtrees():
-            if node.data == "assignment" and node.children[0].data == "ident" and \
-                    str(node.children[0].children[0]) in read_only:
-                raise Unsupported(f"assigning to the in parameter {node.children[0].children[0]} of "
-                                  f"function {fname}", self.decls.loc(node))
+                pname = name_of(p.children[3])
+                for node in body.iter_subtrees():
+                    if node.data == "assignment" and node.children[0].data == "ident" and \
+                            str(node.children[0].children[0]) == pname:
+                        raise self.error(f"assigning to the in parameter {pname} of function {fname}", node)
+        if not self.effects_allowed:
+            raise Unsupported(f"a call of function {fname} here (its body has statements: call it in an "
+                              "assignment first)", self.decls.loc(stmt))
+        scope, copy_out = self.bind_params(params, args, stmt, function=True)
+        result = None if isinstance(ret_t, VoidT) else self.local_value(ret_t, f"{fname}_retval", decl)
+        done = self.local_value(BoolT(), f"{fname}_returned", decl)
+        self.store(done, Val(BoolT(), {"type": "bool", "value": False}, const=False), stmt)
+        scope["$retval"], scope["$returned"] = (result or done), done
         self.scopes.append(scope)
         try:
-            if isinstance(ret_t, VoidT):
-                stmts = list(body.children)
-                if stmts and stmts[-1].data == "return_statement" and stmts[-1].children[0] is None:
-                    stmts = stmts[:-1]
-                if any(n.data == "return_statement" for s in stmts for n in s.iter_subtrees()):
-                    raise Unsupported(f"return before the end of void function {fname}", self.decls.loc(decl))
-                self.statements(stmts)
-                return None
-            return self.function_value(list(body.children), ret_t, fname, decl)
+            self.statements(_returns_as_assignments(list(body.children)))
         finally:
             self.scopes.pop()
+        for arg, local in copy_out:
+            self.store(arg, local, stmt)
+        return result
 
     def function_value(self, stmts: list[Tree], ret_t: Any, fname: str, decl: Tree) -> Val:
         if not stmts:
@@ -566,3 +583,71 @@ class StatementLowering(ExpressionLowering):
                 raise CompileError("field lists may hold fields, headers and sized constants",
                                    self.decls.loc(node))
         return out
+
+
+def _has_return(node: Any) -> bool:
+    return isinstance(node, Tree) and any(n.data == "return_statement" for n in node.iter_subtrees())
+
+
+def _always_returns(stmts: list[Any]) -> bool:
+    """Whether every path through these statements ends in a return."""
+    for s in stmts:
+        if s.data == "return_statement":
+            return True
+        if s.data == "block" and _always_returns(list(s.children)):
+            return True
+        if s.data == "if_statement" and s.children[2] is not None and \
+                _always_returns([s.children[1]]) and _always_returns([s.children[2]]):
+            return True
+    return False
+
+
+def _only_returns(stmts: list[Any]) -> bool:
+    """A function body made of returns under if/else only (lowered as one expression)."""
+    for s in stmts:
+        if s.data == "block":
+            if not _only_returns(list(s.children)):
+                return False
+        elif s.data == "if_statement":
+            if not _only_returns([c for c in s.children[1:] if c is not None]):
+                return False
+        elif s.data != "return_statement":
+            return False
+    return True
+
+
+def _ident(name: str, meta: Any) -> Tree:
+    return Tree("ident", [Token("IDENT", name)], meta=meta)
+
+
+def _returns_as_assignments(stmts: list[Any]) -> list[Any]:
+    """A function body with `return e;` turned into `$retval = e; $returned = true;` and every
+    statement that may follow a return guarded by `if (!$returned)`."""
+    out: list[Any] = []
+    for i, s in enumerate(stmts):
+        if s.data == "return_statement":
+            if s.children[0] is not None:
+                out.append(Tree("assignment", [_ident("$retval", s.meta), s.children[0]], meta=s.meta))
+            out.append(Tree("assignment", [_ident("$returned", s.meta), Tree("true", [], meta=s.meta)],
+                            meta=s.meta))
+            return out
+        if not _has_return(s):
+            out.append(s)
+            continue
+        if s.data == "block":
+            out.append(Tree("block", _returns_as_assignments(list(s.children)), meta=s.meta))
+        elif s.data == "if_statement":
+            cond, then, other = s.children
+            other_block = Tree("block", _returns_as_assignments([other]), meta=other.meta) \
+                if other is not None else None
+            then_block = Tree("block", _returns_as_assignments([then]), meta=then.meta)
+            out.append(Tree("if_statement", [cond, then_block, other_block], meta=s.meta))
+        else:
+            raise Unsupported(f"return inside {s.data.replace('_', ' ')}")
+        rest = stmts[i + 1:]
+        if rest:
+            guard = Tree("not_op", [_ident("$returned", s.meta)], meta=s.meta)
+            out.append(Tree("if_statement", [guard, Tree("block", _returns_as_assignments(rest), meta=s.meta),
+                                             None], meta=s.meta))
+        return out
+    return out
