@@ -191,7 +191,9 @@ class GnmiService:
             await _abort(context, "Subscribe", err)
             return
         mode = first.subscribe.mode
-        if not first.subscribe.updates_only:
+        if first.subscribe.updates_only:
+            session.prime()  # changes are told from here on; nothing before the sync
+        else:
             for response in session.snapshot():
                 yield response
         yield gnmi_pb2.SubscribeResponse(sync_response=True)
@@ -268,6 +270,10 @@ class _Subscription:
             model.typed_value(leaf, update.val)
         self.sent.update(leaves)
         return response
+
+    def prime(self) -> None:
+        """Take the current values as sent (updates_only: the stream tells changes only)."""
+        self.sent.update(self._leaves([pattern for pattern, *_ in self.items]))
 
     def snapshot(self) -> list[gnmi_pb2.SubscribeResponse]:
         """Every subscribed leaf's current value, one notification per interface."""

@@ -21,7 +21,8 @@ ONOS 2.7's public source:
   REACTIVE 5); packet-outs carry only egress_port (2 bytes, ImmutableByteSequence.fit(9)),
   packet-ins are read by ingress_port;
 - drivers/gnmi (OpenConfigGnmiDeviceDescriptionDiscovery, OpenConfigGnmiPortStatistics-
-  Discovery): ports and their counters over gNMI with PROTO encoding.
+  Discovery) and GnmiDeviceStateSubscriber: ports and their counters over gNMI with PROTO
+  encoding; one STREAM subscription, updates only, ON_CHANGE on each port's oper-status.
 The pipeline is ../shared/corpus/onos_basic/extra/onos_shipped_p4c_2021/basic.json, byte for
 byte what ONOS 2.7 ships (an older p4c's JSON dialect), with its P4Info.
 """
@@ -44,7 +45,7 @@ from google.protobuf import text_format
 
 from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from runtime_server.proto import p4info_pb2, p4runtime_pb2, p4runtime_pb2_grpc
-from tests.netns import TestBed, receive
+from tests.netns import TestBed, receive, run
 from tests.shared_data import CORPUS, needs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -397,3 +398,34 @@ def test_11_modify_as_delete_and_insert(onos: Onos, device: Device) -> None:
         # basic.p4 recomputes the IPv4 header checksum (bytes 24..25); the rest is unchanged.
         got = receive(rx, 5.0, accept=lambda f: f[:24] == ipv4[:24] and f[26:] == ipv4[26:])
     assert len(got) == 1 and got[0][24:26] != b"\x00\x00"
+
+
+def test_12_port_state_subscription(onos: Onos, device: Device) -> None:
+    """One STREAM subscription with updates_only, ON_CHANGE on each port's oper-status: no
+    initial values, then DOWN when the peer of port 2 goes down and UP when it comes back."""
+    sublist = gnmi_pb2.SubscriptionList(mode=gnmi_pb2.SubscriptionList.STREAM,
+                                        updates_only=True, encoding=gnmi_pb2.Encoding.PROTO)
+    for name, _ in device.links:
+        p = sublist.subscription.add(mode=gnmi_pb2.ON_CHANGE).path
+        p.elem.add(name="interfaces")
+        p.elem.add(name="interface").key["name"] = name
+        p.elem.add(name="state")
+        p.elem.add(name="oper-status")
+    requests: queue.Queue = queue.Queue()
+    requests.put(gnmi_pb2.SubscribeRequest(subscribe=sublist))
+    call = onos.gnmi.Subscribe(iter(requests.get, None))
+    responses = iter(call)
+    host_end = device.links[1][1]
+    try:
+        assert next(responses).sync_response  # updates_only: nothing before the sync
+        run("ip", "link", "set", host_end, "down", netns=device.ns)
+        (down,) = next(responses).update.update
+        assert down.path.elem[1].key["name"] == device.links[1][0]
+        assert down.val.string_val == "DOWN"
+        run("ip", "link", "set", host_end, "up", netns=device.ns)
+        (up,) = next(responses).update.update
+        assert up.val.string_val == "UP"
+    finally:
+        run("ip", "link", "set", host_end, "up", netns=device.ns)
+        call.cancel()
+        requests.put(None)
