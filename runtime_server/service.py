@@ -165,19 +165,30 @@ class P4RuntimeService:
     def set_pipeline_config(self, request, client: str = ""
                             ) -> p4runtime_pb2.SetForwardingPipelineConfigResponse:
         self._check_primary(request, client)
+        # Verifying builds the program on a scratch switch: it touches nothing live, so it
+        # runs before the write lock, and Writes and Reads go on meanwhile.
+        verified = self._verified(request)
+        if request.action == Action.VERIFY:
+            return p4runtime_pb2.SetForwardingPipelineConfigResponse()
         with self.write_lock:
-            self._set_pipeline(request)
+            action = request.action
+            if action == Action.COMMIT:
+                if self.saved is None:
+                    raise P4RuntimeError(StatusCode.NOT_FOUND, "no saved config to commit")
+                self._commit(self.saved)
+            elif action == Action.VERIFY_AND_SAVE:
+                self.saved = verified
+            elif action == Action.VERIFY_AND_COMMIT:
+                self._commit(verified)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
-    def _set_pipeline(self, request) -> None:
+    def _verified(self, request) -> VerifiedConfig | None:
+        """The request's config, verified (None for COMMIT, which takes none)."""
         action = request.action
         if action == Action.COMMIT:
             if request.HasField("config"):
                 raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, "COMMIT takes no config")
-            if self.saved is None:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, "no saved config to commit")
-            self._commit(self.saved)
-            return
+            return None
         if action == Action.RECONCILE_AND_COMMIT:
             raise P4RuntimeError(StatusCode.UNIMPLEMENTED,
                                  "RECONCILE_AND_COMMIT: kvick cannot keep the forwarding state "
@@ -186,13 +197,7 @@ class P4RuntimeService:
             raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"unknown action {action}")
         if not request.HasField("config"):
             raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, "no config given")
-        verified = verify_config(request.config, self.new_scratch_switch())
-        if action == Action.VERIFY:
-            return
-        if action == Action.VERIFY_AND_SAVE:
-            self.saved = verified
-        else:
-            self._commit(verified)
+        return verify_config(request.config, self.new_scratch_switch())
 
     def _commit(self, verified: VerifiedConfig) -> None:
         """Swap the verified program in; on failure the running one, its entries and its

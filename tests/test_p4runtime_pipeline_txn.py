@@ -118,3 +118,13 @@ def test_mutated_configs_never_wipe_or_answer_unknown() -> None:
     assert report.tried >= 100
     assert report.wipes == 0 and report.unknown == 0, report.offences
     assert report.codes.keys() <= {"INVALID_ARGUMENT"}, report.offences
+
+
+def test_verify_does_not_wait_for_the_write_lock(server, running) -> None:  # noqa: F811
+    """Verifying touches nothing live: it is done while a Write holds the lock."""
+    request = pb.SetForwardingPipelineConfigRequest(device_id=0, action=Action.VERIFY)
+    request.election_id.low = running.election_id
+    request.config.p4info.CopyFrom(load_p4info(BASIC))
+    request.config.p4_device_config = json_bytes(BASIC)
+    with server.service.write_lock:
+        running.stub.SetForwardingPipelineConfig(request, timeout=5)
