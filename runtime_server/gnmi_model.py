@@ -133,7 +133,7 @@ class Interfaces:
 
     # ---------------------------------------------------------------- the tree
     def interface_leaves(self, num: int, name: str) -> dict[PathTuple, Leaf]:
-        self.poll_links()
+        """The leaves of one interface (its oper-status as last polled: see leaves())."""
         stats = self.switch.port_stats(num)
         enabled = self.switch.port_enabled(num)
         with self._lock:
@@ -167,6 +167,7 @@ class Interfaces:
 
     def leaves(self, pattern: PathTuple = ()) -> dict[PathTuple, Leaf]:
         """Every leaf at or under `pattern` (all of them for the root)."""
+        self.poll_links()  # a read sees the links as they are now, not 50 ms ago
         out: dict[PathTuple, Leaf] = {}
         for num, name in self.ports():
             # Skip interfaces the pattern's key rules out without reading their counters.

@@ -222,6 +222,33 @@ def read_multicast(net: Network, switch: str) -> dict[int, list[int]]:
         return groups
 
 
+def hello_routes(net: Network, switch: str) -> dict[str, int]:
+    """hello.p4's ipv4 entries with action forward: destination address -> port."""
+    from google.protobuf import text_format
+
+    from runtime_server.proto import p4info_pb2
+
+    info = text_format.Parse((net.example / "p4" / "hello.p4info.txtpb").read_text(),
+                             p4info_pb2.P4Info())
+    table = next(t.preamble.id for t in info.tables if t.preamble.name == "MyIngress.ipv4")
+    forward = next(a.preamble.id for a in info.actions
+                   if a.preamble.name == "MyIngress.forward")
+    with net.grpc(switch) as channel:
+        stub = p4runtime_pb2_grpc.P4RuntimeStub(channel)
+        request = p4runtime_pb2.ReadRequest(device_id=1)
+        request.entities.add().table_entry.table_id = table
+        routes = {}
+        for reply in stub.Read(request, timeout=10):
+            for e in reply.entities:
+                entry = e.table_entry
+                if entry.action.action.action_id == forward and entry.match:
+                    field = entry.match[0]
+                    value = field.exact.value or field.lpm.value
+                    address = socket.inet_ntoa(value.rjust(4, b"\0"))
+                    routes[address] = int.from_bytes(entry.action.action.params[0].value, "big")
+        return routes
+
+
 def gnmi_ports(net: Network, switch: str) -> dict[str, int]:
     with net.grpc(switch) as channel:
         stub = gnmi_pb2_grpc.gNMIStub(channel)
@@ -336,6 +363,10 @@ def test_hello_demo2_floods_over_gnmi_ports() -> None:
         net.pingall()  # the first round teaches demo2 every host's port (ARP packet-ins)
         received, sent = net.pingall_until(20)
         assert (received, sent) == (6, 6)
+        # What demo2 learned from the packet-ins' ingress_port, as finsy's own test expects.
+        assert hello_routes(net, "s1") == {"10.0.0.1": 1, "10.0.0.2": 2, "10.0.0.3": 2}
+        assert hello_routes(net, "s2") == {"10.0.0.1": 2, "10.0.0.2": 1, "10.0.0.3": 3}
+        assert hello_routes(net, "s3") == {"10.0.0.1": 2, "10.0.0.2": 2, "10.0.0.3": 1}
 
 
 def test_l2_switch_demo_pingall() -> None:
