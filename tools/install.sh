@@ -7,7 +7,8 @@ python="${PYTHON:-python3}"
 if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
     apt-get -o DPkg::Lock::Timeout=120 update -qq
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq \
-        build-essential pkg-config libxdp-dev libbpf-dev iproute2 ethtool tcpdump openssl >/dev/null
+        build-essential pkg-config libxdp-dev libbpf-dev iproute2 ethtool tcpdump openssl \
+        mininet net-tools >/dev/null
 fi
 "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     "cython>=3.0" "numpy>=1.24" "lark>=1.1" "scapy>=2.5" "pytest>=7" "ruff" "setuptools>=65" wheel

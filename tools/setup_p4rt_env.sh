@@ -38,5 +38,16 @@ client_venv() {  # VENV REQUIREMENTS IMPORT
         || { echo "setup_p4rt_env: $3 does not import in $venv" >&2; exit 1; }
 }
 client_venv "$venv" "$repo/tools/p4rt_shell_requirements.txt" p4runtime_sh.shell
+# The P4 tutorials' runner and p4runtime_lib run in the p4runtime-shell venv: they import
+# p4.tmp.p4config_pb2 (PI's, missing from the p4runtime wheel) and Debian's mininet.
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mkdir -p "$site/p4/tmp"
+touch "$site/p4/tmp/__init__.py"
+cp "$repo/tools/p4tmp/p4config_pb2.py" "$site/p4/tmp/p4config_pb2.py"
+if [[ -d /usr/lib/python3/dist-packages/mininet ]]; then
+    ln -sfn /usr/lib/python3/dist-packages/mininet "$site/mininet"
+fi
+"$venv/bin/python" -c "import p4.tmp.p4config_pb2" \
+    || { echo "setup_p4rt_env: p4.tmp does not import in $venv" >&2; exit 1; }
 client_venv "$finsy_venv" "$repo/tools/finsy_requirements.txt" finsy
 echo "setup_p4rt_env: server stubs in $repo/runtime_server/gen, client venvs in $venv, $finsy_venv"
