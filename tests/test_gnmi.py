@@ -199,6 +199,17 @@ def test_get_json_ietf_and_json(switch: Kvick) -> None:
     assert tree["ethernet"]["config"]["port-speed"] == "SPEED_10GB"
 
 
+def test_get_root_json_ietf_is_the_whole_tree(switch: Kvick) -> None:
+    reply = switch.stub.Get(gnmi_pb2.GetRequest(encoding=E.JSON_IETF), timeout=10)
+    ((update,),) = [n.update for n in reply.notification]
+    assert text_of(update.path) == "/"
+    tree = json.loads(update.val.json_ietf_val)
+    entries = tree["openconfig-interfaces:interfaces"]["interface"]
+    assert {e["name"]: e["state"]["ifindex"] for e in entries} == {
+        switch.names[1]: 1, switch.names[2]: 2}
+    assert entries[0]["config"]["openconfig-p4rt:id"] == entries[0]["state"]["ifindex"]
+
+
 def test_get_with_prefix_answers_relative_paths(switch: Kvick) -> None:
     request = gnmi_pb2.GetRequest(prefix=path(f"/interfaces/interface[name={switch.names[1]}]"),
                                   path=[path("state/ifindex")], encoding=E.PROTO)
