@@ -11,9 +11,11 @@ ONOS 2.7's public source:
   p4.tmp.P4DeviceConfig {reassign: true, extras: {}, device_data: BMv2 JSON} and whose cookie
   is the pipeconf fingerprint;
 - drivers/bmv2 (Bmv2PipelineProgrammable: the device data is the pipeconf's BMv2 JSON as
-  shipped; bmv2-drivers.xml: tableDeleteBeforeUpdate, so a flow MODIFY is a DELETE and an
-  INSERT in one WriteRequest) and drivers/p4runtime (P4RuntimeFlowRuleProgrammable: table
-  entries read back with counter_data; P4RuntimeMeterProgrammable, P4RuntimeActionGroup-
+  shipped; bmv2-drivers.xml sets tableDeleteBeforeUpdate) and drivers/p4runtime
+  (P4RuntimeFlowRuleProgrammable: one Write per flow rule; a MODIFY with tableDeleteBeforeUpdate
+  is a DELETE Write then an INSERT Write; getFlowEntries reads every table at once with
+  counter_data and meter_config, then the default entries of tables without a constant
+  default action (ReadRequestImpl); P4RuntimeMeterProgrammable, P4RuntimeActionGroup-
   Programmable: wildcard reads of meters and of action profile members and groups);
 - pipelines/basic (BasicPipelinerImpl / BasicInterpreterImpl): packet requests become table0
   entries matching hdr.ethernet.ether_type (ternary, full mask) with action send_to_cpu,
@@ -241,11 +243,20 @@ def test_04_cookie_check_finds_the_fingerprint(onos: Onos) -> None:
     assert not reply.config.HasField("p4info") and not reply.config.p4_device_config
 
 
-def test_05_punt_flows_inserted_and_read_back_with_counters(onos: Onos) -> None:
-    onos.write(*[update(INSERT, table_entry=table0_entry(t, p)) for t, p in ETHER_TYPES.values()])
-    wanted = p4runtime_pb2.TableEntry(table_id=TABLE0)
+def dump_all_tables(onos: Onos) -> list[p4runtime_pb2.TableEntry]:
+    """getFlowEntries' first read (ReadRequestImpl.allTableEntries): every table at once, with
+    counter_data and meter_config set."""
+    wanted = p4runtime_pb2.TableEntry()
     wanted.counter_data.SetInParent()
-    entries = [e.table_entry for e in onos.read(p4runtime_pb2.Entity(table_entry=wanted))]
+    wanted.meter_config.SetInParent()
+    return [e.table_entry for e in onos.read(p4runtime_pb2.Entity(table_entry=wanted))]
+
+
+def test_05_punt_flows_inserted_and_read_back_with_counters(onos: Onos) -> None:
+    for ether_type, priority in ETHER_TYPES.values():  # one Write per flow rule, as ONOS
+        onos.write(update(INSERT, table_entry=table0_entry(ether_type, priority)))
+    entries = dump_all_tables(onos)
+    assert {e.table_id for e in entries} == {TABLE0}
     found = {int.from_bytes(e.match[0].ternary.value, "big"): e for e in entries}
     assert set(found) == {t for t, _ in ETHER_TYPES.values()}
     for ether_type, priority in ETHER_TYPES.values():
@@ -254,6 +265,14 @@ def test_05_punt_flows_inserted_and_read_back_with_counters(onos: Onos) -> None:
         assert entry.action.action.action_id == SEND_TO_CPU
         assert entry.HasField("counter_data")
         assert entry.counter_data.packet_count == 0
+    # ...then the default entries of the tables whose default action is not constant
+    # (ReadRequestImpl.defaultTableEntry: is_default_action, counter_data when it has some).
+    for table, has_counter in ((33571781, False), (WCMP_TABLE, True)):
+        wanted = p4runtime_pb2.TableEntry(table_id=table, is_default_action=True)
+        if has_counter:
+            wanted.counter_data.SetInParent()
+        (default,) = onos.read(p4runtime_pb2.Entity(table_entry=wanted))
+        assert default.table_entry.is_default_action and default.table_entry.table_id == table
 
 
 def _packet_in(onos: Onos, device: Device, port: int, sent: bytes):  # noqa: ANN202
@@ -276,11 +295,8 @@ def test_06_packet_in_of_lldp_and_arp(onos: Onos, device: Device) -> None:
     packet = _packet_in(onos, device, 2, arp)
     assert {m.metadata_id: int.from_bytes(m.value, "big") for m in packet.metadata}[1] == 2
     # ...and the punt flows counted them (ONOS's flow stats come from these reads)
-    wanted = p4runtime_pb2.TableEntry(table_id=TABLE0)
-    wanted.counter_data.SetInParent()
-    counts = {int.from_bytes(e.table_entry.match[0].ternary.value, "big"):
-              e.table_entry.counter_data.packet_count
-              for e in onos.read(p4runtime_pb2.Entity(table_entry=wanted))}
+    counts = {int.from_bytes(e.match[0].ternary.value, "big"): e.counter_data.packet_count
+              for e in dump_all_tables(onos)}
     assert counts[0x88CC] >= 1 and counts[0x0806] >= 1
 
 
@@ -380,16 +396,17 @@ def test_10_action_profile_reads_and_a_group(onos: Onos) -> None:
 
 
 def test_11_modify_as_delete_and_insert(onos: Onos, device: Device) -> None:
-    """tableDeleteBeforeUpdate: ONOS modifies the IPv4 flow by deleting and re-inserting it,
-    in one WriteRequest; the new action applies and the counter starts again."""
+    """tableDeleteBeforeUpdate (P4RuntimeFlowRuleProgrammable.applyEntry): ONOS modifies the
+    IPv4 flow by writing a DELETE of the entry on the device, then an INSERT of the new one;
+    the new action applies and its counter starts again."""
     old = table0_entry(0x0800, 5)
     new = table0_entry(0x0800, 5, SET_EGRESS_PORT, ((3).to_bytes(2, "big"),))
-    onos.write(update(DELETE, table_entry=old), update(INSERT, table_entry=new))
-    wanted = p4runtime_pb2.TableEntry(table_id=TABLE0)
-    wanted.counter_data.SetInParent()
-    entries = {int.from_bytes(e.table_entry.match[0].ternary.value, "big"): e.table_entry
-               for e in onos.read(p4runtime_pb2.Entity(table_entry=wanted))}
+    onos.write(update(DELETE, table_entry=old))
+    onos.write(update(INSERT, table_entry=new))
+    entries = {int.from_bytes(e.match[0].ternary.value, "big"): e
+               for e in dump_all_tables(onos) if e.table_id == TABLE0}
     assert entries[0x0800].action.action.action_id == SET_EGRESS_PORT
+    assert entries[0x0800].counter_data.packet_count == 0
     assert len(entries) == 4
     ipv4 = frame(bytes.fromhex("020000000001"), 0x0800,
                  bytes.fromhex("450000200000000040110000c0a80001c0a80002") + bytes(26))
