@@ -151,6 +151,18 @@ class Arbitrator:
             state = self._roles.get((device_id, role))
             return None if state is None else state.primary
 
+    def role_config(self, device_id: int, role: str) -> bytes | None:
+        """The role config the role's primary sent most recently (None: none)."""
+        with self._lock:
+            state = self._roles.get((device_id, role))
+            return None if state is None else state.role_config
+
+    def primaries(self, device_id: int) -> list[Controller]:
+        """The primary of every role of the device that has one."""
+        with self._lock:
+            return [state.primary for (dev, _), state in self._roles.items()
+                    if dev == device_id and state.primary is not None]
+
     def controllers(self, device_id: int) -> list[Controller]:
         with self._lock:
             return [

@@ -16,6 +16,7 @@ from runtime_server.errors import (
     batch_status,
     code_number,
 )
+from runtime_server.p4info_index import Kind
 from runtime_server.pipeline import (
     Pipeline,
     VerifiedConfig,
@@ -24,6 +25,13 @@ from runtime_server.pipeline import (
     verify_config,
 )
 from runtime_server.proto import p4runtime_pb2
+from runtime_server.roles import (
+    RolePolicy,
+    check_exclusive,
+    entity_p4_id,
+    parse_role_config,
+    set_entity_p4_id,
+)
 from runtime_server.streams import Stream
 
 log = logging.getLogger("kvick.p4runtime")
@@ -82,6 +90,26 @@ def _batch_failure(errors: list[P4RuntimeError | None], message: str) -> BatchFa
                         f"{first}")
 
 
+_READ_KINDS = {
+    "table_entry": (Kind.TABLE,), "action_profile_member": (Kind.ACTION_PROFILE,),
+    "action_profile_group": (Kind.ACTION_PROFILE,), "counter_entry": (Kind.COUNTER,),
+    "meter_entry": (Kind.METER,), "register_entry": (Kind.REGISTER,),
+    "value_set_entry": (Kind.VALUE_SET,), "digest_entry": (Kind.DIGEST,),
+    "direct_counter_entry": (Kind.TABLE,), "direct_meter_entry": (Kind.TABLE,),
+}
+
+
+def _readable_as(which: str, p4_id: int, index) -> bool:
+    """Whether a wildcard read of `which` covers the entity `p4_id`."""
+    if index.kind_of(p4_id) not in _READ_KINDS.get(which, ()):
+        return False
+    if which == "direct_counter_entry":
+        return bool(index.tables[p4_id].direct_counter_id)
+    if which == "direct_meter_entry":
+        return bool(index.tables[p4_id].direct_meter_id)
+    return True
+
+
 def election_id_of(message) -> int | None:
     if not message.HasField("election_id"):
         return None
@@ -105,6 +133,7 @@ class P4RuntimeService:
         self.running: VerifiedConfig | None = None  # what GetForwardingPipelineConfig returns
         self.write_lock = threading.Lock()
         self.streams: dict[Controller, Stream] = {}
+        self._policies: dict[str, tuple[bytes | None, RolePolicy | None]] = {}
         self.streams_lock = threading.Lock()
         switch.on_packet_in(self._on_packet_in)
         switch.on_digest(self._on_digest)
@@ -155,6 +184,35 @@ class P4RuntimeService:
                                  f"the primary's election id, but not from the primary's "
                                  f"client ({client}, not {primary.client})")
 
+    def _policy(self, role: str) -> RolePolicy | None:
+        """The role's policy from its primary's role config; None is full access."""
+        if not role:
+            return None
+        config = self.arbitrator.role_config(self.device_id, role)
+        cached = self._policies.get(role)
+        if cached is not None and cached[0] == config:
+            return cached[1]
+        policy = parse_role_config(config)  # checked when the primary sent it
+        self._policies[role] = (config, policy)
+        return policy
+
+    @staticmethod
+    def _check_role_writes(role: str, policy: RolePolicy, data: bytes, spans) -> None:
+        """PERMISSION_DENIED, before anything is applied, for a request with an update on an
+        entity outside the role's config."""
+        for i in range(0, len(spans), 2):
+            try:
+                update = p4runtime_pb2.Update.FromString(data[spans[i]:spans[i + 1]])
+            except Exception:
+                continue  # a malformed update gets its own error when applied
+            p4_id = entity_p4_id(update.entity)
+            if p4_id is None or p4_id not in policy.ids:
+                what = update.entity.WhichOneof("entity")
+                raise P4RuntimeError(
+                    StatusCode.PERMISSION_DENIED,
+                    f"update {i // 2}: {what} {p4_id if p4_id else ''} is outside role "
+                    f"{role!r}'s config".replace("  ", " "))
+
     # ---- Capabilities -----------------------------------------------------------------------
 
     def capabilities(self, request) -> p4runtime_pb2.CapabilitiesResponse:
@@ -165,6 +223,10 @@ class P4RuntimeService:
     def set_pipeline_config(self, request, client: str = ""
                             ) -> p4runtime_pb2.SetForwardingPipelineConfigResponse:
         self._check_primary(request, client)
+        policy = self._policy(request.role)
+        if policy is not None and not policy.can_push_pipeline:
+            raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                 f"role {request.role!r} may not push a pipeline")
         # Verifying builds the program on a scratch switch: it touches nothing live, so it
         # runs before the write lock, and Writes and Reads go on meanwhile.
         verified = self._verified(request)
@@ -252,6 +314,9 @@ class P4RuntimeService:
         self._check_primary_of(device_id, role, election_id, client)
         if self.pipeline is None:
             raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+        policy = self._policy(role)
+        if policy is not None:
+            self._check_role_writes(role, policy, data, spans)
         if atomicity not in (p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR,
                              p4runtime_pb2.WriteRequest.ROLLBACK_ON_ERROR,
                              p4runtime_pb2.WriteRequest.DATAPLANE_ATOMIC):
@@ -283,7 +348,35 @@ class P4RuntimeService:
         self._check_device(request.device_id)
         if self.pipeline is None:
             raise P4RuntimeError(StatusCode.FAILED_PRECONDITION, "no pipeline config set")
+        policy = self._policy(request.role)
+        if policy is not None:
+            request = self._role_read(request, policy)
         return self._read(request)
+
+    def _role_read(self, request, policy: RolePolicy):
+        """The request narrowed to the role's entities: a wildcard over a kind becomes one
+        read per listed entity of that kind; anything else outside the role is refused."""
+        index = self.pipeline.index
+        narrowed = p4runtime_pb2.ReadRequest(device_id=request.device_id, role=request.role)
+        for entity in request.entities:
+            which = entity.WhichOneof("entity")
+            p4_id = entity_p4_id(entity)
+            if p4_id is None:
+                raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                     f"reading {which} is outside role {request.role!r}'s config")
+            if p4_id:
+                if p4_id not in policy.ids:
+                    raise P4RuntimeError(StatusCode.PERMISSION_DENIED,
+                                         f"{which} {p4_id} is outside role "
+                                         f"{request.role!r}'s config")
+                narrowed.entities.add().CopyFrom(entity)
+                continue
+            for allowed in sorted(policy.ids):
+                if _readable_as(which, allowed, index):
+                    copy = narrowed.entities.add()
+                    copy.CopyFrom(entity)
+                    set_entity_p4_id(copy, allowed)
+        return narrowed
 
     def _read(self, request) -> Iterator[bytes]:
         # Each Read sees the state between two Writes: the entities are gathered under the
@@ -313,6 +406,9 @@ class P4RuntimeService:
             update = request.arbitration
             role_config = update.role.config.SerializeToString() \
                 if update.role.HasField("config") else None
+            policy = parse_role_config(role_config)  # INVALID_ARGUMENT ends the stream
+            check_exclusive(update.role.name, policy, {
+                c.role: self._policy(c.role) for c in self.arbitrator.primaries(self.device_id)})
             previous = stream.controller
             controller, notices = self.arbitrator.update(
                 previous, update.device_id, update.role.name, election_id_of(update), role_config,
@@ -381,7 +477,8 @@ class P4RuntimeService:
             return self.streams.get(primary)
 
     def _packet_out(self, stream: Stream, packet) -> None:
-        if self._primary_stream() is not stream:
+        controller = stream.controller
+        if self.arbitrator.primary(controller.device_id, controller.role) is not controller:
             self._stream_error(stream, StatusCode.PERMISSION_DENIED,
                                "only the primary controller may send packets", packet)
             return
@@ -402,13 +499,26 @@ class P4RuntimeService:
         except Exception as err:  # the target refused the frame (no CPU port, ...)
             self._stream_error(stream, StatusCode.FAILED_PRECONDITION, str(err), packet)
 
+    def _primary_streams(self) -> list[tuple[Stream, RolePolicy | None]]:
+        """The stream and policy of every role's primary."""
+        out = []
+        for controller in self.arbitrator.primaries(self.device_id):
+            with self.streams_lock:
+                stream = self.streams.get(controller)
+            if stream is not None:
+                out.append((stream, self._policy(controller.role)))
+        return out
+
     def _on_packet_in(self, frame: bytes) -> None:
-        stream = self._primary_stream()
+        """To the primary of every role with full access, and of every role whose config asks
+        for packet-ins (and whose filter the packet passes)."""
         pipeline = self.pipeline
-        if stream is None or pipeline is None:
+        targets = self._primary_streams()
+        if not targets or pipeline is None:
             return
         message = p4runtime_pb2.StreamMessageResponse()
         packet = message.packet
+        metadata: list[tuple[int, bytes]] = []
         if pipeline.packet_in is not None:
             try:
                 metadata, payload = pipeline.packet_in.unpack(frame)
@@ -420,7 +530,9 @@ class P4RuntimeService:
             packet.payload = payload
         else:
             packet.payload = frame
-        stream.send(message)
+        for stream, policy in targets:
+            if policy is None or policy.accepts_packet_in(dict(metadata)):
+                stream.send(message)
 
     def _on_digest(self, name: str, messages: list[tuple[int, ...]]) -> None:
         pipeline = self.pipeline
