@@ -95,12 +95,34 @@ def plan_updates(pipeline, data: bytes, spans, layouts: dict | None = None) -> P
     while i < count:
         run, following = decode_updates(data, spans, i, layouts)
         if run is None:
-            plan.append((i, _parse_update(data[spans[2 * i]:spans[2 * i + 1]])))
+            plan.append((i, _checked_update(pipeline, data[spans[2 * i]:spans[2 * i + 1]])))
             i += 1
         else:
             plan.append(run)
             i = following
     return plan
+
+
+def _checked_update(pipeline, update_bytes: bytes) -> p4runtime_pb2.Update | P4RuntimeError:
+    """The parsed update, or the error its bytes or its contents earn without a lookup in
+    the switch (Pipeline.check): refused updates never wait for the write lock."""
+    update = _parse_update(update_bytes)
+    if isinstance(update, P4RuntimeError):
+        return update
+    try:
+        pipeline.check(update)
+    except P4RuntimeError as err:
+        return err.with_traceback(None)
+    except Exception:  # a bug in a check: apply() meets it again and reports it
+        return update
+    return update
+
+
+def refused_whole(plan: Plan, atomic: bool) -> bool:
+    """Whether the plan's answer needs no table: every update refused already (for an atomic
+    batch, the first one)."""
+    refused = [type(item) is tuple and isinstance(item[1], P4RuntimeError) for item in plan]
+    return bool(refused) and (refused[0] if atomic else all(refused))
 
 
 def _parse_update(update_bytes: bytes) -> p4runtime_pb2.Update | P4RuntimeError:

@@ -187,6 +187,17 @@ class Pipeline:
         else:
             raise _invalid("an update with no entity")
 
+    def check(self, update: p4runtime_pb2.Update) -> None:
+        """The checks of apply() that need no lookup in the switch, for table entries (what
+        a Write refuses before taking the write lock); the same error apply() would raise."""
+        update_type = update.type
+        if update_type == p4runtime_pb2.Update.UNSPECIFIED:
+            raise _invalid("Update type is not set")
+        if update_type not in (INSERT, MODIFY, DELETE):
+            raise _invalid(f"Invalid update type: {update_type}")
+        if update.entity.WhichOneof("entity") == "table_entry":
+            self.tables.check(update_type, update.entity.table_entry)
+
     def _write_digest(self, update_type: int, entry: p4runtime_pb2.DigestEntry) -> None:
         if self.index.kind_of(entry.digest_id) is not Kind.DIGEST:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown digest id {entry.digest_id}")

@@ -298,7 +298,12 @@ class P4RuntimeService:
 
         With wait=False nothing is applied and False is returned when another call holds the
         write lock (the event loop then hands the request to a worker thread)."""
-        from runtime_server.fast_write import apply_atomic, apply_continue, plan_updates
+        from runtime_server.fast_write import (
+            apply_atomic,
+            apply_continue,
+            plan_updates,
+            refused_whole,
+        )
         from runtime_server.write_decoder import split_write_request
 
         head = split_write_request(data)
@@ -323,9 +328,13 @@ class P4RuntimeService:
             raise P4RuntimeError(StatusCode.INVALID_ARGUMENT, f"atomicity {atomicity}")
         errors: list[P4RuntimeError | None] = [None] * (len(spans) // 2)
         pipeline, plan = None, []
-        if wait:  # decoded and parsed before the lock, which only guards the tables
+        atomic = atomicity != p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR
+        if wait:  # decoded, parsed and checked before the lock, which only guards the tables
             pipeline = self.pipeline
             plan = plan_updates(pipeline, data, spans)
+            if refused_whole(plan, atomic):  # nothing to apply: answered without the lock
+                (apply_atomic if atomic else apply_continue)(pipeline, plan, errors)
+                raise _batch_failure(errors, "Write failure.")
             self.write_lock.acquire()
         elif not self.write_lock.acquire(blocking=False):  # small: planned under the lock
             return False

@@ -105,16 +105,54 @@ class Tables:
 
     # ---- writes ---------------------------------------------------------------------------
 
+    def check(self, update_type: int, entry: p4runtime_pb2.TableEntry) -> None:
+        """Every check of write() that does not look at the entries, in write()'s order:
+        what refuses an update here refuses it there with the same error, so the caller can
+        refuse it without the write lock."""
+        state = self._state(entry)
+        if not entry.is_default_action:
+            self._checked(state, update_type, entry)
+
     def write(self, update_type: int, entry: p4runtime_pb2.TableEntry) -> None:
+        state = self._state(entry)
+        info = state.info
+        if entry.is_default_action:
+            self._write_default(state, update_type, entry)
+            return
+        key, priority = self._checked(state, update_type, entry)
+        handle = self.find(state, key, priority)
+        if update_type == INSERT:
+            if handle is not None:
+                raise P4RuntimeError(StatusCode.ALREADY_EXISTS, "Match entry exists, use MODIFY if "
+                                     f"you wish to change action: {info.name}")
+            self._insert(state, key, priority, entry)
+        elif update_type == MODIFY:
+            if handle is None:
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
+            self._modify(state, handle, entry)
+        else:
+            if handle is None:
+                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
+            if info.is_const_table:
+                raise _denied(f"table {info.name!r} is const")
+            call_target(self.switch.table_delete, state.target_name, handle)
+            record = state.records.pop(handle, None)
+            if record is not None:
+                self._drop_profile_use(state, record)
+
+    def _state(self, entry: p4runtime_pb2.TableEntry) -> TableState:
         state = self.states.get(entry.table_id)
         if state is None:
             raise P4RuntimeError(StatusCode.NOT_FOUND, f"unknown table id {entry.table_id}")
         if entry.is_const:
             raise _invalid("TableEntry.is_const must be false in a write")
+        return state
+
+    def _checked(self, state: TableState, update_type: int,
+                 entry: p4runtime_pb2.TableEntry) -> tuple[Key, int]:
+        """The decoded key and priority of a non-default entry, after every check that
+        needs no lookup."""
         info = state.info
-        if entry.is_default_action:
-            self._write_default(state, update_type, entry)
-            return
         if entry.idle_timeout_ns < 0:
             raise _invalid(f"idle_timeout_ns must be a positive value: {entry.idle_timeout_ns}")
         if entry.idle_timeout_ns and not info.supports_idle_timeout:
@@ -137,25 +175,18 @@ class Tables:
                            f"no priority (got {priority})")
         if update_type not in (INSERT, MODIFY, DELETE):
             raise _invalid(f"Invalid update type: {update_type} is not INSERT, MODIFY or DELETE")
-        handle = self.find(state, key, priority)
-        if update_type == INSERT:
-            if handle is not None:
-                raise P4RuntimeError(StatusCode.ALREADY_EXISTS, "Match entry exists, use MODIFY if "
-                                     f"you wish to change action: {info.name}")
-            self._insert(state, key, priority, entry)
-        elif update_type == MODIFY:
-            if handle is None:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
-            self._modify(state, handle, entry)
-        else:
-            if handle is None:
-                raise P4RuntimeError(StatusCode.NOT_FOUND, f"Cannot find match entry: {info.name}")
-            if info.is_const_table:
-                raise _denied(f"table {info.name!r} is const")
-            call_target(self.switch.table_delete, state.target_name, handle)
-            record = state.records.pop(handle, None)
-            if record is not None:
-                self._drop_profile_use(state, record)
+        # The action and direct resources are checked before the entry is looked up, as PI
+        # does: a bad action is INVALID_ARGUMENT whether or not the match exists.
+        if update_type == INSERT and not entry.HasField("action"):
+            raise _invalid(f"'action' field must be set for non-default entries: {info.name}")
+        if update_type in (INSERT, MODIFY):
+            self._check_direct_resources(state, entry)
+            if entry.HasField("action") and not info.is_const_table and \
+                    not info.implementation_id:
+                if entry.action.WhichOneof("type") != "action":
+                    raise _invalid(f"Cannot provide indirect action for direct table {info.name}")
+                self._direct_action(state, entry.action.action, default=False)
+        return key, priority
 
     def find(self, state: TableState, key: Key, priority: int) -> int | None:
         """The target handle of the entry with this key and priority, if any."""

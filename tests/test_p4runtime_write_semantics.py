@@ -172,3 +172,17 @@ def test_full_table_refuses_an_existing_match_as_already_exists() -> None:
         switch.table_add("MyIngress.ipv4_lpm", [Lpm(i << 8, 24)], "MyIngress.drop")
     with pytest.raises(AlreadyExists):
         switch.table_add("MyIngress.ipv4_lpm", [Lpm(5 << 8, 24)], "MyIngress.drop")
+
+
+def test_refused_updates_are_answered_without_the_write_lock(server, ready) -> None:  # noqa: F811
+    """Updates refused on their contents (here a parameter too wide) touch no table: a Write
+    of them is answered while another call holds the write lock."""
+    bad = update(pb.Update.INSERT, lpm_entry(b"\x0a\x00\x00\x00", 8, port=b"\xff\xff"))
+    request = pb.WriteRequest(device_id=0)
+    request.election_id.low = 10
+    request.updates.extend([bad] * 3)
+    with server.service.write_lock:
+        with pytest.raises(grpc.RpcError) as err:
+            ready.stub.Write(request, timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNKNOWN
+    assert {code for code, _ in batch_errors(err.value)} == {grpc.StatusCode.OUT_OF_RANGE.value[0]}
