@@ -69,11 +69,13 @@ class Bmv2Json:
                              "pi_omit": True})
         self.add_header("standard_metadata", "standard_metadata", metadata=True)
 
-    def add_header_type(self, name: str, fields: list[list]) -> str:
+    def add_header_type(self, name: str, fields: list[list], max_length: int | None = None) -> str:
+        """`max_length` (bytes) for a header with a varbit field (its width written "*")."""
         if name not in self.header_type_ids:
             self.header_type_ids[name] = len(self.header_types) + 1
             self.header_types.append({"name": name, "id": len(self.header_types) + 1,
-                                      "fields": fields})
+                                      "fields": fields,
+                                      **({"max_length": max_length} if max_length is not None else {})})
         return name
 
     def add_header(self, name: str, header_type: str, metadata: bool = False) -> int:

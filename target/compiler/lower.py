@@ -13,7 +13,7 @@ from target.compiler.declarations import Declarations, name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import Val, as_bool, as_data
 from target.compiler.statements import HASH_ALGORITHMS, StatementLowering
-from target.compiler.types import BitT, BoolT, EnumT, ErrorT, ExternT, StackT, StructLikeT, bit_width
+from target.compiler.types import BitT, BoolT, EnumT, ErrorT, ExternT, StackT, StructLikeT, VarbitT, bit_width
 
 
 @dataclass
@@ -343,9 +343,21 @@ class ProgramLowering(StatementLowering):
         return ops
 
     def extract(self, args: list[Any], stmt: Tree) -> dict[str, Any]:
-        if len(args) != 1:
-            raise Unsupported("extract of a variable-size header", self.decls.loc(stmt))
+        if len(args) not in (1, 2):
+            raise self.error("extract takes (header) or (header, bit<32> varbit size)", stmt)
         target = args[0]
+        if len(args) == 2:
+            if target.data == "member" and name_of(target.children[1]) == "next":
+                v = self.expr(target.children[0])
+                elem, where = getattr(v.type, "element", None), {"type": "stack", "value": v.ref}
+            else:
+                v = self.expr(target)
+                elem, where = v.type, {"type": "regular", "value": v.ref}
+            if v.kind not in ("header", "stack") or not isinstance(elem, StructLikeT) or \
+                    not any(isinstance(f, VarbitT) for _, f in elem.fields):
+                raise self.error("extract with a size needs a header with a varbit field", stmt)
+            bits = self.expr(args[1], BitT(32))
+            return {"op": "extract_VL", "parameters": [where, {"type": "expression", "value": as_data(bits)}]}
         if target.data == "member" and name_of(target.children[1]) == "next":
             stack = self.expr(target.children[0])
             if stack.kind == "stack":

@@ -19,6 +19,7 @@ from target.compiler.types import (
     IntLitT,
     StackT,
     StructLikeT,
+    VarbitT,
     VoidT,
     bit_width,
 )
@@ -122,7 +123,15 @@ class StatementLowering(ExpressionLowering):
         raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
 
     def header_type(self, t: StructLikeT) -> str:
-        fields = [[n, bit_width(ft), isinstance(ft, BitT) and ft.signed] for n, ft in t.fields]
+        fields: list[list] = []
+        for n, ft in t.fields:
+            if isinstance(ft, VarbitT):
+                fields.append([n, "*"])
+            else:
+                fields.append([n, bit_width(ft), isinstance(ft, BitT) and ft.signed])
+        if any(isinstance(ft, VarbitT) for _, ft in t.fields):
+            total = sum(bit_width(ft) for _, ft in t.fields)
+            return self.json.add_header_type(t.name, fields, (total + 7) // 8)
         return self.json.add_header_type(t.name, fields)
 
     def assign(self, target_node: Any, value_node: Any, node: Any) -> None:
