@@ -24,11 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.workers import run_workers  # noqa: E402
 from target import Exact, Lpm, Switch, rib  # noqa: E402
 from target.compiler.driver import compile_file  # noqa: E402
 from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
-from target.loop import Breather  # noqa: E402
-from target.pipeline.engine import batch_entry  # noqa: E402
 
 ROUTER_P4 = ROOT / "p4src" / "router.p4"
 CPU_PORT = 255
@@ -129,22 +128,30 @@ def check_sample(sw: Switch, routes: np.ndarray, frame: bytes, n: int) -> None:
             raise SystemExit(f"wrong forwarding for {addr:#010x}: got {out!r}, want port {hop}")
 
 
-def forward(sw: Switch, frame: bytes, destinations: np.ndarray, packets: int, batch: int) -> float:
-    """packets/s through the engine loop from one generator port to counting sink ports."""
-    gen = MemoryGenerator([frame], count=packets, rewrite_offset=IPV4_DST_OFFSET,
-                          rewrite_values=destinations)
-    sinks = {port: MemorySink() for port in range(1, NEXT_HOPS + 1)}
-    gen.open(sw.pool)
-    for sink in sinks.values():
-        sink.open(sw.pool)
-    breather = Breather(sw.pipeline, batch_entry(), sw.pool, {IN_PORT: gen}, sinks, batch)
-    t0 = time.perf_counter()
-    got = breather.run(600.0, packets, True)
-    seconds = time.perf_counter() - t0
-    sent = sum(sink.packets for sink in sinks.values())
-    if got != packets or sent != packets:
-        raise SystemExit(f"lost packets: generated {got}, forwarded {sent} of {packets}")
-    return packets / seconds
+def forward(sw: Switch, frame: bytes, destinations: np.ndarray, packets: int, batch: int,
+            workers: int = 1) -> float:
+    """packets/s through the engine loop (one per worker, bench/workers.py) from a generator
+    port to counting sink ports."""
+    all_sinks: list[MemorySink] = []
+
+    def rx_of(k: int, pool, count: int) -> dict:
+        gen = MemoryGenerator([frame], count=count, rewrite_offset=IPV4_DST_OFFSET,
+                              rewrite_values=destinations)
+        gen.open(pool)
+        return {IN_PORT: gen}
+
+    def tx_of(k: int, pool) -> dict:
+        sinks = {port: MemorySink() for port in range(1, NEXT_HOPS + 1)}
+        for sink in sinks.values():
+            sink.open(pool)
+        all_sinks.extend(sinks.values())
+        return sinks
+
+    pps = run_workers(sw, workers, rx_of, tx_of, batch, packets)
+    sent = sum(sink.packets for sink in all_sinks)
+    if sent != packets:
+        raise SystemExit(f"lost packets: forwarded {sent} of {packets}")
+    return pps
 
 
 def main() -> None:
@@ -155,6 +162,7 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=2_000_000, help="packets per batch size")
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 256], help="engine batch sizes")
     ap.add_argument("--check", type=int, default=2000, help="packets checked against the reference")
+    ap.add_argument("--workers", type=int, default=1, help="workers forwarding at once")
     args = ap.parse_args()
 
     document, p4info, compile_s = compile_router()
@@ -180,13 +188,14 @@ def main() -> None:
     destinations = rib.random_routed_addresses(routes, 1 << 20)
     rates = {}
     for batch in args.batch:
-        rates[batch] = forward(sw, frame, destinations, args.packets, batch)
-        print(f"router.p4, batch {batch:>3}: {rates[batch]:,.0f} packets/s "
+        rates[batch] = forward(sw, frame, destinations, args.packets, batch, args.workers)
+        print(f"router.p4, {args.workers} worker(s), batch {batch:>3}: "
+              f"{rates[batch]:,.0f} packets/s "
               f"({args.packets:,} packets of 64 B, random routed destinations)")
     best = max(rates.values())
     print(json.dumps({"program": "p4src/router.p4", "compiler": "kvick", "routes": len(routes),
                       "load_s": round(load_s, 3), "compile_s": round(compile_s, 3),
-                      "pps": round(best),
+                      "pps": round(best), "workers": args.workers,
                       **{f"pps_batch{b}": round(r) for b, r in rates.items()}}))
 
 

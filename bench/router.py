@@ -7,7 +7,13 @@ destinations from an in-memory generator through the engine loop into a counting
 Prints packets/s per batch size, the table load time and the resident memory; the last line
 is a JSON object. A second case runs a ternary-heavy corpus program.
 
-    python bench/router.py [--packets N] [--trials N] [--synthetic] [--routes N]
+    python bench/router.py [--packets N] [--trials N] [--synthetic] [--routes N] [--workers N]
+                           [--reload]
+
+--workers N runs the pipeline on N workers, each with its own in-memory ports and packet pool
+(bench/workers.py). --reload also measures forwarding while the whole table is cleared and
+loaded again over the target API: the rate during the load as a share of the idle rate, and
+the longest gap between two batches of one worker.
 
 Each figure is the median of --trials runs, with the best beside it: on a shared machine other
 tenants only ever slow a run down, so the spread says how noisy the host was.
@@ -29,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from scapy.all import IP, UDP, Ether, raw  # noqa: E402
 
+from bench.workers import forward_while, run_workers  # noqa: E402
 from target import (  # noqa: E402
     Lpm,
     Switch,
@@ -36,8 +43,6 @@ from target import (  # noqa: E402
     rib,  # noqa: E402
 )
 from target.driver.memory import MemoryGenerator, MemorySink  # noqa: E402
-from target.loop import Breather  # noqa: E402
-from target.pipeline.engine import batch_entry  # noqa: E402
 
 NEXT_HOPS = 8
 
@@ -61,19 +66,52 @@ def router_program(corpus: Path) -> dict:
 
 
 def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packets: int,
-             batch: int) -> float:
-    gen = MemoryGenerator(frames, count=packets, rewrite_offset=offset, rewrite_values=values)
-    sink = MemorySink()
-    gen.open(sw.pool)
-    sink.open(sw.pool)
-    breather = Breather(sw.pipeline, batch_entry(), sw.pool, {1: gen},
-                        {p: sink for p in range(0, NEXT_HOPS + 2)}, batch)
-    t0 = time.perf_counter()
-    got = breather.run(600.0, packets, True)
-    dt = time.perf_counter() - t0
-    if got != packets or sink.packets != packets:
-        raise SystemExit(f"lost packets: generated {got}, forwarded {sink.packets} of {packets}")
-    return packets / dt
+             batch: int, workers: int = 1) -> float:
+    sinks: list[MemorySink] = []
+
+    def rx_of(k: int, pool, count: int) -> dict:
+        gen = MemoryGenerator(frames, count=count, rewrite_offset=offset, rewrite_values=values)
+        gen.open(pool)
+        return {1: gen}
+
+    def tx_of(k: int, pool) -> dict:
+        sink = MemorySink()
+        sink.open(pool)
+        sinks.append(sink)
+        return {p: sink for p in range(0, NEXT_HOPS + 2)}
+
+    pps = run_workers(sw, workers, rx_of, tx_of, batch, packets)
+    forwarded = sum(s.packets for s in sinks)
+    if forwarded != packets:
+        raise SystemExit(f"lost packets: forwarded {forwarded} of {packets}")
+    return pps
+
+
+def reload_figure(sw: Switch, frame: bytes, dsts, entries: list, workers: int,
+                  idle_pps: float) -> dict:
+    """Forward on every worker while the whole table is cleared and loaded again."""
+    def rx_of(k: int, pool) -> dict:
+        gen = MemoryGenerator([frame], count=1 << 62, rewrite_offset=30, rewrite_values=dsts)
+        gen.open(pool)
+        return {1: gen}
+
+    def tx_of(k: int, pool) -> dict:
+        sink = MemorySink()
+        sink.open(pool)
+        return {p: sink for p in range(0, NEXT_HOPS + 2)}
+
+    def reload() -> None:
+        sw.table_clear("MyIngress.ipv4_lpm")
+        for i in range(0, len(entries), 10_000):
+            sw.table_add_many("MyIngress.ipv4_lpm", entries[i:i + 10_000])
+
+    pps, gap_ns, seconds = forward_while(sw, workers, rx_of, tx_of, 256, reload)
+    share = pps / idle_pps
+    print(f"during a full reload ({len(entries):,} routes in {seconds:.2f} s): "
+          f"{pps / 1e6:.2f} Mpps, {100 * share:.0f} % of idle; longest gap between two "
+          f"batches of a worker {gap_ns / 1e6:.2f} ms")
+    return {"reload_s": round(seconds, 3), "reload_pps": round(pps),
+            "reload_share": round(share, 3), "reload_max_gap_ms": round(gap_ns / 1e6, 3)}
 
 
 def main() -> None:
@@ -82,6 +120,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=5, help="runs per figure (median and best)")
     ap.add_argument("--synthetic", action="store_true", help="generated table instead of the real one")
     ap.add_argument("--routes", type=int, default=512_000, help="routes of the generated table")
+    ap.add_argument("--workers", type=int, default=1, help="workers forwarding at once")
+    ap.add_argument("--reload", action="store_true",
+                    help="also measure forwarding during a full-table reload")
     args = ap.parse_args()
     corpus = rib.shared_data_dir() / "corpus"
 
@@ -95,17 +136,15 @@ def main() -> None:
     sw = Switch(pool_size=8192, buf_size=2304)
     sw.load(router_program(corpus), corpus / "tutorial_basic" / "tutorial_basic.p4info.txtpb")
     rss0 = rss_mib()
-    t0 = time.perf_counter()
-    batch = []
+    entries = []
     for prefix, length, asn in zip(routes["prefix"].tolist(), routes["length"].tolist(),
                                    routes["asn"].tolist(), strict=True):
         port = 1 + asn % NEXT_HOPS
-        batch.append(([Lpm(prefix, length)], "MyIngress.ipv4_forward",
-                      [0x020000000000 | port, port], None))
-        if len(batch) == 10_000:
-            sw.table_add_many("MyIngress.ipv4_lpm", batch)
-            batch = []
-    sw.table_add_many("MyIngress.ipv4_lpm", batch)
+        entries.append(([Lpm(prefix, length)], "MyIngress.ipv4_forward",
+                        [0x020000000000 | port, port], None))
+    t0 = time.perf_counter()
+    for i in range(0, len(entries), 10_000):
+        sw.table_add_many("MyIngress.ipv4_lpm", entries[i:i + 10_000])
     load_s = time.perf_counter() - t0
     rss_table = rss_mib()
     print(f"routes: {source}, loaded in {load_s:.2f} s ({len(routes) / load_s:,.0f} routes/s), "
@@ -119,10 +158,15 @@ def main() -> None:
     results: dict[int, tuple[float, float]] = {}
     for batch in (1, 32, 256):
         n = args.packets if batch > 1 else max(args.packets // 4, 100_000)
-        runs = [run_loop(sw, [frame], 30, dsts, n, batch) for _ in range(args.trials)]
+        runs = [run_loop(sw, [frame], 30, dsts, n, batch, args.workers)
+                for _ in range(args.trials)]
         results[batch] = (statistics.median(runs), max(runs))
-        print(f"router, batch {batch:>3}: {results[batch][0] / 1e6:6.2f} Mpps median, "
+        print(f"router, {args.workers} worker(s), batch {batch:>3}: "
+              f"{results[batch][0] / 1e6:6.2f} Mpps median, "
               f"{results[batch][1] / 1e6:.2f} best of {args.trials} runs of {n:,} packets of 64 B")
+
+    reload = (reload_figure(sw, frame, dsts, entries, args.workers, results[256][0])
+              if args.reload else {})
 
     # Ternary-heavy case: the tutorial firewall-free ACL from the corpus (p4_14 ternary ACL)
     tern = Switch(pool_size=8192, buf_size=2304)
@@ -139,8 +183,8 @@ def main() -> None:
             tern.table_add("ingress.test1", [Ternary(v & m, m)], action, _zero_params(tern, action),
                            priority=i + 1)
         tframe = bytes(range(60))
-        acl_pps = statistics.median(run_loop(tern, [tframe], 0, dsts, args.packets // 2, 256)
-                                    for _ in range(args.trials))
+        acl_pps = statistics.median(run_loop(tern, [tframe], 0, dsts, args.packets // 2, 256,
+                                             args.workers) for _ in range(args.trials))
         print(f"ternary ACL (ternary2-bmv2, 1000 entries), batch 256: {acl_pps / 1e6:.2f} Mpps "
               "median")
     except Exception as e:  # report, but keep the router figures
@@ -150,7 +194,8 @@ def main() -> None:
                       "pps_batch1": round(results[1][0]), "pps_batch32": round(results[32][0]),
                       "pps_batch256": round(results[256][0]), "trials": args.trials,
                       "routes": len(routes), "load_s": round(load_s, 3),
-                      "rss_mib": round(rss_table, 1), "ternary_pps": round(acl_pps or 0)}))
+                      "rss_mib": round(rss_table, 1), "ternary_pps": round(acl_pps or 0),
+                      "workers": args.workers, **reload}))
 
 
 def _zero_params(sw: Switch, action: str) -> list[int]:

@@ -70,14 +70,18 @@ cdef class Breather:
     cdef pkt_pool_t *pool
     cdef volatile int stop_flag
     cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths
+    cdef public bint measure_gaps         # record max_gap_ns (one clock read per breath)
+    cdef readonly uint64_t max_gap_ns     # longest time between the starts of two breaths
     cdef object _keep
 
     def __cinit__(self, object pipeline, size_t fn_addr, PacketPool pool, dict rx_ports,
-                  dict tx_ports, int batch, object disabled=()):
+                  dict tx_ports, int batch, object disabled=(), size_t worker=0):
+        # worker: a Pipeline.worker_handle() for fn_addr = worker_batch_entry(); 0: the
+        # pipeline itself (batch_entry(), worker 0).
         cdef int i
         cdef Port p
         self._keep = (pipeline, rx_ports, tx_ports, pool)
-        self.pipeline = <void *>pipeline
+        self.pipeline = <void *>worker if worker else <void *>pipeline
         self.fn = <batch_fn_t>fn_addr
         self.pool = &pool.pool
         self.batch = batch
@@ -178,11 +182,16 @@ cdef class Breather:
         """Breathe for up to `seconds` (or until max_packets received / stop / idle)."""
         cdef uint64_t deadline = monotonic_ns() + <uint64_t>(seconds * 1e9)
         cdef uint64_t start_rx = self.rx_packets
-        cdef uint64_t sleep_ns = 0
+        cdef uint64_t sleep_ns = 0, prev = 0, now
         cdef int got
         cdef timespec ts
         with nogil:
             while not self.stop_flag:
+                if self.measure_gaps:
+                    now = monotonic_ns()
+                    if prev and now - prev > self.max_gap_ns:
+                        self.max_gap_ns = now - prev
+                    prev = now
                 got = self.breathe()
                 if got == 0:
                     self.idle_breaths += 1

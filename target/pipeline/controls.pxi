@@ -2,7 +2,7 @@
 # uses) and applying the hit or default action (included by engine.pyx).
 
 
-cdef void exec_code_into(Pipeline pl, ctx_t *x, uint32_t pc, s128 *r) noexcept nogil:
+cdef void exec_code_into(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc, s128 *r) noexcept nogil:
     """The subset of the interpreter that key code uses (loads and arithmetic)."""
     cdef insn_t *i
     while True:
@@ -17,7 +17,7 @@ cdef void exec_code_into(Pipeline pl, ctx_t *x, uint32_t pc, s128 *r) noexcept n
         elif i.op == OP_LDV:
             r[i.a] = x.valid[i.d]
         elif i.op == OP_LDLA:
-            r[i.a] = lookahead(pl, x, i.e, i.d)
+            r[i.a] = lookahead(pl, wk, x, i.e, i.d)
         elif i.op == OP_LDLAST:
             if x.stack_next[pl.stacks[i.d].counter] == 0:
                 x.error = ERR_STACK_OOB
@@ -27,7 +27,7 @@ cdef void exec_code_into(Pipeline pl, ctx_t *x, uint32_t pc, s128 *r) noexcept n
                     pl.stacks[i.d].first + x.stack_next[pl.stacks[i.d].counter] - 1]].first_field + i.e], x.phv, x.vlen)
 
 
-cdef int32_t run_until_table(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+cdef int32_t run_until_table(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcept nogil:
     """Evaluate conditions up to the first node that is not one; return it (or -1).
 
     Only conditions run here: they read the packet's own state and nothing shared, so
@@ -38,50 +38,50 @@ cdef int32_t run_until_table(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil
         n = &pl.nodes[node]
         if n.kind != 1:
             return node
-        if run_block(pl, x, n.a) != 0:
+        if run_block(pl, wk, x, n.a) != 0:
             node = n.b
         else:
             node = n.c
         if pl.trace_on:
-            trace_ev(pl, x, EV_COND, n.a, 1 if node == n.b else 0, 0)
+            trace_ev(pl, wk, x, EV_COND, n.a, 1 if node == n.b else 0, 0)
     return -1
 
 
-cdef void run_control(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+cdef void run_control(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcept nogil:
     cdef node_t *n
     while True:
         # Conditions cannot exit or fail, so checking after them is the same as before.
-        node = run_until_table(pl, x, node)
+        node = run_until_table(pl, wk, x, node)
         if node < 0 or x.exit_flag or x.failed:
             return
         n = &pl.nodes[node]
         if n.kind == NODE_TABLE:
-            node = apply_table(pl, x, n.a)
+            node = apply_table(pl, wk, x, n.a)
         else:
             x.params = NULL
-            exec_code(pl, x, pl.action_code[n.a])
+            exec_code(pl, wk, x, pl.action_code[n.a])
             node = n.b
 
 
-cdef int32_t apply_table(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+cdef int32_t apply_table(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     if pl.tables[ti].kind == TBL_KEYLESS:
-        return table_finish(pl, x, ti, -1)      # p4c's action-call tables: nothing to look up
-    return table_finish(pl, x, ti, table_lookup(pl, x, ti))
+        return table_finish(pl, wk, x, ti, -1)      # p4c's action-call tables: nothing to look up
+    return table_finish(pl, wk, x, ti, table_lookup(pl, wk, x, ti))
 
 
-cdef inline uint32_t lpm24_key(Pipeline pl, ctx_t *x, table_t *t) noexcept nogil:
+cdef inline uint32_t lpm24_key(Pipeline pl, worker_t *wk, ctx_t *x, table_t *t) noexcept nogil:
     """The address a DIR-24-8 table looks up: its one key field."""
     return <uint32_t>kv_field_read(&pl.fields[t.keys[0].src], x.phv, x.vlen)
 
 
-cdef inline void table_prefetch(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+cdef inline void table_prefetch(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     """Start loading the memory a lookup in table ti will touch first."""
     cdef table_t *t = &pl.tables[ti]
     if t.kind == TBL_LPM24:
-        kv_prefetch(&(<dir24_t *>t.matcher).tbl24[lpm24_key(pl, x, t) >> 8])
+        kv_prefetch(&(<dir24_t *>t.matcher).tbl24[lpm24_key(pl, wk, x, t) >> 8])
 
 
-cdef int64_t table_lookup(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
+cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     """Build the key and find the entry id (-1: miss)."""
     cdef table_t *t = &pl.tables[ti]
     cdef uint8_t key[MAX_KEY]
@@ -90,7 +90,7 @@ cdef int64_t table_lookup(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
     cdef uint32_t k
     cdef u128 v
     if t.kind == TBL_LPM24:
-        e = dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, x, t))
+        e = dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
     elif t.kind != TBL_KEYLESS:
         if not t.key_covered:
             memset(key, 0, t.key_bytes + 16)
@@ -121,7 +121,7 @@ cdef int64_t table_lookup(Pipeline pl, ctx_t *x, uint32_t ti) noexcept nogil:
     return e
 
 
-cdef int32_t table_finish(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
+cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
     """Count, run the entry's (or the default) action, return the next node."""
     cdef table_t *t = &pl.tables[ti]
     cdef int32_t act, ref
@@ -129,23 +129,23 @@ cdef int32_t table_finish(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcep
     cdef profile_t *pr
     cdef uint64_t hv
     if e >= 0:
-        t.hits += 1
+        wk.table_stats[2 * ti] += 1
         if t.entry_last_hit != NULL:
             t.entry_last_hit[e] = x.now_ns
         params = &t.recs[<size_t>t.entry_rec[e] * t.rec_stride]
         act = <int32_t>params[0]
         params += 1
         if t.with_counters:
-            t.entry_counters[2 * e] += 1
-            t.entry_counters[2 * e + 1] += x.pkt.len if x.pkt != NULL else 0
+            kv_count(&t.entry_counters[2 * e], 1, pl.shared)
+            kv_count(&t.entry_counters[2 * e + 1], x.pkt.len if x.pkt != NULL else 0, pl.shared)
         if pl.trace_on:
-            trace_ev(pl, x, EV_TABLE_HIT, ti, <int32_t>e, 0)
+            trace_ev(pl, wk, x, EV_TABLE_HIT, ti, <int32_t>e, 0)
     else:
-        t.misses += 1
+        wk.table_stats[2 * ti + 1] += 1
         act = t.default_action
         params = t.default_params
         if pl.trace_on:
-            trace_ev(pl, x, EV_TABLE_MISS, ti, 0, 0)
+            trace_ev(pl, wk, x, EV_TABLE_MISS, ti, 0, 0)
     if t.indirect and act != REF_NONE and e >= 0:
         pr = &pl.profiles[t.profile]
         ref = act
@@ -155,20 +155,25 @@ cdef int32_t table_finish(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcep
             if pr.group_size[ref] == 0:
                 act = REF_NONE
             else:
-                hv = calc_compute(pl, x, pr.calc) if pr.calc >= 0 else 0
+                hv = calc_compute(pl, wk, x, pr.calc) if pr.calc >= 0 else 0
                 ref = pr.group_members[ref][hv % pr.group_size[ref]]
         if act != REF_NONE:
             act = pr.member_action[ref]
             params = &pr.member_params[<size_t>ref * pr.param_stride]
     if t.direct_meter >= 0 and e >= 0 and <uint32_t>e < pl.meter_sizes[t.direct_meter]:
-        kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, meter_execute(
+        if pl.shared:
+            kv_spin_lock(&pl.meter_locks[t.direct_meter])
+        hv = <uint64_t>meter_execute(
             &pl.meter_cells[t.direct_meter][e], x.now_ns,
-            1 if pl.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0)))
+            1 if pl.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0))
+        if pl.shared:
+            kv_spin_unlock(&pl.meter_locks[t.direct_meter])
+        kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, <s128>hv)
     if act >= 0:
         if pl.trace_on:
-            trace_ev(pl, x, EV_ACTION, act, ti, 0)
+            trace_ev(pl, wk, x, EV_ACTION, act, ti, 0)
         x.params = params
-        exec_code(pl, x, pl.action_code[act])
+        exec_code(pl, wk, x, pl.action_code[act])
     if t.has_hit_miss:
         return t.hit_next if e >= 0 else t.miss_next
     if act < 0:
@@ -177,7 +182,7 @@ cdef int32_t table_finish(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcep
 
 
 
-cdef inline void entry_prefetch(Pipeline pl, table_t *t, int64_t ent) noexcept nogil:
+cdef inline void entry_prefetch(Pipeline pl, worker_t *wk, table_t *t, int64_t ent) noexcept nogil:
     """Start loading what a hit on entry `ent` reads (and its direct counter, written)."""
     if ent >= 0:
         kv_prefetch(&t.entry_rec[ent])
@@ -185,7 +190,7 @@ cdef inline void entry_prefetch(Pipeline pl, table_t *t, int64_t ent) noexcept n
             kv_prefetch_write(&t.entry_counters[2 * ent])
 
 
-cdef inline int64_t group_lookup(Pipeline pl, ctx_t *x, int32_t node) noexcept nogil:
+cdef inline int64_t group_lookup(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcept nogil:
     """Look up the first table of a grouped packet and prefetch the entry's record.
 
     DIR-24-8 tables applied later in the control are looked up here too, on the key as it
@@ -198,10 +203,10 @@ cdef inline int64_t group_lookup(Pipeline pl, ctx_t *x, int32_t node) noexcept n
     if node >= 0 and pl.nodes[node].kind == NODE_TABLE:
         first = pl.nodes[node].a
         t = &pl.tables[first]
-        ent = table_lookup(pl, x, first)
-        entry_prefetch(pl, t, ent)
+        ent = table_lookup(pl, wk, x, first)
+        entry_prefetch(pl, wk, t, ent)
     for k in range(pl.n_lpm24):
         if <int32_t>pl.lpm24_tables[k] != first:
             t = &pl.tables[pl.lpm24_tables[k]]
-            entry_prefetch(pl, t, dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, x, t)))
+            entry_prefetch(pl, wk, t, dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t)))
     return ent

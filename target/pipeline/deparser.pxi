@@ -2,7 +2,7 @@
 # by engine.pyx).
 
 
-cdef inline uint64_t csum_in_place(Pipeline pl, ctx_t *x, calc_t *c) noexcept nogil:
+cdef inline uint64_t csum_in_place(Pipeline pl, worker_t *wk, ctx_t *x, calc_t *c) noexcept nogil:
     """The Internet checksum of whole header words, summed where they lie in the PHV."""
     cdef uint64_t sum = 0
     cdef uint32_t k
@@ -13,7 +13,7 @@ cdef inline uint64_t csum_in_place(Pipeline pl, ctx_t *x, calc_t *c) noexcept no
     return kv_csum_fold(sum)
 
 
-cdef uint64_t calc_compute(Pipeline pl, ctx_t *x, uint32_t cid) noexcept nogil:
+cdef uint64_t calc_compute(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t cid) noexcept nogil:
     """Pack a calculation's inputs MSB-first (BMv2's rule) and hash them."""
     cdef calc_t *c = &pl.calcs[cid]
     cdef seg_t *s
@@ -21,7 +21,7 @@ cdef uint64_t calc_compute(Pipeline pl, ctx_t *x, uint32_t cid) noexcept nogil:
     cdef uint32_t plen
     cdef u128 kv
     if c.csum_direct:
-        return csum_in_place(pl, x, c)
+        return csum_in_place(pl, wk, x, c)
     for k in range(c.nseg):
         s = &pl.segs[c.seg0 + k]
         if (bit + s.width) // 8 + 32 > pl.scratch_size:
@@ -29,26 +29,26 @@ cdef uint64_t calc_compute(Pipeline pl, ctx_t *x, uint32_t cid) noexcept nogil:
         if s.const_idx >= 0:
             kv = <u128>pl.consts[s.const_idx]
             if s.width <= 128:
-                kv_bits_write(pl.scratch, bit, s.width, kv)
+                kv_bits_write(wk.scratch, bit, s.width, kv)
         else:
-            kv_bits_copy(pl.scratch, bit, x.phv, s.src_bit, s.width)
+            kv_bits_copy(wk.scratch, bit, x.phv, s.src_bit, s.width)
         bit += s.width
     nbytes = (bit + 7) // 8
     if bit & 7:
         # zero the unused low bits of the last byte
-        pl.scratch[nbytes - 1] &= <uint8_t>(0xFF << (8 - (bit & 7)))
+        wk.scratch[nbytes - 1] &= <uint8_t>(0xFF << (8 - (bit & 7)))
     if c.with_payload and x.pkt != NULL and x.cursor < x.pkt.len:
         plen = x.pkt.len - x.cursor
         if nbytes + plen > pl.scratch_size:
             plen = pl.scratch_size - nbytes
-        memcpy(pl.scratch + nbytes, x.pkt.data + x.cursor, plen)
+        memcpy(wk.scratch + nbytes, x.pkt.data + x.cursor, plen)
         nbytes += plen
-    return hash_compute_params(&pl.calc_params[cid], pl.scratch, nbytes)
+    return hash_compute_params(&pl.calc_params[cid], wk.scratch, nbytes)
 
 # ------------------------------------------------------------------ the interpreter
 
 
-cdef void verify_checksums(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef void verify_checksums(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef uint32_t k
     if not pl.has_verify:
         return
@@ -58,18 +58,18 @@ cdef void verify_checksums(Pipeline pl, ctx_t *x) noexcept nogil:
         c = &pl.cksums[k]
         if not c.verify:
             continue
-        if c.cond >= 0 and run_block(pl, x, c.cond) == 0:
+        if c.cond >= 0 and run_block(pl, wk, x, c.cond) == 0:
             continue
-        v = calc_compute(pl, x, c.calc)
+        v = calc_compute(pl, wk, x, c.calc)
         if <u128>kv_field_read(&pl.fields[c.target], x.phv, x.vlen) & kv_mask128(pl.fields[c.target].width) != \
                 (<u128>v & kv_mask128(pl.fields[c.target].width)):
             if pl.f_checksum_error >= 0:
                 kv_field_write(&pl.fields[pl.f_checksum_error], x.phv, 1)
             if pl.trace_on:
-                trace_ev(pl, x, EV_CHECKSUM_ERROR, k, 0, 0)
+                trace_ev(pl, wk, x, EV_CHECKSUM_ERROR, k, 0, 0)
 
 
-cdef void update_checksums(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef void update_checksums(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef uint32_t k
     cdef cksum_t *c
     cdef field_t *f
@@ -78,7 +78,7 @@ cdef void update_checksums(Pipeline pl, ctx_t *x) noexcept nogil:
         c = &pl.cksums[k]
         if not c.update:
             continue
-        if c.cond >= 0 and run_block(pl, x, c.cond) == 0:
+        if c.cond >= 0 and run_block(pl, wk, x, c.cond) == 0:
             continue
         if c.span_len:
             # Sum the whole range, then take out the old target as kv_sum_be16 counted it:
@@ -89,12 +89,12 @@ cdef void update_checksums(Pipeline pl, ctx_t *x) noexcept nogil:
             kv_field_write(f, x.phv, <s128>kv_csum_fold(
                 kv_sum_be16(x.phv + c.span_byte, c.span_len) - (old << c.span_target_shift)))
         elif pl.calcs[c.calc].csum_direct:
-            kv_field_write(&pl.fields[c.target], x.phv, <s128>csum_in_place(pl, x, &pl.calcs[c.calc]))
+            kv_field_write(&pl.fields[c.target], x.phv, <s128>csum_in_place(pl, wk, x, &pl.calcs[c.calc]))
         else:
-            kv_field_write(&pl.fields[c.target], x.phv, <s128>calc_compute(pl, x, c.calc))
+            kv_field_write(&pl.fields[c.target], x.phv, <s128>calc_compute(pl, wk, x, c.calc))
 
 
-cdef bint deparse(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef bint deparse(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     """Emit valid headers in deparser order in front of the unparsed payload.
 
     Headers are written back to front, ending where the payload starts, over the bytes
@@ -118,7 +118,7 @@ cdef bint deparse(Pipeline pl, ctx_t *x) noexcept nogil:
             hd = &pl.headers[h]
             nb = (hd.fixed_bits + x.vlen[h]) >> 3
             if start - nb < p.buf:
-                return deparse_moving(pl, x)
+                return deparse_moving(pl, wk, x)
             start -= nb
             kv_copy_small(start, x.phv + hd.byteoff, nb)
     hlen = <uint32_t>(end - start)
@@ -130,7 +130,7 @@ cdef bint deparse(Pipeline pl, ctx_t *x) noexcept nogil:
     return True
 
 
-cdef bint deparse_moving(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef bint deparse_moving(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     """Deparse when the headers outgrow the headroom: the payload moves back first."""
     cdef uint32_t k, h, hlen = 0, nb, payload
     cdef uint8_t *start

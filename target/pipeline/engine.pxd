@@ -1,7 +1,7 @@
 # The compiled program as the executor sees it: flat C arrays indexed by the ids the loader
 # (loader.py) assigned. Built once per program load by engine.pyx's Pipeline; read-only for the
 # data path except entries, counters, registers and meters, which the control plane writes
-# while the workers are quiesced (see Pipeline.writer_lock).
+# while the workers are quiesced (see Pipeline.lock).
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -216,3 +216,4 @@ cdef struct register_t:
     u128 *cells
     uint32_t size
     uint32_t width
+    int lock                    # taken around each access while several workers run

@@ -7,12 +7,20 @@ recirculate or transmit, with simple_switch's semantics (behavioral-model
 targets/simple_switch/simple_switch.cpp). Work items (an ingress or egress pass of one packet
 instance) go through a FIFO job queue, so replication and recirculation keep BMv2's order.
 
+Program and workers: a Pipeline is the program (code, parse graph, tables, externs), shared;
+each worker (worker.pxi) is one thread's context — job slots, header vectors, scratch, digests,
+trace, counters — and runs whole batches on it (worker_run_batch).
+
 Control/data concurrency: the control plane (Python, with the GIL) never writes while a batch
-runs. Pipeline.run_batch holds `writer_lock` (a pthread mutex) for the whole batch without the
-GIL; table writes take the same lock. So the data path never sees half an update and a
-P4Runtime batch becomes visible atomically between two packet batches. The price is that a
-large control-plane batch pauses forwarding while it is applied; per-entry atomic publishing
-(RCU) can replace this later without changing the API.
+runs. A worker holds its own lock (a pthread mutex) for a whole batch without the GIL; a
+control-plane write takes every worker's lock (Pipeline.lock). So no worker sees half an update
+and a P4Runtime batch becomes visible to all workers at once, between their batches. The price
+is that a large control-plane batch pauses forwarding while it is applied; per-entry atomic
+publishing (RCU) can replace this later without changing the API.
+
+Where the code is: a packet's path RX → TX is target/loop.pyx (RX, TX), v1model.pxi (batch,
+ingress and egress passes, traffic manager), parser.pxi, controls.pxi (tables, actions, the
+interpreter is interp.pxi), deparser.pxi (checksums, deparser).
 """
 
 cimport cython
@@ -67,6 +75,8 @@ cdef class Pipeline:
     cdef meter_t **meter_cells
     cdef uint32_t *meter_sizes
     cdef uint8_t *meter_is_packets
+    cdef int *meter_locks             # per meter array (kv_spin_lock), while shared
+    cdef bint shared                  # several workers: externs are updated atomically
     cdef uint32_t **field_lists       # per field-list id: count then field ids
     cdef uint32_t n_field_lists
     cdef uint32_t **learn_lists
@@ -87,34 +97,17 @@ cdef class Pipeline:
     # PRE: multicast groups and clone sessions (port, rid) lists
     cdef uint32_t **mc_nodes          # per group id (16-bit): count then (port, rid) pairs
     cdef uint32_t **clone_sessions    # per session id (up to 1024): count, class, trunc, pairs
-    # per-run scratch
-    cdef job_t *jobs
-    cdef uint8_t *job_phv             # MAX_JOBS PHV snapshots
-    cdef uint8_t *phv                 # the working PHV
-    cdef uint32_t *vlen
-    cdef uint32_t *stack_next
-    cdef uint8_t *scratch             # hash input buffer
-    cdef uint32_t scratch_size
-    cdef digest_rec_t *digests
-    cdef uint32_t n_digests
-    cdef uint64_t digests_dropped
-    cdef trace_rec_t *trace
-    cdef uint32_t n_trace
+    # The workers (worker.pxi): each runs batches on its own state, with its own buffer pool.
+    cdef worker_t *workers
+    cdef uint32_t n_workers
+    cdef list pools                   # per worker: its PacketPool
+    cdef uint32_t scratch_size        # bytes of a worker's hash input buffer
     cdef readonly bint trace_on
-    cdef uint64_t seq
-    cdef uint64_t batch_now          # one clock reading per batch
     cdef bint has_verify             # some checksum is verified after parsing
-    cdef uint64_t rng_state
-    cdef pthread_mutex_t writer_lock
-    cdef pkt_pool_t *pool
-    cdef PacketPool pool_obj
     cdef public int cpu_port
     cdef public int lookup_ahead      # how far first-table lookups run ahead of finishing packets
     cdef uint32_t lpm24_tables[MAX_LPM24_PREFETCH]   # DIR-24-8 tables, prefetched at parse time
     cdef uint32_t n_lpm24
-    # counters of the engine itself
-    cdef readonly uint64_t rx_packets, tx_packets, dropped, parser_errors, assert_failures
-    cdef readonly uint64_t pool_exhausted, recirc_limit_drops
     cdef list _keep                   # Python objects whose C memory the tables use
     cdef readonly object program
     cdef readonly list matchers       # per table: the match structure object (or None)
@@ -125,7 +118,6 @@ cdef class Pipeline:
     cdef uint32_t vlen_off, stack_off, state_bytes, slot_bytes
 
     def __cinit__(self):
-        pthread_mutex_init(&self.writer_lock, NULL)
         self._keep = []
         self.matchers = []
         self.meter_arrays = []
@@ -163,14 +155,10 @@ cdef class Pipeline:
         free(self.nodes)
         free(self.tables)
         free(self.profiles)
-        free(self.jobs)
-        free(self.job_phv)
-        free(self.phv)
-        free(self.vlen)
-        free(self.stack_next)
-        free(self.scratch)
-        free(self.digests)
-        free(self.trace)
+        if self.workers != NULL:
+            for i in range(self.n_workers):
+                worker_free(&self.workers[i])
+            free(self.workers)
         free(self.mc_nodes)
         free(self.clone_sessions)
         free(self.deparser)
@@ -185,20 +173,18 @@ cdef class Pipeline:
         free(self.meter_cells)
         free(self.meter_sizes)
         free(self.meter_is_packets)
+        free(self.meter_locks)
         free(self.field_lists)
         free(self.learn_lists)
         free(self.vset_values)
         free(self.vset_masks)
         free(self.vset_count)
-        pthread_mutex_destroy(&self.writer_lock)
 
     # ------------------------------------------------------------------ building
     def __init__(self, program, PacketPool pool):
         from target.pipeline.build import build_pipeline
         self.program = program
-        self.pool_obj = pool
-        self.pool = &pool.pool
-        self.rng_state = 0x9E3779B97F4A7C15ULL ^ monotonic_ns()
+        self.pools = [pool]
         build_pipeline(self, program)
 
     # The builder (build.py) fills the C arrays through these small setters, so that the
@@ -237,6 +223,7 @@ cdef class Pipeline:
         self.meter_cells = <meter_t **>calloc(max(1, self.n_meters), sizeof(meter_t *))
         self.meter_sizes = <uint32_t *>calloc(max(1, self.n_meters), sizeof(uint32_t))
         self.meter_is_packets = <uint8_t *>calloc(max(1, self.n_meters), sizeof(uint8_t))
+        self.meter_locks = <int *>calloc(max(1, self.n_meters), sizeof(int))
         self.n_actions = sizes["actions"]
         self.action_code = <int32_t *>calloc(max(1, self.n_actions), sizeof(int32_t))
         self.action_nparams = <uint32_t *>calloc(max(1, self.n_actions), sizeof(uint32_t))
@@ -253,26 +240,21 @@ cdef class Pipeline:
         self.phv_bytes = sizes["phv_bytes"]
         # PHV: header bytes, slack for wide loads, then one validity byte per header.
         self.phv_total = self.phv_bytes + 32 + self.n_headers
-        self.phv = <uint8_t *>calloc(self.phv_total + 64, 1)
         self.valid_off = self.phv_bytes + 32
-        self.vlen = <uint32_t *>calloc(max(1, self.n_headers), sizeof(uint32_t))
-        self.stack_next = <uint32_t *>calloc(max(1, self.n_stacks), sizeof(uint32_t))
-        self.jobs = <job_t *>calloc((MAX_JOBS + GROUP), sizeof(job_t))
         # A job slot: header vector, then varbit lengths, then stack indexes: one memset clears it.
         self.vlen_off = (self.phv_total + 3) & ~3
         self.stack_off = self.vlen_off + 4 * self.n_headers
         self.state_bytes = self.stack_off + 4 * self.n_stacks
         self.slot_bytes = (self.state_bytes + 64 + 63) & ~63
-        self.job_phv = <uint8_t *>calloc((MAX_JOBS + GROUP), self.slot_bytes)
         self.scratch_size = 65536
-        self.scratch = <uint8_t *>calloc(self.scratch_size + 64, 1)
-        self.digests = <digest_rec_t *>calloc(MAX_DIGESTS, sizeof(digest_rec_t))
-        self.trace = <trace_rec_t *>calloc(MAX_TRACE, sizeof(trace_rec_t))
         self.mc_nodes = <uint32_t **>calloc(65536, sizeof(uint32_t *))
         self.clone_sessions = <uint32_t **>calloc(32768, sizeof(uint32_t *))
-        if (self.code == NULL or self.phv == NULL or self.jobs == NULL or self.job_phv == NULL
-                or self.scratch == NULL or self.mc_nodes == NULL or self.trace == NULL):
+        self.workers = <worker_t *>calloc(MAX_WORKERS, sizeof(worker_t))
+        if self.code == NULL or self.mc_nodes == NULL or self.workers == NULL:
             raise MemoryError("cannot allocate the pipeline")
+        self.n_workers = 1
+        if worker_init(self, &self.workers[0], 0, &(<PacketPool>self.pools[0]).pool) != 0:
+            raise MemoryError("cannot allocate the pipeline's worker")
 
     def _set_code(self, list code, list consts):
         cdef uint32_t i
@@ -541,7 +523,7 @@ cdef class Pipeline:
         t.direct_meter_dst = meter_dst
 
     def _grow_table(self, uint32_t i, uint32_t capacity):
-        """Make room for entry ids < capacity (under writer_lock when traffic may run)."""
+        """Make room for entry ids < capacity (under lock() when traffic may run)."""
         cdef table_t *t = &self.tables[i]
         cdef uint32_t old = t.capacity
         cdef uint32_t k
@@ -569,12 +551,17 @@ cdef class Pipeline:
 
     # ------------------------------------------------------------------ control plane
     def lock(self) -> None:
-        """Wait until no batch runs, then keep batches out until unlock() (see module doc)."""
+        """Wait until no worker runs a batch, then keep batches out until unlock() (see the
+        module doc). Workers' locks are taken in index order, so lockers never deadlock."""
+        cdef uint32_t k
         with nogil:
-            pthread_mutex_lock(&self.writer_lock)
+            for k in range(self.n_workers):
+                pthread_mutex_lock(&self.workers[k].lock)
 
     def unlock(self) -> None:
-        pthread_mutex_unlock(&self.writer_lock)
+        cdef uint32_t k
+        for k in range(self.n_workers):
+            pthread_mutex_unlock(&self.workers[k].lock)
 
     def entry_capacity(self, uint32_t ti, uint32_t needed) -> None:
         if needed > MAX_PROFILE_ID:
@@ -724,7 +711,13 @@ cdef class Pipeline:
         return monotonic_ns()
 
     def table_stats(self, uint32_t ti) -> tuple[int, int]:
-        return (self.tables[ti].hits, self.tables[ti].misses)
+        """Hits and misses of table ti: the sum of every worker's."""
+        cdef uint64_t hits = 0, misses = 0
+        cdef uint32_t k
+        for k in range(self.n_workers):
+            hits += self.workers[k].table_stats[2 * ti]
+            misses += self.workers[k].table_stats[2 * ti + 1]
+        return (hits, misses)
 
     def profile_init(self, uint32_t pi, uint32_t param_stride, int32_t calc) -> None:
         cdef profile_t *p = &self.profiles[pi]
@@ -823,26 +816,44 @@ cdef class Pipeline:
 
     def take_trace(self) -> list[tuple[int, int, int, int, int]]:
         cdef uint32_t k
-        out = [(self.trace[k].seq, self.trace[k].ev, self.trace[k].a, self.trace[k].b,
-                u128_to_int(self.trace[k].v)) for k in range(self.n_trace)]
-        self.n_trace = 0
+        cdef worker_t *w
+        out = []
+        for n in range(self.n_workers):
+            w = &self.workers[n]
+            out += [(w.trace[k].seq, w.trace[k].ev, w.trace[k].a, w.trace[k].b,
+                     u128_to_int(w.trace[k].v)) for k in range(w.n_trace)]
+            w.n_trace = 0
         return out
 
     def take_digests(self) -> list[tuple[int, list[int]]]:
         cdef uint32_t k
         out = []
-        for k in range(self.n_digests):
-            out.append((self.digests[k].list_id,
-                        [u128_to_int(self.digests[k].vals[m]) for m in range(self.digests[k].nvals)]))
-        self.n_digests = 0
+        cdef worker_t *w
+        for n in range(self.n_workers):     # a flow is one worker's: its order is kept
+            w = &self.workers[n]
+            for k in range(w.n_digests):
+                out.append((w.digests[k].list_id,
+                            [u128_to_int(w.digests[k].vals[m]) for m in range(w.digests[k].nvals)]))
+            w.n_digests = 0
         return out
 
     def stats(self) -> dict[str, int]:
-        return {"rx_packets": self.rx_packets, "tx_packets": self.tx_packets,
-                "dropped": self.dropped, "parser_errors": self.parser_errors,
-                "assert_failures": self.assert_failures, "pool_exhausted": self.pool_exhausted,
-                "recirc_limit_drops": self.recirc_limit_drops,
-                "digests_dropped": self.digests_dropped}
+        """The engine's own counters: the sum of every worker's."""
+        cdef worker_t *w
+        out = dict.fromkeys(("rx_packets", "tx_packets", "dropped", "parser_errors",
+                             "assert_failures", "pool_exhausted", "recirc_limit_drops",
+                             "digests_dropped"), 0)
+        for n in range(self.n_workers):
+            w = &self.workers[n]
+            out["rx_packets"] += w.rx_packets
+            out["tx_packets"] += w.tx_packets
+            out["dropped"] += w.dropped
+            out["parser_errors"] += w.parser_errors
+            out["assert_failures"] += w.assert_failures
+            out["pool_exhausted"] += w.pool_exhausted
+            out["recirc_limit_drops"] += w.recirc_limit_drops
+            out["digests_dropped"] += w.digests_dropped
+        return out
 
     def process(self, list packets) -> list[tuple[int, bytes]]:
         """Run (port, frame) pairs through the pipeline; return the transmitted (port, frame)."""
@@ -864,9 +875,9 @@ cdef class Pipeline:
                 # Checked before a buffer is taken; a refused frame gives back those taken.
                 view = frame
                 port16 = port
-                if <uint32_t>view.shape[0] > self.pool.buf_size - PKT_HEADROOM:
+                if <uint32_t>view.shape[0] > self.workers[0].pool.buf_size - PKT_HEADROOM:
                     raise ValueError(f"frame of {view.shape[0]} bytes exceeds the buffer size")
-                p = pool_alloc(self.pool)
+                p = pool_alloc(self.workers[0].pool)
                 if p == NULL:
                     raise MemoryError("packet pool exhausted")
                 pkts[k] = p
@@ -877,7 +888,7 @@ cdef class Pipeline:
                 p.port = port16
             taken = 0                       # run_batch frees or returns every one of them
             with nogil:
-                nout = run_batch(self, pkts, n, outs, max_out)
+                nout = run_batch(self, &self.workers[0], pkts, n, outs, max_out)
             while returned < nout:
                 k = returned
                 returned += 1
@@ -885,18 +896,53 @@ cdef class Pipeline:
                     result.append((outs[k].port, PyBytes_FromStringAndSize(
                         <char *>outs[k].pkt.data, outs[k].pkt.len)))
                 finally:
-                    pool_free(self.pool, outs[k].pkt)
+                    pool_free(self.workers[0].pool, outs[k].pkt)
         finally:
             for k in range(taken):
-                pool_free(self.pool, pkts[k])
+                pool_free(self.workers[0].pool, pkts[k])
             for k in range(returned, nout):
-                pool_free(self.pool, outs[k].pkt)
+                pool_free(self.workers[0].pool, outs[k].pkt)
             free(pkts)
             free(outs)
         return result
 
     def pool_object(self):
-        return self.pool_obj
+        return self.pools[0]
+
+    # ------------------------------------------------------------------ workers
+    def add_worker(self, PacketPool pool) -> int:
+        """A further worker context, allocating replicas from `pool` (the pool of the ports
+        that worker serves); returns its index. Only while no batch runs."""
+        cdef uint32_t k = self.n_workers
+        if k >= MAX_WORKERS:
+            raise ValueError(f"at most {MAX_WORKERS} workers")
+        if worker_init(self, &self.workers[k], k, &pool.pool) != 0:
+            worker_free(&self.workers[k])
+            raise MemoryError("cannot allocate a worker")
+        self.pools.append(pool)
+        self.n_workers = k + 1
+        self.shared = True
+        return k
+
+    @property
+    def workers_count(self) -> int:
+        return self.n_workers
+
+    def worker_pool(self, uint32_t k) -> PacketPool:
+        return self.pools[k]
+
+    def worker_handle(self, uint32_t k) -> int:
+        """The C handle of worker k, for an engine loop calling worker_batch_entry()."""
+        if k >= self.n_workers:
+            raise IndexError(f"no worker {k}")
+        return <size_t>&self.workers[k]
+
+    def worker_stats(self, uint32_t k) -> dict[str, int]:
+        """Worker k's own counters (stats() sums them over the workers)."""
+        if k >= self.n_workers:
+            raise IndexError(f"no worker {k}")
+        cdef worker_t *w = &self.workers[k]
+        return {"rx_packets": w.rx_packets, "tx_packets": w.tx_packets, "dropped": w.dropped}
 
     def batch_function(self):
         """A capsule of (run_batch, self) for the engine loop (target/loop.pyx)."""
@@ -908,17 +954,24 @@ include "parser.pxi"
 include "controls.pxi"
 include "deparser.pxi"
 include "v1model.pxi"
+include "worker.pxi"
 
 
 
 cdef int pipeline_run_batch(void *pipeline, pkt_t **pkts, int n, out_t *outs,
                             int max_out) noexcept nogil:
-    return run_batch(<Pipeline>pipeline, pkts, n, outs, max_out)
+    return run_batch(<Pipeline>pipeline, &(<Pipeline>pipeline).workers[0], pkts, n, outs, max_out)
 
 
 def batch_entry() -> int:
-    """Address of pipeline_run_batch, for the loop to call without Python."""
+    """Address of pipeline_run_batch (worker 0 of a Pipeline), for the loop to call without
+    Python."""
     return <size_t>&pipeline_run_batch
+
+
+def worker_batch_entry() -> int:
+    """Address of worker_run_batch, called with a Pipeline.worker_handle()."""
+    return <size_t>&worker_run_batch
 
 
 def layout() -> dict[str, int]:

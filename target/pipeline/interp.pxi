@@ -2,12 +2,12 @@
 # engine.pyx).
 
 
-cdef inline void trace_ev(Pipeline pl, ctx_t *x, uint32_t ev, int32_t a, int32_t b, u128 v) noexcept nogil:
+cdef inline void trace_ev(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ev, int32_t a, int32_t b, u128 v) noexcept nogil:
     cdef trace_rec_t *r
-    if pl.n_trace >= MAX_TRACE:
+    if wk.n_trace >= MAX_TRACE:
         return
-    r = &pl.trace[pl.n_trace]
-    pl.n_trace += 1
+    r = &wk.trace[wk.n_trace]
+    wk.n_trace += 1
     r.seq = x.seq
     r.ev = ev
     r.a = a
@@ -15,7 +15,7 @@ cdef inline void trace_ev(Pipeline pl, ctx_t *x, uint32_t ev, int32_t a, int32_t
     r.v = v
 
 
-cdef inline uint32_t stack_elem(Pipeline pl, uint32_t sid, s128 idx, int *ok) noexcept nogil:
+cdef inline uint32_t stack_elem(Pipeline pl, worker_t *wk, uint32_t sid, s128 idx, int *ok) noexcept nogil:
     if idx < 0 or idx >= <s128>pl.stacks[sid].size:
         ok[0] = 0
         return 0
@@ -23,7 +23,7 @@ cdef inline uint32_t stack_elem(Pipeline pl, uint32_t sid, s128 idx, int *ok) no
     return pl.stack_hdrs[pl.stacks[sid].first + <uint32_t>idx]
 
 
-cdef inline void set_valid(Pipeline pl, ctx_t *x, uint32_t h) noexcept nogil:
+cdef inline void set_valid(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t h) noexcept nogil:
     cdef header_t *hd = &pl.headers[h]
     cdef uint32_t k, m, u
     if not x.valid[h]:
@@ -37,7 +37,7 @@ cdef inline void set_valid(Pipeline pl, ctx_t *x, uint32_t h) noexcept nogil:
                 x.valid[m] = 0
 
 
-cdef void invalidate_union_others(Pipeline pl, ctx_t *x, uint32_t h) noexcept nogil:
+cdef void invalidate_union_others(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t h) noexcept nogil:
     """h becomes the valid member of its union: the other members turn invalid."""
     cdef uint32_t u = pl.union_index[pl.headers[h].union_id], k, m
     for k in range(pl.union_members[u]):
@@ -46,7 +46,7 @@ cdef void invalidate_union_others(Pipeline pl, ctx_t *x, uint32_t h) noexcept no
             x.valid[m] = 0
 
 
-cdef inline void copy_header(Pipeline pl, ctx_t *x, uint32_t dst, uint32_t src) noexcept nogil:
+cdef inline void copy_header(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t dst, uint32_t src) noexcept nogil:
     if dst == src:
         return
     memmove(x.phv + pl.headers[dst].byteoff, x.phv + pl.headers[src].byteoff,
@@ -55,7 +55,7 @@ cdef inline void copy_header(Pipeline pl, ctx_t *x, uint32_t dst, uint32_t src) 
     x.vlen[dst] = x.vlen[src]
 
 
-cdef void stack_shift(Pipeline pl, ctx_t *x, uint32_t sid, uint32_t n, bint push) noexcept nogil:
+cdef void stack_shift(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t sid, uint32_t n, bint push) noexcept nogil:
     cdef stack_t *s = &pl.stacks[sid]
     cdef uint32_t i, size = s.size
     cdef uint32_t *h = &pl.stack_hdrs[s.first]
@@ -65,28 +65,28 @@ cdef void stack_shift(Pipeline pl, ctx_t *x, uint32_t sid, uint32_t n, bint push
         i = size
         while i > n:
             i -= 1
-            copy_header(pl, x, h[i], h[i - n])
+            copy_header(pl, wk, x, h[i], h[i - n])
         for i in range(n):
             x.valid[h[i]] = 0
         x.stack_next[pl.stacks[sid].counter] = min(x.stack_next[pl.stacks[sid].counter] + n, size)
     else:
         for i in range(size - n):
-            copy_header(pl, x, h[i], h[i + n])
+            copy_header(pl, wk, x, h[i], h[i + n])
         for i in range(size - n, size):
             x.valid[h[i]] = 0
         x.stack_next[pl.stacks[sid].counter] = x.stack_next[pl.stacks[sid].counter] - n if x.stack_next[pl.stacks[sid].counter] > n else 0
 
 
-cdef uint64_t rand64(Pipeline pl) noexcept nogil:
+cdef uint64_t rand64(Pipeline pl, worker_t *wk) noexcept nogil:
     # xorshift64*: BMv2's random() is not reproducible either; tests only check the range.
-    pl.rng_state ^= pl.rng_state >> 12
-    pl.rng_state ^= pl.rng_state << 25
-    pl.rng_state ^= pl.rng_state >> 27
-    return pl.rng_state * 0x2545F4914F6CDD1DULL
+    wk.rng_state ^= wk.rng_state >> 12
+    wk.rng_state ^= wk.rng_state << 25
+    wk.rng_state ^= wk.rng_state >> 27
+    return wk.rng_state * 0x2545F4914F6CDD1DULL
 
 
 
-cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
+cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept nogil:
     """Run one code block; returns register 0 (the value of a condition)."""
     cdef s128 r[NREGS]
     cdef insn_t *i
@@ -166,7 +166,7 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
         elif i.op == OP_XOR:
             r[i.a] = r[i.b] ^ r[i.c]
         elif i.op == OP_CMPFK:
-            r[i.a] = compare_field_const(pl, x, i)
+            r[i.a] = compare_field_const(pl, wk, x, i)
         elif i.op == OP_EQ:
             r[i.a] = r[i.b] == r[i.c]
         elif i.op == OP_NE:
@@ -217,14 +217,14 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
                 if x.valid[pl.union_members[k + 1 + h]]:
                     r[i.a] = 1
         elif i.op == OP_LDLA:
-            r[i.a] = lookahead(pl, x, i.e, i.d)
+            r[i.a] = lookahead(pl, wk, x, i.e, i.d)
             if x.error != ERR_NONE:
                 return 0
         elif i.op == OP_LDFDYN:
-            h = stack_elem(pl, i.d, r[i.b], &ok)
+            h = stack_elem(pl, wk, i.d, r[i.b], &ok)
             r[i.a] = kv_field_read(&pl.fields[pl.headers[h].first_field + i.e], x.phv, x.vlen) if ok else 0
         elif i.op == OP_LDVDYN:
-            h = stack_elem(pl, i.d, r[i.b], &ok)
+            h = stack_elem(pl, wk, i.d, r[i.b], &ok)
             r[i.a] = x.valid[h] if ok else 0
         elif i.op == OP_LDLAST or i.op == OP_LDLASTIDX:
             if x.stack_next[pl.stacks[i.d].counter] == 0:
@@ -238,40 +238,40 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
         elif i.op == OP_LDSIZE:
             r[i.a] = x.stack_next[pl.stacks[i.d].counter]
         elif i.op == OP_STFDYN:
-            h = stack_elem(pl, i.d, r[i.b], &ok)
+            h = stack_elem(pl, wk, i.d, r[i.b], &ok)
             if ok:
                 kv_field_write(&pl.fields[pl.headers[h].first_field + i.e], x.phv, r[i.a])
         elif i.op == OP_SETVALID or i.op == OP_SETUNION:
-            set_valid(pl, x, i.d)
+            set_valid(pl, wk, x, i.d)
         elif i.op == OP_SETINVALID:
             x.valid[i.d] = 0
         elif i.op == OP_SETVALIDDYN:
-            h = stack_elem(pl, i.d, r[i.b], &ok)
+            h = stack_elem(pl, wk, i.d, r[i.b], &ok)
             if ok:
                 if i.a:
-                    set_valid(pl, x, h)
+                    set_valid(pl, wk, x, h)
                 else:
                     x.valid[h] = 0
         elif i.op == OP_HCOPY:
-            copy_header(pl, x, i.d, i.e)
+            copy_header(pl, wk, x, i.d, i.e)
         elif i.op == OP_HCOPYSEL:
-            copy_header(pl, x, i.d, i.e if r[i.a] != 0 else i.b)
+            copy_header(pl, wk, x, i.d, i.e if r[i.a] != 0 else i.b)
         elif i.op == OP_HCOPYDYN:
-            h = stack_elem(pl, i.d, r[i.b], &ok)
+            h = stack_elem(pl, wk, i.d, r[i.b], &ok)
             if ok:
                 if i.a == 0:
-                    copy_header(pl, x, h, i.e)
+                    copy_header(pl, wk, x, h, i.e)
                 else:
-                    copy_header(pl, x, i.e, h)
+                    copy_header(pl, wk, x, i.e, h)
         elif i.op == OP_STKCOPY:
             for k in range(min(pl.stacks[i.d].size, pl.stacks[i.e].size)):
-                copy_header(pl, x, pl.stack_hdrs[pl.stacks[i.d].first + k],
+                copy_header(pl, wk, x, pl.stack_hdrs[pl.stacks[i.d].first + k],
                                  pl.stack_hdrs[pl.stacks[i.e].first + k])
             x.stack_next[pl.stacks[i.d].counter] = x.stack_next[pl.stacks[i.e].counter]
         elif i.op == OP_PUSH:
-            stack_shift(pl, x, i.d, i.e, True)
+            stack_shift(pl, wk, x, i.d, i.e, True)
         elif i.op == OP_POP:
-            stack_shift(pl, x, i.d, i.e, False)
+            stack_shift(pl, wk, x, i.d, i.e, False)
         elif i.op == OP_DROP:
             kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, V1_DROP_PORT)
             kv_field_write(&pl.fields[pl.f_mcast_grp], x.phv, 0)
@@ -281,22 +281,36 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
         elif i.op == OP_COUNT:
             ct = &pl.counters[i.d]
             if r[i.a] >= 0 and r[i.a] < ct.size:
-                ct.cells[2 * <uint32_t>r[i.a]] += 1
-                ct.cells[2 * <uint32_t>r[i.a] + 1] += x.pkt.len if x.pkt != NULL else 0
+                kv_count(&ct.cells[2 * <uint32_t>r[i.a]], 1, pl.shared)
+                kv_count(&ct.cells[2 * <uint32_t>r[i.a] + 1], x.pkt.len if x.pkt != NULL else 0,
+                         pl.shared)
         elif i.op == OP_METER:
             if r[i.a] >= 0 and r[i.a] < pl.meter_sizes[i.d]:
-                kv_field_write(&pl.fields[i.e], x.phv, meter_execute(
+                if pl.shared:
+                    kv_spin_lock(&pl.meter_locks[i.d])
+                va = meter_execute(
                     &pl.meter_cells[i.d][<uint32_t>r[i.a]], x.now_ns,
-                    1 if pl.meter_is_packets[i.d] else (x.pkt.len if x.pkt != NULL else 0)))
+                    1 if pl.meter_is_packets[i.d] else (x.pkt.len if x.pkt != NULL else 0))
+                if pl.shared:
+                    kv_spin_unlock(&pl.meter_locks[i.d])
+                kv_field_write(&pl.fields[i.e], x.phv, va)
         elif i.op == OP_REGRD:
             rg = &pl.registers[i.d]
             if r[i.a] >= 0 and r[i.a] < rg.size:
+                if pl.shared:
+                    kv_spin_lock(&rg.lock)
                 ua = rg.cells[<uint32_t>r[i.a]]
+                if pl.shared:
+                    kv_spin_unlock(&rg.lock)
                 kv_field_write(&pl.fields[i.e], x.phv, <s128>ua)
         elif i.op == OP_REGWR:
             rg = &pl.registers[i.d]
             if r[i.a] >= 0 and r[i.a] < rg.size:
+                if pl.shared:
+                    kv_spin_lock(&rg.lock)
                 rg.cells[<uint32_t>r[i.a]] = <u128>r[i.b] & kv_mask128(rg.width)
+                if pl.shared:
+                    kv_spin_unlock(&rg.lock)
         elif i.op == OP_CLONE_I2E or i.op == OP_CLONE_E2E:
             x.clone_session = <int32_t>r[i.a]
             x.clone_fl = i.d
@@ -309,7 +323,7 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
             # BMv2 learns at the end of ingress, from the values the fields have then.
             x.digest_id = <int32_t>i.d
         elif i.op == OP_HASH:
-            hv = calc_compute(pl, x, i.d)
+            hv = calc_compute(pl, wk, x, i.d)
             if r[i.b] != 0:
                 kv_field_write(&pl.fields[i.e], x.phv, r[i.a] + <s128>(hv % <uint64_t>r[i.b]))
             else:
@@ -318,35 +332,35 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
             va = r[i.a]
             vb = r[i.b]
             if vb >= va:
-                kv_field_write(&pl.fields[i.e], x.phv, va + <s128>(rand64(pl) % <uint64_t>(vb - va + 1)))
+                kv_field_write(&pl.fields[i.e], x.phv, va + <s128>(rand64(pl, wk) % <uint64_t>(vb - va + 1)))
         elif i.op == OP_TRUNCATE:
             x.truncate_len = <int32_t>r[i.a]
         elif i.op == OP_LOG:
             if pl.trace_on:
-                trace_ev(pl, x, EV_LOG, i.d, 0, 0)
+                trace_ev(pl, wk, x, EV_LOG, i.d, 0, 0)
         elif i.op == OP_ASSERT:
             if r[i.a] == 0:
                 x.failed = 1
-                pl.assert_failures += 1
+                wk.assert_failures += 1
                 if pl.trace_on:
-                    trace_ev(pl, x, EV_ASSERT, 0, 0, 0)
+                    trace_ev(pl, wk, x, EV_ASSERT, 0, 0, 0)
                 return r[0]
         elif i.op == OP_STVL:
             w = x.vlen[pl.fields[i.e].hdr]
             kv_bits_copy(x.phv, pl.fields[i.d].bitoff, x.phv, pl.fields[i.e].bitoff, w)
             x.vlen[pl.fields[i.d].hdr] = w
         elif i.op == OP_EXTRACT:
-            if not extract(pl, x, i.d, 0):
+            if not extract(pl, wk, x, i.d, 0):
                 return r[0]
         elif i.op == OP_EXTRACT_VL:
-            if not extract(pl, x, i.d, r[i.a]):
+            if not extract(pl, wk, x, i.d, r[i.a]):
                 return r[0]
         elif i.op == OP_EXTRACT_NEXT or i.op == OP_EXTRACT_NEXT_VL:
             if x.stack_next[pl.stacks[i.d].counter] >= pl.stacks[i.d].size:
                 x.error = ERR_STACK_OOB
                 return r[0]
             h = pl.stack_hdrs[pl.stacks[i.d].first + x.stack_next[pl.stacks[i.d].counter]]
-            if not extract(pl, x, h, r[i.a] if i.op == OP_EXTRACT_NEXT_VL else 0):
+            if not extract(pl, wk, x, h, r[i.a] if i.op == OP_EXTRACT_NEXT_VL else 0):
                 return r[0]
             x.stack_next[pl.stacks[i.d].counter] += 1
         elif i.op == OP_VERIFY:
@@ -363,7 +377,7 @@ cdef s128 exec_code(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
 
 
 
-cdef inline bint compare_field_const(Pipeline pl, ctx_t *x, insn_t *i) noexcept nogil:
+cdef inline bint compare_field_const(Pipeline pl, worker_t *wk, ctx_t *x, insn_t *i) noexcept nogil:
     """CMPFK: a field against a constant, as LDF, LDK and the comparison would."""
     cdef s128 va = kv_field_read(&pl.fields[i.d], x.phv, x.vlen)
     cdef s128 vb = pl.consts[i.e]
@@ -380,15 +394,15 @@ cdef inline bint compare_field_const(Pipeline pl, ctx_t *x, insn_t *i) noexcept 
     return va >= vb
 
 
-cdef inline s128 run_block(Pipeline pl, ctx_t *x, uint32_t pc) noexcept nogil:
+cdef inline s128 run_block(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept nogil:
     """Run a block; the most common one-instruction shapes skip the interpreter."""
     cdef insn_t *i = &pl.code[pc]
     if pl.code[pc + 1].op == OP_RET:
         if i.op == OP_LDV and pl.code[pc + 1].a == i.a:
             return x.valid[i.d]
         if i.op == OP_CMPFK and pl.code[pc + 1].a == i.a:
-            return compare_field_const(pl, x, i)
+            return compare_field_const(pl, wk, x, i)
         if i.op == OP_EXTRACT:
-            extract(pl, x, i.d, 0)
+            extract(pl, wk, x, i.d, 0)
             return 0
-    return exec_code(pl, x, pc)
+    return exec_code(pl, wk, x, pc)

@@ -1,7 +1,7 @@
 # The parser: extraction, lookahead, transition keys and select (included by engine.pyx).
 
 
-cdef s128 lookahead(Pipeline pl, ctx_t *x, uint32_t offset, uint32_t width) noexcept nogil:
+cdef s128 lookahead(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t offset, uint32_t width) noexcept nogil:
     """`width` bits at `offset` bits past the parser's cursor; past the end of the packet
     it is a PacketTooShort parser error (and 0). Wider than 128 bits reads as 0."""
     if x.pkt == NULL or (x.cursor * 8 + x.cursor_bits + offset + width + 7) // 8 > x.pkt.len:
@@ -9,12 +9,12 @@ cdef s128 lookahead(Pipeline pl, ctx_t *x, uint32_t offset, uint32_t width) noex
         return 0
     if width > 128:
         return 0
-    memset(pl.scratch, 0, 40)
-    memcpy(pl.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
-    return <s128>kv_bits_read(pl.scratch, x.cursor_bits + offset, width)
+    memset(wk.scratch, 0, 40)
+    memcpy(wk.scratch, x.pkt.data + x.cursor, min(x.pkt.len - x.cursor, 32))
+    return <s128>kv_bits_read(wk.scratch, x.cursor_bits + offset, width)
 
 
-cdef bint extract(Pipeline pl, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
+cdef bint extract(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
     cdef header_t *hd = &pl.headers[h]
     cdef uint32_t bits = hd.fixed_bits
     cdef uint32_t nbytes
@@ -35,15 +35,15 @@ cdef bint extract(Pipeline pl, ctx_t *x, uint32_t h, s128 vbits) noexcept nogil:
     kv_copy_small(x.phv + hd.byteoff, x.pkt.data + x.cursor, nbytes)
     x.cursor += nbytes
     if hd.union_id >= 0:
-        invalidate_union_others(pl, x, h)
+        invalidate_union_others(pl, wk, x, h)
     x.valid[h] = 1
     x.vlen[h] = <uint32_t>vbits
     if pl.trace_on:
-        trace_ev(pl, x, EV_EXTRACT, h, nbytes, 0)
+        trace_ev(pl, wk, x, EV_EXTRACT, h, nbytes, 0)
     return True
 
 # ------------------------------------------------------------------ parser and controls
-cdef void run_parser(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef void run_parser(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef int32_t state = pl.parser_init
     cdef header_t *hd
     cdef uint32_t nb
@@ -58,7 +58,7 @@ cdef void run_parser(Pipeline pl, ctx_t *x) noexcept nogil:
             break
         ps = &pl.pstates[state]
         if pl.trace_on:
-            trace_ev(pl, x, EV_PARSE_STATE, state, 0, 0)
+            trace_ev(pl, wk, x, EV_PARSE_STATE, state, 0, 0)
         if ps.simple_hdr >= 0:
             # the common state: extract one fixed-size header
             hd = &pl.headers[ps.simple_hdr]
@@ -72,16 +72,16 @@ cdef void run_parser(Pipeline pl, ctx_t *x) noexcept nogil:
             x.cursor += nb
             x.valid[ps.simple_hdr] = 1
             if pl.trace_on:
-                trace_ev(pl, x, EV_EXTRACT, ps.simple_hdr, nb, 0)
+                trace_ev(pl, wk, x, EV_EXTRACT, ps.simple_hdr, nb, 0)
             if ps.key_win >= 0:
-                nxt = next_state(pl, ps, key)
+                nxt = next_state(pl, wk, ps, key)
                 if nxt == -2:
                     x.error = ERR_NO_MATCH
                     break
                 state = nxt
                 continue
         else:
-            run_block(pl, x, ps.code)
+            run_block(pl, wk, x, ps.code)
             if x.error != ERR_NONE:
                 break
         key = 0
@@ -90,21 +90,21 @@ cdef void run_parser(Pipeline pl, ctx_t *x) noexcept nogil:
             key = <u128>kv_field_read(&pl.fields[ps.key_field], x.phv, x.vlen) & kv_mask128(
                 pl.pcomps[ps.comp0].width)
         elif ps.ncomps:
-            key = transition_key(pl, x, ps)
+            key = transition_key(pl, wk, x, ps)
             if x.error != ERR_NONE:
                 break
-        nxt = next_state(pl, ps, key)
+        nxt = next_state(pl, wk, ps, key)
         if nxt == -2:
             x.error = ERR_NO_MATCH
             break
         state = nxt
     if x.error != ERR_NONE:
-        pl.parser_errors += 1
+        wk.parser_errors += 1
         if pl.trace_on:
-            trace_ev(pl, x, EV_PARSER_ERROR, x.error, 0, 0)
+            trace_ev(pl, wk, x, EV_PARSER_ERROR, x.error, 0, 0)
 
 
-cdef inline int32_t next_state(Pipeline pl, pstate_t *ps, u128 key) noexcept nogil:
+cdef inline int32_t next_state(Pipeline pl, worker_t *wk, pstate_t *ps, u128 key) noexcept nogil:
     """The first transition of ps that the key selects (-1: accept, -2: none)."""
     cdef ptrans_t *tr
     cdef uint32_t k, j
@@ -123,14 +123,14 @@ cdef inline int32_t next_state(Pipeline pl, pstate_t *ps, u128 key) noexcept nog
     return -2
 
 
-cdef u128 transition_key(Pipeline pl, ctx_t *x, pstate_t *ps) noexcept nogil:
+cdef u128 transition_key(Pipeline pl, worker_t *wk, ctx_t *x, pstate_t *ps) noexcept nogil:
     """Concatenate the key components; each component is padded to whole bytes (BMv2)."""
     cdef s128 r[NREGS]
     cdef u128 key = 0
     cdef uint32_t k, w, nbits
     cdef uint32_t pc = ps.keycode
     # The key code leaves component values in registers; run it with a private frame.
-    exec_code_into(pl, x, pc, r)
+    exec_code_into(pl, wk, x, pc, r)
     for k in range(ps.ncomps):
         w = pl.pcomps[ps.comp0 + k].width
         nbits = ((w + 7) // 8) * 8

@@ -8,6 +8,7 @@ DEF MAX_DIGESTS = 4096
 DEF MAX_TRACE = 65536
 DEF MAX_PROFILE_ID = 1 << 24  # member, group and entry ids index dense arrays
 DEF MAX_LPM24_PREFETCH = 4     # DIR-24-8 tables whose first level is prefetched after parsing
+DEF MAX_WORKERS = 64           # worker contexts a Pipeline can have
 DEF MAX_RECIRC = 16          # resubmit + recirculate passes allowed per received packet
 
 cdef enum:
@@ -80,3 +81,32 @@ cdef struct trace_rec_t:
 cdef struct out_t:
     pkt_t *pkt
     uint32_t port
+
+
+cdef struct worker_t:
+    # One worker thread's state (worker.pxi); nothing here is shared with another worker.
+    uint32_t index
+    void *owner                 # the Pipeline (borrowed: the Pipeline owns its workers)
+    pthread_mutex_t lock        # held while a batch runs; the control plane takes every worker's
+    job_t *jobs                 # MAX_JOBS queued work items, then GROUP received packets
+    uint8_t *job_phv            # one header vector (slot) per job
+    uint8_t *phv                # spare header vector (resubmit and recirculate)
+    uint8_t *scratch            # hash input buffer
+    digest_rec_t *digests
+    uint32_t n_digests
+    trace_rec_t *trace
+    uint32_t n_trace
+    uint64_t seq                # received packets, numbering trace records
+    uint64_t batch_now          # one clock reading per batch
+    uint64_t rng_state
+    pkt_pool_t *pool            # buffers of this worker's ports and replicas
+    uint64_t *table_stats       # hits, misses per table
+    # counters of the engine itself, summed over the workers when read
+    uint64_t rx_packets
+    uint64_t tx_packets
+    uint64_t dropped
+    uint64_t parser_errors
+    uint64_t assert_failures
+    uint64_t pool_exhausted
+    uint64_t recirc_limit_drops
+    uint64_t digests_dropped

@@ -4,11 +4,11 @@
 
 
 # ------------------------------------------------------------------ traffic manager
-cdef inline uint8_t *slot_phv(Pipeline pl, uint32_t slot) noexcept nogil:
-    return pl.job_phv + <size_t>slot * pl.slot_bytes
+cdef inline uint8_t *slot_phv(Pipeline pl, worker_t *wk, uint32_t slot) noexcept nogil:
+    return wk.job_phv + <size_t>slot * pl.slot_bytes
 
 
-cdef void ctx_init(Pipeline pl, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
+cdef void ctx_init(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t seq) noexcept nogil:
     # Field by field: cheaper than a memset of the struct on every packet.
     x.cursor = 0
     x.cursor_bits = 0
@@ -19,7 +19,7 @@ cdef void ctx_init(Pipeline pl, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t se
     x.clone_fl = 0
     x.clone_set = 0
     x.truncate_len = 0
-    x.phv = slot_phv(pl, slot)
+    x.phv = slot_phv(pl, wk, slot)
     x.valid = x.phv + pl.valid_off
     x.vlen = <uint32_t *>(x.phv + pl.vlen_off)
     x.stack_next = <uint32_t *>(x.phv + pl.stack_off)
@@ -29,17 +29,17 @@ cdef void ctx_init(Pipeline pl, ctx_t *x, uint32_t slot, pkt_t *pkt, uint64_t se
     x.recirc_fl = -1
     x.digest_id = -1
     x.seq = seq
-    x.now_ns = pl.batch_now
+    x.now_ns = wk.batch_now
 
 
-cdef void reset_metadata(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef void reset_metadata(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef uint32_t h
     for h in range(pl.n_headers):
         if pl.headers[h].metadata:
             memset(x.phv + pl.headers[h].byteoff, 0, pl.headers[h].nbytes)
 
 
-cdef void copy_field_list(Pipeline pl, ctx_t *dst, ctx_t *src, int32_t fl) noexcept nogil:
+cdef void copy_field_list(Pipeline pl, worker_t *wk, ctx_t *dst, ctx_t *src, int32_t fl) noexcept nogil:
     cdef uint32_t *lst
     cdef uint32_t k, f
     if fl < 0 or <uint32_t>fl >= pl.n_field_lists or pl.field_lists[fl] == NULL:
@@ -51,7 +51,7 @@ cdef void copy_field_list(Pipeline pl, ctx_t *dst, ctx_t *src, int32_t fl) noexc
                      pl.fields[f].width)
 
 
-cdef int32_t new_job(Pipeline pl, uint32_t *tail, uint32_t head) noexcept nogil:
+cdef int32_t new_job(Pipeline pl, worker_t *wk, uint32_t *tail, uint32_t head) noexcept nogil:
     """Reserve the next job slot, or -1 when the queue is full."""
     if tail[0] - head >= MAX_JOBS:
         return -1
@@ -59,17 +59,17 @@ cdef int32_t new_job(Pipeline pl, uint32_t *tail, uint32_t head) noexcept nogil:
     return <int32_t>((tail[0] - 1) % MAX_JOBS)
 
 
-cdef void clone_ctx(Pipeline pl, ctx_t *dst, ctx_t *src) noexcept nogil:
+cdef void clone_ctx(Pipeline pl, worker_t *wk, ctx_t *dst, ctx_t *src) noexcept nogil:
     memcpy(dst.phv, src.phv, pl.state_bytes)
 
 
 
-cdef void free_pkt(Pipeline pl, pkt_t *p) noexcept nogil:
-    pool_free(pl.pool, p)
-    pl.dropped += 1
+cdef void free_pkt(Pipeline pl, worker_t *wk, pkt_t *p) noexcept nogil:
+    pool_free(wk.pool, p)
+    wk.dropped += 1
 
 
-cdef void learn(Pipeline pl, ctx_t *x) noexcept nogil:
+cdef void learn(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef uint32_t *lst
     cdef digest_rec_t *dg
     cdef uint32_t k, w
@@ -78,11 +78,11 @@ cdef void learn(Pipeline pl, ctx_t *x) noexcept nogil:
     lst = pl.learn_lists[x.digest_id]
     if lst == NULL:
         return
-    if pl.n_digests >= MAX_DIGESTS:
-        pl.digests_dropped += 1
+    if wk.n_digests >= MAX_DIGESTS:
+        wk.digests_dropped += 1
         return
-    dg = &pl.digests[pl.n_digests]
-    pl.n_digests += 1
+    dg = &wk.digests[wk.n_digests]
+    wk.n_digests += 1
     dg.list_id = x.digest_id
     dg.nvals = min(lst[0], 16)
     for k in range(dg.nvals):
@@ -90,15 +90,15 @@ cdef void learn(Pipeline pl, ctx_t *x) noexcept nogil:
         dg.vals[k] = kv_bits_read(x.phv, pl.fields[lst[k + 1]].bitoff, w if w <= 128 else 128)
 
 
-cdef void enqueue_egress(Pipeline pl, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
+cdef void enqueue_egress(Pipeline pl, worker_t *wk, ctx_t *src, pkt_t *pkt, uint32_t port, uint32_t instance,
                          uint32_t *tail, uint32_t head, job_t *origin) noexcept nogil:
     """Queue an egress pass of `pkt` with a copy of src's PHV, for origin's packet."""
-    cdef int32_t slot = new_job(pl, tail, head)
+    cdef int32_t slot = new_job(pl, wk, tail, head)
     cdef job_t *j
     if slot < 0:
-        free_pkt(pl, pkt)
+        free_pkt(pl, wk, pkt)
         return
-    j = &pl.jobs[slot]
+    j = &wk.jobs[slot]
     j.kind = JOB_EGRESS
     j.pkt = pkt
     j.port = port
@@ -108,18 +108,18 @@ cdef void enqueue_egress(Pipeline pl, ctx_t *src, pkt_t *pkt, uint32_t port, uin
     j.seq = origin.seq
     j.recirc_depth = origin.recirc_depth
     j.field_list = -1
-    memcpy(slot_phv(pl, slot), src.phv, pl.state_bytes)
+    memcpy(slot_phv(pl, wk, slot), src.phv, pl.state_bytes)
 
 
-cdef int do_ingress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
+cdef int do_ingress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head) noexcept nogil:
     """Ingress pass of a queued job; returns 1 when its slot now holds its egress pass."""
     cdef ctx_t x
-    ingress_begin(pl, &x, job, slot, False)
-    run_control(pl, &x, pl.ingress_init)
-    return ingress_end(pl, &x, job, tail, head, tail[0] == head + 1)
+    ingress_begin(pl, wk, &x, job, slot, False)
+    run_control(pl, wk, &x, pl.ingress_init)
+    return ingress_end(pl, wk, &x, job, tail, head, tail[0] == head + 1)
 
 
-cdef void ingress_begin(Pipeline pl, ctx_t *xp, job_t *job, uint32_t slot, bint zeroed) noexcept nogil:
+cdef void ingress_begin(Pipeline pl, worker_t *wk, ctx_t *xp, job_t *job, uint32_t slot, bint zeroed) noexcept nogil:
     """Everything before the ingress control: reset, standard metadata, parser, verify.
 
     `zeroed`: the slot's state is already all zeros (the received-packet slots are cleared
@@ -130,14 +130,14 @@ cdef void ingress_begin(Pipeline pl, ctx_t *xp, job_t *job, uint32_t slot, bint 
     cdef ctx_t *x = xp
     # A job slot's PHV holds the preserved source values on entry (resubmit/recirculate);
     # parse into a fresh copy so that the field list can be applied after the reset.
-    ctx_init(pl, x, slot, job.pkt, job.seq)
+    ctx_init(pl, wk, x, slot, job.pkt, job.seq)
     if preserved:
-        memcpy(pl.phv, x.phv, pl.phv_total)       # keep the source values aside
+        memcpy(wk.phv, x.phv, pl.phv_total)       # keep the source values aside
     if not zeroed:
         kv_zero_words(x.phv, pl.state_bytes)
     if preserved:
-        y.phv = pl.phv
-        copy_field_list(pl, x, &y, job.field_list)
+        y.phv = wk.phv
+        copy_field_list(pl, wk, x, &y, job.field_list)
     else:
         kv_field_write(&pl.fields[pl.f_ingress_port], x.phv, job.port)
     if job.instance_type:
@@ -148,16 +148,16 @@ cdef void ingress_begin(Pipeline pl, ctx_t *xp, job_t *job, uint32_t slot, bint 
     if pl.f_ingress_ts >= 0:
         kv_field_write(&pl.fields[pl.f_ingress_ts], x.phv, <s128>(x.now_ns // 1000))
     if pl.trace_on:
-        trace_ev(pl, x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
-    run_parser(pl, x)
+        trace_ev(pl, wk, x, EV_PACKET_IN, job.port, job.pkt.len, job.instance_type)
+    run_parser(pl, wk, x)
     if x.error != ERR_NONE:
         if pl.f_parser_error >= 0:
             kv_field_write(&pl.fields[pl.f_parser_error], x.phv, x.error)
         x.error = ERR_NONE
-    verify_checksums(pl, x)
+    verify_checksums(pl, wk, x)
 
 
-cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, uint32_t head,
+cdef void clone_to_session(Pipeline pl, worker_t *wk, ctx_t *x, job_t *job, uint32_t *tail, uint32_t head,
                            uint32_t instance) noexcept nogil:
     """Queue the egress passes of a clone, one per replica of x's clone session.
 
@@ -175,29 +175,29 @@ cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, ui
     if sess == NULL:
         return
     for k in range(sess[0]):
-        cp = pkt_clone(pl.pool, job.pkt)
+        cp = pkt_clone(wk.pool, job.pkt)
         if cp == NULL:
-            pl.pool_exhausted += 1
+            wk.pool_exhausted += 1
             continue
-        s2 = new_job(pl, tail, head)
+        s2 = new_job(pl, wk, tail, head)
         if s2 < 0:
-            free_pkt(pl, cp)
+            free_pkt(pl, wk, cp)
             continue
-        ctx_init(pl, &y, s2, cp, job.seq)
+        ctx_init(pl, wk, &y, s2, cp, job.seq)
         if instance == PKT_INSTANCE_CLONE_I2E:
             kv_zero_words(y.phv, pl.state_bytes)
             kv_field_write(&pl.fields[pl.f_ingress_port], y.phv, job.port)
-            run_parser(pl, &y)
+            run_parser(pl, wk, &y)
             y.error = ERR_NONE
         else:
-            clone_ctx(pl, &y, x)
+            clone_ctx(pl, wk, &y, x)
             y.cursor = x.cursor
-        reset_metadata(pl, &y)
-        copy_field_list(pl, &y, x, x.clone_fl)
+        reset_metadata(pl, wk, &y)
+        copy_field_list(pl, wk, &y, x, x.clone_fl)
         if pl.f_instance_type >= 0:
             kv_field_write(&pl.fields[pl.f_instance_type], y.phv, instance)
         kv_field_write(&pl.fields[pl.f_egress_rid], y.phv, sess[4 + 2 * k])
-        j2 = &pl.jobs[s2]
+        j2 = &wk.jobs[s2]
         j2.kind = JOB_EGRESS
         j2.pkt = cp
         j2.port = sess[3 + 2 * k]
@@ -208,10 +208,10 @@ cdef void clone_to_session(Pipeline pl, ctx_t *x, job_t *job, uint32_t *tail, ui
         j2.recirc_depth = job.recirc_depth
         j2.field_list = -1
         if pl.trace_on:
-            trace_ev(pl, x, EV_CLONE, x.clone_session, j2.port, instance)
+            trace_ev(pl, wk, x, EV_CLONE, x.clone_session, j2.port, instance)
 
 
-cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_t head,
+cdef int ingress_end(Pipeline pl, worker_t *wk, ctx_t *xp, job_t *job, uint32_t *tail, uint32_t head,
                      bint may_run_in_place) noexcept nogil:
     """The traffic manager after ingress; returns 1 when the egress pass runs in place."""
     cdef ctx_t *x = xp
@@ -222,27 +222,27 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
     cdef job_t *j2
     x.exit_flag = 0
     if x.failed:
-        free_pkt(pl, job.pkt)
+        free_pkt(pl, wk, job.pkt)
         return 0
     egress_spec = <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen)
     mgid = <uint32_t>kv_field_read(&pl.fields[pl.f_mcast_grp], x.phv, x.vlen)
     if pl.trace_on:
-        trace_ev(pl, x, EV_INGRESS_DONE, egress_spec, mgid, 0)
+        trace_ev(pl, wk, x, EV_INGRESS_DONE, egress_spec, mgid, 0)
     # ingress clone: the original packet, parsed again, with the field list preserved
     if x.clone_set:
-        clone_to_session(pl, x, job, tail, head, PKT_INSTANCE_CLONE_I2E)
+        clone_to_session(pl, wk, x, job, tail, head, PKT_INSTANCE_CLONE_I2E)
     if x.digest_id >= 0:
-        learn(pl, x)
+        learn(pl, wk, x)
     if x.resubmit_fl >= 0:
         if job.recirc_depth >= MAX_RECIRC:
-            pl.recirc_limit_drops += 1
-            free_pkt(pl, job.pkt)
+            wk.recirc_limit_drops += 1
+            free_pkt(pl, wk, job.pkt)
             return 0
-        s2 = new_job(pl, tail, head)
+        s2 = new_job(pl, wk, tail, head)
         if s2 < 0:
-            free_pkt(pl, job.pkt)
+            free_pkt(pl, wk, job.pkt)
             return 0
-        j2 = &pl.jobs[s2]
+        j2 = &wk.jobs[s2]
         j2.kind = JOB_INGRESS
         j2.pkt = job.pkt
         j2.port = job.port
@@ -251,9 +251,9 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         j2.field_list = x.resubmit_fl
         j2.recirc_depth = job.recirc_depth + 1
         j2.seq = job.seq
-        memcpy(slot_phv(pl, s2), x.phv, pl.phv_total)
+        memcpy(slot_phv(pl, wk, s2), x.phv, pl.phv_total)
         if pl.trace_on:
-            trace_ev(pl, x, EV_RESUBMIT, 0, 0, 0)
+            trace_ev(pl, wk, x, EV_RESUBMIT, 0, 0, 0)
         return 0
     if mgid != 0:
         if pl.f_instance_type >= 0:
@@ -261,21 +261,21 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         nodes = pl.mc_nodes[mgid & 0xFFFF]
         n = nodes[0] if nodes != NULL else 0
         if pl.trace_on:
-            trace_ev(pl, x, EV_MULTICAST, mgid, n, 0)
+            trace_ev(pl, wk, x, EV_MULTICAST, mgid, n, 0)
         for k in range(n):
-            cp = job.pkt if k == n - 1 else pkt_clone(pl.pool, job.pkt)
+            cp = job.pkt if k == n - 1 else pkt_clone(wk.pool, job.pkt)
             if cp == NULL:
-                pl.pool_exhausted += 1
+                wk.pool_exhausted += 1
                 continue
             kv_field_write(&pl.fields[pl.f_egress_rid], x.phv, nodes[2 + 2 * k])
-            enqueue_egress(pl, x, cp, nodes[1 + 2 * k], PKT_INSTANCE_REPLICATION, tail, head, job)
+            enqueue_egress(pl, wk, x, cp, nodes[1 + 2 * k], PKT_INSTANCE_REPLICATION, tail, head, job)
         if n == 0:
-            free_pkt(pl, job.pkt)
+            free_pkt(pl, wk, job.pkt)
         return 0
     if egress_spec == V1_DROP_PORT:
         if pl.trace_on:
-            trace_ev(pl, x, EV_DROP, 0, 0, 0)
-        free_pkt(pl, job.pkt)
+            trace_ev(pl, wk, x, EV_DROP, 0, 0, 0)
+        free_pkt(pl, wk, job.pkt)
         return 0
     if pl.f_instance_type >= 0:
         kv_field_write(&pl.fields[pl.f_instance_type], x.phv, PKT_INSTANCE_NORMAL)
@@ -287,17 +287,17 @@ cdef int ingress_end(Pipeline pl, ctx_t *xp, job_t *job, uint32_t *tail, uint32_
         job.cursor = x.cursor
         job.field_list = -1
         return 1
-    enqueue_egress(pl, x, job.pkt, egress_spec, PKT_INSTANCE_NORMAL, tail, head, job)
+    enqueue_egress(pl, wk, x, job.pkt, egress_spec, PKT_INSTANCE_NORMAL, tail, head, job)
     return 0
 
 
-cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
+cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_t *tail, uint32_t head,
                    out_t *outs, int nout, int max_out) noexcept nogil:
     cdef ctx_t xs
     cdef ctx_t *x = &xs
     cdef int32_t s2
     cdef job_t *j2
-    ctx_init(pl, x, slot, job.pkt, job.seq)
+    ctx_init(pl, wk, x, slot, job.pkt, job.seq)
     x.cursor = job.cursor
     if pl.f_egress_port >= 0:
         kv_field_write(&pl.fields[pl.f_egress_port], x.phv, job.port)
@@ -307,33 +307,33 @@ cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint3
     if pl.f_egress_ts >= 0:
         kv_field_write(&pl.fields[pl.f_egress_ts], x.phv, <s128>(x.now_ns // 1000))
     if pl.trace_on:
-        trace_ev(pl, x, EV_EGRESS, job.port, job.instance_type, 0)
-    run_control(pl, x, pl.egress_init)
+        trace_ev(pl, wk, x, EV_EGRESS, job.port, job.instance_type, 0)
+    run_control(pl, wk, x, pl.egress_init)
     x.exit_flag = 0
     if x.failed:
-        free_pkt(pl, job.pkt)
+        free_pkt(pl, wk, job.pkt)
         return nout
     if x.clone_set:
-        clone_to_session(pl, x, job, tail, head, PKT_INSTANCE_CLONE_E2E)
+        clone_to_session(pl, wk, x, job, tail, head, PKT_INSTANCE_CLONE_E2E)
     if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == V1_DROP_PORT:
         if pl.trace_on:
-            trace_ev(pl, x, EV_DROP, 1, 0, 0)
-        free_pkt(pl, job.pkt)
+            trace_ev(pl, wk, x, EV_DROP, 1, 0, 0)
+        free_pkt(pl, wk, job.pkt)
         return nout
-    update_checksums(pl, x)
-    if not deparse(pl, x):
-        free_pkt(pl, job.pkt)
+    update_checksums(pl, wk, x)
+    if not deparse(pl, wk, x):
+        free_pkt(pl, wk, job.pkt)
         return nout
     if x.recirc_fl >= 0:
         if job.recirc_depth >= MAX_RECIRC:
-            pl.recirc_limit_drops += 1
-            free_pkt(pl, job.pkt)
+            wk.recirc_limit_drops += 1
+            free_pkt(pl, wk, job.pkt)
             return nout
-        s2 = new_job(pl, tail, head)
+        s2 = new_job(pl, wk, tail, head)
         if s2 < 0:
-            free_pkt(pl, job.pkt)
+            free_pkt(pl, wk, job.pkt)
             return nout
-        j2 = &pl.jobs[s2]
+        j2 = &wk.jobs[s2]
         j2.kind = JOB_INGRESS
         j2.pkt = job.pkt
         j2.port = 0
@@ -342,23 +342,23 @@ cdef int do_egress(Pipeline pl, job_t *job, uint32_t slot, uint32_t *tail, uint3
         j2.field_list = x.recirc_fl
         j2.recirc_depth = job.recirc_depth + 1
         j2.seq = job.seq
-        memcpy(slot_phv(pl, s2), x.phv, pl.phv_total)
+        memcpy(slot_phv(pl, wk, s2), x.phv, pl.phv_total)
         if pl.trace_on:
-            trace_ev(pl, x, EV_RECIRC, 0, 0, 0)
+            trace_ev(pl, wk, x, EV_RECIRC, 0, 0, 0)
         return nout
     if nout >= max_out:
-        free_pkt(pl, job.pkt)
+        free_pkt(pl, wk, job.pkt)
         return nout
     job.pkt.port = job.port
     outs[nout].pkt = job.pkt
     outs[nout].port = job.port
     if pl.trace_on:
-        trace_ev(pl, x, EV_OUT, job.port, job.pkt.len, 0)
+        trace_ev(pl, wk, x, EV_OUT, job.port, job.pkt.len, 0)
     return nout + 1
 
 
 
-cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
+cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
     """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
     cdef uint32_t head = 0, tail = 0, slot
     cdef int i, nout = 0
@@ -369,8 +369,8 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
     cdef int g, k, ahead
     cdef uint32_t t
     cdef int32_t first
-    pthread_mutex_lock(&pl.writer_lock)
-    pl.batch_now = monotonic_ns()
+    pthread_mutex_lock(&wk.lock)
+    wk.batch_now = monotonic_ns()
     # Received packets go through ingress GROUP at a time, in three passes, so that the
     # memory misses of the first table (a random DIR-24-8 slot, then the entry's action
     # data) overlap across packets instead of stalling each one in turn:
@@ -383,9 +383,9 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
         for k in range(g):
             if i + k + 2 < n:
                 kv_prefetch(pkts[i + k + 2].data)       # the parser's first load
-            pl.rx_packets += 1
-            pl.seq += 1
-            j = &pl.jobs[MAX_JOBS + k]
+            wk.rx_packets += 1
+            wk.seq += 1
+            j = &wk.jobs[MAX_JOBS + k]
             j.kind = JOB_INGRESS
             j.pkt = pkts[i + k]
             j.port = pkts[i + k].port
@@ -393,46 +393,46 @@ cdef int run_batch(Pipeline pl, pkt_t **pkts, int n, out_t *outs, int max_out) n
             j.packet_length = pkts[i + k].len
             j.field_list = -1
             j.recirc_depth = 0
-            j.seq = pl.seq
-            ingress_begin(pl, &gx[k], j, MAX_JOBS + k, True)
-            gnode[k] = run_until_table(pl, &gx[k], pl.ingress_init)
+            j.seq = wk.seq
+            ingress_begin(pl, wk, &gx[k], j, MAX_JOBS + k, True)
+            gnode[k] = run_until_table(pl, wk, &gx[k], pl.ingress_init)
             first = -1
             if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == NODE_TABLE:
                 first = pl.nodes[gnode[k]].a
-                table_prefetch(pl, &gx[k], first)
+                table_prefetch(pl, wk, &gx[k], first)
             # IPv4 route tables applied later in the control start loading now too: their
             # key is normally a parsed header field that nothing changes before the lookup
             # (and if something does, the prefetch is merely wasted).
             for t in range(pl.n_lpm24):
                 if <int32_t>pl.lpm24_tables[t] != first:
-                    table_prefetch(pl, &gx[k], pl.lpm24_tables[t])
+                    table_prefetch(pl, wk, &gx[k], pl.lpm24_tables[t])
         # The lookups run `lookup_ahead` packets ahead of the packets being finished, so the
         # record prefetches spread over the finishing work instead of coming in a burst.
         ahead = pl.lookup_ahead
         for k in range(min(ahead, g)):
-            gent[k] = group_lookup(pl, &gx[k], gnode[k])
+            gent[k] = group_lookup(pl, wk, &gx[k], gnode[k])
         for k in range(g):
             if k + ahead < g:
-                gent[k + ahead] = group_lookup(pl, &gx[k + ahead], gnode[k + ahead])
-            j = &pl.jobs[MAX_JOBS + k]
+                gent[k + ahead] = group_lookup(pl, wk, &gx[k + ahead], gnode[k + ahead])
+            j = &wk.jobs[MAX_JOBS + k]
             if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == NODE_TABLE:
-                run_control(pl, &gx[k], table_finish(pl, &gx[k], pl.nodes[gnode[k]].a,
+                run_control(pl, wk, &gx[k], table_finish(pl, wk, &gx[k], pl.nodes[gnode[k]].a,
                                                            gent[k]))
             elif gnode[k] >= 0:
-                run_control(pl, &gx[k], gnode[k])
-            if ingress_end(pl, &gx[k], j, &tail, head, head == tail):
-                nout = do_egress(pl, j, MAX_JOBS + k, &tail, head, outs, nout, max_out)
+                run_control(pl, wk, &gx[k], gnode[k])
+            if ingress_end(pl, wk, &gx[k], j, &tail, head, head == tail):
+                nout = do_egress(pl, wk, j, MAX_JOBS + k, &tail, head, outs, nout, max_out)
             kv_zero_words(gx[k].phv, pl.state_bytes)     # ready for the next group
             while head != tail:
                 slot = head % MAX_JOBS
-                j = &pl.jobs[slot]
+                j = &wk.jobs[slot]
                 if j.kind == JOB_INGRESS:
-                    if do_ingress(pl, j, slot, &tail, head):
+                    if do_ingress(pl, wk, j, slot, &tail, head):
                         continue
                 else:
-                    nout = do_egress(pl, j, slot, &tail, head, outs, nout, max_out)
+                    nout = do_egress(pl, wk, j, slot, &tail, head, outs, nout, max_out)
                 head += 1
         i += g
-    pthread_mutex_unlock(&pl.writer_lock)
-    pl.tx_packets += nout
+    pthread_mutex_unlock(&wk.lock)
+    wk.tx_packets += nout
     return nout

@@ -1,0 +1,88 @@
+"""Run a switch's pipeline on several workers at once, one engine loop per thread.
+
+Each worker has its own packet pool and its own in-memory ports, as a worker owning its RX
+queues does: worker 0 is the pipeline's first worker and the switch's pool, the others are
+added beside it. The figure is the packets of all workers over the wall time of the slowest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from target.loop import Breather
+from target.packet import PacketPool
+from target.pipeline.engine import worker_batch_entry
+
+POOL_SIZE = 8192
+BUF_SIZE = 2304
+
+
+def ensure_workers(sw: Any, n: int) -> list[tuple[PacketPool, int]]:
+    """(pool, worker handle) of the pipeline's first n workers, adding those it lacks."""
+    pl = sw.pipeline
+    while pl.workers_count < n:
+        pl.add_worker(PacketPool(POOL_SIZE, BUF_SIZE))
+    return [(pl.worker_pool(k), pl.worker_handle(k)) for k in range(n)]
+
+
+def run_workers(sw: Any, n: int, rx_of: Callable[[int, PacketPool, int], dict],
+                tx_of: Callable[[int, PacketPool], dict], batch: int, packets: int) -> float:
+    """Forward `packets` split over n workers (rx_of(k, pool, share) gives worker k's RX ports,
+    which run dry after its share); returns packets per second of wall time."""
+    loops = []
+    share = [packets // n + (1 if k < packets % n else 0) for k in range(n)]
+    for k, (pool, handle) in enumerate(ensure_workers(sw, n)):
+        rx = rx_of(k, pool, share[k])
+        tx = tx_of(k, pool)
+        loops.append((Breather(sw.pipeline, worker_batch_entry(), pool, rx, tx, batch,
+                               worker=handle), rx, tx))
+    got = [0] * n
+    start = threading.Barrier(n + 1)
+
+    def work(k: int) -> None:
+        start.wait()
+        got[k] = loops[k][0].run(600.0, share[k], True)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    dt = time.perf_counter() - t0
+    if got != share:
+        raise SystemExit(f"lost packets: workers received {got} of {share}")
+    return packets / dt
+
+
+def forward_while(sw: Any, n: int, rx_of: Callable[[int, PacketPool], dict],
+                  tx_of: Callable[[int, PacketPool], dict], batch: int,
+                  action: Callable[[], None]) -> tuple[float, int, float]:
+    """Forward on n workers (RX ports that never run dry) while `action` runs in this thread.
+
+    Returns the packets per second received over the action's duration, the longest gap
+    between two batches of one worker (ns) and the action's duration (s)."""
+    loops = []
+    for k, (pool, handle) in enumerate(ensure_workers(sw, n)):
+        b = Breather(sw.pipeline, worker_batch_entry(), pool, rx_of(k, pool), tx_of(k, pool),
+                     batch, worker=handle)
+        b.measure_gaps = True
+        loops.append(b)
+    threads = [threading.Thread(target=b.run, args=(3600.0,)) for b in loops]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)                              # every worker is forwarding
+    rx0 = [b.rx_packets for b in loops]
+    t0 = time.perf_counter()
+    action()
+    dt = time.perf_counter() - t0
+    rx1 = [b.rx_packets for b in loops]
+    for b in loops:
+        b.request_stop()
+    for t in threads:
+        t.join()
+    return (sum(rx1) - sum(rx0)) / dt, max(b.max_gap_ns for b in loops), dt

@@ -1,0 +1,45 @@
+# A worker's context (included by engine.pyx): everything one thread writes while it runs
+# batches — job slots and their header vectors, hash scratch, digests and trace records, its
+# sequence numbers and random state, the buffer pool it allocates replicas from, and its
+# counters. The Pipeline (the program: code, parse graph, tables, externs) is shared by all
+# workers; the control plane sums the workers' counters when they are read.
+
+
+cdef int worker_init(Pipeline pl, worker_t *w, uint32_t index, pkt_pool_t *pool) noexcept nogil:
+    """Allocate w's buffers for pl's layout; -1 when out of memory (worker_free cleans up)."""
+    memset(w, 0, sizeof(worker_t))
+    pthread_mutex_init(&w.lock, NULL)
+    w.index = index
+    w.owner = <void *>pl
+    w.pool = pool
+    w.rng_state = 0x9E3779B97F4A7C15ULL ^ monotonic_ns() ^ (<uint64_t>index << 32)
+    w.jobs = <job_t *>calloc(MAX_JOBS + GROUP, sizeof(job_t))
+    w.job_phv = <uint8_t *>calloc(MAX_JOBS + GROUP, pl.slot_bytes)
+    w.phv = <uint8_t *>calloc(pl.phv_total + 64, 1)
+    w.scratch = <uint8_t *>calloc(pl.scratch_size + 64, 1)
+    w.digests = <digest_rec_t *>calloc(MAX_DIGESTS, sizeof(digest_rec_t))
+    w.trace = <trace_rec_t *>calloc(MAX_TRACE, sizeof(trace_rec_t))
+    w.table_stats = <uint64_t *>calloc(2 * max(1, pl.n_tables), sizeof(uint64_t))
+    if (w.jobs == NULL or w.job_phv == NULL or w.phv == NULL or w.scratch == NULL
+            or w.digests == NULL or w.trace == NULL or w.table_stats == NULL):
+        return -1
+    return 0
+
+
+cdef void worker_free(worker_t *w) noexcept nogil:
+    free(w.jobs)
+    free(w.job_phv)
+    free(w.phv)
+    free(w.scratch)
+    free(w.digests)
+    free(w.trace)
+    free(w.table_stats)
+    pthread_mutex_destroy(&w.lock)
+    memset(w, 0, sizeof(worker_t))
+
+
+cdef int worker_run_batch(void *worker, pkt_t **pkts, int n, out_t *outs,
+                          int max_out) noexcept nogil:
+    """run_batch for one worker, called by that worker's engine loop (target/loop.pyx)."""
+    cdef worker_t *w = <worker_t *>worker
+    return run_batch(<Pipeline>w.owner, w, pkts, n, outs, max_out)
