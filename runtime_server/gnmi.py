@@ -143,7 +143,7 @@ class GnmiService:
                             f"{text}: only /interfaces/interface[name=N]/config/enabled "
                             "can be set")
         name = dict(path[1][1]).get("name")
-        if not name or name == "*":
+        if not name or name in paths.ANY_KEY:
             raise GnmiError(grpc.StatusCode.INVALID_ARGUMENT, f"{text}: name an interface")
         if self.interfaces.port_named(name) is None:
             raise GnmiError(grpc.StatusCode.NOT_FOUND, f"{text}: no interface {name!r}")

@@ -176,7 +176,7 @@ class Interfaces:
             if len(pattern) >= 2 and pattern[0][0] in ("interfaces", "*") and \
                     pattern[1][0] in ("interface", "*"):
                 keys = dict(pattern[1][1])
-                if keys.get("name", "*") not in ("*", name):
+                if keys.get("name", "*") not in (*paths.ANY_KEY, name):
                     continue
             for path, leaf in self.interface_leaves(num, name).items():
                 if paths.match_length(pattern, path) is not None:

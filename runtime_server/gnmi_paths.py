@@ -3,7 +3,8 @@
 A concrete path is a tuple of (name, keys) elements, keys a tuple of sorted (key, value) pairs,
 so paths can be dict keys. A pattern (a request's path) may use the wildcards of the gNMI path
 conventions: an element named `*` (any one element), `...` (any number of elements), a key
-value `*`, or a key left out of a list element (every entry).
+value `*`, or a key left out of a list element (every entry). A key value `...` is read as `*`:
+ONOS's OpenConfig port discovery asks for /interfaces/interface[name=...]/state.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from runtime_server.gnmi_proto import gnmi_pb2
 
 Elem = tuple[str, tuple[tuple[str, str], ...]]
 PathTuple = tuple[Elem, ...]
+ANY_KEY = ("*", "...")
 
 
 class PathError(ValueError):
@@ -74,7 +76,7 @@ def _elem_matches(pattern: Elem, concrete: Elem) -> bool:
         return False
     have = dict(concrete[1])
     for key, value in keys:
-        if value != "*" and have.get(key) != value:
+        if value not in ANY_KEY and have.get(key) != value:
             return False
     return True
 

@@ -314,6 +314,24 @@ def test_07_packet_out_with_only_egress_port(onos: Onos, device: Device) -> None
 
 
 def test_08_port_description_and_counters_over_gnmi(onos: Onos, device: Device) -> None:
+    # OpenConfigGnmiDeviceDescriptionDiscovery.buildPortStateRequest: every interface's state,
+    # the list key written `name=...`, type ALL, PROTO; it reads the 4-element leaves.
+    state = gnmi_pb2.Path()
+    state.elem.add(name="interfaces")
+    state.elem.add(name="interface").key["name"] = "..."
+    state.elem.add(name="state")
+    reply = onos.gnmi.Get(gnmi_pb2.GetRequest(path=[state], type=gnmi_pb2.GetRequest.ALL,
+                                              encoding=gnmi_pb2.Encoding.PROTO), timeout=10)
+    described: dict[str, dict[str, gnmi_pb2.TypedValue]] = {}
+    for notification in reply.notification:
+        for u in notification.update:
+            if len(u.path.elem) == 4:
+                described.setdefault(u.path.elem[1].key["name"], {})[u.path.elem[3].name] = u.val
+    for port, (name, _) in enumerate(device.links, start=1):
+        assert described[name]["ifindex"].uint_val == port
+        assert described[name]["id"].uint_val == port
+        assert described[name]["oper-status"].string_val == "UP"
+        assert described[name]["last-change"].uint_val > 0
     path = gnmi_pb2.Path()
     path.elem.add(name="interfaces")
     path.elem.add(name="interface").key["name"] = "*"
