@@ -17,9 +17,9 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from target import bmv2_options, packet_log
+from target.cli_input import InputError, check_address, describe, one_line, read_bytes, read_p4info
 
 log = logging.getLogger("kvick")
 
@@ -126,14 +126,28 @@ def interfaces(args: argparse.Namespace) -> list[Interface]:
 def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     """Build the switch, its ports and its P4Runtime server; serve until `stop` is set."""
     from runtime_server import gnmi, gnmi_model
+    from runtime_server.errors import P4RuntimeError
     from runtime_server.server import P4RuntimeServer
-    from target import Switch
+    from target import Switch, TargetError
 
     log_handler = bmv2_options.configure_logging(args)
-    switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port, device_id=args.device_id)
+    # Input the switch cannot use (files, address, port numbers) is refused before anything
+    # starts: one line and exit status 1 (InputError, printed by main).
+    check_address(args.grpc_server_addr)
+    try:
+        switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
+                        device_id=args.device_id)
+    except TargetError as err:
+        raise InputError(str(err)) from None
     packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)
+    program = p4info = None
     if args.program is not None:
-        switch.load(args.program, p4info=args.p4info)
+        program = read_bytes(args.program)
+        p4info = read_p4info(args.p4info) if args.p4info is not None else None
+        try:
+            switch.load(program, p4info=p4info[1] if p4info else None)
+        except TargetError as err:
+            raise InputError(f"{args.program}: {one_line(str(err))}") from None
     running = threading.Event()
     engine_lock = threading.Lock()
 
@@ -144,6 +158,12 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             if not running.is_set():
                 switch.start()
                 running.set()
+
+    def refuse(message: str) -> int:
+        print(f"kvick: {message}", file=sys.stderr)
+        for num in list(switch.ports):
+            switch.remove_port(num)
+        return 1
 
     def attach_ports() -> bool:
         from target.driver.intel.errors import IntelDriverError
@@ -160,12 +180,10 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
                           f"{' (files)' if args.use_files is not None else ''}", flush=True)
                     switch.add_port(interface.port, wrap(interface.port, name,
                                                          open_port(interface.spec)))
-            except IntelDriverError as err:
-                # A device that cannot be used (kernel driver, not Intel, no hugepages, no
-                # rights) is the user's to fix: say so in one line, release what is open, exit 1.
-                print(f"kvick: port {interface.port} ({interface.spec}): {err}", file=sys.stderr)
-                for num in list(switch.ports):
-                    switch.remove_port(num)
+            except (IntelDriverError, TargetError, ValueError, OSError) as err:
+                # A device that cannot be used (missing, kernel driver, no rights, a bad spec or
+                # port number) is the user's to fix: say so in one line, release what is open.
+                refuse(f"port {interface.port} ({interface.spec}): {describe(err)}")
                 return False
             finally:
                 if running.is_set():
@@ -187,20 +205,28 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
                                  handlers=(gnmi_handler,),
                                  credentials=tls_options(args).credentials(),
                                  unset_election_id=args.unset_election_id)
-    except (OSError, TlsConfigError) as err:  # a busy address, a bad certificate: one line
-        print(f"kvick: {err}", file=sys.stderr)
-        for num in list(switch.ports):
-            switch.remove_port(num)
-        return 1
+    except TlsConfigError as err:  # a certificate or key that cannot be used: one line
+        return refuse(describe(err))
+    except (OSError, RuntimeError) as err:
+        # The server refuses a busy address or one not of this host in one line (OSError);
+        # gRPC itself says no more than "failed to bind" (RuntimeError).
+        return refuse(f"--grpc-server-addr {args.grpc_server_addr}: {describe(err)}")
     oc_interfaces.start()
-    if args.program is not None:
-        if args.p4info is not None:
-            server.service.preload(Path(args.program).read_bytes(), Path(args.p4info).read_text())
+    if program is not None:
+        if p4info is not None:
+            try:
+                server.service.preload(program, p4info[0])
+            except P4RuntimeError as err:
+                oc_interfaces.close()
+                server.stop()
+                return refuse(f"--p4info {args.p4info}: {one_line(str(err))}")
         start_engine()
     log.info("kvick: device %d, P4Runtime on port %d", args.device_id, server.port)
     print(f"kvick: P4Runtime server listening on port {server.port}", flush=True)
+    failed = False
     if args.interface and args.use_files is not None and not stop.wait(args.use_files):
         if not attach_ports():
+            failed = True
             stop.set()
     try:
         stop.wait()
@@ -213,7 +239,7 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             switch.remove_port(num)          # flushes --pcap and --use-files output files
         if log_handler is not None:
             log_handler.close()
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    return run_switch(args, stop)
+    try:
+        return run_switch(args, stop)
+    except InputError as err:
+        print(f"kvick: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1049,20 +1049,57 @@ class StfRunner:
 def run_stf(json_path: str | Path, stf_path: str | Path,
             switch_factory: Callable[[], Any] | None = None,
             log: Callable[[str], None] | None = None, check_counters: bool = True) -> StfResult:
-    """Load the program into a fresh switch and run one STF file on it."""
-    steps = resolve(parse_stf(Path(stf_path).read_text()), ProgramNames.from_file(json_path))
+    """Load the program into a fresh switch and run one STF file on it.
+
+    An STF file that sends no packet and checks nothing is refused (StfError): it would
+    pass whatever the program does.
+    """
+    from target import TargetError
+
+    text = _read(stf_path, "STF file")
+    document = _read(json_path, "program")
+    try:
+        names = ProgramNames(json.loads(document))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ProgramFileError(f"{json_path}: not a BMv2 JSON program ({e})") from None
+    parsed = parse_stf(text)
+    if not any(isinstance(c, (SendPacket, ExpectPacket, CheckCounter)) for c in parsed):
+        raise StfError(0, "no packet, expectation or counter check: nothing to test")
+    steps = resolve(parsed, names)
     if switch_factory is None:
         from target import Switch
 
         switch_factory = Switch
     switch = switch_factory()
-    switch.load(str(json_path))
+    try:
+        switch.load(document.encode())
+    except TargetError as e:
+        raise ProgramFileError(f"{json_path}: {e}") from None
     return StfRunner(switch, log, check_counters).run(steps)
 
 
-def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    """`kvick stf PROGRAM.json FILE.stf`: 0 when every expectation holds."""
+class ProgramFileError(Exception):
+    """A program or STF file that cannot be read or used; the message names it."""
+
+
+def _read(path: str | Path, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except UnicodeDecodeError:
+        raise ProgramFileError(f"{path}: the {what} is not a text file") from None
+    except OSError as e:
+        raise ProgramFileError(f"{path}: {e.strerror or e}") from None
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """`kvick stf PROGRAM.json FILE.stf`: 0 when every expectation holds, 1 when one fails.
+
+    A file that cannot be used (missing, not a program, not STF, nothing to test) is one
+    line on `err` (stderr) and status 1.
+    """
     out = out or sys.stdout
+    err = err or sys.stderr
     parser = argparse.ArgumentParser(prog="kvick stf",
                                      description="Run a p4c STF test on kvick.")
     parser.add_argument("program", help="BMv2 JSON of the program")
@@ -1077,8 +1114,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         result = run_stf(args.program, args.stf, log=log,
                          check_counters=not args.ignore_counters)
     except StfError as e:
-        print(f"{args.stf}: {e}", file=out)
-        return 2
+        print(f"kvick stf: {args.stf}: {e}", file=err)
+        return 1
+    except ProgramFileError as e:
+        print(f"kvick stf: {e}", file=err)
+        return 1
     if args.verbose:
         for o in result.outputs + result.ignored_outputs:
             print(f"out port {o.port} (from line {o.cause_line}): {o.data.hex().upper()}",

@@ -425,7 +425,7 @@ def test_command_line_reports_a_bad_file_with_its_line(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.stf"
     bad.write_text("packet 0 00\nadd nosuch k:1 a()\n")
-    printed = io.StringIO()
-    code = stf.main([str(STF_FILES[0].with_suffix(".json")), str(bad)], out=printed)
-    assert code == 2
-    assert "line 2: no table 'nosuch'" in printed.getvalue()
+    printed, errors = io.StringIO(), io.StringIO()
+    code = stf.main([str(STF_FILES[0].with_suffix(".json")), str(bad)], out=printed, err=errors)
+    assert code == 1
+    assert "line 2: no table 'nosuch'" in errors.getvalue() and printed.getvalue() == ""

@@ -23,8 +23,24 @@ def main(argv: list[str]) -> int:
     except CompileError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    except OSError as err:
+        return _refuse(args.source, err)
+    except UnicodeDecodeError:
+        print(f"kvick compile: {args.source}: not a text file", file=sys.stderr)
+        return 1
     out = Path(args.output) if args.output else Path(args.source).with_suffix(".json")
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    outputs = [(out, json.dumps(document, indent=2) + "\n")]
     if args.p4runtime_files:
-        Path(args.p4runtime_files).write_text(p4info)
+        outputs.append((Path(args.p4runtime_files), p4info))
+    for path, text in outputs:
+        try:
+            path.write_text(text)
+        except OSError as err:
+            return _refuse(str(path), err)
     return 0
+
+
+def _refuse(path: str, err: OSError) -> int:
+    """A file that cannot be read or written: one line, status 1."""
+    print(f"kvick compile: {path}: {err.strerror or err}", file=sys.stderr)
+    return 1
