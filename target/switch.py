@@ -665,8 +665,11 @@ class Switch:
         if not st.exists(handle):
             raise NotFound(f"table {st.info.name}: no entry {handle}")
         mi = self.compiled.meter_by_name[st.info.direct_meter]
-        self._require().meter_arrays_by_index[mi].set_rates(
-            handle, [(cir / 1e6, int(cburst)), (pir / 1e6, int(pburst))])
+        try:
+            self._require().meter_arrays_by_index[mi].set_rates(
+                handle, [(cir / 1e6, int(cburst)), (pir / 1e6, int(pburst))])
+        except ValueError as e:
+            raise InvalidArgument(str(e)) from None
 
     def value_set_set(self, name: str | int, members: list[tuple[int, int]]) -> None:
         self._require()

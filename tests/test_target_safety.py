@@ -229,3 +229,21 @@ def test_a_batch_larger_than_the_pool_leaks_nothing(l2_program) -> None:
             sw.pipeline.process([(1, frame())] * 40)
     assert sw.pool.available == sw.pool.capacity
     floods(sw)
+
+
+def test_direct_meter_with_a_negative_burst_is_refused() -> None:
+    from target import Exact
+    from target.compiler.driver import compile_text
+
+    document, _ = compile_text(REGISTER_PROGRAM.replace(
+        "register<bit<8>>(4) r;\n    apply { r.write(0, hdr.h.x); s.egress_spec = 1; }",
+        "direct_meter<bit<32>>(MeterType.packets) policer;\n"
+        "    action pass() { policer.read(m.color); s.egress_spec = 1; }\n"
+        "    table police { key = { hdr.h.x: exact; } actions = { pass; } meters = policer; }\n"
+        "    apply { police.apply(); }").replace("struct meta_t { }",
+                                             "struct meta_t { bit<32> color; }"))
+    sw = Switch(pool_size=64)
+    sw.load(document)
+    h = sw.table_add("MyIngress.police", [Exact(1)], "MyIngress.pass", [])
+    with pytest.raises(InvalidArgument, match="burst"):
+        sw.direct_meter_set("MyIngress.police", h, 10.0, -1, 20.0, 5)
