@@ -63,6 +63,7 @@ CASES: dict[str, list[str]] = {
     "missing interface": ["router.json", "-i", "1@kvnosuch0", *ADDR],
     "missing pcap file": ["router.json", "-i", "1@pcap:missing.pcap,out.pcap", *ADDR],
     "unknown port prefix": ["router.json", "-i", "1@nosuchkind:x", *ADDR],
+    "use-files pcap missing": ["router.json", "--use-files", "0", "-i", "1@nothere", *ADDR],
     "bad address": ["router.json", "--grpc-server-addr", "nonsense"],
     "address port too large": ["router.json", "--grpc-server-addr", "127.0.0.1:99999"],
     "unknown host": ["router.json", "--grpc-server-addr", "no.such.host.invalid:0"],
