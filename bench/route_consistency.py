@@ -76,28 +76,36 @@ class Report:
 
 
 class History:
-    """The next hop each destination had, as a list of changes (start, end, value)."""
+    """The next hop each destination had: its changes as [start, end, value].
+
+    A change is recorded before the table call (end unknown: +inf) and finished after it, so
+    that a frame checked by another thread meanwhile is judged with the change in flight.
+    """
 
     def __init__(self, initial: int) -> None:
-        self.starts: list[float] = [float("-inf")]
-        self.ends: list[float] = [float("-inf")]
-        self.values: list[int] = [initial]
+        self.changes: list[list[float]] = [[float("-inf"), float("-inf"), initial]]
+        self.starts: list[float] = [float("-inf")]    # appended last: readers bound by it
+
+    def begin(self, start: float, value: int) -> list[float]:
+        change = [start, float("inf"), value]
+        self.changes.append(change)
+        self.starts.append(start)
+        return change
 
     def record(self, start: float, end: float, value: int) -> None:
-        self.starts.append(start)
-        self.ends.append(end)
-        self.values.append(value)
+        self.begin(start, value)[1] = end
 
     def allowed(self, entered: float, left: float) -> set[int]:
         """Values in effect at `entered` (the one before too, when a change was under way)
         and every value set before `left`."""
-        i = bisect.bisect_right(self.starts, entered) - 1
-        allowed = {self.values[i]}
-        if i > 0 and self.ends[i] > entered:
-            allowed.add(self.values[i - 1])
+        starts = self.starts[:len(self.starts)]
+        i = bisect.bisect_right(starts, entered) - 1
+        allowed = {int(self.changes[i][2])}
+        if i > 0 and self.changes[i][1] > entered:
+            allowed.add(int(self.changes[i - 1][2]))
         j = i + 1
-        while j < len(self.starts) and self.starts[j] <= left:
-            allowed.add(self.values[j])
+        while j < len(starts) and starts[j] <= left:
+            allowed.add(int(self.changes[j][2]))
             j += 1
         return allowed
 
@@ -145,21 +153,21 @@ class Bench:
         start = time.monotonic()
         if self.rng.random() < 0.5:
             nh = 4 * r + (self.current16[r] - 4 * r + 1) % 3
+            changes = [self.history[(r, d)].begin(start, nh)
+                       for d in ([1] if self.route24[r] is not None else [0, 1])]
             self.sw.table_modify(LPM, self.route16[r], "RouterIngress.set_next_hop", [nh])
             self.current16[r] = nh
-            changed = [1] if self.route24[r] is not None else [0, 1]
         elif self.route24[r] is None:
+            changes = [self.history[(r, 0)].begin(start, 4 * r + 3)]
             self.route24[r] = self.sw.table_add(LPM, [Lpm(0x0A000100 | r << 16, 24)],
                                                 "RouterIngress.set_next_hop", [4 * r + 3])
-            changed = [0]
         else:
+            changes = [self.history[(r, 0)].begin(start, self.current16[r])]
             self.sw.table_delete(LPM, self.route24[r])
             self.route24[r] = None
-            changed = [0]
         end = time.monotonic()
-        for d in changed:
-            value = 4 * r + 3 if d == 0 and self.route24[r] is not None else self.current16[r]
-            self.history[(r, d)].record(start, end, value)
+        for change in changes:
+            change[1] = end
 
     def control(self, rate: float, stop: threading.Event, report: Report) -> None:
         period = 1.0 / rate
