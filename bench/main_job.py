@@ -147,7 +147,7 @@ def forward(sw: Switch, frame: bytes, destinations: np.ndarray, packets: int, ba
         all_sinks.extend(sinks.values())
         return sinks
 
-    pps = run_workers(sw, workers, rx_of, tx_of, batch, packets)
+    pps, _ = run_workers(sw, workers, rx_of, tx_of, batch, packets)
     sent = sum(sink.packets for sink in all_sinks)
     if sent != packets:
         raise SystemExit(f"lost packets: forwarded {sent} of {packets}")

@@ -66,7 +66,7 @@ def router_program(corpus: Path) -> dict:
 
 
 def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packets: int,
-             batch: int, workers: int = 1) -> float:
+             batch: int, workers: int = 1, cpu_rates: list[float] | None = None) -> float:
     sinks: list[MemorySink] = []
 
     def rx_of(k: int, pool, count: int) -> dict:
@@ -80,7 +80,9 @@ def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packet
         sinks.append(sink)
         return {p: sink for p in range(0, NEXT_HOPS + 2)}
 
-    pps = run_workers(sw, workers, rx_of, tx_of, batch, packets)
+    pps, cpu_pps = run_workers(sw, workers, rx_of, tx_of, batch, packets)
+    if cpu_rates is not None:
+        cpu_rates.append(cpu_pps)
     forwarded = sum(s.packets for s in sinks)
     if forwarded != packets:
         raise SystemExit(f"lost packets: forwarded {forwarded} of {packets}")
@@ -162,14 +164,17 @@ def main() -> None:
     assert len(frame) == 60
     dsts = rib.random_routed_addresses(routes, 1 << 20)
     results: dict[int, tuple[float, float]] = {}
+    cpu_rates: list[float] = []
     for batch in (1, 32, 256):
         n = args.packets if batch > 1 else max(args.packets // 4, 100_000)
-        runs = [run_loop(sw, [frame], 30, dsts, n, batch, args.workers)
+        cpu_rates = []
+        runs = [run_loop(sw, [frame], 30, dsts, n, batch, args.workers, cpu_rates)
                 for _ in range(args.trials)]
         results[batch] = (statistics.median(runs), max(runs))
         print(f"router, {args.workers} worker(s), batch {batch:>3}: "
               f"{results[batch][0] / 1e6:6.2f} Mpps median, "
-              f"{results[batch][1] / 1e6:.2f} best of {args.trials} runs of {n:,} packets of 64 B")
+              f"{results[batch][1] / 1e6:.2f} best of {args.trials} runs of {n:,} packets of 64 B"
+              f" ({statistics.median(cpu_rates) / 1e6:.2f} Mpps per CPU-second)")
 
     reload = (reload_figure(sw, frame, dsts, routes, args.workers, results[256][0])
               if args.reload else {})
@@ -201,7 +206,8 @@ def main() -> None:
                       "pps_batch256": round(results[256][0]), "trials": args.trials,
                       "routes": len(routes), "load_s": round(load_s, 3),
                       "rss_mib": round(rss_table, 1), "ternary_pps": round(acl_pps or 0),
-                      "workers": args.workers, **reload}))
+                      "workers": args.workers,
+                      "pps_per_cpu_s": round(statistics.median(cpu_rates)), **reload}))
 
 
 def _zero_params(sw: Switch, action: str) -> list[int]:
