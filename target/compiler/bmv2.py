@@ -47,6 +47,9 @@ class Bmv2Json:
         self.header_type_ids: dict[str, int] = {}
         self.headers: list[dict[str, Any]] = []
         self.header_stacks: list[dict[str, Any]] = []
+        self.header_union_types: list[dict[str, Any]] = []
+        self.header_unions: list[dict[str, Any]] = []
+        self.header_union_stacks: list[dict[str, Any]] = []
         self.scalar_fields: list[list] = []
         self.scalar_names: set[str] = set()
         self.actions: list[dict[str, Any]] = []
@@ -89,6 +92,15 @@ class Bmv2Json:
         self.header_stacks.append({"name": name, "id": len(self.header_stacks), "header_type": header_type,
                                    "size": size, "header_ids": ids})
 
+    def add_union(self, name: str, union_type: str, members: list[tuple[str, str]]) -> None:
+        """A header union instance: one header per member, named `name.member` (as p4c does)."""
+        if all(t["name"] != union_type for t in self.header_union_types):
+            self.header_union_types.append({"name": union_type, "id": len(self.header_union_types),
+                                            "headers": [[m, h] for m, h in members]})
+        ids = [self.add_header(f"{name}.{m}", h) for m, h in members]
+        self.header_unions.append({"name": name, "id": len(self.header_unions), "union_type": union_type,
+                                   "header_ids": ids, "pi_omit": True})
+
     def scalar(self, hint: str, width: int) -> list[str]:
         """A new metadata field in `scalars`; returns its JSON field reference value."""
         name, n = hint, 0
@@ -121,7 +133,8 @@ class Bmv2Json:
             "header_types": types,
             "headers": self.headers,
             "header_stacks": self.header_stacks,
-            "header_union_types": [], "header_unions": [], "header_union_stacks": [],
+            "header_union_types": self.header_union_types, "header_unions": self.header_unions,
+            "header_union_stacks": self.header_union_stacks,
             "field_lists": self.field_lists,
             "errors": self.errors,
             "enums": self.enums,

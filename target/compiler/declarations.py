@@ -267,8 +267,8 @@ class Declarations:
             raise CompileError(f"unknown type {name}", self.loc(node))
         if kind == "stack_type":
             elem = self.resolve(node.children[0])
-            if not isinstance(elem, StructLikeT) or elem.kind != "header":
-                raise CompileError("header stacks must hold headers", self.loc(node))
+            if not isinstance(elem, StructLikeT) or elem.kind not in ("header", "header_union"):
+                raise CompileError("header stacks must hold headers or header unions", self.loc(node))
             return StackT(elem, self.const_int(node.children[1]))
         if kind == "tuple_type":
             raise Unsupported("tuple types", self.loc(node))

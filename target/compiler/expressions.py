@@ -195,6 +195,12 @@ class ExpressionLowering:
     def _e_member(self, node: Tree, expected: P4Type | None) -> Val:
         base = self.expr(node.children[0])
         mname = name_of(node.children[1])
+        if base.kind == "union":
+            if mname in base.members:
+                return base.members[mname]
+            if mname != "isValid":
+                raise self.error(f"{base.type.describe()} has no member {mname}", node.children[1])
+            return Val(base.type, kind="method", ref=(base, mname))
         if base.kind == "struct":
             if mname not in base.members:
                 raise self.error(f"{base.type.describe()} has no field {mname}", node.children[1])
@@ -239,6 +245,13 @@ class ExpressionLowering:
 
     def _e_index(self, node: Tree, expected: P4Type | None) -> Val:
         base = self.expr(node.children[0])
+        if base.kind == "union_stack":
+            i = self.expr(node.children[1])
+            if i.const is None:
+                raise Unsupported("a stack of header unions indexed at run time", self.decls.loc(node))
+            if str(int(i.const)) not in base.members:
+                raise self.error(f"index {int(i.const)} is outside {base.type.describe()}", node.children[1])
+            return base.members[str(int(i.const))]
         if base.kind != "stack":
             raise self.error("indexing something that is not a header stack", node)
         idx = self.expr(node.children[1])

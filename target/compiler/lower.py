@@ -117,11 +117,15 @@ class ProgramLowering(StatementLowering):
             if isinstance(ftype, StructLikeT) and ftype.kind == "header":
                 self.json.add_header(inst, self.header_type(ftype))
                 v.members[fname] = Val(ftype, kind="header", ref=inst)
+            elif isinstance(ftype, StackT) and ftype.element.kind == "header_union":
+                v.members[fname] = self.union_stack_value(ftype, inst)
             elif isinstance(ftype, StackT):
                 self.json.add_stack(inst, self.header_type(ftype.element), ftype.size)
                 v.members[fname] = Val(ftype, kind="stack", ref=inst)
             elif isinstance(ftype, StructLikeT) and ftype.kind == "struct":
                 v.members[fname] = self.bind_headers(ftype, f"{inst}_")
+            elif isinstance(ftype, StructLikeT) and ftype.kind == "header_union":
+                v.members[fname] = self.union_value(ftype, inst)
             else:
                 raise Unsupported(f"{ftype.describe()} in the headers struct", None)
         return v
@@ -1127,7 +1131,7 @@ class ProgramLowering(StatementLowering):
                     raise Unsupported("statements other than emit in the deparser", self.decls.loc(stmt))
                 args = stmt.children[0].children[-1].children
                 v = self.expr(args[0])
-                if v.kind not in ("header", "stack", "struct"):
+                if v.kind not in ("header", "stack", "struct", "union", "union_stack"):
                     raise self.error("emit needs a header", stmt)
                 emit(v, stmt)
 
@@ -1136,7 +1140,7 @@ class ProgramLowering(StatementLowering):
                 order.append(v.ref)
             elif v.kind == "stack":
                 order.extend(f"{v.ref}[{i}]" for i in range(v.type.size))  # type: ignore[attr-defined]
-            elif v.kind == "struct":
+            elif v.kind in ("struct", "union", "union_stack"):
                 for m in v.members.values():     # a struct's headers, stacks and structs, in order
                     emit(m, stmt)
             elif v.kind != "field":

@@ -113,6 +113,8 @@ class StatementLowering(ExpressionLowering):
             inst = f"{vname}_{len(self.json.headers)}"
             self.json.add_stack(inst, self.header_type(t.element), t.size)
             return Val(t, kind="stack", ref=inst)
+        if isinstance(t, StructLikeT) and t.kind == "header_union":
+            return self.union_value(t, f"{vname}_{len(self.json.headers)}")
         if isinstance(t, StructLikeT) and t.kind == "struct":
             v = Val(t, kind="struct")
             for fname, ftype in t.fields:
@@ -121,6 +123,25 @@ class StatementLowering(ExpressionLowering):
         if isinstance(t, (BitT, BoolT, EnumT, ErrorT)):
             return Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
         raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
+
+    def union_value(self, t: StructLikeT, inst: str) -> Val:
+        members = []
+        for m, mt in t.fields:
+            if not isinstance(mt, StructLikeT) or mt.kind != "header":
+                raise self.error(f"header union {t.name} member {m} is not a header", None)
+            members.append((m, self.header_type(mt)))
+        self.json.add_union(inst, t.name, members)
+        return Val(t, kind="union", ref=inst,
+                   members={m: Val(mt, kind="header", ref=f"{inst}.{m}") for m, mt in t.fields})
+
+    def union_stack_value(self, t: StackT, inst: str) -> Val:
+        """A stack of header unions, indexed by constants only: union inst[i] for each i."""
+        first = len(self.json.header_unions)
+        members = {str(i): self.union_value(t.element, f"{inst}[{i}]") for i in range(t.size)}
+        self.json.header_union_stacks.append({
+            "name": inst, "id": len(self.json.header_union_stacks), "union_type": t.element.name,
+            "size": t.size, "header_union_ids": list(range(first, first + t.size))})
+        return Val(t, kind="union_stack", ref=inst, members=members)
 
     def header_type(self, t: StructLikeT) -> str:
         fields: list[list] = []
@@ -163,6 +184,11 @@ class StatementLowering(ExpressionLowering):
             keep = expression("&", as_data(base), hexstr(~mask & ((1 << w) - 1)))
             new = expression("&", expression("<<", as_data(value), hexstr(lo)), hexstr(mask))
             self.prim("assign", [base.json, expression("|", keep, new)], node)
+        elif target.kind == "union":
+            if value.kind != "union" or value.type is not target.type:
+                raise self.error(f"assigning {value.type.describe()} to {target.type.describe()}", node)
+            self.prim("assign_union", [{"type": "header_union", "value": target.ref},
+                                       {"type": "header_union", "value": value.ref}], node)
         elif target.kind == "struct":
             if value.kind != "struct":
                 raise Unsupported("assigning this value to a struct", self.decls.loc(node))
@@ -261,6 +287,10 @@ class StatementLowering(ExpressionLowering):
         base, method = callee.ref
         if base.kind in ("header", "dyn_header"):
             return self.header_method(base, method, args, stmt)
+        if base.kind == "union":
+            if method != "isValid":
+                raise self.error(f"header unions have no method {method}", stmt)
+            return Val(BoolT(), expression("valid_union", None, {"type": "header_union", "value": base.ref}))
         if base.kind == "stack":
             if method in ("push_front", "pop_front"):
                 n = self.decls.const_int(args[0])
