@@ -128,6 +128,14 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
     cdef s128 *params
     cdef profile_t *pr
     cdef uint64_t hv
+    cdef uint32_t k
+    if pl.trace_on:
+        for k in range(t.nkeys):
+            if t.keys[k].is_valid:
+                trace_ev(pl, wk, x, EV_KEY, k, ti, x.valid[t.keys[k].src])
+            else:
+                trace_ev(pl, wk, x, EV_KEY, k, ti,
+                         <u128>kv_field_read(&pl.fields[t.keys[k].src], x.phv, x.vlen))
     if e >= 0:
         wk.table_stats[2 * ti] += 1
         if t.entry_last_hit != NULL:
@@ -172,6 +180,8 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
     if act >= 0:
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_ACTION, act, ti, 0)
+            for k in range(pl.action_nparams[act]):
+                trace_ev(pl, wk, x, EV_PARAM, k, act, <u128>params[k])
         x.params = params
         exec_code(pl, wk, x, pl.action_code[act])
     if t.has_hit_miss:

@@ -15,6 +15,14 @@ cdef inline void trace_ev(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ev, int3
     r.v = v
 
 
+cdef void trace_fields(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t first, uint32_t n, uint32_t ev) noexcept nogil:
+    """Record the values of fields first..first+n (those of at most 128 bits)."""
+    cdef uint32_t f
+    for f in range(first, first + n):
+        if pl.fields[f].width <= 128:
+            trace_ev(pl, wk, x, ev, f, 0, <u128>kv_field_read(&pl.fields[f], x.phv, x.vlen))
+
+
 cdef inline uint32_t stack_elem(Pipeline pl, worker_t *wk, uint32_t sid, s128 idx, int *ok) noexcept nogil:
     if idx < 0 or idx >= <s128>pl.stacks[sid].size:
         ok[0] = 0
@@ -111,10 +119,14 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
             r[i.a] = x.valid[i.d]
         elif i.op == OP_STF:
             kv_field_write(&pl.fields[i.d], x.phv, r[i.a])
+            if pl.trace_on:
+                trace_fields(pl, wk, x, i.d, 1, EV_WRITE)
         elif i.op == OP_CPF:
             if pl.fields[i.d].narrow and pl.fields[i.e].narrow:
                 kv_field_write(&pl.fields[i.d], x.phv,
                                kv_field_read(&pl.fields[i.e], x.phv, x.vlen))
+                if pl.trace_on:
+                    trace_fields(pl, wk, x, i.d, 1, EV_WRITE)
                 continue
             w = pl.fields[i.d].width
             if pl.fields[i.e].varbit:
@@ -124,8 +136,12 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
                 x.vlen[pl.fields[i.d].hdr] = w
         elif i.op == OP_STFP:
             kv_field_write(&pl.fields[i.d], x.phv, x.params[i.e])
+            if pl.trace_on:
+                trace_fields(pl, wk, x, i.d, 1, EV_WRITE)
         elif i.op == OP_STFK:
             kv_field_write(&pl.fields[i.d], x.phv, pl.consts[i.e])
+            if pl.trace_on:
+                trace_fields(pl, wk, x, i.d, 1, EV_WRITE)
         elif i.op == OP_FOPK:
             va = kv_field_read(&pl.fields[i.e], x.phv, x.vlen)
             vb = pl.consts[i.b]
@@ -140,6 +156,8 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
             else:
                 va = va ^ vb
             kv_field_write(&pl.fields[i.d], x.phv, va)
+            if pl.trace_on:
+                trace_fields(pl, wk, x, i.d, 1, EV_WRITE)
         elif i.op == OP_RET:
             return r[i.a]
         elif i.op == OP_ADD:

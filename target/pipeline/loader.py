@@ -163,6 +163,8 @@ class Program:
     vset_by_name: dict[str, int] = field(default_factory=dict)
     # controls: nodes are ("table", idx) or ("cond", code start, true_next, false_next)
     nodes: list[tuple[Any, ...]] = field(default_factory=list)
+    # code start of a condition -> its name and the JSON's source_info (for the packet log)
+    cond_source: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     ingress_init: int = -1
     egress_init: int = -1
     tables: list[TableInfoC] = field(default_factory=list)
@@ -1060,6 +1062,8 @@ class _Compiler:
             code.append((OP["RET"], r, 0, 0, 0, 0))   # the block's value: the condition
             start = len(p.code)
             p.code.extend(code)
+            info = c.get("source_info")
+            p.cond_source[start] = (c["name"], info if isinstance(info, dict) else {})
             p.nodes[local[c["name"]]] = ("cond", start, nxt(c.get("true_next"), f"{cp}.true_next"),
                                          nxt(c.get("false_next"), f"{cp}.false_next"))
         for i, c in enumerate(pl.get("action_calls", [])):

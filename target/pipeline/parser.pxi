@@ -40,6 +40,7 @@ cdef bint extract(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t h, s128 vbits) n
     x.vlen[h] = <uint32_t>vbits
     if pl.trace_on:
         trace_ev(pl, wk, x, EV_EXTRACT, h, nbytes, 0)
+        trace_fields(pl, wk, x, hd.first_field, hd.nfields, EV_FIELD)
     return True
 
 # ------------------------------------------------------------------ parser and controls
@@ -73,6 +74,7 @@ cdef void run_parser(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
             x.valid[ps.simple_hdr] = 1
             if pl.trace_on:
                 trace_ev(pl, wk, x, EV_EXTRACT, ps.simple_hdr, nb, 0)
+                trace_fields(pl, wk, x, hd.first_field, hd.nfields, EV_FIELD)
             if ps.key_win >= 0:
                 nxt = next_state(pl, wk, ps, key)
                 if nxt == -2:

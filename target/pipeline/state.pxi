@@ -26,7 +26,10 @@ cdef enum:
     # trace events (formatted by Python after the batch)
     EV_PACKET_IN = 1, EV_PARSE_STATE, EV_EXTRACT, EV_PARSER_ERROR, EV_TABLE_HIT, EV_TABLE_MISS,
     EV_ACTION, EV_COND, EV_INGRESS_DONE, EV_DROP, EV_EGRESS, EV_OUT, EV_CLONE, EV_RESUBMIT,
-    EV_RECIRC, EV_MULTICAST, EV_ASSERT, EV_LOG, EV_EGRESS_DONE, EV_CHECKSUM_ERROR
+    EV_RECIRC, EV_MULTICAST, EV_ASSERT, EV_LOG, EV_EGRESS_DONE, EV_CHECKSUM_ERROR,
+    # values for the per-packet log: a field of a header just extracted, a table's key field,
+    # an action parameter, a field a primitive wrote (a: which one, v: the value)
+    EV_FIELD, EV_KEY, EV_PARAM, EV_WRITE
 
 
 cdef struct job_t:
