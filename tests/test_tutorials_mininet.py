@@ -110,7 +110,7 @@ def _exercise_dir(work: Path, program: str, topology: str) -> tuple[Path, str]:
 
 
 def _run(work: Path, topology: str, default: str, commands: str, bin_dir: Path) -> str:
-    subprocess.run(["mn", "-c"], capture_output=True, timeout=120)
+    # No `mn -c` here: besides Mininet's leftovers it deletes every /tmp/*.log on the host.
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
     out = subprocess.run(
         [str(CLIENT), str(TUTORIALS / "utils" / "run_exercise.py"), "-t", topology, "-j", default,
