@@ -16,12 +16,14 @@ topology but no entries (their controllers are the exercise) and are not run her
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +122,18 @@ def _run(work: Path, topology: str, default: str, commands: str, bin_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def tools() -> None:
+def tools() -> Iterator[None]:
     for what in (TUTORIALS / "utils" / "run_exercise.py", CLIENT):
         require(what)
     if shutil.which("mn") is None or shutil.which("mnexec") is None:
         pytest.fail("Debian's mininet package is missing (tools/install.sh installs it)")
     if os.geteuid() != 0:
         pytest.fail("Mininet needs root (CI runs as root)")
+    # Mininet's names (s1-eth1) and the runner's gRPC ports (50051, ...) are host-wide: two
+    # test runs on one machine take turns instead of colliding.
+    with open("/tmp/kvick-tutorials-mininet.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.mark.parametrize(("program", "topology", "check"), EXERCISES,
