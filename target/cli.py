@@ -23,7 +23,12 @@ from target.cli_input import InputError, check_address, describe, one_line, read
 
 log = logging.getLogger("kvick")
 
-SUBCOMMANDS = ("stf",)
+# Each subcommand with its one-line description, for `kvick --help`.
+SUBCOMMANDS = {
+    "stf": "kvick stf PROGRAM.json FILE.stf     run a p4c STF test on kvick",
+    "compile": "kvick compile FILE.p4 -o OUT.json   compile with kvick's P4_16 compiler",
+    "run": "kvick run FILE.p4 [options]         compile (cached) and run the switch",
+}
 
 
 class UsageError(Exception):
@@ -46,8 +51,10 @@ def _interface(text: str) -> tuple[int, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kvick",
-        description="kvick: a P4 software switch (simple_switch_grpc-compatible options). "
-        "Subcommands: `kvick stf PROGRAM.json FILE.stf`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="kvick: a P4 software switch (simple_switch_grpc-compatible options).",
+        epilog="subcommands:\n" + "\n".join(f"  {line}" for line in SUBCOMMANDS.values())
+        + "\n\nEach subcommand's own options: kvick SUBCOMMAND --help.",
     )
     parser.add_argument("program", nargs="?", help="BMv2 JSON program to load at start")
     parser.add_argument("-i", "--interface", action="append", default=[], type=_interface,
@@ -74,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="P4Info of PROGRAM: the server starts with that pipeline set")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="packets per engine batch (default 256)")
+    parser.add_argument("--busy-poll", action="store_true",
+                        help="poll the ports even when idle (lowest latency, one core always busy)")
     return parser
 
 
@@ -136,7 +145,7 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     check_address(args.grpc_server_addr)
     try:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
-                        device_id=args.device_id)
+                        device_id=args.device_id, busy_poll=args.busy_poll)
     except TargetError as err:
         raise InputError(str(err)) from None
     packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)
@@ -252,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         from target.compiler.command import main as compile_main
 
         return compile_main(argv[1:])
+    if argv[:1] == ["run"] and ({"-h", "--help"} & set(argv[1:])):
+        print("usage: kvick run FILE.p4 [switch options]\n\ncompiles FILE.p4 with kvick's "
+              "compiler (cached by content hash), then runs the switch with the options below.\n")
+        build_parser().print_help()
+        return 0
     if argv and argv[0] == "run":
         from target.compiler.run_command import prepare
 

@@ -3,9 +3,14 @@
 
 One breath (as Snabb calls it): for each RX port, pull up to `batch` packets, run them through
 the pipeline, and hand the results to the TX ports grouped by port, one tx_batch call each.
-Idle breaths back off (1 µs more per idle breath, halved on work, capped at 100 µs) so an
-idle switch does not burn a core. The whole breath runs without the GIL; the Python side
-wakes every few milliseconds to deliver packet-ins, digests and traces.
+Idle breaths back off (1 µs more per idle breath, halved on work, capped at 100 µs); after
+IDLE_BLOCK_NS without a packet the loop stops polling and sleeps: in poll() on the ports'
+descriptors (AF_PACKET, AF_XDP) and its kick eventfd (packet injection, stop), or, when a port
+cannot be waited on (Intel, memory, pcap), in timed sleeps of at most MAX_NAP_NS. Either way
+the first packet after idle waits at most about a millisecond, and an idle switch costs next
+to nothing. `busy_poll` keeps the back-off without ever sleeping longer (benchmarks). The whole
+breath runs without the GIL; the Python side wakes every few milliseconds while there is
+traffic to deliver packet-ins, digests and traces, and not at all while idle.
 """
 
 import threading
@@ -15,6 +20,7 @@ cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from posix.time cimport nanosleep, timespec
+from posix.unistd cimport close, read, write
 
 from target.clock cimport monotonic_ns
 from target.driver.port cimport Port, port_ops_t, port_stats_t
@@ -22,6 +28,23 @@ from target.packet cimport PacketPool, pkt_pool_t, pkt_t, pool_free
 
 DEF MAX_PORTS = 64
 DEF MAX_PORT_NUM = 512
+DEF IDLE_BLOCK_NS = 2000000     # polling this long without a packet: go to sleep
+DEF MAX_NAP_NS = 500000         # the longest timed sleep, for ports without a descriptor
+
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int ppoll(pollfd *fds, unsigned long nfds, const timespec *timeout, const void *sigmask)
+    short POLLIN
+
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    int eventfd(unsigned int initval, int flags)
+    int EFD_NONBLOCK
+    int EFD_CLOEXEC
 
 
 cdef struct out_t:
@@ -69,9 +92,13 @@ cdef class Breather:
     cdef void *pipeline
     cdef pkt_pool_t *pool
     cdef volatile int stop_flag
-    cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths
+    cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths, sleeps
     cdef public bint measure_gaps         # record max_gap_ns (one clock read per breath)
     cdef readonly uint64_t max_gap_ns     # longest time between the starts of two breaths
+    cdef public bint busy_poll
+    cdef pollfd pfds[MAX_PORTS + 1]    # [0] is the kick eventfd, then every waitable RX port
+    cdef int npfds
+    cdef bint waitable                  # every RX port has a wait_fd: sleep in poll()
     cdef object _keep
 
     def __cinit__(self, object pipeline, size_t fn_addr, PacketPool pool, dict rx_ports,
@@ -88,6 +115,13 @@ cdef class Breather:
         self.max_out = 4 * batch + 64
         self.nrx = 0
         self.ntx = 0
+        self.busy_poll = False
+        self.pfds[0].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+        if self.pfds[0].fd < 0:
+            raise OSError("engine loop: eventfd failed")
+        self.pfds[0].events = POLLIN
+        self.npfds = 1
+        self.waitable = True
         for i in range(MAX_PORT_NUM):
             self.tx_index[i] = -1
         for num, p in rx_ports.items():
@@ -96,6 +130,12 @@ cdef class Breather:
                 self.rx_num[self.nrx] = num
                 self.rx_down[self.nrx] = 0
                 self.nrx += 1
+                if p.ops.wait_fd >= 0:
+                    self.pfds[self.npfds].fd = p.ops.wait_fd
+                    self.pfds[self.npfds].events = POLLIN
+                    self.npfds += 1
+                else:
+                    self.waitable = False
         for num, p in tx_ports.items():
             if p.ops.tx_batch != NULL and self.ntx < MAX_PORTS and 0 <= num < MAX_PORT_NUM:
                 self.tx[self.ntx] = p.ops
@@ -112,6 +152,8 @@ cdef class Breather:
             raise MemoryError("engine loop buffers")
 
     def __dealloc__(self):
+        if self.pfds[0].fd >= 0:
+            close(self.pfds[0].fd)
         free(self.stage)
         free(self.nstage)
         free(self.pkts)
@@ -178,11 +220,42 @@ cdef class Breather:
         self.breaths += 1
         return got
 
-    def run(self, double seconds, uint64_t max_packets=0, bint stop_when_idle=False) -> int:
-        """Breathe for up to `seconds` (or until max_packets received / stop / idle)."""
+    cdef bint sleep(self, uint64_t now, uint64_t deadline, bint until_work) noexcept nogil:
+        """Sleep while the ports are idle: until a port has work, a kick, or (unless
+        until_work) the deadline. True when kicked: the caller returns to the Python side."""
+        cdef uint64_t value, wait_ns = 0
+        cdef timespec ts
+        cdef timespec *timeout = NULL           # waitable and until_work: no timeout
+        cdef int i
+        self.sleeps += 1
+        if not until_work:
+            wait_ns = deadline - now if deadline > now else 0
+        if not self.waitable and (until_work or wait_ns > MAX_NAP_NS):
+            wait_ns = MAX_NAP_NS                # a port without a descriptor: look again soon
+        if not until_work or not self.waitable:
+            ts.tv_sec = <long>(wait_ns // 1000000000)
+            ts.tv_nsec = <long>(wait_ns % 1000000000)
+            timeout = &ts
+        for i in range(self.npfds):
+            self.pfds[i].revents = 0
+        if ppoll(self.pfds, self.npfds, timeout, NULL) > 0 and self.pfds[0].revents:
+            read(self.pfds[0].fd, &value, sizeof(value))
+            return True
+        return False
+
+    def kick(self) -> None:
+        """Wake a sleeping run() (it returns): packets were injected, or stop was asked."""
+        cdef uint64_t one = 1
+        write(self.pfds[0].fd, &one, sizeof(one))
+
+    def run(self, double seconds, uint64_t max_packets=0, bint stop_when_idle=False,
+            bint sleep_until_work=False) -> int:
+        """Breathe for up to `seconds` (or until max_packets received / stop / idle / kick).
+        With sleep_until_work, a run that has received nothing yet does not end at the
+        deadline while idle: it sleeps until a packet or a kick arrives."""
         cdef uint64_t deadline = monotonic_ns() + <uint64_t>(seconds * 1e9)
         cdef uint64_t start_rx = self.rx_packets
-        cdef uint64_t sleep_ns = 0, prev = 0, now
+        cdef uint64_t sleep_ns = 0, prev = 0, now, idle_since = 0
         cdef int got
         cdef timespec ts
         with nogil:
@@ -197,12 +270,26 @@ cdef class Breather:
                     self.idle_breaths += 1
                     if stop_when_idle:
                         break
+                    if not self.busy_poll:
+                        now = monotonic_ns()
+                        if idle_since == 0:
+                            idle_since = now
+                        elif now - idle_since >= IDLE_BLOCK_NS:
+                            if self.sleep(now, deadline,
+                                          sleep_until_work and self.rx_packets == start_rx):
+                                break
+                            prev = 0            # a sleep while idle is not a gap between breaths
+                            if now >= deadline and not (sleep_until_work
+                                                        and self.rx_packets == start_rx):
+                                break
+                            continue
                     sleep_ns = sleep_ns + 1000 if sleep_ns < 100000 else 100000
                     ts.tv_sec = 0
                     ts.tv_nsec = <long>sleep_ns
                     nanosleep(&ts, NULL)
                 else:
                     sleep_ns = sleep_ns // 2
+                    idle_since = 0
                 if max_packets and self.rx_packets - start_rx >= max_packets:
                     break
                 if (self.breaths & 63) == 0 and monotonic_ns() >= deadline:
@@ -211,13 +298,14 @@ cdef class Breather:
 
     def request_stop(self) -> None:
         self.stop_flag = 1
+        self.kick()
 
 
 class EngineLoop:
     """Runs a Breather in a thread; serves packet injection, packet-in, digests and traces."""
 
     def __init__(self, pipeline, ports: dict, batch: int, cpu_port: int, deliver_packet_in,
-                 after_batch, disabled=()):
+                 after_batch, disabled=(), busy_poll: bool = False):
         from target.driver.memory import QueuePort
         from target.pipeline.engine import batch_entry
         self.pipeline = pipeline
@@ -245,6 +333,7 @@ class EngineLoop:
         self._rx_sets = [rx, {n: q for n, q in self.inject_queues.items()}]
         self.breathers = [Breather(pipeline, batch_entry(), self.pool, r, tx, batch, disabled)
                           for r in self._rx_sets]
+        self.breathers[0].busy_poll = busy_poll
         del rx_all
         self._thread = None
         self._stop = threading.Event()
@@ -256,13 +345,14 @@ class EngineLoop:
             raise KeyError(f"port {port} is not attached")
         if not q.push(frame):
             raise OverflowError(f"injection queue of port {port} is full")
+        self.breathers[0].kick()   # the ports' run may be asleep: let the queues be served
 
     def _run(self) -> None:
         ports, injected = self.breathers
         while not self._stop.is_set():
             # The real ports get the time; injected frames (packet-out, tests) are served in
             # between until their queues are empty, never by idling on them.
-            ports.run(0.002)
+            ports.run(0.002, 0, False, True)
             injected.run(0.002, 0, True)
             if self.cpu_queue is not None:
                 for frame in self.cpu_queue.pop_all():

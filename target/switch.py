@@ -51,9 +51,10 @@ class Switch:
 
     def __init__(self, *, batch_size: int = 256, cpu_port: int | None = None, device_id: int = 0,
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
-                 pool: PacketPool | None = None):
+                 pool: PacketPool | None = None, busy_poll: bool = False):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
+        `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
         """
         if cpu_port is not None:
             check_int("CPU port", cpu_port, 0, MAX_PORT)
@@ -61,6 +62,7 @@ class Switch:
         self.batch_size = batch_size
         self.cpu_port = cpu_port
         self.device_id = device_id
+        self.busy_poll = busy_poll
         self.pool = pool if pool is not None else PacketPool(pool_size, buf_size)
         self.pipeline: Pipeline | None = None
         self.compiled: Program | None = None
@@ -818,7 +820,7 @@ class Switch:
         self._loop = EngineLoop(pl, self.ports, self.batch_size,
                                 -1 if self.cpu_port is None else self.cpu_port,
                                 self._deliver_packet_in, self._after_batch,
-                                tuple(self._disabled_ports))
+                                tuple(self._disabled_ports), self.busy_poll)
         self._loop.start()
 
     def stop(self) -> None:

@@ -48,6 +48,17 @@ def test_main_reports_refusals_with_exit_code_2(capsys) -> None:
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_help_lists_every_subcommand_on_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in ("stf", "compile", "run"):
+        assert len([line for line in lines if line.strip().startswith(f"kvick {name} ")]) == 1, name
+    assert main(["run", "--help"]) == 0
+    assert "kvick run FILE.p4" in capsys.readouterr().out
+
+
 def test_bad_interface_syntax_is_a_usage_error() -> None:
     with pytest.raises(SystemExit):
         parse_switch_args(["--no-p4", "-i", "veth0"])

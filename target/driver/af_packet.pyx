@@ -417,6 +417,9 @@ cdef class AfPacketPort(Port):
         self.ops.rx_batch = afp_rx_batch
         self.ops.tx_batch = afp_tx_batch
         self.ops.state = &self.state
+        # A TPACKET_V3 socket polls readable when a block is handed over (full, or retire_ms
+        # after its first frame), exactly when rx_batch has frames.
+        self.ops.wait_fd = self.state.fd
 
     cdef void _release(self) noexcept:
         if self.state.ring != NULL:
@@ -446,6 +449,7 @@ cdef class AfPacketPort(Port):
         self.ops.rx_batch = NULL
         self.ops.tx_batch = NULL
         self.ops.state = NULL
+        self.ops.wait_fd = -1
         self._release()
         Port.close(self)
 

@@ -342,6 +342,7 @@ cdef class AfXdpPort(Port):
         self.ops.rx_batch = xdp_rx_batch
         self.ops.tx_batch = xdp_tx_batch
         self.ops.state = &self.state
+        self.ops.wait_fd = self.state.fd   # polls readable when the RX ring has frames
 
     cdef void _release(self) noexcept:
         cdef uint32_t i
@@ -369,6 +370,7 @@ cdef class AfXdpPort(Port):
         self.ops.rx_batch = NULL
         self.ops.tx_batch = NULL
         self.ops.state = NULL
+        self.ops.wait_fd = -1
         if self.xsk == NULL and self.umem == NULL:
             self._release()
             Port.close(self)

@@ -4,6 +4,9 @@
 # Ownership rules, the whole contract:
 # - rx_batch allocates up to `max` packets from the port's pool, fills data/len/port and returns
 #   how many it wrote to pkts[0..n). It never blocks; 0 means nothing is waiting.
+# - wait_fd, when >= 0, is a descriptor that poll() reports readable (POLLIN) when rx_batch has
+#   something to return; the engine loop sleeps on it when the port is idle. -1 (the default):
+#   the port cannot be waited on, and an idle loop sleeps in short timed steps instead.
 # - tx_batch takes ownership of all n packets: each is sent, queued, or dropped and counted, and
 #   eventually returned to the pool by the driver. The caller must not touch them afterwards.
 # Both run without the GIL and must not raise.
@@ -36,6 +39,7 @@ cdef struct port_ops_t:
     port_tx_fn tx_batch         # NULL for an RX-only port
     void *state                 # the driver's own C state, passed back to both functions
     port_stats_t *stats         # counters the driver updates; read by Port.stats()
+    int wait_fd                 # readable when rx_batch has work; -1: cannot be waited on
 
 
 cdef class Port:

@@ -17,6 +17,7 @@ cdef class Port:
         memset(&self.ops, 0, sizeof(port_ops_t))
         memset(&self.c_stats, 0, sizeof(port_stats_t))
         self.ops.stats = &self.c_stats
+        self.ops.wait_fd = -1
         self.is_open = False
         self.name = ""
 
