@@ -17,7 +17,7 @@ With --repeat K each configuration runs K times (in turn, so that a busy moment 
 hits all of them alike) and the table shows the run with the median rate.
 
 Prints a table and a last line of JSON, and saves a bar chart (default kernel_vs_kvick.png).
-Needs root, trafgen and matplotlib (tools/setup_net.sh installs them).
+Needs root, trafgen and matplotlib (tools/install.sh installs them).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ try:
     from runtime_server.gen.gnmi import gnmi_ext_pb2, gnmi_pb2, gnmi_pb2_grpc
 except ImportError as err:  # pragma: no cover - depends on the machine's setup
     raise ImportError(
-        "gNMI stubs are missing: run `python tools/gen_p4rt_stubs.py` "
-        "(or tools/setup_p4rt_env.sh) first"
+        "gNMI stubs are missing: build kvick (`bash tools/install.sh`, or "
+        "`python3 setup.py build_ext --inplace`)"
     ) from err
 
 __all__ = ["gnmi_ext_pb2", "gnmi_pb2", "gnmi_pb2_grpc"]

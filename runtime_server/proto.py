@@ -1,7 +1,7 @@
 """The generated P4Runtime message modules, imported from one place.
 
-runtime_server/gen/ is generated, not committed: tools/setup_p4rt_env.sh (or
-tools/gen_p4rt_stubs.py alone) creates it from the p4runtime wheel's descriptors.
+runtime_server/gen/ is generated, not committed: kvick's build (setup.py, run by
+tools/install.sh and `pip install .`) creates it with tools/gen_p4rt_stubs.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ try:
     from runtime_server.gen.p4.v1 import p4data_pb2, p4runtime_pb2
 except ImportError as err:  # pragma: no cover - depends on the machine's setup
     raise ImportError(
-        "P4Runtime stubs are missing: run `python tools/gen_p4rt_stubs.py` "
-        "(or tools/setup_p4rt_env.sh) first"
+        "P4Runtime stubs are missing: build kvick (`bash tools/install.sh`, or "
+        "`python3 setup.py build_ext --inplace`)"
     ) from err
 
 from google.rpc import code_pb2, status_pb2

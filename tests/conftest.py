@@ -13,7 +13,7 @@ import pytest
 from netns import TestBed, leftovers
 
 REQUIRE_ALL = os.environ.get("KVICK_REQUIRE_ALL") == "1"
-STUBS_MISSING = "P4Runtime stubs are missing"
+STUBS_MISSING = "stubs are missing"  # runtime_server.proto's and gnmi_proto's ImportError
 
 
 @pytest.fixture
@@ -41,10 +41,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 def pytest_make_collect_report(collector: pytest.Collector):  # noqa: ANN201
     outcome = yield
     report = outcome.get_result()
-    # A module that needs the generated P4Runtime messages is skipped when they were never
-    # generated (tools/install.sh and `pip install .` generate them), unless CI requires all.
+    # A module that needs the generated P4Runtime/gNMI messages is skipped when they were never
+    # generated (kvick's build generates them), unless CI requires all.
     if report.failed and STUBS_MISSING in str(report.longrepr):
-        reason = f"{STUBS_MISSING}: run `bash tools/install.sh` or `python tools/gen_p4rt_stubs.py`"
+        reason = "generated P4Runtime/gNMI messages are missing: build kvick (bash tools/install.sh)"
         if REQUIRE_ALL:
             report.longrepr = f"{reason} (KVICK_REQUIRE_ALL=1)"
         else:

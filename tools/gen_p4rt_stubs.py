@@ -15,6 +15,8 @@ generated from them, pinned below.  Their descriptors are lifted the same way, r
 finsy's `gnmi1/` directory to `gnmi/` (the proto packages stay `gnmi` and `gnmi_ext`, so the
 service is `gnmi.gNMI` on the wire), and generated into `runtime_server.gen.gnmi`.
 
+setup.py runs this in every build (wheel or in-place), so installing kvick generates them.
+
 Usage: python tools/gen_p4rt_stubs.py [--wheel PATH] [--gnmi-wheel PATH] [--out DIR] [--force]
 """
 
@@ -218,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"a {GNMI_WHEEL[0]} wheel for the gNMI protos (default: pip download)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--quiet", action="store_true", help="print only errors")
     args = parser.parse_args(argv)
     try:
         wheel = args.wheel or fetch_wheel(P4RUNTIME_VERSION)
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     except StubGenerationError as err:
         print(f"gen_p4rt_stubs: {err}", file=sys.stderr)
         return 1
-    print(f"gen_p4rt_stubs: {'generated' if changed else 'up to date'}: {args.out}")
+    if not args.quiet:
+        print(f"gen_p4rt_stubs: {'generated' if changed else 'up to date'}: {args.out}")
     return 0
 
 

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# Sets up both P4Runtime environments on a fresh machine, from PyPI only; safe to re-run.
+# The P4Runtime/gNMI client environments the tests drive kvick with, from PyPI only; safe to
+# re-run. (kvick's own server dependencies and generated message classes come with kvick's
+# install: tools/install.sh or `pip install .`.) Each client pins protobuf below kvick's, so
+# each lives in its own venv and talks to kvick over gRPC, as real controllers do:
 #
-# 1. The server's: installs runtime_server/requirements.txt into the Python that runs kvick
-#    (protobuf 7 with upb + grpcio 1.85) and generates runtime_server/gen/ from the descriptors
-#    in the p4runtime wheel (P4Runtime) and the finsy wheel (gNMI) (tools/gen_p4rt_stubs.py).
-# 2. The test client's: p4runtime-shell in its own venv (it pins protobuf<3.21, which cannot
-#    live beside the server's stubs).  Tests find it through KVICK_P4RT_SHELL_PYTHON or at
-#    $KVICK_P4RT_SHELL_VENV/bin/python.
-#
-# 3. finsy's (the tests run its example controllers): its own venv too (protobuf<7).  Tests
-#    find it through KVICK_FINSY_PYTHON or at $KVICK_FINSY_VENV/bin/python.
+# 1. p4runtime-shell (it pins protobuf<3.21 and p4runtime 1.4.1).  Tests find it through
+#    KVICK_P4RT_SHELL_PYTHON or at $KVICK_P4RT_SHELL_VENV/bin/python.
+# 2. finsy (the tests run its example controllers; it pins protobuf<7).  Tests find it through
+#    KVICK_FINSY_PYTHON or at $KVICK_FINSY_VENV/bin/python.
 #
 # Environment: PYTHON (default: python3), KVICK_P4RT_SHELL_VENV (default: /opt/kvick-p4rt-shell),
 # KVICK_FINSY_VENV (default: /opt/kvick-finsy).
@@ -19,10 +17,6 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
 venv="${KVICK_P4RT_SHELL_VENV:-/opt/kvick-p4rt-shell}"
 finsy_venv="${KVICK_FINSY_VENV:-/opt/kvick-finsy}"
-
-"$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    -r "$repo/runtime_server/requirements.txt"
-"$python" "$repo/tools/gen_p4rt_stubs.py"
 
 # A venv is rebuilt only when its requirements change: the stamp holds their hash.
 client_venv() {  # VENV REQUIREMENTS IMPORT
@@ -50,4 +44,4 @@ fi
 "$venv/bin/python" -c "import p4.tmp.p4config_pb2" \
     || { echo "setup_p4rt_env: p4.tmp does not import in $venv" >&2; exit 1; }
 client_venv "$finsy_venv" "$repo/tools/finsy_requirements.txt" finsy
-echo "setup_p4rt_env: server stubs in $repo/runtime_server/gen, client venvs in $venv, $finsy_venv"
+echo "setup_p4rt_env: client venvs in $venv, $finsy_venv"
