@@ -1,5 +1,6 @@
 """AfXdpPort over veth pairs in a throwaway namespace: RX, TX, mode, drops, buffer ownership."""
 
+import logging
 import os
 
 import pytest
@@ -38,6 +39,18 @@ def test_port_reports_copy_mode_on_veth_and_lends_the_fill_ring(bed):
         port.close()
     assert port.mode == "closed" and not port.link_state()
     assert pool.available == pool.capacity
+
+
+def test_libbpf_and_libxdp_messages_go_to_the_debug_log_not_stderr(bed, capfd, caplog):
+    sw_if, _ = bed.veth(bed.namespace())
+    pool = PacketPool(1024, buf_size=BUF)
+    caplog.set_level(logging.DEBUG, logger="kvick.xdp")
+    for _ in range(2):  # the first socket on an interface loads libxdp's program, the last removes it
+        port = AfXdpPort(sw_if, ring_size=256)
+        port.open(pool)
+        port.close()
+    assert capfd.readouterr().err == ""
+    assert any(r.name == "kvick.xdp" and r.levelno == logging.DEBUG for r in caplog.records)
 
 
 def test_frames_sent_in_the_namespace_arrive_in_pool_buffers(bed):

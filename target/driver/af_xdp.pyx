@@ -24,6 +24,7 @@ The pool is single-threaded, so all of an engine's AF_XDP ports must be driven b
 """
 
 import fcntl
+import logging
 import os
 import socket
 import struct
@@ -48,6 +49,44 @@ cdef extern from "<sys/socket.h>" nogil:
                    unsigned int addr_len)
     ssize_t recvfrom(int fd, void *buf, size_t n, int flags, void *addr, unsigned int *addr_len)
 
+
+# libbpf and libxdp print to stderr by default (several lines per socket opened); their
+# messages go to the "kvick.xdp" log at debug level instead.
+cdef extern from *:
+    """
+    #include <stdarg.h>
+    #include <stdio.h>
+    #include <bpf/libbpf.h>
+    #include <xdp/libxdp.h>
+    static void (*kv_xdp_log_sink)(const char *msg) = NULL;
+    static int kv_xdp_vlog(const char *fmt, va_list ap) {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        if (kv_xdp_log_sink != NULL)
+            kv_xdp_log_sink(msg);
+        return 0;
+    }
+    static int kv_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+    { (void)level; return kv_xdp_vlog(fmt, ap); }
+    static int kv_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+    { (void)level; return kv_xdp_vlog(fmt, ap); }
+    static void kv_xdp_route_logs(void (*sink)(const char *)) {
+        kv_xdp_log_sink = sink;
+        libbpf_set_print(kv_libbpf_print);
+        libxdp_set_print(kv_libxdp_print);
+    }
+    """
+    void kv_xdp_route_logs(void (*sink)(const char *) noexcept)
+
+
+xdp_log = logging.getLogger("kvick.xdp")
+
+
+cdef void _library_message(const char *msg) noexcept with gil:
+    xdp_log.debug("%s", msg.decode("utf-8", "replace").rstrip())
+
+
+kv_xdp_route_logs(_library_message)
 
 QUEUE_BUSY_WAIT_S = 2.0
 
