@@ -63,7 +63,7 @@ def _handlers(servicer: AsyncP4Runtime) -> grpc.GenericRpcHandler:
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when installed (runtime_server/requirements.txt): a one-entry Write takes about
+    """uvloop when installed (a dependency in pyproject.toml): a one-entry Write takes about
     20% less server CPU than on asyncio's own loop (bench/write_latency.py)."""
     try:
         import uvloop

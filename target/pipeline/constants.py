@@ -1,7 +1,7 @@
 """Numbers shared by the Python side and the C side of the target: the one source.
 
 The Cython modules include the generated `constants.pxi` (written from GROUPS by
-tools/write_opcodes.py, beside opcodes.pxi); Python code imports the names from here. A number
+setup.py, beside opcodes.pxi); Python code imports the names from here. A number
 both sides use is defined here and nowhere else; tests/test_constants.py checks that the
 generated file is current and that the C layouts these numbers describe have those sizes.
 """
