@@ -34,6 +34,7 @@ class TableInfo:
     entries_mutable: bool = False                               # `entries` without const
     selector_inputs: list[dict] = field(default_factory=list)   # `selector` keys, in order
     key_prims: list[dict] = field(default_factory=list)         # computing expression keys
+    error_keys: set[int] = field(default_factory=set)           # indices of error-typed keys
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Lowered:
     digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
     profiles: dict[str, ProfileInfo] = field(default_factory=dict)
+    called_actions: dict[str, ActionInfo] = field(default_factory=dict)   # called directly, not by a table
     # name, fields (name, width), size
     value_sets: list[tuple[str, list[tuple[str, int]], int]] = field(default_factory=list)
 
@@ -106,6 +108,11 @@ class ProgramLowering(StatementLowering):
         self.deparser(self.decls.controls[deparser])
         self.lowered.digests = self.digest_types
         self.direct_meter_arrays()
+        # Actions only called directly are inlined where called; they get a JSON action too (as
+        # in p4c's JSON) so that the P4Info that lists them matches the device config.
+        for name, info in self.lowered.called_actions.items():
+            if name not in self.lowered.actions:
+                info.json_id = self.json.add_action(name, [], [])
         return self.json.document()
 
     def bind_headers(self, t: Any, prefix: str) -> Val:
@@ -474,9 +481,11 @@ class ProgramLowering(StatementLowering):
             if kind == "action_decl":
                 self.actions[name_of(local.children[1])] = local
             elif kind == "instantiation" and str(local.children[1].children[0]) in self.decls.controls:
-                iname = name_of(local.children[2])
+                # Its tables are named after the instance's @name, as p4c names them.
+                iname = self.decls.annotations(local.children[0]).string("name") or name_of(local.children[2])
                 sub = self.decls.controls[str(local.children[1].children[0])]
-                self.scopes[-1][iname] = Val(ExternT("control"), kind="object", ref=("control", iname, sub))
+                self.scopes[-1][name_of(local.children[2])] = Val(ExternT("control"), kind="object",
+                                                                  ref=("control", iname, sub))
             elif kind == "instantiation":
                 self.instance(local, cname)
             elif kind == "table_decl":
@@ -630,6 +639,16 @@ class ProgramLowering(StatementLowering):
             out.append(pj)
         return out
 
+    def inline_action(self, action: Tree, args: list[Any], stmt: Any) -> None:
+        """A direct call; p4c lists such actions in the P4Info even when no table names them
+        (without parameters: the call binds them all)."""
+        local = name_of(action.children[1]) not in self.decls.actions
+        qname = self.qualified(action, self.control_name) if local and getattr(self, "control_name", "") \
+            else name_of(action.children[1])
+        self.lowered.called_actions.setdefault(
+            qname, ActionInfo(qname, [], -1, self.decls.annotations(action.children[0]).texts))
+        super().inline_action(action, args, stmt)
+
     def action_json(self, decl: Tree, cname: str | None) -> ActionInfo:
         qname = self.qualified(decl, cname) if cname and name_of(decl.children[1]) not in self.decls.actions \
             else name_of(decl.children[1])
@@ -672,6 +691,8 @@ class ProgramLowering(StatementLowering):
                     if kind not in ("exact", "lpm", "ternary", "range", "optional"):
                         raise Unsupported(f"match kind {kind}", self.decls.loc(kind_node))
                     width = self.width_of(v, expr_node)
+                    if isinstance(v.type, ErrorT):
+                        t.error_keys.add(len(t.keys))       # p4c gives error keys no bitwidth
                     t.keys.append((kname, kind, width, self.key_target(t, v, expr_node)))
             elif prop.data == "actions_property":
                 for item in prop.children[1:]:
@@ -838,6 +859,9 @@ class ProgramLowering(StatementLowering):
             return f"{self.text_of(node.children[0])}.{name_of(node.children[1])}"
         if node.data in ("ident", "global_ident"):
             return str(node.children[0])
+        if node.data == "call" and node.children[1] is None and node.children[0].data == "member" and \
+                name_of(node.children[0].children[1]) == "isValid":
+            return f"{self.text_of(node.children[0].children[0])}.$valid$"    # as p4c names it
         meta = node.meta
         if getattr(meta, "empty", True):
             raise Unsupported("this key expression (name it with @name)", self.decls.loc(node))

@@ -87,6 +87,9 @@ def p4info_text(low: Lowered) -> str:
     # @id annotations first, so that hashed ids move out of their way.
     action_ids: dict[str, int] = {}
     table_ids: dict[str, int] = {}
+    for name, info in low.called_actions.items():
+        if name not in low.actions:
+            low.actions[name] = info
     for name in sorted(low.actions):
         given = id_annotation(low.actions[name].annotations)
         if given is not None:
@@ -111,7 +114,7 @@ def p4info_text(low: Lowered) -> str:
     header_ids = {h[0]: ids.assign("controller_header", h[1]) for h in low.controller_headers}
     # A digest is named after the struct type it sends.
     digest_ids = {d.name: ids.assign("digest", d.name) for d in low.digests}
-    used_actions = {a for t in low.tables for a, _ in t.actions}
+    used_actions = {a for t in low.tables for a, _ in t.actions} | set(low.called_actions)
     names = list(table_ids) + [a for a in action_ids if a in used_actions] + list(counter_ids) + \
         list(register_ids) + list(meter_ids) + list(profile_ids) + list(direct_meter_ids) + \
         list(vset_ids)
@@ -130,8 +133,9 @@ def p4info_text(low: Lowered) -> str:
         lines.append("tables {")
         preamble(table_ids[t.name], t.name)
         for i, (kname, kind, width, _) in enumerate(t.keys, 1):
-            lines.extend(["  match_fields {", f"    id: {i}", f"    name: {_q(kname)}",
-                          f"    bitwidth: {width}", f"    match_type: {kind.upper()}", "  }"])
+            lines.extend(["  match_fields {", f"    id: {i}", f"    name: {_q(kname)}"] +
+                         ([] if i - 1 in t.error_keys else [f"    bitwidth: {width}"]) +
+                         [f"    match_type: {kind.upper()}", "  }"])
         for aname, anns in t.actions:
             lines.extend(["  action_refs {", f"    id: {action_ids[aname]}"])
             if "@defaultonly" in anns:
