@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS, corpus_params, needs_corpus
 
-from target.compiler.corpus import check_isolated, corpus_programs, default_corpus
+from target.compiler.corpus import check_isolated, corpus_programs
 
 HERE = Path(__file__).resolve().parent
-CORPUS = default_corpus()
-if not (CORPUS / "MANIFEST.tsv").is_file():
-    CORPUS = HERE.parents[1] / "shared" / "corpus"
+pytestmark = needs_corpus  # the corpus is shared data: skipped with the reason when absent
 FAILURES_FILE = HERE / "test_compiler_corpus_failures.txt"
 PROGRAMS = {p.name: p for p in corpus_programs(CORPUS)} if (CORPUS / "MANIFEST.tsv").is_file() else {}
 
@@ -46,6 +45,6 @@ def test_known_failures_name_corpus_programs() -> None:
     assert set(known_failures()) <= set(PROGRAMS)
 
 
-@pytest.mark.parametrize("name", cases())
+@pytest.mark.parametrize("name", corpus_params(cases))
 def test_compiled_by_kvick_passes_its_stf(name: str) -> None:
     assert check_isolated(PROGRAMS[name]) == "PASS"
