@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS, corpus_params, needs_corpus
 
 from target.compiler.compare import p4info_differences
-from target.compiler.corpus import corpus_programs, default_corpus
+from target.compiler.corpus import corpus_programs
 from target.compiler.driver import compile_file
 
 HERE = Path(__file__).resolve().parent
-CORPUS = default_corpus()
-if not (CORPUS / "MANIFEST.tsv").is_file():
-    CORPUS = HERE.parents[1] / "shared" / "corpus"
+pytestmark = needs_corpus  # the corpus is shared data: skipped with the reason when absent
 DIFFERENCES_FILE = HERE / "test_compiler_p4info_differences.txt"
 REFUSED_FILE = HERE / "test_compiler_corpus_failures.txt"
 PROGRAMS = {p.name: p for p in corpus_programs(CORPUS)} if (CORPUS / "MANIFEST.tsv").is_file() else {}
@@ -43,7 +42,7 @@ def test_listed_differences_name_corpus_programs() -> None:
     assert set(listed(DIFFERENCES_FILE)) <= set(PROGRAMS)
 
 
-@pytest.mark.parametrize("name", cases())
+@pytest.mark.parametrize("name", corpus_params(cases))
 def test_p4info_is_p4cs(name: str) -> None:
     program = PROGRAMS[name]
     _document, ours = compile_file(program.source)
