@@ -765,8 +765,9 @@ class ProgramLowering(StatementLowering):
                 match_type = "ternary" if k == "optional" else k
                 break
         action_ids = [self.lowered.actions[a].json_id for a, _ in t.actions]
-        tj = {"name": t.name, "id": 0, "key": [{"match_type": k, "name": n, "target": j, "mask": None}
-                                                for n, k, _, j in t.keys],
+        # Optional keys are ternary in BMv2 JSON (as p4c writes them; the P4Info says OPTIONAL).
+        tj = {"name": t.name, "id": 0, "key": [{"match_type": "ternary" if k == "optional" else k, "name": n,
+                                                 "target": j, "mask": None} for n, k, _, j in t.keys],
                # A const table holds exactly its entries (p4c sizes it so in the JSON).
                "match_type": match_type, "type": "simple",
                "max_size": len(t.entries) if t.entries and not t.entries_mutable else t.size,
