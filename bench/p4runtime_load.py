@@ -54,12 +54,13 @@ def routes(limit: int | None) -> list[tuple[int, int, int]]:
     return out
 
 
-def pipeline_config() -> pb.ForwardingPipelineConfig:
+def pipeline_config(table_size: int = TABLE_SIZE) -> pb.ForwardingPipelineConfig:
+    """tutorial_basic with its route table sized `table_size` in both the P4Info and the JSON."""
     config = pb.ForwardingPipelineConfig()
     text_format.Parse(Path(f"{PROGRAM}.p4info.txtpb").read_text(), config.p4info)
-    config.p4info.tables[0].size = TABLE_SIZE
+    config.p4info.tables[0].size = table_size
     program = json.loads(Path(f"{PROGRAM}.json").read_text())
-    program["pipelines"][0]["tables"][0]["max_size"] = TABLE_SIZE
+    program["pipelines"][0]["tables"][0]["max_size"] = table_size
     config.p4_device_config = json.dumps(program).encode()
     return config
 

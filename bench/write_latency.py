@@ -29,12 +29,12 @@ import grpc
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from google.protobuf import text_format  # noqa: E402
+
+from p4runtime_load import pipeline_config  # noqa: E402  (beside this script)
 
 from runtime_server.proto import p4runtime_pb2 as pb  # noqa: E402
 from runtime_server.proto import p4runtime_pb2_grpc  # noqa: E402
 
-PROGRAM = REPO.parent / "shared" / "corpus" / "tutorial_basic" / "tutorial_basic"
 FORWARD = "MyIngress.ipv4_forward"
 TABLE_SIZE = 65536  # room for every entry of a run
 
@@ -104,12 +104,7 @@ def measure(port: int, writes: int, pid: int) -> tuple[list[float], float]:
     outgoing.put(arbitration)
     stream = stub.StreamChannel(iter(outgoing.get, None))
     next(stream)
-    config = pb.ForwardingPipelineConfig()
-    text_format.Parse(Path(f"{PROGRAM}.p4info.txtpb").read_text(), config.p4info)
-    config.p4info.tables[0].size = TABLE_SIZE
-    program = json.loads(Path(f"{PROGRAM}.json").read_text())
-    program["pipelines"][0]["tables"][0]["max_size"] = TABLE_SIZE
-    config.p4_device_config = json.dumps(program).encode()
+    config = pipeline_config(TABLE_SIZE)
     request = pb.SetForwardingPipelineConfigRequest(
         device_id=0, action=pb.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
         config=config)
