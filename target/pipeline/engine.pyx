@@ -18,9 +18,9 @@ and a P4Runtime batch becomes visible to all workers at once, between their batc
 is that a large control-plane batch pauses forwarding while it is applied; per-entry atomic
 publishing (RCU) can replace this later without changing the API.
 
-Where the code is: a packet's path RX → TX is target/loop.pyx (RX, TX), v1model.pxi (batch,
-ingress and egress passes, traffic manager), parser.pxi, controls.pxi (tables, actions, the
-interpreter is interp.pxi), deparser.pxi (checksums, deparser).
+Where the code is: a packet's path RX → TX is in five files: target/loop.pyx (RX, TX),
+v1model.pxi (batch, ingress and egress passes, traffic manager, checksums, deparser),
+parser.pxi, controls.pxi (control graph, tables), interp.pxi (actions: the interpreter).
 """
 
 cimport cython
@@ -952,7 +952,6 @@ cdef class Pipeline:
 include "interp.pxi"
 include "parser.pxi"
 include "controls.pxi"
-include "deparser.pxi"
 include "v1model.pxi"
 include "worker.pxi"
 
