@@ -49,7 +49,10 @@ cdef extern from *:
         __atomic_store_n(p, v, __ATOMIC_RELEASE);
     }
     static inline void kv_dir24_prefetch(const void *p) {
-        __builtin_prefetch(p, 0, 0);
+        /* Locality 3 (prefetcht0), not 0: prefetchnta fills L1 only and the line was often
+           gone again by the time the lookup 64 addresses later read it, which made the bulk
+           lookup slower than one at a time (92 vs 118 M/s on the real table). */
+        __builtin_prefetch(p, 0, 3);
     }
     """
     uint32_t kv_dir24_load(const uint32_t *p) noexcept nogil
