@@ -19,7 +19,15 @@ import threading
 from dataclasses import dataclass
 
 from target import bmv2_options, packet_log
-from target.cli_input import InputError, check_address, describe, one_line, read_bytes, read_p4info
+from target.cli_input import (
+    ArgumentParser,
+    InputError,
+    check_address,
+    describe,
+    one_line,
+    read_bytes,
+    read_p4info,
+)
 
 log = logging.getLogger("kvick")
 
@@ -49,7 +57,7 @@ def _interface(text: str) -> tuple[int, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="kvick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="kvick: a P4 software switch (simple_switch_grpc-compatible options).",
@@ -277,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_switch_args(argv)
     except UsageError as err:
         print(f"kvick: {err}", file=sys.stderr)
-        return 2
+        return 1
     info = bmv2_options.information(args)
     if info is not None:
         print(info)

@@ -7,13 +7,22 @@ busy port is the user's to fix, not a bug of kvick.
 
 from __future__ import annotations
 
+import argparse
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 class InputError(Exception):
     """An input the command cannot use; the message says which and why."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, refusing a bad command line as every other input is refused: one
+    line (`PROG: what is wrong`) and status 1, instead of the usage text and status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def one_line(text: str) -> str:

@@ -31,7 +31,6 @@ API (`target.Switch`). The points where the meaning is not obvious:
 
 from __future__ import annotations
 
-import argparse
 import json
 import operator
 import re
@@ -40,6 +39,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from target.cli_input import ArgumentParser
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -1100,7 +1101,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = argparse.ArgumentParser(prog="kvick stf",
+    parser = ArgumentParser(prog="kvick stf",
                                      description="Run a p4c STF test on kvick.")
     parser.add_argument("program", help="BMv2 JSON of the program")
     parser.add_argument("stf", help="the .stf test file")

@@ -43,8 +43,8 @@ def test_refused_command_lines(argv: list[str], text: str) -> None:
         parse_switch_args(argv)
 
 
-def test_main_reports_refusals_with_exit_code_2(capsys) -> None:
-    assert main(["--no-p4", "--pcap", "/nonexistent-dir"]) == 2
+def test_main_reports_refusals_with_exit_code_1(capsys) -> None:
+    assert main(["--no-p4", "--pcap", "/nonexistent-dir"]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -59,9 +59,12 @@ def test_help_lists_every_subcommand_on_one_line(capsys) -> None:
     assert "kvick run FILE.p4" in capsys.readouterr().out
 
 
-def test_bad_interface_syntax_is_a_usage_error() -> None:
-    with pytest.raises(SystemExit):
+def test_bad_interface_syntax_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
         parse_switch_args(["--no-p4", "-i", "veth0"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "kvick: argument -i/--interface: expected PORT@INTERFACE, got 'veth0' (see kvick --help)"]
 
 
 def test_kvick_serves_p4runtime() -> None:

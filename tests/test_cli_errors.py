@@ -81,6 +81,20 @@ CASES: dict[str, list[str]] = {
     "stf empty file": ["stf", "router.json", "empty.stf"],
     "stf only comments": ["stf", "router.json", "comments.stf"],
     "stf a directory": ["stf", "router.json", "adir"],
+    # What argparse itself refuses (it used to print the usage and exit 2).
+    "unknown option": ["router.json", "--no-such-flag", *ADDR],
+    "option value not a number": ["router.json", "--device-id", "one", *ADDR],
+    "option value missing": ["router.json", "--grpc-server-addr"],
+    "interface without port": ["router.json", "-i", "veth0", *ADDR],
+    "log level not a level": ["router.json", "-L", "loud", *ADDR],
+    "two programs": ["router.json", "l2_learning.json", *ADDR],
+    "neither program nor --no-p4": [*ADDR],
+    "drop port out of range": ["router.json", "--drop-port", "512", *ADDR],
+    "stf without its file": ["stf", "router.json"],
+    "stf unknown option": ["stf", "router.json", "x.stf", "--nope"],
+    "compile unknown option": ["compile", "{repo}/p4src/router.p4", "--nope"],
+    "compile without a file": ["compile"],
+    "run without a file": ["run"],
 }
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from target.cli_input import ArgumentParser
 from target.compiler.driver import compile_file
 from target.compiler.errors import CompileError
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="kvick compile", description="compile a P4_16 v1model program")
+    parser = ArgumentParser(prog="kvick compile", description="compile a P4_16 v1model program")
     parser.add_argument("source", help="P4_16 source file")
     parser.add_argument("-o", "--output", help="BMv2 JSON output (default: SOURCE with .json)")
     parser.add_argument("--p4runtime-files", help="P4Info output (text format)")

@@ -57,7 +57,7 @@ def prepare(argv: list[str]) -> list[str] | int:
         return switch_argv(argv)
     except RunUsageError as err:
         print(f"kvick: {err}", file=sys.stderr)
-        return 2
+        return 1
     except CompileError as err:
         print(err.render(), file=sys.stderr)
         return 1
