@@ -357,7 +357,7 @@ class ExpressionLowering:
     def _e_binop(self, node: Tree, expected: P4Type | None) -> Val:
         left, op_tok, right = node.children
         op = str(op_tok)
-        a = self.expr(left, None if op in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>") else expected)
+        a = self.expr(left, None if op in ("==", "!=", "<", ">", "<=", ">=", "<<", ">>", "++") else expected)
         out: list | None = getattr(self, "out", None)
         before = len(out) if out is not None else 0
         b = self.expr(right, a.type if isinstance(a.type, BitT) and op not in ("<<", ">>", "++") else None)

@@ -35,6 +35,7 @@ class TableInfo:
     selector_inputs: list[dict] = field(default_factory=list)   # `selector` keys, in order
     key_prims: list[dict] = field(default_factory=list)         # computing expression keys
     error_keys: set[int] = field(default_factory=set)           # indices of error-typed keys
+    action_ids: dict[str, int] = field(default_factory=dict)    # JSON ids of bound actions
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ProgramLowering(StatementLowering):
     def __init__(self, decls: Declarations, program_name: str) -> None:
         super().__init__(decls, Bmv2Json(program_name))
         self.lowered = Lowered()
+        self.bound_actions: dict[tuple[str, tuple[str, ...]], ActionInfo] = {}
         self.json.errors = [[e, i] for i, e in enumerate(decls.errors)]
 
     # ------------------------------------------------------------------ layout
@@ -649,29 +651,69 @@ class ProgramLowering(StatementLowering):
             qname, ActionInfo(qname, [], -1, self.decls.annotations(action.children[0]).texts))
         super().inline_action(action, args, stmt)
 
-    def action_json(self, decl: Tree, cname: str | None) -> ActionInfo:
-        qname = self.qualified(decl, cname) if cname and name_of(decl.children[1]) not in self.decls.actions \
-            else name_of(decl.children[1])
-        if qname in self.lowered.actions:
-            return self.lowered.actions[qname]
+    def action_json(self, decl: Tree, cname: str | None, bound: list[Tree] | None = None) -> ActionInfo:
+        """The JSON action of an action a table names. Directional parameters come first and
+        take the arguments the table's action list gives (`bound`); as p4c does, each distinct
+        binding is its own JSON action (same name), copying in and out around the body."""
+        qname = self.action_qname(decl, cname)
         params = decl.children[2].children if decl.children[2] is not None else []
+        ndir = sum(1 for p in params if p.children[1] is not None)
+        if ndir and any(p.children[1] is not None for p in params[ndir:]):
+            raise self.error("directional parameters must come before the others", decl)
+        if not ndir and qname in self.lowered.actions:
+            return self.lowered.actions[qname]
+        if ndir:
+            if bound is None or len(bound) < ndir:
+                if bound is None and qname in self.lowered.actions:
+                    return self.lowered.actions[qname]
+                raise self.error(f"action {name_of(decl.children[1])} needs arguments for its "
+                                 f"{ndir} directional parameters here", decl)
+            key = (qname, tuple(repr(b) for b in bound[:ndir]))
+            if key in self.bound_actions:
+                return self.bound_actions[key]
         scope: dict[str, Val] = {}
         plist = []
-        for i, p in enumerate(params):
-            if p.children[1] is not None:
-                raise Unsupported("directional action parameters", self.decls.loc(p))
+        self.out = []
+        copy_out: list = []
+        if ndir:
+            scope, copy_out = self.bind_params(params[:ndir], list(bound or [])[:ndir], decl)
+        for i, p in enumerate(params[ndir:]):
             t = self.decls.resolve(p.children[2])
             pname = name_of(p.children[3])
             plist.append((pname, bit_width(t)))
             scope[pname] = Val(t, {"type": "runtime_data", "value": i})
         self.scopes.append(scope)
-        self.out = []
-        self.statement(decl.children[3])
+        self.copy_out_stack.append(copy_out)
+        try:
+            self.statement(decl.children[3])
+        finally:
+            self.copy_out_stack.pop()
         self.scopes.pop()
+        for arg, local in copy_out:
+            self.store(arg, local, decl)
         ann = self.decls.annotations(decl.children[0])
         info = ActionInfo(qname, plist, self.json.add_action(qname, plist, self.out), ann.texts)
-        self.lowered.actions[qname] = info
+        if ndir:
+            self.bound_actions[key] = info
+            self.lowered.actions.setdefault(qname, info)
+        else:
+            self.lowered.actions[qname] = info
         return info
+
+    def action_qname(self, decl: Tree, cname: str | None) -> str:
+        local = cname and name_of(decl.children[1]) not in self.decls.actions
+        return self.qualified(decl, cname) if local else name_of(decl.children[1])
+
+    @staticmethod
+    def table_action(t: TableInfo, info: ActionInfo) -> ActionInfo:
+        """This table's JSON action of that name (its own binding of directional parameters)."""
+        if t.action_ids.get(info.name, info.json_id) == info.json_id:
+            return info
+        return ActionInfo(info.name, info.params, t.action_ids[info.name], info.annotations)
+
+    def action_args(self, info: ActionInfo, args: list[Tree]) -> list[Tree]:
+        """The control-plane arguments of a call naming `info`: those after the directional ones."""
+        return args[len(args) - len(info.params):] if len(args) > len(info.params) else args
 
     def table(self, t: TableInfo) -> dict[str, Any]:
         decl = t.node
@@ -700,7 +742,9 @@ class ProgramLowering(StatementLowering):
                     aname = name_of(ref.children[0])
                     if aname not in self.actions:
                         raise self.error(f"unknown action {aname}", ref)
-                    info = self.action_json(self.actions[aname], self.control_name)
+                    bound = ref.children[1].children if ref.children[1] is not None else None
+                    info = self.action_json(self.actions[aname], self.control_name, bound)
+                    t.action_ids[info.name] = info.json_id
                     t.actions.append((info.name, self.decls.annotations(aann).texts))
             elif prop.data == "entries_property":
                 # `entries` without const: initial entries the control plane may change.
@@ -742,8 +786,10 @@ class ProgramLowering(StatementLowering):
             if aname is None or aname not in self.actions:
                 raise self.error("default_action must name one of the table's actions", default_node)
             info = self.action_json(self.actions[aname], self.control_name)
+            info = self.table_action(t, info)
             args = default_node.children[1].children if default_node.data == "call" and \
                 default_node.children[1] is not None else []
+            args = self.action_args(info, list(args))
             values = []
             for (pname, w), a in zip(info.params, args, strict=True):
                 c = self.expr(a, BitT(w))
@@ -764,7 +810,7 @@ class ProgramLowering(StatementLowering):
             if k in kinds:
                 match_type = "ternary" if k == "optional" else k
                 break
-        action_ids = [self.lowered.actions[a].json_id for a, _ in t.actions]
+        action_ids = [t.action_ids.get(a, self.lowered.actions[a].json_id) for a, _ in t.actions]
         # Optional keys are ternary in BMv2 JSON (as p4c writes them; the P4Info says OPTIONAL).
         tj = {"name": t.name, "id": 0, "key": [{"match_type": "ternary" if k == "optional" else k, "name": n,
                                                  "target": j, "mask": None} for n, k, _, j in t.keys],
@@ -777,7 +823,8 @@ class ProgramLowering(StatementLowering):
                "base_default_next": None, "next_tables": {},
                **({"entries": t.entries} if t.entries else {}),
                **({"entries_mutable": True} if t.entries and t.entries_mutable else {}),
-               "default_entry": {"action_id": self.lowered.actions[t.default[0]].json_id,
+               "default_entry": {"action_id": t.action_ids.get(t.default[0],
+                                                               self.lowered.actions[t.default[0]].json_id),
                                  "action_const": t.default_const,
                                  "action_data": [hex(v) for v in t.default[1]],
                                  "action_entry_const": t.default_const}}
@@ -799,7 +846,8 @@ class ProgramLowering(StatementLowering):
         info = self.action_json(self.actions[aname], self.control_name)
         if info.name not in [a for a, _ in t.actions]:
             raise self.error(f"action {aname} is not in table {t.name}'s actions", ref)
-        args = ref.children[1].children if ref.children[1] is not None else []
+        info = self.table_action(t, info)
+        args = self.action_args(info, ref.children[1].children if ref.children[1] is not None else [])
         if len(args) != len(info.params):
             raise self.error(f"{aname} takes {len(info.params)} arguments, the entry gives {len(args)}", ref)
         data = []
@@ -1107,7 +1155,7 @@ class ProgramLowering(StatementLowering):
                 else:
                     if lab not in self.actions:
                         raise self.error(f"unknown action {lab} in switch", label)
-                    labels[self.action_json(self.actions[lab], self.control_name).name] = entry
+                    labels[self.action_qname(self.actions[lab], self.control_name)] = entry
             pending = []
         tj_next: dict[str, str | None] = {}
         name = self.applied_table(t, {"__placeholder__": None}, nxt)

@@ -1,4 +1,4 @@
-"""The C preprocessor subset P4 programs use: #include, object-like #define, #undef,
+"""The C preprocessor subset P4 programs use: #include, object-like and function-like #define, #undef,
 #ifdef/#ifndef/#if N/#else/#endif. Output lines keep a map back to (file, line)."""
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Preprocessor:
     def __init__(self, include_dirs: list[Path] | None = None, defines: dict[str, str] | None = None):
         self.include_dirs = list(include_dirs or []) + [INCLUDE_DIR]
         self.macros: dict[str, str] = dict(defines or {})
+        # Function-like macros: name -> (parameter names, body).
+        self.function_macros: dict[str, tuple[list[str], str]] = {}
         self.out_lines: list[str] = []
         self.source = Source()
         self.active_includes: list[str] = []
@@ -84,7 +86,8 @@ class Preprocessor:
             loc = Location(name, number, 1, raw_lines[number - 1] if number <= len(raw_lines) else "")
             self._emit("", name, number)
             if word in ("ifdef", "ifndef"):
-                active.append((rest in self.macros) == (word == "ifdef"))
+                defined = rest in self.macros or rest in self.function_macros
+                active.append(defined == (word == "ifdef"))
             elif word == "if":
                 active.append(self._condition(rest, loc))
             elif word == "else":
@@ -104,10 +107,13 @@ class Preprocessor:
                 if dm is None:
                     raise CompileError("malformed #define", loc)
                 if dm.group(2):
-                    raise CompileError("unsupported construct: function-like macro", loc)
-                self.macros[dm.group(1)] = self._expand(dm.group(3))
+                    self._define_function(dm.group(1), dm.group(3), loc)
+                else:
+                    self.function_macros.pop(dm.group(1), None)
+                    self.macros[dm.group(1)] = self._expand(dm.group(3))
             elif word == "undef":
                 self.macros.pop(rest, None)
+                self.function_macros.pop(rest, None)
             elif word in ("pragma", "line", "error", "warning"):
                 if word == "error":
                     raise CompileError(f"#error {rest}", loc)
@@ -117,8 +123,9 @@ class Preprocessor:
             raise CompileError(f"{name}: #if without #endif")
 
     def _condition(self, rest: str, loc: Location) -> bool:
-        expanded = self._expand(re.sub(r"defined\s*\(?\s*(\w+)\s*\)?",
-                                       lambda m: "1" if m.group(1) in self.macros else "0", rest))
+        def defined(m: re.Match[str]) -> str:
+            return "1" if m.group(1) in self.macros or m.group(1) in self.function_macros else "0"
+        expanded = self._expand(re.sub(r"defined\s*\(?\s*(\w+)\s*\)?", defined, rest))
         try:
             return int(expanded.strip(), 0) != 0
         except ValueError:
@@ -138,18 +145,73 @@ class Preprocessor:
                 return
         raise CompileError(f"cannot find include file {target}", loc)
 
-    def _expand(self, line: str) -> str:
-        if not self.macros:
+    def _define_function(self, name: str, rest: str, loc: Location) -> None:
+        # rest is what follows "NAME(": the parameter list, ")", then the body.
+        m = re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)?\s*\)\s*(.*)$", rest)
+        if m is None:
+            raise CompileError(f"malformed parameter list of macro {name}", loc)
+        if "#" in m.group(2):
+            raise CompileError(f"unsupported construct: # or ## in macro {name}", loc)
+        params = [p.strip() for p in m.group(1).split(",")] if m.group(1) else []
+        self.macros.pop(name, None)
+        self.function_macros[name] = (params, m.group(2))
+
+    def _expand(self, line: str, disabled: frozenset[str] = frozenset()) -> str:
+        if not self.macros and not self.function_macros:
             return line
         out, pos = [], 0
         # Leave string literals and // comments untouched.
-        for m in re.finditer(r'"(?:\\.|[^"\\])*"|//.*$|[A-Za-z_]\w*', line):
+        tokens = re.compile(r'"(?:\\.|[^"\\])*"|//.*$|[A-Za-z_]\w*')
+        m = tokens.search(line, pos)
+        while m is not None:
             out.append(line[pos:m.start()])
-            tok = m.group(0)
-            out.append(self.macros[tok] if tok in self.macros else tok)
-            pos = m.end()
+            tok, pos = m.group(0), m.end()
+            if tok in self.function_macros and tok not in disabled:
+                call = self._macro_arguments(line, pos)
+                if call is not None:
+                    args, pos = call
+                    out.append(self._substitute(tok, args, disabled))
+                    m = tokens.search(line, pos)
+                    continue
+            out.append(self.macros[tok] if tok in self.macros and tok not in disabled else tok)
+            m = tokens.search(line, pos)
         out.append(line[pos:])
         return "".join(out)
+
+    @staticmethod
+    def _macro_arguments(line: str, pos: int) -> tuple[list[str], int] | None:
+        """The arguments of a macro invocation whose '(' follows pos on this line, and the end."""
+        i = pos
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i >= len(line) or line[i] != "(":
+            return None   # the name alone is not an invocation (as in C)
+        depth, args, start = 0, [], i + 1
+        for j in range(i, len(line)):
+            c = line[j]
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    args.append(line[start:j])
+                    return args, j + 1
+            elif c == "," and depth == 1:
+                args.append(line[start:j])
+                start = j + 1
+        return None
+
+    def _substitute(self, name: str, args: list[str], disabled: frozenset[str]) -> str:
+        params, body = self.function_macros[name]
+        if args == [""] and not params:
+            args = []
+        if len(args) != len(params):
+            raise CompileError(f"macro {name} takes {len(params)} arguments, got {len(args)}")
+        values = {p: self._expand(a.strip(), disabled) for p, a in zip(params, args, strict=True)}
+        replaced = re.sub(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*',
+                          lambda m: values.get(m.group(0), m.group(0)), body)
+        # The result is rescanned with this macro disabled, as C does.
+        return self._expand(replaced, disabled | {name})
 
     def _emit(self, text: str, name: str, number: int) -> None:
         self.out_lines.append(text)

@@ -43,6 +43,8 @@ class StatementLowering(ExpressionLowering):
         self.effects_allowed = False
         self.local_functions: dict[str, Tree] = {}     # functions declared in the current control
         self.preserved_fields: dict[int, list[dict[str, Any]]] = {}   # @field_list index -> fields
+        # Copy-outs of the actions/functions being inlined, innermost last: exit runs them first.
+        self.copy_out_stack: list[list[tuple[Val, Val]]] = []
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -86,6 +88,10 @@ class StatementLowering(ExpressionLowering):
         elif kind == "empty_statement":
             pass
         elif kind == "exit_statement":
+            # exit still copies out the enclosing actions' out/inout parameters (P4_16 12.5).
+            for frame in reversed(self.copy_out_stack):
+                for arg, local in frame:
+                    self.store(arg, local, node)
             self.prim("exit", [], node)
         elif kind == "if_statement":
             self.predicated_if(node)
@@ -397,7 +403,11 @@ class StatementLowering(ExpressionLowering):
                              f"got {len(args)}", stmt)
         scope, copy_out = self.bind_params(params, args, stmt)
         self.scopes.append(scope)
-        self.statement(action.children[3])
+        self.copy_out_stack.append(copy_out)
+        try:
+            self.statement(action.children[3])
+        finally:
+            self.copy_out_stack.pop()
         self.scopes.pop()
         for arg, local in copy_out:
             self.store(arg, local, stmt)
@@ -471,9 +481,11 @@ class StatementLowering(ExpressionLowering):
         self.store(done, Val(BoolT(), {"type": "bool", "value": False}, const=False), stmt)
         scope["$retval"], scope["$returned"] = (result or done), done
         self.scopes.append(scope)
+        self.copy_out_stack.append(copy_out)
         try:
             self.statements(_returns_as_assignments(list(body.children)))
         finally:
+            self.copy_out_stack.pop()
             self.scopes.pop()
         for arg, local in copy_out:
             self.store(arg, local, stmt)
