@@ -5,8 +5,8 @@
 Creates four veth pairs (ports 1-4), starts `python -m target.cli --no-p4` with one `-i` port
 per pair and CPU port 255, runs ptf once per program (each test pushes its program over
 P4Runtime), then stops kvick and deletes the pairs, whatever happened. Programs come from the
-corpus (p4c's BMv2 JSON and P4Info) except `router`, p4src/router.p4 compiled by kvick's own
-compiler first. Exit status: 0 when every program's tests passed.
+corpus (p4c's BMv2 JSON and P4Info) except kvick's own (`router`, `mpls_gre`: p4src/NAME.p4),
+compiled by kvick's compiler first. Exit status: 0 when every program's tests passed.
 """
 
 from __future__ import annotations
@@ -38,19 +38,21 @@ SUITES = {
     "tutorial_multicast": ["multicast"],
     "v1model-special-ops-bmv2": ["special_ops"],
     "router": ["p4src_router"],
+    "mpls_gre": ["p4src_mpls_gre"],
 }
-ROUTER_P4 = REPO / "p4src" / "router.p4"
+OWN_PROGRAMS = ("router", "mpls_gre")   # p4src/NAME.p4
 
 
 def program_files(program: str, workdir: Path) -> tuple[Path, Path]:
-    """(BMv2 JSON, P4Info) of `program`: the corpus's, or router.p4 compiled into workdir."""
-    if program != "router":
+    """(BMv2 JSON, P4Info) of `program`: the corpus's, or p4src/NAME.p4 compiled into
+    workdir."""
+    if program not in OWN_PROGRAMS:
         folder = CORPUS / program
         return folder / (program + ".json"), folder / (program + ".p4info.txtpb")
     from target.compiler.driver import compile_file
 
-    document, p4info = compile_file(ROUTER_P4)
-    config, info = workdir / "router.json", workdir / "router.p4info.txtpb"
+    document, p4info = compile_file(REPO / "p4src" / (program + ".p4"))
+    config, info = workdir / (program + ".json"), workdir / (program + ".p4info.txtpb")
     config.write_text(json.dumps(document))
     info.write_text(p4info)
     return config, info
