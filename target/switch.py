@@ -24,7 +24,7 @@ from target.errors import (
 )
 from target.match import Exact, Lpm, MatchField, Optional, Range, Ternary
 from target.packet import PacketPool
-from target.pipeline import build, constants
+from target.pipeline import build, constants, native_build
 from target.pipeline.engine import Pipeline
 from target.pipeline.loader import Program, compile_program
 from target.program_info import ProgramInfo, read_p4info
@@ -51,11 +51,19 @@ class Switch:
 
     def __init__(self, *, batch_size: int = 256, cpu_port: int | None = None, device_id: int = 0,
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
-                 pool: PacketPool | None = None, busy_poll: bool = False):
+                 pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off"):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
         `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
+        `native`: each loaded program compiled to C (target/pipeline/native_build.py): "on"
+        builds it in the background while the interpreter forwards, "wait" before load()
+        returns, "off" never.
         """
+        if native not in native_build.MODES:
+            raise InvalidArgument(f"native must be one of {', '.join(native_build.MODES)}, "
+                                  f"not {native!r}")
+        self.native = native
+        self._native_thread: threading.Thread | None = None
         if cpu_port is not None:
             check_int("CPU port", cpu_port, 0, MAX_PORT)
         check_int("batch size", batch_size, 1, MAX_U32)
@@ -88,6 +96,7 @@ class Switch:
         info = ProgramInfo.from_compiled(compiled, read_p4info(p4info) if p4info is not None else None)
         pipeline = Pipeline(compiled, self.pool)
         pipeline.cpu_port = -1 if self.cpu_port is None else self.cpu_port
+        self._native_thread = native_build.start(pipeline, self.native, "the program")
         tables = {}
         for i, t in enumerate(compiled.tables):
             tables[t.name] = TableEntries(info.tables[t.name], i, build.table_kind(t),
@@ -133,6 +142,12 @@ class Switch:
         self._trace_fmt = TraceFormatter(compiled)
         if self._trace_sink is not None:
             pipeline.set_trace(True)
+
+    def native_ready(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` s for a background native build; True when native code runs."""
+        if self._native_thread is not None:
+            self._native_thread.join(timeout)
+        return self.pipeline is not None and native_build.native_active(self.pipeline)
 
     def _require(self) -> Pipeline:
         if self.pipeline is None:

@@ -34,6 +34,8 @@ cdef int32_t run_until_table(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) 
     running them ahead of the previous packets' actions cannot change any result.
     """
     cdef node_t *n
+    if pl.nat_on:
+        return pl.nat_prog.control(&pl.nat_env, <void *>wk, <void *>x, node, 1)
     while node >= 0:
         n = &pl.nodes[node]
         if n.kind != 1:
@@ -49,6 +51,9 @@ cdef int32_t run_until_table(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) 
 
 cdef void run_control(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcept nogil:
     cdef node_t *n
+    if pl.nat_on:
+        pl.nat_prog.control(&pl.nat_env, <void *>wk, <void *>x, node, 0)
+        return
     while True:
         # Conditions cannot exit or fail, so checking after them is the same as before.
         node = run_until_table(pl, wk, x, node)
@@ -183,7 +188,7 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
             for k in range(pl.action_nparams[act]):
                 trace_ev(pl, wk, x, EV_PARAM, k, act, <u128>params[k])
         x.params = params
-        exec_code(pl, wk, x, pl.action_code[act])
+        run_action(pl, wk, x, act)
     if t.has_hit_miss:
         return t.hit_next if e >= 0 else t.miss_next
     if act < 0:

@@ -46,6 +46,7 @@ include "opcodes.pxi"
 include "chelpers.pxi"
 include "records.pxi"
 include "state.pxi"
+include "native_abi.pxi"
 
 
 @cython.final
@@ -116,6 +117,12 @@ cdef class Pipeline:
     # job slot layout: header bytes, validity bytes, varbit lengths, stack indexes
     cdef uint32_t valid_off
     cdef uint32_t vlen_off, stack_off, state_bytes, slot_bytes
+    # native code (native.pxi): the loaded object, its entry points and callbacks
+    cdef void *nat_handle
+    cdef kvn_program_t nat_prog
+    cdef kvn_env_t nat_env
+    cdef bint nat_wanted              # attached and not detached
+    cdef bint nat_on                  # runs now: wanted, and no per-packet log (interpreter only)
 
     def __cinit__(self):
         self._keep = []
@@ -812,7 +819,18 @@ cdef class Pipeline:
         self.vset_count[vi] = len(values)
 
     def set_trace(self, bint on) -> None:
-        self.trace_on = on
+        self.lock()
+        try:
+            self.trace_on = on
+            self.nat_on = self.nat_wanted and not on
+        finally:
+            self.unlock()
+
+    def seed_random(self, uint64_t seed) -> None:
+        """Make random() repeat (tests running two engines side by side)."""
+        cdef uint32_t k
+        for k in range(self.n_workers):
+            self.workers[k].rng_state = (seed ^ 0x9E3779B97F4A7C15ULL ^ (<uint64_t>k << 32)) or 1
 
     def take_trace(self) -> list[tuple[int, int, int, int, int]]:
         cdef uint32_t k
@@ -954,6 +972,7 @@ include "parser.pxi"
 include "controls.pxi"
 include "v1model.pxi"
 include "worker.pxi"
+include "native.pxi"
 
 
 

@@ -52,6 +52,11 @@ cdef void run_parser(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
     cdef uint32_t steps = 0
     cdef u128 key = 0
     cdef int32_t nxt
+    if pl.nat_on:
+        pl.nat_prog.parser(&pl.nat_env, <void *>wk, <void *>x)
+        if x.error != ERR_NONE:
+            wk.parser_errors += 1
+        return
     while state >= 0:
         steps += 1
         if steps > 10000:

@@ -1,0 +1,304 @@
+# Native code per program, the engine's side (included by engine.pyx): the callbacks a
+# generated shared object calls (native_abi.h), the export of the compiled program the
+# generator reads (native_gen.py), and attaching a built object to a Pipeline.
+#
+# The switch between the interpreter and native code happens with every worker's lock held
+# (Pipeline.lock), that is between two batches: a batch runs wholly on one engine, so packets
+# are neither lost nor reordered by the change.
+
+
+cdef s128 nat_exec_code(void *pl, void *wk, void *x, uint32_t pc) noexcept nogil:
+    return exec_code(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, pc)
+
+
+cdef int32_t nat_apply_table(void *pl, void *wk, void *x, uint32_t ti) noexcept nogil:
+    return apply_table(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, ti)
+
+
+cdef int nat_extract(void *pl, void *wk, void *x, uint32_t h, s128 vbits) noexcept nogil:
+    return extract(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, h, vbits)
+
+
+cdef int nat_extract_next(void *plv, void *wkv, void *xv, uint32_t sid, s128 vbits) noexcept nogil:
+    return nat_extract_next_pl(<Pipeline>plv, wkv, xv, sid, vbits)
+
+
+cdef int nat_extract_next_pl(Pipeline pl, void *wkv, void *xv, uint32_t sid, s128 vbits) noexcept nogil:
+    """OP_EXTRACT_NEXT(_VL): the stack's next element; 0 when it ends the block."""
+    cdef ctx_t *x = <ctx_t *>xv
+    cdef uint32_t h
+    if x.stack_next[pl.stacks[sid].counter] >= pl.stacks[sid].size:
+        x.error = ERR_STACK_OOB
+        return 0
+    h = pl.stack_hdrs[pl.stacks[sid].first + x.stack_next[pl.stacks[sid].counter]]
+    if not extract(pl, <worker_t *>wkv, x, h, vbits):
+        return 0
+    x.stack_next[pl.stacks[sid].counter] += 1
+    return 1
+
+
+cdef s128 nat_lookahead(void *pl, void *wk, void *x, uint32_t offset, uint32_t width) noexcept nogil:
+    return lookahead(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, offset, width)
+
+
+cdef void nat_set_valid(void *pl, void *wk, void *x, uint32_t h) noexcept nogil:
+    set_valid(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, h)
+
+
+cdef int nat_vset_match(void *plv, uint32_t vs, u128 key, u128 mask) noexcept nogil:
+    return nat_vset_match_pl(<Pipeline>plv, vs, key, mask)
+
+
+cdef int nat_vset_match_pl(Pipeline pl, uint32_t vs, u128 key, u128 mask) noexcept nogil:
+    cdef uint32_t j
+    for j in range(pl.vset_count[vs]):
+        if (key & pl.vset_masks[vs][j] & mask) == (pl.vset_values[vs][j] & pl.vset_masks[vs][j] & mask):
+            return 1
+    return 0
+
+
+cdef uint64_t nat_calc(void *pl, void *wk, void *x, uint32_t cid) noexcept nogil:
+    return calc_compute(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, cid)
+
+
+cdef uint64_t nat_random(void *pl, void *wk) noexcept nogil:
+    return rand64(<Pipeline>pl, <worker_t *>wk)
+
+
+cdef void nat_count(void *plv, void *xv, uint32_t ci, s128 idx) noexcept nogil:
+    nat_count_pl(<Pipeline>plv, xv, ci, idx)
+
+
+cdef void nat_count_pl(Pipeline pl, void *xv, uint32_t ci, s128 idx) noexcept nogil:
+    cdef ctx_t *x = <ctx_t *>xv
+    cdef counter_t *ct = &pl.counters[ci]
+    if idx >= 0 and idx < ct.size:
+        kv_count(&ct.cells[2 * <uint32_t>idx], 1, pl.shared)
+        kv_count(&ct.cells[2 * <uint32_t>idx + 1], x.pkt.len if x.pkt != NULL else 0, pl.shared)
+
+
+cdef void nat_meter(void *plv, void *xv, uint32_t mi, s128 idx, uint32_t dst) noexcept nogil:
+    nat_meter_pl(<Pipeline>plv, xv, mi, idx, dst)
+
+
+cdef void nat_meter_pl(Pipeline pl, void *xv, uint32_t mi, s128 idx, uint32_t dst) noexcept nogil:
+    cdef ctx_t *x = <ctx_t *>xv
+    cdef s128 va
+    if idx >= 0 and idx < pl.meter_sizes[mi]:
+        if pl.shared:
+            kv_spin_lock(&pl.meter_locks[mi])
+        va = meter_execute(&pl.meter_cells[mi][<uint32_t>idx], x.now_ns,
+                           1 if pl.meter_is_packets[mi] else (x.pkt.len if x.pkt != NULL else 0))
+        if pl.shared:
+            kv_spin_unlock(&pl.meter_locks[mi])
+        kv_field_write(&pl.fields[dst], x.phv, va)
+
+
+cdef void nat_reg_read(void *plv, void *xv, uint32_t ri, s128 idx, uint32_t dst) noexcept nogil:
+    nat_reg_read_pl(<Pipeline>plv, xv, ri, idx, dst)
+
+
+cdef void nat_reg_read_pl(Pipeline pl, void *xv, uint32_t ri, s128 idx, uint32_t dst) noexcept nogil:
+    cdef ctx_t *x = <ctx_t *>xv
+    cdef register_t *rg = &pl.registers[ri]
+    cdef u128 ua
+    if idx >= 0 and idx < rg.size:
+        if pl.shared:
+            kv_spin_lock(&rg.lock)
+        ua = rg.cells[<uint32_t>idx]
+        if pl.shared:
+            kv_spin_unlock(&rg.lock)
+        kv_field_write(&pl.fields[dst], x.phv, <s128>ua)
+
+
+cdef void nat_reg_write(void *plv, uint32_t ri, s128 idx, s128 v) noexcept nogil:
+    nat_reg_write_pl(<Pipeline>plv, ri, idx, v)
+
+
+cdef void nat_reg_write_pl(Pipeline pl, uint32_t ri, s128 idx, s128 v) noexcept nogil:
+    cdef register_t *rg = &pl.registers[ri]
+    if idx >= 0 and idx < rg.size:
+        if pl.shared:
+            kv_spin_lock(&rg.lock)
+        rg.cells[<uint32_t>idx] = <u128>v & kv_mask128(rg.width)
+        if pl.shared:
+            kv_spin_unlock(&rg.lock)
+
+
+cdef void nat_assert_failed(void *wk) noexcept nogil:
+    (<worker_t *>wk).assert_failures += 1
+
+
+cdef inline void run_action(Pipeline pl, worker_t *wk, ctx_t *x, int32_t act) noexcept nogil:
+    """A table's chosen action (x.params set): native code when the program has it."""
+    if pl.nat_on and pl.nat_prog.actions[act] != NULL:
+        pl.nat_prog.actions[act](&pl.nat_env, <void *>wk, <void *>x)
+    else:
+        exec_code(pl, wk, x, pl.action_code[act])
+
+
+cdef void ctx_offsets(uint32_t *out) noexcept nogil:
+    cdef ctx_t c
+    cdef size_t base = <size_t>&c
+    out[0] = <size_t>&c.phv - base
+    out[1] = <size_t>&c.valid - base
+    out[2] = <size_t>&c.vlen - base
+    out[3] = <size_t>&c.pkt - base
+    out[4] = <size_t>&c.cursor - base
+    out[5] = <size_t>&c.error - base
+    out[6] = <size_t>&c.params - base
+    out[7] = <size_t>&c.now_ns - base
+
+
+def native_layout() -> dict[str, object]:
+    """Sizes and offsets of what native code shares with the engine, as this build has them
+    (tests/test_native.py compares them with native_abi.h compiled on its own)."""
+    cdef ctx_t c
+    cdef pkt_t p
+    cdef uint32_t offs[8]
+    cdef size_t cb = <size_t>&c
+    cdef size_t pb = <size_t>&p
+    ctx_offsets(offs)
+    return {
+        "abi_version": KVN_ABI_VERSION,
+        "sizeof_ctx": sizeof(ctx_t), "sizeof_pkt": sizeof(pkt_t), "sizeof_field": sizeof(field_t),
+        "ctx": {"phv": offs[0], "valid": offs[1], "vlen": offs[2],
+                "stack_next": <size_t>&c.stack_next - cb, "pkt": offs[3], "cursor": offs[4],
+                "cursor_bits": <size_t>&c.cursor_bits - cb, "error": offs[5],
+                "exit_flag": <size_t>&c.exit_flag - cb, "failed": <size_t>&c.failed - cb,
+                "params": offs[6], "clone_session": <size_t>&c.clone_session - cb,
+                "clone_fl": <size_t>&c.clone_fl - cb, "clone_set": <size_t>&c.clone_set - cb,
+                "resubmit_fl": <size_t>&c.resubmit_fl - cb, "recirc_fl": <size_t>&c.recirc_fl - cb,
+                "truncate_len": <size_t>&c.truncate_len - cb,
+                "digest_id": <size_t>&c.digest_id - cb, "seq": <size_t>&c.seq - cb,
+                "now_ns": offs[7]},
+        "pkt": {"data": <size_t>&p.data - pb, "len": <size_t>&p.len - pb,
+                "buf": <size_t>&p.buf - pb, "buf_size": <size_t>&p.buf_size - pb},
+    }
+
+
+def native_export(Pipeline pl) -> dict[str, object]:
+    """The compiled program exactly as the interpreter runs it, for the code generator."""
+    cdef uint32_t i, k
+    cdef field_t *f
+    cdef header_t *h
+    cdef pstate_t *ps
+    cdef table_t *t
+    prog = pl.program
+    code = [(pl.code[i].op, pl.code[i].a, pl.code[i].b, pl.code[i].c, pl.code[i].d, pl.code[i].e)
+            for i in range(len(prog.code))]
+    consts = [s128_to_int(pl.consts[i]) for i in range(len(prog.consts))]
+    fields = []
+    for i in range(len(prog.fields)):
+        f = &pl.fields[i]
+        fields.append((f.bitoff, f.width, f.is_signed, f.varbit, f.hdr, f.narrow, f.shift, f.byte,
+                       f.mask, f.whole))
+    headers = []
+    for i in range(pl.n_headers):
+        h = &pl.headers[i]
+        headers.append({"byteoff": h.byteoff, "fixed_bits": h.fixed_bits, "nbytes": h.nbytes,
+                        "varbit_max": h.varbit_max, "union_id": h.union_id,
+                        "first_field": h.first_field})
+    stacks = [(pl.stacks[i].counter,
+               [pl.stack_hdrs[pl.stacks[i].first + k] for k in range(pl.stacks[i].size)])
+              for i in range(pl.n_stacks)]
+    unions = []
+    for i in range(pl.n_unions):
+        k = pl.union_index[i]
+        unions.append([pl.union_members[k + 1 + m] for m in range(pl.union_members[k])])
+    pstates = []
+    for i in range(len(prog.parser_states)):
+        ps = &pl.pstates[i]
+        pstates.append({
+            "code": ps.code, "keycode": ps.keycode, "simple_hdr": ps.simple_hdr,
+            "key_field": ps.key_field,
+            "comps": [(pl.pcomps[ps.comp0 + k].reg, pl.pcomps[ps.comp0 + k].width)
+                      for k in range(ps.ncomps)],
+            "trans": [(pl.ptrans[ps.trans0 + k].kind, pl.ptrans[ps.trans0 + k].next_state,
+                       u128_to_int(pl.ptrans[ps.trans0 + k].value),
+                       u128_to_int(pl.ptrans[ps.trans0 + k].mask), pl.ptrans[ps.trans0 + k].vset)
+                      for k in range(ps.ntrans)]})
+    nodes = [(pl.nodes[i].kind, pl.nodes[i].a, pl.nodes[i].b, pl.nodes[i].c)
+             for i in range(len(prog.nodes))]
+    tables = []
+    for i in range(pl.n_tables):
+        t = &pl.tables[i]
+        nexts = {t.base_next}
+        if t.has_hit_miss:
+            nexts |= {t.hit_next, t.miss_next}
+        nexts |= {t.next_by_action[k] for k in range(pl.n_actions)}
+        tables.append(sorted(nexts))
+    return {
+        "code": code, "consts": consts, "fields": fields, "headers": headers, "unions": unions, "stacks": stacks,
+        "pstates": pstates, "nodes": nodes, "tables": tables,
+        "actions": [pl.action_code[i] for i in range(pl.n_actions)],
+        "parser_init": pl.parser_init, "f_egress_spec": pl.f_egress_spec,
+        "f_mcast_grp": pl.f_mcast_grp,
+    }
+
+
+def native_attach(Pipeline pl, str path) -> dict[str, int]:
+    """Load a built object and let it run the program from the next batch on. Raises OSError
+    (cannot load) or ValueError (built for another engine layout); the interpreter then stays."""
+    cdef void *handle
+    cdef kvn_init_fn init
+    cdef kvn_program_t prog
+    cdef bytes bpath = path.encode()
+    if pl.nat_handle != NULL:
+        raise ValueError("native code is already attached")
+    handle = dlopen(bpath, RTLD_NOW | RTLD_LOCAL)
+    if handle == NULL:
+        raise OSError(f"cannot load {path}: {(<bytes>dlerror()).decode(errors='replace')}")
+    init = <kvn_init_fn>dlsym(handle, b"kvn_init")
+    if init == NULL:
+        dlclose(handle)
+        raise OSError(f"{path} has no kvn_init")
+    memset(&pl.nat_env, 0, sizeof(kvn_env_t))
+    pl.nat_env.abi_version = KVN_ABI_VERSION
+    pl.nat_env.ctx_size = sizeof(ctx_t)
+    ctx_offsets(pl.nat_env.ctx_offsets)
+    pl.nat_env.pkt_size = sizeof(pkt_t)
+    pl.nat_env.field_size = sizeof(field_t)
+    pl.nat_env.pl = <void *>pl
+    pl.nat_env.exec_code = nat_exec_code
+    pl.nat_env.apply_table = nat_apply_table
+    pl.nat_env.extract = nat_extract
+    pl.nat_env.extract_next = nat_extract_next
+    pl.nat_env.lookahead = nat_lookahead
+    pl.nat_env.set_valid = nat_set_valid
+    pl.nat_env.vset_match = nat_vset_match
+    pl.nat_env.calc = nat_calc
+    pl.nat_env.random = nat_random
+    pl.nat_env.count = nat_count
+    pl.nat_env.meter = nat_meter
+    pl.nat_env.reg_read = nat_reg_read
+    pl.nat_env.reg_write = nat_reg_write
+    pl.nat_env.assert_failed = nat_assert_failed
+    memset(&prog, 0, sizeof(kvn_program_t))
+    if init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions:
+        dlclose(handle)
+        raise ValueError(f"{path} was built for another engine layout or program")
+    pl.lock()
+    try:
+        pl.nat_prog = prog
+        pl.nat_handle = handle
+        pl.nat_wanted = True
+        pl.nat_on = not pl.trace_on
+    finally:
+        pl.unlock()
+    return {"interpreted_blocks": prog.n_interpreted}
+
+
+def native_detach(Pipeline pl) -> None:
+    """Back to the interpreter from the next batch on (the object stays loaded: a batch of
+    another thread may have just left it)."""
+    pl.lock()
+    try:
+        pl.nat_wanted = False
+        pl.nat_on = False
+    finally:
+        pl.unlock()
+
+
+def native_active(Pipeline pl) -> bool:
+    return pl.nat_on

@@ -1,0 +1,519 @@
+"""C code for one loaded program, generated from what the interpreter runs.
+
+The input is engine.native_export(pipeline): the instruction array, constants, fields,
+headers, parse graph and control graph exactly as the engine holds them. Each code block
+(action, condition, parser state) becomes a C function: the interpreter's branch for each
+instruction, with its operands (field offsets and masks, constants, registers, jump targets)
+written in as constants, so the C compiler folds the field accesses of bits.h into single
+loads and stores. Parser states become straight code with gotos between them, and both
+controls one function walking the control graph. Table lookups, externs and the rest stay the
+engine's, called through the callbacks of native_abi.h.
+
+A block using an instruction this generator does not translate is left to the interpreter
+(the native code calls it through the environment), so generated code is never wrong for lack
+of a translation; `interpreted` lists those blocks with the opcode that kept each one out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from target.pipeline import constants as K
+from target.pipeline.opcodes import OPCODES
+
+OP = {name: i for i, (name, _doc) in enumerate(OPCODES)}
+NAME = {i: name for name, i in OP.items()}
+GENERATOR_VERSION = 1
+
+ERR_PACKET_TOO_SHORT = 1
+ERR_NO_MATCH = 2
+ERR_STACK_OOB = 3
+ERR_PARSER_TIMEOUT = 5
+PARSER_MAX_STEPS = 10000
+
+ARITH = {"ADD": "+", "SUB": "-", "MUL": "*"}
+BITWISE = {"AND": "&", "OR": "|", "XOR": "^"}
+COMPARE = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
+CMPFK_OPS = ["==", "!=", "<", "<=", ">", ">="]
+
+
+class Unsupported(Exception):
+    """The program cannot be translated at all (the whole program stays interpreted)."""
+
+
+class _BlockUnsupported(Exception):
+    pass
+
+
+@dataclass
+class Generated:
+    source: str
+    interpreted: list[tuple[int, str]] = field(default_factory=list)  # (pc, opcode name)
+
+
+def u128(v: int) -> str:
+    v &= (1 << 128) - 1
+    if v < 1 << 63:
+        return f"((kv_u128){v}ULL)"
+    return f"((((kv_u128){v >> 64:#x}ULL) << 64) | (kv_u128){v & ((1 << 64) - 1):#x}ULL)"
+
+
+def s128(v: int) -> str:
+    if -(1 << 63) < v < 1 << 63:
+        return f"((kv_s128){v}LL)"
+    return f"((kv_s128){u128(v)})"
+
+
+class Generator:
+    def __init__(self, ex: dict[str, Any]) -> None:
+        self.ex = ex
+        self.code: list[tuple[int, int, int, int, int, int]] = ex["code"]
+        self.consts: list[int] = ex["consts"]
+        self.fields: list[tuple[int, ...]] = ex["fields"]
+        self.headers: list[dict[str, int]] = ex["headers"]
+        self.blocks: dict[int, str | None] = {}     # pc -> function name (None: interpreted)
+        self.out: list[str] = []
+        self.interpreted: list[tuple[int, str]] = []
+        self.stack_tables: set[int] = set()     # stacks whose element tables the code indexes
+
+    # ------------------------------------------------------------------ operands
+    def rd(self, f: int) -> str:
+        return f"kv_field_read(&KF[{f}], x->phv, x->vlen)"
+
+    def wr(self, f: int, v: str) -> str:
+        return f"kv_field_write(&KF[{f}], x->phv, {v});"
+
+    def k(self, i: int) -> str:
+        return s128(self.consts[i])
+
+    def set_valid(self, h: int) -> str:
+        hd = self.headers[h]
+        if hd["union_id"] >= 0:
+            return f"env->set_valid(env->pl, wk, x, {h}u);"
+        return (f"if (!x->valid[{h}]) {{ memset(x->phv + {hd['byteoff']}, 0, {hd['nbytes']}); "
+                f"x->valid[{h}] = 1; }}")
+
+    def copy_header(self, d: int, s: int) -> str:
+        if d == s:
+            return ";"
+        return (f"{{ memmove(x->phv + {self.headers[d]['byteoff']}, x->phv + "
+                f"{self.headers[s]['byteoff']}, {self.headers[d]['nbytes']}); "
+                f"x->valid[{d}] = x->valid[{s}]; x->vlen[{d}] = x->vlen[{s}]; }}")
+
+    def rd_last(self, sid: int, e: int) -> str:
+        """Field e of stack sid's last extracted element (the stack is not empty)."""
+        counter, hdrs = self.ex["stacks"][sid]
+        self.stack_tables.add(sid)
+        return (f"kv_field_read(&KF[SF{sid}[x->stack_next[{counter}] - 1] + {e}u], x->phv, "
+                f"x->vlen)")
+
+    # ------------------------------------------------------------------ code blocks
+    def reachable(self, pc: int) -> list[int]:
+        seen: set[int] = set()
+        todo = [pc]
+        while todo:
+            p = todo.pop()
+            if p in seen or p >= len(self.code):
+                continue
+            seen.add(p)
+            op, _a, _b, _c, d, _e = self.code[p]
+            if op == OP["JMP"]:
+                todo.append(d)
+            elif op == OP["JZ"]:
+                todo += [p + 1, d]
+            elif op not in (OP["RET"], OP["EXIT"]):
+                todo.append(p + 1)
+        return sorted(seen)
+
+    def insn(self, p: int) -> list[str]:
+        op, a, b, c, d, e = self.code[p]
+        n = NAME.get(op, str(op))
+        ra, rb, rc = f"r{a}", f"r{b}", f"r{c}"
+        fw = self.fields
+        if n == "LDK":
+            return [f"{ra} = {self.k(d)};"]
+        if n == "LDF":
+            return [f"{ra} = {self.rd(d)};"]
+        if n == "LDP":
+            return [f"{ra} = x->params[{d}];"]
+        if n == "LDV":
+            return [f"{ra} = x->valid[{d}];"]
+        if n == "STF":
+            return [self.wr(d, ra)]
+        if n == "STFP":
+            return [self.wr(d, f"x->params[{e}]")]
+        if n == "STFK":
+            return [self.wr(d, self.k(e))]
+        if n == "CPF":
+            if fw[d][5] and fw[e][5]:
+                return [self.wr(d, self.rd(e))]
+            w = f"x->vlen[{fw[e][4]}]" if fw[e][3] else f"{fw[d][1]}u"
+            lines = [f"{{ uint32_t w = {w}; kv_bits_copy(x->phv, {fw[d][0]}u, x->phv, "
+                     f"{fw[e][0]}u, w);"]
+            if fw[d][3]:
+                lines.append(f"  x->vlen[{fw[d][4]}] = w;")
+            return lines + ["}"]
+        if n == "FOPK":
+            kv = self.k(b)
+            expr = {0: f"(kv_s128)((kv_u128)va + (kv_u128){kv})",
+                    1: f"(kv_s128)((kv_u128)va - (kv_u128){kv})",
+                    2: f"va & {kv}", 3: f"va | {kv}"}.get(a, f"va ^ {kv}")
+            return [f"{{ kv_s128 va = {self.rd(e)}; {self.wr(d, expr)} }}"]
+        if n == "RET":
+            return [f"return {ra};"]
+        if n in ARITH:
+            return [f"{ra} = (kv_s128)((kv_u128){rb} {ARITH[n]} (kv_u128){rc});"]
+        if n == "DIV":
+            return [f"{ra} = {rc} != 0 ? {rb} / {rc} : 0;"]
+        if n == "MOD":
+            return [f"{ra} = {rc} != 0 ? {rb} % {rc} : 0;"]
+        if n == "SHL":
+            return [f"{ra} = {rc} < 128 ? (kv_s128)((kv_u128){rb} << (uint32_t){rc}) : 0;"]
+        if n == "SHR":
+            return [f"if ({rc} >= 128) {ra} = {rb} < 0 ? -1 : 0; "
+                    f"else {ra} = {rb} >> (uint32_t){rc};"]
+        if n in BITWISE:
+            return [f"{ra} = {rb} {BITWISE[n]} {rc};"]
+        if n == "CMPFK":
+            if b > 5:
+                return [f"{ra} = {self.rd(d)} >= {self.k(e)};"]
+            return [f"{ra} = {self.rd(d)} {CMPFK_OPS[b]} {self.k(e)};"]
+        if n in COMPARE:
+            return [f"{ra} = {rb} {COMPARE[n]} {rc};"]
+        if n == "LAND":
+            return [f"{ra} = ({rb} != 0) && ({rc} != 0);"]
+        if n == "LOR":
+            return [f"{ra} = ({rb} != 0) || ({rc} != 0);"]
+        if n == "LNOT":
+            return [f"{ra} = {rb} == 0;"]
+        if n == "BNOT":
+            return [f"{ra} = ~{rb};"]
+        if n == "NEG":
+            return [f"{ra} = (kv_s128)(0 - (kv_u128){rb});"]
+        if n == "MASK":
+            return [f"{ra} = (kv_s128)((kv_u128){rb} & kv_mask128({d}u));"]
+        if n == "SEXT":
+            return [f"{ra} = kv_sext((kv_u128){rb}, {d}u);"]
+        if n == "USAT":
+            return [f"{{ kv_s128 va = {rb}, vb = (kv_s128)kv_mask128({d}u); "
+                    f"{ra} = va < 0 ? 0 : (va > vb ? vb : va); }}"]
+        if n == "SSAT":
+            return [f"{{ kv_s128 va = {rb}, vb = (kv_s128)kv_mask128({d}u - 1); "
+                    f"{ra} = va < -vb - 1 ? -vb - 1 : (va > vb ? vb : va); }}"]
+        if n == "SEL":
+            return [f"{ra} = {rb} != 0 ? {rc} : r{d};"]
+        if n == "MOV":
+            return [f"{ra} = {rb};"]
+        if n == "JMP":
+            return [f"goto L{d};"]
+        if n == "JZ":
+            return [f"if ({ra} == 0) goto L{d};"]
+        if n == "LDVU":
+            members = self.ex["unions"][d]
+            any_valid = " | ".join(f"x->valid[{m}]" for m in members) or "0"
+            return [f"{ra} = ({any_valid}) ? 1 : 0;"]
+        if n == "LDLA":
+            return [f"{ra} = env->lookahead(env->pl, wk, x, {e}u, {d}u);",
+                    "if (x->error != 0) return 0;"]
+        if n in ("LDLAST", "LDLASTIDX"):
+            counter, hdrs = self.ex["stacks"][d]
+            lines = [f"if (x->stack_next[{counter}] == 0) "
+                     f"{{ x->error = {ERR_STACK_OOB}; return 0; }}"]
+            if n == "LDLASTIDX":
+                return lines + [f"{ra} = x->stack_next[{counter}] - 1;"]
+            return lines + [f"{ra} = {self.rd_last(d, e)};"]
+        if n == "LDSIZE":
+            return [f"{ra} = x->stack_next[{self.ex['stacks'][d][0]}];"]
+        if n in ("LDFDYN", "LDVDYN", "STFDYN", "SETVALIDDYN"):
+            size = len(self.ex["stacks"][d][1])
+            self.stack_tables.add(d)
+            ok = f"{rb} >= 0 && {rb} < {size}"
+            elem = f"(uint32_t){rb}"
+            if n == "LDFDYN":
+                return [f"{ra} = ({ok}) ? kv_field_read(&KF[SF{d}[{elem}] + {e}u], x->phv, "
+                        f"x->vlen) : 0;"]
+            if n == "LDVDYN":
+                return [f"{ra} = ({ok}) ? x->valid[SH{d}[{elem}]] : 0;"]
+            if n == "STFDYN":
+                return [f"if ({ok}) kv_field_write(&KF[SF{d}[{elem}] + {e}u], x->phv, {ra});"]
+            if a:
+                return [f"if ({ok}) env->set_valid(env->pl, wk, x, SH{d}[{elem}]);"]
+            return [f"if ({ok}) x->valid[SH{d}[{elem}]] = 0;"]
+        if n in ("SETVALID", "SETUNION"):
+            return [self.set_valid(d)]
+        if n == "SETINVALID":
+            return [f"x->valid[{d}] = 0;"]
+        if n == "HCOPY":
+            return [self.copy_header(d, e)]
+        if n == "HCOPYSEL":
+            return [f"if ({ra} != 0) {self.copy_header(d, e)} else {self.copy_header(d, b)}"]
+        if n == "DROP":
+            if self.ex["f_egress_spec"] < 0 or self.ex["f_mcast_grp"] < 0:
+                raise _BlockUnsupported(n)
+            return [self.wr(self.ex["f_egress_spec"], s128(K.V1_DROP_PORT)),
+                    self.wr(self.ex["f_mcast_grp"], s128(0))]
+        if n == "EXIT":
+            return ["x->exit_flag = 1;", "return r0;"]
+        if n == "COUNT":
+            return [f"env->count(env->pl, x, {d}u, {ra});"]
+        if n == "METER":
+            return [f"env->meter(env->pl, x, {d}u, {ra}, {e}u);"]
+        if n == "REGRD":
+            return [f"env->reg_read(env->pl, x, {d}u, {ra}, {e}u);"]
+        if n == "REGWR":
+            return [f"env->reg_write(env->pl, {d}u, {ra}, {rb});"]
+        if n in ("CLONE_I2E", "CLONE_E2E"):
+            return [f"x->clone_session = (int32_t){ra}; x->clone_fl = {d}; x->clone_set = 1;"]
+        if n == "RESUBMIT":
+            return [f"x->resubmit_fl = {d};"]
+        if n == "RECIRC":
+            return [f"x->recirc_fl = {d};"]
+        if n == "DIGEST":
+            return [f"x->digest_id = {d};"]
+        if n == "HASH":
+            return [f"{{ uint64_t hv = env->calc(env->pl, wk, x, {d}u);",
+                    f"  if ({rb} != 0) {self.wr(e, f'{ra} + (kv_s128)(hv % (uint64_t){rb})')}",
+                    f"  else {self.wr(e, ra)} }}"]
+        if n == "RANDOM":
+            return [f"{{ kv_s128 va = {ra}, vb = {rb}; if (vb >= va) "
+                    + self.wr(e, "va + (kv_s128)(env->random(env->pl, wk) % "
+                                 "(uint64_t)(vb - va + 1))") + " }"]
+        if n == "TRUNCATE":
+            return [f"x->truncate_len = (int32_t){ra};"]
+        if n == "LOG":
+            return [";"]        # native code runs only while the per-packet log is off
+        if n == "ASSERT":
+            return [f"if ({ra} == 0) {{ x->failed = 1; env->assert_failed(wk); return r0; }}"]
+        if n == "STVL":
+            return [f"{{ uint32_t w = x->vlen[{fw[e][4]}]; kv_bits_copy(x->phv, {fw[d][0]}u, "
+                    f"x->phv, {fw[e][0]}u, w); x->vlen[{fw[d][4]}] = w; }}"]
+        if n == "EXTRACT":
+            return [f"if (!env->extract(env->pl, wk, x, {d}u, 0)) return r0;"]
+        if n == "EXTRACT_VL":
+            return [f"if (!env->extract(env->pl, wk, x, {d}u, {ra})) return r0;"]
+        if n == "EXTRACT_NEXT":
+            return [f"if (!env->extract_next(env->pl, wk, x, {d}u, 0)) return r0;"]
+        if n == "EXTRACT_NEXT_VL":
+            return [f"if (!env->extract_next(env->pl, wk, x, {d}u, {ra})) return r0;"]
+        if n == "VERIFY":
+            return [f"if ({ra} == 0) {{ x->error = (int32_t){rb}; return r0; }}"]
+        if n == "ADVANCE":
+            return [f"{{ kv_s128 va = {ra} + x->cursor_bits;",
+                    "  if (va < 0 || x->pkt == NULL || x->cursor + (uint32_t)(va / 8) > x->pkt->len)"
+                    f" {{ x->error = {ERR_PACKET_TOO_SHORT}; return r0; }}",
+                    "  x->cursor += (uint32_t)(va / 8); x->cursor_bits = (uint32_t)(va % 8); }"]
+        raise _BlockUnsupported(n)
+
+    def block(self, pc: int) -> str | None:
+        """The function running the code block at pc (None: the interpreter runs it)."""
+        if pc in self.blocks:
+            return self.blocks[pc]
+        name = f"blk_{pc}"
+        try:
+            body: list[str] = []
+            pcs = self.reachable(pc)
+            targets = {self.code[p][4] for p in pcs if self.code[p][0] in (OP["JMP"], OP["JZ"])}
+            for p in pcs:
+                if p in targets:
+                    body.append(f" L{p}:")
+                body += ["    " + line for line in self.insn(p)]
+        except _BlockUnsupported as exc:
+            self.interpreted.append((pc, str(exc)))
+            self.blocks[pc] = None
+            return None
+        regs = sorted({int(m) for m in re.findall(r"\br(\d+)\b", "\n".join(body))} | {0})
+        self.out.append(f"static kv_s128 {name}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{")
+        self.out.append("    kv_s128 " + ", ".join(f"r{r} = 0" for r in regs) + ";")
+        self.out += body
+        self.out.append("}")
+        self.out.append("")
+        self.blocks[pc] = name
+        return name
+
+    def call_block(self, pc: int) -> str:
+        name = self.block(pc)
+        if name is None:
+            return f"env->exec_code(env->pl, wk, x, {pc}u)"
+        return f"{name}(env, wk, x)"
+
+    # ------------------------------------------------------------------ parser
+    def keycode(self, pc: int) -> list[str]:
+        """The transition key code into r[] (the interpreter's exec_code_into subset)."""
+        lines = []
+        while True:
+            op, a, _b, _c, d, e = self.code[pc]
+            pc += 1
+            if op == OP["RET"]:
+                return lines
+            if op == OP["LDF"]:
+                lines.append(f"r[{a}] = {self.rd(d)};")
+            elif op == OP["LDK"]:
+                lines.append(f"r[{a}] = {self.k(d)};")
+            elif op == OP["LDV"]:
+                lines.append(f"r[{a}] = x->valid[{d}];")
+            elif op == OP["LDLA"]:
+                lines.append(f"r[{a}] = env->lookahead(env->pl, wk, x, {e}u, {d}u);")
+            elif op == OP["LDLAST"]:
+                counter = self.ex["stacks"][d][0]
+                lines.append(f"if (x->stack_next[{counter}] == 0) "
+                             f"{{ x->error = {ERR_STACK_OOB}; r[{a}] = 0; }}")
+                lines.append(f"else r[{a}] = {self.rd_last(d, e)};")
+            # any other instruction: skipped, as exec_code_into skips it
+
+    def parser(self) -> None:
+        states = self.ex["pstates"]
+        body = []
+        for i, st in enumerate(states):
+            body.append(f" S{i}:")
+            body.append(f"    if (++steps > {PARSER_MAX_STEPS}) "
+                        f"{{ x->error = {ERR_PARSER_TIMEOUT}; return; }}")
+            h = st["simple_hdr"]
+            if h >= 0:
+                hd = self.headers[h]
+                nb = hd["fixed_bits"] >> 3
+                body += [f"    if (x->cursor + {nb}u > x->pkt->len) "
+                         f"{{ x->error = {ERR_PACKET_TOO_SHORT}; return; }}",
+                         f"    kv_copy_small(x->phv + {hd['byteoff']}, x->pkt->data + x->cursor, "
+                         f"{nb});",
+                         f"    x->cursor += {nb}u;",
+                         f"    x->valid[{h}] = 1;"]
+            else:
+                body += [f"    {self.call_block(st['code'])};",
+                         "    if (x->error != 0) return;"]
+            comps = st["comps"]
+            bits = sum(((w + 7) // 8) * 8 for _r, w in comps)
+            if st["key_field"] >= 0:
+                w = comps[0][1]
+                body.append(f"    key = (kv_u128){self.rd(st['key_field'])} & kv_mask128({w}u);")
+            elif comps:
+                body.append("    {")
+                body.append(f"      kv_s128 r[{K.NREGS}];")
+                body += ["      " + line for line in self.keycode(st["keycode"])]
+                parts = []
+                for reg, w in comps:
+                    nbits = ((w + 7) // 8) * 8
+                    parts.append((nbits, f"((kv_u128)r[{reg}] & kv_mask128({w}u))"))
+                expr = "(kv_u128)0"
+                for nbits, p in parts:
+                    expr = f"(({expr} << {nbits}) | {p})" if nbits < 128 else p
+                body.append(f"      key = {expr};")
+                body.append("      if (x->error != 0) return;")
+                body.append("    }")
+            else:
+                body.append("    key = 0;")
+            del bits
+            for kind, nxt, value, mask, vset in st["trans"]:
+                go = "return;" if nxt < 0 else f"goto S{nxt};"
+                if kind == K.TRANS_DEFAULT:
+                    body.append(f"    {go}")
+                    break
+                if kind == K.TRANS_VALUE:
+                    body.append(f"    if ((key & {u128(mask)}) == {u128(value)}) {go}")
+                else:
+                    body.append(f"    if (env->vset_match(env->pl, {vset}u, key, {u128(mask)})) "
+                                f"{go}")
+            else:
+                body.append(f"    x->error = {ERR_NO_MATCH}; return;")
+        init = self.ex["parser_init"]
+        self.out += ["static void kvn_parser(const kvn_env_t *env, void *wk, void *xv) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     "    uint32_t steps = 0;",
+                     "    kv_u128 key;",
+                     "    (void)key; (void)steps;",
+                     "    return;" if init < 0 else f"    goto S{init};"]
+        self.out += body
+        self.out += ["}", ""]
+
+    # ------------------------------------------------------------------ controls
+    def control(self) -> None:
+        nodes = self.ex["nodes"]
+        body = []
+
+        def go(n: int) -> str:
+            return "return -1;" if n < 0 else f"goto N{n};"
+
+        for i, (kind, a, b, c) in enumerate(nodes):
+            body.append(f" N{i}:")
+            if kind == K.NODE_COND:
+                body.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
+                continue
+            body += [f"    if (stop) return {i};",
+                     "    if (x->exit_flag || x->failed) return -1;"]
+            if kind == K.NODE_TABLE:
+                body += [f"    node = env->apply_table(env->pl, wk, x, {a}u);",
+                         "    goto dispatch;"]
+            else:
+                body += ["    x->params = NULL;",
+                         f"    {self.call_block(self.ex['actions'][a])};",
+                         f"    {go(b)}"]
+        cases = " ".join(f"case {i}: goto N{i};" for i in range(len(nodes)))
+        self.out += ["static int32_t kvn_control(const kvn_env_t *env, void *wk, void *xv, "
+                     "int32_t node, int stop) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     "    (void)x; (void)stop;",
+                     " dispatch:",
+                     f"    switch (node) {{ {cases} default: return -1; }}"]
+        self.out += body
+        self.out += ["}", ""]
+
+    # ------------------------------------------------------------------ the object
+    def generate(self) -> Generated:
+        head = [f"/* kvick native code, generator {GENERATOR_VERSION}: generated, do not edit */",
+                "#include <string.h>",
+                '#include "native_abi.h"',
+                "",
+                "static const kv_field_t KF[] = {"]
+        for (bitoff, width, signed, varbit, hdr, narrow, shift, byte, mask, whole) in self.fields:
+            head.append(f"    {{{bitoff}u, {width}u, {signed}, {varbit}, {hdr}u, {narrow}, {shift}, "
+                        f"{byte}u, {mask:#x}ULL, {whole}}},")
+        if not self.fields:
+            head.append("    {0}")
+        head += ["};", ""]
+        self.parser()
+        self.control()
+        acts = []
+        for aid, pc in enumerate(self.ex["actions"]):
+            name = self.block(pc)
+            if name is None:
+                acts.append("NULL")
+                continue
+            self.out += [f"static void act_{aid}(const kvn_env_t *env, void *wk, void *x) "
+                         f"{{ {name}(env, wk, (kvn_ctx_t *)x); }}"]
+            acts.append(f"act_{aid}")
+        n_actions = len(acts)
+        tail = ["",
+                f"static const kvn_action_fn ACTIONS[{max(1, n_actions)}] = {{"
+                + ", ".join(acts or ["NULL"]) + "};",
+                "",
+                "__attribute__((visibility(\"default\")))",
+                "int kvn_init(const kvn_env_t *env, kvn_program_t *out) {",
+                "    static const uint32_t offs[8] = KVN_CTX_OFFSETS;",
+                "    if (env->abi_version != KVN_ABI_VERSION || env->ctx_size != sizeof(kvn_ctx_t)"
+                " || env->pkt_size != sizeof(kvn_pkt_t) || env->field_size != sizeof(kv_field_t)"
+                " || memcmp(env->ctx_offsets, offs, sizeof(offs)) != 0)",
+                "        return -1;",
+                "    out->parser = kvn_parser;",
+                "    out->control = kvn_control;",
+                "    out->actions = ACTIONS;",
+                f"    out->n_actions = {n_actions};",
+                f"    out->n_interpreted = {len(self.interpreted)};",
+                "    return 0;",
+                "}"]
+        # per stack used by index: its element headers and their first fields
+        for sid in sorted(self.stack_tables):
+            hdrs = self.ex["stacks"][sid][1]
+            head.append(f"static const uint32_t SH{sid}[] = {{{', '.join(map(str, hdrs)) or '0'}}};")
+            ff = [self.headers[h]["first_field"] for h in hdrs]
+            head.append(f"static const uint32_t SF{sid}[] = {{{', '.join(map(str, ff)) or '0'}}};")
+        # blocks are emitted as they are first used: declare them all before the users
+        protos = [line.replace(" {", ";") for line in self.out
+                  if line.startswith("static kv_s128 blk_")]
+        source = "\n".join(head + protos + [""] + self.out + tail) + "\n"
+        return Generated(source, sorted(self.interpreted))
+
+
+def generate(export: dict[str, Any]) -> Generated:
+    """C source for an exported program; raises Unsupported when it cannot be translated."""
+    return Generator(export).generate()

@@ -1,0 +1,222 @@
+"""Native code per program (target/pipeline/native_*.py): the interpreter is the reference.
+
+The differential test runs every corpus program that kvick passes through both engines — its
+STF file, then random and mutated frames in batches — and requires the same output frames and
+ports, counters, registers, digests, table statistics and drop and error counts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from shared_data import CORPUS, corpus_params, needs_corpus
+
+from target import Switch, stf
+from target.pipeline import native_build, native_gen
+from target.pipeline.engine import native_export, native_layout
+
+HERE = Path(__file__).resolve().parent
+PIPELINE = HERE.parent / "target" / "pipeline"
+KNOWN_FAILURES = HERE / "stf_known_failures.txt"
+
+
+def c_layout(tmp_path: Path) -> dict[str, int]:
+    """The sizes and offsets native_abi.h gives, compiled on its own."""
+    ctx = ["phv", "valid", "vlen", "stack_next", "pkt", "cursor", "cursor_bits", "error",
+           "exit_flag", "failed", "params", "clone_session", "clone_fl", "clone_set",
+           "resubmit_fl", "recirc_fl", "truncate_len", "digest_id", "seq", "now_ns"]
+    pkt = ["data", "len", "buf", "buf_size"]
+    lines = ['#include <stdio.h>', '#include "native_abi.h"', "int main(void) {",
+             '  printf("abi_version %d\\n", KVN_ABI_VERSION);',
+             '  printf("sizeof_ctx %zu\\n", sizeof(kvn_ctx_t));',
+             '  printf("sizeof_pkt %zu\\n", sizeof(kvn_pkt_t));',
+             '  printf("sizeof_field %zu\\n", sizeof(kv_field_t));']
+    lines += [f'  printf("ctx.{f} %zu\\n", offsetof(kvn_ctx_t, {f}));' for f in ctx]
+    lines += [f'  printf("pkt.{f} %zu\\n", offsetof(kvn_pkt_t, {f}));' for f in pkt]
+    lines += ["  return 0;", "}"]
+    src = tmp_path / "layout.c"
+    src.write_text("\n".join(lines) + "\n")
+    exe = tmp_path / "layout"
+    subprocess.run(["cc", "-I", str(PIPELINE), "-o", str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    return {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+
+
+def test_the_interface_header_matches_the_engine(tmp_path: Path) -> None:
+    c = c_layout(tmp_path)
+    engine = native_layout()
+    flat = {"abi_version": engine["abi_version"], "sizeof_ctx": engine["sizeof_ctx"],
+            "sizeof_pkt": engine["sizeof_pkt"], "sizeof_field": engine["sizeof_field"]}
+    flat.update({f"ctx.{k}": v for k, v in engine["ctx"].items()})
+    flat.update({f"pkt.{k}": v for k, v in engine["pkt"].items()})
+    assert flat == c
+
+
+# ------------------------------------------------------------------ the differential test
+def passing_programs() -> list:
+    failing = {line.split("\t")[0].strip() for line in KNOWN_FAILURES.read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    return [pytest.param(p.parent.name, id=p.parent.name)
+            for p in sorted(CORPUS.glob("*/*.stf")) if p.parent.name not in failing]
+
+
+def mutated_frames(frames: list[tuple[int, bytes]], seed: str) -> list[tuple[int, bytes]]:
+    """Frames around the STF's own: truncated, with bits flipped, and random ones."""
+    rng = random.Random(seed)
+    ports = sorted({p for p, _ in frames}) or [0]
+    out = []
+    for port, data in frames[:8]:
+        for cut in sorted({0, 1, 13, 14, 20, 33, 34, len(data) // 2, len(data) - 1}):
+            if 0 <= cut < len(data):
+                out.append((port, data[:cut]))
+        for _ in range(6):
+            b = bytearray(data)
+            for _ in range(rng.randint(1, 4)):
+                if b:
+                    b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+            out.append((rng.choice(ports), bytes(b)))
+    for _ in range(24):
+        out.append((rng.choice(ports), bytes(rng.randrange(256)
+                                              for _ in range(rng.randint(0, 120)))))
+    return out
+
+
+def state_of(sw: Switch) -> dict[str, object]:
+    pl = sw.pipeline
+    prog = sw.compiled
+    assert pl is not None and prog is not None
+    counters = [[pl.counter_get(i, k) for k in range(min(c["size"], 512))]
+                for i, c in enumerate(prog.counters)]
+    registers = [[pl.register_get(i, k) for k in range(min(r["size"], 512))]
+                 for i, r in enumerate(prog.registers)]
+    tables = [pl.table_stats(i) for i in range(len(prog.tables))]
+    entries = [[pl.entry_counter(i, e) for e in range(64)] for i in range(len(prog.tables))]
+    return {"counters": counters, "registers": registers, "tables": tables,
+            "entry_counters": entries, "digests": pl.take_digests(), "stats": pl.stats()}
+
+
+def run_both(name: str) -> tuple[list, list, dict, dict, bool]:
+    folder = CORPUS / name
+    document = (folder / f"{name}.json").read_text()
+    steps = stf.resolve(stf.parse_stf((folder / f"{name}.stf").read_text()),
+                        stf.ProgramNames(json.loads(document)))
+    results = []
+    native_on = False
+    for mode in ("off", "wait"):
+        sw = Switch(native=mode)
+        sw.load(document.encode())
+        if mode == "wait":
+            native_on = sw.native_ready()
+        sw.pipeline.seed_random(7)
+        runner = stf.StfRunner(sw)
+        runner.run(steps)
+        outputs = [(o.port, o.data) for o in runner.outputs]
+        sent = [(s.port, s.data) for s in steps if isinstance(s, stf.SendPacket)]
+        extra = sw.process(mutated_frames(sent, name))
+        results.append((outputs + [(-1, b"")] + extra, state_of(sw)))
+    (interp_out, interp_state), (native_out, native_state) = results
+    return interp_out, native_out, interp_state, native_state, native_on
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", corpus_params(passing_programs))
+def test_native_matches_the_interpreter(name: str) -> None:
+    interp_out, native_out, interp_state, native_state, native_on = run_both(name)
+    assert native_on, f"{name}: no native code"
+    assert native_out == interp_out
+    assert native_state == interp_state
+
+
+# ------------------------------------------------------------------ building and loading
+def basic_program() -> bytes:
+    return (CORPUS / "tutorial_basic" / "tutorial_basic.json").read_bytes()
+
+
+@needs_corpus
+def test_without_a_compiler_the_interpreter_runs_and_the_log_says_why(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CC", "/nonexistent/kvick-no-cc")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent/kvick-no-cache")
+    with caplog.at_level(logging.WARNING, logger="kvick.native"):
+        sw = Switch(native="wait")
+        sw.load(basic_program())
+    assert not sw.native_ready()
+    assert "no C compiler" in caplog.text and "the interpreter runs it" in caplog.text
+    # forwarding works: a frame that is not IPv4 leaves on port 0 (egress_spec untouched)
+    assert sw.process([(1, bytes(60))]) == [(0, bytes(60))]
+
+
+@needs_corpus
+def test_the_object_is_cached_by_program_and_generator(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    sw = Switch()
+    sw.load(basic_program())
+    first = native_build.build(sw.pipeline)
+    again = native_build.build(sw.pipeline)
+    assert not first.cached and again.cached and first.path == again.path
+    assert first.path.parent == tmp_path / "kvick" / "native"
+    other = Switch()
+    other.load((CORPUS / "ternary2-bmv2" / "ternary2-bmv2.json").read_bytes())
+    assert native_build.build(other.pipeline).path != first.path
+
+
+@needs_corpus
+def test_a_bad_mode_is_refused() -> None:
+    from target.errors import InvalidArgument
+    with pytest.raises(InvalidArgument, match="native must be one of"):
+        Switch(native="fast")
+
+
+@needs_corpus
+def test_native_takes_over_between_batches_without_loss_or_reorder() -> None:
+    """Frames sent while the background build runs and after it: all come out, in order,
+    the same as the interpreter alone gives them."""
+    from target import Lpm
+
+    def setup(mode: str) -> Switch:
+        sw = Switch(native=mode)
+        sw.load(basic_program())
+        for k in range(4):
+            sw.table_add("MyIngress.ipv4_lpm", [Lpm(0x0A000000 + (k << 8), 24)],
+                         "MyIngress.ipv4_forward", [0x000000000100 + k, k + 1])
+        return sw
+
+    def frame(i: int) -> bytes:
+        eth = bytes(12) + b"\x08\x00"
+        ip = bytes([0x45, 0, 0, 46, i >> 8, i & 0xFF, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1,
+                    10, 0, i % 4, 7])
+        return eth + ip + bytes(26)
+
+    ref = setup("off")
+    sw = setup("on")
+    got, want = [], []
+    i = 0
+    while not sw.native_ready(timeout=0) or i < 64:
+        batch = [(0, frame(i + k)) for k in range(8)]
+        got += sw.process(batch)
+        want += ref.process(batch)
+        i += 8
+        assert i < 200000, "the native build never finished"
+    assert sw.native_ready()
+    batch = [(0, frame(i + k)) for k in range(64)]
+    got += sw.process(batch)
+    want += ref.process(batch)
+    assert got == want and len(got) == i + 64
+
+
+@needs_corpus
+def test_a_block_the_generator_cannot_translate_stays_interpreted() -> None:
+    sw = Switch()
+    sw.load(basic_program())
+    ex = native_export(sw.pipeline)
+    action_pc = ex["actions"][2]
+    ex["code"][action_pc] = (250, 0, 0, 0, 0, 0)     # an opcode the generator does not know
+    gen = native_gen.generate(ex)
+    assert gen.interpreted == [(action_pc, "250")]
+    assert f"env->exec_code(env->pl, wk, x, {action_pc}u)" not in gen.source   # table action
+    assert "ACTIONS[3] = {act_0, act_1, NULL}" in gen.source
