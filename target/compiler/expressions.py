@@ -74,6 +74,16 @@ def as_data(v: Val) -> dict[str, Any]:
 HEADER_METHODS = ("isValid", "setValid", "setInvalid", "minSizeInBits", "minSizeInBytes")
 
 
+def _signed_operand(j: dict[str, Any]) -> bool:
+    """Whether BMv2 reads this operand as signed: a field of a signed type, or a constant."""
+    return j.get("type") in ("field", "hexstr")
+
+
+def _signed(x: int, width: int) -> int:
+    x &= (1 << width) - 1
+    return x - (1 << width) if x >> (width - 1) else x
+
+
 def _mask(j: dict[str, Any], width: int) -> dict[str, Any]:
     return expression("&", j, hexstr((1 << width) - 1))
 
@@ -388,8 +398,10 @@ class ExpressionLowering:
             return self._fold(int(a.const), int(b.const), op, a.type, node)
         ja, jb = as_data(a), as_data(b)
         if op in ("==", "!=", "<", ">", "<=", ">="):
-            if isinstance(a.type, BitT) and a.type.signed and op not in ("==", "!="):
-                raise Unsupported("ordering comparison of signed int<W>", self.decls.loc(node))
+            if isinstance(a.type, BitT) and a.type.signed and op not in ("==", "!=") and \
+                    not (_signed_operand(ja) and _signed_operand(jb)):
+                # BMv2 compares signed fields as signed; a computed int<W> would compare unsigned.
+                raise Unsupported("ordering comparison of a computed int<W>", self.decls.loc(node))
             return Val(BoolT(), expression(op, ja, jb))
         assert isinstance(a.type, BitT)
         w = a.type.width
@@ -397,10 +409,10 @@ class ExpressionLowering:
             return Val(a.type, expression(op, ja, jb))
         if op in ("+", "-", "*"):
             return Val(a.type, _mask(expression(op, ja, jb), w))
-        if op == "|+|":
-            return Val(a.type, expression("usat_cast", expression("+", ja, jb), hexstr(w)))
-        if op == "|-|":
-            return Val(a.type, expression("usat_cast", expression("-", ja, jb), hexstr(w)))
+        if op in ("|+|", "|-|"):
+            # BMv2 saturates to W bits: sat_cast for int<W> (the fields are signed), usat_cast else.
+            sat = "sat_cast" if a.type.signed else "usat_cast"
+            return Val(a.type, expression(sat, expression(op[1], ja, jb), hexstr(w)))
         if op in ("/", "%"):
             return Val(a.type, expression(op, ja, jb))
         raise Unsupported(f"operator {op}", self.decls.loc(node))
@@ -409,6 +421,15 @@ class ExpressionLowering:
         results = {"+": x + y, "-": x - y, "*": x * y, "&": x & y, "|": x | y, "^": x ^ y}
         if op in results:
             return const_val(results[op], t)
+        if op in ("|+|", "|-|") and isinstance(t, BitT):
+            exact = x + y if op == "|+|" else x - y
+            if t.signed:
+                lo, hi = -(1 << (t.width - 1)), (1 << (t.width - 1)) - 1
+                x, y = _signed(x, t.width), _signed(y, t.width)
+                exact = x + y if op == "|+|" else x - y
+            else:
+                lo, hi = 0, (1 << t.width) - 1
+            return const_val(min(max(exact, lo), hi), t)
         if op in ("/", "%"):
             if y == 0:
                 raise self.error("division by zero", node)
@@ -419,6 +440,9 @@ class ExpressionLowering:
         raise Unsupported(f"operator {op} on constants", self.decls.loc(node))
 
     def _shift(self, a: Val, b: Val, op: str, node: Tree) -> Val:
+        if isinstance(a.type, IntLitT) and a.const is not None and b.const is not None:
+            x, y = int(a.const), int(b.const)
+            return const_val(x << y if op == "<<" else x >> y, IntLitT())
         if not isinstance(a.type, BitT):
             raise self.error(f"shift of {a.type.describe()}: give the left operand a width", node)
         w = a.type.width

@@ -131,6 +131,13 @@ def _is_declaration(texts: list[str], i: int) -> bool:
                                                                                     "extern"))
 
 
+def _is_type(inner: list[tuple[str, str, int, int, int]], types: set[str]) -> bool:
+    """Whether the tokens between parentheses are just a type (the parentheses are a cast)."""
+    if not inner or not (inner[0][1] in ("bit", "int", "varbit", "bool") or inner[0][1] in types):
+        return False
+    return len(inner) == 1 or (inner[1][1] == "<" and inner[-1][1] in (">", ">>"))
+
+
 class TokenStream:
     """Classifies raw tokens into the grammar's terminals (see the module docstring)."""
 
@@ -142,6 +149,7 @@ class TokenStream:
         types = type_names(raw)
         angle_depth = 0
         prev_type = ""
+        opens: list[int] = []     # indices of the open '(' tokens
         for i, (kind, text, offset, line, column) in enumerate(raw):
             nxt = raw[i + 1][1] if i + 1 < len(raw) else ""
             nxt_kind = raw[i + 1][0] if i + 1 < len(raw) else ""
@@ -183,6 +191,10 @@ class TokenStream:
                 if not ttype:
                     raise CompileError(f"unexpected {text!r}", source.location(line, column))
             prev_type = ttype if ttype in ("IDENT", "TYPE_IDENT", "NUMBER", "STRING_LIT", "_TGT") else text
+            if text == "(":
+                opens.append(i)
+            elif text == ")" and opens and _is_type(raw[opens.pop() + 1:i], types):
+                prev_type = "cast)"    # `(bit<8>) -x`: what follows a cast is a prefix operator
             yield Token(ttype, text, offset, line, column, line, column + len(text), offset + len(text))
 
     @staticmethod

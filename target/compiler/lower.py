@@ -8,7 +8,7 @@ from typing import Any
 
 from lark import Token, Tree
 
-from target.compiler.bmv2 import Bmv2Json, hexstr
+from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import Declarations, name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import Val, as_bool, as_data
@@ -833,7 +833,7 @@ class ProgramLowering(StatementLowering):
 
     def const_entry(self, t: TableInfo, entry: Tree, index: int) -> dict[str, Any]:
         """One `const entries` item as BMv2 JSON; earlier entries win (priority index + 1)."""
-        _ann, keyset, ref = entry.children
+        _ann, keyset, ref, after = entry.children
         sets = keyset.children if keyset.data == "tuple_keyset" else [keyset]
         if len(sets) != len(t.keys):
             raise self.error(f"entry has {len(sets)} key values, table {t.name} has {len(t.keys)} keys",
@@ -856,8 +856,10 @@ class ProgramLowering(StatementLowering):
             if c.const is None:
                 raise self.error(f"entry argument {pname} must be a constant", arg)
             data.append(_hex(int(c.const) & ((1 << width) - 1), width))
+        # p4c's @priority(N) after the action (BMv2: the smallest number wins); else the position.
+        priority = self.decls.annotations(after).integer("priority") if after is not None else None
         return {"match_key": match_key, "action_entry": {"action_id": info.json_id, "action_data": data},
-                "priority": index + 1}
+                "priority": index + 1 if priority is None else priority}
 
     def entry_key(self, kind: str, width: int, node: Tree) -> dict[str, Any]:
         top = (1 << width) - 1
@@ -1135,7 +1137,7 @@ class ProgramLowering(StatementLowering):
     def switch_node(self, s: Tree, nxt: str | None) -> str | None:
         subject, *cases = s.children
         if not (subject.data == "member" and name_of(subject.children[1]) == "action_run"):
-            raise Unsupported("switch on anything but table.apply().action_run", self.decls.loc(s))
+            return self.value_switch(s, nxt)
         t = self.table_apply(subject.children[0])
         if t is None:
             raise self.error("switch needs a table's apply().action_run", subject)
@@ -1164,6 +1166,38 @@ class ProgramLowering(StatementLowering):
             tj_next[a] = labels.get(a, default_entry)
         tj["next_tables"] = tj_next
         return name
+
+    def value_switch(self, s: Tree, nxt: str | None) -> str | None:
+        """switch on a bit<W>/enum value: a chain of conditions, one per case (labels that share
+        a body are one condition), the default case last."""
+        subject, *cases = s.children
+        v = self.expr(subject)
+        if not isinstance(v.type, (BitT, EnumT, ErrorT)):
+            raise self.error(f"switch on {v.type.describe()}", subject)
+        groups: list[tuple[list[Tree | None], Tree]] = []
+        pending: list[Tree | None] = []
+        for case in cases:
+            label, body = case.children
+            pending.append(None if label.data == "default_label" else label.children[0])
+            if body is not None:
+                groups.append((pending, body))
+                pending = []
+        default_body = next((body for labels, body in groups if None in labels), None)
+        entry = self.build([default_body], nxt) if default_body is not None else nxt
+        for labels, body in reversed(groups):
+            if None in labels:
+                continue
+            then_entry = self.build([body], nxt)
+            cond: dict[str, Any] | None = None
+            for label in labels:
+                lv = self.convert(self.expr(label, v.type), v.type, label)
+                eq = expression("==", as_data(v), as_data(lv))
+                cond = eq if cond is None else expression("or", cond, eq)
+            name = self.json.node_name()
+            self.conditionals.append({"name": name, "id": len(self.conditionals), "expression": cond,
+                                      "true_next": then_entry, "false_next": entry})
+            entry = name
+        return entry
 
     # ------------------------------------------------------------------ checksums and deparser
     def checksums(self, decl: Tree, verify: bool) -> None:
