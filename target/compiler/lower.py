@@ -79,6 +79,7 @@ class ProgramLowering(StatementLowering):
         super().__init__(decls, Bmv2Json(program_name))
         self.lowered = Lowered()
         self.bound_actions: dict[tuple[str, tuple[str, ...]], ActionInfo] = {}
+        self.action_depth = 0     # > 0 while lowering an action's body
         self.json.errors = [[e, i] for i, e in enumerate(decls.errors)]
 
     # ------------------------------------------------------------------ layout
@@ -643,13 +644,19 @@ class ProgramLowering(StatementLowering):
 
     def inline_action(self, action: Tree, args: list[Any], stmt: Any) -> None:
         """A direct call; p4c lists such actions in the P4Info even when no table names them
-        (without parameters: the call binds them all)."""
-        local = name_of(action.children[1]) not in self.decls.actions
-        qname = self.qualified(action, self.control_name) if local and getattr(self, "control_name", "") \
-            else name_of(action.children[1])
-        self.lowered.called_actions.setdefault(
-            qname, ActionInfo(qname, [], -1, self.decls.annotations(action.children[0]).texts))
-        super().inline_action(action, args, stmt)
+        (without parameters: the call binds them all), but not those called only from other
+        actions' bodies, which its front end inlines away."""
+        if self.action_depth == 0:
+            local = name_of(action.children[1]) not in self.decls.actions
+            qname = self.qualified(action, self.control_name) \
+                if local and getattr(self, "control_name", "") else name_of(action.children[1])
+            self.lowered.called_actions.setdefault(
+                qname, ActionInfo(qname, [], -1, self.decls.annotations(action.children[0]).texts))
+        self.action_depth += 1
+        try:
+            super().inline_action(action, args, stmt)
+        finally:
+            self.action_depth -= 1
 
     def action_json(self, decl: Tree, cname: str | None, bound: list[Tree] | None = None) -> ActionInfo:
         """The JSON action of an action a table names. Directional parameters come first and
@@ -684,9 +691,11 @@ class ProgramLowering(StatementLowering):
             scope[pname] = Val(t, {"type": "runtime_data", "value": i})
         self.scopes.append(scope)
         self.copy_out_stack.append(copy_out)
+        self.action_depth += 1
         try:
             self.statement(decl.children[3])
         finally:
+            self.action_depth -= 1
             self.copy_out_stack.pop()
         self.scopes.pop()
         for arg, local in copy_out:
