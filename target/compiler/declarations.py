@@ -271,7 +271,10 @@ class Declarations:
                 raise CompileError("header stacks must hold headers or header unions", self.loc(node))
             return StackT(elem, self.const_int(node.children[1]))
         if kind == "tuple_type":
-            raise Unsupported("tuple types", self.loc(node))
+            # A tuple is a struct with unnamed fields (P4_16 7.2.8): lists initialise it in order.
+            elements = [self.resolve(a) for a in node.children[0].children]
+            name = "tuple<" + ", ".join(e.describe() for e in elements) + ">"
+            return StructLikeT("struct", name, [(f"f{i}", e) for i, e in enumerate(elements)])
         if kind == "dont_care_type":
             return TypeVarT("_")
         raise Unsupported(f"type {kind}", self.loc(node))

@@ -21,6 +21,7 @@ from target.compiler.types import (
     StackT,
     StringT,
     StructLikeT,
+    VarbitT,
     bit_width,
 )
 
@@ -179,8 +180,21 @@ class ExpressionLowering:
             if len(items) != len(expected.fields):
                 raise self.error(f"{expected.describe()} has {len(expected.fields)} fields, "
                                  f"the list gives {len(items)}", node)
-            return Val(expected, kind="struct", ref="list", members={
-                fname: self.expr(i, ftype) for (fname, ftype), i in zip(expected.fields, items, strict=True)})
+            members: dict[str, Val] = {}
+            out: list | None = getattr(self, "out", None)
+            for (fname, ftype), i in zip(expected.fields, items, strict=True):
+                before = len(out) if out is not None else 0
+                members[fname] = self.expr(i, ftype)
+                if out is not None and len(out) > before:
+                    # This element's calls ran statements (copy-out of inout arguments): the
+                    # elements before it are read first, as P4 evaluates left to right.
+                    for k in list(members)[:-1]:
+                        m = members[k]
+                        if m.const is None and isinstance(m.type, BitT) and m.json is not None:
+                            tmp = {"type": "field", "value": self.json.scalar("tmp", m.type.width)}  # type: ignore[attr-defined]
+                            out.insert(before, {"op": "assign", "parameters": [tmp, as_data(m)]})
+                            members[k] = Val(m.type, tmp, kind="field")
+            return Val(expected, kind="struct", ref="list", members=members)
         vals = [self.expr(i) for i in items]
         return Val(ListT([v.type for v in vals]), kind="list",
                    members={str(i): v for i, v in enumerate(vals)})
@@ -283,6 +297,10 @@ class ExpressionLowering:
         if not isinstance(base.type, BitT) or not (0 <= lo <= hi < base.type.width):
             raise self.error(f"bad slice [{hi}:{lo}] of {base.type.describe()}", node)
         width = hi - lo + 1
+        if base.const is not None:
+            folded = const_val((int(base.const) >> lo) & ((1 << width) - 1), BitT(width))
+            folded.ref = ("slice", base, hi, lo)
+            return folded
         j = as_data(base)
         if lo:
             j = expression(">>", j, hexstr(lo))
@@ -389,6 +407,9 @@ class ExpressionLowering:
                 if a.const is not None and b.const is not None:
                     return const_val(int((a.const == b.const) == (op == "==")), BoolT())
                 return Val(BoolT(), expression(op, as_data(a), as_data(b)))
+        if op in ("==", "!=") and (a.kind in ("header", "stack", "struct") or isinstance(a.type, VarbitT)):
+            eq = self._equal(a, b, node)
+            return Val(BoolT(), eq if op == "==" else expression("not", None, eq))
         if isinstance(a.type, IntLitT) and isinstance(b.type, IntLitT):
             return self._fold(int(a.const or 0), int(b.const or 0), op, IntLitT(), node)
         if not isinstance(a.type, (BitT, ErrorT, EnumT)):
@@ -416,6 +437,48 @@ class ExpressionLowering:
         if op in ("/", "%"):
             return Val(a.type, expression(op, ja, jb))
         raise Unsupported(f"operator {op}", self.decls.loc(node))
+
+    def _equal(self, a: Val, b: Val, node: Tree) -> dict[str, Any]:
+        """a == b on headers, stacks and structs (P4_16 8.16, 8.17 and 8.18): headers are equal
+        when both are invalid or both valid with equal fields; stacks and structs member-wise."""
+        if a.kind != b.kind and not (isinstance(a.type, VarbitT) and isinstance(b.type, VarbitT)):
+            raise self.error(f"operator == on {a.type.describe()} and {b.type.describe()}", node)
+        if isinstance(a.type, VarbitT):
+            return expression("==", as_data(a), as_data(b))
+        if a.kind == "header":
+            if a.type is not b.type:
+                raise self.error(f"operator == on {a.type.describe()} and {b.type.describe()}", node)
+            assert isinstance(a.type, StructLikeT)
+            va, vb = (expression("d2b", None, {"type": "field", "value": [h.ref, "$valid$"]}) for h in (a, b))
+            both_invalid = expression("and", expression("not", None, va), expression("not", None, vb))
+            same = expression("and", va, vb)
+            for fname, _ftype in a.type.fields:
+                fa, fb = ({"type": "field", "value": [h.ref, fname]} for h in (a, b))
+                same = expression("and", same, expression("==", fa, fb))
+            return expression("or", both_invalid, same)
+        parts: list[dict[str, Any]] = []
+        if a.kind == "stack":
+            assert isinstance(a.type, StackT) and isinstance(b.type, StackT)
+            if a.type.size != b.type.size or a.type.element is not b.type.element:
+                raise self.error(f"operator == on {a.type.describe()} and {b.type.describe()}", node)
+            for i in range(a.type.size):
+                parts.append(self._equal(Val(a.type.element, kind="header", ref=f"{a.ref}[{i}]"),
+                                         Val(b.type.element, kind="header", ref=f"{b.ref}[{i}]"), node))
+        else:
+            if a.type is not b.type or set(a.members) != set(b.members):
+                raise self.error(f"operator == on {a.type.describe()} and {b.type.describe()}", node)
+            for m, av in a.members.items():
+                bv = b.members[m]
+                if av.kind in ("header", "stack", "struct") or isinstance(av.type, VarbitT):
+                    parts.append(self._equal(av, bv, node))
+                else:
+                    parts.append(expression("==", as_data(av), as_data(bv)))
+        if not parts:
+            return {"type": "bool", "value": True}
+        out = parts[0]
+        for p in parts[1:]:
+            out = expression("and", out, p)
+        return out
 
     def _fold(self, x: int, y: int, op: str, t: P4Type, node: Tree) -> Val:
         results = {"+": x + y, "-": x - y, "*": x * y, "&": x & y, "|": x | y, "^": x ^ y}

@@ -327,6 +327,14 @@ class ProgramLowering(StatementLowering):
         self.lowered.value_sets.append((qname, fields, size))
         self.scopes[-1][name_of(name_node)] = Val(t, kind="object", ref=("value_set", qname, width))
 
+    def discarded_lookahead(self, v: Val | None) -> list[dict[str, Any]]:
+        if v is None:
+            return []
+        if v.kind == "struct":
+            return [op for m in v.members.values() for op in self.discarded_lookahead(m)]
+        tmp = {"type": "field", "value": self.json.scalar("tmp", bit_width(v.type))}
+        return [{"op": "set", "parameters": [tmp, as_data(v)]}]
+
     def parser_statement(self, stmt: Tree) -> list[dict[str, Any]]:
         if stmt.data == "call_statement":
             call = stmt.children[0]
@@ -341,6 +349,9 @@ class ProgramLowering(StatementLowering):
                     if method == "advance":
                         n = self.expr(args[0], BitT(32))
                         return [{"op": "advance", "parameters": [as_data(n)]}]
+                    if method == "lookahead":
+                        # Its value is unused, but BMv2 still reads it (as p4c's temporary shows).
+                        return self.discarded_lookahead(self.call(call, stmt))
                     raise Unsupported(f"packet_in.{method} as a statement", self.decls.loc(stmt))
             if callee.data == "ident" and str(callee.children[0]) == "verify":
                 cond = self.expr(args[0], BoolT())
@@ -360,6 +371,15 @@ class ProgramLowering(StatementLowering):
         if len(args) not in (1, 2):
             raise self.error("extract takes (header) or (header, bit<32> varbit size)", stmt)
         target = args[0]
+        if target.data == "dont_care_arg":
+            # extract<T>(_): the header is read into a temporary nobody looks at (skips its bits).
+            call = stmt.children[0]
+            if call.data != "generic_call" or len(args) != 1:
+                raise self.error("extract(_) needs the header type: extract<T>(_)", stmt)
+            tmp = self.local_value(self.decls.resolve(call.children[1].children[0]), "arg", stmt)
+            if tmp.kind != "header":
+                raise self.error("extract needs a header type", stmt)
+            return {"op": "extract", "parameters": [{"type": "regular", "value": tmp.ref}]}
         if len(args) == 2:
             if target.data == "member" and name_of(target.children[1]) == "next":
                 v = self.expr(target.children[0])
@@ -1137,11 +1157,19 @@ class ProgramLowering(StatementLowering):
             hit_first = (name_of(c.children[1]) == "hit") != negated
             hit, miss = (then_entry, else_entry) if hit_first else (else_entry, then_entry)
             return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
-        v = self.expr(cond, BoolT())
+        # A condition calling a function with statements (or an extern with effects) runs them
+        # in a keyless table just before the condition, as p4c's temporaries do.
+        self.out = []
+        saved, self.effects_allowed = self.effects_allowed, True
+        try:
+            v = self.expr(cond, BoolT())
+        finally:
+            self.effects_allowed = saved
+        prims, self.out = self.out, []
         name = self.json.node_name()
         self.conditionals.append({"name": name, "id": len(self.conditionals), "expression": as_bool(v),
                                   "true_next": then_entry, "false_next": else_entry})
-        return name
+        return self.hidden_table(prims, name) if prims else name
 
     def switch_node(self, s: Tree, nxt: str | None) -> str | None:
         subject, *cases = s.children
