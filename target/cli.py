@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="packets per engine batch (default 256)")
     parser.add_argument("--busy-poll", action="store_true",
                         help="poll the ports even when idle (lowest latency, one core always busy)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="engine threads, each owning its share of the ports' RX queues "
+                             "(default 1)")
     return parser
 
 
@@ -117,6 +120,10 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
         raise UsageError(str(err)) from None
     if args.batch_size <= 0:
         raise UsageError("--batch-size must be positive")
+    from target.workers import MAX_WORKERS
+
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be 1..{MAX_WORKERS}")
     ports = [p for p, _ in args.interface]
     if len(set(ports)) != len(ports):
         raise UsageError("a port number is given twice with -i")
@@ -153,7 +160,8 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     check_address(args.grpc_server_addr)
     try:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
-                        device_id=args.device_id, busy_poll=args.busy_poll)
+                        device_id=args.device_id, busy_poll=args.busy_poll,
+                        workers=args.workers)
     except TargetError as err:
         raise InputError(str(err)) from None
     packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)

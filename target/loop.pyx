@@ -11,6 +11,12 @@ the first packet after idle waits at most about a millisecond, and an idle switc
 to nothing. `busy_poll` keeps the back-off without ever sleeping longer (benchmarks). The whole
 breath runs without the GIL; the Python side wakes every few milliseconds while there is
 traffic to deliver packet-ins, digests and traces, and not at all while idle.
+
+With several workers (Switch(workers=N)) each worker is one thread running its own breathers
+over the RX queues it owns, with its own packet pool and its own TX handle on every port, so
+no lock is taken between workers: a port driven by one thread only (memory, pcap) belongs to
+one worker, and the others hand it their frames through a relay ring (RelayPort), which its
+owner moves to the port in its breaths.
 """
 
 import threading
@@ -78,6 +84,9 @@ cdef class Breather:
     cdef int nrx
     cdef port_ops_t tx[MAX_PORTS]
     cdef int ntx
+    cdef port_ops_t relay[MAX_PORTS]    # frames other workers send to ports this one owns
+    cdef int relay_tx[MAX_PORTS]        # ... and the TX index each relay feeds
+    cdef int nrelay
     # Administratively disabled ports (gNMI config/enabled false): what they receive is
     # dropped unprocessed, what the pipeline sends them is dropped; both counted as drops.
     cdef volatile int rx_down[MAX_PORTS]
@@ -93,6 +102,7 @@ cdef class Breather:
     cdef pkt_pool_t *pool
     cdef volatile int stop_flag
     cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths, sleeps
+    cdef readonly uint64_t relayed
     cdef public bint measure_gaps         # record max_gap_ns (one clock read per breath)
     cdef readonly uint64_t max_gap_ns     # longest time between the starts of two breaths
     cdef public bint busy_poll
@@ -102,12 +112,14 @@ cdef class Breather:
     cdef object _keep
 
     def __cinit__(self, object pipeline, size_t fn_addr, PacketPool pool, dict rx_ports,
-                  dict tx_ports, int batch, object disabled=(), size_t worker=0):
+                  dict tx_ports, int batch, object disabled=(), size_t worker=0,
+                  dict relays=None):
         # worker: a Pipeline.worker_handle() for fn_addr = worker_batch_entry(); 0: the
-        # pipeline itself (batch_entry(), worker 0).
+        # pipeline itself (batch_entry(), worker 0). relays: port number -> RelayPorts whose
+        # frames go out of that port (one of tx_ports) without the pipeline.
         cdef int i
         cdef Port p
-        self._keep = (pipeline, rx_ports, tx_ports, pool)
+        self._keep = (pipeline, rx_ports, tx_ports, pool, relays)
         self.pipeline = <void *>worker if worker else <void *>pipeline
         self.fn = <batch_fn_t>fn_addr
         self.pool = &pool.pool
@@ -142,6 +154,16 @@ cdef class Breather:
                 self.tx_index[num] = self.ntx
                 self.tx_down[self.ntx] = 0
                 self.ntx += 1
+        self.nrelay = 0
+        for num, ps in (relays or {}).items():
+            for p in ps:
+                if (p.ops.rx_batch == NULL or self.nrelay >= MAX_PORTS
+                        or not 0 <= num < MAX_PORT_NUM or self.tx_index[num] < 0):
+                    raise ValueError(f"relay to port {num}: not an open relay to a TX port here")
+                self.relay[self.nrelay] = p.ops
+                self.relay_tx[self.nrelay] = self.tx_index[num]
+                self.nrelay += 1
+                self.waitable = False           # a relay has no descriptor to sleep on
         for num in disabled:
             self.set_port_enabled(num, False)
         self.stage = <pkt_t **>calloc(max(1, self.ntx) * self.max_out, sizeof(pkt_t *))
@@ -168,9 +190,31 @@ cdef class Breather:
         if 0 <= num < MAX_PORT_NUM and self.tx_index[num] >= 0:
             self.tx_down[self.tx_index[num]] = not enabled
 
+    cdef void flush(self) noexcept nogil:
+        """Hand every TX port its staged packets (dropped and counted when it is disabled)."""
+        cdef int ti, k
+        cdef port_stats_t *st
+        for ti in range(self.ntx):
+            if self.nstage[ti]:
+                st = self.tx[ti].stats
+                if self.tx_down[ti]:
+                    for k in range(self.nstage[ti]):
+                        pool_free(self.pool, self.stage[ti * self.max_out + k])
+                    if st != NULL:
+                        st.tx_dropped += <uint64_t>self.nstage[ti]
+                    self.nstage[ti] = 0
+                    continue
+                if st != NULL:
+                    count_group(&self.stage[ti * self.max_out], self.nstage[ti],
+                                &st.tx_multicast, &st.tx_broadcast)
+                self.tx[ti].tx_batch(self.tx[ti].state, &self.stage[ti * self.max_out],
+                                     self.nstage[ti])
+                self.tx_packets += self.nstage[ti]
+                self.nstage[ti] = 0
+
     cdef int breathe(self) noexcept nogil:
-        """One breath; returns the number of packets received."""
-        cdef int r, k, n, nout, ti, got = 0
+        """One breath; returns the number of packets received (relayed ones included)."""
+        cdef int r, k, n, nout, ti, got = 0, moved = 0
         cdef pkt_t *p
         cdef port_stats_t *st
         for r in range(self.nrx):
@@ -199,26 +243,22 @@ cdef class Breather:
                     continue
                 self.stage[ti * self.max_out + self.nstage[ti]] = p
                 self.nstage[ti] += 1
-            for ti in range(self.ntx):
-                if self.nstage[ti]:
-                    st = self.tx[ti].stats
-                    if self.tx_down[ti]:
-                        for k in range(self.nstage[ti]):
-                            pool_free(self.pool, self.stage[ti * self.max_out + k])
-                        if st != NULL:
-                            st.tx_dropped += <uint64_t>self.nstage[ti]
-                        self.nstage[ti] = 0
-                        continue
-                    if st != NULL:
-                        count_group(&self.stage[ti * self.max_out], self.nstage[ti],
-                                    &st.tx_multicast, &st.tx_broadcast)
-                    self.tx[ti].tx_batch(self.tx[ti].state, &self.stage[ti * self.max_out],
-                                         self.nstage[ti])
-                    self.tx_packets += self.nstage[ti]
-                    self.nstage[ti] = 0
+            self.flush()
+        # Frames other workers sent to the ports this worker owns: straight to the port.
+        for r in range(self.nrelay):
+            n = self.relay[r].rx_batch(self.relay[r].state, self.pkts, self.batch)
+            if n <= 0:
+                continue
+            ti = self.relay_tx[r]
+            for k in range(n):
+                self.stage[ti * self.max_out + self.nstage[ti]] = self.pkts[k]
+                self.nstage[ti] += 1
+            self.flush()
+            moved += n
         self.rx_packets += got
+        self.relayed += <uint64_t>moved
         self.breaths += 1
-        return got
+        return got + moved
 
     cdef bint sleep(self, uint64_t now, uint64_t deadline, bint until_work) noexcept nogil:
         """Sleep while the ports are idle: until a port has work, a kick, or (unless
@@ -301,79 +341,114 @@ cdef class Breather:
         self.kick()
 
 
-class EngineLoop:
-    """Runs a Breather in a thread; serves packet injection, packet-in, digests and traces."""
+class WorkerPorts:
+    """What one worker drives: its pipeline worker, pool, RX ports, TX handle on every port, and
+    the relays bringing other workers' frames to the ports it owns (built by the Switch)."""
 
-    def __init__(self, pipeline, ports: dict, batch: int, cpu_port: int, deliver_packet_in,
-                 after_batch, disabled=(), busy_poll: bool = False):
+    def __init__(self, index: int, handle: int, pool: PacketPool, rx: dict, tx: dict,
+                 relays: dict | None = None) -> None:
+        self.index = index
+        self.handle = handle
+        self.pool = pool
+        self.rx = rx
+        self.tx = tx
+        self.relays = relays or {}
+
+
+class EngineLoop:
+    """One thread per worker, each running a Breather over its ports; serves packet injection,
+    packet-in, digests and traces.
+
+    Injected frames (packet-out, tests) enter worker 0, through one queue per switch port, so
+    their order per port is kept. Every worker has its own queue towards the CPU port and hands
+    what arrives there, its digests and its trace to the Python side itself, in its own order
+    (a flow stays on one worker, so packet-ins and digests of a flow keep their order);
+    `after_batch(worker)` and `deliver_packet_in` are called from the worker threads.
+    """
+
+    def __init__(self, pipeline, workers: list[WorkerPorts], batch: int, cpu_port: int,
+                 deliver_packet_in, after_batch, disabled=(), busy_poll: bool = False):
         from target.driver.memory import QueuePort
-        from target.pipeline.engine import batch_entry
+        from target.pipeline.engine import worker_batch_entry
         self.pipeline = pipeline
-        self.pool = pipeline.pool_object()
         self.cpu_port = cpu_port
         self.deliver = deliver_packet_in
         self.after_batch = after_batch
-        # Injection (packet-out, tests) enters through one queue per switch port; packets the
-        # pipeline sends to the CPU port leave through another queue.
+        self.workers = workers
+        first = workers[0]
         self.inject_queues: dict[int, QueuePort] = {}
-        rx = dict(ports)
-        tx = dict(ports)
-        for num in list(ports) + ([cpu_port] if cpu_port >= 0 else []):
+        ports = sorted(set().union(*(w.tx for w in workers)) - {cpu_port})
+        for num in ports + ([cpu_port] if cpu_port >= 0 else []):
             q = QueuePort(4096)
-            q.open(self.pool)
+            q.open(first.pool)
             self.inject_queues[num] = q
-        self.cpu_queue = None
-        if cpu_port >= 0:
-            self.cpu_queue = QueuePort(4096)
-            self.cpu_queue.open(self.pool)
-            tx[cpu_port] = self.cpu_queue
-        rx_all = {}
-        # The breather keys RX ports by switch port number: the injection queue shares it.
-        self.breathers = []
-        self._rx_sets = [rx, {n: q for n, q in self.inject_queues.items()}]
-        self.breathers = [Breather(pipeline, batch_entry(), self.pool, r, tx, batch, disabled)
-                          for r in self._rx_sets]
-        self.breathers[0].busy_poll = busy_poll
-        del rx_all
-        self._thread = None
+        self.cpu_queues = []
+        # Per worker: (ports breather, injection breather or None, CPU queue or None).
+        self._loops = []
+        for w in workers:
+            tx = dict(w.tx)
+            cpu_queue = None
+            if cpu_port >= 0:
+                cpu_queue = QueuePort(4096)
+                cpu_queue.open(w.pool)
+                tx[cpu_port] = cpu_queue
+            ports_b = Breather(pipeline, worker_batch_entry(), w.pool, w.rx, tx, batch, disabled,
+                               worker=w.handle, relays=w.relays)
+            ports_b.busy_poll = busy_poll
+            inject_b = None
+            if w is first:
+                inject_b = Breather(pipeline, worker_batch_entry(), w.pool,
+                                    dict(self.inject_queues), tx, batch, disabled,
+                                    worker=w.handle)
+            self._loops.append((ports_b, inject_b, cpu_queue))
+        self._threads = []
         self._stop = threading.Event()
+
+    @property
+    def breathers(self) -> list:
+        return [b for loop in self._loops for b in loop[:2] if b is not None]
 
     def inject(self, port: int, frame: bytes) -> None:
         q = self.inject_queues.get(port)
         if q is None:
-            from target.driver.memory import QueuePort
             raise KeyError(f"port {port} is not attached")
         if not q.push(frame):
             raise OverflowError(f"injection queue of port {port} is full")
-        self.breathers[0].kick()   # the ports' run may be asleep: let the queues be served
+        self._loops[0][0].kick()   # the ports' run may be asleep: let the queues be served
 
-    def _run(self) -> None:
-        ports, injected = self.breathers
+    def _run(self, k: int) -> None:
+        ports, injected, cpu_queue = self._loops[k]
         while not self._stop.is_set():
             # The real ports get the time; injected frames (packet-out, tests) are served in
             # between until their queues are empty, never by idling on them.
             ports.run(0.002, 0, False, True)
-            injected.run(0.002, 0, True)
-            if self.cpu_queue is not None:
-                for frame in self.cpu_queue.pop_all():
+            if injected is not None:
+                injected.run(0.002, 0, True)
+            if cpu_queue is not None:
+                for frame in cpu_queue.pop_all():
                     self.deliver(frame)
-            self.after_batch()
+            self.after_batch(self.workers[k].index)
 
     def set_port_enabled(self, port: int, enabled: bool) -> None:
         for b in self.breathers:
             b.set_port_enabled(port, enabled)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="kvick-engine", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True,
+                                          name=f"kvick-engine-{k}" if k else "kvick-engine")
+                         for k in range(len(self._loops))]
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
         for b in self.breathers:
             b.request_stop()
-        if self._thread is not None:
-            self._thread.join()
-        if self.cpu_queue is not None:
-            for frame in self.cpu_queue.pop_all():
-                self.deliver(frame)
-        self.after_batch()
+        for t in self._threads:
+            t.join()
+        self._threads = []
+        for k, (_, _, cpu_queue) in enumerate(self._loops):
+            if cpu_queue is not None:
+                for frame in cpu_queue.pop_all():
+                    self.deliver(frame)
+            self.after_batch(self.workers[k].index)

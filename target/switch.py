@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from target import workers as workers_mod
 from target.entries import TableEntries
 from target.errors import (
     AlreadyExists,
@@ -29,6 +30,7 @@ from target.pipeline.engine import Pipeline
 from target.pipeline.loader import Program, compile_program
 from target.program_info import ProgramInfo, read_p4info
 from target.trace import TraceFormatter
+from target.workers import MAX_WORKERS
 
 log = logging.getLogger("kvick")
 trace_log = logging.getLogger("kvick.trace")
@@ -51,13 +53,16 @@ class Switch:
 
     def __init__(self, *, batch_size: int = 256, cpu_port: int | None = None, device_id: int = 0,
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
-                 pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off"):
+                 pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off",
+                 workers: int = 1):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
         `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
         `native`: each loaded program compiled to C (target/pipeline/native_build.py): "on"
         builds it in the background while the interpreter forwards, "wait" before load()
         returns, "off" never.
+        `workers`: engine threads, each with its own pool (the first is `pool`) and its share
+        of the ports' RX queues (target/workers.py).
         """
         if native not in native_build.MODES:
             raise InvalidArgument(f"native must be one of {', '.join(native_build.MODES)}, "
@@ -67,11 +72,17 @@ class Switch:
         if cpu_port is not None:
             check_int("CPU port", cpu_port, 0, MAX_PORT)
         check_int("batch size", batch_size, 1, MAX_U32)
+        check_int("workers", workers, 1, MAX_WORKERS)
         self.batch_size = batch_size
         self.cpu_port = cpu_port
         self.device_id = device_id
         self.busy_poll = busy_poll
         self.pool = pool if pool is not None else PacketPool(pool_size, buf_size)
+        self.workers = workers
+        self._pools = [self.pool] + [PacketPool(pool_size, self.pool.buf_size)
+                                     for _ in range(workers - 1)]
+        self._processed = 0              # process() calls: they take the workers in turn
+        self._deliver_lock = threading.RLock()  # callbacks see one worker's events at a time
         self.pipeline: Pipeline | None = None
         self.compiled: Program | None = None
         self.program: ProgramInfo | None = None
@@ -86,6 +97,10 @@ class Switch:
         self._trace_fmt: TraceFormatter | None = None
         self._write_lock = threading.RLock()
         self.ports: dict[int, Any] = {}
+        self._queues: dict[int, list[Any]] = {}      # per port: its queue per worker, or [port]
+        self._owners: dict[int, int] = {}            # per port: the worker it was opened for
+        self._next_owner = 0
+        self._plan: list[Any] = []
         self._disabled_ports: set[int] = set()
         self._loop: Any = None
 
@@ -95,6 +110,8 @@ class Switch:
         compiled = compile_program(source)
         info = ProgramInfo.from_compiled(compiled, read_p4info(p4info) if p4info is not None else None)
         pipeline = Pipeline(compiled, self.pool)
+        for pool in self._pools[1:]:
+            pipeline.add_worker(pool)
         pipeline.cpu_port = -1 if self.cpu_port is None else self.cpu_port
         self._native_thread = native_build.start(pipeline, self.native, "the program")
         tables = {}
@@ -727,8 +744,12 @@ class Switch:
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 raise InvalidArgument(f"packet {i}: {item!r:.60} is not a (port, frame) pair")
             self._check_packet(f"packet {i}", item[0], item[1])
-        outs = pl.process(batch)
-        self._after_batch()
+        # With several workers each call runs on the next one, so every worker context is
+        # used (the engine loop, when it runs, is the only user of the workers).
+        worker = self._processed % self.workers
+        self._processed += 1
+        outs = pl.process(batch, worker)
+        self._after_batch(worker)
         result = []
         for port, frame in outs:
             if self.cpu_port is not None and port == self.cpu_port:
@@ -764,23 +785,32 @@ class Switch:
         else:
             self.process([(port, frame)])
 
-    def _after_batch(self) -> None:
+    def _after_batch(self, worker: int = -1) -> None:
+        """Hand `worker`'s digests and trace (-1: every worker's) to the callbacks; a running
+        worker calls this for itself from its own thread."""
         pl = self.pipeline
         if pl is None:
             return
         if self._digest:
-            digests = pl.take_digests()
-            for list_id, values in digests:
-                name = self.compiled.learn_lists[list_id][0]
-                for cb in self._digest:
-                    cb(name, [tuple(values)])
+            digests = pl.take_digests(worker)
+            if digests:
+                with self._deliver_lock:
+                    self._deliver_digests(digests)
         if pl.trace_on:
-            lines = self._trace_fmt.format(pl.take_trace()) if self._trace_fmt else []
-            for line in lines:
-                if self._trace_sink is not None:
-                    self._trace_sink(line)
-                else:
-                    trace_log.info(line)
+            records = pl.take_trace(worker)
+            with self._deliver_lock:
+                lines = self._trace_fmt.format(records) if self._trace_fmt else []
+                for line in lines:
+                    if self._trace_sink is not None:
+                        self._trace_sink(line)
+                    else:
+                        trace_log.info(line)
+
+    def _deliver_digests(self, digests: list[tuple[int, list[int]]]) -> None:
+        for list_id, values in digests:
+            name = self.compiled.learn_lists[list_id][0]
+            for cb in self._digest:
+                cb(name, [tuple(values)])
 
     def set_trace(self, on: bool, sink: Callable[[str], None] | None = None) -> None:
         self._trace_sink = sink if on else None
@@ -797,18 +827,36 @@ class Switch:
         check_int("port number", num, 0, MAX_PORT)
         if num in self.ports:
             raise AlreadyExists(f"port {num} exists")
-        port.open(self.pool)
+        if self.workers > 1 and type(port).__name__ == "IntelPort":
+            # Its RSS queues are polled by one port object with one TX queue: not per worker.
+            raise InvalidArgument(f"port {num}: the Intel driver runs on one worker only; "
+                                  f"start with --workers 1")
+        # A port that cannot be split goes to the workers in turn, by the order ports come.
+        owner = self._next_owner % self.workers
+        self._queues[num] = workers_mod.open_queues(port, self._pools, owner)
+        if len(self._queues[num]) == 1:
+            self._next_owner += 1
+        self._owners[num] = owner
         self.ports[num] = port
 
     def remove_port(self, num: int) -> None:
         port = self.ports.pop(num)
         self._disabled_ports.discard(num)
-        port.close()
+        self._owners.pop(num, None)
+        for queue in reversed(self._queues.pop(num, [port])):
+            queue.close()
 
     def port_stats(self, num: int) -> dict[str, int]:
+        """The port's counters, summed over its queues (one per worker when it is split)."""
         if num not in self.ports:
             raise NotFound(f"port {num}")
-        return self.ports[num].stats()
+        queues = self._queues.get(num, [self.ports[num]])
+        total = queues[0].stats()
+        for queue in queues[1:]:
+            for key, value in queue.stats().items():
+                if key in PER_QUEUE_COUNTERS:
+                    total[key] += value
+        return total
 
     def set_port_enabled(self, num: int, enabled: bool) -> None:
         """Administrative state: a disabled port neither receives nor transmits (its frames
@@ -832,7 +880,9 @@ class Switch:
         pl = self._require()
         if self._loop is not None:
             return
-        self._loop = EngineLoop(pl, self.ports, self.batch_size,
+        self._plan = workers_mod.plan(self._queues, self._owners, self._pools,
+                                      [pl.worker_handle(k) for k in range(self.workers)])
+        self._loop = EngineLoop(pl, self._plan, self.batch_size,
                                 -1 if self.cpu_port is None else self.cpu_port,
                                 self._deliver_packet_in, self._after_batch,
                                 tuple(self._disabled_ports), self.busy_poll)
@@ -842,10 +892,13 @@ class Switch:
         if self._loop is not None:
             self._loop.stop()
             self._loop = None
+            workers_mod.close_plan(self._plan)
+            self._plan = []
 
     def _deliver_packet_in(self, frame: bytes) -> None:
-        for cb in self._packet_in:
-            cb(frame)
+        with self._deliver_lock:        # workers deliver from their threads, one at a time
+            for cb in self._packet_in:
+                cb(frame)
 
     # ---- bulk control-plane path
     # Runs of updates that arrive already encoded (the P4Runtime server's wire decoder writes
@@ -1061,6 +1114,11 @@ MAX_MC_GROUP = 65535         # the engine indexes groups by 16 bits
 MAX_CLONE_SESSION = 32767    # and clone sessions by 15
 MAX_INSTANCE = 65535         # v1model's egress_rid
 MAX_U32 = (1 << 32) - 1
+# Port counters each queue of a split port keeps for itself (summed); the others (FCS errors)
+# are the interface's, read through any queue.
+PER_QUEUE_COUNTERS = frozenset(("rx_packets", "rx_bytes", "rx_dropped", "rx_errors", "tx_packets",
+                                "tx_bytes", "tx_dropped", "rx_multicast", "rx_broadcast",
+                                "tx_multicast", "tx_broadcast"))
 MAX_U64 = (1 << 64) - 1
 
 

@@ -2,10 +2,12 @@
 
 Programs kvick cannot pass yet are listed in stf_known_failures.txt (`name<TAB>reason`);
 they run as strict xfails, so one that starts passing fails the suite until it is unlisted.
+KVICK_WORKERS=N runs them on a switch with N engine workers (each packet on the next worker).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ from target import stf
 HERE = Path(__file__).resolve().parent
 pytestmark = needs_corpus
 KNOWN_FAILURES_FILE = HERE / "stf_known_failures.txt"
+WORKERS = int(os.environ.get("KVICK_WORKERS", "1"))
+
+
+def switch_factory():
+    from target import Switch
+
+    return Switch(workers=WORKERS)
 
 
 def known_failures() -> dict[str, str]:
@@ -45,21 +54,18 @@ def test_known_failures_name_corpus_programs() -> None:
 @pytest.mark.parametrize("name", corpus_params(corpus_cases))
 def test_stf(name: str) -> None:
     # No fallback: an engine that does not import (a broken build) fails every program.
-    from target import Switch
     folder = CORPUS / name
     result = stf.run_stf(folder / f"{name}.json", folder / f"{name}.stf",
-                         switch_factory=Switch)
+                         switch_factory=switch_factory)
     assert result.passed, result.report()
 
 
 def run_edited(tmp_path: Path, name: str, edit) -> stf.StfResult:
     """Run a corpus program with its STF text changed by `edit`."""
-    from target import Switch
-
     folder = CORPUS / name
     edited = tmp_path / f"{name}.stf"
     edited.write_text(edit((folder / f"{name}.stf").read_text()))
-    return stf.run_stf(folder / f"{name}.json", edited, switch_factory=Switch)
+    return stf.run_stf(folder / f"{name}.json", edited, switch_factory=switch_factory)
 
 
 def flip_first_expected_nibble(text: str) -> str:

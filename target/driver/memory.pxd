@@ -66,3 +66,19 @@ cdef class MemorySink(Port):
 
 cdef class QueuePort(Port):
     cdef queue_state_t state
+
+
+cdef struct relay_state_t:
+    pkt_pool_t *pool            # the side's own pool: the sender frees to it, the receiver allocates
+    port_stats_t *stats         # the side's counters
+    frame_ring_t *ring          # the ring both sides share (owned by the RelayPort)
+
+
+cdef class RelayPort(Port):
+    cdef frame_ring_t ring
+    cdef relay_state_t state
+
+
+cdef class RelaySender(Port):
+    cdef relay_state_t state
+    cdef RelayPort receiver     # keeps the ring alive

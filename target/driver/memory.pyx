@@ -1,6 +1,7 @@
 # cython: language_level=3
-"""In-memory ports: MemoryGenerator (RX), MemorySink (TX), QueuePort (RX+TX from Python), and
-pump(), which moves batches between two ports the way the engine loop does, minus the pipeline.
+"""In-memory ports: MemoryGenerator (RX), MemorySink (TX), QueuePort (RX+TX from Python),
+RelayPort/RelaySender (frames from one engine worker to another), and pump(), which moves
+batches between two ports the way the engine loop does, minus the pipeline.
 """
 
 from array import array
@@ -317,12 +318,12 @@ cdef inline uint8_t *ring_slot(frame_ring_t *ring, uint64_t index) noexcept nogi
     return ring.slots + <size_t>(index % ring.capacity) * ring.slot_size
 
 
-cdef int queue_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
-    cdef queue_state_t *q = <queue_state_t *>opaque
-    cdef frame_ring_t *ring = &q.rx_ring
+cdef int ring_receive(frame_ring_t *ring, pkt_pool_t *pool, port_stats_t *stats, pkt_t **pkts,
+                      int max) noexcept nogil:
+    """The consumer side: up to max frames out of the ring into buffers of pool."""
     cdef uint64_t head = ring.head
     cdef uint64_t tail = kv_load_acquire_u64(&ring.tail)
-    cdef uint32_t max_frame = q.pool.buf_size - PKT_HEADROOM
+    cdef uint32_t max_frame = pool.buf_size - PKT_HEADROOM
     cdef uint32_t length
     cdef uint64_t nbytes = 0
     cdef uint64_t now = 0
@@ -334,10 +335,10 @@ cdef int queue_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
     while n < max and head != tail:
         length = ring.lengths[head % ring.capacity]
         if length > max_frame:
-            kv_add_relaxed_u64(&q.stats.rx_dropped, 1)
+            kv_add_relaxed_u64(&stats.rx_dropped, 1)
             head += 1
             continue
-        p = pool_alloc(q.pool)
+        p = pool_alloc(pool)
         if p == NULL:
             break           # leave the frame queued; the next batch may find a free buffer
         memcpy(p.data, ring_slot(ring, head), length)
@@ -348,14 +349,15 @@ cdef int queue_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
         nbytes += length
         head += 1
     kv_store_release_u64(&ring.head, head)
-    q.stats.rx_packets += <uint64_t>n
-    q.stats.rx_bytes += nbytes
+    stats.rx_packets += <uint64_t>n
+    stats.rx_bytes += nbytes
     return n
 
 
-cdef int queue_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
-    cdef queue_state_t *q = <queue_state_t *>opaque
-    cdef frame_ring_t *ring = &q.tx_ring
+cdef int ring_send(frame_ring_t *ring, pkt_pool_t *pool, port_stats_t *stats, pkt_t **pkts,
+                   int n) noexcept nogil:
+    """The producer side: copy n packets into the ring (dropping what does not fit) and give
+    their buffers back to pool."""
     cdef uint64_t tail = ring.tail
     cdef uint64_t head = kv_load_acquire_u64(&ring.head)
     cdef uint64_t sent = 0
@@ -375,12 +377,22 @@ cdef int queue_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
             tail += 1
             sent += 1
             nbytes += p.len
-        pool_free(q.pool, p)
+        pool_free(pool, p)
     kv_store_release_u64(&ring.tail, tail)
-    q.stats.tx_packets += sent
-    q.stats.tx_bytes += nbytes
-    q.stats.tx_dropped += dropped
+    stats.tx_packets += sent
+    stats.tx_bytes += nbytes
+    stats.tx_dropped += dropped
     return n
+
+
+cdef int queue_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
+    cdef queue_state_t *q = <queue_state_t *>opaque
+    return ring_receive(&q.rx_ring, q.pool, q.stats, pkts, max)
+
+
+cdef int queue_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
+    cdef queue_state_t *q = <queue_state_t *>opaque
+    return ring_send(&q.tx_ring, q.pool, q.stats, pkts, n)
 
 
 cdef class QueuePort(Port):
@@ -461,6 +473,76 @@ cdef class QueuePort(Port):
     def tx_pending(self) -> int:
         """Frames transmitted and not yet popped."""
         return self.state.tx_ring.tail - self.state.tx_ring.head
+
+
+# ---------------------------------------------------------------------------------------------
+# RelayPort / RelaySender
+
+cdef int relay_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
+    cdef relay_state_t *r = <relay_state_t *>opaque
+    return ring_receive(r.ring, r.pool, r.stats, pkts, max)
+
+
+cdef int relay_tx_batch(void *opaque, pkt_t **pkts, int n) noexcept nogil:
+    cdef relay_state_t *r = <relay_state_t *>opaque
+    return ring_send(r.ring, r.pool, r.stats, pkts, n)
+
+
+cdef class RelayPort(Port):
+    """The receiving end of a hand-off between two engine workers: frames one worker transmits
+    to a port that another worker owns (a pcap file, a memory port: one writer only) travel
+    through this single-producer single-consumer ring. The sender (sender(), opened on the
+    sending worker's pool) copies each frame into the ring and frees its buffer at once; this
+    end, opened on the owner's pool, receives them into the owner's buffers. Neither side
+    takes a lock or waits; a full ring drops the frame (the sender's tx_dropped)."""
+
+    def __init__(self, capacity: int = 4096, max_frame: int = 2560) -> None:
+        if capacity <= 0 or capacity > 1 << 24:
+            raise ValueError(f"capacity must be in 1..{1 << 24}, got {capacity}")
+        if max_frame <= 0:
+            raise ValueError(f"max_frame must be positive, got {max_frame}")
+        ring_release(&self.ring)
+        if ring_init(&self.ring, capacity, max_frame) != 0:
+            raise MemoryError(f"cannot allocate a ring of {capacity} x {max_frame} bytes")
+        self.name = "memory:relay"
+
+    def __dealloc__(self):
+        ring_release(&self.ring)
+
+    def open(self, PacketPool pool) -> None:
+        Port.open(self, pool)
+        self.state.pool = self.c_pool
+        self.state.stats = self.ops.stats
+        self.state.ring = &self.ring
+        self.ops.rx_batch = relay_rx_batch
+        self.ops.tx_batch = NULL
+        self.ops.state = &self.state
+
+    def sender(self) -> RelaySender:
+        """The sending end (unopened: open it on the sending worker's pool)."""
+        return RelaySender(self)
+
+    @property
+    def pending(self) -> int:
+        """Frames sent and not yet received."""
+        return kv_load_acquire_u64(&self.ring.tail) - kv_load_acquire_u64(&self.ring.head)
+
+
+cdef class RelaySender(Port):
+    """The sending end of a RelayPort (see there)."""
+
+    def __init__(self, RelayPort receiver) -> None:
+        self.receiver = receiver
+        self.name = "memory:relay-sender"
+
+    def open(self, PacketPool pool) -> None:
+        Port.open(self, pool)
+        self.state.pool = self.c_pool
+        self.state.stats = self.ops.stats
+        self.state.ring = &self.receiver.ring
+        self.ops.rx_batch = NULL
+        self.ops.tx_batch = relay_tx_batch
+        self.ops.state = &self.state
 
 
 # ---------------------------------------------------------------------------------------------

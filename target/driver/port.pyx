@@ -30,6 +30,16 @@ cdef class Port:
     def close(self) -> None:
         self.is_open = False
 
+    @property
+    def can_receive(self) -> bool:
+        """The port (opened) has an RX side."""
+        return self.ops.rx_batch != NULL
+
+    @property
+    def can_transmit(self) -> bool:
+        """The port (opened) has a TX side."""
+        return self.ops.tx_batch != NULL
+
     def stats(self) -> dict[str, int]:
         s = self.ops.stats[0] if self.ops.stats != NULL else self.c_stats
         return {

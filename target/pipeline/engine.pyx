@@ -832,28 +832,38 @@ cdef class Pipeline:
         for k in range(self.n_workers):
             self.workers[k].rng_state = (seed ^ 0x9E3779B97F4A7C15ULL ^ (<uint64_t>k << 32)) or 1
 
-    def take_trace(self) -> list[tuple[int, int, int, int, int]]:
+    def take_trace(self, int worker=-1) -> list[tuple[int, int, int, int, int]]:
+        """The trace records of `worker` (-1: of every worker), taken away. A running worker's
+        records are taken only by its own thread, between its batches."""
         cdef uint32_t k
         cdef worker_t *w
         out = []
-        for n in range(self.n_workers):
+        for n in self._worker_range(worker):
             w = &self.workers[n]
             out += [(w.trace[k].seq, w.trace[k].ev, w.trace[k].a, w.trace[k].b,
                      u128_to_int(w.trace[k].v)) for k in range(w.n_trace)]
             w.n_trace = 0
         return out
 
-    def take_digests(self) -> list[tuple[int, list[int]]]:
+    def take_digests(self, int worker=-1) -> list[tuple[int, list[int]]]:
+        """The digests of `worker` (-1: of every worker), taken away, as take_trace()."""
         cdef uint32_t k
         out = []
         cdef worker_t *w
-        for n in range(self.n_workers):     # a flow is one worker's: its order is kept
+        for n in self._worker_range(worker):  # a flow is one worker's: its order is kept
             w = &self.workers[n]
             for k in range(w.n_digests):
                 out.append((w.digests[k].list_id,
                             [u128_to_int(w.digests[k].vals[m]) for m in range(w.digests[k].nvals)]))
             w.n_digests = 0
         return out
+
+    def _worker_range(self, int worker) -> range:
+        if worker < 0:
+            return range(self.n_workers)
+        if <uint32_t>worker >= self.n_workers:
+            raise IndexError(f"no worker {worker}")
+        return range(worker, worker + 1)
 
     def stats(self) -> dict[str, int]:
         """The engine's own counters: the sum of every worker's."""
@@ -873,8 +883,12 @@ cdef class Pipeline:
             out["digests_dropped"] += w.digests_dropped
         return out
 
-    def process(self, list packets) -> list[tuple[int, bytes]]:
-        """Run (port, frame) pairs through the pipeline; return the transmitted (port, frame)."""
+    def process(self, list packets, uint32_t worker=0) -> list[tuple[int, bytes]]:
+        """Run (port, frame) pairs through the pipeline on `worker` (not running an engine
+        loop meanwhile); return the transmitted (port, frame)."""
+        if worker >= self.n_workers:
+            raise IndexError(f"no worker {worker}")
+        cdef worker_t *wk = &self.workers[worker]
         cdef int n = len(packets), k, nout = 0, max_out = 4 * n + 1024
         cdef int taken = 0, returned = 0   # buffers this call holds: pkts[:taken], outs[returned:nout]
         cdef pkt_t **pkts = <pkt_t **>malloc(max(1, n) * sizeof(pkt_t *))
@@ -893,9 +907,9 @@ cdef class Pipeline:
                 # Checked before a buffer is taken; a refused frame gives back those taken.
                 view = frame
                 port16 = port
-                if <uint32_t>view.shape[0] > self.workers[0].pool.buf_size - PKT_HEADROOM:
+                if <uint32_t>view.shape[0] > wk.pool.buf_size - PKT_HEADROOM:
                     raise ValueError(f"frame of {view.shape[0]} bytes exceeds the buffer size")
-                p = pool_alloc(self.workers[0].pool)
+                p = pool_alloc(wk.pool)
                 if p == NULL:
                     raise MemoryError("packet pool exhausted")
                 pkts[k] = p
@@ -906,7 +920,7 @@ cdef class Pipeline:
                 p.port = port16
             taken = 0                       # run_batch frees or returns every one of them
             with nogil:
-                nout = run_batch(self, &self.workers[0], pkts, n, outs, max_out)
+                nout = run_batch(self, wk, pkts, n, outs, max_out)
             while returned < nout:
                 k = returned
                 returned += 1
@@ -914,12 +928,12 @@ cdef class Pipeline:
                     result.append((outs[k].port, PyBytes_FromStringAndSize(
                         <char *>outs[k].pkt.data, outs[k].pkt.len)))
                 finally:
-                    pool_free(self.workers[0].pool, outs[k].pkt)
+                    pool_free(wk.pool, outs[k].pkt)
         finally:
             for k in range(taken):
-                pool_free(self.workers[0].pool, pkts[k])
+                pool_free(wk.pool, pkts[k])
             for k in range(returned, nout):
-                pool_free(self.workers[0].pool, outs[k].pkt)
+                pool_free(wk.pool, outs[k].pkt)
             free(pkts)
             free(outs)
         return result
