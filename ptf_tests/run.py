@@ -1,12 +1,14 @@
 """Run kvick's PTF suite: veth pairs, kvick on their switch ends, ptf on the others.
 
-    python3 ptf_tests/run.py [--driver af_packet|xdp] [TEST ...]
+    python3 ptf_tests/run.py [--driver af_packet|xdp] [--workers N] [TEST ...]
 
 Creates four veth pairs (ports 1-4), starts `python -m target.cli --no-p4` with one `-i` port
 per pair and CPU port 255, runs ptf once per program (each test pushes its program over
-P4Runtime), then stops kvick and deletes the pairs, whatever happened. Programs come from the
-corpus (p4c's BMv2 JSON and P4Info) except kvick's own (`router`, `mpls_gre`: p4src/NAME.p4),
-compiled by kvick's compiler first. Exit status: 0 when every program's tests passed.
+P4Runtime), then stops kvick and deletes the pairs, whatever happened. With --workers N, kvick
+runs N engine workers and every veth end has N queues (AF_XDP: one per worker). Programs come
+from the corpus (p4c's BMv2 JSON and P4Info) except kvick's own (`router`, `mpls_gre`:
+p4src/NAME.p4), compiled by kvick's compiler first. Exit status: 0 when every program's tests
+passed.
 """
 
 from __future__ import annotations
@@ -64,10 +66,11 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-def start_kvick(switch_ends: dict[int, str], driver: str, address: str) -> subprocess.Popen:
+def start_kvick(switch_ends: dict[int, str], driver: str, address: str,
+                workers: int = 1) -> subprocess.Popen:
     prefix = "xdp:" if driver == "xdp" else ""
     argv = [sys.executable, "-m", "target.cli", "--no-p4", "--cpu-port", str(CPU_PORT),
-            "--grpc-server-addr", address]
+            "--grpc-server-addr", address, "--workers", str(workers)]
     for port, ifname in switch_ends.items():
         argv += ["-i", f"{port}@{prefix}{ifname}"]
     kvick = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -102,6 +105,7 @@ def run_ptf(program: str, modules: list[str], ptf_ends: dict[int, str], address:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", choices=["af_packet", "xdp"], default="af_packet")
+    parser.add_argument("--workers", type=int, default=1, help="kvick's engine workers")
     parser.add_argument("programs", nargs="*", help=f"programs to test (default: all of "
                         f"{', '.join(SUITES)})")
     args = parser.parse_args()
@@ -111,8 +115,9 @@ def main() -> int:
     address = f"127.0.0.1:{free_tcp_port()}"
     failed = []
     with TestBed() as bed, tempfile.TemporaryDirectory(prefix="kvick-ptf-") as workdir:
-        pairs = {port: bed.veth(None) for port in PORTS}
-        kvick = start_kvick({p: here for p, (here, _) in pairs.items()}, args.driver, address)
+        pairs = {port: bed.veth(None, queues=args.workers) for port in PORTS}
+        kvick = start_kvick({p: here for p, (here, _) in pairs.items()}, args.driver, address,
+                            args.workers)
         try:
             for program in args.programs or SUITES:
                 ptf_ends = {p: there for p, (_, there) in pairs.items()}
@@ -125,7 +130,8 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 kvick.kill()
                 kvick.wait()
-    print(f"PTF over {args.driver}: " + (f"FAILED {', '.join(failed)}" if failed else "all passed"))
+    print(f"PTF over {args.driver}, {args.workers} worker(s): "
+          + (f"FAILED {', '.join(failed)}" if failed else "all passed"))
     return 1 if failed else 0
 
 

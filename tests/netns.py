@@ -7,7 +7,8 @@
             s.send(frame)
 
 Names carry the process id and a counter, so parallel runs and leftovers of a killed run never
-collide. Every veth end has one RX and one TX queue (AF_XDP binds a socket to one queue), no
+collide. Every veth end has one RX and one TX queue unless asked for more (AF_XDP binds a
+socket to one queue; an engine with N workers takes N), no
 IPv6 (no router solicitations or DAD chatter on the wire) and no checksum offload on the
 namespace side (frames a namespace's stack sends carry real checksums).
 """
@@ -87,11 +88,14 @@ class TestBed:
         run("ip", "link", "set", "lo", "up", netns=name)
         return name
 
-    def veth(self, netns: str | None = None, *, mtu: int | None = None) -> tuple[str, str]:
-        """A veth pair, both ends up: (end here, end inside `netns` or here when None)."""
+    def veth(self, netns: str | None = None, *, mtu: int | None = None,
+             queues: int = 1) -> tuple[str, str]:
+        """A veth pair, both ends up: (end here, end inside `netns` or here when None), each
+        with `queues` RX and TX queues."""
         here, there = unique_name("s"), unique_name("h")
-        argv = ["ip", "link", "add", here, "numtxqueues", "1", "numrxqueues", "1", "type", "veth",
-                "peer", "name", there, "numtxqueues", "1", "numrxqueues", "1"]
+        q = str(queues)
+        argv = ["ip", "link", "add", here, "numtxqueues", q, "numrxqueues", q, "type", "veth",
+                "peer", "name", there, "numtxqueues", q, "numrxqueues", q]
         if netns is not None:
             argv += ["netns", netns]
         run(*argv)

@@ -25,6 +25,11 @@ def test_flags_before_and_after_the_separator() -> None:
     assert [i.spec for i in interfaces(args)] == ["veth0", "veth2"]
 
 
+def test_workers_default_to_one() -> None:
+    assert parse_switch_args(["--no-p4"]).workers == 1
+    assert parse_switch_args(["--no-p4", "--workers", "2"]).workers == 2
+
+
 def test_use_files_maps_interfaces_to_pcap_pairs() -> None:
     args = parse_switch_args(["--use-files", "0", "-i", "1@s1-eth1", "prog.json"])
     assert [(i.port, i.spec) for i in interfaces(args)] == [
@@ -37,6 +42,8 @@ def test_use_files_maps_interfaces_to_pcap_pairs() -> None:
     (["--no-p4", "--p4info", "x.txtpb"], "--p4info needs"),
     (["--no-p4", "-i", "1@a", "-i", "1@b"], "twice"),
     (["--no-p4", "-i", "255@a", "--cpu-port", "255"], "also an -i port"),
+    (["--no-p4", "--workers", "0"], "--workers must be 1..64"),
+    (["--no-p4", "--workers", "65"], "--workers must be 1..64"),
 ])
 def test_refused_command_lines(argv: list[str], text: str) -> None:
     with pytest.raises(UsageError, match=text):

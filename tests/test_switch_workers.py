@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from scapy.all import IP, UDP, Ether, raw
@@ -20,6 +21,7 @@ from target.driver.memory import QueuePort
 pytestmark = needs_corpus
 
 BASIC = CORPUS / "tutorial_basic" / "tutorial_basic.json"
+REPO = Path(__file__).resolve().parents[1]
 ROUTES = 16
 IN_PORTS = (1, 2)
 OUT_PORTS = (3, 4)
@@ -163,3 +165,59 @@ def test_workers_must_be_a_positive_count():
     for bad in (0, -1, 65):
         with pytest.raises(InvalidArgument):
             Switch(workers=bad)
+
+
+def test_packet_ins_of_both_workers_arrive_in_each_flows_order():
+    sw = Switch(pool_size=8192, buf_size=2304, workers=2, cpu_port=255)
+    sw.load(BASIC)
+    for num in IN_PORTS:
+        sw.add_port(num, QueuePort(1 << 14))
+    for r in range(ROUTES):
+        sw.table_add("MyIngress.ipv4_lpm", [Lpm((10 << 24) | (r << 16), 16)],
+                     "MyIngress.ipv4_forward", [0x0A0000000000 | r, 255])
+    got: list[bytes] = []
+    sw.on_packet_in(got.append)
+    sw.start()
+    try:
+        for seq in range(500):
+            for port in IN_PORTS:
+                assert sw.ports[port].push(frame(seq % ROUTES, port, seq))
+        assert wait_for(lambda: len(got) >= 1000)
+    finally:
+        sw.stop()
+    assert len(got) == 1000
+    assert [sw.pipeline.worker_stats(k)["rx_packets"] for k in range(2)] == [500, 500]
+    for ingress in IN_PORTS:
+        assert [seq_of(f) for f in got if ingress_of(f) == ingress] == list(range(500))
+
+
+def test_digests_of_both_workers_arrive_in_each_flows_order(tmp_path):
+    from target.compiler.driver import compile_file
+
+    source, p4info = compile_file(REPO / "p4src" / "l2_learning.p4")
+    info = tmp_path / "l2.p4info.txtpb"
+    info.write_text(p4info)
+    sw = Switch(pool_size=8192, buf_size=2304, workers=2)
+    sw.load(source, info)
+    for num in (1, 2, 3):
+        sw.add_port(num, QueuePort(1 << 14))
+    sw.mc_group_set(1, [(1, 0), (2, 0), (3, 0)])
+    digests: list[tuple[int, ...]] = []
+    sw.on_digest(lambda name, rows: digests.extend(rows))
+    sw.start()
+    try:
+        for seq in range(300):
+            for port in IN_PORTS:        # an unknown source each time: one digest per frame
+                src = (0x020000000000 | (port << 16) | seq).to_bytes(6, "big")
+                assert sw.ports[port].push(b"\x02\x00\x00\x00\x00\x0b" + src + b"\x88\xb5"
+                                           + bytes(46))
+            time.sleep(0.0005)
+        assert wait_for(lambda: len(digests) >= 600)
+    finally:
+        sw.stop()
+    assert sw.stats()["digests_dropped"] == 0
+    assert len(digests) == 600
+    assert [sw.pipeline.worker_stats(k)["rx_packets"] for k in range(2)] == [300, 300]
+    for port in IN_PORTS:
+        macs = [m & 0xFFFF for m, p in digests if p == port]
+        assert macs == list(range(300))

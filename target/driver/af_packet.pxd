@@ -42,4 +42,7 @@ cdef class AfPacketPort(Port):
     cdef readonly uint32_t tx_frames
     cdef readonly uint32_t retire_ms
     cdef uint64_t kernel_drops          # ring-full drops reported by PACKET_STATISTICS
+    cdef readonly int fanout_id         # PACKET_FANOUT_HASH group of the port's sockets; -1: none
+    cdef bint fanout_lead               # this socket creates the group (worker 0's)
+    cdef AfPacketPort leader            # for a further worker's socket: the one that created it
     cdef void _release(self) noexcept

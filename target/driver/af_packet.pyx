@@ -68,6 +68,9 @@ cdef extern from "<linux/if_packet.h>" nogil:
     int PACKET_QDISC_BYPASS
     int PACKET_IGNORE_OUTGOING
     int TPACKET_V3
+    int PACKET_FANOUT
+    int PACKET_FANOUT_HASH
+    int PACKET_FANOUT_FLAG_UNIQUEID
     int TP_STATUS_KERNEL
     int TP_STATUS_USER
     int TP_STATUS_AVAILABLE
@@ -336,6 +339,7 @@ cdef class AfPacketPort(Port):
         self.state.fd = -1
         self.ifindex = 0
         self.kernel_drops = 0
+        self.fanout_id = -1
 
     def __init__(self, ifname: str, *, block_size: int = 1 << 18, block_count: int = 32,
                  tx_frames: int = 1024, retire_ms: int = 1) -> None:
@@ -355,6 +359,22 @@ cdef class AfPacketPort(Port):
         self.block_count = block_count
         self.tx_frames = tx_frames
         self.retire_ms = retire_ms
+
+    def worker_queues(self, int n) -> list:
+        """Sockets for n - 1 further engine workers (unopened; open them after this port):
+        all n join one PACKET_FANOUT_HASH group, so the kernel hands each flow to one of them
+        (one worker) and each worker transmits through its own socket and ring."""
+        if self.is_open:
+            raise RuntimeError(f"{self.name}: worker queues are made before the port opens")
+        self.fanout_lead = n > 1
+        queues = []
+        for _ in range(n - 1):
+            q = AfPacketPort(self.ifname, block_size=self.block_size,
+                             block_count=self.block_count, tx_frames=self.tx_frames,
+                             retire_ms=self.retire_ms)
+            q.leader = self
+            queues.append(q)
+        return queues
 
     def open(self, PacketPool pool) -> None:
         """Create the socket and its rings, join promiscuous mode, start receiving."""
@@ -407,6 +427,8 @@ cdef class AfPacketPort(Port):
                 self._fail("PACKET_MR_PROMISC")
             if kv_afp_bind(fd, self.ifindex) < 0:
                 self._fail("bind")
+            if self.fanout_lead or self.leader is not None:
+                self._join_fanout()
         except BaseException:
             self._release()
             raise
@@ -421,6 +443,24 @@ cdef class AfPacketPort(Port):
         # after its first frame), exactly when rx_batch has frames.
         self.ops.wait_fd = self.state.fd
 
+    def _join_fanout(self) -> None:
+        """Create the port's PACKET_FANOUT_HASH group (the kernel picks a free id) or join the
+        leader's (bound sockets only)."""
+        cdef int value
+        cdef unsigned int length = sizeof(int)
+        if self.leader is None:
+            value = (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16
+            self._setopt_int(PACKET_FANOUT, value, "PACKET_FANOUT")
+            if getsockopt(self.state.fd, SOL_PACKET, PACKET_FANOUT, &value, &length) < 0:
+                self._fail("PACKET_FANOUT")
+            self.fanout_id = value & 0xFFFF
+            return
+        if self.leader.fanout_id < 0:
+            raise RuntimeError(f"{self.name}: its first socket is not open")
+        self._setopt_int(PACKET_FANOUT, self.leader.fanout_id | (PACKET_FANOUT_HASH << 16),
+                         "PACKET_FANOUT")
+        self.fanout_id = self.leader.fanout_id
+
     cdef void _release(self) noexcept:
         if self.state.ring != NULL:
             munmap(self.state.ring, self.state.ring_len)
@@ -430,6 +470,7 @@ cdef class AfPacketPort(Port):
         self.state.tx_ring = NULL
         self.state.ring_len = 0
         self.state.fd = -1
+        self.fanout_id = -1
         self.state.rx_pkt = NULL
         self.state.rx_left = 0
         self.state.rx_block = 0

@@ -108,6 +108,7 @@ cdef class AfXdpPort(Port):
     cdef xsk_socket *xsk
     cdef readonly str ifname
     cdef readonly int queue
+    cdef readonly bint queue_given      # xdp:IF@Q: this queue only, never one per worker
     cdef readonly uint32_t ring_size
     cdef readonly str mode              # "zero-copy" or "copy", as the kernel reports after bind
     cdef set _bpf_fds                   # BPF descriptors libxdp opened for this socket

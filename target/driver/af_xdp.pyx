@@ -263,6 +263,14 @@ cdef inline bint is_power_of_two(uint64_t v) noexcept:
 SIOCGIFMTU = 0x8921
 
 
+def rx_queue_count(ifname: str) -> int:
+    """The interface's RX queues (0 when it does not exist)."""
+    try:
+        return sum(1 for q in os.listdir(f"/sys/class/net/{ifname}/queues") if q.startswith("rx-"))
+    except OSError:
+        return 0
+
+
 def interface_mtu(ifname: str) -> int:
     """The MTU of `ifname` in the calling thread's network namespace (asked with an ioctl:
     /sys/class/net shows the namespace /sys was mounted in, which a process that entered
@@ -288,9 +296,12 @@ cdef class AfXdpPort(Port):
         self.mode = "closed"
         self._bpf_fds = set()
 
-    def __init__(self, ifname: str, *, queue: int = 0, ring_size: int = 1024) -> None:
+    def __init__(self, ifname: str, *, queue: object = None, ring_size: int = 1024) -> None:
+        # queue None: queue 0, or with several engine workers queues 0..N-1 (worker_queues).
         if not ifname or len(ifname.encode()) >= 16:
             raise ValueError(f"interface name {ifname!r} must be 1..15 bytes")
+        self.queue_given = queue is not None
+        queue = queue or 0
         if queue < 0:
             raise ValueError(f"queue {queue} must be >= 0")
         if not is_power_of_two(ring_size) or ring_size < 64:
@@ -299,6 +310,20 @@ cdef class AfXdpPort(Port):
         self.queue = queue
         self.ring_size = ring_size
         self.name = f"xdp:{ifname}@{queue}"
+
+    def worker_queues(self, int n) -> list:
+        """Sockets on queues 1..n-1 for n - 1 further engine workers (this one is queue 0), so
+        each worker has its own queue (the NIC, or a veth's sender, spreads flows over them);
+        none when the spec named a queue (xdp:IF@Q). Refused when the interface has fewer
+        than n RX queues."""
+        if self.queue_given or n <= 1:
+            return []
+        have = rx_queue_count(self.ifname)
+        if have < n:
+            raise ValueError(f"{self.ifname} has {have} RX queue(s) and {n} workers need one "
+                             f"each (a veth: ip link add ... numrxqueues {n} numtxqueues {n}; "
+                             f"a NIC: ethtool -L {self.ifname} combined {n})")
+        return [AfXdpPort(self.ifname, queue=k, ring_size=self.ring_size) for k in range(1, n)]
 
     def open(self, PacketPool pool) -> None:
         """Register the pool as UMEM, create the socket (loads libxdp's program), fill the ring."""

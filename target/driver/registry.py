@@ -12,7 +12,8 @@ line there. Nothing registers itself on import, and every call returns a fresh d
     intel:PCI[,queues=N][,access=pagemap|vfio][,ring=N]
                               an Intel 82576/I350/82599 NIC driven from user space
     af_packet:IFACE           a Linux interface through PACKET_MMAP rings; a bare IFACE means this
-    xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0)
+    xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0;
+                              with --workers N and no QUEUE, queues 0..N-1, one per worker)
 """
 
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def _open_xdp(argument: str) -> Port:
     ifname, at, queue = argument.partition("@")
     if at and not queue.isdigit():
         raise ValueError(f"xdp takes IFACE or IFACE@QUEUE, got {argument!r}")
-    return AfXdpPort(ifname, queue=int(queue) if at else 0)
+    return AfXdpPort(ifname, queue=int(queue) if at else None)
 
 
 def _open_intel(argument: str) -> Port:
