@@ -317,3 +317,27 @@ def test_registry_builds_memory_ports():
     for bad in ("memory:queue:x", "memory:sink:3", "memory:other"):
         with pytest.raises(ValueError, match="memory takes"):
             open_port(bad)
+
+
+def test_relay_moves_frames_between_two_pools_and_drops_when_full():
+    from target.driver.memory import RelayPort
+
+    sender_pool, owner_pool = PacketPool(64, 2304), PacketPool(64, 2304)
+    relay = RelayPort(capacity=8, max_frame=2048)
+    relay.open(owner_pool)
+    sender = relay.sender()
+    sender.open(sender_pool)
+    source = QueuePort(64)
+    source.open(sender_pool)
+    sink = QueuePort(64)
+    sink.open(owner_pool)
+    frames = [bytes([i]) * (60 + i) for i in range(10)]
+    for f in frames:
+        assert source.push(f)
+    assert pump(source, sender, batch=16) == 10       # the sender's side: its own pool
+    assert relay.pending == 8
+    assert sender.stats()["tx_packets"] == 8 and sender.stats()["tx_dropped"] == 2
+    assert pump(relay, sink, batch=16) == 8           # the owner's side: the owner's pool
+    assert sink.pop_all() == frames[:8]
+    assert relay.stats()["rx_packets"] == 8 and relay.pending == 0
+    assert sender_pool.available == 64 and owner_pool.available == 64
