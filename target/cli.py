@@ -124,6 +124,8 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
 
     if not 1 <= args.workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be 1..{MAX_WORKERS}")
+    if args.workers > 1 and any(name.startswith("intel:") for _, name in args.interface):
+        raise UsageError("the Intel driver runs on one worker only: use --workers 1 with intel: ports")
     ports = [p for p, _ in args.interface]
     if len(set(ports)) != len(ports):
         raise UsageError("a port number is given twice with -i")

@@ -100,6 +100,7 @@ class Switch:
         self._queues: dict[int, list[Any]] = {}      # per port: its queue per worker, or [port]
         self._owners: dict[int, int] = {}            # per port: the worker it was opened for
         self._next_owner = 0
+        self._relay_drops: dict[int, int] = {}      # per port: relay drops of past engine runs
         self._plan: list[Any] = []
         self._disabled_ports: set[int] = set()
         self._loop: Any = None
@@ -843,6 +844,7 @@ class Switch:
         port = self.ports.pop(num)
         self._disabled_ports.discard(num)
         self._owners.pop(num, None)
+        self._relay_drops.pop(num, None)
         for queue in reversed(self._queues.pop(num, [port])):
             queue.close()
 
@@ -856,6 +858,8 @@ class Switch:
             for key, value in queue.stats().items():
                 if key in PER_QUEUE_COUNTERS:
                     total[key] += value
+        total["tx_dropped"] += (self._relay_drops.get(num, 0)
+                                + workers_mod.relay_drops(self._plan).get(num, 0))
         return total
 
     def set_port_enabled(self, num: int, enabled: bool) -> None:
@@ -892,6 +896,8 @@ class Switch:
         if self._loop is not None:
             self._loop.stop()
             self._loop = None
+            for num, dropped in workers_mod.relay_drops(self._plan).items():
+                self._relay_drops[num] = self._relay_drops.get(num, 0) + dropped
             workers_mod.close_plan(self._plan)
             self._plan = []
 

@@ -19,7 +19,7 @@ from target.loop import WorkerPorts
 from target.packet import PacketPool
 
 MAX_WORKERS = 64            # worker contexts a Pipeline can have (DEF MAX_WORKERS, state.pxi)
-RELAY_FRAMES = 4096         # frames a relay ring holds
+RELAY_FRAMES = 1024         # frames a relay ring holds (each slot is a whole buffer)
 
 
 def open_queues(port: Any, pools: list[PacketPool], owner: int) -> list[Any]:
@@ -75,6 +75,17 @@ def plan(queues: dict[int, list[Any]], owners: dict[int, int], pools: list[Packe
             workers[owner].relays.setdefault(num, []).append(relay)
             workers[k].tx[num] = sender
     return workers
+
+
+def relay_drops(workers: list[WorkerPorts]) -> dict[int, int]:
+    """Per port: frames other workers could not hand to its owner (relay ring full), which
+    the port's tx_dropped includes."""
+    drops: dict[int, int] = {}
+    for w in workers:
+        for num, port in w.tx.items():
+            if isinstance(port, RelaySender):
+                drops[num] = drops.get(num, 0) + port.stats()["tx_dropped"]
+    return drops
 
 
 def close_plan(workers: list[WorkerPorts]) -> None:
