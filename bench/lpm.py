@@ -1,9 +1,12 @@
 """IPv4 LPM benchmark: Dir24Lpm on the real 2014 BGP table (512k routes) and a synthetic one.
 
-Reports, per table: add rate, memory, tbl8 groups, lookup rates (Python lookup() calls, the C
-lookup one address at a time, and the prefetching bulk lookup) on random addresses drawn
-uniformly from the routed space, and the delete rate. Lookups are checked against LpmRef on a
-sample first. The last line printed is a JSON object with every figure.
+Reports, per table: add rate, memory, tbl8 groups, the share of /18s tbl18 answers, lookup
+rates (Python lookup() calls, the C lookup one address at a time, and the prefetching bulk
+lookup) on random addresses drawn uniformly from the routed space, and the delete rate. The C
+lookups are measured both ways side by side, runs alternating: "tbl18" is the lookup the
+engine uses (the /18 directory, then tbl24/tbl8), "dir24" is DIR-24-8 alone on the same table
+(the previous lookup). Every way is checked against LpmRef on a sample first. The last line
+printed is a JSON object with every figure.
 
     python bench/lpm.py [--addresses 10000000] [--repeat 5]
 """
@@ -30,6 +33,15 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
+# The lookup ways measured: (figure name, lookup_bulk arguments).
+WAYS = [
+    ("bulk", {"prefetch": True, "tbl18": True}),
+    ("single_c", {"prefetch": False, "tbl18": True}),
+    ("dir24_bulk", {"prefetch": True, "tbl18": False}),
+    ("dir24_single_c", {"prefetch": False, "tbl18": False}),
+]
+
+
 def check_against_reference(table: Dir24Lpm, routes: np.ndarray, addrs: np.ndarray) -> None:
     ref = LpmRef()
     for value, (prefix, length) in enumerate(
@@ -37,9 +49,13 @@ def check_against_reference(table: Dir24Lpm, routes: np.ndarray, addrs: np.ndarr
     ):
         ref.add(prefix, length, value)
     sample = addrs[:200_000]
-    got = np.frombuffer(table.lookup_bulk(sample), dtype=np.int64)
-    if not np.array_equal(got, ref.lookup_bulk(sample)):
-        raise SystemExit("Dir24Lpm disagrees with LpmRef: the figures below would be meaningless")
+    expected = ref.lookup_bulk(sample)
+    for way, kwargs in WAYS:
+        got = np.frombuffer(table.lookup_bulk(sample, **kwargs), dtype=np.int64)
+        if not np.array_equal(got, expected):
+            raise SystemExit(
+                f"Dir24Lpm ({way}) disagrees with LpmRef: the figures below would be meaningless"
+            )
 
 
 def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) -> dict:
@@ -56,16 +72,14 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
     check_against_reference(table, routes, addrs)
     out = np.empty(n_addresses, dtype=np.int64)
 
-    def lookups_per_second(prefetch: bool) -> list[float]:
-        rates = []
-        for _ in range(repeat):
+    # The ways alternate within each round, so that a busy neighbour on a shared machine
+    # slows all of them alike and their ratios stay meaningful.
+    rates: dict[str, list[float]] = {way: [] for way, _ in WAYS}
+    for _ in range(repeat):
+        for way, kwargs in WAYS:
             start = time.perf_counter()
-            table.lookup_bulk(addrs, out, prefetch=prefetch)
-            rates.append(rate(n_addresses, time.perf_counter() - start))
-        return rates
-
-    bulk = lookups_per_second(True)
-    one_by_one = lookups_per_second(False)
+            table.lookup_bulk(addrs, out, **kwargs)
+            rates[way].append(rate(n_addresses, time.perf_counter() - start))
     python_addrs = addrs[:1_000_000].tolist()
     lookup = table.lookup
     start = time.perf_counter()
@@ -79,14 +93,14 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
         "add_routes_per_s": rate(len(routes), add_seconds),
         "memory_bytes": table.memory_bytes,
         "tbl8_groups": table.tbl8_groups_in_use,
+        "tbl18_uniform_share": table.tbl18_uniform / (1 << 18),
         "lookup_addresses": n_addresses,
         "lookup_hit_share": hit_share,
-        "bulk_mlookups_per_s_best": max(bulk) / 1e6,
-        "bulk_mlookups_per_s_median": statistics.median(bulk) / 1e6,
-        "single_c_mlookups_per_s_best": max(one_by_one) / 1e6,
-        "single_c_mlookups_per_s_median": statistics.median(one_by_one) / 1e6,
         "single_python_mlookups_per_s": python_rate / 1e6,
     }
+    for way, _ in WAYS:
+        figures[f"{way}_mlookups_per_s_best"] = max(rates[way]) / 1e6
+        figures[f"{way}_mlookups_per_s_median"] = statistics.median(rates[way]) / 1e6
 
     order = np.random.default_rng(7).permutation(len(routes))
     delete = table.delete
@@ -102,16 +116,18 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
     print(f"  add      {figures['add_routes_per_s'] / 1e6:7.2f} M routes/s (Python add() calls)")
     print(
         f"  memory   {figures['memory_bytes'] / 2**20:7.1f} MiB"
-        f" ({figures['tbl8_groups']:,} tbl8 groups)"
+        f" ({figures['tbl8_groups']:,} tbl8 groups;"
+        f" tbl18 answers {figures['tbl18_uniform_share']:.1%} of the /18s)"
     )
-    print(
-        f"  lookup   bulk {figures['bulk_mlookups_per_s_best']:6.1f} M/s best,"
-        f" {figures['bulk_mlookups_per_s_median']:6.1f} median;"
-        f" one at a time (C) {figures['single_c_mlookups_per_s_best']:6.1f} best,"
-        f" {figures['single_c_mlookups_per_s_median']:6.1f} median;"
-        f" Python lookup() {figures['single_python_mlookups_per_s']:5.2f}"
-        f"  [{n_addresses:,} routed addresses, {hit_share:.1%} hits]"
-    )
+    print(f"  lookup   [{n_addresses:,} routed addresses, {hit_share:.1%} hits; M lookups/s]")
+    for label, prefix in (("tbl18 + DIR-24-8", ""), ("DIR-24-8 alone ", "dir24_")):
+        print(
+            f"    {label}  bulk {figures[prefix + 'bulk_mlookups_per_s_best']:6.1f} best,"
+            f" {figures[prefix + 'bulk_mlookups_per_s_median']:6.1f} median;"
+            f" one at a time (C) {figures[prefix + 'single_c_mlookups_per_s_best']:6.1f} best,"
+            f" {figures[prefix + 'single_c_mlookups_per_s_median']:6.1f} median"
+        )
+    print(f"    Python lookup() {figures['single_python_mlookups_per_s']:5.2f}")
     print(f"  delete   {figures['delete_routes_per_s'] / 1e6:7.2f} M routes/s (random order)")
     return figures
 

@@ -1,4 +1,6 @@
-"""Dir24Lpm (DIR-24-8) against LpmRef: entry-state walks, randomized tables, the real BGP table."""
+"""Dir24Lpm (tbl18 + DIR-24-8) against LpmRef: entry-state walks, randomized tables, the real
+BGP table. Every comparison runs all four lookup paths: with tbl18 and without (tbl24/tbl8 alone),
+bulk (prefetching) and one address at a time."""
 
 from __future__ import annotations
 
@@ -26,15 +28,25 @@ def mask(length: int) -> int:
 
 
 def boundary_addresses(prefixes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """First and last address of every prefix, and the addresses just outside both ends."""
+    """First and last address of every prefix, and the addresses just outside both ends; and
+    the first and last address of the /18 (one tbl18 entry) around each of those."""
     first = prefixes.astype(np.int64)
     last = first + (np.int64(1) << (32 - lengths.astype(np.int64))) - 1
     edges = np.concatenate([first, last, first - 1, last + 1])
-    return edges[(edges >= 0) & (edges <= 0xFFFFFFFF)].astype(np.uint32)
+    edges = edges[(edges >= 0) & (edges <= 0xFFFFFFFF)]
+    slash18 = edges & ~np.int64(0x3FFF)
+    return np.concatenate([edges, slash18, slash18 | 0x3FFF]).astype(np.uint32)
 
 
 def assert_same_lookups(fast: Dir24Lpm, ref: LpmRef, addrs: np.ndarray) -> None:
-    assert_same_results(addrs, fast.lookup_bulk(addrs), ref.lookup_bulk(addrs))
+    expected = ref.lookup_bulk(addrs)
+    if isinstance(fast, LpmRef):
+        assert_same_results(addrs, fast.lookup_bulk(addrs), expected)
+        return
+    for tbl18 in (True, False):
+        for prefetch in (True, False):
+            assert_same_results(addrs, fast.lookup_bulk(addrs, prefetch=prefetch, tbl18=tbl18),
+                                expected)
 
 
 def assert_same_results(addrs: np.ndarray, results, expected: np.ndarray) -> None:
@@ -300,6 +312,73 @@ class TestDir24Entries:
         assert Dir24Lpm().memory_bytes >= 64 << 20
 
 
+class TestTbl18:
+    """The /18 directory: uniform /18s answered from tbl18, the rest sent to tbl24, through
+    every kind of update."""
+
+    @staticmethod
+    def check(t: Dir24Lpm, expected: dict[str, int]) -> None:
+        for text, value in expected.items():
+            addrs = np.array([ip(text)] * 80, dtype=np.uint32)  # long enough to prefetch
+            assert t.lookup(ip(text)) == value, text
+            assert t.lookup(ip(text), tbl18=False) == value, text
+            got = np.frombuffer(t.lookup_bulk(addrs), dtype=np.int64)
+            assert got.tolist() == [value] * 80, text
+
+    def test_a_slash18_turns_uniform_and_back_through_every_update(self) -> None:
+        t = Dir24Lpm()
+        every = 1 << 18
+        assert t.tbl18_uniform == every
+        t.add(ip("10.0.0.0"), 16, 1)            # uniform /18s: tbl18 answers
+        self.check(t, {"10.0.0.1": 1, "10.0.63.255": 1, "10.0.64.0": 1})
+        assert t.tbl18_uniform == every
+        t.add(ip("10.0.5.0"), 24, 2)            # 10.0.0.0/18 no longer uniform
+        self.check(t, {"10.0.5.7": 2, "10.0.4.255": 1, "10.0.6.0": 1, "10.0.64.0": 1})
+        assert t.tbl18_uniform == every - 1
+        t.add(ip("10.0.5.128"), 25, 3)          # extended tbl24 entry inside it
+        self.check(t, {"10.0.5.200": 3, "10.0.5.7": 2, "10.0.0.0": 1})
+        t.delete(ip("10.0.5.0"), 24)            # the group stays for the /25
+        self.check(t, {"10.0.5.200": 3, "10.0.5.7": 1})
+        t.delete(ip("10.0.5.128"), 25)          # group released: the /18 is uniform again
+        self.check(t, {"10.0.5.200": 1, "10.0.5.7": 1, "10.0.63.255": 1})
+        assert t.tbl18_uniform == every
+        t.add(ip("10.0.0.0"), 16, 4)            # new value for a uniform /18
+        self.check(t, {"10.0.5.200": 4, "10.0.200.1": 4})
+        t.add(ip("10.0.64.0"), 18, 5)           # a rule of exactly one tbl18 entry
+        self.check(t, {"10.0.64.0": 5, "10.0.127.255": 5, "10.0.128.0": 4, "10.0.63.255": 4})
+        t.delete(ip("10.0.64.0"), 18)
+        self.check(t, {"10.0.64.0": 4, "10.0.127.255": 4})
+        t.add(ip("10.0.0.0"), 25, 6)            # a long rule in a fresh group (add_long)
+        self.check(t, {"10.0.0.1": 6, "10.0.0.128": 4, "10.0.1.0": 4})
+        t.delete(ip("10.0.0.0"), 16)
+        self.check(t, {"10.0.0.1": 6, "10.0.0.128": -1, "10.0.200.1": -1})
+        t.delete(ip("10.0.0.0"), 25)
+        self.check(t, {"10.0.0.1": -1, "10.0.0.128": -1})
+
+    def test_same_value_from_rules_of_different_lengths(self) -> None:
+        # Entries of two rules with one value differ in their depth: the /18 is not uniform,
+        # and deleting the longer rule must reach its entries through tbl24.
+        t = Dir24Lpm()
+        t.add(ip("10.0.0.0"), 16, 9)
+        t.add(ip("10.0.0.0"), 20, 9)
+        t.add(ip("10.0.16.0"), 20, 8)
+        self.check(t, {"10.0.0.1": 9, "10.0.16.1": 8, "10.0.32.1": 9})
+        t.delete(ip("10.0.0.0"), 20)
+        t.delete(ip("10.0.16.0"), 20)
+        self.check(t, {"10.0.0.1": 9, "10.0.16.1": 9, "10.0.32.1": 9})
+        t.delete(ip("10.0.0.0"), 16)
+        self.check(t, {"10.0.0.1": -1, "10.0.16.1": -1})
+
+    def test_clear_empties_tbl18(self) -> None:
+        t = Dir24Lpm()
+        t.add(0, 0, 3)
+        t.add(ip("10.0.5.0"), 24, 2)
+        t.clear()
+        self.check(t, {"1.2.3.4": -1, "10.0.5.1": -1})
+        t.add(ip("10.0.5.0"), 24, 2)
+        self.check(t, {"1.2.3.4": -1, "10.0.5.1": 2, "10.0.6.1": -1})
+
+
 def random_rules(rng: np.random.Generator, n: int) -> list[tuple[int, int, int]]:
     """Rules of every length 0..32; half of them packed into two /20s so that they nest,
     share tbl8 groups and cover each other. Lengths under /12 are rarer (each rewrites at
@@ -421,11 +500,11 @@ def test_real_internet_table_matches_reference(real_table: np.ndarray) -> None:
             rib.random_routed_addresses(real_table, 1_000_000, seed=11),
         ]
     )
-    expected = ref.lookup_bulk(probes)
-    assert_same_results(probes, fast.lookup_bulk(probes), expected)
-    assert_same_results(probes, fast.lookup_bulk(probes, prefetch=False), expected)
+    assert_same_lookups(fast, ref, probes)
     sample = probes[:: len(probes) // 5000].tolist()
-    assert [fast.lookup(a) for a in sample] == [ref.lookup(a) for a in sample]
+    expected = [ref.lookup(a) for a in sample]
+    assert [fast.lookup(a) for a in sample] == expected
+    assert [fast.lookup(a, tbl18=False) for a in sample] == expected
     # Withdraw a third of the table: the rest must fall back exactly as the reference does.
     withdrawn = real_table[np.random.default_rng(3).permutation(len(real_table))[::3]]
     for prefix, length in zip(

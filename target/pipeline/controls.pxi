@@ -83,7 +83,7 @@ cdef inline void table_prefetch(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti
     """Start loading the memory a lookup in table ti will touch first."""
     cdef table_t *t = &pl.tables[ti]
     if t.kind == TBL_LPM24:
-        kv_prefetch(&(<dir24_t *>t.matcher).tbl24[lpm24_key(pl, wk, x, t) >> 8])
+        dir24_prefetch(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
 
 
 cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:

@@ -1,5 +1,5 @@
 # cython: language_level=3, annotation_typing=False
-"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl24/tbl8 updates, lookups.
+"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl18/tbl24/tbl8 updates, lookups.
 
 The entry layout and the concurrency rules are documented in lpm_dir24.pxd, beside the struct.
 """
@@ -36,10 +36,15 @@ cdef size_t HUGE_PAGE = 2 << 20
 cdef size_t GROUP_BYTES = DIR24_GROUP_ENTRIES * sizeof(uint32_t)
 # Groups committed at a time: 2 MiB, one transparent huge page.
 cdef uint32_t COMMIT_GROUPS = <uint32_t>((2 << 20) // (DIR24_GROUP_ENTRIES * 4))
-# Lookups between prefetching an address's tbl24 entry and reading it: enough to cover a DRAM
-# miss. On the project's 2-core machine 16 was ~7 % slower than 32, and 32..128 were within
-# a few percent of each other (bench/lpm.py, real table, random routed addresses).
+# DIR-24-8 alone (tbl24_lookup_bulk): lookups between prefetching an address's tbl24 entry and
+# reading it: enough to cover a DRAM miss. On the project's 2-core machine 16 was ~7 % slower
+# than 32, and 32..128 were within a few percent of each other (bench/lpm.py, real table,
+# random routed addresses).
 cdef uint32_t BULK_PREFETCH_AHEAD = 64
+cdef enum:
+    # With tbl18: tbl24 entries are prefetched this many lookups ahead, tbl18 entries twice as
+    # far (a power of two: a ring of this many chosen entries).
+    BULK_HALF = 32
 
 
 class Tbl8PoolExhausted(MemoryError):
@@ -222,6 +227,26 @@ cdef inline uint32_t *group_entries(const dir24_t *t, uint32_t tbl24_entry) noex
     return t.tbl8 + (<size_t>(tbl24_entry & DIR24_VALUE_MASK) << 8)
 
 
+cdef void refresh_tbl18(dir24_t *t, uint32_t first24, uint32_t n24) noexcept nogil:
+    """Re-derive the tbl18 entries of the /18s holding tbl24 entries first24 .. first24+n24-1,
+    after those changed (so a reader that sees a new tbl18 entry finds tbl24 up to date)."""
+    cdef uint32_t j, k, e, summary
+    cdef const uint32_t *run
+    for j in range(first24 // DIR24_TBL18_SPAN, (first24 + n24 - 1) // DIR24_TBL18_SPAN + 1):
+        run = &t.tbl24[<size_t>j * DIR24_TBL18_SPAN]
+        e = run[0]
+        summary = e
+        if e & DIR24_EXTENDED:
+            summary = DIR24_EXTENDED
+        else:
+            for k in range(1, <uint32_t>DIR24_TBL18_SPAN):
+                if run[k] != e:
+                    summary = DIR24_EXTENDED
+                    break
+        if t.tbl18[j] != summary:
+            kv_dir24_publish(&t.tbl18[j], summary)
+
+
 cdef void add_short(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexcept nogil:
     """Write a rule of length <= 24: a run of tbl24 entries, descending into their groups."""
     cdef uint32_t first = prefix >> 8
@@ -237,6 +262,7 @@ cdef void add_short(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noex
                     kv_dir24_store(&group[j], entry)
         elif entry_yields_to(e, depth):
             kv_dir24_store(&t.tbl24[i], entry)
+    refresh_tbl18(t, first, n)
 
 
 cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexcept nogil:
@@ -264,6 +290,7 @@ cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexce
     for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
         kv_dir24_store(&group[j], entry if first <= j < first + n else inherited)
     kv_dir24_publish(&t.tbl24[i], <uint32_t>g | DIR24_VALID | DIR24_EXTENDED)
+    refresh_tbl18(t, i, 1)
     return DIR24_OK
 
 
@@ -283,6 +310,7 @@ cdef void delete_short(dir24_t *t, uint32_t prefix, int depth,
                     kv_dir24_store(&group[j], replacement)
         elif entry_owned_by(e, depth):
             kv_dir24_store(&t.tbl24[i], replacement)
+    refresh_tbl18(t, first, n)
 
 
 cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replacement) noexcept nogil:
@@ -302,6 +330,7 @@ cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replaceme
     # Only the /24's own answer is left, in all 256 entries: it goes back into tbl24.
     kv_dir24_publish(&t.tbl24[i], group[0])
     tbl8_release(t, e24 & DIR24_VALUE_MASK)
+    refresh_tbl18(t, i, 1)
 
 
 cdef int dir24_add(dir24_t *t, uint32_t prefix, int depth, uint32_t value) noexcept nogil:
@@ -368,6 +397,9 @@ cdef int64_t dir24_get(const dir24_t *t, uint32_t prefix, int depth) noexcept no
 cdef void dir24_clear(dir24_t *t) noexcept nogil:
     cdef uint32_t i
     cdef int d
+    for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
+        if t.tbl18[i]:
+            kv_dir24_store(&t.tbl18[i], 0)
     for i in range(<uint32_t>DIR24_TBL24_ENTRIES):
         # Reading untouched pages costs no memory; writing only non-misses keeps it that way.
         if t.tbl24[i]:
@@ -389,19 +421,43 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
 # ---------------------------------------------------------------------------------------------
 # Lookups.
 
+cdef inline int64_t finish_lookup(const dir24_t *t, const uint32_t *first,
+                                  uint32_t addr) noexcept nogil:
+    """dir24_lookup from the entry dir24_first_miss chose for addr."""
+    cdef uint32_t e = kv_dir24_load(first)
+    if e & DIR24_EXTENDED:
+        e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
+    return <int64_t>(e & DIR24_VALUE_MASK) | (<int64_t>((e & DIR24_VALID) >> 24) - 1)
+
+
 cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil:
-    # Random addresses miss the caches in tbl24 (64 MiB): prefetching the entries of addresses
-    # further ahead keeps many misses in flight instead of one at a time.
+    # Three stages: the tbl18 entry of the address BULK_PREFETCH_AHEAD ahead is prefetched
+    # (normally an L2 hit); half as far ahead, it is read and the entry the lookup will need
+    # (that tbl18 entry itself, or the tbl24 entry) is prefetched and remembered; then the
+    # lookup reads the remembered entry: no branch on whether tbl18 answered (27 % of the
+    # real table's addresses need tbl24, at random).
+    cdef const uint32_t *chosen[BULK_HALF]
     cdef int i
-    cdef int ahead = n if n < <int>BULK_PREFETCH_AHEAD else <int>BULK_PREFETCH_AHEAD
-    for i in range(ahead):
-        kv_dir24_prefetch(&t.tbl24[addrs[i] >> 8])
-    for i in range(n - ahead):
-        kv_dir24_prefetch(&t.tbl24[addrs[i + ahead] >> 8])
-        out[i] = dir24_lookup(t, addrs[i])
-    for i in range(n - ahead, n):
-        out[i] = dir24_lookup(t, addrs[i])
+    if n < 2 * BULK_HALF:
+        lookup_one_by_one(t, addrs, out, n)
+        return
+    for i in range(2 * BULK_HALF):
+        kv_dir24_prefetch(&t.tbl18[addrs[i] >> 14])
+    for i in range(BULK_HALF):
+        chosen[i] = dir24_first_miss(t, addrs[i])
+        kv_dir24_prefetch(chosen[i])
+    for i in range(n - 2 * BULK_HALF):
+        kv_dir24_prefetch(&t.tbl18[addrs[i + 2 * BULK_HALF] >> 14])
+        out[i] = finish_lookup(t, chosen[i % BULK_HALF], addrs[i])
+        chosen[i % BULK_HALF] = dir24_first_miss(t, addrs[i + BULK_HALF])
+        kv_dir24_prefetch(chosen[i % BULK_HALF])
+    for i in range(n - 2 * BULK_HALF, n - BULK_HALF):
+        out[i] = finish_lookup(t, chosen[i % BULK_HALF], addrs[i])
+        chosen[i % BULK_HALF] = dir24_first_miss(t, addrs[i + BULK_HALF])
+        kv_dir24_prefetch(chosen[i % BULK_HALF])
+    for i in range(n - BULK_HALF, n):
+        out[i] = finish_lookup(t, chosen[i % BULK_HALF], addrs[i])
 
 
 cdef void lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
@@ -409,6 +465,28 @@ cdef void lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *ou
     cdef int i
     for i in range(n):
         out[i] = dir24_lookup(t, addrs[i])
+
+
+cdef void tbl24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                            int n) noexcept nogil:
+    # DIR-24-8 alone. Random addresses miss the caches in tbl24 (64 MiB): prefetching the
+    # entries of addresses further ahead keeps many misses in flight instead of one at a time.
+    cdef int i
+    cdef int ahead = n if n < <int>BULK_PREFETCH_AHEAD else <int>BULK_PREFETCH_AHEAD
+    for i in range(ahead):
+        kv_dir24_prefetch(&t.tbl24[addrs[i] >> 8])
+    for i in range(n - ahead):
+        kv_dir24_prefetch(&t.tbl24[addrs[i + ahead] >> 8])
+        out[i] = dir24_lookup_tbl24(t, addrs[i])
+    for i in range(n - ahead, n):
+        out[i] = dir24_lookup_tbl24(t, addrs[i])
+
+
+cdef void tbl24_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                                  int n) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        out[i] = dir24_lookup_tbl24(t, addrs[i])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,6 +534,14 @@ cdef class Dir24Lpm:
             raise MemoryError("cannot allocate the LPM table header")
         self.c.tbl8_limbo = -1
         self.c.tbl8_limit = max_tbl8_groups
+        # tbl18 (1 MiB) gets a whole 2 MiB huge page; written first, so that the kernel backs
+        # it with one (a read first would map the shared zero page, and the next write would
+        # split it into 4 KiB pages).
+        self.c.tbl18_map_bytes = HUGE_PAGE
+        self.c.tbl18 = <uint32_t *>map_aligned(self.c.tbl18_map_bytes, PROT_READ | PROT_WRITE)
+        if self.c.tbl18 == NULL:
+            raise MemoryError(f"cannot map tbl18 (1 MiB): {strerror(errno).decode()}")
+        kv_dir24_store(self.c.tbl18, 0)
         self.c.tbl24_map_bytes = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
         self.c.tbl24 = <uint32_t *>map_aligned(self.c.tbl24_map_bytes, PROT_READ | PROT_WRITE)
         if self.c.tbl24 == NULL:
@@ -474,6 +560,8 @@ cdef class Dir24Lpm:
         cdef int d
         if self.c == NULL:
             return
+        if self.c.tbl18 != NULL:
+            munmap(self.c.tbl18, self.c.tbl18_map_bytes)
         if self.c.tbl24 != NULL:
             munmap(self.c.tbl24, self.c.tbl24_map_bytes)
         if self.c.tbl8 != NULL:
@@ -515,19 +603,23 @@ cdef class Dir24Lpm:
             return None
         return slot.value & DIR24_VALUE_MASK
 
-    def lookup(self, addr: int) -> int:
-        """The value of the longest prefix containing addr, -1 if none."""
+    def lookup(self, addr: int, tbl18: bool = True) -> int:
+        """The value of the longest prefix containing addr, -1 if none. tbl18=False answers
+        from tbl24/tbl8 alone (the same result; for comparisons)."""
         addr = index(addr)
         if not 0 <= addr <= 0xFFFFFFFF:
             raise ValueError(f"address {addr:#x} is not a 32-bit address")
+        if not tbl18:
+            return dir24_lookup_tbl24(self.c, <uint32_t>addr)
         return dir24_lookup(self.c, <uint32_t>addr)
 
-    def lookup_bulk(self, addrs, out=None, prefetch: bool = True):
+    def lookup_bulk(self, addrs, out=None, prefetch: bool = True, tbl18: bool = True):
         """Look up every address of addrs (a uint32 buffer such as array('I') or a numpy uint32
         array, or any iterable of ints). Returns out, or a new array('q'), with -1 for misses.
 
-        prefetch=False runs dir24_lookup once per address with no prefetching, as a caller that
-        looks up one address at a time would (benchmarks compare the two)."""
+        prefetch=False runs the single-address lookup once per address with no prefetching, as
+        a caller that looks up one address at a time would (benchmarks compare the two).
+        tbl18=False looks up as DIR-24-8 alone does, in tbl24/tbl8 (benchmarks compare)."""
         cdef const uint32_t[::1] keys
         cdef int64_t[::1] results
         try:
@@ -543,13 +635,18 @@ cdef class Dir24Lpm:
         cdef Py_ssize_t done = 0
         cdef int chunk
         cdef bint bulk = prefetch
+        cdef bint directory = tbl18
         with nogil:
             while done < n:
                 chunk = <int>min(n - done, 1 << 30)
-                if bulk:
+                if directory and bulk:
                     dir24_lookup_bulk(self.c, &keys[done], &results[done], chunk)
-                else:
+                elif directory:
                     lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
+                elif bulk:
+                    tbl24_lookup_bulk(self.c, &keys[done], &results[done], chunk)
+                else:
+                    tbl24_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
                 done += chunk
         return out
 
@@ -562,13 +659,23 @@ cdef class Dir24Lpm:
 
     @property
     def memory_bytes(self) -> int:
-        """Bytes of memory the table holds: tbl24, committed tbl8 groups and the rules table."""
-        cdef size_t total = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
+        """Bytes of memory the table holds: tbl18, tbl24, committed tbl8 groups and the rules
+        table."""
+        cdef size_t total = (DIR24_TBL18_ENTRIES + DIR24_TBL24_ENTRIES) * sizeof(uint32_t)
         total += <size_t>self.c.tbl8_committed * (GROUP_BYTES + sizeof(uint32_t))
         cdef int d
         for d in range(DIR24_MAX_DEPTH + 1):
             total += <size_t>self.c.rules[d].capacity * sizeof(dir24_rule_t)
         return total + sizeof(dir24_t)
+
+    @property
+    def tbl18_uniform(self) -> int:
+        """/18s whose tbl18 entry answers for the whole /18 (a value or a miss) without tbl24."""
+        cdef uint32_t i
+        cdef uint32_t count = 0
+        for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
+            count += not (self.c.tbl18[i] & DIR24_EXTENDED)
+        return count
 
     @property
     def tbl8_groups_in_use(self) -> int:
