@@ -52,12 +52,16 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--load-modules LIST": (WARNS, "BMv2 C++ extern modules cannot be loaded by kvick"),
     "--grpc-server-addr ADDR": (WORKS, "P4Runtime and gNMI address"),
     "--cpu-port N": (WORKS, "P4Runtime packet-in/out port"),
-    "--drop-port N": (WARNS, "kvick's drop port is 511; another value is ignored"),
+    "--drop-port N": (WORKS, "the egress_spec that drops (and mark_to_drop writes); 0-511, "
+                             "default 511; no port may have that number"),
     "--dp-grpc-server-addr ADDR": (WARNS, "BMv2's dataplane gRPC service is not served"),
-    "--priority-queues N": (WARNS, "kvick has one queue per port; ignored"),
-    "--max-mc-groups N": (WARNS, "kvick's multicast tables have their own bounds"),
-    "--max-l1-entries N": (WARNS, "kvick's multicast tables have their own bounds"),
-    "--max-l2-entries N": (WARNS, "kvick's multicast tables have their own bounds"),
+    "--priority-queues N": (WORKS, "N (1-8) strict-priority queues per port chosen by "
+                                   "standard_metadata.priority (qid tells it); a batch's packets "
+                                   "for one port leave highest priority first"),
+    "--max-mc-groups N": (WORKS, "more multicast groups are refused (RESOURCE_EXHAUSTED); "
+                                 "no bound unless given"),
+    "--max-l1-entries N": (WORKS, "bounds the PRE's nodes (one per replication id of a group)"),
+    "--max-l2-entries N": (WORKS, "bounds the PRE's nodes (one per replication id of a group)"),
     "--disable-swap": (WORKS, "accepted; kvick always swaps a new pipeline in whole"),
 }
 
@@ -103,9 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, kind in (("--thrift-port", int), ("--packet-in", str), ("--nanolog", str),
                        ("--notifications-addr", str), ("--debugger-addr", str),
                        ("--restore-state", str), ("--load-modules", str),
-                       ("--dp-grpc-server-addr", str), ("--max-mc-groups", int),
-                       ("--max-l1-entries", int), ("--max-l2-entries", int)):
+                       ("--dp-grpc-server-addr", str)):
         add(flag, type=kind, help=argparse.SUPPRESS)
+    add("--max-mc-groups", type=int, metavar="N", help="at most N multicast groups")
+    add("--max-l1-entries", type=int, metavar="N", help="at most N multicast nodes (L1)")
+    add("--max-l2-entries", type=int, metavar="N", help="at most N multicast nodes (L2)")
     add("--debugger", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -177,17 +183,28 @@ def check(args: argparse.Namespace) -> list[str]:
         "load_modules": "kvick cannot load BMv2 C++ modules; --load-modules ignored",
         "dp_grpc_server_addr": "kvick does not serve BMv2's dataplane gRPC service; "
                                "--dp-grpc-server-addr ignored",
-        "max_mc_groups": "kvick's multicast tables have their own bounds; --max-mc-groups ignored",
-        "max_l1_entries": "kvick's multicast tables have their own bounds; --max-l1-entries ignored",
-        "max_l2_entries": "kvick's multicast tables have their own bounds; --max-l2-entries ignored",
-        "priority_queues": "kvick has one queue per port; --priority-queues ignored",
     }
-    if args.drop_port is not None and args.drop_port != 511:
-        warnings.append(f"kvick's drop port is 511; --drop-port {args.drop_port} ignored")
     for attr, text in notes.items():
         if getattr(args, attr) not in (None, False):
             warnings.append(text)
     return warnings
+
+
+def switch_settings(args: argparse.Namespace) -> dict[str, int]:
+    """The Switch's simple_switch settings from --drop-port and --priority-queues."""
+    settings = {}
+    if args.drop_port is not None:
+        settings["drop_port"] = args.drop_port
+    if args.priority_queues is not None:
+        settings["priority_queues"] = args.priority_queues
+    return settings
+
+
+def apply_limits(args: argparse.Namespace, switch: Any) -> None:
+    """--max-mc-groups / --max-l1-entries / --max-l2-entries onto the switch's PRE."""
+    switch.max_mc_groups = args.max_mc_groups
+    switch.max_l1_entries = args.max_l1_entries
+    switch.max_l2_entries = args.max_l2_entries
 
 
 def effective_level(args: argparse.Namespace) -> str:

@@ -163,9 +163,10 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
                         device_id=args.device_id, busy_poll=args.busy_poll,
-                        workers=args.workers)
+                        workers=args.workers, **bmv2_options.switch_settings(args))
     except TargetError as err:
         raise InputError(str(err)) from None
+    bmv2_options.apply_limits(args, switch)
     packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)
     program = p4info = None
     if args.program is not None:

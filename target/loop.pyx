@@ -54,8 +54,10 @@ cdef extern from "<sys/eventfd.h>" nogil:
 
 
 cdef struct out_t:
+    # The same layout as the engine's out_t (target/pipeline/state.pxi).
     pkt_t *pkt
     uint32_t port
+    uint32_t priority           # the engine's egress queue; transmit order already follows it
 
 ctypedef int (*batch_fn_t)(void *pipeline, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil
 

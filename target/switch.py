@@ -54,7 +54,8 @@ class Switch:
     def __init__(self, *, batch_size: int = 256, cpu_port: int | None = None, device_id: int = 0,
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
                  pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off",
-                 workers: int = 1):
+                 workers: int = 1, drop_port: int = constants.V1_DEFAULT_DROP_PORT,
+                 priority_queues: int = 1):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
         `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
@@ -63,14 +64,27 @@ class Switch:
         returns, "off" never.
         `workers`: engine threads, each with its own pool (the first is `pool`) and its share
         of the ports' RX queues (target/workers.py).
+        `drop_port`, `priority_queues`: simple_switch's --drop-port (the egress_spec that drops,
+        which mark_to_drop writes; no port may have that number) and --priority-queues (strict
+        priority queues per egress port, chosen by standard_metadata.priority).
         """
         if native not in native_build.MODES:
             raise InvalidArgument(f"native must be one of {', '.join(native_build.MODES)}, "
                                   f"not {native!r}")
         self.native = native
         self._native_thread: threading.Thread | None = None
+        check_int("drop port", drop_port, 0, MAX_PORT)
+        check_int("priority queues", priority_queues, 1, constants.V1_MAX_PRIORITY_QUEUES)
+        self.drop_port = drop_port
+        self.priority_queues = priority_queues
+        # simple_switch_grpc's --max-mc-groups / --max-l1-entries / --max-l2-entries: None is
+        # no bound but the group id's. BMv2's PRE holds one L1 and one L2 entry per node, and
+        # its P4Runtime layer makes one node per replication id of a group.
+        self.max_mc_groups: int | None = None
+        self.max_l1_entries: int | None = None
+        self.max_l2_entries: int | None = None
         if cpu_port is not None:
-            check_int("CPU port", cpu_port, 0, MAX_PORT)
+            self._check_port("CPU port", cpu_port)
         check_int("batch size", batch_size, 1, MAX_U32)
         check_int("workers", workers, 1, MAX_WORKERS)
         self.batch_size = batch_size
@@ -114,6 +128,8 @@ class Switch:
         for pool in self._pools[1:]:
             pipeline.add_worker(pool)
         pipeline.cpu_port = -1 if self.cpu_port is None else self.cpu_port
+        pipeline.drop_port = self.drop_port
+        pipeline.priority_queues = self.priority_queues
         self._native_thread = native_build.start(pipeline, self.native, "the program")
         tables = {}
         for i, t in enumerate(compiled.tables):
@@ -569,11 +585,24 @@ class Switch:
     def mc_group_set(self, group_id: int, replicas: list[tuple[int, int]]) -> None:
         """Create or replace a multicast group; a refused group changes nothing."""
         check_int("multicast group id", group_id, 1, MAX_MC_GROUP)
-        nodes = _replicas(f"multicast group {group_id}", replicas)
+        nodes = _replicas(f"multicast group {group_id}", replicas, self._check_port)
+        self._check_mc_room(group_id, nodes)
         with self._engine_write(required=False) as pl:
             if pl is not None:
                 pl.mc_group_set(group_id, nodes)
             self._mc[group_id] = nodes
+
+    def _check_mc_room(self, group_id: int, nodes: list[tuple[int, int]]) -> None:
+        """Refuse a group beyond the PRE's bounds, in BMv2's words (simple_pre.cpp)."""
+        others = {g: v for g, v in self._mc.items() if g != group_id}
+        if self.max_mc_groups is not None and len(others) >= self.max_mc_groups:
+            raise ResourceExhausted(f"mgrp create failed, mgid table full "
+                                    f"({self.max_mc_groups} groups)")
+        used = sum(len({rid for _, rid in v}) for v in others.values())
+        for level, bound in (("l1", self.max_l1_entries), ("l2", self.max_l2_entries)):
+            if bound is not None and used + len({rid for _, rid in nodes}) > bound:
+                raise ResourceExhausted(f"node create failed, {level} table full "
+                                        f"({bound} entries)")
 
     def mc_group_delete(self, group_id: int) -> None:
         with self._engine_write(required=False) as pl:
@@ -598,7 +627,7 @@ class Switch:
         check_int(f"clone session {session_id}: class of service", class_of_service, 0,
                   MAX_U32)
         check_int(f"clone session {session_id}: packet length", packet_length_bytes, 0, MAX_U32)
-        nodes = _replicas(f"clone session {session_id}", replicas)
+        nodes = _replicas(f"clone session {session_id}", replicas, self._check_port)
         with self._engine_write(required=False) as pl:
             if pl is not None:
                 pl.clone_session_set(session_id, nodes, class_of_service, packet_length_bytes)
@@ -760,8 +789,14 @@ class Switch:
                 result.append((port, frame))
         return result
 
+    def _check_port(self, what: str, port: Any) -> None:
+        """A port number the engine can carry: 9 bits, and not the drop port."""
+        check_int(what, port, 0, MAX_PORT)
+        if port == self.drop_port:
+            raise InvalidArgument(f"{what} {port} is the drop port (simple_switch's --drop-port)")
+
     def _check_packet(self, what: str, port: Any, frame: Any) -> None:
-        check_int(f"{what}: port", port, 0, MAX_PORT)
+        self._check_port(f"{what}: port", port)
         if not isinstance(frame, (bytes, bytearray)):
             raise InvalidArgument(f"{what}: frame is {type(frame).__name__}, not bytes")
         if len(frame) > self.pool.max_frame:
@@ -825,7 +860,7 @@ class Switch:
 
     # ------------------------------------------------------------------ ports and loop
     def add_port(self, num: int, port: Any) -> None:
-        check_int("port number", num, 0, MAX_PORT)
+        self._check_port("port number", num)
         if num in self.ports:
             raise AlreadyExists(f"port {num} exists")
         if self.workers > 1 and type(port).__name__ == "IntelPort":
@@ -1112,10 +1147,10 @@ class Switch:
         return self._table(table).ids()
 
 
-# Port numbers are v1model's 9-bit egress_spec, less 511 (the drop port): the same bound for
-# attached ports, the CPU port, packets given to process() and replica ports, so that no port
-# reaches the engine's narrower or wider slots cut to another one.
-MAX_PORT = constants.V1_DROP_PORT - 1
+# Port numbers are v1model's 9-bit egress_spec, less the drop port (Switch._check_port): the
+# same bound for attached ports, the CPU port, packets given to process() and replica ports, so
+# that no port reaches the engine's narrower or wider slots cut to another one.
+MAX_PORT = 511
 MAX_MC_GROUP = 65535         # the engine indexes groups by 16 bits
 MAX_CLONE_SESSION = 32767    # and clone sessions by 15
 MAX_INSTANCE = 65535         # v1model's egress_rid
@@ -1134,7 +1169,8 @@ def check_int(what: str, value: Any, lo: int, hi: int) -> None:
         raise InvalidArgument(f"{what} {value!r} not in {lo}..{hi}")
 
 
-def _replicas(what: str, replicas: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def _replicas(what: str, replicas: Iterable[tuple[int, int]],
+              check_port: Callable[[str, Any], None]) -> list[tuple[int, int]]:
     """(port, instance) pairs, each checked to fit what the engine stores."""
     try:
         items = list(replicas)
@@ -1144,7 +1180,7 @@ def _replicas(what: str, replicas: Iterable[tuple[int, int]]) -> list[tuple[int,
     for i, pair in enumerate(items):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise InvalidArgument(f"{what}: replica {i} {pair!r} is not a (port, instance) pair")
-        check_int(f"{what}: replica {i} port", pair[0], 0, MAX_PORT)
+        check_port(f"{what}: replica {i} port", pair[0])
         check_int(f"{what}: replica {i} instance", pair[1], 0, MAX_INSTANCE)
         nodes.append((int(pair[0]), int(pair[1])))
     return nodes

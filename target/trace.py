@@ -90,6 +90,8 @@ class TraceFormatter:
         if ev == EV_INGRESS_DONE:
             return f"{tag} ingress done: egress_spec={a} mcast_grp={b}"
         if ev == EV_DROP:
+            if a == 2:
+                return f"{tag} Priority out of range ({b}), dropping packet"
             return (f"{tag} dropped at the end of {'egress' if a else 'ingress'}: egress_spec is "
                     f"the drop port (mark_to_drop)")
         if ev == EV_EGRESS:

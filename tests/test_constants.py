@@ -22,7 +22,7 @@ def test_compiled_constants_match_the_source():
         for name in names:
             if name in compiled:
                 assert compiled[name] == getattr(constants, name), name
-    assert "V1_DROP_PORT" in compiled and "NREGS" in compiled and "TBL_LPM24" in compiled
+    assert "V1_DEFAULT_DROP_PORT" in compiled and "NREGS" in compiled and "TBL_LPM24" in compiled
 
 
 def test_sizes_and_offsets():

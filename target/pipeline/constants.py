@@ -42,7 +42,8 @@ UPDATE_MODIFY = 2
 UPDATE_DELETE = 3
 
 # v1model (simple_switch): the drop port and the values of standard_metadata.instance_type
-V1_DROP_PORT = 511          # egress_spec meaning mark_to_drop
+V1_DEFAULT_DROP_PORT = 511  # egress_spec meaning mark_to_drop, unless --drop-port says otherwise
+V1_MAX_PRIORITY_QUEUES = 8  # standard_metadata.priority is 3 bits
 PKT_INSTANCE_NORMAL = 0
 PKT_INSTANCE_CLONE_I2E = 1  # ingress-to-egress clone
 PKT_INSTANCE_CLONE_E2E = 2  # egress-to-egress clone
@@ -57,9 +58,9 @@ GROUPS: list[tuple[str, list[str]]] = [
     ("parser transition kinds", ["TRANS_DEFAULT", "TRANS_VALUE", "TRANS_VSET"]),
     ("P4Info match types", ["MT_EXACT", "MT_LPM", "MT_TERNARY", "MT_RANGE", "MT_OPTIONAL"]),
     ("update kinds", ["UPDATE_INSERT", "UPDATE_MODIFY", "UPDATE_DELETE"]),
-    ("v1model", ["V1_DROP_PORT", "PKT_INSTANCE_NORMAL", "PKT_INSTANCE_CLONE_I2E",
-                 "PKT_INSTANCE_CLONE_E2E", "PKT_INSTANCE_RECIRC", "PKT_INSTANCE_REPLICATION",
-                 "PKT_INSTANCE_RESUBMIT"]),
+    ("v1model", ["V1_DEFAULT_DROP_PORT", "V1_MAX_PRIORITY_QUEUES", "PKT_INSTANCE_NORMAL",
+                 "PKT_INSTANCE_CLONE_I2E", "PKT_INSTANCE_CLONE_E2E", "PKT_INSTANCE_RECIRC",
+                 "PKT_INSTANCE_REPLICATION", "PKT_INSTANCE_RESUBMIT"]),
 ]
 
 

@@ -41,6 +41,7 @@ _LEGACY_HOMES = {
     "egress_global_timestamp": "intrinsic_metadata", "priority": "intrinsic_metadata",
     "enq_timestamp": "queueing_metadata", "enq_qdepth": "queueing_metadata",
     "deq_timedelta": "queueing_metadata", "deq_qdepth": "queueing_metadata",
+    "qid": "queueing_metadata",
 }
 # Fields the engine writes unconditionally; a program without them gets hidden ones.
 _HIDDEN_FIELDS = (("mcast_grp", 16), ("egress_rid", 16))

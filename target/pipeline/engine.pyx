@@ -94,7 +94,7 @@ cdef class Pipeline:
     cdef uint32_t *action_nparams
     cdef int32_t f_ingress_port, f_egress_spec, f_egress_port, f_instance_type
     cdef int32_t f_packet_length, f_mcast_grp, f_egress_rid, f_checksum_error, f_parser_error
-    cdef int32_t f_ingress_ts, f_egress_ts, f_priority
+    cdef int32_t f_ingress_ts, f_egress_ts, f_priority, f_qid
     # PRE: multicast groups and clone sessions (port, rid) lists
     cdef uint32_t **mc_nodes          # per group id (16-bit): count then (port, rid) pairs
     cdef uint32_t **clone_sessions    # per session id (up to 1024): count, class, trunc, pairs
@@ -106,6 +106,10 @@ cdef class Pipeline:
     cdef readonly bint trace_on
     cdef bint has_verify             # some checksum is verified after parsing
     cdef public int cpu_port
+    # simple_switch's settings (--drop-port, --priority-queues): the egress_spec meaning
+    # "drop" (what mark_to_drop writes), and the strict-priority queues per egress port.
+    cdef public uint32_t drop_port
+    cdef public uint32_t priority_queues
     cdef public int lookup_ahead      # how far first-table lookups run ahead of finishing packets
     cdef uint32_t lpm24_tables[MAX_LPM24_PREFETCH]   # DIR-24-8 tables, prefetched at parse time
     cdef uint32_t n_lpm24
@@ -129,6 +133,8 @@ cdef class Pipeline:
         self.matchers = []
         self.meter_arrays = []
         self.cpu_port = -1
+        self.drop_port = V1_DEFAULT_DROP_PORT
+        self.priority_queues = 1
         self.lookup_ahead = 8
 
     def __dealloc__(self):
@@ -391,6 +397,7 @@ cdef class Pipeline:
         self.f_ingress_ts = std["ingress_global_timestamp"]
         self.f_egress_ts = std["egress_global_timestamp"]
         self.f_priority = std["priority"]
+        self.f_qid = std["qid"]
 
     def _set_action(self, uint32_t i, int32_t code, uint32_t nparams):
         self.action_code[i] = code
@@ -870,7 +877,7 @@ cdef class Pipeline:
         cdef worker_t *w
         out = dict.fromkeys(("rx_packets", "tx_packets", "dropped", "parser_errors",
                              "assert_failures", "pool_exhausted", "recirc_limit_drops",
-                             "digests_dropped"), 0)
+                             "priority_drops", "digests_dropped"), 0)
         for n in range(self.n_workers):
             w = &self.workers[n]
             out["rx_packets"] += w.rx_packets
@@ -880,6 +887,7 @@ cdef class Pipeline:
             out["assert_failures"] += w.assert_failures
             out["pool_exhausted"] += w.pool_exhausted
             out["recirc_limit_drops"] += w.recirc_limit_drops
+            out["priority_drops"] += w.priority_drops
             out["digests_dropped"] += w.digests_dropped
         return out
 
@@ -1016,7 +1024,8 @@ def layout() -> dict[str, int]:
         "TBL_LPM": TBL_LPM, "TBL_TERNARY": TBL_TERNARY,
         "NODE_TABLE": NODE_TABLE, "NODE_COND": NODE_COND, "NODE_CALL": NODE_CALL,
         "TRANS_DEFAULT": TRANS_DEFAULT, "TRANS_VALUE": TRANS_VALUE, "TRANS_VSET": TRANS_VSET,
-        "V1_DROP_PORT": V1_DROP_PORT, "PKT_INSTANCE_NORMAL": PKT_INSTANCE_NORMAL,
+        "V1_DEFAULT_DROP_PORT": V1_DEFAULT_DROP_PORT,
+        "V1_MAX_PRIORITY_QUEUES": V1_MAX_PRIORITY_QUEUES, "PKT_INSTANCE_NORMAL": PKT_INSTANCE_NORMAL,
         "PKT_INSTANCE_CLONE_I2E": PKT_INSTANCE_CLONE_I2E,
         "PKT_INSTANCE_CLONE_E2E": PKT_INSTANCE_CLONE_E2E,
         "PKT_INSTANCE_RECIRC": PKT_INSTANCE_RECIRC,

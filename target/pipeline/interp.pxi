@@ -291,7 +291,7 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
         elif i.op == OP_POP:
             stack_shift(pl, wk, x, i.d, i.e, False)
         elif i.op == OP_DROP:
-            kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, V1_DROP_PORT)
+            kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, pl.drop_port)
             kv_field_write(&pl.fields[pl.f_mcast_grp], x.phv, 0)
         elif i.op == OP_EXIT:
             x.exit_flag = 1

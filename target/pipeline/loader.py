@@ -299,7 +299,8 @@ class _Compiler:
         for name in ("ingress_port", "egress_spec", "egress_port", "instance_type",
                      "packet_length", "mcast_grp", "egress_rid", "checksum_error",
                      "parser_error", "ingress_global_timestamp", "egress_global_timestamp",
-                     "enq_timestamp", "enq_qdepth", "deq_timedelta", "deq_qdepth", "priority"):
+                     "enq_timestamp", "enq_qdepth", "deq_timedelta", "deq_qdepth", "priority",
+                     "qid"):
             fid = p.field_by_name.get(f"standard_metadata.{name}", -1)
             alias = aliases.get(f"standard_metadata.{name}")
             if fid < 0 and isinstance(alias, list) and len(alias) == 2:

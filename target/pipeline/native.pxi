@@ -233,7 +233,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
         "pstates": pstates, "nodes": nodes, "tables": tables,
         "actions": [pl.action_code[i] for i in range(pl.n_actions)],
         "parser_init": pl.parser_init, "f_egress_spec": pl.f_egress_spec,
-        "f_mcast_grp": pl.f_mcast_grp,
+        "f_mcast_grp": pl.f_mcast_grp, "drop_port": pl.drop_port,
     }
 
 

@@ -252,7 +252,7 @@ class Generator:
         if n == "DROP":
             if self.ex["f_egress_spec"] < 0 or self.ex["f_mcast_grp"] < 0:
                 raise _BlockUnsupported(n)
-            return [self.wr(self.ex["f_egress_spec"], s128(K.V1_DROP_PORT)),
+            return [self.wr(self.ex["f_egress_spec"], s128(self.ex["drop_port"])),
                     self.wr(self.ex["f_mcast_grp"], s128(0))]
         if n == "EXIT":
             return ["x->exit_flag = 1;", "return r0;"]

@@ -82,8 +82,10 @@ cdef struct trace_rec_t:
 
 
 cdef struct out_t:
+    # One packet to transmit; the same layout as target/loop.pyx's out_t.
     pkt_t *pkt
     uint32_t port
+    uint32_t priority           # its egress queue (standard_metadata.priority)
 
 
 cdef struct worker_t:
@@ -112,4 +114,5 @@ cdef struct worker_t:
     uint64_t assert_failures
     uint64_t pool_exhausted
     uint64_t recirc_limit_drops
+    uint64_t priority_drops     # standard_metadata.priority beyond the --priority-queues queues
     uint64_t digests_dropped

@@ -273,7 +273,7 @@ cdef int ingress_end(Pipeline pl, worker_t *wk, ctx_t *xp, job_t *job, uint32_t 
         if n == 0:
             free_pkt(pl, wk, job.pkt)
         return 0
-    if egress_spec == V1_DROP_PORT:
+    if egress_spec == pl.drop_port:
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_DROP, 0, 0, 0)
         free_pkt(pl, wk, job.pkt)
@@ -298,11 +298,24 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
     cdef ctx_t *x = &xs
     cdef int32_t s2
     cdef job_t *j2
+    cdef uint32_t priority
     ctx_init(pl, wk, x, slot, job.pkt, job.seq)
     x.cursor = job.cursor
+    # The egress queue, as simple_switch's enqueue picks it: standard_metadata.priority, one
+    # of --priority-queues queues (a priority with no queue drops the packet); qid tells it.
+    priority = <uint32_t>kv_field_read(&pl.fields[pl.f_priority], x.phv, x.vlen) if pl.f_priority >= 0 else 0
+    if priority >= pl.priority_queues:
+        wk.priority_drops += 1
+        if pl.trace_on:
+            trace_ev(pl, wk, x, EV_DROP, 2, priority, 0)
+        free_pkt(pl, wk, job.pkt)
+        return nout
+    if pl.f_qid >= 0:
+        kv_field_write(&pl.fields[pl.f_qid], x.phv, priority)
     if pl.f_egress_port >= 0:
         kv_field_write(&pl.fields[pl.f_egress_port], x.phv, job.port)
-    kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, 0)     # as simple_switch does
+    # As simple_switch: anything but the drop port (cut to the field's width: 0 for 511).
+    kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, pl.drop_port + 1)
     if pl.f_packet_length >= 0:
         kv_field_write(&pl.fields[pl.f_packet_length], x.phv, job.packet_length)
     if pl.f_egress_ts >= 0:
@@ -316,7 +329,7 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
         return nout
     if x.clone_set:
         clone_to_session(pl, wk, x, job, tail, head, PKT_INSTANCE_CLONE_E2E)
-    if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == V1_DROP_PORT:
+    if <uint32_t>kv_field_read(&pl.fields[pl.f_egress_spec], x.phv, x.vlen) == pl.drop_port:
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_DROP, 1, 0, 0)
         free_pkt(pl, wk, job.pkt)
@@ -353,6 +366,7 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
     job.pkt.port = job.port
     outs[nout].pkt = job.pkt
     outs[nout].port = job.port
+    outs[nout].priority = priority
     if pl.trace_on:
         trace_ev(pl, wk, x, EV_OUT, job.port, job.pkt.len, 0)
     return nout + 1
@@ -434,9 +448,39 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
                     nout = do_egress(pl, wk, j, slot, &tail, head, outs, nout, max_out)
                 head += 1
         i += g
+    if pl.priority_queues > 1 and nout > 1:
+        order_by_priority(outs, nout)
     pthread_mutex_unlock(&wk.lock)
     wk.tx_packets += nout
     return nout
+
+
+cdef void order_by_priority(out_t *outs, int n) noexcept nogil:
+    """Strict priority among the packets of one batch: the highest priority leaves first,
+    packets of one priority in arrival order. This is what simple_switch's per-port priority
+    queues do with packets that wait together; the order between ports does not matter (each
+    port transmits its own), so one stable sort of the whole batch serves every port."""
+    cdef uint32_t count[V1_MAX_PRIORITY_QUEUES + 1]
+    cdef uint32_t p, at = 0, c
+    cdef int k
+    cdef out_t *tmp
+    memset(count, 0, sizeof(count))
+    for k in range(n):
+        count[min(outs[k].priority, <uint32_t>V1_MAX_PRIORITY_QUEUES)] += 1
+    # start of each priority's run, highest first
+    for p in range(V1_MAX_PRIORITY_QUEUES, -1, -1):
+        c = count[p]
+        count[p] = at
+        at += c
+    tmp = <out_t *>malloc(n * sizeof(out_t))
+    if tmp == NULL:
+        return                  # no memory: the batch leaves in arrival order
+    for k in range(n):
+        p = min(outs[k].priority, <uint32_t>V1_MAX_PRIORITY_QUEUES)
+        tmp[count[p]] = outs[k]
+        count[p] += 1
+    memcpy(outs, tmp, n * sizeof(out_t))
+    free(tmp)
 
 
 # ------------------------------------------------------------------ hash and checksum calculations
