@@ -14,10 +14,12 @@ import logging
 import logging.handlers
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from target.pipeline.dialects import JSON_MAJOR, JSON_MAX_MINOR
+from target.trace import TRACE
 
 WORKS, WARNS = "works", "warns"
 
@@ -65,7 +67,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--disable-swap": (WORKS, "accepted; kvick always swaps a new pipeline in whole"),
 }
 
-TRACE = 5                    # below logging.DEBUG, as BMv2's trace is below its debug
+# TRACE (target.trace) is below logging.DEBUG, as BMv2's trace is below its debug
 logging.addLevelName(TRACE, "TRACE")
 LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "error": logging.ERROR, "off": logging.CRITICAL + 1}
@@ -215,7 +217,8 @@ def effective_level(args: argparse.Namespace) -> str:
 
 
 class _BmLetters(logging.Formatter):
-    """BMv2's console lines: [HH:MM:SS.mmm] [bmv2] [L] message."""
+    """BMv2's log lines (bm_sim/logger.cpp's pattern): [HH:MM:SS.mmm] [bmv2] [L] [thread N]
+    message. The logger's name is BMv2's, so that what reads BMv2's logs reads kvick's."""
 
     LETTERS = {TRACE: "T", logging.DEBUG: "D", logging.INFO: "I", logging.WARNING: "W",
                logging.ERROR: "E", logging.CRITICAL: "C"}
@@ -237,14 +240,22 @@ def configure_logging(args: argparse.Namespace) -> logging.Handler | None:
                          else args.log_file_max_files))
     else:
         return None
-    handler.setFormatter(_BmLetters("[%(asctime)s.%(msecs)03d] [kvick] [%(letter)s] %(message)s",
-                                    datefmt="%H:%M:%S"))
+    handler.setFormatter(_BmLetters("[%(asctime)s.%(msecs)03d] [bmv2] [%(letter)s] "
+                                    "[thread %(tid)d] %(message)s", datefmt="%H:%M:%S"))
     if not args.log_flush and isinstance(handler, logging.FileHandler):
         handler = _Buffered(handler)
+    handler.addFilter(_thread_id)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(LEVELS[effective_level(args)])
     return handler
+
+
+def _thread_id(record: logging.LogRecord) -> bool:
+    """The OS thread id of the thread that logs (BMv2's %t), taken when the record is made:
+    a buffered record is written later, by another thread."""
+    record.tid = threading.get_native_id()
+    return True
 
 
 class _Buffered(logging.handlers.MemoryHandler):

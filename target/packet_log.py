@@ -23,14 +23,14 @@ class PacketLog:
         self.level = level
         self.on = False
 
-    def write(self, line: str) -> None:
-        log.log(self.level, line)
+    def write(self, level: int, line: str) -> None:
+        log.log(level, line)
 
     def set(self, on: bool) -> None:
         self.on = on
         # The logger's own level lets the lines through even when -L is above it (SIGUSR1).
         log.setLevel(self.level if on else logging.NOTSET)
-        self.switch.set_trace(on, self.write if on else None)
+        self.switch.set_trace(on, leveled=self.write if on else None)
 
     def toggle(self, *_: Any) -> None:
         self.set(not self.on)

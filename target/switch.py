@@ -108,6 +108,7 @@ class Switch:
         self._clone: dict[int, tuple[list[tuple[int, int]], int, int]] = {}
         self._vsets: dict[str, list[tuple[int, int]]] = {}
         self._trace_sink: Callable[[str], None] | None = None
+        self._trace_leveled: Callable[[int, str], None] | None = None
         self._trace_fmt: TraceFormatter | None = None
         self._write_lock = threading.RLock()
         self.ports: dict[int, Any] = {}
@@ -174,7 +175,7 @@ class Switch:
         for sid, (nodes, cos, trunc) in self._clone.items():
             pipeline.clone_session_set(sid, nodes, cos, trunc)
         self._trace_fmt = TraceFormatter(compiled)
-        if self._trace_sink is not None:
+        if self._trace_sink is not None or self._trace_leveled is not None:
             pipeline.set_trace(True)
 
     def native_ready(self, timeout: float | None = None) -> bool:
@@ -835,9 +836,11 @@ class Switch:
         if pl.trace_on:
             records = pl.take_trace(worker)
             with self._deliver_lock:
-                lines = self._trace_fmt.format(records) if self._trace_fmt else []
-                for line in lines:
-                    if self._trace_sink is not None:
+                lines = self._trace_fmt.format_levels(records) if self._trace_fmt else []
+                for level, line in lines:
+                    if self._trace_leveled is not None:
+                        self._trace_leveled(level, line)
+                    elif self._trace_sink is not None:
                         self._trace_sink(line)
                     else:
                         trace_log.info(line)
@@ -848,9 +851,13 @@ class Switch:
             for cb in self._digest:
                 cb(name, [tuple(values)])
 
-    def set_trace(self, on: bool, sink: Callable[[str], None] | None = None) -> None:
+    def set_trace(self, on: bool, sink: Callable[[str], None] | None = None,
+                  leveled: Callable[[int, str], None] | None = None) -> None:
+        """Per-packet trace lines (BMv2's log messages) to `sink(text)`, or to
+        `leveled(logging level, text)` (BMv2's level of each message), or to the log."""
         self._trace_sink = sink if on else None
-        if on and sink is None:
+        self._trace_leveled = leveled if on else None
+        if on and sink is None and leveled is None:
             self._trace_sink = trace_log.info
         if self.pipeline is not None:
             self.pipeline.set_trace(on)

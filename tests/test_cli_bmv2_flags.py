@@ -172,7 +172,8 @@ def test_log_file_flush_trace_and_dump_packet_data(tmp_path: Path) -> None:
                 "--log-flush", "-L", "trace", "--dump-packet-data", "2"], tmp_path)
     assert sw.listening()
     log = tmp_path / "s1.log"
-    want = ["[T]", "parser state start", "extract hdr1",
+    want = ["] [bmv2] [T] [thread ", "] [0.0] [cxt 0] Parser 'parser' entering state 'start'",
+            "[D] [thread ", "[0.0] [cxt 0] Extracting header 'hdr1'",
             "Received packet of length 3 on port 0: 0506",
             "Sending packet of length 3 on port 0: 0506"]
     deadline = time.monotonic() + 30

@@ -57,9 +57,10 @@ def test_trace_shows_the_path_of_a_packet(router: Switch) -> None:
     router.set_trace(True, lines.append)
     router.process([(7, frame("10.0.1.6"))])
     text = "\n".join(lines)
-    for expected in ("packet in on port 7", "parser state start", "extract ethernet",
-                     "extract ipv4", "table MyIngress.ipv4_lpm: hit", "action MyIngress.ipv4_forward",
-                     "egress on port 2", "transmitted on port 2"):
+    for expected in ("Processing packet received on port 7", "entering state 'start'",
+                     "Extracting header 'ethernet'", "Extracting header 'ipv4'",
+                     "Table 'MyIngress.ipv4_lpm': hit", "Action MyIngress.ipv4_forward",
+                     "Egress port is 2", "Transmitting packet of size 50 out of port 2"):
         assert expected in text, f"{expected!r} missing from trace:\n{text}"
     router.set_trace(False)
     lines.clear()
