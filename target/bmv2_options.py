@@ -4,7 +4,7 @@ BMv2's switch takes its general options (src/bm_sim/options_parse.cpp) and, afte
 target's (targets/simple_switch_grpc/main.cpp). Scripts pass them all; kvick accepts every one.
 A flag either works, or, where it needs something kvick does not have (Thrift, nanomsg, the
 debugger, BMv2's C++ modules), prints one warning line and the switch runs, as a BMv2 built
-without that feature does. FLAGS is the table (the README's and `kvick --help-flags`'s too).
+without that feature does. FLAGS is the table (`kvick --help-flags` prints it).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ FLAGS: dict[str, tuple[str, str]] = {
                                          "go to the P4Runtime stream"),
     "--debugger": (WARNS, "kvick has no BMv2 debugger"),
     "--debugger-addr ADDR": (WARNS, "kvick has no BMv2 debugger"),
-    "--restore-state FILE": (WARNS, "BMv2's serialize_state files are written through Thrift; "
-                                    "not restored"),
+    "--restore-state FILE": (WORKS, "FILE's runtime_CLI commands (table_add, table_set_default, "
+                                    "mc_*, mirroring_add, register_write) are applied at start; "
+                                    "BMv2's serialize_state dumps are refused (target/runtime_cli.py)"),
     "--dump-packet-data N": (WORKS, "logs the first N bytes of each packet received and sent"),
     "-v/--version": (WORKS, "prints kvick's version"),
     "--json-version": (WORKS, f"prints {JSON_MAJOR}.{JSON_MAX_MINOR}, the newest BMv2 JSON read"),
@@ -65,7 +66,23 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--max-l1-entries N": (WORKS, "bounds the PRE's nodes (one per replication id of a group)"),
     "--max-l2-entries N": (WORKS, "bounds the PRE's nodes (one per replication id of a group)"),
     "--disable-swap": (WORKS, "accepted; kvick always swaps a new pipeline in whole"),
+    "--warn-on-invalid-hdr-read": (WARNS, "not logged: kvick reads an invalid header's fields "
+                                          "as they are in its header vector"),
+    "--ret-zero-on-invalid-hdr-read": (WARNS, "not done: kvick reads an invalid header's "
+                                              "fields as they are in its header vector"),
+    "--grpc-server-ssl": (WORKS, "gRPC over TLS only"),
+    "--grpc-server-cert PEM": (WORKS, "the server's certificate"),
+    "--grpc-server-key PEM": (WORKS, "the server's private key"),
+    "--grpc-server-cacert PEM": (WORKS, "the CA that client certificates are checked against"),
+    "--grpc-server-with-client-auth": (WORKS, "mutual TLS: a client certificate is required"),
 }
+
+
+def flag_table() -> str:
+    """FLAGS as a Markdown table (what `kvick --help-flags` prints)."""
+    rows = ["| simple_switch_grpc flag | kvick | what it does |", "|---|---|---|"]
+    rows += [f"| `{flag}` | {status} | {how} |" for flag, (status, how) in FLAGS.items()]
+    return "\n".join(rows)
 
 # TRACE (target.trace) is below logging.DEBUG, as BMv2's trace is below its debug
 logging.addLevelName(TRACE, "TRACE")
@@ -108,13 +125,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Accepted for BMv2's command lines; each prints one warning (see FLAGS).
     for flag, kind in (("--thrift-port", int), ("--packet-in", str), ("--nanolog", str),
                        ("--notifications-addr", str), ("--debugger-addr", str),
-                       ("--restore-state", str), ("--load-modules", str),
+                       ("--load-modules", str),
                        ("--dp-grpc-server-addr", str)):
         add(flag, type=kind, help=argparse.SUPPRESS)
     add("--max-mc-groups", type=int, metavar="N", help="at most N multicast groups")
     add("--max-l1-entries", type=int, metavar="N", help="at most N multicast nodes (L1)")
     add("--max-l2-entries", type=int, metavar="N", help="at most N multicast nodes (L2)")
     add("--debugger", action="store_true", help=argparse.SUPPRESS)
+    add("--warn-on-invalid-hdr-read", action="store_true", help=argparse.SUPPRESS)
+    add("--ret-zero-on-invalid-hdr-read", action="store_true", help=argparse.SUPPRESS)
+    add("--help-flags", action="store_true",
+        help="print every simple_switch_grpc flag with what kvick does with it, and exit")
+    add("--restore-state", metavar="FILE",
+        help="apply FILE's simple_switch_CLI commands (table_add, table_set_default, mc_mgrp_create, "
+             "mc_node_create, mc_node_associate, mirroring_add, register_write) at start; kvick "
+             "cannot read BMv2's serialize_state dumps")
 
 
 def information(args: argparse.Namespace) -> str | None:
@@ -129,6 +154,8 @@ def information(args: argparse.Namespace) -> str | None:
         return f"kvick {v}, simple_switch_grpc-compatible, BMv2 JSON up to {JSON_MAJOR}.{JSON_MAX_MINOR}"
     if args.json_version:
         return f"{JSON_MAJOR}.{JSON_MAX_MINOR}"
+    if args.help_flags:
+        return flag_table()
     return None
 
 
@@ -181,10 +208,13 @@ def check(args: argparse.Namespace) -> list[str]:
                               "idle timeouts go to the P4Runtime stream)",
         "debugger": "kvick has no BMv2 debugger; --debugger ignored (see -L trace)",
         "debugger_addr": "kvick has no BMv2 debugger; --debugger-addr ignored (see -L trace)",
-        "restore_state": "kvick cannot read BMv2 serialize_state files; --restore-state ignored",
         "load_modules": "kvick cannot load BMv2 C++ modules; --load-modules ignored",
         "dp_grpc_server_addr": "kvick does not serve BMv2's dataplane gRPC service; "
                                "--dp-grpc-server-addr ignored",
+        "warn_on_invalid_hdr_read": "kvick does not log reads of invalid headers; "
+                                    "--warn-on-invalid-hdr-read ignored",
+        "ret_zero_on_invalid_hdr_read": "kvick reads an invalid header's fields as they are; "
+                                        "--ret-zero-on-invalid-hdr-read ignored",
     }
     for attr, text in notes.items():
         if getattr(args, attr) not in (None, False):

@@ -112,6 +112,8 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
         raise UsageError("--no-p4 and a PROGRAM.json exclude each other")
     if args.p4info is not None and args.program is None:
         raise UsageError("--p4info needs a PROGRAM.json")
+    if args.restore_state is not None and args.program is None:
+        raise UsageError("--restore-state needs a PROGRAM.json")
     from runtime_server.tls import TlsConfigError
 
     try:
@@ -176,6 +178,14 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
             switch.load(program, p4info=p4info[1] if p4info else None)
         except TargetError as err:
             raise InputError(f"{args.program}: {one_line(str(err))}") from None
+        if args.restore_state is not None:
+            from target.runtime_cli import CommandError, restore
+
+            try:
+                applied = restore(switch, args.restore_state)
+            except CommandError as err:
+                raise InputError(f"--restore-state {one_line(str(err))}") from None
+            log.info("restored %d commands from %s", applied, args.restore_state)
     running = threading.Event()
     engine_lock = threading.Lock()
 
