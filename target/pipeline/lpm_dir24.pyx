@@ -230,17 +230,21 @@ cdef inline uint32_t *group_entries(const dir24_t *t, uint32_t tbl24_entry) noex
 cdef void refresh_tbl18(dir24_t *t, uint32_t first24, uint32_t n24) noexcept nogil:
     """Re-derive the tbl18 entries of the /18s holding tbl24 entries first24 .. first24+n24-1,
     after those changed (so a reader that sees a new tbl18 entry finds tbl24 up to date)."""
-    cdef uint32_t j, k, e, summary
+    cdef uint32_t j, k, e, summary, start
     cdef const uint32_t *run
     for j in range(first24 // DIR24_TBL18_SPAN, (first24 + n24 - 1) // DIR24_TBL18_SPAN + 1):
         run = &t.tbl24[<size_t>j * DIR24_TBL18_SPAN]
-        e = run[0]
+        # Compare with the first changed entry of this /18, starting with its neighbours: it
+        # was just written (in cache), and a /18 that stops being uniform because of it then
+        # shows a difference in the same cache line (an add into a uniform /18 costs no miss).
+        start = first24 % DIR24_TBL18_SPAN if first24 > j * DIR24_TBL18_SPAN else 0
+        e = run[start]
         summary = e
         if e & DIR24_EXTENDED:
             summary = DIR24_EXTENDED
         else:
             for k in range(1, <uint32_t>DIR24_TBL18_SPAN):
-                if run[k] != e:
+                if run[(start ^ k) % DIR24_TBL18_SPAN] != e:
                     summary = DIR24_EXTENDED
                     break
         if t.tbl18[j] != summary:
