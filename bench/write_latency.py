@@ -1,10 +1,12 @@
 """Batch-1 Write round trip: one table entry per WriteRequest, as ONOS sends them, from this
 process to a switch in another process; reports the median and the 99th percentile.
 
-    python bench/write_latency.py [--writes N] [--tree DIR ...] [--rounds R]
+    python bench/write_latency.py [--writes N] [--tree DIR ...] [--frontend aio|native ...]
+                                  [--rounds R]
 
 Each --tree is a kvick source tree (built in place) whose switch is measured; the default is
-this repository. With several trees the runs alternate (A B A B ...) so that the machine's load
+this repository; each --frontend (the switch's --grpc-frontend) is measured for each tree.
+With several trees or front ends the runs alternate (A B A B ...) so that the machine's load
 affects each the same way: on a shared machine only the ratios within one run mean anything.
 `--command 'simple_switch_grpc --no-p4 -- --grpc-server-addr 127.0.0.1:{port}'` measures any
 other P4Runtime server the same way (BMv2, for instance).
@@ -45,13 +47,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_switch(tree: Path | None, command: str | None, port: int) -> subprocess.Popen:
+def start_switch(tree: Path | None, command: str | None, port: int,
+                 frontend: str | None = None) -> subprocess.Popen:
     if command is not None:
         argv = shlex.split(command.format(port=port))
         env, cwd = dict(os.environ), None
     else:
         argv = [sys.executable, "-m", "target.cli", "--no-p4", "--grpc-server-addr",
                 f"127.0.0.1:{port}"]
+        if frontend is not None:
+            argv += ["--grpc-frontend", frontend]
         env, cwd = dict(os.environ, PYTHONPATH=str(tree)), tree
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -145,20 +150,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per switch")
     parser.add_argument("--tree", type=Path, action="append", default=[],
                         help="kvick tree to measure (repeatable; default: this one)")
+    parser.add_argument("--frontend", action="append", default=[], choices=["aio", "native"],
+                        help="the switch's gRPC front end (repeatable; default: its default)")
     parser.add_argument("--command", action="append", default=[],
                         help="another switch's command line; {port} is replaced")
     args = parser.parse_args()
-    subjects: list[tuple[str, Path | None, str | None]] = \
-        [(str(tree), tree.resolve(), None) for tree in args.tree]
-    subjects += [(command.split()[0], None, command) for command in args.command]
-    if not subjects:
-        subjects = [(str(REPO), REPO, None)]
-    samples: dict[str, list[float]] = {name: [] for name, _, _ in subjects}
-    cpu: dict[str, float] = {name: 0.0 for name, _, _ in subjects}
+    trees = args.tree or ([] if args.command else [REPO])
+    frontends = args.frontend or [None]
+    subjects: list[tuple[str, Path | None, str | None, str | None]] = [
+        (str(tree) + (f" ({frontend})" if frontend else ""), tree.resolve(), None, frontend)
+        for tree in trees for frontend in frontends]
+    subjects += [(command.split()[0], None, command, None) for command in args.command]
+    samples: dict[str, list[float]] = {name: [] for name, _, _, _ in subjects}
+    cpu: dict[str, float] = {name: 0.0 for name, _, _, _ in subjects}
     for _ in range(args.rounds):
-        for name, tree, command in subjects:
+        for name, tree, command, frontend in subjects:
             port = free_port()
-            switch = start_switch(tree, command, port)
+            switch = start_switch(tree, command, port, frontend)
             try:
                 times, seconds = measure(port, args.writes, switch.pid)
                 samples[name].extend(times)

@@ -7,6 +7,7 @@ other gRPC services of the switch (gNMI) are added as more generic handlers on t
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -22,6 +23,12 @@ from runtime_server.service import P4RuntimeService
 DEFAULT_ADDRESS = "0.0.0.0:9559"  # the IANA port for P4Runtime
 MAX_MESSAGE_BYTES = 1 << 30  # pipeline configs and write batches may be large
 SERVICE_NAME = "p4.v1.P4Runtime"
+FRONTENDS = ("aio", "native")  # grpc.aio, or the native HTTP/2 front end (native_server.py)
+
+
+def default_frontend() -> str:
+    """KVICK_GRPC_FRONTEND, else aio: the variable lets a whole test run use the other one."""
+    return os.environ.get("KVICK_GRPC_FRONTEND", "aio")
 
 
 @dataclass(frozen=True)
@@ -106,14 +113,25 @@ class P4RuntimeServer:
     `unset_election_id` is "zero" (PI's reading, the default) or "lowest" (the spec's):
     see arbitration.py.
     Raises OSError when the address cannot be bound (busy, or not an address of this host).
+    `frontend="native"` (default: default_frontend()) gives a NativeP4RuntimeServer instead,
+    which has the same interface but no TLS (with credentials, grpc.aio is used).
     """
+
+    def __new__(cls, *args, frontend: str | None = None, **kwargs):
+        if cls is P4RuntimeServer and (frontend or default_frontend()) == "native" \
+                and kwargs.get("credentials") is None:
+            from runtime_server.native_server import NativeP4RuntimeServer
+
+            return NativeP4RuntimeServer(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, switch, device_id: int = 0, address: str = DEFAULT_ADDRESS,
                  scratch_switch_factory: Callable[[], object] | None = None,
                  on_commit: Callable[[], None] | None = None,
                  handlers: Sequence[grpc.GenericRpcHandler] = (),
                  credentials: grpc.ServerCredentials | None = None,
-                 limits: Limits = Limits(), unset_election_id: str = "zero") -> None:
+                 limits: Limits = Limits(), unset_election_id: str = "zero",
+                 frontend: str | None = None) -> None:
         if scratch_switch_factory is None:
             scratch_switch_factory = type(switch)
         self.service = P4RuntimeService(switch, device_id, scratch_switch_factory, on_commit,
@@ -159,6 +177,10 @@ class P4RuntimeServer:
             raise OSError(f"cannot listen on {address}")
         await server.start()
         return server, port
+
+    def pending_calls(self) -> int:
+        """Calls admitted to the worker threads and not finished."""
+        return self._calls.pending
 
     def stop(self, grace: float | None = 1.0) -> None:
         if self.loop.is_closed():

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unset-election-id", choices=["zero", "lowest"], default="zero",
                         help="a P4Runtime election id left unset reads as 0, as BMv2's server "
                         "does (default), or as lower than any id, as the spec says")
+    parser.add_argument("--grpc-frontend", choices=["aio", "native"], default=None,
+                        help="the gRPC server: grpc.aio (default; KVICK_GRPC_FRONTEND sets "
+                        "another), or kvick's native HTTP/2 front end (faster, no TLS: with "
+                        "the TLS flags grpc.aio serves)")
     bmv2_options.add_arguments(parser)     # the rest of simple_switch_grpc's flags
     parser.add_argument("--p4info", metavar="PATH",
                         help="P4Info of PROGRAM: the server starts with that pipeline set")
@@ -242,7 +246,8 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
                                  address=args.grpc_server_addr, on_commit=start_engine,
                                  handlers=(gnmi_handler,),
                                  credentials=tls_options(args).credentials(),
-                                 unset_election_id=args.unset_election_id)
+                                 unset_election_id=args.unset_election_id,
+                                 frontend=args.grpc_frontend)
     except TlsConfigError as err:  # a certificate or key that cannot be used: one line
         return refuse(describe(err))
     except (OSError, RuntimeError) as err:

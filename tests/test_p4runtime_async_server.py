@@ -105,11 +105,11 @@ def test_calls_in_progress_are_bounded() -> None:
         with server.service.write_lock:
             waiting = [pool.submit(primary.stub.Write, big, timeout=30)]
             deadline = time.monotonic() + 10
-            while server.servicer.calls.pending < 1:
+            while server.pending_calls() < 1:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
             waiting.append(pool.submit(primary.read, pb.Entity(table_entry=pb.TableEntry())))
-            while server.servicer.calls.pending < 2:
+            while server.pending_calls() < 2:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
             with pytest.raises(grpc.RpcError) as err:

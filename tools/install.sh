@@ -2,7 +2,8 @@
 # Install kvick on a fresh Debian or Ubuntu machine and build it in place, safe to re-run:
 #  1. as root with apt: the system packages (C toolchain, libxdp/libbpf headers for AF_XDP,
 #     iproute2/ethtool/ping for the veth test bed, trafgen for bench/kernel_vs_kvick.py,
-#     openssl for the TLS tests, mininet and net-tools for the P4 tutorials' runner);
+#     openssl for the TLS tests, mininet and net-tools for the P4 tutorials' runner,
+#     libnghttp2-dev for the native gRPC front end);
 #  2. kvick into $PYTHON (default python3), editable, with the P4Runtime/gNMI server's
 #     dependencies and the test and benchmark extras; the build compiles the Cython modules and
 #     generates the P4Runtime/gNMI message classes (setup.py).
@@ -17,7 +18,7 @@ mkdir -p "$repo/build"
 
 SYSTEM_PACKAGES=(build-essential pkg-config python3-dev python3-pip python3-venv
                  libxdp-dev libbpf-dev iproute2 ethtool iputils-ping netsniff-ng tcpdump
-                 openssl mininet net-tools)
+                 openssl mininet net-tools libnghttp2-dev)
 
 fail() {
     echo "install: $1" >&2
@@ -36,7 +37,8 @@ fi
 
 # What the C build needs, checked before a long build fails on it.
 for need in "cc:gcc or cc (apt install build-essential)" \
-            "header:xdp/xsk.h:libxdp-dev" "header:bpf/libbpf.h:libbpf-dev"; do
+            "header:xdp/xsk.h:libxdp-dev" "header:bpf/libbpf.h:libbpf-dev" \
+            "header:nghttp2/nghttp2.h:libnghttp2-dev"; do
     case "$need" in
         cc:*) command -v cc >/dev/null || fail "no C compiler: install ${need#cc:}" ;;
         header:*)
