@@ -60,14 +60,23 @@ def _next_chunk(chunks) -> bytes | None:
     return next(chunks, None)
 
 
-def client_identity(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling: the client certificate's subject with mutual TLS, else the peer's
-    host (one host may open any number of connections)."""
+def _certificate(context: grpc.aio.ServicerContext) -> str | None:
     auth = context.auth_context()
     names = auth.get("x509_subject") or auth.get("x509_common_name")
-    if names:
-        return "cert:" + names[0].decode(errors="replace")
-    return client_of(context.peer())
+    return "cert:" + names[0].decode(errors="replace") if names else None
+
+
+def client_identity(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling, for the primary check: the client certificate's subject with mutual
+    TLS, else the connection (the peer's address and port). A backup learns the primary's
+    election id, and may run on the primary's host: only the primary's connection writes."""
+    return _certificate(context) or context.peer()
+
+
+def client_host(context: grpc.aio.ServicerContext) -> str:
+    """The client the stream limit counts: its certificate, else its host (one host may
+    open any number of connections)."""
+    return _certificate(context) or client_of(context.peer())
 
 
 class AsyncP4Runtime:
@@ -129,12 +138,12 @@ class AsyncP4Runtime:
 
     async def StreamChannel(self, request_iterator, context) -> AsyncIterator:
         peer = context.peer()
-        client = client_identity(context)
+        client = client_host(context)
         if not self.stream_counts.admit(client):
             await self._refuse("StreamChannel", context, P4RuntimeError(
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"too many open streams from {client} ({self.stream_counts.per_client})"))
-        stream = Stream(asyncio.get_running_loop(), peer, client)
+        stream = Stream(asyncio.get_running_loop(), peer, client_identity(context))
         reader = asyncio.ensure_future(self._read_stream(stream, request_iterator))
         try:
             while True:

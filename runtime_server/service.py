@@ -478,13 +478,6 @@ class P4RuntimeService:
 
     # ---- packet I/O, digests ----------------------------------------------------------------
 
-    def _primary_stream(self) -> Stream | None:
-        primary = self.arbitrator.primary(self.device_id, "")
-        if primary is None:
-            return None
-        with self.streams_lock:
-            return self.streams.get(primary)
-
     def _packet_out(self, stream: Stream, packet) -> None:
         controller = stream.controller
         if self.arbitrator.primary(controller.device_id, controller.role) is not controller:
@@ -551,10 +544,17 @@ class P4RuntimeService:
         if digest_id is not None:
             self.digests.receive(digest_id, messages, time.monotonic_ns())
 
+    def _owner_streams(self, p4_id: int) -> list[Stream]:
+        """The primaries' streams of the roles that own the entity `p4_id`: every role with
+        full access (the default role, a role without a config) and every role whose config
+        lists it. Digests and idle-timeout notifications go to them, as packet-ins do."""
+        return [stream for stream, policy in self._primary_streams()
+                if policy is None or p4_id in policy.ids]
+
     def _send_digest_list(self, digest_list: DigestListOut) -> None:
-        stream = self._primary_stream()
+        streams = self._owner_streams(digest_list.digest_id)
         pipeline = self.pipeline
-        if stream is None or pipeline is None:
+        if not streams or pipeline is None:
             return
         digest = pipeline.index.get_digest(digest_list.digest_id)
         message = p4runtime_pb2.StreamMessageResponse()
@@ -564,7 +564,8 @@ class P4RuntimeService:
         out.timestamp = time.time_ns()
         for data in digest_list.messages:
             out.data.add().CopyFrom(pipeline.index.digest_data(digest, data))
-        stream.send(message)
+        for stream in streams:
+            stream.send(message)
 
     def _timer_loop(self) -> None:
         next_idle_poll = 0
@@ -582,12 +583,11 @@ class P4RuntimeService:
                     log.exception("idle timeout poll failed")
 
     def _notify_idle(self, now_ns: int) -> None:
-        """One IdleTimeoutNotification to the primary controller for the entries whose
-        idle timer ran out since the last poll."""
+        """One IdleTimeoutNotification to each primary whose role owns tables with entries
+        whose idle timer ran out since the last poll (see _owner_streams)."""
         from runtime_server.idle_timeouts import newly_idle
 
-        stream = self._primary_stream()
-        if stream is None:  # nobody to tell: the entries stay unreported until someone is
+        if not self._primary_streams():  # nobody to tell: the entries stay unreported
             return
         with self.write_lock:
             pipeline = self.pipeline
@@ -597,9 +597,18 @@ class P4RuntimeService:
             entries = [pipeline.tables.entry_bytes(state, handle) for state, handle in idle]
         if not entries:
             return
-        message = p4runtime_pb2.StreamMessageResponse()
-        notification = message.idle_timeout_notification
-        notification.timestamp = time.time_ns()
-        for entry in entries:
-            notification.table_entry.add().ParseFromString(entry)
-        stream.send(message)
+        by_table: dict[int, list[p4runtime_pb2.TableEntry]] = {}
+        for data in entries:
+            entry = p4runtime_pb2.TableEntry.FromString(data)
+            by_table.setdefault(entry.table_id, []).append(entry)
+        timestamp = time.time_ns()
+        for stream, policy in self._primary_streams():
+            owned = [entry for table_id, table_entries in by_table.items()
+                     if policy is None or table_id in policy.ids for entry in table_entries]
+            if not owned:
+                continue
+            message = p4runtime_pb2.StreamMessageResponse()
+            notification = message.idle_timeout_notification
+            notification.timestamp = timestamp
+            notification.table_entry.extend(owned)
+            stream.send(message)

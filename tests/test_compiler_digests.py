@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import grpc
+import pytest
 from google.protobuf import text_format
 from test_p4runtime_server import Client
 
@@ -129,4 +130,52 @@ def test_a_p4runtime_controller_receives_learn_t_digests() -> None:
         assert [m.bitstring for m in data.struct.members] == [bytes.fromhex("0a0b0c0d0e0f"), b"\x03"]
     finally:
         client.close()
+        running.stop(grace=0)
+
+
+def _digests_of(client: Client) -> queue.Queue:
+    messages: queue.Queue = queue.Queue()
+
+    def drain() -> None:
+        try:
+            for message in client.responses:
+                if message.WhichOneof("update") == "digest":
+                    messages.put(message.digest)
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    return messages
+
+
+def test_digests_go_to_the_roles_that_own_them() -> None:
+    # The default role's primary (full access) and a role whose config lists the digest get
+    # each list; a role with other entities does not.
+    from test_p4runtime_roles import role_client
+
+    document, text = compile_file(L2)
+    info = text_format.Parse(text, p4info_pb2.P4Info())
+    learn_id = info.digests[0].preamble.id
+    switch = Switch(cpu_port=255)
+    running = P4RuntimeServer(switch, device_id=0, address="127.0.0.1:0")
+    client = Client(running.port, election_id=1)
+    learner = role_client(running.port, 2, "learner", shared_p4_ids=[learn_id])
+    other = role_client(running.port, 3, "other", shared_p4_ids=[info.tables[0].preamble.id])
+    try:
+        assert client.next_message().arbitration.status.code == 0
+        assert learner.arbitrate().status.code == 0 and other.arbitrate().status.code == 0
+        client.set_pipeline(p4info=info, device_config=json.dumps(document).encode())
+        queues = [_digests_of(c) for c in (client, learner, other)]
+        update = pb.Update(type=pb.Update.INSERT)
+        update.entity.digest_entry.digest_id = learn_id
+        update.entity.digest_entry.config.max_list_size = 1
+        client.write(update)
+        switch.process([(3, bytes.fromhex("ffffffffffff" "0a0b0c0d0e0f" "0800") + bytes(46))])
+        assert queues[0].get(timeout=5).digest_id == learn_id
+        assert queues[1].get(timeout=5).digest_id == learn_id
+        with pytest.raises(queue.Empty):
+            queues[2].get(timeout=0.5)
+    finally:
+        for each in (client, learner, other):
+            each.close()
         running.stop(grace=0)

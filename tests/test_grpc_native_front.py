@@ -221,8 +221,15 @@ def test_streams_per_client_are_bounded() -> None:
         server.stop()
 
 
-def test_backup_on_the_primarys_host_cannot_write_with_its_id(server, primary) -> None:
+@pytest.mark.parametrize("frontend", ["aio", "native"])
+def test_backup_on_the_primarys_host_cannot_write_with_its_id(frontend: str) -> None:
     # Same host, another connection (a channel with its own options gets its own connection).
+    from target import Switch
+
+    server = P4RuntimeServer(Switch(cpu_port=255), address="127.0.0.1:0", frontend=frontend)
+    primary = Client(server.port, election_id=10)
+    assert primary.next_message().arbitration.status.code == 0
+    primary.set_pipeline()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}",
                                     options=[("grpc.primary_user_agent", "other")])
     from runtime_server.proto import p4runtime_pb2_grpc
@@ -236,6 +243,8 @@ def test_backup_on_the_primarys_host_cannot_write_with_its_id(server, primary) -
     assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED
     channel.close()
     primary.stub.Write(request, timeout=5)
+    primary.close()
+    server.stop()
 
 
 def test_gnmi_through_the_bridge() -> None:

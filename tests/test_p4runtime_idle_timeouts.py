@@ -119,3 +119,22 @@ def test_modify_restarts_the_timer_and_delete_ends_it(flowcache) -> None:
     client.write(update(pb.Update.DELETE, flow_entry(A, B, 0)))
     with pytest.raises(queue.Empty):
         listener.idle_notification(timeout=3 * TIMEOUT_NS / 1e9)
+
+
+def test_notifications_go_to_the_roles_that_own_the_table(flowcache) -> None:
+    # The default role's primary (full access) and the primary of a role whose config lists
+    # the table are told; a role with other entities is not.
+    from test_p4runtime_roles import role_client
+
+    server, client, listener = flowcache
+    owner = role_client(server.port, 20, "flows", shared_p4_ids=[FLOW_TABLE])
+    other = role_client(server.port, 30, "other", shared_p4_ids=[CACHED])
+    assert owner.arbitrate().status.code == 0 and other.arbitrate().status.code == 0
+    owner_listener, other_listener = Listener(owner), Listener(other)
+    client.write(update(pb.Update.INSERT, flow_entry(A, B, TIMEOUT_NS)))
+    assert listener.idle_notification(timeout=5).table_entry[0].table_id == FLOW_TABLE
+    assert owner_listener.idle_notification(timeout=5).table_entry[0].table_id == FLOW_TABLE
+    with pytest.raises(queue.Empty):
+        other_listener.idle_notification(timeout=3 * TIMEOUT_NS / 1e9)
+    owner.close()
+    other.close()
