@@ -5,7 +5,7 @@ Reports entries/s for Write batches of 1, 100, 1000 and 10000 routes, the time t
 whole table at batch 10000, the wildcard Read rate, and the server's RSS with the table
 empty (pipeline set), loaded, and after the read.
 
-    python bench/p4runtime_load.py [--routes N] [--addr-port PORT]
+    python bench/p4runtime_load.py [--routes N] [--frontend aio|native]
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def rss_mib(pid: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=None, help="use only the first N routes")
+    parser.add_argument("--frontend", choices=["aio", "native"], default=None,
+                        help="the switch's --grpc-frontend (default: its default)")
     args = parser.parse_args()
     all_routes = routes(args.routes)
     with socket.socket() as sock:
@@ -102,7 +104,8 @@ def main() -> int:
         port = sock.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "target.cli", "--no-p4", "--grpc-server-addr",
-         f"127.0.0.1:{port}"], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+         f"127.0.0.1:{port}", *(["--grpc-frontend", args.frontend] if args.frontend else [])],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in server.stdout:

@@ -265,7 +265,10 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
                 return refuse(f"--p4info {args.p4info}: {one_line(str(err))}")
         start_engine()
     log.info("kvick: device %d, P4Runtime on port %d", args.device_id, server.port)
-    print(f"kvick: P4Runtime server listening on port {server.port}", flush=True)
+    from runtime_server.native_server import NativeP4RuntimeServer
+
+    frontend = "native" if isinstance(server, NativeP4RuntimeServer) else "grpc.aio"
+    print(f"kvick: P4Runtime server listening on port {server.port} ({frontend})", flush=True)
     failed = False
     if args.interface and args.use_files is not None and not stop.wait(args.use_files):
         if not attach_ports():
