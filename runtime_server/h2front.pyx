@@ -1147,6 +1147,10 @@ cdef void run_loop(Server *srv) noexcept nogil:
             if conn != NULL and conn.dirty:
                 if not flush(srv, conn):
                     close_conn(srv, conn)
+        if srv.cmd_head != NULL:
+            # Python was told of calls that ended (a connection closed, a deadline passed) and
+            # answered from this thread, which does not wake the loop: go round again now.
+            timeout = 0
     for slot in range(srv.high_slot):
         if srv.conns[slot] != NULL:
             close_conn(srv, srv.conns[slot])

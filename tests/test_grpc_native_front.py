@@ -377,3 +377,24 @@ def test_a_client_that_resets_its_stream(server, primary) -> None:
         wait_for(lambda: len(server.calls.channels) == open_before + 1)
     wait_for(lambda: len(server.calls.channels) == open_before)
     primary.write(update(pb.Update.INSERT, lpm_entry(b"\x0f\x00\x00\x00", 8)))
+
+
+def test_primary_whose_deadline_passes_is_replaced_at_once(server) -> None:
+    # A raw connection becomes primary on a StreamChannel with a grpc-timeout of 300 ms and
+    # then stays silent: when the deadline passes, the backup is told at once that it is
+    # primary now (the notice comes from the loop's own thread, with nothing else to wake it).
+    backup = Client(server.port, election_id=5)
+    assert backup.next_message().arbitration.status.code == 0
+    arbitration = pb.StreamMessageRequest()
+    arbitration.arbitration.device_id = 0
+    arbitration.arbitration.election_id.low = 20
+    body = arbitration.SerializeToString()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(PREFACE + frame(SETTINGS, 0, 0, b"")
+                     + frame(HEADERS, 0x4, 1, headers(b"/p4.v1.P4Runtime/StreamChannel")
+                             + literal(b"grpc-timeout", b"300m"))
+                     + frame(DATA, 0, 1, b"\x00" + struct.pack(">I", len(body)) + body))
+        assert backup.next_message().arbitration.status.code != 0  # demoted
+        assert backup.next_message(timeout=3).arbitration.status.code == 0
+        assert server.stats()["deadlines_exceeded"] == 1
+    backup.close()
