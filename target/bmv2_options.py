@@ -36,7 +36,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--nanolog ADDR": (WARNS, "nanomsg event logger: kvick has no nanomsg"),
     "--log-console": (WORKS, "log on stdout"),
     "--log-file FILE": (WORKS, "log to FILE (rotated as BMv2 rotates)"),
-    "-L/--log-level LEVEL": (WORKS, "trace|debug: one line per pipeline event of each packet"),
+    "-L/--log-level LEVEL": (WORKS, "trace|debug: BMv2's per-packet messages, at their levels "
+                                    "(target/trace.py)"),
     "--log-flush": (WORKS, "every log line reaches the file when it is written"),
     "--log-file-max-size N": (WORKS, "rotation size of --log-file"),
     "--log-file-max-files N": (WORKS, "rotated files kept"),
@@ -60,7 +61,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--dp-grpc-server-addr ADDR": (WARNS, "BMv2's dataplane gRPC service is not served"),
     "--priority-queues N": (WORKS, "N (1-8) strict-priority queues per port chosen by "
                                    "standard_metadata.priority (qid tells it); a batch's packets "
-                                   "for one port leave highest priority first"),
+                                   "for one port leave highest priority first (with --workers, "
+                                   "each worker's batch)"),
     "--max-mc-groups N": (WORKS, "more multicast groups are refused (RESOURCE_EXHAUSTED); "
                                  "no bound unless given"),
     "--max-l1-entries N": (WORKS, "bounds the PRE's nodes (one per replication id of a group)"),
