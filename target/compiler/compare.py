@@ -55,8 +55,14 @@ def p4info_summary(p4info: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
                 _one(obj, "const_default_action_id"), _one(obj, "implementation_id"),
                 sorted(_one(obj, "direct_resource_ids", []) and obj["direct_resource_ids"]),
                 _one(obj, "is_const_table"), _one(obj, "with_selector"), _one(obj, "type_spec"),
-                sorted(obj.get("table_ids", [])),
+                sorted(obj.get("table_ids", [])), _one(obj, "idle_timeout_behavior"),
             )
+    # Serializable enums: the names and values controllers translate (type_info).
+    for enum in _one(info, "type_info", {}).get("serializable_enums", []):
+        value = _one(enum, "value", {})
+        members = [(_one(m, "name"), _one(m, "value")) for m in value.get("members", [])]
+        summary[("serializable_enums", _one(enum, "key"))] = (
+            _one(_one(value, "underlying_type", {}), "bitwidth"), members)
     return summary
 
 

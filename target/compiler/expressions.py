@@ -243,6 +243,10 @@ class ExpressionLowering:
             assert isinstance(base.type, StackT)
             if mname == "size":
                 return const_val(base.type.size, BitT(32))
+            if mname == "lastIndex":
+                # The index of the element extracted last: BMv2's next index - 1.
+                return Val(BitT(32), expression("last_stack_index", None,
+                                                {"type": "header_stack", "value": base.ref}))
             if mname == "last":
                 # The element extracted last (BMv2 reads it by the stack's next index - 1).
                 return Val(base.type.element, kind="stack_last", ref=base.ref)

@@ -36,6 +36,7 @@ class TableInfo:
     key_prims: list[dict] = field(default_factory=list)         # computing expression keys
     error_keys: set[int] = field(default_factory=set)           # indices of error-typed keys
     action_ids: dict[str, int] = field(default_factory=dict)    # JSON ids of bound actions
+    support_timeout: bool = False                               # entries may have idle timeouts
 
 
 @dataclass
@@ -68,6 +69,9 @@ class Lowered:
     direct_meters: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # name: unit, table
     digests: list[StructLikeT] = field(default_factory=list)
     controller_headers: list[tuple[str, str, list[tuple[str, int]]]] = field(default_factory=list)
+    # Serializable enums the control plane sees (controller header fields, keys, action
+    # parameters): P4Info's type_info lists them, as p4c's does.
+    serializable_enums: dict[str, EnumT] = field(default_factory=dict)
     profiles: dict[str, ProfileInfo] = field(default_factory=dict)
     called_actions: dict[str, ActionInfo] = field(default_factory=dict)   # called directly, not by a table
     # name, fields (name, width), size
@@ -169,6 +173,13 @@ class ProgramLowering(StatementLowering):
                 kind = str(args[0].children[0])[1:-1]
                 self.lowered.controller_headers.append(
                     (kind, ftype.name, [(n, bit_width(t)) for n, t in ftype.fields]))
+                for _n, t in ftype.fields:
+                    self.note_enum(t)
+
+    def note_enum(self, t: Any) -> None:
+        """Remember a serializable enum the control plane sees."""
+        if isinstance(t, EnumT) and t.underlying is not None:
+            self.lowered.serializable_enums.setdefault(t.name, t)
 
     def block_scope(self, decl: Tree, roles: list[str]) -> dict[str, Val]:
         params = decl.children[2].children if decl.children[2] is not None else []
@@ -621,6 +632,24 @@ class ProgramLowering(StatementLowering):
             raise self.error("implementation must be an action_profile or action_selector", value)
         t.profile = v.ref[1]
 
+    def counters_property(self, t: TableInfo, prop: Tree, value: Tree) -> str:
+        """`counters = name;` or an inline `direct_counter(...)`, named (as p4c names it) by the
+        property's @name as written, else after its table."""
+        if value.data == "ctor_call":
+            if str(value.children[0]) != "direct_counter":
+                raise Unsupported(f"counters = {value.children[0]}(...)", self.decls.loc(value))
+            args = list(value.children[2].children) if value.children[2] is not None else []
+            if len(args) != 1:
+                raise self.error("direct_counter takes (CounterType)", value)
+            given = self.decls.annotations(prop.children[0]).string("name")
+            name = given.lstrip(".") if given is not None else t.name
+            self.lowered.counters.append((name, self.enum_member(args[0], "CounterType"), 0, "?"))
+            return name
+        c = self.expr(value)
+        if c.kind != "object" or c.ref[0] != "direct_counter":
+            raise self.error("counters must name a direct_counter", value)
+        return c.ref[1]
+
     def selector_input(self, v: Val, node: Tree) -> dict[str, Any]:
         if v.kind != "field":
             raise Unsupported("selector keys that are not fields", self.decls.loc(node))
@@ -708,6 +737,7 @@ class ProgramLowering(StatementLowering):
             t = self.decls.resolve(p.children[2])
             pname = name_of(p.children[3])
             plist.append((pname, bit_width(t)))
+            self.note_enum(t)
             scope[pname] = Val(t, {"type": "runtime_data", "value": i})
         self.scopes.append(scope)
         self.copy_out_stack.append(copy_out)
@@ -764,6 +794,7 @@ class ProgramLowering(StatementLowering):
                     width = self.width_of(v, expr_node)
                     if isinstance(v.type, ErrorT):
                         t.error_keys.add(len(t.keys))       # p4c gives error keys no bitwidth
+                    self.note_enum(v.type)
                     t.keys.append((kname, kind, width, self.key_target(t, v, expr_node)))
             elif prop.data == "actions_property":
                 for item in prop.children[1:]:
@@ -787,8 +818,7 @@ class ProgramLowering(StatementLowering):
                 elif pname == "default_action":
                     default_node, t.default_const = value, const is not None
                 elif pname == "counters":
-                    c = self.expr(value)
-                    t.direct_counter = c.ref[1]
+                    t.direct_counter = self.counters_property(t, prop, value)
                 elif pname == "meters":
                     mv = self.expr(value)
                     if mv.kind != "object" or mv.ref[0] != "direct_meter":
@@ -800,8 +830,11 @@ class ProgramLowering(StatementLowering):
                     t.direct_meter = mv.ref[1]
                 elif pname == "implementation":
                     self.implementation(t, prop, value)
-                elif pname in ("support_timeout",):
-                    pass
+                elif pname == "support_timeout":
+                    flag = self.expr(value)
+                    if not isinstance(flag.type, BoolT) or flag.const is None:
+                        raise self.error("support_timeout must be true or false", value)
+                    t.support_timeout = bool(flag.const)
                 else:
                     raise Unsupported(f"table property {pname}", self.decls.loc(prop))
         if default_node is None:
@@ -846,7 +879,7 @@ class ProgramLowering(StatementLowering):
                # A const table holds exactly its entries (p4c sizes it so in the JSON).
                "match_type": match_type, "type": "simple",
                "max_size": len(t.entries) if t.entries and not t.entries_mutable else t.size,
-               "with_counters": t.direct_counter is not None, "support_timeout": False,
+               "with_counters": t.direct_counter is not None, "support_timeout": t.support_timeout,
                "direct_meters": t.direct_meter, "action_ids": action_ids,
                "actions": [a for a, _ in t.actions],
                "base_default_next": None, "next_tables": {},
@@ -942,6 +975,9 @@ class ProgramLowering(StatementLowering):
         if node.data == "call" and node.children[1] is None and node.children[0].data == "member" and \
                 name_of(node.children[0].children[1]) == "isValid":
             return f"{self.text_of(node.children[0].children[0])}.$valid$"    # as p4c names it
+        if node.data == "slice":    # p4c prints a slice without the spaces it was written with
+            base, hi, lo = node.children
+            return f"{self.text_of(base)}[{self.text_of(hi).strip()}:{self.text_of(lo).strip()}]"
         meta = node.meta
         if getattr(meta, "empty", True):
             raise Unsupported("this key expression (name it with @name)", self.decls.loc(node))
@@ -1146,6 +1182,8 @@ class ProgramLowering(StatementLowering):
         cond, then, other = s.children
         then_entry = self.build([then], nxt)
         else_entry = self.build([other], nxt) if other is not None else nxt
+        if _applies_table(cond):
+            return self.split_condition(cond, then_entry, else_entry, nxt)
         negated = False
         c = cond
         while c.data == "not_op":
@@ -1163,6 +1201,38 @@ class ProgramLowering(StatementLowering):
         saved, self.effects_allowed = self.effects_allowed, True
         try:
             v = self.expr(cond, BoolT())
+        finally:
+            self.effects_allowed = saved
+        prims, self.out = self.out, []
+        name = self.json.node_name()
+        self.conditionals.append({"name": name, "id": len(self.conditionals), "expression": as_bool(v),
+                                  "true_next": then_entry, "false_next": else_entry})
+        return self.hidden_table(prims, name) if prims else name
+
+    def split_condition(self, c: Tree, then_entry: str | None, else_entry: str | None,
+                        nxt: str | None) -> str | None:
+        """A condition that applies tables (`a && t.apply().hit`) as nested graph nodes: each
+        operand of && and || is its own conditional or table node, so a table is applied only
+        when P4's short-circuit order reaches it."""
+        if c.data == "not_op":
+            return self.split_condition(c.children[0], else_entry, then_entry, nxt)
+        if c.data == "land_op":
+            right = self.split_condition(c.children[1], then_entry, else_entry, nxt)
+            return self.split_condition(c.children[0], right, else_entry, nxt)
+        if c.data == "lor_op":
+            right = self.split_condition(c.children[1], then_entry, else_entry, nxt)
+            return self.split_condition(c.children[0], then_entry, right, nxt)
+        if c.data == "member" and name_of(c.children[1]) in ("hit", "miss"):
+            t = self.table_apply(c.children[0])
+            if t is None:
+                raise Unsupported("hit/miss of something other than a table's apply()", self.decls.loc(c))
+            hit, miss = (then_entry, else_entry) if name_of(c.children[1]) == "hit" \
+                else (else_entry, then_entry)
+            return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
+        self.out = []
+        saved, self.effects_allowed = self.effects_allowed, True
+        try:
+            v = self.expr(c, BoolT())
         finally:
             self.effects_allowed = saved
         prims, self.out = self.out, []
@@ -1317,3 +1387,11 @@ _ = as_data
 def _hex(value: int, width: int) -> str:
     """A BMv2 JSON byte string: hex, zero-padded to whole bytes (as p4c writes it)."""
     return f"0x{value:0{2 * ((width + 7) // 8)}x}"
+
+
+def _applies_table(cond: Tree) -> bool:
+    """Whether a condition combines a table's apply().hit/miss with other operands (&&, ||)."""
+    if cond.data not in ("land_op", "lor_op", "not_op"):
+        return False
+    return any(n.data in ("land_op", "lor_op") for n in cond.iter_subtrees()) and any(
+        n.data == "member" and name_of(n.children[1]) in ("hit", "miss") for n in cond.iter_subtrees())

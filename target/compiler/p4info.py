@@ -8,7 +8,7 @@ import re
 
 from target.compiler.errors import CompileError
 from target.compiler.lower import Lowered
-from target.compiler.types import BitT, BoolT, StructLikeT
+from target.compiler.types import BitT, BoolT, EnumT, StructLikeT
 
 PREFIX = {"action": 0x01, "table": 0x02, "value_set": 0x03, "controller_header": 0x04,
           "action_profile": 0x11, "counter": 0x12, "direct_counter": 0x13, "meter": 0x14,
@@ -153,6 +153,8 @@ def p4info_text(low: Lowered) -> str:
         if t.direct_meter:
             lines.append(f"  direct_resource_ids: {direct_meter_ids[t.direct_meter]}")
         lines.append(f"  size: {t.size}")
+        if t.support_timeout:
+            lines.append("  idle_timeout_behavior: NOTIFY_CONTROL")
         if t.entries:
             lines.extend(([] if t.entries_mutable else ["  is_const_table: true"]) +
                          ["  has_initial_entries: true"])
@@ -216,7 +218,7 @@ def p4info_text(low: Lowered) -> str:
         lines.append("digests {")
         preamble(digest_ids[d.name], d.name)
         lines.extend(["  type_spec {", "    struct {", f"      name: {_q(d.name)}", "    }", "  }", "}"])
-    lines.extend(_type_info(low.digests))
+    lines.extend(_type_info(low.digests, low.serializable_enums))
     return "\n".join(lines) + "\n"
 
 
@@ -233,8 +235,9 @@ def _type_spec(t: object, indent: str) -> list[str]:
     raise CompileError(f"a {t.describe()} member in a digest has no P4Info type")   # type: ignore[attr-defined]
 
 
-def _type_info(digests: list[StructLikeT]) -> list[str]:
-    """type_info with every struct the digests send (nested ones too), keyed by name in order."""
+def _type_info(digests: list[StructLikeT], enums: dict[str, EnumT]) -> list[str]:
+    """type_info with every struct the digests send (nested ones too) and the serializable
+    enums, each keyed by name in order."""
     structs: dict[str, StructLikeT] = {}
 
     def collect(t: StructLikeT) -> None:
@@ -245,7 +248,7 @@ def _type_info(digests: list[StructLikeT]) -> list[str]:
 
     for d in digests:
         collect(d)
-    if not structs:
+    if not structs and not enums:
         return ["type_info {", "}"]
     lines = ["type_info {"]
     for name in sorted(structs):
@@ -255,5 +258,22 @@ def _type_info(digests: list[StructLikeT]) -> list[str]:
             lines.extend(_type_spec(ft, "          "))
             lines.extend(["        }", "      }"])
         lines.extend(["    }", "  }"])
+    for name in sorted(enums):
+        enum = enums[name]
+        assert enum.underlying is not None
+        width = enum.underlying.width
+        lines.extend(["  serializable_enums {", f"    key: {_q(name)}", "    value {",
+                      "      underlying_type {", f"        bitwidth: {width}", "      }"])
+        for member in enum.members:
+            value = enum.values[member] & ((1 << width) - 1)
+            lines.extend(["      members {", f"        name: {_q(member)}",
+                          f"        value: {_bytes(value, width)}", "      }"])
+        lines.extend(["    }", "  }"])
     lines.append("}")
     return lines
+
+
+def _bytes(value: int, width: int) -> str:
+    """A protobuf text-format bytes literal: the value in (width + 7) // 8 big-endian bytes."""
+    data = value.to_bytes((width + 7) // 8, "big")
+    return '"' + "".join(f"\\{b:03o}" for b in data) + '"'

@@ -1,5 +1,5 @@
 """The C preprocessor subset P4 programs use: #include, object-like and function-like #define, #undef,
-#ifdef/#ifndef/#if N/#else/#endif. Output lines keep a map back to (file, line)."""
+#ifdef/#ifndef/#if EXPR/#else/#endif. Output lines keep a map back to (file, line)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from target.compiler.errors import CompileError, Location
+from target.compiler.pp_expr import PpExprError, evaluate
 
 INCLUDE_DIR = Path(__file__).parent / "include"
 _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*?)\s*$")
@@ -127,9 +128,9 @@ class Preprocessor:
             return "1" if m.group(1) in self.macros or m.group(1) in self.function_macros else "0"
         expanded = self._expand(re.sub(r"defined\s*\(?\s*(\w+)\s*\)?", defined, rest))
         try:
-            return int(expanded.strip(), 0) != 0
-        except ValueError:
-            raise CompileError(f"unsupported construct: #if {rest}", loc) from None
+            return evaluate(expanded) != 0
+        except PpExprError as err:
+            raise CompileError(f"#if {rest}: {err}", loc) from None
 
     def _include(self, rest: str, directory: Path, loc: Location) -> None:
         m = re.match(r'[<"]([^>"]+)[>"]', rest)

@@ -555,6 +555,17 @@ class StatementLowering(ExpressionLowering):
                 raise self.error(f"{fname} takes (bit<8> index)", stmt)
             op = "resubmit" if fname.startswith("resubmit") else "recirculate"
             self.prim(op, [hexstr(self.field_list_id(args[0]))], stmt)
+        elif fname == "clone3":
+            # v1model's older form: the fields to preserve are listed in the call itself.
+            ctype = self.enum_member(args[0], "CloneType")
+            session = self.expr(args[1], BitT(32))
+            elements = self.field_list(args[2])
+            if any(e["type"] != "field" for e in elements):
+                raise self.error("clone3 preserves fields only", args[2])
+            fid = len(self.json.field_lists) + 1
+            self.json.field_lists.append({"id": fid, "name": f"fl_clone3_{fid}", "elements": elements})
+            op = "clone_ingress_pkt_to_egress" if ctype == "I2E" else "clone_egress_pkt_to_egress"
+            self.prim(op, [as_data(session), hexstr(fid)], stmt)
         elif fname == "clone_preserving_field_list":
             if len(args) != 3:
                 raise self.error("clone_preserving_field_list takes (type, session, bit<8> index)", stmt)

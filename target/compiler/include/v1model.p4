@@ -12,6 +12,11 @@
 #define V1MODEL_VERSION 20180101
 #endif
 
+#if V1MODEL_VERSION >= 20200408
+/* The port type programs written for this version of the interface name. */
+typedef bit<9> PortId_t;
+#endif
+
 match_kind {
     range,
     optional,
