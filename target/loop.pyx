@@ -410,6 +410,11 @@ class EngineLoop:
     def breathers(self) -> list:
         return [b for loop in self._loops for b in loop[:2] if b is not None]
 
+    @property
+    def port_breathers(self) -> list:
+        """Each worker's breather over its ports (and relays), by worker."""
+        return [loop[0] for loop in self._loops]
+
     def inject(self, port: int, frame: bytes) -> None:
         q = self.inject_queues.get(port)
         if q is None:

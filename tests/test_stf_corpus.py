@@ -2,7 +2,8 @@
 
 Programs kvick cannot pass yet are listed in stf_known_failures.txt (`name<TAB>reason`);
 they run as strict xfails, so one that starts passing fails the suite until it is unlisted.
-KVICK_WORKERS=N runs them on a switch with N engine workers (each packet on the next worker).
+KVICK_WORKERS=N runs them on a switch with N engine workers, through the running engine
+(stf_threads.py: each worker in its thread, the ports shared out among them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from shared_data import CORPUS, corpus_params, needs_corpus
+from stf_threads import run_stf_on_workers
 
 from target import stf
 
@@ -55,8 +57,11 @@ def test_known_failures_name_corpus_programs() -> None:
 def test_stf(name: str) -> None:
     # No fallback: an engine that does not import (a broken build) fails every program.
     folder = CORPUS / name
-    result = stf.run_stf(folder / f"{name}.json", folder / f"{name}.stf",
-                         switch_factory=switch_factory)
+    if WORKERS > 1:
+        result = run_stf_on_workers(folder / f"{name}.json", folder / f"{name}.stf", WORKERS)
+    else:
+        result = stf.run_stf(folder / f"{name}.json", folder / f"{name}.stf",
+                             switch_factory=switch_factory)
     assert result.passed, result.report()
 
 
@@ -88,6 +93,17 @@ def test_a_wrong_byte_fails(tmp_path: Path) -> None:
     result = run_edited(tmp_path, "ternary2-bmv2", flip_first_expected_nibble)
     assert not result.passed
     assert "packet #1 differs at byte 0 (nibble 0)" in result.report()
+
+
+def test_two_workers_pass_a_file_and_catch_its_wrong_byte(tmp_path: Path) -> None:
+    """The threaded run (KVICK_WORKERS) is a real check: it passes the file as written, fails
+    it with one expected nibble changed (its ports are spread over both workers)."""
+    name = "v1model-special-ops-bmv2"
+    folder = CORPUS / name
+    assert run_stf_on_workers(folder / f"{name}.json", folder / f"{name}.stf", 2).passed
+    edited = tmp_path / f"{name}.stf"
+    edited.write_text(flip_first_expected_nibble((folder / f"{name}.stf").read_text()))
+    assert not run_stf_on_workers(folder / f"{name}.json", edited, 2).passed
 
 
 def test_a_missing_expectation_fails(tmp_path: Path) -> None:
