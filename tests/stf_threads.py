@@ -2,10 +2,11 @@
 
 `EngineSwitch.process()` does not run the packet on the calling thread: it pushes each frame
 into the memory port of its ingress port (ports belong to the workers round robin, starting
-at a worker chosen by the program's name, so that most files' one ingress port is worker 0's
-in some programs and worker 1's in others), waits until the workers have taken it in and breathed twice more (the batch
-has been transmitted, relayed frames included), then collects what every port transmitted. The
-STF files are sequential (each packet processed to completion before the next), and so is this.
+at a worker chosen by the program's name, so that a file's usual single ingress port is
+worker 0's in some programs and worker 1's in others), waits until the workers have taken it
+in and breathed twice more (the batch has been transmitted, relayed frames included), then
+collects what every port transmitted. The STF files are sequential (each packet processed to
+completion before the next), and so is this.
 """
 
 from __future__ import annotations
