@@ -127,9 +127,13 @@ def pcap_frames(path: Path) -> list[bytes]:
 
 
 class Kvick:
-    """A kvick switch process with its output collected."""
+    """A kvick switch process with its output collected; one a failed test left running is
+    ended by the `no_switch_left` fixture."""
+
+    running: list[Kvick] = []
 
     def __init__(self, argv: list[str], cwd: Path):
+        Kvick.running.append(self)
         self.grpc = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "target.cli", *argv, "--", "--grpc-server-addr",
@@ -154,6 +158,16 @@ class Kvick:
         return self.process.returncode, out, err
 
 
+@pytest.fixture(autouse=True)
+def no_switch_left():
+    yield
+    while Kvick.running:
+        process = Kvick.running.pop().process
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
 def test_tutorial_command_line_starts_with_status_0(tmp_path: Path) -> None:
     """The command the tutorials' P4RuntimeSwitch.start builds, with kvick as the binary."""
     (tmp_path / "pcaps").mkdir()
@@ -169,11 +183,14 @@ def test_tutorial_command_line_starts_with_status_0(tmp_path: Path) -> None:
 
 def test_use_files_serves_grpc_at_once_and_replays_after_the_wait(tmp_path: Path) -> None:
     (tmp_path / "h1_in.pcap").write_bytes(pcap([b"\x05\x06", b"\x07\x08"]))
-    sw = Kvick(["--use-files", "3", "-i", "0@h1", str(SWAP)], tmp_path)
+    # 8 s: long enough that a loaded machine still starts the server well before the replay.
+    sw = Kvick(["--use-files", "8", "-i", "0@h1", str(SWAP)], tmp_path)
     assert sw.listening()
-    assert time.monotonic() - sw.started < 3         # gRPC before the wait is over
+    assert time.monotonic() - sw.started < 8         # gRPC before the wait is over
     assert pcap_frames(tmp_path / "h1_out.pcap") == []
-    time.sleep(4.5)
+    deadline = sw.started + 40
+    while time.monotonic() < deadline and len(pcap_frames(tmp_path / "h1_out.pcap")) < 2:
+        time.sleep(0.2)
     rc, _out, err = sw.stop()
     assert rc == 0, err
     assert pcap_frames(tmp_path / "h1_out.pcap") == [b"\x05\x06", b"\x07\x08"]

@@ -154,5 +154,5 @@ def test_tutorial_solution_runs_under_mininet(tools: None, tmp_path: Path, progr
     # Every switch logged per packet (the runner starts them with --log-console) and the
     # per-port pcap files have BMv2's names.
     for log in (work / "logs").glob("s*.log"):
-        assert "parser state" in log.read_text(), log
+        assert "Parser 'parser' entering state 'start'" in log.read_text(), log
     assert (work / "pcaps" / "s1-eth1_in.pcap").exists()
