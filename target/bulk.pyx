@@ -11,10 +11,12 @@ next fresh one, as TableEntries.reserve_id), add it to the DIR-24-8 structure, r
 in the TableEntries store, and queue the action data; queued action data goes to the engine
 in one entries_set_packed call per stretch of inserts (or of modifies).
 
-The caller holds the engine's writer lock, so the data plane never sees an entry between its
-match and its action. An update that fails changes nothing and is reported as (position,
-FAIL_*); with an undo list the run stops at its first failure and the undo list holds what
-the Switch needs to reverse everything applied before it.
+The caller is inside a write section (Switch._engine_write): everything here changes the
+standby copy of the table, so the data plane never sees an entry between its match and its
+action; the rule changes made in C are logged for the other copy. An update that fails
+changes nothing and is reported as (position, FAIL_*); with an undo list the run stops at its
+first failure and the undo list holds what the Switch needs to reverse everything applied
+before it.
 """
 
 from array import array
@@ -114,7 +116,13 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     """Apply one run to the TableEntries `entries` of a TBL_LPM24 table (see the module
     doc); returns [(position, FAIL_*)] of the updates that failed. `undo` is None, or a list
     to append undo records to (then the run stops at its first failure)."""
-    cdef Dir24Lpm matcher = <Dir24Lpm?>entries.matcher
+    # The structure of the copy this write section changes; the rule changes made on it in C
+    # are logged for the other copy (engine commit.pxi).
+    matchers = entries.matcher
+    cdef Dir24Lpm matcher = <Dir24Lpm?>matchers.writer()
+    op_prefixes = array("I")
+    op_depths = bytearray()
+    op_values = array("q")
     cdef Py_ssize_t n = kinds.shape[0], j, inserts = 0
     cdef uint32_t ti = entries.index
     cdef Py_ssize_t param_stride = pl.param_stride(ti)
@@ -166,12 +174,17 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                 else:
                     eid = next_id
                     next_id += 1
-                if code == 0 and dir24_add(matcher.c, prefix, plen, <uint32_t>eid) != 0:
-                    if eid == next_id - 1:          # give the id back (TableEntries.release_id)
-                        next_id -= 1
+                if code == 0:
+                    if dir24_add(matcher.c, prefix, plen, <uint32_t>eid) != 0:
+                        if eid == next_id - 1:      # give the id back (TableEntries.release_id)
+                            next_id -= 1
+                        else:
+                            free_ids.append(eid)
+                        code = FAIL_NO_MEMORY
                     else:
-                        free_ids.append(eid)
-                    code = FAIL_NO_MEMORY
+                        op_prefixes.append(prefix)
+                        op_depths.append(plen)
+                        op_values.append(eid)
                 if code:
                     failed.append((j, code))
                     if undo is not None:
@@ -209,6 +222,9 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                 undo.append((UPDATE_DELETE, entries, eid, bytes(row[:ROW_BYTES]), 0,
                              pl.entry_get(ti, eid), pl.entry_counter(ti, eid)))
             dir24_delete(matcher.c, prefix, plen)
+            op_prefixes.append(prefix)
+            op_depths.append(plen)
+            op_values.append(-1)
             used[eid] = 0
             count -= 1
             pl.entry_clear(ti, eid)
@@ -220,6 +236,8 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     finally:
         entries.next_id = next_id
         entries.count = count
+        if len(op_prefixes):
+            pl.log_matcher_ops(matchers, "apply_ops", (op_prefixes, bytes(op_depths), op_values))
     return failed
 
 

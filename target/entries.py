@@ -203,7 +203,7 @@ class TableEntries:
             self.free.append(eid)
 
     def matcher_add(self, enc: Encoded, eid: int) -> None:
-        """Insert into the match structure (caller holds the engine's writer lock)."""
+        """Insert into the match structure (caller is inside Switch._engine_write)."""
         kind = self.kind
         if kind == build.TBL_KEYLESS:
             raise InvalidArgument(f"table {self.info.name} has no key: only its default action")
@@ -240,6 +240,16 @@ class TableEntries:
             self.ident.pop(self._ident_key(enc), None)
         self.used[eid] = 0
         self.count -= 1
+
+    def clear(self) -> None:
+        """Forget every entry (the match structure is cleared by the caller)."""
+        self.keys = bytearray()
+        self.prio = array("q")
+        self.used = bytearray()
+        self.ident = {}
+        self.free = []
+        self.next_id = 0
+        self.count = 0
 
     def grow(self, max_id: int) -> None:
         """Room in the row arrays for ids up to `max_id` (doubling); priorities only for

@@ -193,11 +193,13 @@ class Switch:
     def _engine_write(self, required: bool = True) -> Iterator[Pipeline | None]:
         """The one way into the running engine for a control-plane change.
 
-        Holds the switch's write lock and keeps packet batches out for the body; both are
-        released however the body ends. Callers validate the whole request before entering
-        (a refused request changes nothing) and only apply inside. How writers and the data
-        path exclude each other (today: the engine's writer mutex) is decided here alone.
-        Without `required`, the body runs with None when no program is loaded.
+        Holds the switch's write lock and opens a write section of the engine: the body's
+        changes go to the copy of the tables no worker reads and are published to every
+        worker at once when the body ends, however it ends (the engine's commit.pxi);
+        forwarding never waits. Callers validate the whole request before entering (a refused
+        request changes nothing) and only apply inside. How writers and the data path are
+        kept apart is decided here alone. Without `required`, the body runs with None when no
+        program is loaded.
         """
         with self._write_lock:
             pl = self.pipeline
@@ -206,11 +208,11 @@ class Switch:
                     raise FailedPrecondition("no program loaded")
                 yield None
                 return
-            pl.lock()
+            pl.begin_write()
             try:
                 yield pl
             finally:
-                pl.unlock()
+                pl.commit()
 
     # ------------------------------------------------------------------ names
     def _table(self, table: str | int) -> TableEntries:
@@ -413,10 +415,18 @@ class Switch:
                      group, pl.entry_counter(st.index, handle))
 
     def table_clear(self, table: str | int) -> None:
+        """Delete every entry, in one step: traffic sees the full table or the empty one."""
         with self._write_lock:
             st = self._table(table)
-            for h in st.ids():
-                self.table_delete(table, h)
+            if not st.count:
+                return
+            if st.info.is_const:
+                raise InvalidArgument(f"table {st.info.name} is const")
+            with self._engine_write() as pl:
+                if st.kind != build.TBL_KEYLESS:
+                    st.matcher.clear()
+                pl.table_clear_entries(st.index)
+                st.clear()
 
     def table_set_default(self, table: str | int, action: str | int,
                           params: Iterable[int] | dict[str, int] | None = None) -> None:
@@ -950,7 +960,7 @@ class Switch:
 
     # ---- bulk control-plane path
     # Runs of updates that arrive already encoded (the P4Runtime server's wire decoder writes
-    # the stored row form of target.entries): no match objects, one engine lock per call.
+    # the stored row form of target.entries): no match objects, one engine write section per call.
 
     UPDATE_INSERT = constants.UPDATE_INSERT
     UPDATE_MODIFY = constants.UPDATE_MODIFY
@@ -972,7 +982,7 @@ class Switch:
 
     def table_write_encoded(self, runs: list[tuple[Any, ...]], atomic: bool = False
                             ) -> list[tuple[int, int, TargetError]]:
-        """Apply runs of encoded updates, in order, under one engine lock.
+        """Apply runs of encoded updates, in order, in one engine write section.
 
         Each run is (table, kinds, stored, priorities, actions, params): kinds[j] is
         UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE, stored holds one row (2 * key bytes)

@@ -1,7 +1,7 @@
 """The target API refuses what it cannot represent, and a refused call changes nothing.
 
-Every engine-lock section goes through Switch._engine_write, so an error inside one never
-leaves packet batches locked out; requests are checked before anything is recorded; and
+Every engine write section goes through Switch._engine_write, so an error inside one never
+leaves a section open (its changes are published); requests are checked before anything is recorded; and
 Switch.process gives back every buffer of a batch it refuses.
 """
 
@@ -87,13 +87,14 @@ def test_an_error_inside_an_engine_section_releases_the_engine(l2_program) -> No
     floods(sw)
 
 
-def test_every_engine_lock_goes_through_one_entry_point() -> None:
-    """Only Switch._engine_write takes the engine's writer lock (target/switch.py)."""
+def test_every_engine_write_section_goes_through_one_entry_point() -> None:
+    """Only Switch._engine_write opens and commits engine write sections (target/switch.py)."""
     source = (ROOT / "target" / "switch.py").read_text()
     body = source.split("def _engine_write", 1)[1].split("\n    def ", 1)[0]
     rest = source.replace(body, "")
-    assert re.findall(r"\.(?:un)?lock\(\)", body) == [".lock()", ".unlock()"]
-    assert re.findall(r"\.(?:un)?lock\(\)", rest) == []
+    pattern = r"\.(?:begin_write|commit|(?:un)?lock)\(\)"
+    assert re.findall(pattern, body) == [".begin_write()", ".commit()"]
+    assert re.findall(pattern, rest) == []
 
 
 # ---------------------------------------------------------------- 12.7: values it cannot represent

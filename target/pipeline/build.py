@@ -229,7 +229,9 @@ def build_pipeline(pl: Any, prog: Program) -> None:
     for i, t in enumerate(prog.tables):
         layout, key_bytes = key_layout(prog, t)
         kind = table_kind(t)
-        matcher = make_matcher(kind, t, layout, key_bytes)
+        # two match structures: one per copy of the control-plane state (commit.pxi)
+        matchers = (make_matcher(kind, t, layout, key_bytes),
+                    make_matcher(kind, t, layout, key_bytes))
         stride = max([len(prog.actions[a][1]) for a in t.actions] + [1])
         indirect = 0
         profile = -1
@@ -246,7 +248,7 @@ def build_pipeline(pl: Any, prog: Program) -> None:
                 raise ProgramError(f"tables[{t.name}].direct_meters", "unknown meter")
             tgt = prog.meters[dmeter]["result_target"]
             mdst = prog.field_by_name[f"{tgt[0]}.{tgt[1]}"]
-        pl._set_table(i, kind, matcher, layout, key_bytes, stride, t.max_size, t.next_by_action,
+        pl._set_table(i, kind, matchers, layout, key_bytes, stride, t.max_size, t.next_by_action,
                       t.base_default_next, t.hit_next, t.miss_next, t.has_hit_miss,
                       t.with_counters, indirect, profile, dmeter, mdst)
         if t.support_timeout:

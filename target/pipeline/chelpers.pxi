@@ -1,5 +1,5 @@
 # C helpers of the executor: prefetch, Internet checksum sums, 64-byte aligned and huge-page
-# arrays, the writer mutex, 128-bit conversions (included by engine.pyx).
+# arrays, 128-bit conversions (included by engine.pyx).
 
 cdef extern from *:
     """
@@ -107,15 +107,6 @@ cdef extern from *:
     """
     void *grow_aligned "kv_grow_aligned" (void *old, size_t old_bytes, size_t new_bytes) noexcept nogil
     void free_aligned "kv_free_aligned" (void *p, size_t bytes) noexcept nogil
-
-cdef extern from "<pthread.h>" nogil:
-    ctypedef struct pthread_mutex_t:
-        pass
-    int pthread_mutex_init(pthread_mutex_t *m, void *attr)
-    int pthread_mutex_lock(pthread_mutex_t *m)
-    int pthread_mutex_unlock(pthread_mutex_t *m)
-    int pthread_mutex_destroy(pthread_mutex_t *m)
-
 
 cdef object u128_to_int(u128 v):
     return (int(<uint64_t>(v >> 64)) << 64) | int(<uint64_t>v)

@@ -69,7 +69,7 @@ cdef void run_control(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcep
 
 
 cdef int32_t apply_table(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
-    if pl.tables[ti].kind == TBL_KEYLESS:
+    if wk.st.tables[ti].kind == TBL_KEYLESS:
         return table_finish(pl, wk, x, ti, -1)      # p4c's action-call tables: nothing to look up
     return table_finish(pl, wk, x, ti, table_lookup(pl, wk, x, ti))
 
@@ -81,14 +81,14 @@ cdef inline uint32_t lpm24_key(Pipeline pl, worker_t *wk, ctx_t *x, table_t *t) 
 
 cdef inline void table_prefetch(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     """Start loading the memory a lookup in table ti will touch first."""
-    cdef table_t *t = &pl.tables[ti]
+    cdef table_t *t = &wk.st.tables[ti]
     if t.kind == TBL_LPM24:
         dir24_prefetch(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
 
 
 cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     """Build the key and find the entry id (-1: miss)."""
-    cdef table_t *t = &pl.tables[ti]
+    cdef table_t *t = &wk.st.tables[ti]
     cdef uint8_t key[MAX_KEY]
     cdef int64_t e = -1
     cdef keyf_t *kf
@@ -128,7 +128,7 @@ cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noex
 
 cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
     """Count, run the entry's (or the default) action, return the next node."""
-    cdef table_t *t = &pl.tables[ti]
+    cdef table_t *t = &wk.st.tables[ti]
     cdef int32_t act, ref
     cdef s128 *params
     cdef profile_t *pr
@@ -160,7 +160,7 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_TABLE_MISS, ti, 0, 0)
     if t.indirect and act != REF_NONE and e >= 0:
-        pr = &pl.profiles[t.profile]
+        pr = &wk.st.profiles[t.profile]
         ref = act
         if ref <= -2:
             # a group: choose one member by the selector hash
@@ -217,11 +217,11 @@ cdef inline int64_t group_lookup(Pipeline pl, worker_t *wk, ctx_t *x, int32_t no
     cdef int32_t first = -1
     if node >= 0 and pl.nodes[node].kind == NODE_TABLE:
         first = pl.nodes[node].a
-        t = &pl.tables[first]
+        t = &wk.st.tables[first]
         ent = table_lookup(pl, wk, x, first)
         entry_prefetch(pl, wk, t, ent)
     for k in range(pl.n_lpm24):
         if <int32_t>pl.lpm24_tables[k] != first:
-            t = &pl.tables[pl.lpm24_tables[k]]
+            t = &wk.st.tables[pl.lpm24_tables[k]]
             entry_prefetch(pl, wk, t, dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t)))
     return ent

@@ -1,7 +1,9 @@
 # The compiled program as the executor sees it: flat C arrays indexed by the ids the loader
 # (loader.py) assigned. Built once per program load by engine.pyx's Pipeline; read-only for the
-# data path except entries, counters, registers and meters, which the control plane writes
-# while the workers are quiesced (see Pipeline.lock).
+# data path except what the control plane writes: table entries, defaults, action profiles,
+# multicast groups, clone sessions and value sets live in two copies (side_t, commit.pxi),
+# published by a pointer swap; counters, registers and meters are single cells updated
+# atomically.
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -145,9 +147,11 @@ cdef struct table_t:
     uint32_t rec_nfree
     uint32_t *rec_hash          # open addressing, record id + 1 per slot (0: empty)
     uint32_t rec_hash_size
-    uint64_t *entry_counters    # packets, bytes per entry (direct counter)
+    uint64_t *entry_counters    # packets, bytes per entry (direct counter); both copies share
+                                # it, allocated for every possible entry id (never moves)
     uint64_t *entry_last_hit    # CLOCK_MONOTONIC ns of the last hit, per entry; NULL unless the
-                                # table supports idle timeouts
+                                # table supports idle timeouts (shared like entry_counters)
+    uint32_t id_limit           # entry ids are below this (the declared size)
     uint32_t param_stride
     uint32_t capacity
     int32_t default_action      # REF_NONE: miss does nothing
@@ -175,6 +179,22 @@ cdef struct profile_t:
     uint32_t *group_size
     uint32_t group_capacity
     int32_t calc                # selector calculation, -1 for plain profiles
+
+
+cdef struct side_t:
+    # One copy of the state the control plane writes (commit.pxi). The workers read the live
+    # copy; the control plane changes the other one, then swaps them. Per copy: each table's
+    # match structure, entry -> record arrays, records and default action; action profiles;
+    # the PRE's groups and sessions; parser value sets. What a table_t holds besides is the
+    # same in both copies (the program, and the direct counters and hit times, which are
+    # single cells indexed by entry id).
+    table_t *tables
+    profile_t *profiles
+    uint32_t **mc_nodes         # per group id (16-bit): count then (port, rid) pairs
+    uint32_t **clone_sessions   # per session id (up to 32767): count, class, trunc, pairs
+    u128 **vset_values
+    u128 **vset_masks
+    uint32_t *vset_count
 
 
 cdef struct calc_t:

@@ -11,12 +11,12 @@ Program and workers: a Pipeline is the program (code, parse graph, tables, exter
 each worker (worker.pxi) is one thread's context — job slots, header vectors, scratch, digests,
 trace, counters — and runs whole batches on it (worker_run_batch).
 
-Control/data concurrency: the control plane (Python, with the GIL) never writes while a batch
-runs. A worker holds its own lock (a pthread mutex) for a whole batch without the GIL; a
-control-plane write takes every worker's lock (Pipeline.lock). So no worker sees half an update
-and a P4Runtime batch becomes visible to all workers at once, between their batches. The price
-is that a large control-plane batch pauses forwarding while it is applied; per-entry atomic
-publishing (RCU) can replace this later without changing the API.
+Control/data concurrency (commit.pxi): what the control plane writes exists in two copies;
+workers read the live one without taking any lock, a write section (begin_write ... commit)
+changes the other and publishes it with one atomic pointer swap, so a P4Runtime batch becomes
+visible to all workers at once and no worker ever waits for the control plane. The old copy is
+brought up to date (the section's operations replayed) once every worker has left the batch it
+was in at the swap (epoch-based grace period).
 
 Where the code is: a packet's path RX → TX is in five files: target/loop.pyx (RX, TX),
 v1model.pxi (batch, ingress and egress passes, traffic manager, checksums, deparser),
@@ -65,8 +65,6 @@ cdef class Pipeline:
     cdef pcomp_t *pcomps
     cdef ptrans_t *ptrans
     cdef node_t *nodes
-    cdef table_t *tables
-    cdef profile_t *profiles
     cdef calc_t *calcs
     cdef hash_params_t *calc_params
     cdef seg_t *segs
@@ -82,9 +80,6 @@ cdef class Pipeline:
     cdef uint32_t n_field_lists
     cdef uint32_t **learn_lists
     cdef uint32_t n_learn_lists
-    cdef u128 **vset_values
-    cdef u128 **vset_masks
-    cdef uint32_t *vset_count
     cdef uint32_t *deparser
     cdef uint32_t n_deparser, n_headers, n_stacks, n_unions, n_tables, n_cksums, n_calcs
     cdef uint32_t n_actions, n_counters, n_registers, n_meters, n_profiles, n_vsets
@@ -95,9 +90,18 @@ cdef class Pipeline:
     cdef int32_t f_ingress_port, f_egress_spec, f_egress_port, f_instance_type
     cdef int32_t f_packet_length, f_mcast_grp, f_egress_rid, f_checksum_error, f_parser_error
     cdef int32_t f_ingress_ts, f_egress_ts, f_priority, f_qid
-    # PRE: multicast groups and clone sessions (port, rid) lists
-    cdef uint32_t **mc_nodes          # per group id (16-bit): count then (port, rid) pairs
-    cdef uint32_t **clone_sessions    # per session id (up to 1024): count, class, trunc, pairs
+    # What the control plane writes, in two copies (commit.pxi): tables' entries, defaults and
+    # match structures, action profiles, PRE groups and sessions, value sets.
+    cdef side_t sides[2]
+    cdef side_t *live                 # the copy the workers read; swapped atomically
+    cdef readonly uint32_t live_side
+    cdef readonly uint32_t wside      # the copy a write section changes
+    cdef readonly bint writing        # inside begin_write() ... commit()
+    cdef list wlog                    # this section's operations: (function, arguments)
+    cdef list pending                 # the last commit's, not yet replayed into the other copy
+    cdef uint64_t grace_epochs[MAX_WORKERS]   # each worker's epoch at the last swap
+    cdef uint32_t n_grace
+    cdef int paused                   # lock(): batches wait (not for table writes)
     # The workers (worker.pxi): each runs batches on its own state, with its own buffer pool.
     cdef worker_t *workers
     cdef uint32_t n_workers
@@ -138,22 +142,51 @@ cdef class Pipeline:
         self.lookup_ahead = 8
 
     def __dealloc__(self):
-        cdef uint32_t i
-        if self.tables != NULL:
-            for i in range(self.n_tables):
-                free(self.tables[i].keys)
-                free(self.tables[i].entry_action)
-                rec_free_all(&self.tables[i])
-                free(self.tables[i].entry_counters)
-                free(self.tables[i].entry_last_hit)
-                free(self.tables[i].default_params)
-                free(self.tables[i].next_by_action)
-        if self.mc_nodes != NULL:
-            for i in range(65536):
-                free(self.mc_nodes[i])
-        if self.clone_sessions != NULL:
-            for i in range(32768):
-                free(self.clone_sessions[i])
+        cdef uint32_t i, g, side
+        cdef side_t *sd
+        cdef table_t *t
+        cdef profile_t *pr
+        if self.sides[0].tables != NULL:
+            for i in range(self.n_tables):      # shared by both copies
+                t = &self.sides[0].tables[i]
+                free(t.keys)
+                free(t.entry_counters)
+                free(t.entry_last_hit)
+                free(t.next_by_action)
+        for side in range(2):
+            sd = &self.sides[side]
+            if sd.tables != NULL:
+                for i in range(self.n_tables):
+                    free(sd.tables[i].entry_action)
+                    rec_free_all(&sd.tables[i])
+                    free(sd.tables[i].default_params)
+            if sd.profiles != NULL:
+                for i in range(self.n_profiles):
+                    pr = &sd.profiles[i]
+                    free(pr.member_action)
+                    free(pr.member_params)
+                    if pr.group_members != NULL:
+                        for g in range(pr.group_capacity):
+                            free(pr.group_members[g])
+                    free(pr.group_members)
+                    free(pr.group_size)
+            if sd.mc_nodes != NULL:
+                for i in range(65536):
+                    free(sd.mc_nodes[i])
+            if sd.clone_sessions != NULL:
+                for i in range(32768):
+                    free(sd.clone_sessions[i])
+            if sd.vset_values != NULL:
+                for i in range(self.n_vsets):
+                    free(sd.vset_values[i])
+                    free(sd.vset_masks[i])
+            free(sd.tables)
+            free(sd.profiles)
+            free(sd.mc_nodes)
+            free(sd.clone_sessions)
+            free(sd.vset_values)
+            free(sd.vset_masks)
+            free(sd.vset_count)
         free(self.code)
         free(self.consts)
         free(self.fields)
@@ -166,14 +199,10 @@ cdef class Pipeline:
         free(self.pcomps)
         free(self.ptrans)
         free(self.nodes)
-        free(self.tables)
-        free(self.profiles)
         if self.workers != NULL:
             for i in range(self.n_workers):
                 worker_free(&self.workers[i])
             free(self.workers)
-        free(self.mc_nodes)
-        free(self.clone_sessions)
         free(self.deparser)
         free(self.action_code)
         free(self.action_nparams)
@@ -189,9 +218,6 @@ cdef class Pipeline:
         free(self.meter_locks)
         free(self.field_lists)
         free(self.learn_lists)
-        free(self.vset_values)
-        free(self.vset_masks)
-        free(self.vset_count)
 
     # ------------------------------------------------------------------ building
     def __init__(self, program, PacketPool pool):
@@ -219,9 +245,7 @@ cdef class Pipeline:
         self.ptrans = <ptrans_t *>calloc(max(1, sizes["ptrans"]), sizeof(ptrans_t))
         self.nodes = <node_t *>calloc(max(1, sizes["nodes"]), sizeof(node_t))
         self.n_tables = sizes["tables"]
-        self.tables = <table_t *>calloc(max(1, self.n_tables), sizeof(table_t))
         self.n_profiles = sizes["profiles"]
-        self.profiles = <profile_t *>calloc(max(1, self.n_profiles), sizeof(profile_t))
         self.n_calcs = sizes["calcs"]
         self.calcs = <calc_t *>calloc(max(1, self.n_calcs), sizeof(calc_t))
         self.calc_params = <hash_params_t *>calloc(max(1, self.n_calcs), sizeof(hash_params_t))
@@ -243,9 +267,6 @@ cdef class Pipeline:
         self.n_deparser = sizes["deparser"]
         self.deparser = <uint32_t *>calloc(max(1, self.n_deparser), sizeof(uint32_t))
         self.n_vsets = sizes["vsets"]
-        self.vset_values = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
-        self.vset_masks = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
-        self.vset_count = <uint32_t *>calloc(max(1, self.n_vsets), sizeof(uint32_t))
         self.n_field_lists = sizes["field_lists"]
         self.field_lists = <uint32_t **>calloc(max(1, self.n_field_lists), sizeof(uint32_t *))
         self.n_learn_lists = sizes["learn_lists"]
@@ -260,10 +281,26 @@ cdef class Pipeline:
         self.state_bytes = self.stack_off + 4 * self.n_stacks
         self.slot_bytes = (self.state_bytes + 64 + 63) & ~63
         self.scratch_size = 65536
-        self.mc_nodes = <uint32_t **>calloc(65536, sizeof(uint32_t *))
-        self.clone_sessions = <uint32_t **>calloc(32768, sizeof(uint32_t *))
+        cdef side_t *sd
+        for side in range(2):
+            sd = &self.sides[side]
+            sd.tables = <table_t *>calloc(max(1, self.n_tables), sizeof(table_t))
+            sd.profiles = <profile_t *>calloc(max(1, self.n_profiles), sizeof(profile_t))
+            sd.mc_nodes = <uint32_t **>calloc(65536, sizeof(uint32_t *))
+            sd.clone_sessions = <uint32_t **>calloc(32768, sizeof(uint32_t *))
+            sd.vset_values = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
+            sd.vset_masks = <u128 **>calloc(max(1, self.n_vsets), sizeof(u128 *))
+            sd.vset_count = <uint32_t *>calloc(max(1, self.n_vsets), sizeof(uint32_t))
+            if (sd.tables == NULL or sd.profiles == NULL or sd.mc_nodes == NULL
+                    or sd.clone_sessions == NULL or sd.vset_values == NULL
+                    or sd.vset_masks == NULL or sd.vset_count == NULL):
+                raise MemoryError("cannot allocate the pipeline")
+        self.live = &self.sides[0]
+        self.live_side = 0
+        self.wside = 1
+        self.wlog = []
         self.workers = <worker_t *>calloc(MAX_WORKERS, sizeof(worker_t))
-        if self.code == NULL or self.mc_nodes == NULL or self.workers == NULL:
+        if self.code == NULL or self.workers == NULL:
             raise MemoryError("cannot allocate the pipeline")
         self.n_workers = 1
         if worker_init(self, &self.workers[0], 0, &(<PacketPool>self.pools[0]).pool) != 0:
@@ -471,26 +508,19 @@ cdef class Pipeline:
         else:
             self.learn_lists[idx] = arr
 
-    def _set_table(self, uint32_t i, int kind, object matcher, list keys, uint32_t key_bytes,
+    def _set_table(self, uint32_t i, int kind, tuple matchers, list keys, uint32_t key_bytes,
                    uint32_t param_stride, uint32_t capacity, dict next_by_action,
                    int32_t base_next, int32_t hit_next, int32_t miss_next, bint has_hit_miss,
                    bint with_counters, int indirect, int32_t profile, int32_t direct_meter,
                    int32_t meter_dst):
-        cdef table_t *t = &self.tables[i]
-        cdef uint32_t k
+        """Table i, in both copies; `matchers`: its two match structures (one per copy)."""
+        cdef table_t *t = &self.sides[0].tables[i]
+        cdef uint32_t k, side
         t.kind = kind
         if kind == TBL_LPM24 and self.n_lpm24 < MAX_LPM24_PREFETCH:
             self.lpm24_tables[self.n_lpm24] = i
             self.n_lpm24 += 1
-        self.matchers.append(matcher)
-        if kind == TBL_EXACT:
-            t.matcher = <void *>(<ExactTable>matcher).c
-        elif kind == TBL_LPM24:
-            t.matcher = <void *>(<Dir24Lpm>matcher).c
-        elif kind == TBL_LPM:
-            t.matcher = <void *>(<LpmTable>matcher).c
-        elif kind == TBL_TERNARY:
-            t.matcher = <void *>(<TernaryTable>matcher).c
+        self.matchers.append(TableMatchers(self, matchers))
         t.nkeys = len(keys)
         t.keys = <keyf_t *>calloc(max(1, t.nkeys), sizeof(keyf_t))
         for k, (src, width, nbytes, off, is_valid, mask) in enumerate(keys):
@@ -518,9 +548,7 @@ cdef class Pipeline:
         while t.rec_stride < t.param_stride + 1:
             t.rec_stride *= 2
         t.capacity = 0
-        self._grow_table(i, max(16, min(capacity, 1024)))
         t.default_action = REF_NONE
-        t.default_params = <s128 *>calloc(t.param_stride, sizeof(s128))
         t.next_by_action = <int32_t *>malloc(max(1, self.n_actions) * sizeof(int32_t))
         for k in range(self.n_actions):
             t.next_by_action[k] = base_next
@@ -535,73 +563,171 @@ cdef class Pipeline:
         t.profile = profile
         t.direct_meter = direct_meter
         t.direct_meter_dst = meter_dst
+        # Direct counters are shared by both copies, so they never move: room for every id
+        # the table can hand out, taken lazily by the kernel as ids come into use.
+        t.id_limit = max(16, min(capacity, MAX_PROFILE_ID))
+        t.entry_counters = <uint64_t *>calloc(<size_t>t.id_limit * 2, sizeof(uint64_t))
+        if t.entry_counters == NULL:
+            raise MemoryError("direct counters")
+        self.sides[1].tables[i] = self.sides[0].tables[i]
+        for side in range(2):
+            t = &self.sides[side].tables[i]
+            if kind == TBL_EXACT:
+                t.matcher = <void *>(<ExactTable>matchers[side]).c
+            elif kind == TBL_LPM24:
+                t.matcher = <void *>(<Dir24Lpm>matchers[side]).c
+            elif kind == TBL_LPM:
+                t.matcher = <void *>(<LpmTable>matchers[side]).c
+            elif kind == TBL_TERNARY:
+                t.matcher = <void *>(<TernaryTable>matchers[side]).c
+            t.default_params = <s128 *>calloc(t.param_stride, sizeof(s128))
+            if t.default_params == NULL:
+                raise MemoryError("default action")
+            self._grow_table(side, i, max(16, min(capacity, 1024)))
 
-    def _grow_table(self, uint32_t i, uint32_t capacity):
-        """Make room for entry ids < capacity (under lock() when traffic may run)."""
-        cdef table_t *t = &self.tables[i]
+    cdef int _grow_table(self, uint32_t side, uint32_t i, uint32_t capacity) except -1:
+        """Make room for entry ids < capacity in one copy (the writer's, or both at build)."""
+        cdef table_t *t = &self.sides[side].tables[i]
         cdef uint32_t old = t.capacity
         cdef uint32_t k
+        cdef int32_t *actions
+        cdef uint32_t *recs
         if capacity <= old:
-            return
-        t.entry_action = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
-        t.entry_rec = <uint32_t *>realloc(t.entry_rec, capacity * sizeof(uint32_t))
-        t.entry_counters = <uint64_t *>realloc(t.entry_counters, capacity * 2 * sizeof(uint64_t))
-        if t.entry_last_hit != NULL:
-            t.entry_last_hit = <uint64_t *>realloc(t.entry_last_hit, capacity * sizeof(uint64_t))
-        if t.entry_action == NULL or t.entry_rec == NULL or t.entry_counters == NULL:
+            return 0
+        actions = <int32_t *>realloc(t.entry_action, capacity * sizeof(int32_t))
+        if actions == NULL:
             raise MemoryError("cannot grow table entries")
+        t.entry_action = actions
+        recs = <uint32_t *>realloc(t.entry_rec, capacity * sizeof(uint32_t))
+        if recs == NULL:
+            raise MemoryError("cannot grow table entries")
+        t.entry_rec = recs
         for k in range(old, capacity):
             t.entry_action[k] = REF_NONE
             t.entry_rec[k] = REC_NONE
-        memset(&t.entry_counters[old * 2], 0, (capacity - old) * 2 * sizeof(uint64_t))
-        if t.entry_last_hit != NULL:
-            memset(&t.entry_last_hit[old], 0, (capacity - old) * sizeof(uint64_t))
         t.capacity = capacity
+        return 0
 
-    def _set_vset(self, uint32_t i, uint32_t max_size):
-        self.vset_values[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
-        self.vset_masks[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
-        self.vset_count[i] = 0
-
-    # ------------------------------------------------------------------ control plane
-    def lock(self) -> None:
-        """Wait until no worker runs a batch, then keep batches out until unlock() (see the
-        module doc). Workers' locks are taken in index order, so lockers never deadlock."""
-        cdef uint32_t k
-        with nogil:
-            for k in range(self.n_workers):
-                pthread_mutex_lock(&self.workers[k].lock)
-
-    def unlock(self) -> None:
-        cdef uint32_t k
-        for k in range(self.n_workers):
-            pthread_mutex_unlock(&self.workers[k].lock)
-
-    def entry_capacity(self, uint32_t ti, uint32_t needed) -> None:
-        if needed > MAX_PROFILE_ID:
-            raise ValueError(f"entry id {needed - 1} is too large")
-        cdef uint32_t cap = self.tables[ti].capacity
+    cdef int _room(self, uint32_t side, uint32_t ti, uint32_t needed) except -1:
+        """Entry ids < needed fit in `side`'s arrays (doubling)."""
+        cdef table_t *t = &self.sides[side].tables[ti]
+        cdef uint32_t cap = t.capacity
+        if needed > t.id_limit:
+            raise ValueError(f"entry id {needed - 1} is beyond the table's {t.id_limit} entries")
         if needed <= cap:
-            return
+            return 0
         while cap < needed:
             cap *= 2
-        self._grow_table(ti, cap)
+        return self._grow_table(side, ti, min(cap, t.id_limit))
 
+    def _set_vset(self, uint32_t i, uint32_t max_size):
+        cdef uint32_t side
+        for side in range(2):
+            self.sides[side].vset_values[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
+            self.sides[side].vset_masks[i] = <u128 *>calloc(max(1, max_size), sizeof(u128))
+            self.sides[side].vset_count[i] = 0
+            if self.sides[side].vset_values[i] == NULL or self.sides[side].vset_masks[i] == NULL:
+                raise MemoryError("value set")
 
+    # ------------------------------------------------------------------ commits (commit.pxi)
+    def begin_write(self) -> None:
+        """Open a write section: every change until commit() goes to the standby copy and
+        becomes visible to the workers at once when commit() publishes it. First brings the
+        standby copy up to date with the last commit (after its grace period)."""
+        cdef uint32_t other
+        if self.writing:
+            raise RuntimeError("write sections do not nest")
+        if self.pending is not None:
+            with nogil:
+                grace_wait(self)
+            log = self.pending
+            self.pending = None
+            other = 1 - self.live_side
+            for fn, args in log:
+                fn(self, other, *args)
+        self.wside = 1 - self.live_side
+        self.wlog = []
+        self.writing = True
 
+    def commit(self) -> None:
+        """Publish the section's changes to every worker at once (one atomic pointer swap)."""
+        cdef uint32_t k
+        if not self.writing:
+            raise RuntimeError("commit() outside a write section")
+        self.writing = False
+        if not self.wlog:
+            return
+        kv_store_live(<void **>&self.live, <void *>&self.sides[self.wside])
+        self.live_side = self.wside
+        self.n_grace = self.n_workers
+        for k in range(self.n_workers):
+            self.grace_epochs[k] = kv_epoch_read(&self.workers[k].epoch)
+        self.pending = self.wlog
+        self.wlog = []
+
+    def lock(self) -> None:
+        """Pause the workers between two batches until unlock(): for changes to the way a
+        batch runs (native code, the per-packet log), never for table writes."""
+        with nogil:
+            pause_workers(self)
+
+    def unlock(self) -> None:
+        resume_workers(self)
+
+    def settle(self) -> None:
+        """Wait for the grace period of the last commit and bring the standby copy up to
+        date now rather than at the next write (tests, memory figures)."""
+        if not self.writing:
+            self.begin_write()
+            self.commit()
+
+    cpdef int rside(self):
+        """The copy the control plane reads: its own inside a write section, else the live."""
+        return self.wside if self.writing else self.live_side
+
+    cdef object _write(self, object fn, tuple args):
+        """Apply one operation to the writer's copy and log it for the other copy. Outside a
+        write section it is a section of its own."""
+        cdef bint own = not self.writing
+        if own:
+            self.begin_write()
+        try:
+            r = fn(self, self.wside, *args)
+            self.wlog.append((fn, args))
+            return r
+        finally:
+            if own:
+                self.commit()
+
+    def log_matcher_ops(self, TableMatchers tm, str name, tuple args) -> None:
+        """Log a method call that was applied to tm.writer() in C, for replay on the other
+        copy's structure (bulk.pyx)."""
+        if not self.writing:
+            raise RuntimeError("not inside a write section")
+        self.wlog.append((_matcher_call, (tm, name, args)))
+
+    # ------------------------------------------------------------------ control plane
     def entry_set(self, uint32_t ti, uint32_t eid, int32_t action, list params,
                   bint fresh=True) -> None:
         """Set an entry's action and data; a fresh entry also starts with zero counters."""
-        cdef table_t *t = &self.tables[ti]
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        self._write(Pipeline._op_entry_set, (ti, eid, action, list(params), fresh))
+
+    def _op_entry_set(self, uint32_t side, uint32_t ti, uint32_t eid, int32_t action,
+                      list params, bint fresh):
+        cdef table_t *t = &self.sides[side].tables[ti]
         cdef uint32_t k
         cdef s128 *rec
         cdef bint ok
-        self.entry_capacity(ti, eid + 1)
+        self._room(side, ti, eid + 1)
         if fresh:
-            t.entry_counters[2 * eid] = 0
-            t.entry_counters[2 * eid + 1] = 0
-            if t.entry_last_hit != NULL:
-                t.entry_last_hit[eid] = monotonic_ns()
+            # The counters are shared: the second application finds them counting already.
+            if side == self.wside and self.writing:
+                t.entry_counters[2 * eid] = 0
+                t.entry_counters[2 * eid + 1] = 0
+                if t.entry_last_hit != NULL:
+                    t.entry_last_hit[eid] = monotonic_ns()
         rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
         if rec == NULL:
             raise MemoryError("entry record")
@@ -615,47 +741,61 @@ cdef class Pipeline:
 
     def track_hits(self, uint32_t ti) -> None:
         """Record each entry's last hit time (for idle timeouts); off unless asked for."""
-        cdef table_t *t = &self.tables[ti]
+        cdef table_t *t = &self.sides[0].tables[ti]
         if t.entry_last_hit == NULL:
-            t.entry_last_hit = <uint64_t *>calloc(max(1, t.capacity), sizeof(uint64_t))
+            t.entry_last_hit = <uint64_t *>calloc(t.id_limit, sizeof(uint64_t))
             if t.entry_last_hit == NULL:
                 raise MemoryError("last-hit times")
+            self.sides[1].tables[ti].entry_last_hit = t.entry_last_hit
 
     def entry_last_hit(self, uint32_t ti, uint32_t eid) -> int:
         """CLOCK_MONOTONIC ns of the entry's last hit (or insertion); 0 when not tracked."""
-        cdef table_t *t = &self.tables[ti]
-        if t.entry_last_hit == NULL or eid >= t.capacity:
+        cdef table_t *t = &self.sides[0].tables[ti]
+        if t.entry_last_hit == NULL or eid >= t.id_limit:
             return 0
         return t.entry_last_hit[eid]
 
     def entries_idle(self, uint32_t ti, object eids, uint64_t older_than_ns) -> list[int]:
         """Those of `eids` not hit since `older_than_ns` (CLOCK_MONOTONIC)."""
-        cdef table_t *t = &self.tables[ti]
+        cdef table_t *t = &self.sides[0].tables[ti]
         if t.entry_last_hit == NULL:
             return []
-        return [eid for eid in eids if eid < t.capacity and t.entry_last_hit[eid] < older_than_ns]
+        return [eid for eid in eids if eid < t.id_limit and t.entry_last_hit[eid] < older_than_ns]
 
     def entries_set_packed(self, uint32_t ti, const uint32_t[::1] eids,
                            const int32_t[::1] actions, const uint8_t[::1] params,
                            bint fresh=True) -> None:
-        """entry_set for many entries at once (caller holds the writer lock).
+        """entry_set for many entries at once.
 
         `params` holds, per entry, the table's param_stride values as 16-byte little-endian
         unsigned integers (param_stride() tells the stride); missing trailing values are 0.
         """
-        cdef table_t *t = &self.tables[ti]
+        cdef Py_ssize_t n = eids.shape[0]
+        cdef size_t need
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        need = <size_t>n * self.sides[0].tables[ti].param_stride * 16
+        if actions.shape[0] != n or <size_t>params.shape[0] != need:
+            raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
+        # copies: the caller may reuse its buffers before the replay
+        self._write(Pipeline._op_entries_set_packed,
+                    (ti, memoryview(bytes(eids)).cast("I"), memoryview(bytes(actions)).cast("i"),
+                     bytes(params), fresh))
+
+    def _op_entries_set_packed(self, uint32_t side, uint32_t ti, const uint32_t[::1] eids,
+                               const int32_t[::1] actions, const uint8_t[::1] params,
+                               bint fresh):
+        cdef table_t *t = &self.sides[side].tables[ti]
         cdef Py_ssize_t n = eids.shape[0], k
         cdef uint32_t eid, top = 0
-        cdef size_t need = <size_t>n * t.param_stride * 16
         cdef uint64_t now = monotonic_ns()
         cdef s128 *rec
         cdef bint failed = False
-        if actions.shape[0] != n or <size_t>params.shape[0] != need:
-            raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
+        cdef bint first = side == self.wside and self.writing
         for k in range(n):
             if eids[k] + 1 > top:
                 top = eids[k] + 1
-        self.entry_capacity(ti, top)
+        self._room(side, ti, top)
         rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
         if rec == NULL:
             raise MemoryError("entry record")
@@ -667,7 +807,7 @@ cdef class Pipeline:
                 if not rec_assign(t, eid, rec):
                     failed = True
                     break
-                if fresh:
+                if fresh and first:
                     t.entry_counters[2 * eid] = 0
                     t.entry_counters[2 * eid + 1] = 0
                     if t.entry_last_hit != NULL:
@@ -676,15 +816,42 @@ cdef class Pipeline:
         if failed:
             raise MemoryError("entry records")
 
+    def table_clear_entries(self, uint32_t ti) -> None:
+        """Forget every entry of table ti (its records too); the match structure is cleared
+        separately (TableMatchers.clear)."""
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        self._write(Pipeline._op_table_clear, (ti,))
+
+    def _op_table_clear(self, uint32_t side, uint32_t ti):
+        cdef table_t *t = &self.sides[side].tables[ti]
+        cdef uint32_t k
+        for k in range(t.capacity):
+            t.entry_action[k] = REF_NONE
+            t.entry_rec[k] = REC_NONE
+        # the records go with the entries: back to an empty pool
+        free_aligned(t.recs, <size_t>t.rec_capacity * t.rec_stride * sizeof(s128))
+        free(t.rec_refs)
+        free(t.rec_free)
+        free(t.rec_hash)
+        t.recs = NULL
+        t.rec_refs = NULL
+        t.rec_free = NULL
+        t.rec_hash = NULL
+        t.rec_capacity = 0
+        t.rec_live = 0
+        t.rec_nfree = 0
+        t.rec_hash_size = 0
+
     def records_live(self, uint32_t ti) -> int:
         """Distinct action records table ti's entries share (records.pxi)."""
-        return self.tables[ti].rec_live
+        return self.sides[self.rside()].tables[ti].rec_live
 
     def param_stride(self, uint32_t ti) -> int:
-        return self.tables[ti].param_stride
+        return self.sides[0].tables[ti].param_stride
 
     def entry_get(self, uint32_t ti, uint32_t eid) -> tuple[int, list[int]]:
-        cdef table_t *t = &self.tables[ti]
+        cdef table_t *t = &self.sides[self.rside()].tables[ti]
         cdef uint32_t k
         cdef s128 *rec
         if eid >= t.capacity or t.entry_rec[eid] == REC_NONE:
@@ -693,28 +860,41 @@ cdef class Pipeline:
         return (t.entry_action[eid], [u128_to_int(<u128>rec[1 + k]) for k in range(t.param_stride)])
 
     def entry_clear(self, uint32_t ti, uint32_t eid) -> None:
-        cdef table_t *t = &self.tables[ti]
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        self._write(Pipeline._op_entry_clear, (ti, eid))
+
+    def _op_entry_clear(self, uint32_t side, uint32_t ti, uint32_t eid):
+        cdef table_t *t = &self.sides[side].tables[ti]
         if eid < t.capacity:
             t.entry_action[eid] = REF_NONE
             rec_release(t, t.entry_rec[eid])
             t.entry_rec[eid] = REC_NONE
+        if eid < t.id_limit and side == self.wside and self.writing:
             t.entry_counters[2 * eid] = 0
             t.entry_counters[2 * eid + 1] = 0
 
     def entry_counter(self, uint32_t ti, uint32_t eid) -> tuple[int, int]:
-        cdef table_t *t = &self.tables[ti]
-        if eid >= t.capacity:
+        cdef table_t *t = &self.sides[0].tables[ti]
+        if eid >= t.id_limit:
             return (0, 0)
         return (t.entry_counters[2 * eid], t.entry_counters[2 * eid + 1])
 
     def entry_counter_set(self, uint32_t ti, uint32_t eid, uint64_t packets, uint64_t nbytes) -> None:
-        cdef table_t *t = &self.tables[ti]
-        self.entry_capacity(ti, eid + 1)
+        """Direct counters are cells like any counter: set at once, not with the section."""
+        cdef table_t *t = &self.sides[0].tables[ti]
+        if eid >= t.id_limit:
+            raise ValueError(f"entry id {eid} is beyond the table's {t.id_limit} entries")
         t.entry_counters[2 * eid] = packets
         t.entry_counters[2 * eid + 1] = nbytes
 
     def default_set(self, uint32_t ti, int32_t action, list params) -> None:
-        cdef table_t *t = &self.tables[ti]
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        self._write(Pipeline._op_default_set, (ti, action, list(params)))
+
+    def _op_default_set(self, uint32_t side, uint32_t ti, int32_t action, list params):
+        cdef table_t *t = &self.sides[side].tables[ti]
         cdef uint32_t k
         for k in range(t.param_stride):
             t.default_params[k] = <s128>int_to_u128(params[k]) if k < len(params) else 0
@@ -734,22 +914,35 @@ cdef class Pipeline:
         return (hits, misses)
 
     def profile_init(self, uint32_t pi, uint32_t param_stride, int32_t calc) -> None:
-        cdef profile_t *p = &self.profiles[pi]
-        p.param_stride = max(1, param_stride)
-        p.calc = calc
+        cdef uint32_t side
+        for side in range(2):
+            self.sides[side].profiles[pi].param_stride = max(1, param_stride)
+            self.sides[side].profiles[pi].calc = calc
 
     def profile_member_set(self, uint32_t pi, uint32_t mid, int32_t action, list params) -> None:
         if mid >= MAX_PROFILE_ID:
             raise ValueError(f"member id {mid} is not below {MAX_PROFILE_ID}")
-        cdef profile_t *p = &self.profiles[pi]
+        if pi >= self.n_profiles:
+            raise IndexError(f"no action profile {pi}")
+        self._write(Pipeline._op_member_set, (pi, mid, action, list(params)))
+
+    def _op_member_set(self, uint32_t side, uint32_t pi, uint32_t mid, int32_t action,
+                       list params):
+        cdef profile_t *p = &self.sides[side].profiles[pi]
         cdef uint32_t cap = max(16, p.capacity), k, old = p.capacity
+        cdef int32_t *acts
+        cdef s128 *pars
         if mid >= p.capacity:
             while cap <= mid:
                 cap *= 2
-            p.member_action = <int32_t *>realloc(p.member_action, cap * sizeof(int32_t))
-            p.member_params = <s128 *>realloc(p.member_params, <size_t>cap * p.param_stride * sizeof(s128))
-            if p.member_action == NULL or p.member_params == NULL:
+            acts = <int32_t *>realloc(p.member_action, cap * sizeof(int32_t))
+            if acts == NULL:
                 raise MemoryError("action profile")
+            p.member_action = acts
+            pars = <s128 *>realloc(p.member_params, <size_t>cap * p.param_stride * sizeof(s128))
+            if pars == NULL:
+                raise MemoryError("action profile")
+            p.member_params = pars
             for k in range(old, cap):
                 p.member_action[k] = REF_NONE
             p.capacity = cap
@@ -761,21 +954,38 @@ cdef class Pipeline:
     def profile_group_set(self, uint32_t pi, uint32_t gid, list members) -> None:
         if gid >= MAX_PROFILE_ID:
             raise ValueError(f"group id {gid} is not below {MAX_PROFILE_ID}")
-        cdef profile_t *p = &self.profiles[pi]
+        if pi >= self.n_profiles:
+            raise IndexError(f"no action profile {pi}")
+        self._write(Pipeline._op_group_set, (pi, gid, list(members)))
+
+    def _op_group_set(self, uint32_t side, uint32_t pi, uint32_t gid, list members):
+        cdef profile_t *p = &self.sides[side].profiles[pi]
         cdef uint32_t cap = max(16, p.group_capacity), k, old = p.group_capacity
+        cdef uint32_t **groups
+        cdef uint32_t *sizes
+        cdef uint32_t *arr
         if gid >= p.group_capacity:
             while cap <= gid:
                 cap *= 2
-            p.group_members = <uint32_t **>realloc(p.group_members, cap * sizeof(uint32_t *))
-            p.group_size = <uint32_t *>realloc(p.group_size, cap * sizeof(uint32_t))
+            groups = <uint32_t **>realloc(p.group_members, cap * sizeof(uint32_t *))
+            if groups == NULL:
+                raise MemoryError("action profile groups")
+            p.group_members = groups
+            sizes = <uint32_t *>realloc(p.group_size, cap * sizeof(uint32_t))
+            if sizes == NULL:
+                raise MemoryError("action profile groups")
+            p.group_size = sizes
             for k in range(old, cap):
                 p.group_members[k] = NULL
                 p.group_size[k] = 0
             p.group_capacity = cap
-        free(p.group_members[gid])
-        p.group_members[gid] = <uint32_t *>malloc(max(1, len(members)) * sizeof(uint32_t))
+        arr = <uint32_t *>malloc(max(1, len(members)) * sizeof(uint32_t))
+        if arr == NULL:
+            raise MemoryError("action profile group")
         for k, m in enumerate(members):
-            p.group_members[gid][k] = m
+            arr[k] = m
+        free(p.group_members[gid])
+        p.group_members[gid] = arr
         p.group_size[gid] = len(members)
 
     def counter_get(self, uint32_t ci, uint32_t index) -> tuple[int, int]:
@@ -792,38 +1002,57 @@ cdef class Pipeline:
         self.registers[ri].cells[index] = int_to_u128(value) & kv_mask128(self.registers[ri].width)
 
     def mc_group_set(self, uint32_t gid, list pairs) -> None:
+        self._write(Pipeline._op_mc_group_set,
+                    (gid, None if pairs is None else [tuple(p) for p in pairs]))
+
+    def _op_mc_group_set(self, uint32_t side, uint32_t gid, list pairs):
         cdef uint32_t k
         cdef uint32_t *arr = NULL
         if pairs is not None:
             arr = <uint32_t *>calloc(1 + 2 * len(pairs), sizeof(uint32_t))
+            if arr == NULL:
+                raise MemoryError("multicast group")
             arr[0] = len(pairs)
             for k, (port, rid) in enumerate(pairs):
                 arr[1 + 2 * k] = port
                 arr[2 + 2 * k] = rid
-        free(self.mc_nodes[gid & 0xFFFF])
-        self.mc_nodes[gid & 0xFFFF] = arr
+        free(self.sides[side].mc_nodes[gid & 0xFFFF])
+        self.sides[side].mc_nodes[gid & 0xFFFF] = arr
 
     def clone_session_set(self, uint32_t sid, list pairs, uint32_t cos=0, uint32_t trunc=0) -> None:
+        self._write(Pipeline._op_clone_session_set,
+                    (sid, None if pairs is None else [tuple(p) for p in pairs], cos, trunc))
+
+    def _op_clone_session_set(self, uint32_t side, uint32_t sid, list pairs, uint32_t cos,
+                              uint32_t trunc):
         # layout: count, class of service, truncation, then (port, rid) pairs
         cdef uint32_t k
         cdef uint32_t *arr = NULL
         if pairs is not None:
             arr = <uint32_t *>calloc(3 + 2 * len(pairs), sizeof(uint32_t))
+            if arr == NULL:
+                raise MemoryError("clone session")
             arr[0] = len(pairs)
             arr[1] = cos
             arr[2] = trunc
             for k, (port, rid) in enumerate(pairs):
                 arr[3 + 2 * k] = port
                 arr[4 + 2 * k] = rid
-        free(self.clone_sessions[sid & 0x7FFF])
-        self.clone_sessions[sid & 0x7FFF] = arr
+        free(self.sides[side].clone_sessions[sid & 0x7FFF])
+        self.sides[side].clone_sessions[sid & 0x7FFF] = arr
 
     def vset_set(self, uint32_t vi, list values, list masks) -> None:
+        if vi >= self.n_vsets:
+            raise IndexError(f"no value set {vi}")
+        self._write(Pipeline._op_vset_set, (vi, list(values), list(masks)))
+
+    def _op_vset_set(self, uint32_t side, uint32_t vi, list values, list masks):
         cdef uint32_t k
+        cdef side_t *sd = &self.sides[side]
         for k in range(len(values)):
-            self.vset_values[vi][k] = int_to_u128(values[k])
-            self.vset_masks[vi][k] = int_to_u128(masks[k])
-        self.vset_count[vi] = len(values)
+            sd.vset_values[vi][k] = int_to_u128(values[k])
+            sd.vset_masks[vi][k] = int_to_u128(masks[k])
+        sd.vset_count[vi] = len(values)
 
     def set_trace(self, bint on) -> None:
         self.lock()
@@ -995,6 +1224,7 @@ include "controls.pxi"
 include "v1model.pxi"
 include "worker.pxi"
 include "native.pxi"
+include "commit.pxi"
 
 
 

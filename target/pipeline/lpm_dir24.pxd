@@ -36,8 +36,8 @@
 #   (release order), so a reader that follows the pointer finds a whole group.
 # - A group that becomes unused is not zeroed (a reader that loaded the old tbl24 entry may still
 #   read it) and is not handed out again during the same update; it becomes reusable at the next
-#   update. The engine also stops its workers around each control-plane batch, which makes that
-#   grace period long enough for any reader.
+#   update. (The engine goes further: it keeps two copies of each table and only ever changes
+#   the one no worker reads, engine commit.pxi; these rules make a single copy safe too.)
 # - tbl8 memory never moves: its whole address range is reserved up front and committed in
 #   chunks as groups are needed, so growing the pool never invalidates a reader's pointer.
 # - tbl18 is stored after the tbl24 entries it summarises (release order): a reader that sees

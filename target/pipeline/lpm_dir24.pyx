@@ -8,7 +8,7 @@ from array import array
 from operator import index
 
 from libc.errno cimport errno
-from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport strerror
 from posix.mman cimport (
@@ -408,8 +408,8 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
         # Reading untouched pages costs no memory; writing only non-misses keeps it that way.
         if t.tbl24[i]:
             kv_dir24_store(&t.tbl24[i], 0)
-    # All groups are unreachable now. Readers are quiesced by the engine around clear(), so the
-    # next update may reuse them (each is refilled before it is published again).
+    # All groups are unreachable now. The engine clears only the copy no worker reads
+    # (commit.pxi), so the next update may reuse them (each is refilled before it is published).
     t.tbl8_high = 0
     t.tbl8_nfree = 0
     t.tbl8_in_use = 0
@@ -653,6 +653,31 @@ cdef class Dir24Lpm:
                     tbl24_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
                 done += chunk
         return out
+
+    def apply_ops(self, const uint32_t[::1] prefixes, const uint8_t[::1] depths,
+                  const int64_t[::1] values) -> None:
+        """Replay rule changes in order: add prefixes[k]/depths[k] -> values[k], or delete
+        that rule where values[k] is negative. The engine logs the changes a bulk write made
+        in C on one copy of a table and replays them here on the other copy (commit.pxi)."""
+        cdef Py_ssize_t n = prefixes.shape[0], k
+        cdef int rc = 0
+        if depths.shape[0] != n or values.shape[0] != n:
+            raise ValueError(f"{n} prefixes need {n} depths and {n} values")
+        with nogil:
+            for k in range(n):
+                if depths[k] > DIR24_MAX_DEPTH or values[k] > DIR24_VALUE_MASK:
+                    rc = -100
+                    break
+                if values[k] < 0:
+                    dir24_delete(self.c, prefixes[k], depths[k])
+                else:
+                    rc = dir24_add(self.c, prefixes[k], depths[k], <uint32_t>values[k])
+                    if rc != 0:
+                        break
+        if rc == -100:
+            raise ValueError(f"rule change {k}: depth or value out of range")
+        if rc != 0:
+            raise MemoryError(f"rule change {k}: out of memory or tbl8 groups")
 
     def __len__(self) -> int:
         return self.c.rule_count

@@ -17,8 +17,9 @@
 # keys the meta words form their own array, so a miss scans dense meta words and only reads a key
 # when its 31-bit hash tag matches.
 #
-# Concurrency: one writer. The engine quiesces its workers around each control-plane batch, so a
-# lookup never runs while a write (insert, delete, rehash) is in progress; nothing here is atomic.
+# Concurrency: one writer. The engine keeps two copies of each table and changes only the one no
+# worker reads (engine commit.pxi), so a lookup never runs while a write (insert, delete,
+# rehash) is in progress; nothing here is atomic.
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy

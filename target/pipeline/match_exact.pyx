@@ -1,8 +1,8 @@
 # cython: language_level=3
 """Exact-match hash table: writes, growth, and the Python face of match_exact.pxd.
 
-One writer; the engine quiesces its workers around control-plane batches, so readers never run
-during a write (see the .pxd for the layout).
+One writer; the engine writes only the copy of a table no worker reads (engine commit.pxi),
+so readers never run during a write (see the .pxd for the layout).
 """
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -217,7 +217,7 @@ cdef int exact_load_checked(uint32_t key_bytes, object key, uint64_t *words) exc
 cdef class ExactTable:
     """Exact-match table: fixed-length byte keys -> uint32 entry ids.
 
-    One writer; the engine quiesces its workers around control-plane batches, so lookups never
+    One writer; the engine writes only the copy no worker reads (commit.pxi), so lookups never
     run during add/replace/delete/clear.
     """
 

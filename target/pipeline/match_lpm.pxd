@@ -11,8 +11,8 @@
 # 8 * lpm_bytes, in which case the value sits in the low bits and the pad bits above it are
 # ignored in keys and must be zero in entries. A prefix length L keeps the top L of the lpm_bits.
 #
-# Concurrency: one writer. The engine quiesces its workers around each control-plane batch, so a
-# lookup never runs while an entry is added or deleted.
+# Concurrency: one writer. The engine changes only the copy of a table no worker reads (engine
+# commit.pxi), so a lookup never runs while an entry is added or deleted.
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 

@@ -1,8 +1,8 @@
 # cython: language_level=3
 """Longest-prefix match for any key width: one exact-match table per present prefix length.
 
-One writer; the engine quiesces its workers around control-plane batches, so readers never run
-during a write (see match_lpm.pxd for the layout).
+One writer; the engine writes only the copy of a table no worker reads (engine commit.pxi),
+so readers never run during a write (see match_lpm.pxd for the layout).
 """
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -63,7 +63,7 @@ cdef class LpmTable:
     """LPM table: (key with one LPM field, prefix length) -> uint32 entry id.
 
     `lpm_bits` is the LPM field's P4 width (default 8 * lpm_bytes). One writer; the engine
-    quiesces its workers around control-plane batches, so lookups never run during a write.
+    writes only the copy no worker reads (commit.pxi), so lookups never run during a write.
     """
 
     def __cinit__(self, uint32_t key_bytes, uint32_t lpm_offset, uint32_t lpm_bytes,

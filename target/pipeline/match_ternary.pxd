@@ -23,8 +23,8 @@
 # sets use_linear; TernaryTable(strategy=...) can pin either one (tests check both against the
 # reference). bench/match.py measures both on synthetic ACLs.
 #
-# Concurrency: one writer. The engine quiesces its workers around each control-plane batch, so a
-# lookup never runs while entries, chains or groups are being changed or reallocated.
+# Concurrency: one writer. The engine changes only the copy of a table no worker reads (engine
+# commit.pxi), so a lookup never runs while entries, chains or groups are changed or reallocated.
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 

@@ -2,8 +2,8 @@
 """Ternary/range/optional match: tuple-space search, or a rank-sorted linear scan while that is
 cheaper (see match_ternary.pxd for the layouts and the choice).
 
-One writer; the engine quiesces its workers around control-plane batches, so readers never run
-during a write. Writes are Python-level code that keeps the C arrays consistent; only the lookup
+One writer; the engine writes only the copy of a table no worker reads (engine commit.pxi),
+so readers never run during a write. Writes are Python-level code that keeps the C arrays consistent; only the lookup
 runs without the GIL.
 """
 
@@ -248,7 +248,7 @@ cdef class TernaryTable:
     lengths and optional wildcards into masks); range fields take bounds instead and must be
     zero in the mask. `strategy` "auto" picks tuple space or the linear scan by cost after each
     write; "tuple" and "linear" pin one (for tests and measurements). One writer; the engine
-    quiesces its workers around control-plane batches, so lookups never run during a write.
+    writes only the copy no worker reads (commit.pxi), so lookups never run during a write.
     """
 
     def __cinit__(self, uint32_t key_bytes, list fields, str strategy="auto"):

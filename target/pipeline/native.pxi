@@ -50,9 +50,13 @@ cdef int nat_vset_match(void *plv, uint32_t vs, u128 key, u128 mask) noexcept no
 
 
 cdef int nat_vset_match_pl(Pipeline pl, uint32_t vs, u128 key, u128 mask) noexcept nogil:
+    # The callback has no worker, so it reads the live copy, not the batch's (commit.pxi):
+    # safe, as no copy a batch may see is changed before the batch ends; a value set written
+    # during the batch may show up in its later packets.
+    cdef side_t *st = <side_t *>kv_load_live(<void **>&pl.live)
     cdef uint32_t j
-    for j in range(pl.vset_count[vs]):
-        if (key & pl.vset_masks[vs][j] & mask) == (pl.vset_values[vs][j] & pl.vset_masks[vs][j] & mask):
+    for j in range(st.vset_count[vs]):
+        if (key & st.vset_masks[vs][j] & mask) == (st.vset_values[vs][j] & st.vset_masks[vs][j] & mask):
             return 1
     return 0
 
@@ -222,7 +226,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
              for i in range(len(prog.nodes))]
     tables = []
     for i in range(pl.n_tables):
-        t = &pl.tables[i]
+        t = &pl.sides[0].tables[i]        # the program's part: the same in both copies
         nexts = {t.base_next}
         if t.has_hit_miss:
             nexts |= {t.hit_next, t.miss_next}

@@ -123,9 +123,9 @@ cdef inline int32_t next_state(Pipeline pl, worker_t *wk, pstate_t *ps, u128 key
             if (key & tr.mask) == tr.value:
                 return tr.next_state
         else:
-            for j in range(pl.vset_count[tr.vset]):
-                if (key & pl.vset_masks[tr.vset][j] & tr.mask) == (
-                        pl.vset_values[tr.vset][j] & pl.vset_masks[tr.vset][j] & tr.mask):
+            for j in range(wk.st.vset_count[tr.vset]):
+                if (key & wk.st.vset_masks[tr.vset][j] & tr.mask) == (
+                        wk.st.vset_values[tr.vset][j] & wk.st.vset_masks[tr.vset][j] & tr.mask):
                     return tr.next_state
     return -2
 

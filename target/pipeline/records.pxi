@@ -8,8 +8,8 @@
 #
 # Records are interned through an open-addressing hash (linear probing, deletion by backward
 # shift) and reference counted; a record whose last entry goes is recycled. Everything here
-# runs on the control plane, under the writer lock when traffic may run (the pool can move
-# when it grows).
+# runs on the control plane, on the copy of the table no worker reads (commit.pxi; the
+# pool can move when it grows).
 
 cdef extern from *:
     """

@@ -92,7 +92,8 @@ cdef struct worker_t:
     # One worker thread's state (worker.pxi); nothing here is shared with another worker.
     uint32_t index
     void *owner                 # the Pipeline (borrowed: the Pipeline owns its workers)
-    pthread_mutex_t lock        # held while a batch runs; the control plane takes every worker's
+    uint64_t epoch              # odd while a batch runs (commit.pxi); only this worker writes
+    side_t *st                  # the copy of the control-plane state this batch reads
     job_t *jobs                 # MAX_JOBS queued work items, then GROUP received packets
     uint8_t *job_phv            # one header vector (slot) per job
     uint8_t *phv                # spare header vector (resubmit and recirculate)

@@ -172,7 +172,7 @@ cdef void clone_to_session(Pipeline pl, worker_t *wk, ctx_t *x, job_t *job, uint
     cdef int32_t s2
     cdef job_t *j2
     cdef ctx_t y
-    sess = pl.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
+    sess = wk.st.clone_sessions[x.clone_session & 0x7FFF] if x.clone_session >= 0 else NULL
     if sess == NULL:
         return
     for k in range(sess[0]):
@@ -259,7 +259,7 @@ cdef int ingress_end(Pipeline pl, worker_t *wk, ctx_t *xp, job_t *job, uint32_t 
     if mgid != 0:
         if pl.f_instance_type >= 0:
             kv_field_write(&pl.fields[pl.f_instance_type], x.phv, PKT_INSTANCE_REPLICATION)
-        nodes = pl.mc_nodes[mgid & 0xFFFF]
+        nodes = wk.st.mc_nodes[mgid & 0xFFFF]
         n = nodes[0] if nodes != NULL else 0
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_MULTICAST, mgid, n, 0)
@@ -384,7 +384,7 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
     cdef int g, k, ahead
     cdef uint32_t t
     cdef int32_t first
-    pthread_mutex_lock(&wk.lock)
+    worker_enter(pl, wk)            # no lock: the live copy is this batch's (commit.pxi)
     wk.batch_now = monotonic_ns()
     # Received packets go through ingress GROUP at a time, in three passes, so that the
     # memory misses of the first table (a random DIR-24-8 slot, then the entry's action
@@ -450,7 +450,7 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
         i += g
     if pl.priority_queues > 1 and nout > 1:
         order_by_priority(outs, nout)
-    pthread_mutex_unlock(&wk.lock)
+    worker_leave(wk)
     wk.tx_packets += nout
     return nout
 

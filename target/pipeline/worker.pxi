@@ -8,7 +8,6 @@
 cdef int worker_init(Pipeline pl, worker_t *w, uint32_t index, pkt_pool_t *pool) noexcept nogil:
     """Allocate w's buffers for pl's layout; -1 when out of memory (worker_free cleans up)."""
     memset(w, 0, sizeof(worker_t))
-    pthread_mutex_init(&w.lock, NULL)
     w.index = index
     w.owner = <void *>pl
     w.pool = pool
@@ -34,7 +33,6 @@ cdef void worker_free(worker_t *w) noexcept nogil:
     free(w.digests)
     free(w.trace)
     free(w.table_stats)
-    pthread_mutex_destroy(&w.lock)
     memset(w, 0, sizeof(worker_t))
 
 
