@@ -133,9 +133,10 @@ class Switch:
         pipeline.priority_queues = self.priority_queues
         self._native_thread = native_build.start(pipeline, self.native, "the program")
         tables = {}
+        matchers = pipeline.matchers
         for i, t in enumerate(compiled.tables):
             tables[t.name] = TableEntries(info.tables[t.name], i, build.table_kind(t),
-                                          pipeline.matchers[i])
+                                          matchers[i])
         with self._write_lock:
             running = self._loop is not None
             if running:

@@ -8,6 +8,7 @@ destination MAC says which write it saw, so the frames of one batch must all tel
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from array import array
@@ -127,3 +128,22 @@ def test_every_batch_sees_a_write_whole_or_not_at_all():
     assert writes[0] >= WRITES, f"only {writes[0]} writes while forwarding"
     assert seen == {0, 1, 2, 3}, f"batches saw versions {sorted(seen)} only"
     print(f"longest gap between two batches: {longest_gap / 1e6:.2f} ms")
+
+
+def test_a_dropped_switch_frees_its_pipeline_at_once():
+    """No reference cycle through the match structures or the commit log: a pipeline goes
+    when its switch does, not at some later garbage collection (when the buffer pools and
+    driver memory it was built on may be gone already)."""
+    gc.collect()
+    gc.disable()
+    try:
+        sw = Switch(pool_size=1024, buf_size=2304)
+        sw.load(BASIC, BASIC_P4INFO)
+        for i in range(4):
+            sw.table_add(TABLE, [Lpm(prefix16(i), 16)], FORWARD, [mac(0, i), 1])
+        sw.table_clear(TABLE)
+        sw.table_add(TABLE, [Lpm(prefix16(0), 16)], FORWARD, [mac(0, 0), 1])
+        del sw
+        assert not [o for o in gc.get_objects() if type(o).__name__ == "Pipeline"]
+    finally:
+        gc.enable()

@@ -141,9 +141,10 @@ cdef void grace_wait(Pipeline pl) noexcept nogil:
     pl.n_grace = 0
 
 
-def _matcher_call(Pipeline pl, int side, TableMatchers tm, str name, tuple args):
-    """A logged match-structure operation, applied to one side's structure."""
-    return getattr(tm.sides[side], name)(*args)
+def _matcher_call(Pipeline pl, int side, uint32_t table, str name, tuple args):
+    """A logged match-structure operation, applied to one side's structure. (The log names
+    the table by index: holding a TableMatchers would make the Pipeline refer to itself.)"""
+    return getattr(pl.pairs[table][side], name)(*args)
 
 
 cdef class TableMatchers:
@@ -152,11 +153,13 @@ cdef class TableMatchers:
     from the control plane read that side too (the live one outside a write)."""
 
     cdef readonly Pipeline pl
+    cdef readonly uint32_t table
     cdef readonly tuple sides
 
-    def __init__(self, Pipeline pl, tuple sides):
+    def __init__(self, Pipeline pl, uint32_t table):
         self.pl = pl
-        self.sides = sides
+        self.table = table
+        self.sides = pl.pairs[table]
 
     def writer(self):
         """The structure a write section changes (bulk code applying C operations to it must
@@ -169,16 +172,16 @@ cdef class TableMatchers:
         return self.sides[self.pl.rside()]
 
     def add(self, *args):
-        return self.pl._write(_matcher_call, (self, "add", args))
+        return self.pl._write(_matcher_call, (self.table, "add", args))
 
     def replace(self, *args):
-        return self.pl._write(_matcher_call, (self, "replace", args))
+        return self.pl._write(_matcher_call, (self.table, "replace", args))
 
     def delete(self, *args):
-        return self.pl._write(_matcher_call, (self, "delete", args))
+        return self.pl._write(_matcher_call, (self.table, "delete", args))
 
     def clear(self):
-        return self.pl._write(_matcher_call, (self, "clear", ()))
+        return self.pl._write(_matcher_call, (self.table, "clear", ()))
 
     def get(self, *args):
         return self.sides[self.pl.rside()].get(*args)

@@ -119,7 +119,7 @@ cdef class Pipeline:
     cdef uint32_t n_lpm24
     cdef list _keep                   # Python objects whose C memory the tables use
     cdef readonly object program
-    cdef readonly list matchers       # per table: the match structure object (or None)
+    cdef list pairs                   # per table: its two match structures (or Nones)
     cdef readonly list meter_arrays
     cdef public dict meter_arrays_by_index
     # job slot layout: header bytes, validity bytes, varbit lengths, stack indexes
@@ -134,7 +134,7 @@ cdef class Pipeline:
 
     def __cinit__(self):
         self._keep = []
-        self.matchers = []
+        self.pairs = []
         self.meter_arrays = []
         self.cpu_port = -1
         self.drop_port = V1_DEFAULT_DROP_PORT
@@ -520,7 +520,7 @@ cdef class Pipeline:
         if kind == TBL_LPM24 and self.n_lpm24 < MAX_LPM24_PREFETCH:
             self.lpm24_tables[self.n_lpm24] = i
             self.n_lpm24 += 1
-        self.matchers.append(TableMatchers(self, matchers))
+        self.pairs.append(matchers)
         t.nkeys = len(keys)
         t.keys = <keyf_t *>calloc(max(1, t.nkeys), sizeof(keyf_t))
         for k, (src, width, nbytes, off, is_valid, mask) in enumerate(keys):
@@ -665,6 +665,13 @@ cdef class Pipeline:
         self.pending = self.wlog
         self.wlog = []
 
+    @property
+    def matchers(self) -> list:
+        """Per table: its match structures (TableMatchers), through which the control plane
+        writes and reads them. Made on request, so that the Pipeline holds no reference back
+        to itself (it is freed as soon as its last user lets go)."""
+        return [TableMatchers(self, i) for i in range(len(self.pairs))]
+
     def lock(self) -> None:
         """Pause the workers between two batches until unlock(): for changes to the way a
         batch runs (native code, the per-packet log), never for table writes."""
@@ -704,7 +711,7 @@ cdef class Pipeline:
         copy's structure (bulk.pyx)."""
         if not self.writing:
             raise RuntimeError("not inside a write section")
-        self.wlog.append((_matcher_call, (tm, name, args)))
+        self.wlog.append((_matcher_call, (tm.table, name, args)))
 
     # ------------------------------------------------------------------ control plane
     def entry_set(self, uint32_t ti, uint32_t eid, int32_t action, list params,
