@@ -27,8 +27,9 @@ FRONTENDS = ("aio", "native")  # grpc.aio, or the native HTTP/2 front end (nativ
 
 
 def default_frontend() -> str:
-    """KVICK_GRPC_FRONTEND, else aio: the variable lets a whole test run use the other one."""
-    return os.environ.get("KVICK_GRPC_FRONTEND", "aio")
+    """KVICK_GRPC_FRONTEND, else native: the variable lets a whole test run use the other
+    one. (With TLS credentials P4RuntimeServer is grpc.aio whatever this says.)"""
+    return os.environ.get("KVICK_GRPC_FRONTEND", "native")
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a P4Runtime election id left unset reads as 0, as BMv2's server "
                         "does (default), or as lower than any id, as the spec says")
     parser.add_argument("--grpc-frontend", choices=["aio", "native"], default=None,
-                        help="the gRPC server: grpc.aio (default; KVICK_GRPC_FRONTEND sets "
-                        "another), or kvick's native HTTP/2 front end (faster, no TLS: with "
-                        "the TLS flags grpc.aio serves)")
+                        help="the gRPC server: kvick's native HTTP/2 front end (default; "
+                        "KVICK_GRPC_FRONTEND sets another; no TLS: with the TLS flags grpc.aio "
+                        "serves), or grpc.aio")
     bmv2_options.add_arguments(parser)     # the rest of simple_switch_grpc's flags
     parser.add_argument("--p4info", metavar="PATH",
                         help="P4Info of PROGRAM: the server starts with that pipeline set")

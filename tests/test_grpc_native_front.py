@@ -1,8 +1,8 @@
 """The native gRPC front end (runtime_server/h2front.pyx, native_server.py) with grpcio's
 client and with raw HTTP/2: large messages both ways (flow control), many streams at once, a
 client that goes away mid-call, deadlines, gNMI through the asyncio bridge, and bad input
-that is counted and answered, never a crash. (The whole P4Runtime suite also runs on it in
-CI: KVICK_GRPC_FRONTEND=native.)"""
+that is counted and answered, never a crash. (It is the default front end; CI runs the
+P4Runtime suite on grpc.aio too: KVICK_GRPC_FRONTEND=aio.)"""
 
 from __future__ import annotations
 
