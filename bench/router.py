@@ -120,13 +120,22 @@ def reload_figure(sw: Switch, frame: bytes, dsts, routes, workers: int,
         sw.table_clear("MyIngress.ipv4_lpm")
         load_routes(sw, routes)
 
-    pps, gap_ns, seconds = forward_while(sw, workers, rx_of, tx_of, 256, reload)
-    share = pps / idle_pps
-    print(f"during a full reload ({len(routes):,} routes in {seconds:.2f} s): "
-          f"{pps / 1e6:.2f} Mpps, {100 * share:.0f} % of idle; longest gap between two "
-          f"batches of a worker {gap_ns / 1e6:.2f} ms")
-    return {"reload_s": round(seconds, 3), "reload_pps": round(pps),
-            "reload_share": round(share, 3), "reload_max_gap_ms": round(gap_ns / 1e6, 3)}
+    f = forward_while(sw, workers, rx_of, tx_of, 256, reload)
+    share = f["pps"] / idle_pps
+    cpu_share = f["pps_per_cpu_s"] / f["idle_pps_per_cpu_s"] if f["idle_pps_per_cpu_s"] else 0.0
+    print(f"during a full reload ({len(routes):,} routes in {f['seconds']:.2f} s): "
+          f"{f['pps'] / 1e6:.2f} Mpps, {100 * share:.0f} % of idle; longest gap between two "
+          f"batches of a worker {f['max_gap_ns'] / 1e6:.2f} ms")
+    print(f"  worker threads meanwhile: {f['cpu_s']:.2f} s on a CPU, {f['runqueue_s']:.2f} s "
+          f"waiting for one (host load), {f['blocked_s']:.2f} s blocked in {f['blocks']} waits; "
+          f"packets per CPU-second {100 * cpu_share:.0f} % of the second before the reload")
+    return {"reload_s": round(f["seconds"], 3), "reload_pps": round(f["pps"]),
+            "reload_share": round(share, 3), "reload_max_gap_ms": round(f["max_gap_ns"] / 1e6, 3),
+            "reload_cpu_share": round(cpu_share, 3),
+            "reload_worker_cpu_s": round(f["cpu_s"], 3),
+            "reload_worker_runqueue_s": round(f["runqueue_s"], 3),
+            "reload_worker_blocked_s": round(f["blocked_s"], 3),
+            "reload_worker_blocks": f["blocks"]}
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import resource
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from target.loop import Breather
@@ -70,30 +71,70 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def thread_times(tid: int) -> tuple[int, int, int]:
+    """A thread's time on a CPU and time waiting for one (ns, /proc schedstat), and how often
+    it blocked (voluntary context switches): what it lost to the host's scheduler against
+    what it spent waiting for something (a lock)."""
+    run_ns, wait_ns = (int(v) for v in
+                       Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[:2])
+    blocked = 0
+    for line in Path(f"/proc/self/task/{tid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            blocked = int(line.split()[1])
+    return run_ns, wait_ns, blocked
+
+
 def forward_while(sw: Any, n: int, rx_of: Callable[[int, PacketPool], dict],
                   tx_of: Callable[[int, PacketPool], dict], batch: int,
-                  action: Callable[[], None]) -> tuple[float, int, float]:
+                  action: Callable[[], None]) -> dict[str, float]:
     """Forward on n workers (RX ports that never run dry) while `action` runs in this thread.
 
-    Returns the packets per second received over the action's duration, the longest gap
-    between two batches of one worker (ns) and the action's duration (s)."""
+    Returns pps (packets per second received during the action), max_gap_ns (the longest
+    gap between two batches of one worker, from 1.2 s before the action), seconds (the
+    action's duration), and what the worker threads did meanwhile, summed: cpu_s on a CPU,
+    runqueue_s waiting for one (the host's load), blocked_s neither (waiting for a lock or
+    asleep), blocks (times they blocked); and idle_pps_per_cpu_s / pps_per_cpu_s, packets
+    per second a worker spends on a CPU, over one second before the action and during it."""
     loops = []
     for k, (pool, handle) in enumerate(ensure_workers(sw, n)):
         b = Breather(sw.pipeline, worker_batch_entry(), pool, rx_of(k, pool), tx_of(k, pool),
                      batch, worker=handle)
         b.measure_gaps = True
         loops.append(b)
-    threads = [threading.Thread(target=b.run, args=(3600.0,)) for b in loops]
+    tids: list[int] = []
+
+    def run(b: Breather) -> None:
+        tids.append(threading.get_native_id())
+        b.run(3600.0)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in loops]
     for t in threads:
         t.start()
     time.sleep(0.2)                              # every worker is forwarding
-    rx0 = [b.rx_packets for b in loops]
-    t0 = time.perf_counter()
+
+    def sample() -> tuple[int, list[tuple[int, int, int]], float]:
+        return (sum(b.rx_packets for b in loops), [thread_times(t) for t in tids],
+                time.perf_counter())
+
+    def between(a, b) -> tuple[int, float, float, int, float]:
+        cpu = sum(y[0] - x[0] for x, y in zip(a[1], b[1], strict=True)) / 1e9
+        wait = sum(y[1] - x[1] for x, y in zip(a[1], b[1], strict=True)) / 1e9
+        blocks = sum(y[2] - x[2] for x, y in zip(a[1], b[1], strict=True))
+        return b[0] - a[0], cpu, wait, blocks, b[2] - a[2]
+
+    s0 = sample()
+    time.sleep(1.0)
+    s1 = sample()
     action()
-    dt = time.perf_counter() - t0
-    rx1 = [b.rx_packets for b in loops]
+    s2 = sample()
     for b in loops:
         b.request_stop()
     for t in threads:
         t.join()
-    return (sum(rx1) - sum(rx0)) / dt, max(b.max_gap_ns for b in loops), dt
+    idle_pkts, idle_cpu, _w, _b, _dt = between(s0, s1)
+    pkts, cpu, wait, blocks, dt = between(s1, s2)
+    return {"pps": pkts / dt, "max_gap_ns": max(b.max_gap_ns for b in loops),
+            "seconds": dt, "cpu_s": cpu, "runqueue_s": wait,
+            "blocked_s": max(0.0, n * dt - cpu - wait), "blocks": blocks,
+            "idle_pps_per_cpu_s": idle_pkts / idle_cpu if idle_cpu else 0.0,
+            "pps_per_cpu_s": pkts / cpu if cpu else 0.0}
