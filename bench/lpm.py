@@ -3,10 +3,11 @@
 Reports, per table: add rate, memory, tbl8 groups, the share of /18s tbl18 answers, lookup
 rates (Python lookup() calls, the C lookup one address at a time, and the prefetching bulk
 lookup) on random addresses drawn uniformly from the routed space, and the delete rate. The C
-lookups are measured both ways side by side, runs alternating: "tbl18" is the lookup the
-engine uses (the /18 directory, then tbl24/tbl8), "dir24" is DIR-24-8 alone on the same table
-(the previous lookup). Every way is checked against LpmRef on a sample first. The last line
-printed is a JSON object with every figure.
+lookups are measured both ways side by side, runs alternating: "tbl18" goes through the /18
+directory, then tbl24/tbl8 (dir24_lookup), "dir24" is DIR-24-8 alone on the same table (the
+previous lookup; the engine's, which prefetches each packet's tbl24 entry a stage ahead).
+Every way is checked against LpmRef on a sample first. The last line printed is a JSON
+object with every figure.
 
     python bench/lpm.py [--addresses 10000000] [--repeat 5]
 """

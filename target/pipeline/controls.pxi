@@ -83,7 +83,11 @@ cdef inline void table_prefetch(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti
     """Start loading the memory a lookup in table ti will touch first."""
     cdef table_t *t = &wk.st.tables[ti]
     if t.kind == TBL_LPM24:
-        dir24_prefetch(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
+        # The tbl24 entry itself, not through tbl18: the engine prefetches every packet's
+        # entry a stage ahead, so the lookup never waits for it, and a tbl18 read here would
+        # be a load (not a prefetch) that the stage waits for. Measured with bench/router.py,
+        # runs alternating: going through tbl18 cost 20-28 % in packets per CPU-second.
+        kv_prefetch(&(<dir24_t *>t.matcher).tbl24[lpm24_key(pl, wk, x, t) >> 8])
 
 
 cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
@@ -95,7 +99,7 @@ cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noex
     cdef uint32_t k
     cdef u128 v
     if t.kind == TBL_LPM24:
-        e = dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
+        e = dir24_lookup_tbl24(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
     elif t.kind != TBL_KEYLESS:
         if not t.key_covered:
             memset(key, 0, t.key_bytes + 16)
@@ -223,5 +227,6 @@ cdef inline int64_t group_lookup(Pipeline pl, worker_t *wk, ctx_t *x, int32_t no
     for k in range(pl.n_lpm24):
         if <int32_t>pl.lpm24_tables[k] != first:
             t = &wk.st.tables[pl.lpm24_tables[k]]
-            entry_prefetch(pl, wk, t, dir24_lookup(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t)))
+            entry_prefetch(pl, wk, t,
+                           dir24_lookup_tbl24(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t)))
     return ent

@@ -7,7 +7,9 @@
 #   in tbl24"). Big prefixes leave most of the address space in such uniform /18s: 73 % of the
 #   addresses routed by the real 2014 table (512k routes), so most lookups are one L2 hit
 #   instead of a cache miss in the 64 MiB tbl24. It is derived from tbl24 after every update
-#   (64 entries per /18 touched).
+#   (64 entries per /18 touched). dir24_lookup and the bulk lookup use it; the engine does
+#   not (dir24_lookup_tbl24): it prefetches each packet's tbl24 entry a stage before the
+#   lookup, so the miss is already hidden, and reading tbl18 there only adds a load.
 #
 # Behind it, two arrays answer a lookup with at most two more memory loads:
 # - tbl24: 2^24 entries indexed by the top 24 bits of the address. An entry either holds the
@@ -144,8 +146,9 @@ cdef inline void dir24_prefetch(const dir24_t *t, uint32_t addr) noexcept nogil:
 
 
 cdef inline int64_t dir24_lookup_tbl24(const dir24_t *t, uint32_t addr) noexcept nogil:
-    """dir24_lookup without tbl18, as DIR-24-8 alone answers: the same result (the tests and
-    bench/lpm.py compare the two)."""
+    """dir24_lookup without tbl18, as DIR-24-8 alone answers: the same result. For callers
+    that prefetch the tbl24 entry well before the lookup (the engine does, a stage ahead):
+    then tbl18 saves no wait and only adds a load. bench/lpm.py and the tests compare both."""
     cdef uint32_t e = kv_dir24_load(&t.tbl24[addr >> 8])
     if e & DIR24_EXTENDED:
         e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
