@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from scapy.all import IP, UDP, Ether, raw  # noqa: E402
 
+from bench import engines  # noqa: E402
 from bench.workers import forward_while, run_workers  # noqa: E402
 from target import (  # noqa: E402
     Lpm,
@@ -147,6 +148,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="workers forwarding at once")
     ap.add_argument("--reload", action="store_true",
                     help="also measure forwarding during a full-table reload")
+    engines.add_argument(ap)
     args = ap.parse_args()
     corpus = rib.shared_data_dir() / "corpus"
 
@@ -157,8 +159,10 @@ def main() -> None:
         routes = rib.read_ipv4_routes(rib.real_ipv4_table_path())
         source = f"{rib.real_ipv4_table_path().name} ({len(routes)} routes)"
 
-    sw = Switch(pool_size=8192, buf_size=2304)
+    sw = Switch(pool_size=8192, buf_size=2304, native=engines.switch_mode(args.engine))
     sw.load(router_program(corpus), corpus / "tutorial_basic" / "tutorial_basic.p4info.txtpb")
+    if args.engine != "interp" and not sw.native_ready():
+        raise SystemExit("no native code for the router (the log says why)")
     rss0 = rss_mib()
     t0 = time.perf_counter()
     load_routes(sw, routes)
@@ -174,22 +178,33 @@ def main() -> None:
     dsts = rib.random_routed_addresses(routes, 1 << 20)
     results: dict[int, tuple[float, float]] = {}
     cpu_rates: list[float] = []
+    by_engine: dict[str, dict[int, float]] = {e: {} for e in engines.engines(args.engine)}
     for batch in (1, 32, 256):
         n = args.packets if batch > 1 else max(args.packets // 4, 100_000)
-        cpu_rates = []
-        runs = [run_loop(sw, [frame], 30, dsts, n, batch, args.workers, cpu_rates)
-                for _ in range(args.trials)]
-        results[batch] = (statistics.median(runs), max(runs))
-        print(f"router, {args.workers} worker(s), batch {batch:>3}: "
-              f"{results[batch][0] / 1e6:6.2f} Mpps median, "
-              f"{results[batch][1] / 1e6:.2f} best of {args.trials} runs of {n:,} packets of 64 B"
-              f" ({statistics.median(cpu_rates) / 1e6:.2f} Mpps per CPU-second)")
+        runs: dict[str, list[float]] = {e: [] for e in by_engine}
+        cpus: dict[str, list[float]] = {e: [] for e in by_engine}
+        for _ in range(args.trials):
+            for e in by_engine:     # alternated run by run: the ratio holds on a busy host
+                engines.use(sw, e)
+                runs[e].append(run_loop(sw, [frame], 30, dsts, n, batch, args.workers, cpus[e]))
+        for e in by_engine:
+            by_engine[e][batch] = statistics.median(runs[e])
+            print(f"router ({e}), {args.workers} worker(s), batch {batch:>3}: "
+                  f"{by_engine[e][batch] / 1e6:6.2f} Mpps median, "
+                  f"{max(runs[e]) / 1e6:.2f} best of {args.trials} runs of {n:,} packets of 64 B"
+                  f" ({statistics.median(cpus[e]) / 1e6:.2f} Mpps per CPU-second)")
+        last = list(by_engine)[-1]
+        results[batch] = (statistics.median(runs[last]), max(runs[last]))
+        cpu_rates = cpus[last]
+        if len(by_engine) == 2:
+            print(f"  native / interpreter, batch {batch}: "
+                  f"{by_engine['native'][batch] / by_engine['interp'][batch]:.2f}x (same run)")
 
     reload = (reload_figure(sw, frame, dsts, routes, args.workers, results[256][0])
               if args.reload else {})
 
     # Ternary-heavy case: the tutorial firewall-free ACL from the corpus (p4_14 ternary ACL)
-    tern = Switch(pool_size=8192, buf_size=2304)
+    tern = Switch(pool_size=8192, buf_size=2304, native=engines.switch_mode(args.engine))
     tern.load(corpus / "ternary2-bmv2" / "ternary2-bmv2.json")
     acl_pps = None
     try:
@@ -215,7 +230,8 @@ def main() -> None:
                       "pps_batch256": round(results[256][0]), "trials": args.trials,
                       "routes": len(routes), "load_s": round(load_s, 3),
                       "rss_mib": round(rss_table, 1), "ternary_pps": round(acl_pps or 0),
-                      "workers": args.workers,
+                      "workers": args.workers, "engine": args.engine,
+                      **{f"pps_{e}": round(r[256]) for e, r in by_engine.items()},
                       "pps_per_cpu_s": round(statistics.median(cpu_rates)), **reload}))
 
 

@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="engine threads, each owning its share of the ports' RX queues "
                              "(default 1)")
+    parser.add_argument("--native", choices=["on", "off", "wait"], default="on",
+                        help="compile each loaded program to C: on (default) forwards with the "
+                             "interpreter until the native code is built, wait forwards only "
+                             "once it is, off never builds it")
     return parser
 
 
@@ -169,7 +173,8 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
                         device_id=args.device_id, busy_poll=args.busy_poll,
-                        workers=args.workers, **bmv2_options.switch_settings(args))
+                        workers=args.workers, native=args.native,
+                        **bmv2_options.switch_settings(args))
     except TargetError as err:
         raise InputError(str(err)) from None
     bmv2_options.apply_limits(args, switch)

@@ -133,6 +133,18 @@ cdef void nat_assert_failed(void *wk) noexcept nogil:
     (<worker_t *>wk).assert_failures += 1
 
 
+cdef void nat_stack_shift(void *pl, void *wk, void *x, uint32_t sid, uint32_t n, int push) noexcept nogil:
+    stack_shift(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, sid, n, push)
+
+
+cdef void nat_copy_header(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil:
+    copy_header(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, dst, src)
+
+
+cdef int nat_deparse_moving(void *pl, void *wk, void *x) noexcept nogil:
+    return deparse_moving(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x)
+
+
 cdef inline void run_action(Pipeline pl, worker_t *wk, ctx_t *x, int32_t act) noexcept nogil:
     """A table's chosen action (x.params set): native code when the program has it."""
     if pl.nat_on and pl.nat_prog.actions[act] != NULL:
@@ -188,6 +200,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
     cdef header_t *h
     cdef pstate_t *ps
     cdef table_t *t
+    cdef cksum_t *c
     prog = pl.program
     code = [(pl.code[i].op, pl.code[i].a, pl.code[i].b, pl.code[i].c, pl.code[i].d, pl.code[i].e)
             for i in range(len(prog.code))]
@@ -222,6 +235,17 @@ def native_export(Pipeline pl) -> dict[str, object]:
                        u128_to_int(pl.ptrans[ps.trans0 + k].value),
                        u128_to_int(pl.ptrans[ps.trans0 + k].mask), pl.ptrans[ps.trans0 + k].vset)
                       for k in range(ps.ntrans)]})
+    cksums = []
+    for i in range(pl.n_cksums):
+        c = &pl.cksums[i]
+        cksums.append({
+            "calc": c.calc, "target": c.target, "cond": c.cond, "verify": c.verify,
+            "update": c.update, "span_byte": c.span_byte, "span_len": c.span_len,
+            "span_target_shift": c.span_target_shift,
+            "csum_direct": pl.calcs[c.calc].csum_direct,
+            "segs": [(pl.segs[pl.calcs[c.calc].seg0 + k].src_bit,
+                      pl.segs[pl.calcs[c.calc].seg0 + k].width)
+                     for k in range(pl.calcs[c.calc].nseg)]})
     nodes = [(pl.nodes[i].kind, pl.nodes[i].a, pl.nodes[i].b, pl.nodes[i].c)
              for i in range(len(prog.nodes))]
     tables = []
@@ -236,8 +260,15 @@ def native_export(Pipeline pl) -> dict[str, object]:
         "code": code, "consts": consts, "fields": fields, "headers": headers, "unions": unions, "stacks": stacks,
         "pstates": pstates, "nodes": nodes, "tables": tables,
         "actions": [pl.action_code[i] for i in range(pl.n_actions)],
-        "parser_init": pl.parser_init, "f_egress_spec": pl.f_egress_spec,
-        "f_mcast_grp": pl.f_mcast_grp, "drop_port": pl.drop_port,
+        "parser_init": pl.parser_init, "ingress_init": pl.ingress_init,
+        "egress_init": pl.egress_init,
+        "deparser": [pl.deparser[i] for i in range(pl.n_deparser)],
+        "cksums": cksums,
+        "f_egress_spec": pl.f_egress_spec, "f_mcast_grp": pl.f_mcast_grp,
+        "drop_port": pl.drop_port,
+        "f_ingress_port": pl.f_ingress_port, "f_egress_port": pl.f_egress_port,
+        "f_instance_type": pl.f_instance_type, "f_packet_length": pl.f_packet_length,
+        "f_ingress_ts": pl.f_ingress_ts, "f_egress_ts": pl.f_egress_ts,
     }
 
 
@@ -278,6 +309,9 @@ def native_attach(Pipeline pl, str path) -> dict[str, int]:
     pl.nat_env.reg_read = nat_reg_read
     pl.nat_env.reg_write = nat_reg_write
     pl.nat_env.assert_failed = nat_assert_failed
+    pl.nat_env.stack_shift = nat_stack_shift
+    pl.nat_env.copy_header = nat_copy_header
+    pl.nat_env.deparse_moving = nat_deparse_moving
     memset(&prog, 0, sizeof(kvn_program_t))
     if init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions:
         dlclose(handle)
@@ -300,6 +334,18 @@ def native_detach(Pipeline pl) -> None:
     try:
         pl.nat_wanted = False
         pl.nat_on = False
+    finally:
+        pl.unlock()
+
+
+def native_resume(Pipeline pl) -> None:
+    """Native code again from the next batch on, after native_detach (benchmarks alternate)."""
+    if pl.nat_handle == NULL:
+        raise ValueError("no native code attached")
+    pl.lock()
+    try:
+        pl.nat_wanted = True
+        pl.nat_on = not pl.trace_on
     finally:
         pl.unlock()
 

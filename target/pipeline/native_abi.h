@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bits.h"
+#include "csum.h"
 
-#define KVN_ABI_VERSION 1
+#define KVN_ABI_VERSION 3
 
 typedef struct {
     uint8_t *data;
@@ -75,6 +76,11 @@ typedef struct {
     void (*reg_read)(void *pl, void *x, uint32_t reg, kv_s128 index, uint32_t dst_field);
     void (*reg_write)(void *pl, uint32_t reg, kv_s128 index, kv_s128 value);
     void (*assert_failed)(void *wk);
+    /* header stacks: push (1) or pop (0) n elements; copy one header over another */
+    void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push);
+    void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src);
+    /* the deparser when the headers outgrow the headroom: the payload moves; 0: cannot */
+    int (*deparse_moving)(void *pl, void *wk, void *x);
 } kvn_env_t;
 
 typedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x);
@@ -86,6 +92,15 @@ typedef struct {
     /* a control from `node`: with stop_at_table, only its conditions, returning the first table
        or action-call node (or -1); else to its end (returns -1) */
     int32_t (*control)(const kvn_env_t *env, void *wk, void *x, int32_t node, int stop_at_table);
+    /* an ingress pass up to the ingress control: standard metadata (ingress_port unless
+       `preserved`), then the parser; x->error says how the parser ended */
+    void (*ingress)(const kvn_env_t *env, void *wk, void *x, uint32_t port, uint32_t instance,
+                    uint32_t packet_length, int preserved);
+    /* an egress pass up to the traffic manager's checks: standard metadata, egress control */
+    void (*egress)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
+                   uint32_t packet_length);
+    /* checksum updates and the deparser; 0 when the frame cannot be built (dropped) */
+    int (*emit)(const kvn_env_t *env, void *wk, void *x);
     /* per action id (NULL: none); a table's chosen action with x->params set */
     const kvn_action_fn *actions;
     uint32_t n_actions;

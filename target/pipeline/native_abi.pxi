@@ -32,11 +32,19 @@ cdef extern from "pipeline/native_abi.h":
         void (*reg_read)(void *pl, void *x, uint32_t reg, s128 index, uint32_t dst_field) noexcept nogil
         void (*reg_write)(void *pl, uint32_t reg, s128 index, s128 value) noexcept nogil
         void (*assert_failed)(void *wk) noexcept nogil
+        void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push) noexcept nogil
+        void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil
+        int (*deparse_moving)(void *pl, void *wk, void *x) noexcept nogil
 
     ctypedef struct kvn_program_t:
         void (*parser)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
         int32_t (*control)(const kvn_env_t *env, void *wk, void *x, int32_t node,
                            int stop_at_table) noexcept nogil
+        void (*ingress)(const kvn_env_t *env, void *wk, void *x, uint32_t port, uint32_t instance,
+                        uint32_t packet_length, int preserved) noexcept nogil
+        void (*egress)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
+                       uint32_t packet_length) noexcept nogil
+        int (*emit)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
         const kvn_action_fn *actions
         uint32_t n_actions
         uint32_t n_interpreted

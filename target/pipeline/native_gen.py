@@ -241,6 +241,20 @@ class Generator:
             if a:
                 return [f"if ({ok}) env->set_valid(env->pl, wk, x, SH{d}[{elem}]);"]
             return [f"if ({ok}) x->valid[SH{d}[{elem}]] = 0;"]
+        if n in ("PUSH", "POP"):
+            return [f"env->stack_shift(env->pl, wk, x, {d}u, {e}u, {int(n == 'PUSH')});"]
+        if n == "HCOPYDYN":
+            size = len(self.ex["stacks"][d][1])
+            self.stack_tables.add(d)
+            h = f"SH{d}[(uint32_t){rb}]"
+            pair = f"{h}, {e}u" if a == 0 else f"{e}u, {h}"
+            return [f"if ({rb} >= 0 && {rb} < {size}) "
+                    f"env->copy_header(env->pl, wk, x, {pair});"]
+        if n == "STKCOPY":
+            dc, dh = self.ex["stacks"][d]
+            sc, sh = self.ex["stacks"][e]
+            return ([self.copy_header(hd, hs) for hd, hs in zip(dh, sh, strict=False)]
+                    + [f"x->stack_next[{dc}] = x->stack_next[{sc}];"])
         if n in ("SETVALID", "SETUNION"):
             return [self.set_valid(d)]
         if n == "SETINVALID":
@@ -458,6 +472,81 @@ class Generator:
         self.out += body
         self.out += ["}", ""]
 
+    # ------------------------------------------------------------------ v1model passes
+    def metadata(self, name: str, value: str) -> list[str]:
+        f = self.ex[name]
+        return [f"    {self.wr(f, value)}"] if f >= 0 else []
+
+    def passes(self) -> None:
+        ex = self.ex
+        self.out += ["static void kvn_ingress(const kvn_env_t *env, void *wk, void *xv, "
+                     "uint32_t port, uint32_t instance, uint32_t plen, int preserved) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     f"    if (!preserved) {self.wr(ex['f_ingress_port'], '(kv_s128)port')}"]
+        if ex["f_instance_type"] >= 0:
+            self.out.append(f"    if (instance) {self.wr(ex['f_instance_type'], '(kv_s128)instance')}")
+        self.out += self.metadata("f_packet_length", "(kv_s128)plen")
+        self.out += self.metadata("f_ingress_ts", "(kv_s128)(x->now_ns / 1000)")
+        self.out += ["    kvn_parser(env, wk, x);", "}", ""]
+        self.out += ["static void kvn_egress(const kvn_env_t *env, void *wk, void *xv, "
+                     "uint32_t port, uint32_t plen) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"]
+        self.out += self.metadata("f_egress_port", "(kv_s128)port")
+        # as simple_switch: anything but the drop port (cut to the field's width)
+        self.out += self.metadata("f_egress_spec", s128(ex["drop_port"] + 1))
+        self.out += self.metadata("f_packet_length", "(kv_s128)plen")
+        self.out += self.metadata("f_egress_ts", "(kv_s128)(x->now_ns / 1000)")
+        self.out += [f"    kvn_control(env, wk, x, {ex['egress_init']}, 0);", "}", ""]
+        # checksum updates, then the deparser writing the valid headers back to front in
+        # front of the payload (v1model.pxi's update_checksums and deparse)
+        body = []
+        for c in ex["cksums"]:
+            if not c["update"]:
+                continue
+            lines = []
+            t = c["target"]
+            if c["span_len"]:
+                lines += [f"{{ uint64_t old = (uint64_t){self.rd(t)};",
+                          "  " + self.wr(t, f"(kv_s128)kv_csum_fold(kv_sum_be16(x->phv + "
+                                            f"{c['span_byte']}, {c['span_len']}) - (old << "
+                                            f"{c['span_target_shift']}))") + " }"]
+            elif c["csum_direct"]:
+                terms = " + ".join(f"kv_sum_be16(x->phv + {b >> 3}, {w >> 3})"
+                                   for b, w in c["segs"]) or "0"
+                lines.append(self.wr(t, f"(kv_s128)kv_csum_fold({terms})"))
+            else:
+                lines.append(self.wr(t, f"(kv_s128)env->calc(env->pl, wk, x, {c['calc']}u)"))
+            if c["cond"] >= 0:
+                body.append(f"    if ({self.call_block(c['cond'])} != 0) {{")
+                body += ["        " + line for line in lines]
+                body.append("    }")
+            else:
+                body += ["    " + line for line in lines]
+        body += ["    kvn_pkt_t *p = x->pkt;",
+                 "    if (x->cursor > p->len) x->cursor = p->len;",
+                 "    uint8_t *end = p->data + x->cursor, *start = end;",
+                 "    uint32_t nb;"]
+        for h in reversed(ex["deparser"]):
+            hd = self.headers[h]
+            nb = f"{hd['fixed_bits'] >> 3}u"
+            if hd["varbit_max"]:
+                nb = f"({hd['fixed_bits']}u + x->vlen[{h}]) >> 3"
+            body += [f"    if (x->valid[{h}]) {{",
+                     f"        nb = {nb};",
+                     "        if (start - nb < p->buf) return env->deparse_moving(env->pl, wk, x);",
+                     "        start -= nb;",
+                     f"        kv_copy_small(start, x->phv + {hd['byteoff']}, nb);",
+                     "    }"]
+        body += ["    uint32_t hlen = (uint32_t)(end - start);",
+                 "    p->len = hlen + (p->len - x->cursor);",
+                 "    p->data = start;",
+                 "    x->cursor = hlen;",
+                 "    if (x->truncate_len > 0 && (uint32_t)x->truncate_len < p->len) "
+                 "p->len = (uint32_t)x->truncate_len;",
+                 "    return 1;"]
+        self.out += ["static int kvn_emit(const kvn_env_t *env, void *wk, void *xv) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body + ["}", ""]
+
     # ------------------------------------------------------------------ the object
     def generate(self) -> Generated:
         head = [f"/* kvick native code, generator {GENERATOR_VERSION}: generated, do not edit */",
@@ -473,6 +562,7 @@ class Generator:
         head += ["};", ""]
         self.parser()
         self.control()
+        self.passes()
         acts = []
         for aid, pc in enumerate(self.ex["actions"]):
             name = self.block(pc)
@@ -496,6 +586,9 @@ class Generator:
                 "        return -1;",
                 "    out->parser = kvn_parser;",
                 "    out->control = kvn_control;",
+                "    out->ingress = kvn_ingress;",
+                "    out->egress = kvn_egress;",
+                "    out->emit = kvn_emit;",
                 "    out->actions = ACTIONS;",
                 f"    out->n_actions = {n_actions};",
                 f"    out->n_interpreted = {len(self.interpreted)};",

@@ -139,7 +139,18 @@ cdef void ingress_begin(Pipeline pl, worker_t *wk, ctx_t *xp, job_t *job, uint32
     if preserved:
         y.phv = wk.phv
         copy_field_list(pl, wk, x, &y, job.field_list)
-    else:
+    if pl.nat_on:
+        # native code: the metadata below with its fields' offsets written in, then parsing
+        pl.nat_prog.ingress(&pl.nat_env, <void *>wk, <void *>x, job.port, job.instance_type,
+                            job.packet_length, preserved)
+        if x.error != ERR_NONE:
+            wk.parser_errors += 1
+            if pl.f_parser_error >= 0:
+                kv_field_write(&pl.fields[pl.f_parser_error], x.phv, x.error)
+            x.error = ERR_NONE
+        verify_checksums(pl, wk, x)
+        return
+    if not preserved:
         kv_field_write(&pl.fields[pl.f_ingress_port], x.phv, job.port)
     if job.instance_type:
         if pl.f_instance_type >= 0:
@@ -296,8 +307,6 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
                    out_t *outs, int nout, int max_out) noexcept nogil:
     cdef ctx_t xs
     cdef ctx_t *x = &xs
-    cdef int32_t s2
-    cdef job_t *j2
     cdef uint32_t priority
     ctx_init(pl, wk, x, slot, job.pkt, job.seq)
     x.cursor = job.cursor
@@ -312,17 +321,10 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
         return nout
     if pl.f_qid >= 0:
         kv_field_write(&pl.fields[pl.f_qid], x.phv, priority)
-    if pl.f_egress_port >= 0:
-        kv_field_write(&pl.fields[pl.f_egress_port], x.phv, job.port)
-    # As simple_switch: anything but the drop port (cut to the field's width: 0 for 511).
-    kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, pl.drop_port + 1)
-    if pl.f_packet_length >= 0:
-        kv_field_write(&pl.fields[pl.f_packet_length], x.phv, job.packet_length)
-    if pl.f_egress_ts >= 0:
-        kv_field_write(&pl.fields[pl.f_egress_ts], x.phv, <s128>(x.now_ns // 1000))
-    if pl.trace_on:
-        trace_ev(pl, wk, x, EV_EGRESS, job.port, job.instance_type, 0)
-    run_control(pl, wk, x, pl.egress_init)
+    if pl.nat_on:
+        pl.nat_prog.egress(&pl.nat_env, <void *>wk, <void *>x, job.port, job.packet_length)
+    else:
+        egress_begin(pl, wk, x, job)
     x.exit_flag = 0
     if x.failed:
         free_pkt(pl, wk, job.pkt)
@@ -334,10 +336,39 @@ cdef int do_egress(Pipeline pl, worker_t *wk, job_t *job, uint32_t slot, uint32_
             trace_ev(pl, wk, x, EV_DROP, 1, 0, 0)
         free_pkt(pl, wk, job.pkt)
         return nout
-    update_checksums(pl, wk, x)
-    if not deparse(pl, wk, x):
-        free_pkt(pl, wk, job.pkt)
-        return nout
+    if pl.nat_on:
+        if not pl.nat_prog.emit(&pl.nat_env, <void *>wk, <void *>x):
+            free_pkt(pl, wk, job.pkt)
+            return nout
+    else:
+        update_checksums(pl, wk, x)
+        if not deparse(pl, wk, x):
+            free_pkt(pl, wk, job.pkt)
+            return nout
+    return egress_end(pl, wk, x, job, tail, head, outs, nout, max_out, priority)
+
+
+cdef inline void egress_begin(Pipeline pl, worker_t *wk, ctx_t *x, job_t *job) noexcept nogil:
+    """Standard metadata of an egress pass, then the egress control."""
+    if pl.f_egress_port >= 0:
+        kv_field_write(&pl.fields[pl.f_egress_port], x.phv, job.port)
+    # As simple_switch: anything but the drop port (cut to the field's width: 0 for 511).
+    kv_field_write(&pl.fields[pl.f_egress_spec], x.phv, pl.drop_port + 1)
+    if pl.f_packet_length >= 0:
+        kv_field_write(&pl.fields[pl.f_packet_length], x.phv, job.packet_length)
+    if pl.f_egress_ts >= 0:
+        kv_field_write(&pl.fields[pl.f_egress_ts], x.phv, <s128>(x.now_ns // 1000))
+    if pl.trace_on:
+        trace_ev(pl, wk, x, EV_EGRESS, job.port, job.instance_type, 0)
+    run_control(pl, wk, x, pl.egress_init)
+
+
+cdef inline int egress_end(Pipeline pl, worker_t *wk, ctx_t *x, job_t *job, uint32_t *tail,
+                           uint32_t head, out_t *outs, int nout, int max_out,
+                           uint32_t priority) noexcept nogil:
+    """After the deparser: recirculate or transmit."""
+    cdef int32_t s2
+    cdef job_t *j2
     if x.recirc_fl >= 0:
         if job.recirc_depth >= MAX_RECIRC:
             wk.recirc_limit_drops += 1
