@@ -742,9 +742,11 @@ class ProgramLowering(StatementLowering):
         self.scopes.append(scope)
         self.copy_out_stack.append(copy_out)
         self.action_depth += 1
+        saved_in_action, self.in_action = self.in_action, True
         try:
             self.statement(decl.children[3])
         finally:
+            self.in_action = saved_in_action
             self.action_depth -= 1
             self.copy_out_stack.pop()
         self.scopes.pop()

@@ -45,6 +45,7 @@ class StatementLowering(ExpressionLowering):
         self.preserved_fields: dict[int, list[dict[str, Any]]] = {}   # @field_list index -> fields
         # Copy-outs of the actions/functions being inlined, innermost last: exit runs them first.
         self.copy_out_stack: list[list[tuple[Val, Val]]] = []
+        self.in_action = False    # lowering an action's body (where `return;` ends it)
 
     def prim(self, op: str, params: list[dict[str, Any]], node: Any = None) -> None:
         p: dict[str, Any] = {"op": op, "parameters": params}
@@ -55,25 +56,42 @@ class StatementLowering(ExpressionLowering):
         self.out.append(p)
 
     # ------------------------------------------------------------------ statements
-    def statements(self, nodes: list[Any]) -> None:
+    def statements(self, nodes: list[Any]) -> bool:
+        """Lowers nodes in order; True when they always end in exit or return (what follows
+        them is dead and is not lowered, as p4c removes it)."""
         for n in nodes:
-            self.statement(n)
+            if self.statement(n):
+                return True
+        return False
 
-    def statement(self, node: Any) -> None:
+    def statement(self, node: Any) -> bool:
         # Expressions with effects (register.read(i)) may emit primitives only where a statement
         # is being lowered: an apply block's conditions and table keys have nowhere to put them.
         saved, self.effects_allowed = self.effects_allowed, True
         try:
-            self._statement(node)
+            return self._statement(node)
         finally:
             self.effects_allowed = saved
 
-    def _statement(self, node: Any) -> None:
+    def _statement(self, node: Any) -> bool:
         kind = node.data
         if kind == "block":
             self.scopes.append({})
-            self.statements(node.children)
-            self.scopes.pop()
+            try:
+                return self.statements(node.children)
+            finally:
+                self.scopes.pop()
+        if kind == "return_statement" and self.in_action and node.children[0] is None:
+            return True      # the rest of the action is skipped (only reached unconditionally)
+        if kind == "if_statement":
+            before = len(self.out)
+            c = self.expr(node.children[0], BoolT())
+            if c.const is not None:
+                # A constant condition: only the branch taken exists (its return/exit ends the list).
+                taken = node.children[1] if c.const else node.children[2]
+                return self.statement(taken) if taken is not None else False
+            del self.out[before:]     # predicated_if evaluates the condition itself
+            self.predicated_if(node)
         elif kind == "assignment":
             self.assign(node.children[0], node.children[1], node)
         elif kind == "call_statement":
@@ -93,10 +111,10 @@ class StatementLowering(ExpressionLowering):
                 for arg, local in frame:
                     self.store(arg, local, node)
             self.prim("exit", [], node)
-        elif kind == "if_statement":
-            self.predicated_if(node)
+            return True
         else:
             raise Unsupported(f"{kind.replace('_', ' ')} here", self.decls.loc(node))
+        return False
 
     def variable(self, node: Tree) -> None:
         _, type_tree, name, init = node.children
@@ -218,15 +236,50 @@ class StatementLowering(ExpressionLowering):
         for body, c in branches:
             saved = self.out
             self.out = []
-            self.statement(body)
+            if self.statement(body) and not any(p["op"] == "exit" for p in self.out):
+                raise Unsupported("return under if inside an action", self.decls.loc(body))
+            predicated: list[dict[str, Any]] = []
             for p in self.out:
-                if p["op"] != "assign":
-                    raise Unsupported(f"{p['op']} under if inside an action", self.decls.loc(body))
-                dst, src = p["parameters"]
-                p["parameters"] = [dst, {"type": "expression", "value": {
-                    "op": "?", "left": src, "right": dst, "cond": c}}]
-            saved.extend(self.out)
+                predicated.extend(self.predicated(p, c, body))
+            saved.extend(predicated)
             self.out = saved
+
+    def header_copy(self, h: dict[str, Any]) -> dict[str, Any] | None:
+        """A new header instance of the type of instance h (None when h is not a plain instance)."""
+        htype = next((x["header_type"] for x in self.json.headers if x["name"] == h["value"]), None)
+        if htype is None:
+            return None
+        name = f"{h['value'].replace('[', '_').replace(']', '')}_{len(self.json.headers)}"
+        self.json.add_header(name, htype)
+        return {"type": "header", "value": name}
+
+    def predicated(self, p: dict[str, Any], c: dict[str, Any], body: Tree) -> list[dict[str, Any]]:
+        """One primitive of a branch made to take effect only when c holds: a mux between the new
+        value and the old (headers as p4c muxes them: assign_header of `c ? new : old`)."""
+        def mux(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+            return {"type": "expression", "value": {"op": "?", "left": new, "right": old, "cond": c}}
+
+        op = p["op"]
+        if op == "assign":
+            dst, src = p["parameters"]
+            return [{**p, "parameters": [dst, mux(src, dst)]}]
+        if op == "assign_header" and p["parameters"][0].get("type") == "header":
+            dst, src = p["parameters"]
+            if src.get("type") == "header":
+                return [{**p, "parameters": [dst, mux(src, dst)]}]
+            # Already a mux (an inner if): its value goes through a copy first.
+            tmp = self.header_copy(dst)
+            if tmp is not None:
+                return [{**p, "parameters": [tmp, src]},
+                        {"op": "assign_header", "parameters": [dst, mux(tmp, dst)]}]
+        if op in ("add_header", "remove_header") and p["parameters"][0].get("type") == "header":
+            # The header's new state is made in a copy, which replaces it when c holds.
+            h = p["parameters"][0]
+            tmp = self.header_copy(h)
+            if tmp is not None:
+                return [{"op": "assign_header", "parameters": [tmp, h]}, {**p, "parameters": [tmp]},
+                        {"op": "assign_header", "parameters": [h, mux(tmp, h)]}]
+        raise Unsupported(f"{op} under if inside an action", self.decls.loc(body))
 
     # ------------------------------------------------------------------ calls
     def _e_call(self, node: Tree, expected: Any) -> Val:
@@ -404,10 +457,12 @@ class StatementLowering(ExpressionLowering):
         scope, copy_out = self.bind_params(params, args, stmt)
         self.scopes.append(scope)
         self.copy_out_stack.append(copy_out)
+        saved_in_action, self.in_action = self.in_action, True
         try:
             self.statement(action.children[3])
         finally:
             self.copy_out_stack.pop()
+            self.in_action = saved_in_action
         self.scopes.pop()
         for arg, local in copy_out:
             self.store(arg, local, stmt)
