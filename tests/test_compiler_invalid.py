@@ -66,3 +66,10 @@ def test_a_key_on_a_missing_header_field_names_the_field() -> None:
 def test_a_key_on_a_missing_metadata_field_names_the_field() -> None:
     err = _refused("key = { meta.next_hop: exact; }", "key = { meta.next_hopp: exact; }", "meta.next_hopp")
     assert "has no field next_hopp" in err.message
+
+
+def test_a_function_like_macro_with_a_wrong_argument_count() -> None:
+    err = _refused("mark_to_drop(standard_metadata);",
+                   "mark_to_drop(standard_metadata);\n#define DROP(m) mark_to_drop(m)\n        DROP(a, b);",
+                   "DROP(a, b);")
+    assert err.message == "macro DROP takes 1 arguments, got 2"

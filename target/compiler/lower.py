@@ -407,6 +407,17 @@ class ProgramLowering(StatementLowering):
             stack = self.expr(target.children[0])
             if stack.kind == "stack":
                 return {"op": "extract", "parameters": [{"type": "stack", "value": stack.ref}]}
+        inner = target.children[0] if target.data == "member" else None
+        if inner is not None and inner.data == "member" and name_of(inner.children[1]) == "next":
+            ustack = self.expr(inner.children[0])
+            if ustack.kind == "union_stack":
+                # stack_of_unions.next.member: that member of the next union (the others invalid).
+                member = name_of(target.children[1])
+                element = ustack.type.element   # type: ignore[attr-defined]
+                if element.field_type(member) is None:
+                    raise self.error(f"{element.describe()} has no member {member}", target.children[1])
+                where = {"type": "union_stack", "value": [ustack.ref, member]}
+                return {"op": "extract", "parameters": [where]}
         v = self.expr(target)
         if v.kind != "header":
             raise self.error("extract needs a header", stmt)
@@ -732,7 +743,8 @@ class ProgramLowering(StatementLowering):
         self.out = []
         copy_out: list = []
         if ndir:
-            scope, copy_out = self.bind_params(params[:ndir], list(bound or [])[:ndir], decl)
+            scope, copy_out = self.bind_params(params[:ndir], list(bound or [])[:ndir], decl,
+                                               body=decl.children[3])
         for i, p in enumerate(params[ndir:]):
             t = self.decls.resolve(p.children[2])
             pname = name_of(p.children[3])
@@ -1063,7 +1075,80 @@ class ProgramLowering(StatementLowering):
                 self.statement(s)
             else:
                 out.append(s)
-        return out
+        return [h for s in out for h in self.hoist_table_applies(s)]
+
+    # `t.apply().hit` inside a larger expression: the table is applied by an if of its own
+    # before the statement, setting a temporary that the expression reads (as p4c does); the
+    # right operand of && and || is applied only when it is evaluated.
+    def is_hit_apply(self, node: Any) -> bool:
+        return isinstance(node, Tree) and node.data == "member" and \
+            name_of(node.children[1]) in ("hit", "miss") and self.table_apply(node.children[0]) is not None
+
+    def has_hit_apply(self, node: Any) -> bool:
+        return isinstance(node, Tree) and any(self.is_hit_apply(n) for n in node.iter_subtrees())
+
+    def hoist_table_applies(self, s: Tree) -> list[Tree]:
+        if s.data == "assignment" and self.has_hit_apply(s.children[1]):
+            pre, e = self.hoisted(s.children[1], s)
+            return pre + [Tree("assignment", [s.children[0], e], meta=s.meta)]
+        if s.data == "if_statement" and self.has_hit_apply(s.children[0]):
+            cond = s.children[0]
+            while cond.data == "not_op":
+                cond = cond.children[0]
+            if self.is_hit_apply(cond):
+                return [s]     # if_node branches on the table's hit/miss itself
+            pre, e = self.hoisted(s.children[0], s)
+            return pre + [Tree("if_statement", [e, *s.children[1:]], meta=s.meta)]
+        return [s]
+
+    def hoisted(self, node: Tree, s: Tree) -> tuple[list[Tree], Tree]:
+        if not self.has_hit_apply(node):
+            return [], node
+        m = s.meta
+
+        def assign(name: str, value: Tree) -> Tree:
+            return Tree("assignment", [Tree("ident", [Token("IDENT", name)], meta=m), value], meta=m)
+
+        def block(*stmts: Tree) -> Tree:
+            return Tree("block", list(stmts), meta=m)
+
+        def temp() -> str:
+            name = f"tmp_hit_{len(self.json.scalar_fields)}"
+            self.scopes[-1][name] = self.local_value(BoolT(), name, s)
+            return name
+
+        def ident(name: str) -> Tree:
+            return Tree("ident", [Token("IDENT", name)], meta=m)
+
+        true, false = Tree("true", [], meta=m), Tree("false", [], meta=m)
+        if self.is_hit_apply(node):
+            tmp = temp()
+            return [Tree("if_statement", [node, block(assign(tmp, true)), block(assign(tmp, false))],
+                         meta=m)], ident(tmp)
+        if node.data in ("lor_op", "land_op"):
+            a, b = node.children
+            pa, ea = self.hoisted(a, s)
+            if not self.has_hit_apply(b):
+                return pa, Tree(node.data, [ea, b], meta=node.meta)
+            pb, eb = self.hoisted(b, s)
+            tmp = temp()
+            right = block(*pb, assign(tmp, eb))
+            if node.data == "lor_op":
+                return pa + [Tree("if_statement", [ea, block(assign(tmp, true)), right], meta=m)], ident(tmp)
+            return pa + [Tree("if_statement", [ea, right, block(assign(tmp, false))], meta=m)], ident(tmp)
+        if node.data == "cond" and any(self.has_hit_apply(c) for c in node.children[1:]):
+            c = None if self.has_hit_apply(node.children[0]) else self.expr(node.children[0], BoolT())
+            if c is None or c.const is None:
+                raise Unsupported("table apply() in a branch of ?:", self.decls.loc(node))
+            return self.hoisted(node.children[1] if c.const else node.children[2], s)
+        pre: list[Tree] = []
+        children = []
+        for c in node.children:
+            if isinstance(c, Tree):
+                pc, c = self.hoisted(c, s)
+                pre += pc
+            children.append(c)
+        return pre, Tree(node.data, children, meta=node.meta)
 
     def is_simple(self, s: Tree) -> bool:
         if s.data in ("if_statement", "switch_statement", "return_statement", "block"):

@@ -46,6 +46,7 @@ class Preprocessor:
         self.out_lines: list[str] = []
         self.source = Source()
         self.active_includes: list[str] = []
+        self._expanding: Location | None = None    # the line being expanded (for errors)
 
     def run(self, path: Path, display_name: str | None = None) -> Source:
         self._file(path, display_name or str(path))
@@ -81,6 +82,8 @@ class Preprocessor:
             m = _DIRECTIVE.match(line)
             live = all(active)
             if m is None:
+                text_line = raw_lines[number - 1] if number <= len(raw_lines) else ""
+                self._expanding = Location(name, number, 1, text_line)
                 self._emit(self._expand(line) if live else "", name, number)
                 continue
             word, rest = m.group(1), re.sub(r"//.*$", "", m.group(2)).strip()
@@ -207,7 +210,8 @@ class Preprocessor:
         if args == [""] and not params:
             args = []
         if len(args) != len(params):
-            raise CompileError(f"macro {name} takes {len(params)} arguments, got {len(args)}")
+            raise CompileError(f"macro {name} takes {len(params)} arguments, got {len(args)}",
+                               self._expanding)
         values = {p: self._expand(a.strip(), disabled) for p, a in zip(params, args, strict=True)}
         replaced = re.sub(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*',
                           lambda m: values.get(m.group(0), m.group(0)), body)

@@ -146,6 +146,13 @@ class StatementLowering(ExpressionLowering):
             return v
         if isinstance(t, (BitT, BoolT, EnumT, ErrorT)):
             return Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
+        if isinstance(t, VarbitT):
+            # A varbit local is a metadata header of one varbit field (as p4c's `$varbitW`).
+            htype = self.json.add_header_type(f"$varbit{t.max_width}", [["field", "*"]],
+                                              (t.max_width + 7) // 8)
+            inst = f"{vname}_{len(self.json.headers)}"
+            self.json.add_header(inst, htype, metadata=True)
+            return Val(t, {"type": "field", "value": [inst, "field"]}, kind="field")
         raise Unsupported(f"local variable of type {t.describe()}", self.decls.loc(node))
 
     def union_value(self, t: StructLikeT, inst: str) -> Val:
@@ -180,12 +187,35 @@ class StatementLowering(ExpressionLowering):
         return self.json.add_header_type(t.name, fields)
 
     def assign(self, target_node: Any, value_node: Any, node: Any) -> None:
+        if isinstance(value_node, Tree) and any(n.data in ("call", "generic_call")
+                                                for n in value_node.iter_subtrees()):
+            # The target's run-time indexes are read before the value's calls run (P4
+            # evaluates left to right; a call may write what an index reads).
+            target_node = self.snapshot_indexes(target_node, node)
         target = self.expr(target_node)
         value = self.expr(value_node, target.type)
         self.store(target, value, node)
 
+    def snapshot_indexes(self, target_node: Any, node: Any) -> Any:
+        if not isinstance(target_node, Tree) or target_node.data not in ("member", "index", "slice"):
+            return target_node
+        children = [self.snapshot_indexes(target_node.children[0], node), *target_node.children[1:]]
+        if target_node.data == "index":
+            idx = self.expr(children[1])
+            if idx.const is None and isinstance(idx.type, BitT):
+                local = self.local_value(idx.type, "index", node)
+                self.store(local, idx, node)
+                name = f"$index{len(self.json.scalar_fields)}"
+                self.scopes[-1][name] = local
+                children[1] = Tree("ident", [Token("IDENT", name)], meta=target_node.meta)
+        return Tree(target_node.data, children, meta=target_node.meta)
+
     def store(self, target: Val, value: Val, node: Any) -> None:
-        if target.kind in ("field", "dyn_field"):
+        if target.kind == "field" and isinstance(target.type, VarbitT):
+            if not isinstance(value.type, VarbitT) or value.kind != "field":
+                raise self.error(f"assigning {value.type.describe()} to {target.type.describe()}", node)
+            self.prim("assign_VL", [target.json, value.json], node)   # type: ignore[list-item]
+        elif target.kind in ("field", "dyn_field"):
             self.prim("assign", [target.json, as_data(value)], node)   # type: ignore[list-item]
         elif target.kind == "header" and value.kind == "struct" and value.ref in ("lookahead", "list"):
             # A header read ahead or written as a list: valid, with every field copied.
@@ -196,6 +226,12 @@ class StatementLowering(ExpressionLowering):
             for fname, ftype in target.type.fields:
                 field_ref = {"type": "field", "value": [target.ref, fname]}
                 self.store(Val(ftype, field_ref, kind="field"), value.members[fname], node)
+        elif target.kind == "stack":
+            if value.kind != "stack" or value.type.element is not target.type.element or \
+                    value.type.size != target.type.size:
+                raise self.error(f"assigning {value.type.describe()} to {target.type.describe()}", node)
+            self.prim("assign_header_stack", [{"type": "header_stack", "value": target.ref},
+                                              {"type": "header_stack", "value": value.ref}], node)
         elif target.kind == "header":
             if value.kind != "header":
                 raise self.error("assigning a non-header to a header", node)
@@ -203,6 +239,10 @@ class StatementLowering(ExpressionLowering):
                                         {"type": "header", "value": value.ref}], node)
         elif target.kind == "value" and isinstance(target.ref, tuple) and target.ref[0] == "slice":
             _, base, hi, lo = target.ref
+            while isinstance(base.ref, tuple) and base.ref[0] == "slice" and base.kind == "value":
+                # A slice of a slice is a slice of the field underneath.
+                _, base, outer_hi, outer_lo = base.ref
+                hi, lo = outer_lo + hi, outer_lo + lo
             w = base.type.width
             mask = ((1 << (hi - lo + 1)) - 1) << lo
             keep = expression("&", as_data(base), hexstr(~mask & ((1 << w) - 1)))
@@ -454,7 +494,7 @@ class StatementLowering(ExpressionLowering):
         if len(params) != len(args):
             raise self.error(f"action {name_of(action.children[1])} takes {len(params)} arguments, "
                              f"got {len(args)}", stmt)
-        scope, copy_out = self.bind_params(params, args, stmt)
+        scope, copy_out = self.bind_params(params, args, stmt, body=action.children[3])
         self.scopes.append(scope)
         self.copy_out_stack.append(copy_out)
         saved_in_action, self.in_action = self.in_action, True
@@ -468,7 +508,7 @@ class StatementLowering(ExpressionLowering):
             self.store(arg, local, stmt)
 
     def bind_params(self, params: list[Tree], args: list[Any], stmt: Any,
-                    function: bool = False) -> tuple[dict[str, Val], list]:
+                    function: bool = False, body: Tree | None = None) -> tuple[dict[str, Val], list]:
         """Parameters of an inlined action or function bound to the call's arguments. Scalar
         in/inout/out parameters are copies (copy-in, then copy-out after the body, as P4_16
         says), so that the body's writes to the argument's variable do not show through the
@@ -487,6 +527,16 @@ class StatementLowering(ExpressionLowering):
                 scope[pname] = self.local_value(t, pname, stmt)
                 continue
             v = self.expr(a, t)
+            if direction and v.kind in ("header", "struct") and _aliased(a, body):
+                # The body also reaches the argument by its own name: the parameter must be a
+                # copy (copy-in/copy-out) for the body's writes not to show through it.
+                local = self.local_value(t, pname, stmt)
+                if direction != "out":
+                    self.store(local, v, stmt)
+                if direction != "in":
+                    copy_out.append((v, local))
+                scope[pname] = local
+                continue
             if direction and isinstance(t, (BitT, BoolT, EnumT, ErrorT)) and v.kind != "value":
                 local = self.local_value(t, pname, stmt)
                 if direction != "out":
@@ -530,7 +580,7 @@ class StatementLowering(ExpressionLowering):
         if not self.effects_allowed:
             raise Unsupported(f"a call of function {fname} here (its body has statements: call it in an "
                               "assignment first)", self.decls.loc(stmt))
-        scope, copy_out = self.bind_params(params, args, stmt, function=True)
+        scope, copy_out = self.bind_params(params, args, stmt, function=True, body=body)
         result = None if isinstance(ret_t, VoidT) else self.local_value(ret_t, f"{fname}_retval", decl)
         done = self.local_value(BoolT(), f"{fname}_returned", decl)
         self.store(done, Val(BoolT(), {"type": "bool", "value": False}, const=False), stmt)
@@ -735,6 +785,17 @@ def _only_returns(stmts: list[Any]) -> bool:
 
 def _ident(name: str, meta: Any) -> Tree:
     return Tree("ident", [Token("IDENT", name)], meta=meta)
+
+
+def _aliased(arg: Any, body: Tree | None) -> bool:
+    """Whether the body names the variable at the root of the argument `arg` directly."""
+    root = arg
+    while isinstance(root, Tree) and root.data in ("member", "index", "slice"):
+        root = root.children[0]
+    if body is None or not isinstance(root, Tree) or root.data != "ident":
+        return False
+    name = str(root.children[0])
+    return any(n.data == "ident" and str(n.children[0]) == name for n in body.iter_subtrees())
 
 
 def _returns_as_assignments(stmts: list[Any]) -> list[Any]:

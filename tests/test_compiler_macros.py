@@ -1,0 +1,26 @@
+"""Function-like #define macros, expanded as the C preprocessor does (arguments expanded, the
+result rescanned with the macro itself disabled, a name alone left as it is)."""
+
+from __future__ import annotations
+
+from target.compiler.preprocess import Preprocessor
+
+
+def expand(text: str) -> list[str]:
+    return [line for line in Preprocessor().run_text(text).text.splitlines() if line.strip()]
+
+
+def test_arguments_are_expanded_and_the_result_rescanned() -> None:
+    lines = expand("#define K 3\n#define ADD(a, b) ((a) + (b))\n#define TWICE(x) ADD(x, x)\n"
+                   "x = TWICE(ADD(K, f(1, 2)));\n")
+    assert lines == ["x = ((((3) + (f(1, 2)))) + (((3) + (f(1, 2)))));"]
+
+
+def test_a_macro_name_without_arguments_and_a_self_reference_stay() -> None:
+    lines = expand('#define F(x) F(x + 1)\ny = F;\nz = F(2);\ns = "F(1)";\n')
+    assert lines == ["y = F;", "z = F(2 + 1);", 's = "F(1)";']
+
+
+def test_ifdef_sees_function_like_macros_and_undef_removes_them() -> None:
+    lines = expand("#define G(x) x\n#ifdef G\na;\n#endif\n#undef G\n#if defined(G)\nb;\n#endif\nG(c);\n")
+    assert lines == ["a;", "G(c);"]
