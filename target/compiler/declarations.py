@@ -98,6 +98,9 @@ class Declarations:
         self.controls: dict[str, Tree] = {}
         self.actions: dict[str, Tree] = {}
         self.main: Tree | None = None
+        # Extern instances declared at the top level, outside any control (a register shared by
+        # the controls that name it), in source order.
+        self.instances: list[Tree] = []
         self.type_vars: set[str] = set()
         for decl in tree.children:
             self._declare(decl)
@@ -193,8 +196,7 @@ class Declarations:
             if name_of(decl.children[2]) == "main":
                 self.main = decl
             else:
-                raise Unsupported("top-level extern instances (declare them inside a control)",
-                                  self.loc(decl))
+                self.instances.append(decl)
         elif kind == "function_decl":
             self.functions[name_of(decl.children[2])] = decl
         else:

@@ -95,6 +95,7 @@ class ExpressionLowering:
     def __init__(self, decls: Declarations) -> None:
         self.decls = decls
         self.scopes: list[dict[str, Val]] = []
+        self.global_objects: dict[str, Val] = {}    # top-level extern instances
 
     def error(self, message: str, node: Any) -> CompileError:
         return CompileError(message, self.decls.loc(node))
@@ -103,6 +104,8 @@ class ExpressionLowering:
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope[name]
+        if name in self.global_objects:
+            return self.global_objects[name]
         if name in self.decls.const_trees:
             type_tree, value_tree = self.decls.const_trees[name]
             t = self.decls.resolve(type_tree)

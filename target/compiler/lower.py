@@ -12,8 +12,19 @@ from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import Declarations, name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import Val, as_bool, as_data
-from target.compiler.statements import HASH_ALGORITHMS, StatementLowering
-from target.compiler.types import BitT, BoolT, EnumT, ErrorT, ExternT, StackT, StructLikeT, VarbitT, bit_width
+from target.compiler.statements import HASH_ALGORITHMS, StatementLowering, _ident, _returns_as_assignments
+from target.compiler.types import (
+    BitT,
+    BoolT,
+    EnumT,
+    ErrorT,
+    ExternT,
+    StackT,
+    StructLikeT,
+    VarbitT,
+    VoidT,
+    bit_width,
+)
 
 
 @dataclass
@@ -107,6 +118,7 @@ class ProgramLowering(StatementLowering):
         self.meta = self.bind_metadata(mtype, mtype.name if isinstance(mtype, StructLikeT) else "meta")
         self.stdmeta = Val(self.decls.types["standard_metadata_t"], kind="header", ref="standard_metadata")
         self.collect_controller_headers(htype)
+        self.global_instances()
         self.lower_parser(ptree)
         self.pipeline(self.decls.controls[ingress], "ingress")
         self.pipeline(self.decls.controls[egress], "egress")
@@ -121,6 +133,19 @@ class ProgramLowering(StatementLowering):
             if name not in self.lowered.actions:
                 info.json_id = self.json.add_action(name, [], [])
         return self.json.document()
+
+    def global_instances(self) -> None:
+        """Top-level extern instances: one object each, named as declared (or by @name), with
+        no control prefix, as p4c names them; every control that names one shares it."""
+        self.scopes = [{}]
+        self.control_name = ""
+        for node in self.decls.instances:
+            ctor = node.children[1]
+            if str(ctor.children[0]) in self.decls.controls or str(ctor.children[0]) in self.decls.parsers:
+                raise Unsupported("top-level instances of controls or parsers", self.decls.loc(node))
+            self.instance(node, "")
+        self.global_objects = self.scopes[0]
+        self.scopes = []
 
     def bind_headers(self, t: Any, prefix: str) -> Val:
         if not isinstance(t, StructLikeT) or t.kind != "struct":
@@ -551,8 +576,11 @@ class ProgramLowering(StatementLowering):
         ann = self.decls.annotations(node.children[0])
         given = ann.string("name")
         if given is not None:
-            return given[1:] if given.startswith(".") else f"{cname}.{given}"
-        return f"{cname}.{name_of(node.children[name_index])}"
+            if given.startswith("."):
+                return given[1:]
+            return f"{cname}.{given}" if cname else given
+        name = name_of(node.children[name_index])
+        return f"{cname}.{name}" if cname else name
 
     def instance(self, node: Tree, cname: str) -> None:
         ctor = node.children[1]
@@ -674,6 +702,9 @@ class ProgramLowering(StatementLowering):
                 raise self.error(f"table {t.name} has selector keys but no action_selector", t.node)
             return
         prof = self.lowered.profiles[t.profile]
+        if not prof.control:
+            # A top-level profile goes into the JSON pipeline of the first control using it.
+            prof.control = self.control_name
         if prof.algo is None and t.selector_inputs:
             raise self.error(f"table {t.name} has selector keys but {prof.name} is an action_profile",
                              t.node)
@@ -1153,6 +1184,8 @@ class ProgramLowering(StatementLowering):
     def is_simple(self, s: Tree) -> bool:
         if s.data in ("if_statement", "switch_statement", "return_statement", "block"):
             return False
+        if self.branching_function_call(s) is not None:
+            return False
         return not (s.data == "call_statement" and (self.table_apply(s.children[0]) is not None or
                                                     self.control_apply(s.children[0]) is not None))
 
@@ -1245,12 +1278,70 @@ class ProgramLowering(StatementLowering):
             return self.if_node(s, nxt)
         if s.data == "switch_statement":
             return self.switch_node(s, nxt)
+        called = self.branching_function_call(s)
+        if called is not None:
+            return self.function_node(s, *called, nxt)
         self.out = []
         self.scopes.append({})
         for st in seg:
             self.statement(st)
         self.scopes.pop()
         return self.hidden_table(self.out, nxt)
+
+    def branching_function_call(self, s: Tree) -> tuple[Tree, list[Tree]] | None:
+        """(declaration, arguments) when s calls, from an apply block, a function with an extern
+        or method call under an if (`f(x);` or `y = f(x);`). BMv2 actions are straight-line code,
+        so such a body cannot be one predicated action: it is inlined into the control's graph
+        (as p4c inlines functions before lowering), its ifs becoming conditions."""
+        call = s.children[0] if s.data == "call_statement" else \
+            s.children[1] if s.data == "assignment" else None
+        if not (isinstance(call, Tree) and call.data == "call" and call.children[0].data == "ident"):
+            return None
+        fname = str(call.children[0].children[0])
+        if fname in self.actions:
+            return None
+        decl = self.local_functions.get(fname) or self.decls.functions.get(fname)
+        if decl is None:
+            return None
+        ifs = [n for n in decl.children[4].iter_subtrees() if n.data == "if_statement"]
+        if not any(c.data == "call_statement" for n in ifs for c in n.iter_subtrees()):
+            return None
+        return decl, list(call.children[1].children) if call.children[1] is not None else []
+
+    def function_node(self, s: Tree, decl: Tree, args: list[Tree], nxt: str | None) -> str | None:
+        """A function inlined as graph nodes: a hidden table copies the arguments in, the body is
+        built in place (returns as assignments to a result and a flag guarding what follows),
+        and a hidden table copies out and assigns the result."""
+        _ann, ret_node, name_node, params_node, body = decl.children
+        fname = name_of(name_node)
+        params = params_node.children if params_node is not None else []
+        if len(params) != len(args):
+            raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}", s)
+        ret_t = self.decls.resolve(ret_node)
+        self.out = []
+        scope, copy_out = self.bind_params(params, args, s, function=True, body=body)
+        result = None if isinstance(ret_t, VoidT) else self.local_value(ret_t, f"{fname}_retval", decl)
+        done = self.local_value(BoolT(), f"{fname}_returned", decl)
+        self.store(done, Val(BoolT(), {"type": "bool", "value": False}, const=False), s)
+        head = self.out
+        # The tail: copy-out, then the caller's assignment of the result.
+        self.out = []
+        for arg, local in copy_out:
+            self.store(arg, local, s)
+        if s.data == "assignment":
+            if result is None:
+                raise self.error(f"function {fname} returns no value", s)
+            self.scopes.append({"$retval": result})
+            self.statement(Tree("assignment", [s.children[0], _ident("$retval", s.meta)], meta=s.meta))
+            self.scopes.pop()
+        after = self.hidden_table(self.out, nxt) if self.out else nxt
+        scope["$retval"], scope["$returned"] = (result or done), done
+        self.scopes.append(scope)
+        try:
+            entry = self.build(_returns_as_assignments(list(body.children)), after)
+        finally:
+            self.scopes.pop()
+        return self.hidden_table(head, entry)
 
     def hidden_table(self, prims: list[dict[str, Any]], nxt: str | None) -> str:
         """A keyless table whose one action runs `prims`, then goes to `nxt` (as p4c's tbl_act)."""

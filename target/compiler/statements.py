@@ -17,6 +17,7 @@ from target.compiler.types import (
     ErrorT,
     ExternT,
     IntLitT,
+    P4Type,
     StackT,
     StructLikeT,
     VarbitT,
@@ -441,6 +442,13 @@ class StatementLowering(ExpressionLowering):
             raise self.error(f"headers have no method {method}", stmt)
         return None
 
+    @staticmethod
+    def index_type(base: Val, position: int) -> P4Type:
+        """The index type of a counter<I>, meter<I> or register<T, I> (its type argument at
+        `position`); bit<32> where the instance leaves it out, as v1model's older externs have."""
+        args = base.type.type_args if isinstance(base.type, ExternT) else ()
+        return args[position] if len(args) > position else BitT(32)
+
     def object_method(self, base: Val, method: str, args: list[Any], stmt: Any) -> Val | None:
         kind, name = base.ref[:2]
         if isinstance(base.type, ExternT):
@@ -449,7 +457,7 @@ class StatementLowering(ExpressionLowering):
         if kind == "counter":
             if method != "count":
                 raise self.error(f"counter has no method {method}", stmt)
-            idx = self.expr(args[0], BitT(32))
+            idx = self.expr(args[0], self.index_type(base, 0))
             self.prim("count", [{"type": "counter_array", "value": name}, as_data(idx)], stmt)
             return None
         if kind == "direct_counter":
@@ -472,16 +480,16 @@ class StatementLowering(ExpressionLowering):
                 if len(args) == 1:
                     raise Unsupported("register.read() as an expression (use read(out, index))",
                                       self.decls.loc(stmt))
-                dst, idx = self.expr(args[0]), self.expr(args[1], BitT(32))
+                dst, idx = self.expr(args[0]), self.expr(args[1], self.index_type(base, 1))
                 self.prim("register_read", [dst.json, reg, as_data(idx)], stmt)  # type: ignore[list-item]
                 return None
             if method == "write":
-                idx = self.expr(args[0], BitT(32))
+                idx = self.expr(args[0], self.index_type(base, 1))
                 value = self.expr(args[1], base.type.type_args[0] if base.type.type_args else None)
                 self.prim("register_write", [reg, as_data(idx), as_data(value)], stmt)
                 return None
         if kind == "meter" and method == "execute_meter":
-            idx, dst = self.expr(args[0], BitT(32)), self.expr(args[1])
+            idx, dst = self.expr(args[0], self.index_type(base, 0)), self.expr(args[1])
             self.prim("execute_meter", [{"type": "meter_array", "value": name}, as_data(idx),
                                         dst.json], stmt)  # type: ignore[list-item]
             return None
