@@ -133,7 +133,24 @@ def tools() -> Iterator[None]:
     # test runs on one machine take turns instead of colliding.
     with open("/tmp/kvick-tutorials-mininet.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        _remove_switch_links()
+        try:
+            yield
+        finally:
+            _remove_switch_links()
+
+
+def _remove_switch_links() -> None:
+    """Delete Mininet switch links (s1-eth2) left in the root namespace by a run that was killed.
+
+    Mininet puts each switch's interfaces in the root namespace; a runner killed mid-way leaves
+    them, and the next topology then fails with "RTNETLINK answers: File exists". This is the
+    link part of `mn -c`, without its removal of every /tmp/*.log.
+    """
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                           check=True).stdout
+    for name in re.findall(r"^\d+: (s\d+-eth\d+)[@:]", links, re.MULTILINE):
+        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
 
 
 @pytest.mark.parametrize(("program", "topology", "check"), EXERCISES,
