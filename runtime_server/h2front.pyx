@@ -1241,13 +1241,7 @@ cdef class Front:
 
     def send(self, uint64_t call_id, bytes message) -> None:
         """Queue one response message of a call (any thread)."""
-        cdef Cmd *cmd = new_cmd(call_id, CMD_DATA)
-        try:
-            cmd.chunk = framed_chunk(message)
-        except BaseException:
-            free_cmd(cmd)
-            raise
-        push_cmd(self.srv, cmd)
+        self._push_message(call_id, CMD_DATA, message)
 
     def finish(self, uint64_t call_id, int status, bytes grpc_message=None,
                bytes details=None) -> None:
@@ -1265,7 +1259,11 @@ cdef class Front:
 
     def reply(self, uint64_t call_id, bytes message) -> None:
         """A unary call's response and status OK, in one command (any thread)."""
-        cdef Cmd *cmd = new_cmd(call_id, CMD_FINISH)
+        self._push_message(call_id, CMD_FINISH, message)
+
+    cdef _push_message(self, uint64_t call_id, int kind, bytes message):
+        """Queue a command of `kind` carrying one framed response message."""
+        cdef Cmd *cmd = new_cmd(call_id, kind)
         try:
             cmd.chunk = framed_chunk(message)
         except BaseException:
