@@ -1367,14 +1367,26 @@ class ProgramLowering(StatementLowering):
         while c.data == "not_op":
             negated, c = not negated, c.children[0]
         if c.data == "member" and name_of(c.children[1]) in ("hit", "miss"):
-            t = self.table_apply(c.children[0])
-            if t is None:
-                raise Unsupported("hit/miss of something other than a table's apply()", self.decls.loc(c))
-            hit_first = (name_of(c.children[1]) == "hit") != negated
-            hit, miss = (then_entry, else_entry) if hit_first else (else_entry, then_entry)
-            return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
-        # A condition calling a function with statements (or an extern with effects) runs them
-        # in a keyless table just before the condition, as p4c's temporaries do.
+            if negated:
+                then_entry, else_entry = else_entry, then_entry
+            return self.hit_miss_node(c, then_entry, else_entry, nxt)
+        return self.conditional_node(cond, then_entry, else_entry)
+
+    def hit_miss_node(self, c: Tree, then_entry: str | None, else_entry: str | None,
+                      nxt: str | None) -> str | None:
+        """`t.apply().hit` (or `.miss`) as a condition: the table itself, its hit and miss
+        branches going to then_entry or else_entry."""
+        t = self.table_apply(c.children[0])
+        if t is None:
+            raise Unsupported("hit/miss of something other than a table's apply()", self.decls.loc(c))
+        hit, miss = (then_entry, else_entry) if name_of(c.children[1]) == "hit" \
+            else (else_entry, then_entry)
+        return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
+
+    def conditional_node(self, cond: Tree, then_entry: str | None, else_entry: str | None) -> str:
+        """A conditional node on `cond`. A condition calling a function with statements (or an
+        extern with effects) runs them in a keyless table just before the condition, as p4c's
+        temporaries do."""
         self.out = []
         saved, self.effects_allowed = self.effects_allowed, True
         try:
@@ -1401,23 +1413,8 @@ class ProgramLowering(StatementLowering):
             right = self.split_condition(c.children[1], then_entry, else_entry, nxt)
             return self.split_condition(c.children[0], then_entry, right, nxt)
         if c.data == "member" and name_of(c.children[1]) in ("hit", "miss"):
-            t = self.table_apply(c.children[0])
-            if t is None:
-                raise Unsupported("hit/miss of something other than a table's apply()", self.decls.loc(c))
-            hit, miss = (then_entry, else_entry) if name_of(c.children[1]) == "hit" \
-                else (else_entry, then_entry)
-            return self.applied_table(t, {"__HIT__": hit, "__MISS__": miss}, nxt)
-        self.out = []
-        saved, self.effects_allowed = self.effects_allowed, True
-        try:
-            v = self.expr(c, BoolT())
-        finally:
-            self.effects_allowed = saved
-        prims, self.out = self.out, []
-        name = self.json.node_name()
-        self.conditionals.append({"name": name, "id": len(self.conditionals), "expression": as_bool(v),
-                                  "true_next": then_entry, "false_next": else_entry})
-        return self.hidden_table(prims, name) if prims else name
+            return self.hit_miss_node(c, then_entry, else_entry, nxt)
+        return self.conditional_node(c, then_entry, else_entry)
 
     def switch_node(self, s: Tree, nxt: str | None) -> str | None:
         subject, *cases = s.children
