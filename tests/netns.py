@@ -66,6 +66,71 @@ def in_netns(netns: str) -> Iterator[None]:
             os.close(home)
 
 
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@contextmanager
+def tcp_into_netns(netns: str, host: str, port: int) -> Iterator[str]:
+    """A TCP address in this namespace that relays every connection to host:port inside
+    `netns`. gRPC connects from its own threads, which never entered `netns` (setns holds
+    for one thread only), so a channel opened under in_netns may or may not reach the
+    namespace; a socket is bound to the namespace it was created in, so the relay's are."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    threads: list[threading.Thread] = []
+    conns: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with in_netns(netns):
+                upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                upstream.connect((host, port))
+            except OSError:
+                client.close()
+                upstream.close()
+                continue
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conns.extend((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                t = threading.Thread(target=_pump, args=(a, b), daemon=True)
+                t.start()
+                threads.append(t)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        acceptor.join(timeout=5)
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in threads:
+            t.join(timeout=5)
+        for s in conns:
+            s.close()
+
+
 class TestBed:
     """Namespaces and veth pairs created on demand and deleted by close(), whatever happened."""
 

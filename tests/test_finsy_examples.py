@@ -29,7 +29,7 @@ import pytest
 
 from runtime_server.gnmi_proto import gnmi_pb2, gnmi_pb2_grpc
 from runtime_server.proto import p4runtime_pb2, p4runtime_pb2_grpc
-from tests.netns import TestBed, in_netns, run
+from tests.netns import TestBed, in_netns, run, tcp_into_netns
 from tests.shared_data import SHARED, needs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,13 +184,14 @@ class Network:
     @contextmanager
     def grpc(self, switch: str) -> Iterator[grpc.Channel]:
         """A channel to a switch from inside the switches' namespace."""
-        with in_netns(self.switch_ns):
-            channel = grpc.insecure_channel(self.addresses[switch])
-            grpc.channel_ready_future(channel).result(timeout=10)
-        try:
-            yield channel
-        finally:
-            channel.close()
+        host, port = self.addresses[switch].rsplit(":", 1)
+        with tcp_into_netns(self.switch_ns, host, int(port)) as address:
+            channel = grpc.insecure_channel(address)
+            try:
+                grpc.channel_ready_future(channel).result(timeout=10)
+                yield channel
+            finally:
+                channel.close()
 
 
 @contextmanager
