@@ -16,6 +16,7 @@ from runtime_server.errors import (
     batch_status,
     code_number,
 )
+from runtime_server.fast_write import apply_atomic, apply_continue, plan_updates, refused_whole
 from runtime_server.p4info_index import Kind
 from runtime_server.pipeline import (
     Pipeline,
@@ -33,6 +34,7 @@ from runtime_server.roles import (
     set_entity_p4_id,
 )
 from runtime_server.streams import Stream
+from runtime_server.write_decoder import split_write_request
 
 log = logging.getLogger("kvick.p4runtime")
 
@@ -298,14 +300,6 @@ class P4RuntimeService:
 
         With wait=False nothing is applied and False is returned when another call holds the
         write lock (the event loop then hands the request to a worker thread)."""
-        from runtime_server.fast_write import (
-            apply_atomic,
-            apply_continue,
-            plan_updates,
-            refused_whole,
-        )
-        from runtime_server.write_decoder import split_write_request
-
         head = split_write_request(data)
         if head is None:  # fields the wire reader does not know: protobuf decides
             try:

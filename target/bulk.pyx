@@ -138,8 +138,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             inserts += 1
     cdef int64_t next_id = entries.next_id
     if inserts:
-        from target.entries import grow_store
-        grow_store(entries, min(next_id + inserts, entries.info.size))
+        entries.grow(min(next_id + inserts, entries.info.size))
     cdef bytearray keys_array = entries.keys
     cdef bytearray used_array = entries.used
     cdef uint8_t *keys = <uint8_t *>PyByteArray_AS_STRING(keys_array)

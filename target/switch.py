@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from target import bulk
 from target import workers as workers_mod
-from target.entries import TableEntries
+from target.entries import TableEntries, encoded_from_stored, reclaim_id, unpack_params
 from target.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -1012,25 +1013,19 @@ class Switch:
     def _write_encoded_run(self, pl: Pipeline, ri: int, run: tuple[Any, ...],
                            errors: list[tuple[int, int, TargetError]],
                            undo: list[tuple[Any, ...]] | None) -> None:
-        from target.pipeline.build import TBL_LPM24
-
         st = run[0]
         kinds = run[1]
         if st.info.is_const:
             err = InvalidArgument(f"table {st.info.name} is const")
             errors.extend((ri, j, err) for j in range(len(kinds)))
             return
-        if st.kind == TBL_LPM24:
-            from target.bulk import apply_dir24_run
-
-            failed = apply_dir24_run(st, pl, kinds, run[2], run[4], run[5], undo)
+        if st.kind == build.TBL_LPM24:
+            failed = bulk.apply_dir24_run(st, pl, kinds, run[2], run[4], run[5], undo)
             errors.extend((ri, j, self._bulk_error(st, code)) for j, code in failed)
             return
         self._write_encoded_each(pl, ri, run, errors, undo)
 
     def _bulk_error(self, st: TableEntries, code: int) -> TargetError:
-        from target import bulk
-
         name = st.info.name
         if code == bulk.FAIL_EXISTS:
             return AlreadyExists(f"table {name}: an entry with this match exists")
@@ -1047,7 +1042,6 @@ class Switch:
                             errors: list[tuple[int, int, TargetError]],
                             undo: list[tuple[Any, ...]] | None) -> None:
         """One update at a time through the TableEntries methods (every table kind)."""
-        from target.entries import encoded_from_stored, unpack_params
 
         st, kinds, stored, priorities, actions, params = run
         stride = 2 * st.key_bytes
@@ -1092,7 +1086,6 @@ class Switch:
                     return
 
     def _find_stored(self, st: TableEntries, row: bytes, priority: int) -> int:
-        from target.entries import encoded_from_stored
 
         eid = st.find(encoded_from_stored(st, row, priority))
         if eid is None:
@@ -1101,7 +1094,6 @@ class Switch:
 
     def _undo_encoded(self, pl: Pipeline, undo: list[tuple[Any, ...]]) -> None:
         """Reverse applied updates, newest first, so every entry gets its old handle back."""
-        from target.entries import encoded_from_stored, reclaim_id
 
         for item in reversed(undo):
             kind, st = item[0], item[1]
@@ -1125,14 +1117,11 @@ class Switch:
         (handles array('I'), stored rows, priorities array('q'), engine action refs
         array('i'), packed parameters: table_param_stride(table) 16-byte little-endian
         values per entry)."""
-        from target.bulk import read_entries
-
         with self._write_lock:
-            return read_entries(self._table(table), self._require())
+            return bulk.read_entries(self._table(table), self._require())
 
     def table_find_stored(self, table: str | int, row: bytes, priority: int) -> int | None:
         """The handle of the entry with this stored row and priority, if there is one."""
-        from target.entries import encoded_from_stored
 
         st = self._table(table)
         return st.find(encoded_from_stored(st, row, priority))
