@@ -66,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("program", nargs="?", help="BMv2 JSON program to load at start")
     parser.add_argument("-i", "--interface", action="append", default=[], type=_interface,
-                        metavar="PORT@IFACE", help="attach a port (repeatable)")
+                        metavar="PORT@IFACE",
+                        help="attach a port (repeatable). IFACE: a Linux interface (AF_PACKET), "
+                        "xdp:IF[@QUEUE], intel:PCI[,queues=N][,access=pagemap|vfio][,ring=N] "
+                        "(RSS over N RX queues; default one per --workers worker, each worker "
+                        "polling its queues and sending on a TX queue of its own), "
+                        "pcap:IN[,OUT], pcap-out:OUT, memory:queue[:N]|sink")
     parser.add_argument("--no-p4", action="store_true",
                         help="start without a program (a controller sets one over P4Runtime)")
     parser.add_argument("--cpu-port", type=int, help="port number of the CPU port (packet I/O)")
@@ -134,8 +139,6 @@ def parse_switch_args(argv: list[str]) -> argparse.Namespace:
 
     if not 1 <= args.workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be 1..{MAX_WORKERS}")
-    if args.workers > 1 and any(name.startswith("intel:") for _, name in args.interface):
-        raise UsageError("the Intel driver runs on one worker only: use --workers 1 with intel: ports")
     ports = [p for p, _ in args.interface]
     if len(set(ports)) != len(ports):
         raise UsageError("a port number is given twice with -i")

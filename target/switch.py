@@ -882,10 +882,6 @@ class Switch:
         self._check_port("port number", num)
         if num in self.ports:
             raise AlreadyExists(f"port {num} exists")
-        if self.workers > 1 and type(port).__name__ == "IntelPort":
-            # Its RSS queues are polled by one port object with one TX queue: not per worker.
-            raise InvalidArgument(f"port {num}: the Intel driver runs on one worker only; "
-                                  f"start with --workers 1")
         # A port that cannot be split goes to the workers in turn, by the order ports come.
         owner = self._next_owner % self.workers
         self._queues[num] = workers_mod.open_queues(port, self._pools, owner)

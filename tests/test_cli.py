@@ -44,11 +44,18 @@ def test_use_files_maps_interfaces_to_pcap_pairs() -> None:
     (["--no-p4", "-i", "255@a", "--cpu-port", "255"], "also an -i port"),
     (["--no-p4", "--workers", "0"], "--workers must be 1..64"),
     (["--no-p4", "--workers", "65"], "--workers must be 1..64"),
-    (["--no-p4", "--workers", "2", "-i", "1@intel:0000:00:0a.0"], "one worker only"),
 ])
 def test_refused_command_lines(argv: list[str], text: str) -> None:
     with pytest.raises(UsageError, match=text):
         parse_switch_args(argv)
+
+
+def test_intel_ports_take_several_workers(capsys) -> None:
+    args = parse_switch_args(["--no-p4", "--workers", "2", "-i", "1@intel:0000:00:0a.0"])
+    assert args.workers == 2 and args.interface == [(1, "intel:0000:00:0a.0")]
+    with pytest.raises(SystemExit):
+        parse_switch_args(["--help"])
+    assert "intel:PCI[,queues=N]" in " ".join(capsys.readouterr().out.split())
 
 
 def test_main_reports_refusals_with_exit_code_1(capsys) -> None:

@@ -232,12 +232,3 @@ def test_digests_of_both_workers_arrive_in_each_flows_order(tmp_path):
     for port in IN_PORTS:
         macs = [m & 0xFFFF for m, p in digests if p == port]
         assert macs == list(range(300))
-
-
-def test_intel_ports_are_refused_with_more_than_one_worker():
-    from target.driver.intel.ring import IntelPort
-
-    sw = Switch(pool_size=64, buf_size=2304, workers=2)
-    with pytest.raises(InvalidArgument, match="one worker only"):
-        sw.add_port(1, IntelPort(None))
-    assert sw.ports == {}

@@ -10,7 +10,10 @@ line there. Nothing registers itself on import, and every call returns a fresh d
     memory:queue[:CAPACITY]   a QueuePort fed and drained from Python (default 1024 frames)
     memory:sink               count and discard
     intel:PCI[,queues=N][,access=pagemap|vfio][,ring=N]
-                              an Intel 82576/I350/82599 NIC driven from user space
+                              an Intel 82576/I350/82599 NIC driven from user space; RSS spreads
+                              flows over N RX queues (default 1; with --workers W, W), and
+                              with W workers worker k polls queues k, k+W, ... and sends on
+                              TX queue k
     af_packet:IFACE           a Linux interface through PACKET_MMAP rings; a bare IFACE means this
     xdp:IFACE[@QUEUE]         a Linux interface through an AF_XDP socket on one queue (default 0;
                               with --workers N and no QUEUE, queues 0..N-1, one per worker)
@@ -73,16 +76,18 @@ def _open_intel(argument: str) -> Port:
     from target.driver.intel.device import IntelDevice
 
     address, *options = argument.split(",")
-    settings = {"queues": "1", "access": "pagemap", "ring": "512"}
+    settings = {"queues": "", "access": "pagemap", "ring": "512"}
     for option in options:
         key, eq, value = option.partition("=")
         if not eq or key not in settings:
             raise ValueError(f"intel options are queues=N, access=pagemap|vfio, ring=N; got {option!r}")
         settings[key] = value
-    if not settings["queues"].isdigit() or not settings["ring"].isdigit():
+    queues = settings["queues"]
+    if not (queues.isdigit() or not queues) or not settings["ring"].isdigit():
         raise ValueError(f"intel queues and ring take numbers, got {argument!r}")
     device = IntelDevice.open(address, settings["access"])
-    return device.port(int(settings["queues"]), int(settings["ring"]))
+    # No queues=: one RX queue, or with --workers N one per worker (RSS spreads the flows).
+    return device.port(int(queues) if queues else None, int(settings["ring"]))
 
 
 def register_builtin_drivers() -> dict[str, PortFactory]:

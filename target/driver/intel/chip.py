@@ -2,10 +2,12 @@
 drives, RSS table packing, and statistics accumulation (the counters clear on read)."""
 
 import threading
+from collections.abc import Sequence
 
 from target.driver.intel.mmio import Registers
 
 RSS_TABLE_ENTRIES = 128         # RETA: 128 one-byte entries in 32 registers, on both families
+XDCTL_ENABLE = 1 << 25          # RXDCTL / TXDCTL queue enable, on both families
 RSS_KEY_BYTES = 40              # RSSRK: 10 registers
 
 # A fixed, well-spread Toeplitz key (the one most NIC drivers ship), so that flow -> queue is
@@ -14,11 +16,18 @@ DEFAULT_RSS_KEY = bytes.fromhex(
     "6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa")
 
 
-def reta_words(queues: int) -> list[int]:
-    """The 32 RETA register values spreading hash buckets round-robin over `queues` queues."""
-    if not 1 <= queues <= 16:
-        raise ValueError(f"RSS spreads over 1..16 queues, got {queues}")
-    entries = [i % queues for i in range(RSS_TABLE_ENTRIES)]
+def queue_list(queues: int | Sequence[int]) -> list[int]:
+    """Queue numbers: a count n means queues 0..n-1."""
+    return list(range(queues)) if isinstance(queues, int) else list(queues)
+
+
+def reta_words(queues: int | Sequence[int]) -> list[int]:
+    """The 32 RETA register values spreading hash buckets round-robin over `queues` (a count,
+    or the queue numbers to use: the queues whose rings are armed)."""
+    numbers = queue_list(queues)
+    if not 1 <= len(numbers) <= 16 or not all(0 <= q < 16 for q in numbers):
+        raise ValueError(f"RSS spreads over 1..16 queues numbered 0..15, got {queues}")
+    entries = [numbers[i % len(numbers)] for i in range(RSS_TABLE_ENTRIES)]
     return [entries[4 * w] | entries[4 * w + 1] << 8 | entries[4 * w + 2] << 16 | entries[4 * w + 3] << 24
             for w in range(RSS_TABLE_ENTRIES // 4)]
 
@@ -62,7 +71,12 @@ class IntelChip:
     def tx_tail_offset(self, queue: int) -> int:
         return self.regs.offset("TDT", queue)
 
-    def configure_rss(self, queues: int, key: bytes = DEFAULT_RSS_KEY) -> None:
+    @staticmethod
+    def rss_needed(queues: int | Sequence[int]) -> bool:
+        """RSS can stay off when every frame belongs to queue 0 anyway."""
+        return queue_list(queues) != [0]
+
+    def configure_rss(self, queues: int | Sequence[int], key: bytes = DEFAULT_RSS_KEY) -> None:
         for i, word in enumerate(key_words(key)):
             self.regs.write("RSSRK", word, i)
         for i, word in enumerate(reta_words(queues)):
@@ -88,6 +102,13 @@ class IntelChip:
                 for i in range(count):
                     self.regs.read_counter(register, i)
             self._totals = {name: 0 for name in self.counters}
+
+    def disable_queues(self, rx_queues: Sequence[int], tx_queues: Sequence[int]) -> None:
+        """Stop single queues while the rest of the port runs (a worker's share closing)."""
+        for q in rx_queues:
+            self.regs.clear_bits("RXDCTL", XDCTL_ENABLE, q)
+        for q in tx_queues:
+            self.regs.clear_bits("TXDCTL", XDCTL_ENABLE, q)
 
     def _check_queue(self, queue: int) -> None:
         if not 0 <= queue < self.max_queues:

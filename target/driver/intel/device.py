@@ -5,6 +5,10 @@
     port = dev.port(rx_queues=2)
     port.open(pool)                           # reset, link, rings, RSS; then rx/tx in C
 
+With several engine workers, port.worker_queues(n) makes the other workers' shares of the port
+(their own RX queues and TX queue); each opens on its worker's pool after the port itself, and
+RSS spreads flows over exactly the RX queues whose rings are armed at that moment.
+
 Several devices share one pool (and forward between them without a copy) when their DMA
 addresses live in the same space: with access="pagemap" all devices see physical addresses;
 with access="vfio" all devices of the process join one VFIO container, so an IOVA means the
@@ -57,7 +61,9 @@ class IntelDevice:
         self.pools: list[DmaMemory] = []
         self._pool_ids: list[int] = []
         self._closer = closer
-        self._port: IntelPort | None = None
+        self._port: IntelPort | None = None     # the lead port: it brought the chip up
+        self._shares: list[IntelPort] = []      # other workers' shares of it, open
+        self._armed: list[int] = []             # RX queues with armed rings (RSS targets)
 
     @classmethod
     def from_backend(cls, backend: RegisterBackend, family: str,
@@ -122,8 +128,9 @@ class IntelDevice:
         raise ValueError(f"access must be 'pagemap' or 'vfio', got {access!r}")
 
     # -- the engine's side --------------------------------------------------------------------
-    def port(self, rx_queues: int = 1, ring_size: int = 512) -> IntelPort:
-        if rx_queues > self.chip.max_queues:
+    def port(self, rx_queues: int | None = None, ring_size: int = 512) -> IntelPort:
+        """The device's port. rx_queues None: one RX queue, or one per engine worker."""
+        if rx_queues is not None and rx_queues > self.chip.max_queues:
             raise ValueError(f"{self.chip.family} supports up to {self.chip.max_queues} RX queues")
         if ring_size * BOUNCE_BUF > self.arena.chunk:
             raise ValueError(f"ring_size {ring_size} too large (at most {self.arena.chunk // BOUNCE_BUF})")
@@ -143,38 +150,23 @@ class IntelDevice:
         return pool
 
     def attach(self, port: IntelPort, pool: PacketPool) -> None:
-        """Bring the chip up for `port`: reset, link, rings, RSS, RX and TX on (called by
-        IntelPort.open)."""
+        """Bring the chip up for `port`: reset, link, rings, RSS, RX and TX on; or, for another
+        worker's share of the port (port.lead set), arm its rings on the running chip and add
+        its RX queues to RSS (called by IntelPort.open)."""
+        if port.lead is not None:
+            self._attach_share(port, pool)
+            return
         if self._port is not None:
             raise RuntimeError(f"{self.address} already has an open port")
-        pool_space = _POOL_SPACES.get(id(pool))
-        if port.zero_copy and pool_space and self.space and pool_space != self.space:
-            raise DmaError(f"{self.address or 'the device'} cannot reach this packet pool: its bus "
-                           f"addresses are {pool_space} addresses and the device uses {self.space} "
-                           f"(open both devices with the same access)")
+        self._check_pool(port, pool)
         chip = self.chip
         chip.reset()
         chip.start_link()
-        port._setup(chip.regs.backend.virt, chip.rx_error_mask, MAX_TX_FRAME)
-        n = port.ring_size
-        if port.zero_copy:
-            buf_kib = min(pool.max_frame // 1024, 16)
-        else:
-            buf_kib = BOUNCE_BUF // 1024
-        for q in range(port.rx_queues):
-            desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
-            bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
-            port._add_rx_queue(desc_mem, desc_virt, chip.rx_tail_offset(q),
-                               bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
-            chip.setup_rx_queue(q, desc_bus, n, buf_kib)
-        desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
-        bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
-        port._set_tx_queue(desc_mem, desc_virt, chip.tx_tail_offset(0),
-                           bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
-        chip.setup_tx_queue(0, desc_bus, n)
-        chip.configure_rss(port.rx_queues)
+        self._add_rings(port, pool)
+        self._armed = list(port.hw_rx_queues)
+        chip.configure_rss(self._armed)
         chip.enable_rx(promiscuous=True)
-        for q in range(port.rx_queues):
+        for q in port.hw_rx_queues:
             chip.wait_rx_queue(q)
         port._hand_rx_to_device()
         chip.enable_tx()
@@ -185,6 +177,51 @@ class IntelDevice:
             log.warning("%s: link is down after %.1f s; transmitted packets are dropped until "
                         "it comes up", self.address, chip.timeouts.link)
 
+    def _attach_share(self, port: IntelPort, pool: PacketPool) -> None:
+        lead = self._port
+        if lead is None or lead is not port.lead or lead.dead:
+            raise RuntimeError(f"{port.name}: open {port.lead.name} (the port's first queue) "
+                               f"before the other workers' queues")
+        self._check_pool(port, pool)
+        self._add_rings(port, pool)
+        port._hand_rx_to_device()
+        for q in port.hw_rx_queues:
+            self.chip.wait_rx_queue(q)
+        # Only now may RSS send flows here: a queue whose ring is not armed loses them.
+        self._armed = sorted(self._armed + list(port.hw_rx_queues))
+        self.chip.configure_rss(self._armed)
+        self._shares.append(port)
+        port.set_link(self.chip.link_up())
+
+    def _check_pool(self, port: IntelPort, pool: PacketPool) -> None:
+        pool_space = _POOL_SPACES.get(id(pool))
+        if port.zero_copy and pool_space and self.space and pool_space != self.space:
+            raise DmaError(f"{self.address or 'the device'} cannot reach this packet pool: its bus "
+                           f"addresses are {pool_space} addresses and the device uses {self.space} "
+                           f"(open both devices with the same access)")
+
+    def _add_rings(self, port: IntelPort, pool: PacketPool) -> None:
+        """Descriptor rings (and copy-mode buffers) for the port's RX queues and its TX queue,
+        programmed into the chip; RX tails stay 0 until port._hand_rx_to_device()."""
+        chip = self.chip
+        port._setup(chip.regs.backend.virt, chip.rx_error_mask, MAX_TX_FRAME)
+        n = port.ring_size
+        if port.zero_copy:
+            buf_kib = min(pool.max_frame // 1024, 16)
+        else:
+            buf_kib = BOUNCE_BUF // 1024
+        for q in port.hw_rx_queues:
+            desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
+            bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
+            port._add_rx_queue(desc_mem, desc_virt, chip.rx_tail_offset(q),
+                               bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
+            chip.setup_rx_queue(q, desc_bus, n, buf_kib)
+        desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
+        bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
+        port._set_tx_queue(desc_mem, desc_virt, chip.tx_tail_offset(port.tx_queue),
+                           bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
+        chip.setup_tx_queue(port.tx_queue, desc_bus, n)
+
     def wait_link(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while not self.link_up():
@@ -194,23 +231,46 @@ class IntelDevice:
         return True
 
     def detach(self, port: IntelPort) -> None:
+        if port.lead is not None:
+            self._detach_share(port)
+            return
+        shares, self._shares = self._shares, []
+        for share in shares:
+            share.mark_device_gone()        # their rings go with the arena below
         try:
             if not port.dead or self._port is port:
-                self.chip.stop(port.rx_queues, 1)
+                self.chip.stop(self._armed, [port.tx_queue] + [s.tx_queue for s in shares])
         except DeviceGone:
             pass
         finally:
             self._port = None
+            self._armed = []
             self.arena.close()
+
+    def _detach_share(self, port: IntelPort) -> None:
+        if port not in self._shares:
+            return                          # the lead closed first: the chip is stopped
+        self._shares.remove(port)
+        self._armed = [q for q in self._armed if q not in port.hw_rx_queues]
+        try:
+            # RSS first, so no new frame is steered to the rings about to go away.
+            self.chip.configure_rss(self._armed)
+            self.chip.disable_queues(port.hw_rx_queues, [port.tx_queue])
+        except DeviceGone:
+            pass
 
     def link_up(self) -> bool:
         status = self.chip.regs.read("STATUS")
         if status == 0xFFFFFFFF:
-            if self._port is not None:
-                self._port.mark_device_gone()
+            for port in ([self._port] if self._port is not None else []) + self._shares:
+                port.mark_device_gone()
             raise DeviceGone(f"{self.address or 'the device'} does not answer (registers read "
                              f"all ones): removed or powered off")
-        return self.chip.link_up()
+        up = self.chip.link_up()
+        if self._port is not None:
+            for port in [self._port] + self._shares:    # every worker's TX queue follows it
+                port.set_link(up)
+        return up
 
     def hardware_stats(self) -> dict[str, int]:
         return self.chip.hardware_stats()

@@ -7,6 +7,7 @@ never set, so that wait is bounded and not fatal.
 """
 
 import time
+from collections.abc import Sequence
 
 from target.driver.intel.chip import DEFAULT_RSS_KEY, IntelChip
 from target.driver.intel.mmio import RegisterTimeout
@@ -116,11 +117,11 @@ class IgbChip(IntelChip):
         r.must_wait("TXDCTL", XDCTL_ENABLE, XDCTL_ENABLE, self.timeouts.queue_enable,
                     f"TX queue {queue} enable", queue)
 
-    def configure_rss(self, queues: int, key: bytes = DEFAULT_RSS_KEY) -> None:
+    def configure_rss(self, queues: int | Sequence[int], key: bytes = DEFAULT_RSS_KEY) -> None:
         """7.1.2.8: hash IPv4 (and its TCP/UDP ports) into RETA. RSS needs the packet checksum
         field for the hash (RXCSUM.PCSD). One queue: RSS off."""
         r = self.regs
-        if queues <= 1:
+        if not self.rss_needed(queues):
             r.write("MRQC", 0)
             return
         super().configure_rss(queues, key)
@@ -145,11 +146,8 @@ class IgbChip(IntelChip):
     def enable_tx(self) -> None:
         self.regs.write("TCTL", TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD)
 
-    def stop(self, rx_queues: int, tx_queues: int) -> None:
+    def stop(self, rx_queues: Sequence[int], tx_queues: Sequence[int]) -> None:
         r = self.regs
         r.clear_bits("RCTL", RCTL_EN)
-        for q in range(rx_queues):
-            r.clear_bits("RXDCTL", XDCTL_ENABLE, q)
-        for q in range(tx_queues):
-            r.clear_bits("TXDCTL", XDCTL_ENABLE, q)
+        self.disable_queues(rx_queues, tx_queues)
         r.clear_bits("TCTL", TCTL_EN)

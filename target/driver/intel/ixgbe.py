@@ -5,6 +5,7 @@ No emulator models this chip: the sequence is checked only against the offline r
 """
 
 import time
+from collections.abc import Sequence
 
 from target.driver.intel.chip import DEFAULT_RSS_KEY, IntelChip
 from target.driver.intel.regs import IXGBE
@@ -135,9 +136,9 @@ class IxgbeChip(IntelChip):
         r.must_wait("TXDCTL", XDCTL_ENABLE, XDCTL_ENABLE, self.timeouts.queue_enable,
                     f"TX queue {queue} enable", queue)
 
-    def configure_rss(self, queues: int, key: bytes = DEFAULT_RSS_KEY) -> None:
+    def configure_rss(self, queues: int | Sequence[int], key: bytes = DEFAULT_RSS_KEY) -> None:
         r = self.regs
-        if queues <= 1:
+        if not self.rss_needed(queues):
             r.write("MRQC", 0)
             return
         super().configure_rss(queues, key)
@@ -163,13 +164,10 @@ class IxgbeChip(IntelChip):
     def enable_tx(self) -> None:
         pass                    # DMATXCTL.TE is set with the first queue
 
-    def stop(self, rx_queues: int, tx_queues: int) -> None:
+    def stop(self, rx_queues: Sequence[int], tx_queues: Sequence[int]) -> None:
         r = self.regs
         r.clear_bits("RXCTRL", RXCTRL_RXEN)
-        for q in range(rx_queues):
-            r.clear_bits("RXDCTL", XDCTL_ENABLE, q)
-        for q in range(tx_queues):
-            r.clear_bits("TXDCTL", XDCTL_ENABLE, q)
+        self.disable_queues(rx_queues, tx_queues)
 
 
 REGISTERS = IXGBE

@@ -55,8 +55,12 @@ cdef uint32_t intel_tx_reclaim(intel_port_t *s) noexcept nogil
 cdef class IntelPort(Port):
     cdef intel_port_t st
     cdef readonly object device
-    cdef readonly int rx_queues
+    cdef readonly int rx_queues         # RX queues this port polls
     cdef readonly int ring_size
+    cdef readonly bint queues_given     # rx_queues was asked for (else: one per worker)
+    cdef readonly tuple hw_rx_queues    # the device's queue numbers this port polls
+    cdef readonly int tx_queue          # the device's TX queue this port fills
+    cdef readonly object lead           # None, or the port that brought the device up
     cdef object _keep           # descriptor and bounce memory objects kept alive while open
     cdef void _free_arrays(self) noexcept
     cdef void _release_buffers(self) noexcept

@@ -243,24 +243,55 @@ def pool_has_bus_addresses(PacketPool pool) -> bool:
 
 
 cdef class IntelPort(Port):
-    """One port of an Intel NIC: `rx_queues` RSS receive queues and one transmit queue.
+    """One port of an Intel NIC, or one worker's share of it: the RSS receive queues it polls
+    (hw_rx_queues) and one transmit queue (tx_queue) of its own.
 
     `device` (device.IntelDevice or a test double with the same methods) programs the chip; this
     class owns the rings. open(pool) uses zero copy when the pool's buffers have bus addresses,
-    copy mode otherwise. Several workers would each get a port with their own queues; with one
-    engine loop, rx_batch polls all RX queues in turn.
+    copy mode otherwise. With one engine worker, rx_batch polls all of the port's RX queues in
+    turn. With N workers, worker_queues(N) makes the shares of workers 1..N-1: worker k polls
+    queues k, k + N, ... and transmits on TX queue k, so no two threads touch one ring and a
+    flow (hashed by RSS to one queue) stays on one worker.
     """
 
-    def __init__(self, device, int rx_queues=1, int ring_size=512, str name="") -> None:
-        if not 1 <= rx_queues <= INTEL_MAX_QUEUES:
-            raise ValueError(f"rx_queues must be in 1..{INTEL_MAX_QUEUES}, got {rx_queues}")
+    def __init__(self, device, rx_queues=None, int ring_size=512, str name="", *,
+                 lead=None, hw_queues=None, int tx_queue=0) -> None:
+        self.queues_given = rx_queues is not None
+        if hw_queues is None:
+            count = 1 if rx_queues is None else rx_queues
+            if not isinstance(count, int) or not 1 <= count <= INTEL_MAX_QUEUES:
+                raise ValueError(f"rx_queues must be in 1..{INTEL_MAX_QUEUES}, got {count}")
+            hw_queues = tuple(range(count))
         if ring_size < 8 or ring_size > 4096 or ring_size & (ring_size - 1):
             raise ValueError(f"ring_size must be a power of two in 8..4096, got {ring_size}")
         self.device = device
-        self.rx_queues = rx_queues
+        self.hw_rx_queues = tuple(hw_queues)
+        self.rx_queues = len(self.hw_rx_queues)
+        self.tx_queue = tx_queue
+        self.lead = lead
         self.ring_size = ring_size
         self.name = name or f"intel:{getattr(device, 'address', '?')}"
         self.st.dead = 1
+
+    def worker_queues(self, int n) -> list:
+        """The unopened shares of engine workers 1..n-1 (this port is worker 0's; open it
+        first). The device spreads flows over max(n, rx_queues) RSS queues, queue q going to
+        worker q % n; fewer queues than workers is refused."""
+        if n <= 1:
+            return []
+        if self.lead is not None or self.is_open:
+            raise RuntimeError(f"{self.name}: worker queues are made from the unopened port")
+        total = self.rx_queues if self.queues_given else n
+        if total < n:
+            raise ValueError(f"{self.name} has {total} RX queue(s) and {n} workers need one "
+                             f"each: give queues={n} or more, or leave queues= out")
+        if n > INTEL_MAX_QUEUES:
+            raise ValueError(f"{self.name}: at most {INTEL_MAX_QUEUES} workers can share one "
+                             f"Intel port (one TX queue each), not {n}")
+        self.hw_rx_queues = tuple(range(0, total, n))
+        self.rx_queues = len(self.hw_rx_queues)
+        return [IntelPort(self.device, None, self.ring_size, f"{self.name}@{k}", lead=self,
+                          hw_queues=range(k, total, n), tx_queue=k) for k in range(1, n)]
 
     def __dealloc__(self):
         self._free_arrays()
@@ -478,7 +509,7 @@ cdef class IntelPort(Port):
         return up
 
     def queue_packets(self) -> list[int]:
-        """Frames delivered per RX queue since open."""
+        """Frames delivered per RX queue since open (in hw_rx_queues order)."""
         return [self.st.rxq[q].packets for q in range(self.st.nrx)]
 
     def tx_in_flight(self) -> int:
@@ -496,7 +527,8 @@ cdef class IntelPort(Port):
         """The driver's counters plus the NIC's own statistics registers (hw_*); frames the NIC
         had to drop for lack of RX descriptors count in rx_dropped too."""
         out = Port.stats(self)
-        if self.is_open and not self.st.dead:
+        if self.is_open and not self.st.dead and self.lead is None:
+            # The NIC's own counters are the interface's: reported once, by the lead port.
             hw = self.device.hardware_stats()
             for key, value in hw.items():
                 out["hw_" + key] = value
