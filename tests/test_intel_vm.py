@@ -1,7 +1,8 @@
 """Boot one QEMU guest with four emulated Intel 82576 NICs (two wires) and run the driver's
 in-VM suite (tests/vm/guest_intel.py): link, send/receive with bytes checked, ring wrap-around,
 RSS, RX ring full, stop/restart, kvick routing tutorial_basic's traffic from one wire to the
-other packet by packet (pagemap and VFIO), refusals, VFIO through the virtual IOMMU, device
+other packet by packet (pagemap and VFIO), the same on two workers with each port split into
+an RSS queue and a TX queue per worker, refusals, VFIO through the virtual IOMMU, device
 removal.
 
 `pytest -m vm` runs just this. Needs root, QEMU >= 8 and a guest kernel (tools/setup_vm.sh);

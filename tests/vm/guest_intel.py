@@ -313,6 +313,91 @@ def test_switch_forwards_router_traffic_pagemap():
     forward_router_traffic("pagemap")
 
 
+def flow_frame(flow: int, seq: int) -> bytes:
+    """Frame `seq` of flow `flow` (its own source address and UDP port), routed to port 2."""
+    size = (64, 128, 600, 1514)[(flow + seq) % 4]
+    payload_len = size - 42
+    header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, size - 14, seq, 0x4000, 64, 17, 0,
+                                   bytes([192, 168, flow >> 8, flow & 0xFF]),
+                                   bytes([10, 1, flow % 7, flow % 11])))
+    header[10:12] = struct.pack("!H", 0xFFFF - ones_complement_sum(bytes(header)))
+    udp = struct.pack("!HHHH", 1024 + flow, 53, 8 + payload_len, 0)
+    body = struct.pack("!HH", flow, seq) + bytes((flow + seq + k) & 0xFF
+                                                 for k in range(payload_len - 4))
+    return MAC_A + MAC_A_PEER + b"\x08\x00" + bytes(header) + udp + body
+
+
+def test_switch_two_workers_share_each_port():
+    """kvick with two workers between the wires: each Intel port is split in two (RSS queue
+    and TX queue per worker). Frames of 48 flows from A_PEER reach both of A's queues and both
+    workers, and all leave B once each, every flow in its order, counters exact."""
+    devs = {addr: IntelDevice.open(addr, "pagemap") for addr in ALL_NICS}
+    sw = None
+    try:
+        pool = devs[A].make_pool(2048, 4096)
+        sw = Switch(pool=pool, pool_size=2048, batch_size=32, workers=2)
+        sw.load(BASIC + ".json", p4info=BASIC + ".p4info.txtpb")
+        for prefix, length, mac, port in ROUTES[:3]:
+            sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, length)], "MyIngress.ipv4_forward",
+                         [mac, port])
+        port1, port2 = devs[A].port(None, 256), devs[B].port(None, 256)
+        sw.add_port(1, port1)
+        sw.add_port(2, port2)
+        a_shares, b_shares = sw._queues[1], sw._queues[2]
+        assert [q.hw_rx_queues for q in a_shares] == [(0,), (1,)]
+        assert [q.tx_queue for q in b_shares] == [0, 1]
+        sender, receiver = devs[A_PEER].port(1, 256), devs[B_PEER].port(1, 256)
+        sender.open(PacketPool(1024, 2560))
+        receiver.open(PacketPool(1024, 2560))
+        assert all(p.link_state() for p in (port1, port2, sender, receiver))
+
+        flows, per_flow, burst = 48, 12, 48
+        frames = [flow_frame(f, s) for s in range(per_flow) for f in range(flows)]
+        want = [after_router(f) for f in frames]
+        assert all(w is not None and w[0] == 2 for w in want)
+        got: list[bytes] = []
+        sw.start()
+        try:
+            for k in range(0, len(frames), burst):
+                assert sender.send(frames[k:k + burst]) == len(frames[k:k + burst])
+                collect([(receiver, got)], [k + burst])
+            collect([(receiver, got)], [len(frames) + 1], 0.3)
+        finally:
+            sw.stop()
+        assert len(got) == len(frames)
+        assert sorted(got) == sorted(w[1] for w in want)          # none lost, none twice
+        for flow in range(flows):
+            seqs = [struct.unpack("!H", g[44:46])[0] for g in got
+                    if struct.unpack("!H", g[42:44])[0] == flow]
+            assert seqs == list(range(per_flow)), f"flow {flow} out of order: {seqs}"
+
+        rx_queue = [q.queue_packets()[0] for q in a_shares]
+        assert sum(rx_queue) == len(frames) and min(rx_queue) > 0, rx_queue
+        assert [sw.pipeline.worker_stats(k)["rx_packets"] for k in range(2)] == rx_queue
+        tx_queue = [q.stats()["tx_packets"] for q in b_shares]
+        assert tx_queue == rx_queue             # a flow leaves on its worker's own TX queue
+        s1, s2 = sw.port_stats(1), sw.port_stats(2)
+        assert s1["rx_packets"] == s1["hw_rx_good"] == len(frames)
+        assert s1["rx_bytes"] == sum(map(len, frames)) and s1["rx_dropped"] == 0
+        assert s2["tx_packets"] == s2["hw_tx_good"] == len(frames)
+        assert s2["tx_bytes"] == sum(len(w[1]) for w in want) and s2["tx_dropped"] == 0
+        engine = sw.stats()
+        assert engine["rx_packets"] == engine["tx_packets"] == len(frames)
+
+        for num in (1, 2):
+            sw.remove_port(num)
+        assert pool.available == pool.capacity
+        sender.close()
+        receiver.close()
+    finally:
+        if sw is not None:
+            sw.stop()
+            for num in list(sw.ports):
+                sw.remove_port(num)
+        for dev in devs.values():
+            dev.close()
+
+
 def test_refusals_name_the_problem():
     with pytest.raises(PciError, match="not a PCI address"):
         IntelDevice.open("nonsense")
