@@ -8,6 +8,8 @@ import os
 import random
 import struct
 import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -396,6 +398,59 @@ def test_switch_two_workers_share_each_port():
                 sw.remove_port(num)
         for dev in devs.values():
             dev.close()
+
+
+def test_kvick_command_with_two_workers(tmp_path):
+    """`kvick --workers 2 -i 1@intel:A -i 2@intel:B` (the command line, as a user runs it):
+    every frame of 32 flows from A_PEER leaves B once, each flow in its order."""
+    table = tmp_path / "routes.txt"
+    table.write_text("table_add MyIngress.ipv4_lpm MyIngress.ipv4_forward 10.1.0.0/16 => "
+                     "02:00:00:00:02:01 2\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "target.cli", BASIC + ".json", "--restore-state", str(table),
+         "--workers", "2", "--native", "off", "--grpc-server-addr", "127.0.0.1:0",
+         "-i", f"1@intel:{A}", "-i", f"2@intel:{B}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    devs = {addr: IntelDevice.open(addr, "pagemap") for addr in (A_PEER, B_PEER)}
+    output: list[str] = []
+    listening = threading.Event()
+
+    def read_output() -> None:          # kept drained, so kvick never blocks on its pipe
+        for line in proc.stdout:
+            output.append(line)
+            if "P4Runtime server listening" in line:    # printed once the engine runs
+                listening.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    try:
+        assert listening.wait(240) and proc.poll() is None, "".join(output)
+        sender, receiver = devs[A_PEER].port(1, 256), devs[B_PEER].port(1, 256)
+        sender.open(PacketPool(1024, 2560))
+        receiver.open(PacketPool(1024, 2560))
+        assert sender.link_state() and receiver.link_state()
+        flows, per_flow, burst = 32, 8, 32
+        frames = [flow_frame(f, s) for s in range(per_flow) for f in range(flows)]
+        got: list[bytes] = []
+        for k in range(0, len(frames), burst):
+            assert sender.send(frames[k:k + burst]) == len(frames[k:k + burst])
+            collect([(receiver, got)], [k + burst], 30.0)
+        collect([(receiver, got)], [len(frames) + 1], 0.5)
+        assert len(got) == len(frames)
+        keys = [struct.unpack("!HH", g[42:46]) for g in got]
+        assert sorted(keys) == sorted((f, s) for f in range(flows) for s in range(per_flow))
+        for flow in range(flows):
+            assert [s for f, s in keys if f == flow] == list(range(per_flow)), flow
+        assert all(g[:6] == bytes.fromhex("020000000201") for g in got)
+        sender.close()
+        receiver.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        reader.join(10)
+        for dev in devs.values():
+            dev.close()
+    assert proc.returncode == 0, "".join(output)
 
 
 def test_refusals_name_the_problem():

@@ -119,7 +119,11 @@ class IgbChip(IntelChip):
 
     def configure_rss(self, queues: int | Sequence[int], key: bytes = DEFAULT_RSS_KEY) -> None:
         """7.1.2.8: hash IPv4 (and its TCP/UDP ports) into RETA. RSS needs the packet checksum
-        field for the hash (RXCSUM.PCSD). One queue: RSS off."""
+        field for the hash (RXCSUM.PCSD). Queue 0 alone: RSS off. A RETA byte holds the
+        queue number (low 4 bits). QEMU's model does the same, and drops without a count a
+        frame steered to a queue whose RXDCTL.ENABLE is clear (and with RXO one steered to a
+        full ring, while the other queues keep receiving): hence `queues` lists only the
+        queues whose rings are armed."""
         r = self.regs
         if not self.rss_needed(queues):
             r.write("MRQC", 0)
