@@ -2,7 +2,8 @@
 
 Each worker is one thread with its own packet pool and pipeline worker context. A port that
 can be split (AF_PACKET: one socket per worker in a PACKET_FANOUT_HASH group; AF_XDP: one
-socket per RX queue) has one queue per worker: the worker receives from it and transmits
+socket per RX queue; Intel: one share per worker with its own RSS RX queues and TX queue) has
+one queue per worker: the worker receives from it and transmits
 through it, so a flow stays on one worker (the kernel or NIC hashes it to one queue). A port
 that only one thread may drive (memory, pcap, a port wrapped for --pcap capture) belongs to one
 worker, chosen round robin: that worker receives from it and transmits to it; every other
