@@ -48,7 +48,7 @@ def test_intel_driver_in_vm():
                f"PYTHONDONTWRITEBYTECODE=1 {sys.executable} -m pytest "
                f"-p no:cacheprovider --color=no -q -rA tests/vm/guest_intel.py 2>&1")
     proc = subprocess.run(["bash", str(RUNNER), command], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "VM_TIMEOUT": "420"})
+                          timeout=600, env={**os.environ, "VM_TIMEOUT": "540"})
     tail = "\n".join(proc.stdout.splitlines()[-60:])
     assert proc.returncode == 0, (f"in-VM suite failed (exit {proc.returncode}):\n{tail}\n"
                                   f"{proc.stderr[-2000:]}")
