@@ -220,3 +220,88 @@ def test_a_block_the_generator_cannot_translate_stays_interpreted() -> None:
     assert gen.interpreted == [(action_pc, "250")]
     assert f"env->exec_code(env->pl, wk, x, {action_pc}u)" not in gen.source   # table action
     assert "ACTIONS[3] = {act_0, act_1, NULL}" in gen.source
+
+
+# ------------------------------------------------------------------ the native batch loop
+# The traffic manager's cases kvn_finish covers or hands back, with priority queues: unicast,
+# drops at the end of ingress and of egress, a priority with no queue, a multicast group (the
+# engine's traffic manager), a frame too short for the parser; egress records what it saw.
+TM_PROGRAM = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<16> port; bit<8> prio; bit<8> op; bit<16> grp; bit<8> qid; bit<16> spec0;
+             bit<16> rid; bit<32> plen; }
+struct headers { h_t h; }
+struct meta_t { }
+parser P(packet_in pk, out headers h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.h); transition accept; }
+}
+control VC(inout headers h, inout meta_t m) { apply { } }
+control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+    apply {
+        sm.egress_spec = (bit<9>)h.h.port;
+        sm.priority = (bit<3>)h.h.prio;
+        sm.mcast_grp = h.h.grp;
+        if (h.h.op == 1) { mark_to_drop(sm); }
+        if (h.h.op == 2) { truncate(10); }
+    }
+}
+control E(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+    apply {
+        h.h.qid = (bit<8>)sm.priority;
+        h.h.spec0 = (bit<16>)sm.egress_spec;
+        h.h.rid = sm.egress_rid;
+        h.h.plen = sm.packet_length;
+        if (h.h.op == 3) { mark_to_drop(sm); }
+        if (h.h.op == 4) { truncate(12); }
+    }
+}
+control CC(inout headers h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers h) { apply { pk.emit(h.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def tm_frames() -> list[tuple[int, bytes]]:
+    rng = random.Random(14)
+    frames = []
+    for _ in range(300):
+        port = rng.choice([1, 2, 3, 511, 300])
+        prio, op = rng.choice([0, 0, 1, 3]), rng.choice([0] * 6 + [1, 2, 3, 4])
+        grp = rng.choice([0, 0, 0, 0, 5, 6])
+        h = port.to_bytes(2, "big") + bytes([prio, op]) + grp.to_bytes(2, "big") + bytes(9)
+        cut = rng.choice([30] * 9 + [5])        # 5 bytes: too short for the parser
+        frames.append((rng.randrange(4), (h + bytes(rng.randrange(40)))[:cut]))
+    return frames
+
+
+@needs_corpus
+def test_the_native_batch_loop_matches_the_interpreter_on_the_traffic_manager() -> None:
+    from target.compiler.driver import compile_text
+    from target.pipeline.engine import native_batch_loop
+    document, _ = compile_text(TM_PROGRAM)
+    results = []
+    for mode in ("off", "wait"):
+        sw = Switch(native=mode, priority_queues=2)
+        sw.load(document)
+        sw.mc_group_set(5, [(1, 7), (2, 8), (3, 9)])
+        sw.mc_group_set(6, [])
+        assert native_batch_loop(sw.pipeline) is (mode == "wait")
+        out = []
+        frames = tm_frames()
+        for k in range(0, len(frames), 37):
+            out += sw.process(frames[k:k + 37])
+        results.append((out, sw.pipeline.stats()))
+    assert results[0] == results[1]
+    assert results[1][1]["priority_drops"] > 0 and len(results[1][0]) > 100
+
+
+@needs_corpus
+@pytest.mark.parametrize(("name", "loop"), [("tutorial_basic", True), ("tutorial_multicast", True),
+                                            ("v1model-special-ops-bmv2", False)])
+def test_programs_that_clone_resubmit_or_recirculate_keep_the_general_batch_loop(
+        name: str, loop: bool) -> None:
+    from target.pipeline.engine import native_batch_loop
+    sw = Switch(native="wait")
+    sw.load((CORPUS / name / f"{name}.json").read_bytes())
+    assert sw.native_ready() and native_batch_loop(sw.pipeline) is loop

@@ -269,6 +269,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
         "f_ingress_port": pl.f_ingress_port, "f_egress_port": pl.f_egress_port,
         "f_instance_type": pl.f_instance_type, "f_packet_length": pl.f_packet_length,
         "f_ingress_ts": pl.f_ingress_ts, "f_egress_ts": pl.f_egress_ts,
+        "f_priority": pl.f_priority, "f_qid": pl.f_qid,
     }
 
 
@@ -352,3 +353,9 @@ def native_resume(Pipeline pl) -> None:
 
 def native_active(Pipeline pl) -> bool:
     return pl.nat_on
+
+
+def native_batch_loop(Pipeline pl) -> bool:
+    """Whether batches run native_groups (native_loop.pxi): native code is on and the program
+    has a generated traffic manager and egress pass (kvn_finish)."""
+    return pl.nat_on and pl.nat_prog.finish != NULL

@@ -16,7 +16,7 @@
 #include "bits.h"
 #include "csum.h"
 
-#define KVN_ABI_VERSION 3
+#define KVN_ABI_VERSION 4
 
 typedef struct {
     uint8_t *data;
@@ -105,7 +105,19 @@ typedef struct {
     const kvn_action_fn *actions;
     uint32_t n_actions;
     uint32_t n_interpreted;     /* code blocks left to the interpreter */
+    /* After the ingress control of a received packet whose slot is alone in the job queue:
+       the traffic manager's unicast case, the egress pass in that slot, checksums and the
+       deparser. Returns the egress port (*priority set), or KVN_DROP / KVN_PRIORITY_DROP (the
+       engine frees the packet), or KVN_GENERAL having changed nothing (a multicast group: the
+       engine's traffic manager takes over). NULL when the program clones, resubmits,
+       recirculates or sends digests: the engine's general path runs every packet. */
+    int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
+                      uint32_t priority_queues, uint32_t *priority);
 } kvn_program_t;
+
+#define KVN_DROP (-1)
+#define KVN_PRIORITY_DROP (-2)
+#define KVN_GENERAL (-3)
 
 /* The one symbol the object exports: 0 on success, -1 when env's layout is not this header's. */
 typedef int (*kvn_init_fn)(const kvn_env_t *env, kvn_program_t *out);

@@ -3,6 +3,7 @@
 
 cdef extern from "pipeline/native_abi.h":
     int KVN_ABI_VERSION
+    int KVN_DROP, KVN_PRIORITY_DROP, KVN_GENERAL
     ctypedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
 
     ctypedef struct kvn_ctx_t:
@@ -48,6 +49,8 @@ cdef extern from "pipeline/native_abi.h":
         const kvn_action_fn *actions
         uint32_t n_actions
         uint32_t n_interpreted
+        int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
+                          uint32_t priority_queues, uint32_t *priority) noexcept nogil
 
     ctypedef int (*kvn_init_fn)(const kvn_env_t *env, kvn_program_t *out) noexcept nogil
 

@@ -25,7 +25,7 @@ from target.pipeline.opcodes import OPCODES
 
 OP = {name: i for i, (name, _doc) in enumerate(OPCODES)}
 NAME = {i: name for name, i in OP.items()}
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 ERR_PACKET_TOO_SHORT = 1
 ERR_NO_MATCH = 2
@@ -547,6 +547,56 @@ class Generator:
         self.out += ["static int kvn_emit(const kvn_env_t *env, void *wk, void *xv) {",
                      "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body + ["}", ""]
 
+    # ------------------------------------------------------------------ traffic manager
+    # Opcodes whose effects only the engine's general traffic manager carries out (clone
+    # sessions, job queue passes, digests): a program using any of them gets no kvn_finish.
+    GENERAL_TM_OPS = ("CLONE_I2E", "CLONE_E2E", "RESUBMIT", "RECIRC", "DIGEST")
+
+    def finish(self) -> bool:
+        """kvn_finish: after the ingress control of a received packet, the traffic manager's
+        unicast case and the egress pass in the packet's own slot, exactly as v1model.pxi's
+        ingress_end, do_egress and egress_end run them when nothing is queued, for a program
+        without clone, resubmit, recirculate or digest (False: none generated)."""
+        ex = self.ex
+        ops = {OP[n] for n in self.GENERAL_TM_OPS}
+        if any(insn[0] in ops for insn in self.code):
+            return False
+        if ex["f_egress_spec"] < 0 or ex["f_mcast_grp"] < 0:
+            return False
+        has_assert = any(insn[0] == OP["ASSERT"] for insn in self.code)
+        body = ["    x->exit_flag = 0;"]
+        if has_assert:
+            body.append("    if (x->failed) return KVN_DROP;")
+        body += [f"    uint32_t spec = (uint32_t){self.rd(ex['f_egress_spec'])};",
+                 # a multicast group: the engine's traffic manager from here (nothing changed)
+                 f"    if ((uint32_t){self.rd(ex['f_mcast_grp'])} != 0) return KVN_GENERAL;",
+                 f"    if (spec == {ex['drop_port']}u) return KVN_DROP;"]
+        body += self.metadata("f_instance_type", "0")
+        # the egress pass runs in place: the port as the job holds it (16 bits), and the
+        # context as ctx_init leaves it (what the program can change of it without the
+        # opcodes above: the sub-byte cursor, error, parameters, truncation)
+        body += ["    uint32_t port = (uint16_t)spec;",
+                 "    x->cursor_bits = 0; x->error = 0; x->params = NULL; x->truncate_len = 0;"]
+        if ex["f_priority"] >= 0:
+            body += [f"    uint32_t pr = (uint32_t){self.rd(ex['f_priority'])};",
+                     "    if (pr >= priority_queues) return KVN_PRIORITY_DROP;"]
+        else:
+            body.append("    uint32_t pr = 0; (void)priority_queues;")
+        body += self.metadata("f_qid", "(kv_s128)pr")
+        body += ["    *priority = pr;",
+                 "    kvn_egress(env, wk, x, port, plen);",
+                 "    x->exit_flag = 0;"]
+        if has_assert:
+            body.append("    if (x->failed) return KVN_DROP;")
+        body += [f"    if ((uint32_t){self.rd(ex['f_egress_spec'])} == {ex['drop_port']}u) "
+                 "return KVN_DROP;",
+                 "    if (!kvn_emit(env, wk, x)) return KVN_DROP;",
+                 "    return (int32_t)port;"]
+        self.out += ["static int32_t kvn_finish(const kvn_env_t *env, void *wk, void *xv, "
+                     "uint32_t plen, uint32_t priority_queues, uint32_t *priority) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body + ["}", ""]
+        return True
+
     # ------------------------------------------------------------------ the object
     def generate(self) -> Generated:
         head = [f"/* kvick native code, generator {GENERATOR_VERSION}: generated, do not edit */",
@@ -563,6 +613,7 @@ class Generator:
         self.parser()
         self.control()
         self.passes()
+        has_finish = self.finish()
         acts = []
         for aid, pc in enumerate(self.ex["actions"]):
             name = self.block(pc)
@@ -589,6 +640,7 @@ class Generator:
                 "    out->ingress = kvn_ingress;",
                 "    out->egress = kvn_egress;",
                 "    out->emit = kvn_emit;",
+                f"    out->finish = {'kvn_finish' if has_finish else 'NULL'};",
                 "    out->actions = ACTIONS;",
                 f"    out->n_actions = {n_actions};",
                 f"    out->n_interpreted = {len(self.interpreted)};",

@@ -406,6 +406,24 @@ cdef inline int egress_end(Pipeline pl, worker_t *wk, ctx_t *x, job_t *job, uint
 
 cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
     """Run n received packets (pkt.port = ingress port) to completion; fill outs."""
+    cdef int nout
+    worker_enter(pl, wk)            # no lock: the live copy is this batch's (commit.pxi)
+    wk.batch_now = monotonic_ns()
+    # The engine changes only between batches (Pipeline.lock), so one test picks this batch's.
+    if pl.nat_on and pl.nat_prog.finish != NULL:
+        nout = native_groups(pl, wk, pkts, n, outs, max_out)
+    else:
+        nout = run_groups(pl, wk, pkts, n, outs, max_out)
+    if pl.priority_queues > 1 and nout > 1:
+        order_by_priority(outs, nout)
+    worker_leave(wk)
+    wk.tx_packets += nout
+    return nout
+
+
+cdef int run_groups(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, int max_out) noexcept nogil:
+    """run_batch's packets through the general path (the interpreter, or native code for
+    a program that kvn_finish does not cover)."""
     cdef uint32_t head = 0, tail = 0, slot
     cdef int i, nout = 0
     cdef job_t *j
@@ -415,8 +433,6 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
     cdef int g, k, ahead
     cdef uint32_t t
     cdef int32_t first
-    worker_enter(pl, wk)            # no lock: the live copy is this batch's (commit.pxi)
-    wk.batch_now = monotonic_ns()
     # Received packets go through ingress GROUP at a time, in three passes, so that the
     # memory misses of the first table (a random DIR-24-8 slot, then the entry's action
     # data) overlap across packets instead of stalling each one in turn:
@@ -479,10 +495,6 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
                     nout = do_egress(pl, wk, j, slot, &tail, head, outs, nout, max_out)
                 head += 1
         i += g
-    if pl.priority_queues > 1 and nout > 1:
-        order_by_priority(outs, nout)
-    worker_leave(wk)
-    wk.tx_packets += nout
     return nout
 
 
