@@ -289,19 +289,19 @@ class ProgramLowering(StatementLowering):
         if stmt.data != "call_statement":
             return None
         call = stmt.children[0]
-        callee = call.children[0]
-        if call.data != "call" or callee.data != "member" or name_of(callee.children[1]) != "apply":
-            return None
-        base = callee.children[0]
-        if base.data != "ident":
+        name = self.applied_name(call)
+        if name is None:
             return None
         try:
-            v = self.lookup(str(base.children[0]), base)
+            v = self.lookup(name, call)
         except CompileError:
+            v = None
+        if v is not None and v.kind == "object" and v.ref[0] == "parser":
+            _, iname, sub = v.ref
+        elif v is None and name in self.decls.parsers:
+            iname, sub = name, self.decls.parsers[name]   # direct invocation: the type's name
+        else:
             return None
-        if v.kind != "object" or v.ref[0] != "parser":
-            return None
-        _, iname, sub = v.ref
         args = list(call.children[1].children) if call.children[1] is not None else []
         self.out = []
         scope = self.bind_block_params(sub, args, stmt)
@@ -1189,18 +1189,25 @@ class ProgramLowering(StatementLowering):
         return not (s.data == "call_statement" and (self.table_apply(s.children[0]) is not None or
                                                     self.control_apply(s.children[0]) is not None))
 
+    @staticmethod
+    def applied_name(call: Any) -> str | None:
+        """The name X of a call `X.apply(...)`; the lexer makes X a type name (type_member)
+        when X is a control or parser type, which is a direct invocation."""
+        if not (isinstance(call, Tree) and call.data == "call"
+                and call.children[0].data in ("member", "type_member")
+                and name_of(call.children[0].children[1]) == "apply"):
+            return None
+        base = call.children[0].children[0]
+        if not isinstance(base, Tree):
+            return str(base)
+        return str(base.children[0]) if base.data == "ident" else None
+
     def control_apply(self, node: Any) -> tuple[str, Tree] | None:
         """(instance name, declaration) when `node` applies a control: an instance's
         `c.apply(...)`, or a control type's `C.apply(...)` (direct invocation)."""
-        if not (isinstance(node, Tree) and node.data == "call" and node.children[0].data == "member"
-                and name_of(node.children[0].children[1]) == "apply"):
+        name = self.applied_name(node)
+        if name is None or name in self.tables:
             return None
-        base = node.children[0].children[0]
-        if base.data == "ident" and str(base.children[0]) in self.tables:
-            return None
-        if base.data != "ident":
-            return None
-        name = str(base.children[0])
         for scope in reversed(self.scopes):
             if name in scope:
                 v = scope[name]
@@ -1220,6 +1227,10 @@ class ProgramLowering(StatementLowering):
                  self.return_target)
         cname = f"{self.control_name}.{iname}"
         if any(t.name.startswith(f"{cname}.") for t in self.lowered.tables):
+            if self.decls.controls.get(iname) is decl:
+                # P4_16 §14.1: each direct invocation is an instance named as the type.
+                raise self.error(f"{iname} is invoked directly more than once here: its tables "
+                                 f"would share the control-plane name {cname}", stmt)
             raise Unsupported(f"applying control instance {cname} twice", self.decls.loc(stmt))
         try:
             self.scopes = [scope]
