@@ -157,7 +157,15 @@ class Declarations:
                 if t.field_type(name_of(fname)) is not None:
                     raise CompileError(f"{t.describe()} has two fields named {name_of(fname)}",
                                        self.loc(fname))
-                t.fields.append((name_of(fname), self.resolve(ftype)))
+                ft = self.resolve(ftype)
+                if kind == "header_decl" and isinstance(ft, StructLikeT):
+                    what = f"{t.name}.{name_of(fname)} of {ft.describe()}"
+                    if ft.kind == "struct":   # P4_16 allows it; kvick does not flatten it yet
+                        raise Unsupported(f"struct-typed header field {what}", self.loc(fname))
+                    raise CompileError(f"header field {what}: a header holds only bit<W>, "
+                                       f"int<W>, varbit<W>, bool, enums and structs",
+                                       self.loc(fname))
+                t.fields.append((name_of(fname), ft))
                 t.field_annotations[name_of(fname)] = self.annotations(fann).items
         elif kind == "enum_decl":
             tname = name_of(decl.children[1])
