@@ -17,14 +17,20 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 P4_16_CATEGORIES = ("p4c_p4_16_bmv2", "p4c_p4_16_v1model_other", "p4c_parser_inline")
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-TIMEOUT_S = 120
+CPU_LIMIT_S = 120     # CPU seconds for one program (compile and STF); they use about 1-3
+IDLE_LIMIT_S = 60     # a child that uses no CPU for this long is stuck, not slow
+POLL_S = 0.5
+EXIT_GRACE_S = 5
 
 
 @dataclass(frozen=True)
@@ -89,24 +95,67 @@ def check(program: Program) -> str:
     return f"wrong output: {_first_line(result.report())}"
 
 
-def _check_in_child(program: Program, queue: multiprocessing.Queue) -> None:
-    queue.put(check(program))
+def _check_in_child(program: Program, result: Connection, work: Callable[[Program], str]) -> None:
+    result.send(work(program))
+    result.close()
 
 
-def check_isolated(program: Program, timeout: float = TIMEOUT_S) -> str:
-    """check() in a child process: a segfault or a hang becomes a reason, not the end."""
-    ctx = multiprocessing.get_context("fork")
-    queue: multiprocessing.Queue = ctx.Queue()
-    child = ctx.Process(target=_check_in_child, args=(program, queue))
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) that process `pid` has used, from /proc; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_isolated(program: Program, cpu_limit: float = CPU_LIMIT_S,
+                   idle_limit: float = IDLE_LIMIT_S,
+                   work: Callable[[Program], str] = check) -> str:
+    """work(program) (check()) in a child process: a segfault or a hang becomes a reason.
+
+    The child is forked by multiprocessing's fork server, a process of its own with no other
+    threads: forking the caller itself (pytest with gRPC threads, or this module's thread pool)
+    can copy a lock another thread holds, and such a child waits forever. The limit is on the
+    child's CPU time, so a machine loaded by other work slows a program without failing it;
+    a child that uses no CPU at all for `idle_limit` seconds waits on something that will not
+    come. The result is read as soon as it is sent: it does not wait for the child to exit.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["target.compiler.corpus", "target.compiler.driver", "target.stf",
+                                "target"])
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_check_in_child, args=(program, sender, work), daemon=True)
     child.start()
-    child.join(timeout)
-    if child.is_alive():
-        child.kill()
-        child.join()
-        return f"timed out after {timeout:.0f} s"
-    if queue.empty():
-        return f"child process died (exit code {child.exitcode})"
-    return str(queue.get())
+    sender.close()
+    used, progressed = 0.0, time.monotonic()
+    got_result = False
+    try:
+        while not receiver.poll(POLL_S):
+            if not child.is_alive() and not receiver.poll(0):
+                child.join()
+                return f"child process died (exit code {child.exitcode})"
+            cpu, now = cpu_seconds(child.pid), time.monotonic()
+            if cpu > used:
+                used, progressed = cpu, now
+            if cpu > cpu_limit:
+                return f"timed out after {cpu:.0f} s of CPU time"
+            if now - progressed > idle_limit:
+                return f"stuck: no CPU time used for {now - progressed:.0f} s"
+        try:
+            result = str(receiver.recv())
+            got_result = True
+            return result
+        except EOFError:
+            child.join()
+            return f"child process died (exit code {child.exitcode})"
+    finally:
+        receiver.close()
+        # A child that sent its result gets a moment to exit; one that did not is ended now.
+        child.join(EXIT_GRACE_S if got_result else 0)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
 def _run_one(program: Program) -> tuple[str, str]:
