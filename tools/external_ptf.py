@@ -50,6 +50,19 @@ P4GUIDE = {
                        510),
 }
 
+# p4-guide tests whose expectation is wrong by the P4Runtime spec, or that check what the spec
+# leaves to the server: reported with the reason and not counted as failures (any other failure still is).
+KNOWN = {
+    "duplicatekeys.IPv4FwdTest":
+        "expects 192.172.1.1 to hit the priority-100 entry '192&&&255', whose mask selects the "
+        "address's low byte (1, not 192); by ternary matching the wildcard entry (priority 90) "
+        "matches, and kvick sends that entry's MAC (p4-guide commit bef84a7 saved this test as "
+        "work in progress)",
+    "idletimeout.ServerDetectsBadTableEntryOptionsTest":
+        "compares PI's message text exactly; kvick answers with the same code (INVALID_ARGUMENT) "
+        "and PI's words followed by the table's name (the P4Runtime spec fixes codes, not texts)",
+}
+
 
 def compile_program(source: Path, workdir: Path) -> tuple[Path, Path] | str:
     """(JSON, P4Info) compiled by kvick into workdir, or the compiler's message."""
@@ -122,7 +135,8 @@ class Kvick:
 
 
 def run_ptf(argv: list[str], workdir: Path, log_name: str) -> tuple[bool, str]:
-    """ptf from the client venv; (passed, a summary: tests passed, those failed)."""
+    """ptf from the client venv; (passed, a summary: tests passed, those failed). Passed
+    when every failed test is in KNOWN; the summary names them with the reason."""
     result = subprocess.run([str(VENV / "bin" / "ptf"), *argv], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     (workdir / f"{log_name}.ptf.log").write_text(result.stdout)
@@ -131,8 +145,10 @@ def run_ptf(argv: list[str], workdir: Path, log_name: str) -> tuple[bool, str]:
     started = {line.split()[0] for line in lines if re.match(r"^[\w.]+ \.\.\. ", line)}
     failed = sorted({line.split()[1] for line in lines if line.startswith(("FAIL: ", "ERROR: "))})
     passed = len(started - set(failed))
-    summary = f"{passed} passed" + (f", failed: {' '.join(failed)}" if failed else "")
-    return result.returncode == 0, summary
+    unknown = [name for name in failed if name not in KNOWN]
+    summary = f"{passed} passed" + (f", failed: {' '.join(unknown)}" if unknown else "")
+    summary += "".join(f"; known failure {name}: {KNOWN[name]}" for name in failed if name in KNOWN)
+    return result.returncode == 0 or (bool(failed) and not unknown), summary
 
 
 def p4guide(source: Path, names: list[str], driver: str, workdir: Path) -> list[str]:
