@@ -101,13 +101,14 @@ class Bmv2Json:
         self.header_unions.append({"name": name, "id": len(self.header_unions), "union_type": union_type,
                                    "header_ids": ids, "pi_omit": True})
 
-    def scalar(self, hint: str, width: int) -> list[str]:
-        """A new metadata field in `scalars`; returns its JSON field reference value."""
+    def scalar(self, hint: str, width: int, signed: bool = False) -> list[str]:
+        """A new metadata field in `scalars`; returns its JSON field reference value. An int<W>
+        one is signed, as p4c declares it, so that BMv2 reads it as a signed value."""
         name, n = hint, 0
         while name in self.scalar_names:
             name, n = f"{hint}_{n}", n + 1
         self.scalar_names.add(name)
-        self.scalar_fields.append([name, width, False])
+        self.scalar_fields.append([name, width, signed])
         return ["scalars", name]
 
     def add_action(self, name: str, params: list[tuple[str, int]], primitives: list[dict]) -> int:

@@ -89,6 +89,11 @@ def _mask(j: dict[str, Any], width: int) -> dict[str, Any]:
     return expression("&", j, hexstr((1 << width) - 1))
 
 
+def _sign_flipped(j: dict[str, Any], width: int) -> dict[str, Any]:
+    """An int<W> operand (signed or W-bit unsigned) as W bits with the sign bit flipped."""
+    return expression("^", _mask(j, width), hexstr(1 << (width - 1)))
+
+
 class ExpressionLowering:
     """Lowers expression trees within a scope (a dict of names -> Val, innermost last)."""
 
@@ -194,7 +199,8 @@ class ExpressionLowering:
                     for k in list(members)[:-1]:
                         m = members[k]
                         if m.const is None and isinstance(m.type, BitT) and m.json is not None:
-                            tmp = {"type": "field", "value": self.json.scalar("tmp", m.type.width)}  # type: ignore[attr-defined]
+                            ref = self.json.scalar("tmp", m.type.width, m.type.signed)  # type: ignore[attr-defined]
+                            tmp = {"type": "field", "value": ref}
                             out.insert(before, {"op": "assign", "parameters": [tmp, as_data(m)]})
                             members[k] = Val(m.type, tmp, kind="field")
             return Val(expected, kind="struct", ref="list", members=members)
@@ -399,7 +405,7 @@ class ExpressionLowering:
         if out is not None and len(out) > before and a.const is None and isinstance(a.type, BitT):
             # The right operand's calls ran statements (copy-out of inout arguments): the left
             # operand is read before them, as P4 evaluates left to right.
-            tmp = {"type": "field", "value": self.json.scalar("tmp", a.type.width)}  # type: ignore[attr-defined]
+            tmp = {"type": "field", "value": self.json.scalar("tmp", a.type.width, a.type.signed)}  # type: ignore[attr-defined]
             out.insert(before, {"op": "assign", "parameters": [tmp, as_data(a)]})
             a = Val(a.type, tmp, kind="field")
         if isinstance(a.type, IntLitT) and isinstance(b.type, BitT) and op not in ("<<", ">>", "++"):
@@ -428,8 +434,10 @@ class ExpressionLowering:
         if op in ("==", "!=", "<", ">", "<=", ">="):
             if isinstance(a.type, BitT) and a.type.signed and op not in ("==", "!=") and \
                     not (_signed_operand(ja) and _signed_operand(jb)):
-                # BMv2 compares signed fields as signed; a computed int<W> would compare unsigned.
-                raise Unsupported("ordering comparison of a computed int<W>", self.decls.loc(node))
+                # BMv2 reads signed fields and constants as signed, but a computed int<W> is an
+                # unsigned W-bit value: both operands become W bits with the sign bit flipped,
+                # whose unsigned order is the signed order.
+                ja, jb = (_sign_flipped(j, a.type.width) for j in (ja, jb))
             return Val(BoolT(), expression(op, ja, jb))
         assert isinstance(a.type, BitT)
         w = a.type.width

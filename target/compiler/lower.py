@@ -181,7 +181,7 @@ class ProgramLowering(StatementLowering):
                 self.json.add_header(path.replace(".", "_"), self.header_type(ftype))
                 v.members[fname] = Val(ftype, kind="header", ref=path.replace(".", "_"))
             elif isinstance(ftype, (BitT, BoolT, EnumT, ErrorT)):
-                ref = self.json.scalar(path, bit_width(ftype))
+                ref = self.json.scalar(path, bit_width(ftype), isinstance(ftype, BitT) and ftype.signed)
                 v.members[fname] = Val(ftype, {"type": "field", "value": ref},
                                        kind="field")
                 for index_node in t.field_annotations.get(fname, {}).get("field_list", []):

@@ -146,7 +146,8 @@ class StatementLowering(ExpressionLowering):
                 v.members[fname] = self.local_value(ftype, f"{vname}_{fname}", node)
             return v
         if isinstance(t, (BitT, BoolT, EnumT, ErrorT)):
-            return Val(t, {"type": "field", "value": self.json.scalar(vname, bit_width(t))}, kind="field")
+            ref = self.json.scalar(vname, bit_width(t), isinstance(t, BitT) and t.signed)
+            return Val(t, {"type": "field", "value": ref}, kind="field")
         if isinstance(t, VarbitT):
             # A varbit local is a metadata header of one varbit field (as p4c's `$varbitW`).
             htype = self.json.add_header_type(f"$varbit{t.max_width}", [["field", "*"]],
