@@ -122,8 +122,9 @@ def check_isolated(program: Program, cpu_limit: float = CPU_LIMIT_S,
     come. The result is read as soon as it is sent: it does not wait for the child to exit.
     """
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["target.compiler.corpus", "target.compiler.driver", "target.stf",
-                                "target"])
+    # Imported once by the fork server (not this module: `python3 -m` runs it as __main__,
+    # which each child runs again as __mp_main__).
+    ctx.set_forkserver_preload(["target.compiler.driver", "target.stf", "target"])
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_check_in_child, args=(program, sender, work), daemon=True)
     child.start()
