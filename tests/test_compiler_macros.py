@@ -24,3 +24,12 @@ def test_a_macro_name_without_arguments_and_a_self_reference_stay() -> None:
 def test_ifdef_sees_function_like_macros_and_undef_removes_them() -> None:
     lines = expand("#define G(x) x\n#ifdef G\na;\n#endif\n#undef G\n#if defined(G)\nb;\n#endif\nG(c);\n")
     assert lines == ["a;", "G(c);"]
+
+
+def test_elif_takes_the_first_true_branch_only() -> None:
+    chain = "#if V == 1\none;\n#elif V == 2\ntwo;\n#elif V >= 2\nmany;\n#else\nother;\n#endif\n"
+    assert [expand(f"#define V {v}\n" + chain) for v in (1, 2, 3, 0)] == [
+        ["one;"], ["two;"], ["many;"], ["other;"]]
+    # Inside a dead #if nothing is taken, and an #elif after a taken branch is not evaluated.
+    assert expand("#if 0\n#if 1\na;\n#elif 1\nb;\n#else\nc;\n#endif\n#endif\nd;\n") == ["d;"]
+    assert expand("#ifdef NOPE\na;\n#elif 1\nb;\n#elif 1 / 0\nc;\n#endif\n") == ["b;"]

@@ -1,5 +1,5 @@
 """The C preprocessor subset P4 programs use: #include, object-like and function-like #define, #undef,
-#ifdef/#ifndef/#if EXPR/#else/#endif. Output lines keep a map back to (file, line)."""
+#ifdef/#ifndef/#if EXPR/#elif EXPR/#else/#endif. Output lines keep a map back to (file, line)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ class Preprocessor:
         self.source.files[name] = raw_lines
         lines = _strip_block_comments(text).split("\n")
         active: list[bool] = []   # one entry per open #if: whether its current branch is live
+        taken: list[bool] = []    # and whether one of its branches was (#elif/#else skip then)
         i = 0
         while i < len(lines):
             line, number = lines[i], i + 1
@@ -92,16 +93,26 @@ class Preprocessor:
             if word in ("ifdef", "ifndef"):
                 defined = rest in self.macros or rest in self.function_macros
                 active.append(defined == (word == "ifdef"))
+                taken.append(active[-1])
             elif word == "if":
                 active.append(self._condition(rest, loc))
+                taken.append(active[-1])
+            elif word == "elif":
+                if not active:
+                    raise CompileError("#elif without #if", loc)
+                # Evaluated only where the enclosing text is live and no branch was taken yet.
+                active[-1] = not taken[-1] and all(active[:-1]) and self._condition(rest, loc)
+                taken[-1] = taken[-1] or active[-1]
             elif word == "else":
                 if not active:
                     raise CompileError("#else without #if", loc)
-                active[-1] = not active[-1]
+                active[-1] = not taken[-1]
+                taken[-1] = True
             elif word == "endif":
                 if not active:
                     raise CompileError("#endif without #if", loc)
                 active.pop()
+                taken.pop()
             elif not live:
                 continue
             elif word == "include":
