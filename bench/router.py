@@ -11,9 +11,11 @@ is a JSON object. A second case runs a ternary-heavy corpus program.
                            [--reload]
 
 --workers N runs the pipeline on N workers, each with its own in-memory ports and packet pool
-(bench/workers.py). --reload also measures forwarding while the whole table is cleared and
-loaded again over the target API: the rate during the load as a share of the idle rate, and
-the longest gap between two batches of one worker.
+(bench/workers.py). --reload also measures forwarding on the switch's own engine threads while
+the whole table is cleared and loaded again through the target API's bulk path, --reload-chunk
+routes a write (bench/reload.py): the rate during the load as a share of the rate just before,
+the longest gap between two batches of one worker, and each gap over 1 ms put down to the
+switch (blocked, slow batch) or to the host's scheduler (preempted).
 
 Each figure is the median of --trials runs, with the best beside it: on a shared machine other
 tenants only ever slow a run down, so the spread says how noisy the host was.
@@ -36,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 from scapy.all import IP, UDP, Ether, raw  # noqa: E402
 
 from bench import engines  # noqa: E402
-from bench.workers import forward_while, run_workers  # noqa: E402
+from bench import reload as reload_mod  # noqa: E402
+from bench.workers import run_workers  # noqa: E402
 from target import (  # noqa: E402
     Lpm,
     Switch,
@@ -104,41 +107,6 @@ def load_routes(sw: Switch, routes) -> None:
     sw.table_add_many("MyIngress.ipv4_lpm", batch)
 
 
-def reload_figure(sw: Switch, frame: bytes, dsts, routes, workers: int,
-                  idle_pps: float) -> dict:
-    """Forward on every worker while the whole table is cleared and loaded again."""
-    def rx_of(k: int, pool) -> dict:
-        gen = MemoryGenerator([frame], count=1 << 62, rewrite_offset=30, rewrite_values=dsts)
-        gen.open(pool)
-        return {1: gen}
-
-    def tx_of(k: int, pool) -> dict:
-        sink = MemorySink()
-        sink.open(pool)
-        return {p: sink for p in range(0, NEXT_HOPS + 2)}
-
-    def reload() -> None:
-        sw.table_clear("MyIngress.ipv4_lpm")
-        load_routes(sw, routes)
-
-    f = forward_while(sw, workers, rx_of, tx_of, 256, reload)
-    share = f["pps"] / idle_pps
-    cpu_share = f["pps_per_cpu_s"] / f["idle_pps_per_cpu_s"] if f["idle_pps_per_cpu_s"] else 0.0
-    print(f"during a full reload ({len(routes):,} routes in {f['seconds']:.2f} s): "
-          f"{f['pps'] / 1e6:.2f} Mpps, {100 * share:.0f} % of idle; longest gap between two "
-          f"batches of a worker {f['max_gap_ns'] / 1e6:.2f} ms")
-    print(f"  worker threads meanwhile: {f['cpu_s']:.2f} s on a CPU, {f['runqueue_s']:.2f} s "
-          f"waiting for one (host load), {f['blocked_s']:.2f} s blocked in {f['blocks']} waits; "
-          f"packets per CPU-second {100 * cpu_share:.0f} % of the second before the reload")
-    return {"reload_s": round(f["seconds"], 3), "reload_pps": round(f["pps"]),
-            "reload_share": round(share, 3), "reload_max_gap_ms": round(f["max_gap_ns"] / 1e6, 3),
-            "reload_cpu_share": round(cpu_share, 3),
-            "reload_worker_cpu_s": round(f["cpu_s"], 3),
-            "reload_worker_runqueue_s": round(f["runqueue_s"], 3),
-            "reload_worker_blocked_s": round(f["blocked_s"], 3),
-            "reload_worker_blocks": f["blocks"]}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=2_000_000, help="packets per run")
@@ -147,7 +115,12 @@ def main() -> None:
     ap.add_argument("--routes", type=int, default=512_000, help="routes of the generated table")
     ap.add_argument("--workers", type=int, default=1, help="workers forwarding at once")
     ap.add_argument("--reload", action="store_true",
-                    help="also measure forwarding during a full-table reload")
+                    help="also measure forwarding during a full-table reload (bench/reload.py)")
+    ap.add_argument("--reload-chunk", type=int, default=10_000,
+                    help="routes per write of the reload")
+    ap.add_argument("--control-nice", type=int, default=19,
+                    help="the reloading control-plane thread's nice value (Switch.control_nice; "
+                         "0: the workers' priority)")
     engines.add_argument(ap)
     args = ap.parse_args()
     corpus = rib.shared_data_dir() / "corpus"
@@ -159,7 +132,8 @@ def main() -> None:
         routes = rib.read_ipv4_routes(rib.real_ipv4_table_path())
         source = f"{rib.real_ipv4_table_path().name} ({len(routes)} routes)"
 
-    sw = Switch(pool_size=8192, buf_size=2304, native=engines.switch_mode(args.engine))
+    sw = Switch(pool_size=8192, buf_size=2304, native=engines.switch_mode(args.engine),
+                workers=args.workers)
     sw.load(router_program(corpus), corpus / "tutorial_basic" / "tutorial_basic.p4info.txtpb")
     if args.engine != "interp" and not sw.native_ready():
         raise SystemExit("no native code for the router (the log says why)")
@@ -200,7 +174,8 @@ def main() -> None:
             print(f"  native / interpreter, batch {batch}: "
                   f"{by_engine['native'][batch] / by_engine['interp'][batch]:.2f}x (same run)")
 
-    reload = (reload_figure(sw, frame, dsts, routes, args.workers, results[256][0])
+    reload = (reload_mod.reload_figure(sw, frame, dsts, routes, NEXT_HOPS, args.reload_chunk,
+                                       args.control_nice)
               if args.reload else {})
 
     # Ternary-heavy case: the tutorial firewall-free ACL from the corpus (p4_14 ternary ACL)

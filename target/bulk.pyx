@@ -145,11 +145,13 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     cdef uint8_t *used = <uint8_t *>PyByteArray_AS_STRING(used_array)
     cdef Py_ssize_t used_len = PyByteArray_GET_SIZE(used_array)
     cdef list free_ids = entries.free
+    cdef list held_ids = entries.held      # deleted here: reusable after the section
     cdef int64_t size = entries.info.size
     cdef int64_t count = entries.count
     cdef int64_t found, eid
     cdef uint32_t prefix
     cdef int plen, kind, code
+    cdef bint from_held
     cdef const uint8_t *row
     cdef list failed = []
     cdef list inserted = None
@@ -164,18 +166,25 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             code = 0
             if kind == UPDATE_INSERT:
                 eid = -1
+                from_held = False
                 if found >= 0:
                     code = FAIL_EXISTS
                 elif free_ids:
                     eid = free_ids.pop()
                 elif next_id >= size or next_id > MAX_DIR24_VALUE or next_id >= used_len:
-                    code = FAIL_FULL
+                    if held_ids:        # full but for ids deleted here (TableEntries.reserve_id)
+                        eid = held_ids.pop()
+                        from_held = True
+                    else:
+                        code = FAIL_FULL
                 else:
                     eid = next_id
                     next_id += 1
                 if code == 0:
                     if dir24_add(matcher.c, prefix, plen, <uint32_t>eid) != 0:
-                        if eid == next_id - 1:      # give the id back (TableEntries.release_id)
+                        if from_held:               # give the id back
+                            held_ids.append(eid)
+                        elif eid == next_id - 1:
                             next_id -= 1
                         else:
                             free_ids.append(eid)
@@ -227,10 +236,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             used[eid] = 0
             count -= 1
             pl.entry_clear(ti, eid)
-            if eid == next_id - 1:
-                next_id -= 1
-            else:
-                free_ids.append(eid)
+            held_ids.append(eid)        # TableEntries.release_id
         pending.flush()
     finally:
         entries.next_id = next_id

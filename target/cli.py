@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="engine threads, each owning its share of the ports' RX queues "
                              "(default 1)")
+    parser.add_argument("--control-nice", type=int, default=0, metavar="N",
+                        help="run the control plane's threads (P4Runtime writes) at SCHED_BATCH "
+                             "nice N (1..19), below the workers; 0 (default) leaves them")
     parser.add_argument("--native", choices=["on", "off", "wait"], default="on",
                         help="compile each loaded program to C: on (default) forwards with the "
                              "interpreter until the native code is built, wait forwards only "
@@ -177,7 +180,7 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
                         device_id=args.device_id, busy_poll=args.busy_poll,
                         workers=args.workers, native=args.native,
-                        **bmv2_options.switch_settings(args))
+                        control_nice=args.control_nice, **bmv2_options.switch_settings(args))
     except TargetError as err:
         raise InputError(str(err)) from None
     bmv2_options.apply_limits(args, switch)

@@ -44,6 +44,11 @@ class TableEntries:
     used: bytearray = field(default_factory=bytearray)
     ident: dict[bytes, int] = field(default_factory=dict)   # LPM/ternary: stored+priority -> id
     free: list[int] = field(default_factory=list)
+    # Ids given up inside the engine write section now open: reusable only after it is
+    # published (release_held). Until then the workers on the live copy may still hit the old
+    # entry and count into its direct counter, which a new entry with that id would inherit.
+    held: list[int] = field(default_factory=list)
+    held_all: bool = False        # clear() inside the section: every id below next_id
     next_id: int = 0
     count: int = 0
     default: tuple[str, list[int]] | None = None
@@ -192,15 +197,38 @@ class TableEntries:
         if self.next_id >= self.info.size:
             if enc is not None and self.find(enc) is not None:
                 raise AlreadyExists(f"table {self.info.name}: an entry with this match exists")
+            if self.held:
+                # Full but for ids given up in this very section: a write that deletes and
+                # inserts in a full table still fits (the one case a new entry may count a
+                # few of the old one's last hits).
+                return self.held.pop()
             raise ResourceExhausted(f"table {self.info.name} is full ({self.info.size} entries)")
         self.next_id += 1
         return self.next_id - 1
 
     def release_id(self, eid: int) -> None:
-        if eid == self.next_id - 1:
-            self.next_id -= 1
-        else:
-            self.free.append(eid)
+        """Give an id up; it is taken again only after the write section (release_held)."""
+        self.held.append(eid)
+
+    def release_held(self) -> None:
+        """The write section is published: the ids it gave up can be reused (the next section
+        opens only once no worker reads the copy that still had their entries)."""
+        if self.held_all:
+            self.held_all = False
+            self.held = []
+            used = self.used
+            top = min(self.next_id, len(used))
+            while top and not used[top - 1]:
+                top -= 1
+            self.next_id = top
+            self.free = [i for i in range(top) if not used[i]] if self.count else []
+            return
+        for eid in sorted(self.held, reverse=True):
+            if eid == self.next_id - 1:
+                self.next_id -= 1
+            else:
+                self.free.append(eid)
+        self.held = []
 
     def matcher_add(self, enc: Encoded, eid: int) -> None:
         """Insert into the match structure (caller is inside Switch._engine_write)."""
@@ -247,9 +275,10 @@ class TableEntries:
         self.prio = array("q")
         self.used = bytearray()
         self.ident = {}
-        self.free = []
-        self.next_id = 0
         self.count = 0
+        # The ids stay taken until the section is published (release_held): ids freed in
+        # earlier sections (free) and fresh ones are what inserts after this may take.
+        self.held_all = True
 
     def grow(self, max_id: int) -> None:
         """Room in the row arrays for ids up to `max_id` (doubling); priorities only for
@@ -360,11 +389,13 @@ def stored_rows(st: TableEntries, ids: list[int]) -> bytes:
 def reserve_ids(st: TableEntries, count: int) -> list[int]:
     """`count` free ids (recycled ones first), or ResourceExhausted and none reserved."""
     recycled = min(count, len(st.free))
-    fresh = count - recycled
-    if st.next_id + fresh > st.info.size:
+    fresh = min(count - recycled, max(0, st.info.size - st.next_id))
+    held = count - recycled - fresh         # ids given up in this section (reserve_id)
+    if held > len(st.held):
         raise ResourceExhausted(f"table {st.info.name} is full ({st.info.size} entries)")
     ids = [st.free.pop() for _ in range(recycled)]
     ids.extend(range(st.next_id, st.next_id + fresh))
+    ids.extend(st.held.pop() for _ in range(held))
     st.next_id += fresh
     return ids
 
@@ -376,7 +407,9 @@ def grow_store(st: TableEntries, max_id: int) -> None:
 
 def reclaim_id(st: TableEntries, eid: int) -> None:
     """Take `eid` back from the free ids (undoing a delete restores the same handle)."""
-    if eid >= st.next_id:
+    if eid in st.held:
+        st.held.remove(eid)
+    elif eid >= st.next_id:
         st.free.extend(range(st.next_id, eid))
         st.next_id = eid + 1
     else:

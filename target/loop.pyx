@@ -9,8 +9,9 @@ descriptors (AF_PACKET, AF_XDP) and its kick eventfd (packet injection, stop), o
 cannot be waited on (Intel, memory, pcap), in timed sleeps of at most MAX_NAP_NS. Either way
 the first packet after idle waits at most about a millisecond, and an idle switch costs next
 to nothing. `busy_poll` keeps the back-off without ever sleeping longer (benchmarks). The whole
-breath runs without the GIL; the Python side wakes every few milliseconds while there is
-traffic to deliver packet-ins, digests and traces, and not at all while idle.
+breath runs without the GIL; a worker's thread goes back to Python (every few milliseconds at
+most) only when it has packet-ins, digests or traces to deliver or was kicked, so a control
+plane busy in Python never holds forwarding up on the GIL.
 
 With several workers (Switch(workers=N)) each worker is one thread running its own breathers
 over the RX queues it owns, with its own packet pool and its own TX handle on every port, so
@@ -36,6 +37,8 @@ DEF MAX_PORTS = 64
 DEF MAX_PORT_NUM = 512
 DEF IDLE_BLOCK_NS = 2000000     # polling this long without a packet: go to sleep
 DEF MAX_NAP_NS = 500000         # the longest timed sleep, for ports without a descriptor
+
+include "gaps.pxi"
 
 
 cdef extern from "<poll.h>" nogil:
@@ -105,9 +108,18 @@ cdef class Breather:
     cdef volatile int stop_flag
     cdef readonly uint64_t rx_packets, tx_packets, no_port_drops, breaths, idle_breaths, sleeps
     cdef readonly uint64_t relayed
-    cdef public bint measure_gaps         # record max_gap_ns (one clock read per breath)
+    cdef public bint measure_gaps         # record max_gap_ns and the gaps' causes (gaps.pxi)
     cdef readonly uint64_t max_gap_ns     # longest time between the starts of two breaths
+    cdef uint64_t gap_prev                # start of the last breath (kept across run() calls)
+    cdef kv_gaps_t gaps
     cdef public bint busy_poll
+    # What makes run(until_owed=True) hand back to Python at its deadline (watch()): frames
+    # sent to the CPU port's queue, digests not taken, the trace on; and kick().
+    cdef volatile const uint32_t *owed_count
+    cdef volatile const int *owed_flag
+    cdef int owed_ti                    # TX index of the CPU port's queue, or -1
+    cdef bint owed_tx
+    cdef volatile int kicked
     cdef pollfd pfds[MAX_PORTS + 1]    # [0] is the kick eventfd, then every waitable RX port
     cdef int npfds
     cdef bint waitable                  # every RX port has a wait_fd: sleep in poll()
@@ -130,6 +142,8 @@ cdef class Breather:
         self.nrx = 0
         self.ntx = 0
         self.busy_poll = False
+        self.gaps.threshold_ns = 1000000
+        self.owed_ti = -1
         self.pfds[0].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
         if self.pfds[0].fd < 0:
             raise OSError("engine loop: eventfd failed")
@@ -209,6 +223,8 @@ cdef class Breather:
                 if st != NULL:
                     count_group(&self.stage[ti * self.max_out], self.nstage[ti],
                                 &st.tx_multicast, &st.tx_broadcast)
+                if ti == self.owed_ti:
+                    self.owed_tx = True
                 self.tx[ti].tx_batch(self.tx[ti].state, &self.stage[ti * self.max_out],
                                      self.nstage[ti])
                 self.tx_packets += self.nstage[ti]
@@ -285,28 +301,52 @@ cdef class Breather:
             return True
         return False
 
+    cdef bint owed(self) noexcept nogil:
+        """Python has something to do for this worker (see watch())."""
+        if self.kicked:
+            self.kicked = 0
+            return True
+        return (self.owed_tx or (self.owed_count != NULL and self.owed_count[0] != 0)
+                or (self.owed_flag != NULL and self.owed_flag[0] != 0))
+
+    def watch(self, size_t count_addr, size_t flag_addr, int cpu_port) -> None:
+        """What run(until_owed=True) waits for before it returns at its deadline: a nonzero
+        uint32_t at count_addr, a nonzero int at flag_addr (0: none; e.g.
+        Pipeline.worker_owed_addrs), frames sent to TX port cpu_port (-1: none), a kick."""
+        self.owed_count = <const uint32_t *>count_addr
+        self.owed_flag = <const int *>flag_addr
+        self.owed_ti = self.tx_index[cpu_port] if 0 <= cpu_port < MAX_PORT_NUM else -1
+
     def kick(self) -> None:
         """Wake a sleeping run() (it returns): packets were injected, or stop was asked."""
         cdef uint64_t one = 1
+        self.kicked = 1
         write(self.pfds[0].fd, &one, sizeof(one))
 
     def run(self, double seconds, uint64_t max_packets=0, bint stop_when_idle=False,
-            bint sleep_until_work=False) -> int:
+            bint sleep_until_work=False, bint until_owed=False) -> int:
         """Breathe for up to `seconds` (or until max_packets received / stop / idle / kick).
         With sleep_until_work, a run that has received nothing yet does not end at the
-        deadline while idle: it sleeps until a packet or a kick arrives."""
+        deadline while idle: it sleeps until a packet or a kick arrives. With until_owed, the
+        deadline ends the run only once Python has something to do (watch()): a worker's
+        thread then takes the GIL only for that, never just to come back (a control-plane
+        thread holding the GIL would hold the worker up to the switch interval, 5 ms)."""
         cdef uint64_t deadline = monotonic_ns() + <uint64_t>(seconds * 1e9)
         cdef uint64_t start_rx = self.rx_packets
-        cdef uint64_t sleep_ns = 0, prev = 0, now, idle_since = 0
+        cdef bint wait_work
+        cdef uint64_t sleep_ns = 0, now, idle_since = 0
         cdef int got
         cdef timespec ts
         with nogil:
             while not self.stop_flag:
                 if self.measure_gaps:
+                    # Between two run() calls the worker is away from its ports too (serving
+                    # injected frames, taking the GIL): that counts as a gap as well.
                     now = monotonic_ns()
-                    if prev and now - prev > self.max_gap_ns:
-                        self.max_gap_ns = now - prev
-                    prev = now
+                    if self.gap_prev and now - self.gap_prev > self.max_gap_ns:
+                        self.max_gap_ns = now - self.gap_prev
+                    self.gap_prev = now
+                    kv_gaps_breath(&self.gaps, now)
                 got = self.breathe()
                 if got == 0:
                     self.idle_breaths += 1
@@ -317,12 +357,14 @@ cdef class Breather:
                         if idle_since == 0:
                             idle_since = now
                         elif now - idle_since >= IDLE_BLOCK_NS:
-                            if self.sleep(now, deadline,
-                                          sleep_until_work and self.rx_packets == start_rx):
+                            self.gap_prev = 0   # a sleep while idle is not a gap between breaths
+                            self.gaps.last_ns = 0
+                            wait_work = ((sleep_until_work and self.rx_packets == start_rx)
+                                         or (until_owed and not self.owed()))
+                            if self.sleep(now, deadline, wait_work):
+                                self.kicked = 0
                                 break
-                            prev = 0            # a sleep while idle is not a gap between breaths
-                            if now >= deadline and not (sleep_until_work
-                                                        and self.rx_packets == start_rx):
+                            if now >= deadline and not wait_work:
                                 break
                             continue
                     sleep_ns = sleep_ns + 1000 if sleep_ns < 100000 else 100000
@@ -334,9 +376,29 @@ cdef class Breather:
                     idle_since = 0
                 if max_packets and self.rx_packets - start_rx >= max_packets:
                     break
-                if (self.breaths & 63) == 0 and monotonic_ns() >= deadline:
+                if ((self.breaths & 63) == 0 and monotonic_ns() >= deadline
+                        and (not until_owed or self.owed())):
                     break
+        self.owed_tx = False
         return self.rx_packets - start_rx
+
+    @property
+    def gap_threshold_ns(self) -> int:
+        return self.gaps.threshold_ns
+
+    @gap_threshold_ns.setter
+    def gap_threshold_ns(self, uint64_t value) -> None:
+        self.gaps.threshold_ns = value
+
+    def gap_causes(self) -> dict:
+        """Gaps between breaths longer than gap_threshold_ns (1 ms), by cause (gaps.pxi),
+        since measure_gaps was set."""
+        return gaps_dict(&self.gaps)
+
+    def reset_gaps(self) -> None:
+        """Start max_gap_ns and gap_causes() afresh (the next gap still counts)."""
+        kv_gaps_reset(&self.gaps)
+        self.max_gap_ns = 0
 
     def request_stop(self) -> None:
         self.stop_flag = 1
@@ -397,6 +459,8 @@ class EngineLoop:
             ports_b = Breather(pipeline, worker_batch_entry(), w.pool, w.rx, tx, batch, disabled,
                                worker=w.handle, relays=w.relays)
             ports_b.busy_poll = busy_poll
+            ports_b.watch(*pipeline.worker_owed_addrs(w.index),
+                          cpu_port if cpu_queue is not None else -1)
             inject_b = None
             if w is first:
                 inject_b = Breather(pipeline, worker_batch_entry(), w.pool,
@@ -424,11 +488,15 @@ class EngineLoop:
         self._loops[0][0].kick()   # the ports' run may be asleep: let the queues be served
 
     def _run(self, k: int) -> None:
+        from target.priority import normal_thread
+        normal_thread()         # not the (possibly lowered) control thread's priority
         ports, injected, cpu_queue = self._loops[k]
         while not self._stop.is_set():
             # The real ports get the time; injected frames (packet-out, tests) are served in
-            # between until their queues are empty, never by idling on them.
-            ports.run(0.002, 0, False, True)
+            # between until their queues are empty, never by idling on them. The thread comes
+            # back here (and takes the GIL) only when something waits for Python: a kick
+            # (injection, stop), packet-ins, digests, the trace; at most every 2 ms then.
+            ports.run(0.002, 0, False, True, True)
             if injected is not None:
                 injected.run(0.002, 0, True)
             if cpu_queue is not None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from target import bulk
+from target import bulk, priority
 from target import workers as workers_mod
 from target.entries import TableEntries, encoded_from_stored, reclaim_id, unpack_params
 from target.errors import (
@@ -56,7 +56,7 @@ class Switch:
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
                  pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off",
                  workers: int = 1, drop_port: int = constants.V1_DEFAULT_DROP_PORT,
-                 priority_queues: int = 1):
+                 priority_queues: int = 1, control_nice: int = 0):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
         `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
@@ -68,6 +68,9 @@ class Switch:
         `drop_port`, `priority_queues`: simple_switch's --drop-port (the egress_spec that drops,
         which mark_to_drop writes; no port may have that number) and --priority-queues (strict
         priority queues per egress port, chosen by standard_metadata.priority).
+        `control_nice`: 1..19 moves each thread that writes into the engine (the control
+        plane) to SCHED_BATCH at that nice value, below the workers (target/priority.py);
+        0 leaves threads as they are.
         """
         if native not in native_build.MODES:
             raise InvalidArgument(f"native must be one of {', '.join(native_build.MODES)}, "
@@ -78,6 +81,9 @@ class Switch:
         check_int("priority queues", priority_queues, 1, constants.V1_MAX_PRIORITY_QUEUES)
         self.drop_port = drop_port
         self.priority_queues = priority_queues
+        check_int("control nice", control_nice, 0, priority.MAX_NICE)
+        self.control_nice = control_nice
+        self._lowered: set[int] = set()       # native ids of control threads moved down
         # simple_switch_grpc's --max-mc-groups / --max-l1-entries / --max-l2-entries: None is
         # no bound but the group id's. BMv2's PRE holds one L1 and one L2 entry per node, and
         # its P4Runtime layer makes one node per replication id of a group.
@@ -204,6 +210,9 @@ class Switch:
         program is loaded.
         """
         with self._write_lock:
+            if self.control_nice and threading.get_native_id() not in self._lowered:
+                self._lowered.add(threading.get_native_id())
+                priority.lower_thread(self.control_nice)
             pl = self.pipeline
             if pl is None:
                 if required:
@@ -215,6 +224,9 @@ class Switch:
                 yield pl
             finally:
                 pl.commit()
+                for st in self._tables.values():
+                    if st.held or st.held_all:
+                        st.release_held()
 
     # ------------------------------------------------------------------ names
     def _table(self, table: str | int) -> TableEntries:

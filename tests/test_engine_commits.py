@@ -9,10 +9,12 @@ destination MAC says which write it saw, so the frames of one batch must all tel
 from __future__ import annotations
 
 import gc
+import json
 import threading
 import time
 from array import array
 
+import pytest
 from scapy.all import IP, UDP, Ether, raw
 from shared_data import CORPUS, needs_corpus
 
@@ -147,3 +149,66 @@ def test_a_dropped_switch_frees_its_pipeline_at_once():
         assert not [o for o in gc.get_objects() if type(o).__name__ == "Pipeline"]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("path", ["bulk", "per_entry"])
+def test_a_route_deleted_and_inserted_in_one_write_counts_from_zero(path: str) -> None:
+    """A Write that deletes a route and inserts it again (to another port) gives the new entry
+    direct counters that start at zero: until the Write is published the workers still hit the
+    old entry in the live copy and count into its cells, so the new entry must not take the
+    old one's id inside the same Write (its counter would inherit those hits)."""
+    prog = json.loads(BASIC.read_text())
+    for pl in prog["pipelines"]:            # the routes get a direct counter
+        for t in pl["tables"]:
+            if t["name"] == TABLE:
+                t["with_counters"] = True
+    sw = Switch(pool_size=8192, buf_size=2304)
+    sw.load(prog, BASIC_P4INFO)
+    route = [Lpm(prefix16(1), 16)]
+    sw.table_add(TABLE, route, FORWARD, [mac(0, 1), 1])
+    pool = sw.pipeline.worker_pool(0)
+    sinks = {1: MemorySink(), 2: MemorySink()}
+    for s in sinks.values():
+        s.open(pool)
+    frame = raw(Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02") /
+                IP(src="198.18.0.1", dst="10.1.0.7", ttl=64) / UDP(sport=1, dport=2) / bytes(18))
+    gen = MemoryGenerator([frame], count=1 << 62)
+    gen.open(pool)
+    b = Breather(sw.pipeline, worker_batch_entry(), pool, {0: gen}, sinks, 64,
+                 worker=sw.pipeline.worker_handle(0))
+    thread = threading.Thread(target=b.run, args=(60.0,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while sinks[1].packets < 10_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sinks[1].packets >= 10_000, "the worker does not forward"
+        st = sw._table(TABLE)
+        with sw._write_lock, sw._engine_write() as pl:
+            if path == "bulk":          # what a P4Runtime Write of DELETE + INSERT runs
+                aid = sw.table_action_ref(TABLE, FORWARD)
+                stride = sw.table_param_stride(TABLE)
+                row = prefix16(1).to_bytes(4, "big") + (0xFFFF0000).to_bytes(4, "big")
+                packed = b"".join(v.to_bytes(16, "little")
+                                  for v in [mac(1, 1), 2] + [0] * (stride - 2))
+                errors: list = []
+                sw._write_encoded_run(pl, 0, (st, bytes([Switch.UPDATE_DELETE,
+                                                         Switch.UPDATE_INSERT]),
+                                              row * 2, array("q", [0, 0]),
+                                              array("i", [aid, aid]), bytes(len(packed)) + packed),
+                                      errors, None)
+                assert errors == []
+            else:
+                sw._apply_delete(pl, st, sw.table_find(TABLE, route))
+                sw._apply_add(pl, st, sw._prepare(st, route, FORWARD, [mac(1, 1), 2], None,
+                                                  None, None))
+            time.sleep(0.05)        # the live copy forwards (and counts) on meanwhile
+        while sinks[2].packets < 10_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        b.request_stop()
+        thread.join()
+    hits = sw.pipeline.entry_counter(st.index, sw.table_find(TABLE, route))[0]
+    assert sinks[2].packets >= 10_000
+    assert hits == sinks[2].packets, (f"the new route counts {hits} hits but sent "
+                                      f"{sinks[2].packets} frames")

@@ -1213,6 +1213,14 @@ cdef class Pipeline:
             raise IndexError(f"no worker {k}")
         return <size_t>&self.workers[k]
 
+    def worker_owed_addrs(self, uint32_t k) -> tuple[int, int]:
+        """What an engine loop watches to know that worker k's thread has something to hand
+        to Python (target/loop.pyx): the address of the worker's count of digests not taken
+        yet (uint32_t) and of the trace flag (int; records to format)."""
+        if k >= self.n_workers:
+            raise IndexError(f"no worker {k}")
+        return (<size_t>&self.workers[k].n_digests, <size_t>&self.trace_on)
+
     def worker_stats(self, uint32_t k) -> dict[str, int]:
         """Worker k's own counters (stats() sums them over the workers)."""
         if k >= self.n_workers:
