@@ -635,16 +635,27 @@ cdef class Pipeline:
         becomes visible to the workers at once when commit() publishes it. First brings the
         standby copy up to date with the last commit (after its grace period)."""
         cdef uint32_t other
+        cdef Py_ssize_t done = 0
         if self.writing:
             raise RuntimeError("write sections do not nest")
         if self.pending is not None:
             with nogil:
                 grace_wait(self)
             log = self.pending
-            self.pending = None
             other = 1 - self.live_side
-            for fn, args in log:
-                fn(self, other, *args)
+            try:
+                for fn, args in log:
+                    fn(self, other, *args)
+                    done += 1
+            except BaseException:
+                # Out of memory on this copy: keep what is left for the next begin_write and
+                # open no section (the caller's write is refused, nothing is published; the
+                # copies become equal once memory allows). The failed operation goes again
+                # whole: each one either changed nothing when it failed or sets values
+                # (entries, records, rules: add is an upsert), so running it twice is safe.
+                self.pending = log[done:]
+                raise
+            self.pending = None
         self.wside = 1 - self.live_side
         self.wlog = []
         self.writing = True
