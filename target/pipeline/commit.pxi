@@ -22,6 +22,12 @@
 #           commit's logged operations into the old copy, so both copies are equal again;
 #   write:  every operation is applied to the standby copy and appended to the log;
 #   commit: swap the live pointer (sequentially consistent store), note each worker's epoch.
+# A replay that fails (out of memory on this copy) keeps the operations not finished for the
+# next begin and opens no section: that write is refused, nothing is published, and the copies
+# become equal once memory allows (every operation may run twice: each either changes nothing
+# when it fails or sets values). Entry ids a section deletes are reused only after it is
+# published (target/entries.py): the direct counters are shared by both copies, and workers
+# still on the old copy count into the old entry's cells until the grace period ends.
 # The grace period and the replay are deferred to the next begin: a lone Write returns as soon
 # as it is published, and by the next one the workers have long passed a quiescent state. A
 # worker whose epoch is even at the swap needs no waiting: its next batch loads the new
