@@ -92,6 +92,14 @@ cdef inline void table_prefetch(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti
 
 cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
     """Build the key and find the entry id (-1: miss)."""
+    if pl.nat_on:
+        # the program's own: key built with constant offsets, the matcher inlined
+        return pl.nat_prog.table_lookup(&pl.nat_env, <void *>wk, <void *>x, ti)
+    return table_lookup_generic(pl, wk, x, ti)
+
+
+cdef int64_t table_lookup_generic(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
+    """table_lookup from the run-time key descriptors."""
     cdef table_t *t = &wk.st.tables[ti]
     cdef uint8_t key[MAX_KEY]
     cdef int64_t e = -1
@@ -132,6 +140,15 @@ cdef int64_t table_lookup(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noex
 
 cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
     """Count, run the entry's (or the default) action, return the next node."""
+    if pl.nat_on:
+        # the program's own: the action chosen by a switch, the next node a constant
+        return pl.nat_prog.table_finish(&pl.nat_env, <void *>wk, <void *>x, ti, e)
+    return table_finish_generic(pl, wk, x, ti, e)
+
+
+cdef int32_t table_finish_generic(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti,
+                                  int64_t e) noexcept nogil:
+    """table_finish from the table's run-time description (native code's indirect tables)."""
     cdef table_t *t = &wk.st.tables[ti]
     cdef int32_t act, ref
     cdef s128 *params
@@ -177,15 +194,8 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
         if act != REF_NONE:
             act = pr.member_action[ref]
             params = &pr.member_params[<size_t>ref * pr.param_stride]
-    if t.direct_meter >= 0 and e >= 0 and <uint32_t>e < pl.meter_sizes[t.direct_meter]:
-        if pl.shared:
-            kv_spin_lock(&pl.meter_locks[t.direct_meter])
-        hv = <uint64_t>meter_execute(
-            &pl.meter_cells[t.direct_meter][e], x.now_ns,
-            1 if pl.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0))
-        if pl.shared:
-            kv_spin_unlock(&pl.meter_locks[t.direct_meter])
-        kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, <s128>hv)
+    if t.direct_meter >= 0 and e >= 0:
+        direct_meter(pl, x, t, e)
     if act >= 0:
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_ACTION, act, ti, 0)
@@ -199,6 +209,20 @@ cdef int32_t table_finish(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti, int6
         return t.base_next
     return t.next_by_action[act]
 
+
+cdef void direct_meter(Pipeline pl, ctx_t *x, table_t *t, int64_t e) noexcept nogil:
+    """The table's direct meter on entry e: its colour into the meter's result field."""
+    cdef s128 colour
+    if <uint32_t>e >= pl.meter_sizes[t.direct_meter]:
+        return
+    if pl.shared:
+        kv_spin_lock(&pl.meter_locks[t.direct_meter])
+    colour = meter_execute(
+        &pl.meter_cells[t.direct_meter][e], x.now_ns,
+        1 if pl.meter_is_packets[t.direct_meter] else (x.pkt.len if x.pkt != NULL else 0))
+    if pl.shared:
+        kv_spin_unlock(&pl.meter_locks[t.direct_meter])
+    kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, colour)
 
 
 cdef inline void entry_prefetch(Pipeline pl, worker_t *wk, table_t *t, int64_t ent) noexcept nogil:

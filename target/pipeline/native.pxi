@@ -15,6 +15,23 @@ cdef int32_t nat_apply_table(void *pl, void *wk, void *x, uint32_t ti) noexcept 
     return apply_table(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, ti)
 
 
+cdef int32_t nat_table_finish(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil:
+    return table_finish_generic(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, ti, e)
+
+
+cdef int64_t nat_ternary_lookup(const void *matcher, const uint8_t *key) noexcept nogil:
+    return ternary_lookup(<const ternary_table_t *>matcher, key)
+
+
+cdef void nat_direct_meter(void *plv, void *xv, uint32_t ti, int64_t e) noexcept nogil:
+    nat_direct_meter_pl(<Pipeline>plv, <ctx_t *>xv, ti, e)
+
+
+cdef void nat_direct_meter_pl(Pipeline pl, ctx_t *x, uint32_t ti, int64_t e) noexcept nogil:
+    # the table's program part (direct_meter, its field) is the same in both copies
+    direct_meter(pl, x, &pl.sides[0].tables[ti], e)
+
+
 cdef int nat_extract(void *pl, void *wk, void *x, uint32_t h, s128 vbits) noexcept nogil:
     return extract(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x, h, vbits)
 
@@ -166,15 +183,56 @@ cdef void ctx_offsets(uint32_t *out) noexcept nogil:
     out[7] = <size_t>&c.now_ns - base
 
 
+cdef void table_layout(uint32_t *out) noexcept nogil:
+    """native_abi.h's KVN_LAYOUT as this build of the engine has it."""
+    cdef table_t t
+    cdef side_t sd
+    cdef worker_t w
+    cdef exact_table_t ex
+    cdef lpm_table_t lp
+    cdef dir24_t d
+    cdef size_t tb = <size_t>&t, eb = <size_t>&ex, lb = <size_t>&lp, db = <size_t>&d
+    out[0] = sizeof(table_t)
+    out[1] = <size_t>&t.kind - tb
+    out[2] = <size_t>&t.matcher - tb
+    out[3] = <size_t>&t.entry_rec - tb
+    out[4] = <size_t>&t.recs - tb
+    out[5] = <size_t>&t.rec_stride - tb
+    out[6] = <size_t>&t.entry_counters - tb
+    out[7] = <size_t>&t.entry_last_hit - tb
+    out[8] = <size_t>&t.default_action - tb
+    out[9] = <size_t>&t.default_params - tb
+    out[10] = <size_t>&t.next_by_action - tb
+    out[11] = <size_t>&t.misses - tb
+    out[12] = <size_t>&sd.tables - <size_t>&sd
+    out[13] = <size_t>&w.st - <size_t>&w
+    out[14] = <size_t>&w.table_stats - <size_t>&w
+    out[15] = sizeof(exact_table_t)
+    out[16] = <size_t>&ex.meta - eb
+    out[17] = <size_t>&ex.keys - eb
+    out[18] = <size_t>&ex.meta_stride - eb
+    out[19] = <size_t>&ex.key_stride - eb
+    out[20] = <size_t>&ex.mask - eb
+    out[21] = <size_t>&ex.key_words - eb
+    out[22] = <size_t>&lp.key_words - lb
+    out[23] = <size_t>&lp.nprobes - lb
+    out[24] = <size_t>&lp.probe_tables - lb
+    out[25] = <size_t>&lp.probe_masks - lb
+    out[26] = <size_t>&d.tbl24 - db
+    out[27] = <size_t>&d.tbl8 - db
+
+
 def native_layout() -> dict[str, object]:
     """Sizes and offsets of what native code shares with the engine, as this build has them
     (tests/test_native.py compares them with native_abi.h compiled on its own)."""
     cdef ctx_t c
     cdef pkt_t p
     cdef uint32_t offs[8]
+    cdef uint32_t tables[28]
     cdef size_t cb = <size_t>&c
     cdef size_t pb = <size_t>&p
     ctx_offsets(offs)
+    table_layout(tables)
     return {
         "abi_version": KVN_ABI_VERSION,
         "sizeof_ctx": sizeof(ctx_t), "sizeof_pkt": sizeof(pkt_t), "sizeof_field": sizeof(field_t),
@@ -190,6 +248,7 @@ def native_layout() -> dict[str, object]:
                 "now_ns": offs[7]},
         "pkt": {"data": <size_t>&p.data - pb, "len": <size_t>&p.len - pb,
                 "buf": <size_t>&p.buf - pb, "buf_size": <size_t>&p.buf_size - pb},
+        "tables": [tables[i] for i in range(KVN_LAYOUT_N)],
     }
 
 
@@ -251,11 +310,16 @@ def native_export(Pipeline pl) -> dict[str, object]:
     tables = []
     for i in range(pl.n_tables):
         t = &pl.sides[0].tables[i]        # the program's part: the same in both copies
-        nexts = {t.base_next}
-        if t.has_hit_miss:
-            nexts |= {t.hit_next, t.miss_next}
-        nexts |= {t.next_by_action[k] for k in range(pl.n_actions)}
-        tables.append(sorted(nexts))
+        tables.append({
+            "kind": t.kind, "key_bytes": t.key_bytes, "key_covered": t.key_covered,
+            "keys": [(t.keys[k].src, t.keys[k].width, t.keys[k].nbytes, t.keys[k].off,
+                      t.keys[k].is_valid, t.keys[k].has_mask, t.keys[k].whole,
+                      u128_to_int(t.keys[k].mask)) for k in range(t.nkeys)],
+            "actions": list(prog.tables[i].actions),
+            "next_by_action": [t.next_by_action[k] for k in range(pl.n_actions)],
+            "base_next": t.base_next, "hit_next": t.hit_next, "miss_next": t.miss_next,
+            "has_hit_miss": t.has_hit_miss, "with_counters": t.with_counters,
+            "indirect": t.indirect, "direct_meter": t.direct_meter})
     return {
         "code": code, "consts": consts, "fields": fields, "headers": headers, "unions": unions, "stacks": stacks,
         "pstates": pstates, "nodes": nodes, "tables": tables,
@@ -313,8 +377,14 @@ def native_attach(Pipeline pl, str path) -> dict[str, int]:
     pl.nat_env.stack_shift = nat_stack_shift
     pl.nat_env.copy_header = nat_copy_header
     pl.nat_env.deparse_moving = nat_deparse_moving
+    table_layout(pl.nat_env.layout)
+    pl.nat_env.shared = <const int *>&pl.shared
+    pl.nat_env.ternary_lookup = nat_ternary_lookup
+    pl.nat_env.table_finish = nat_table_finish
+    pl.nat_env.direct_meter = nat_direct_meter
     memset(&prog, 0, sizeof(kvn_program_t))
-    if init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions:
+    if (init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions
+            or prog.table_lookup == NULL or prog.table_finish == NULL):
         dlclose(handle)
         raise ValueError(f"{path} was built for another engine layout or program")
     pl.lock()

@@ -16,7 +16,7 @@
 #include "bits.h"
 #include "csum.h"
 
-#define KVN_ABI_VERSION 4
+#define KVN_ABI_VERSION 5
 
 typedef struct {
     uint8_t *data;
@@ -52,6 +52,124 @@ typedef struct {
     uint64_t now_ns;
 } kvn_ctx_t;
 
+/* The tables as the engine holds them (engine.pxd's table_t, side_t and the start of worker_t,
+ * and the matchers' structures), so that generated code applies a table without going through
+ * the engine: key built with constant offsets, the matcher's lookup inlined (native_match.h),
+ * the action chosen by a switch. Mirrors: KVN_LAYOUT lists what the code relies on and
+ * kvn_init compares it with what the engine was compiled with. */
+typedef struct {
+    uint8_t kind;
+    void *matcher;
+    uint32_t nkeys;
+    void *keys;
+    uint32_t key_bytes;
+    uint8_t key_covered;
+    int32_t *entry_action;
+    uint32_t *entry_rec;
+    kv_s128 *recs;
+    uint32_t rec_stride;
+    uint32_t rec_capacity;
+    uint32_t rec_live;
+    uint32_t *rec_refs;
+    uint32_t *rec_free;
+    uint32_t rec_nfree;
+    uint32_t *rec_hash;
+    uint32_t rec_hash_size;
+    uint64_t *entry_counters;
+    uint64_t *entry_last_hit;
+    uint32_t id_limit;
+    uint32_t param_stride;
+    uint32_t capacity;
+    int32_t default_action;
+    kv_s128 *default_params;
+    int32_t *next_by_action;
+    int32_t hit_next;
+    int32_t miss_next;
+    int32_t base_next;
+    uint8_t has_hit_miss;
+    uint8_t with_counters;
+    uint8_t indirect;
+    int32_t profile;
+    int32_t direct_meter;
+    uint32_t direct_meter_dst;
+    uint64_t hits;
+    uint64_t misses;
+} kvn_table_t;
+
+typedef struct {
+    kvn_table_t *tables;
+} kvn_side_t;
+
+/* worker_t up to its table statistics (the rest is the engine's own) */
+typedef struct {
+    uint32_t index;
+    void *owner;
+    uint64_t epoch;
+    kvn_side_t *st;
+    void *jobs;
+    uint8_t *job_phv;
+    uint8_t *phv;
+    uint8_t *scratch;
+    void *digests;
+    uint32_t n_digests;
+    void *trace;
+    uint32_t n_trace;
+    uint64_t seq;
+    uint64_t batch_now;
+    uint64_t rng_state;
+    void *pool;
+    uint64_t *table_stats;      /* hits, misses per table */
+} kvn_worker_t;
+
+/* match_exact.pxd's exact_table_t */
+typedef struct {
+    uint64_t *block;
+    uint64_t *meta;
+    uint64_t *keys;
+    uint64_t meta_stride;
+    uint64_t key_stride;
+    uint64_t mask;
+    uint64_t count;
+    uint64_t grow_at;
+    uint64_t min_capacity;
+    uint32_t key_bytes;
+    uint32_t key_words;
+} kvn_exact_t;
+
+/* match_lpm.pxd's lpm_table_t (the part a lookup reads) */
+typedef struct {
+    uint32_t key_bytes;
+    uint32_t key_words;
+    uint32_t lpm_offset;
+    uint32_t lpm_bytes;
+    uint32_t lpm_bits;
+    uint32_t nprobes;
+    kvn_exact_t **probe_tables;
+    const uint64_t **probe_masks;
+} kvn_lpm_t;
+
+/* lpm_dir24.pxd's dir24_t (the part a lookup reads) */
+typedef struct {
+    uint32_t *tbl18;
+    uint32_t *tbl24;
+    uint32_t *tbl8;
+} kvn_dir24_t;
+
+#define KVN_LAYOUT_N 28
+#define KVN_LAYOUT { sizeof(kvn_table_t), offsetof(kvn_table_t, kind), \
+    offsetof(kvn_table_t, matcher), offsetof(kvn_table_t, entry_rec), \
+    offsetof(kvn_table_t, recs), offsetof(kvn_table_t, rec_stride), \
+    offsetof(kvn_table_t, entry_counters), offsetof(kvn_table_t, entry_last_hit), \
+    offsetof(kvn_table_t, default_action), offsetof(kvn_table_t, default_params), \
+    offsetof(kvn_table_t, next_by_action), offsetof(kvn_table_t, misses), \
+    offsetof(kvn_side_t, tables), offsetof(kvn_worker_t, st), \
+    offsetof(kvn_worker_t, table_stats), sizeof(kvn_exact_t), offsetof(kvn_exact_t, meta), \
+    offsetof(kvn_exact_t, keys), offsetof(kvn_exact_t, meta_stride), \
+    offsetof(kvn_exact_t, key_stride), offsetof(kvn_exact_t, mask), \
+    offsetof(kvn_exact_t, key_words), offsetof(kvn_lpm_t, key_words), \
+    offsetof(kvn_lpm_t, nprobes), offsetof(kvn_lpm_t, probe_tables), \
+    offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8) }
+
 /* Callbacks into the engine: pl and wk are the engine's Pipeline and worker_t. */
 typedef struct {
     uint32_t abi_version;
@@ -81,6 +199,14 @@ typedef struct {
     void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src);
     /* the deparser when the headers outgrow the headroom: the payload moves; 0: cannot */
     int (*deparse_moving)(void *pl, void *wk, void *x);
+    /* the table layout the engine was compiled with (KVN_LAYOUT) */
+    uint32_t layout[KVN_LAYOUT_N];
+    /* Pipeline.shared: several workers run, counters are added to atomically */
+    const int *shared;
+    /* the lookups and table parts generated code does not inline */
+    int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key);
+    int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e);
+    void (*direct_meter)(void *pl, void *x, uint32_t ti, int64_t e);
 } kvn_env_t;
 
 typedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x);
@@ -113,6 +239,11 @@ typedef struct {
        recirculates or sends digests: the engine's general path runs every packet. */
     int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
                       uint32_t priority_queues, uint32_t *priority);
+    /* table ti's key built and looked up: the entry id, -1 for a miss */
+    int64_t (*table_lookup)(const kvn_env_t *env, void *wk, void *x, uint32_t ti);
+    /* table ti applied with entry e (-1: miss): statistics, counters, meter, the action;
+       returns the next node */
+    int32_t (*table_finish)(const kvn_env_t *env, void *wk, void *x, uint32_t ti, int64_t e);
 } kvn_program_t;
 
 #define KVN_DROP (-1)

@@ -4,6 +4,7 @@
 cdef extern from "pipeline/native_abi.h":
     int KVN_ABI_VERSION
     int KVN_DROP, KVN_PRIORITY_DROP, KVN_GENERAL
+    int KVN_LAYOUT_N
     ctypedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
 
     ctypedef struct kvn_ctx_t:
@@ -36,6 +37,11 @@ cdef extern from "pipeline/native_abi.h":
         void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push) noexcept nogil
         void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil
         int (*deparse_moving)(void *pl, void *wk, void *x) noexcept nogil
+        uint32_t layout[28]
+        const int *shared
+        int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key) noexcept nogil
+        int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil
+        void (*direct_meter)(void *pl, void *x, uint32_t ti, int64_t e) noexcept nogil
 
     ctypedef struct kvn_program_t:
         void (*parser)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
@@ -51,6 +57,9 @@ cdef extern from "pipeline/native_abi.h":
         uint32_t n_interpreted
         int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
                           uint32_t priority_queues, uint32_t *priority) noexcept nogil
+        int64_t (*table_lookup)(const kvn_env_t *env, void *wk, void *x, uint32_t ti) noexcept nogil
+        int32_t (*table_finish)(const kvn_env_t *env, void *wk, void *x, uint32_t ti,
+                                int64_t e) noexcept nogil
 
     ctypedef int (*kvn_init_fn)(const kvn_env_t *env, kvn_program_t *out) noexcept nogil
 

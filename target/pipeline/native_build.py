@@ -28,7 +28,7 @@ from target.pipeline.engine import native_active, native_attach, native_export
 log = logging.getLogger("kvick.native")
 
 HERE = Path(__file__).resolve().parent
-HEADERS = ("native_abi.h", "bits.h", "csum.h")
+HEADERS = ("native_abi.h", "native_match.h", "bits.h", "csum.h")
 CFLAGS = ["-O2", "-fPIC", "-shared", "-fno-strict-aliasing", "-fvisibility=hidden",
           "-Wno-unused-function", "-Wno-unused-label", "-Wno-unused-variable"]
 MODES = ("on", "off", "wait")

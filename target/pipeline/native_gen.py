@@ -6,8 +6,11 @@ headers, parse graph and control graph exactly as the engine holds them. Each co
 instruction, with its operands (field offsets and masks, constants, registers, jump targets)
 written in as constants, so the C compiler folds the field accesses of bits.h into single
 loads and stores. Parser states become straight code with gotos between them, and both
-controls one function walking the control graph. Table lookups, externs and the rest stay the
-engine's, called through the callbacks of native_abi.h.
+controls one function walking the control graph. Each table's apply is generated too: its key
+built with constant offsets and widths, the lookup of its match kind inlined (native_match.h;
+ternary and range tables call the engine's), the action chosen by a switch on its id and the
+next node a constant per action. Externs and the rest stay the engine's, called through the
+callbacks of native_abi.h.
 
 A block using an instruction this generator does not translate is left to the interpreter
 (the native code calls it through the environment), so generated code is never wrong for lack
@@ -77,6 +80,7 @@ class Generator:
         self.out: list[str] = []
         self.interpreted: list[tuple[int, str]] = []
         self.stack_tables: set[int] = set()     # stacks whose element tables the code indexes
+        self.table_out: list[str] = []          # the tables' functions (after ACTIONS)
 
     # ------------------------------------------------------------------ operands
     def rd(self, f: int) -> str:
@@ -456,7 +460,7 @@ class Generator:
             body += [f"    if (stop) return {i};",
                      "    if (x->exit_flag || x->failed) return -1;"]
             if kind == K.NODE_TABLE:
-                body += [f"    node = env->apply_table(env->pl, wk, x, {a}u);",
+                body += [f"    node = tfin_{a}(env, wk, x, tlook_{a}(env, wk, x));",
                          "    goto dispatch;"]
             else:
                 body += ["    x->params = NULL;",
@@ -471,6 +475,136 @@ class Generator:
                      f"    switch (node) {{ {cases} default: return -1; }}"]
         self.out += body
         self.out += ["}", ""]
+
+    # ------------------------------------------------------------------ tables
+    def table_key(self, t: dict[str, Any]) -> list[str]:
+        """Build the table's key bytes as the engine's table_lookup does, with constants."""
+        kb = t["key_bytes"]
+        lines = [f"uint8_t key[{kb + 32}] __attribute__((aligned(8)));"]
+        if not t["key_covered"]:
+            lines.append(f"memset(key, 0, {kb + 16});")
+        for src, width, nbytes, off, is_valid, has_mask, whole, mask in t["keys"]:
+            if is_valid:
+                lines.append(f"key[{off}] = x->valid[{src}];")
+            elif whole:
+                lines.append(f"kv_store_be_bytes(key + {off}, (uint64_t){self.rd(src)}, "
+                             f"{nbytes});")
+            elif width <= 128:
+                value = f"(kv_u128){self.rd(src)} & kv_mask128({width}u)"
+                if has_mask:
+                    value = f"({value}) & {u128(mask)}"
+                lines.append(f"kv_bits_write(key, {off * 8 + nbytes * 8 - width}u, {width}u, "
+                             f"{value});")
+            else:
+                lines.append(f"kv_bits_copy(key, {off * 8 + nbytes * 8 - width}u, x->phv, "
+                             f"{self.fields[src][0]}u, {width}u);")
+        return lines
+
+    def table_lookup(self, ti: int, t: dict[str, Any]) -> list[str]:
+        """The entry id table ti's lookup finds (-1: miss)."""
+        kind, kb = t["kind"], t["key_bytes"]
+        head = [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
+                f"    const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
+                "    (void)env; (void)t;"]
+        if kind == K.TBL_KEYLESS:
+            body = ["return -1;"]
+        elif kind == K.TBL_LPM24:
+            # the address alone: its tbl24 entry was prefetched after parsing (run_batch)
+            body = [f"return kvn_dir24_lookup((const kvn_dir24_t *)t->matcher, "
+                    f"(uint32_t){self.rd(t['keys'][0][0])});"]
+        elif kind == K.TBL_EXACT:
+            body = self.table_key(t) + [
+                f"return kvn_exact_lookup((const kvn_exact_t *)t->matcher, key, {kb}u);"]
+        elif kind == K.TBL_LPM:
+            body = self.table_key(t) + [
+                f"return kvn_lpm_lookup((const kvn_lpm_t *)t->matcher, key, {kb}u);"]
+        else:
+            body = self.table_key(t) + ["return env->ternary_lookup(t->matcher, key);"]
+        return head + ["    " + line for line in body] + ["}", ""]
+
+    def table_finish(self, ti: int, t: dict[str, Any]) -> list[str]:
+        """Table ti applied with entry e: statistics, direct counter and meter, the action by
+        a switch on its id (the body inlined, its parameters at constant offsets of the
+        record), the next node as a constant."""
+        head = [f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+                "int64_t e) {"]
+        if t["indirect"]:
+            # action profiles and selectors: member and group resolution stay the engine's
+            return head + [f"    return env->table_finish(env->pl, wk, x, {ti}u, e);", "}", ""]
+
+        def nxt(act: int | None) -> str:
+            if t["has_hit_miss"]:
+                return f"e >= 0 ? {t['hit_next']} : {t['miss_next']}"
+            if act is None:
+                return "t->next_by_action[act]"
+            return str(t["base_next"] if act < 0 else t["next_by_action"][act])
+
+        body = [f"const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
+                f"uint64_t *stats = ((kvn_worker_t *)wk)->table_stats + {2 * ti};",
+                "const kv_s128 *params;",
+                "int32_t act;",
+                "if (e >= 0) {",
+                "    stats[0] += 1;",
+                "    if (t->entry_last_hit != NULL) t->entry_last_hit[e] = x->now_ns;",
+                "    params = &t->recs[(size_t)t->entry_rec[e] * t->rec_stride];",
+                "    act = (int32_t)params[0];",
+                "    params += 1;"]
+        if t["with_counters"]:
+            body += ["    kvn_count(&t->entry_counters[2 * e], 1, *env->shared);",
+                     "    kvn_count(&t->entry_counters[2 * e + 1], "
+                     "x->pkt != NULL ? x->pkt->len : 0, *env->shared);"]
+        body += ["} else {",
+                 "    stats[1] += 1;",
+                 "    act = t->default_action;",
+                 "    params = t->default_params;",
+                 "}"]
+        if t["direct_meter"] >= 0:
+            body.append(f"if (e >= 0) env->direct_meter(env->pl, x, {ti}u, e);")
+        body.append("switch (act) {")
+        for act in dict.fromkeys(t["actions"]):
+            body += [f"case {act}:",
+                     "    x->params = (kv_s128 *)params;",
+                     f"    {self.call_block(self.ex['actions'][act])};",
+                     f"    return {nxt(act)};"]
+        body += ["default:",
+                 f"    if (act < 0) return {nxt(-1)};",
+                 "    x->params = (kv_s128 *)params;",
+                 "    kvn_any_action(env, wk, x, act);",
+                 f"    return {nxt(None)};",
+                 "}"]
+        return head + ["    " + line for line in body] + ["}", ""]
+
+    def tables(self) -> None:
+        """Every table's lookup and finish, and the program's entry points over them."""
+        tables = self.ex["tables"]
+        out = self.table_out
+        for ti, t in enumerate(tables):
+            out += self.table_lookup(ti, t)
+            out += self.table_finish(ti, t)
+        look = " ".join(f"case {i}: return tlook_{i}(env, wk, x);" for i in range(len(tables)))
+        fin = " ".join(f"case {i}: return tfin_{i}(env, wk, x, e);" for i in range(len(tables)))
+        out += ["static int64_t kvn_table_lookup(const kvn_env_t *env, void *wk, void *xv, "
+                "uint32_t ti) {",
+                "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                "    (void)x;",
+                f"    switch (ti) {{ {look} default: return -1; }}",
+                "}",
+                "",
+                "static int32_t kvn_table_finish(const kvn_env_t *env, void *wk, void *xv, "
+                "uint32_t ti, int64_t e) {",
+                "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                "    (void)x;",
+                f"    switch (ti) {{ {fin} default: return -1; }}",
+                "}",
+                ""]
+
+    def table_protos(self) -> list[str]:
+        protos = []
+        for ti in range(len(self.ex["tables"])):
+            protos += [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x);",
+                       f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+                       "int64_t e);"]
+        return protos
 
     # ------------------------------------------------------------------ v1model passes
     def metadata(self, name: str, value: str) -> list[str]:
@@ -602,6 +736,7 @@ class Generator:
         head = [f"/* kvick native code, generator {GENERATOR_VERSION}: generated, do not edit */",
                 "#include <string.h>",
                 '#include "native_abi.h"',
+                '#include "native_match.h"',
                 "",
                 "static const kv_field_t KF[] = {"]
         for (bitoff, width, signed, varbit, hdr, narrow, shift, byte, mask, whole) in self.fields:
@@ -614,6 +749,7 @@ class Generator:
         self.control()
         self.passes()
         has_finish = self.finish()
+        self.tables()
         acts = []
         for aid, pc in enumerate(self.ex["actions"]):
             name = self.block(pc)
@@ -624,16 +760,28 @@ class Generator:
                          f"{{ {name}(env, wk, (kvn_ctx_t *)x); }}"]
             acts.append(f"act_{aid}")
         n_actions = len(acts)
+        # a table's action outside its declared list (never, from a checked control plane):
+        # any action by id, as the engine's run_action
+        any_cases = " ".join(f"case {aid}: {self.call_block(pc)}; break;"
+                             for aid, pc in enumerate(self.ex["actions"]))
         tail = ["",
                 f"static const kvn_action_fn ACTIONS[{max(1, n_actions)}] = {{"
                 + ", ".join(acts or ["NULL"]) + "};",
                 "",
+                "static void kvn_any_action(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+                "int32_t act) {",
+                f"    switch (act) {{ {any_cases} default: break; }}",
+                "}",
+                ""] + self.table_out + [
+                "",
                 "__attribute__((visibility(\"default\")))",
                 "int kvn_init(const kvn_env_t *env, kvn_program_t *out) {",
                 "    static const uint32_t offs[8] = KVN_CTX_OFFSETS;",
+                "    static const uint32_t layout[KVN_LAYOUT_N] = KVN_LAYOUT;",
                 "    if (env->abi_version != KVN_ABI_VERSION || env->ctx_size != sizeof(kvn_ctx_t)"
                 " || env->pkt_size != sizeof(kvn_pkt_t) || env->field_size != sizeof(kv_field_t)"
-                " || memcmp(env->ctx_offsets, offs, sizeof(offs)) != 0)",
+                " || memcmp(env->ctx_offsets, offs, sizeof(offs)) != 0"
+                " || memcmp(env->layout, layout, sizeof(layout)) != 0)",
                 "        return -1;",
                 "    out->parser = kvn_parser;",
                 "    out->control = kvn_control;",
@@ -644,6 +792,8 @@ class Generator:
                 "    out->actions = ACTIONS;",
                 f"    out->n_actions = {n_actions};",
                 f"    out->n_interpreted = {len(self.interpreted)};",
+                "    out->table_lookup = kvn_table_lookup;",
+                "    out->table_finish = kvn_table_finish;",
                 "    return 0;",
                 "}"]
         # per stack used by index: its element headers and their first fields
@@ -654,7 +804,7 @@ class Generator:
             head.append(f"static const uint32_t SF{sid}[] = {{{', '.join(map(str, ff)) or '0'}}};")
         # blocks are emitted as they are first used: declare them all before the users
         protos = [line.replace(" {", ";") for line in self.out
-                  if line.startswith("static kv_s128 blk_")]
+                  if line.startswith("static kv_s128 blk_")] + self.table_protos()
         source = "\n".join(head + protos + [""] + self.out + tail) + "\n"
         return Generated(source, sorted(self.interpreted))
 

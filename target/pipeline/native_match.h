@@ -1,0 +1,119 @@
+/* Table lookups for generated code (native_gen.py): the per-packet paths of match_exact.pxd,
+ * match_lpm.pxd and lpm_dir24.pxd written in C over the mirrored structures of native_abi.h,
+ * so that a table's apply inlines them with its key length as a constant. They must give the
+ * same answer as the engine's: tests/test_native.py runs every corpus program through both.
+ * The writers (hashing on insert, the DIR-24-8 entry format) stay in those modules; a change
+ * there needs the same change here. */
+#ifndef KVICK_NATIVE_MATCH_H
+#define KVICK_NATIVE_MATCH_H
+
+#include <string.h>
+#include "native_abi.h"
+
+#define KVN_EXACT_MAX_KEY_WORDS 64
+
+static inline uint64_t kvn_load_u64(const uint8_t *p) { uint64_t w; memcpy(&w, p, 8); return w; }
+static inline uint64_t kvn_load_u32(const uint8_t *p) { uint32_t w; memcpy(&w, p, 4); return w; }
+static inline uint64_t kvn_load_u16(const uint8_t *p) { uint16_t w; memcpy(&w, p, 2); return w; }
+
+/* exact_load_key: key_bytes bytes as words, the last word overlapping its predecessor */
+static inline void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, uint64_t *words) {
+    if (key_bytes >= 8) {
+        uint32_t last = (key_bytes - 1) >> 3;
+        for (uint32_t i = 0; i < last; i++)
+            words[i] = kvn_load_u64(key + 8 * i);
+        words[last] = kvn_load_u64(key + key_bytes - 8);
+    } else if (key_bytes >= 4) {
+        words[0] = kvn_load_u32(key) | (kvn_load_u32(key + key_bytes - 4) << 32);
+    } else if (key_bytes >= 2) {
+        words[0] = kvn_load_u16(key) | (kvn_load_u16(key + key_bytes - 2) << 16);
+    } else {
+        words[0] = key[0];
+    }
+}
+
+static inline uint32_t kvn_exact_key_words(uint32_t key_bytes) {
+    return key_bytes <= 8 ? 1 : (key_bytes + 7) >> 3;
+}
+
+static inline uint64_t kvn_hash_round(uint64_t h, uint64_t word) {
+    h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 32);
+}
+
+static inline uint64_t kvn_exact_hash(const uint64_t *words, uint32_t nwords) {
+    uint64_t h = 0x243F6A8885A308D3ULL ^ nwords;
+    for (uint32_t i = 0; i < nwords; i++)
+        h = kvn_hash_round(h, words[i]);
+    h ^= h >> 29;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* exact_lookup_words with the key's word count a constant of the caller */
+static inline int64_t kvn_exact_lookup_words(const kvn_exact_t *t, const uint64_t *words,
+                                             uint32_t nwords) {
+    uint64_t h = kvn_exact_hash(words, nwords);
+    uint64_t tag = (h & 0xFFFFFFFF00000000ULL) | (1ULL << 63);
+    uint64_t i = h & t->mask;
+    for (;;) {
+        uint64_t m = t->meta[i * t->meta_stride];
+        if (m == 0)
+            return -1;
+        if ((m & 0xFFFFFFFF00000000ULL) == tag) {
+            const uint64_t *k = t->keys + i * t->key_stride;
+            uint32_t j = 0;
+            while (j < nwords && k[j] == words[j])
+                j++;
+            if (j == nwords)
+                return (int64_t)(m & 0xFFFFFFFFULL);
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+static inline int64_t kvn_exact_lookup(const kvn_exact_t *t, const uint8_t *key,
+                                       uint32_t key_bytes) {
+    uint64_t words[KVN_EXACT_MAX_KEY_WORDS];
+    kvn_exact_load_key(key_bytes, key, words);
+    return kvn_exact_lookup_words(t, words, kvn_exact_key_words(key_bytes));
+}
+
+/* lpm_lookup: one exact probe per present prefix length, longest first */
+static inline int64_t kvn_lpm_lookup(const kvn_lpm_t *t, const uint8_t *key, uint32_t key_bytes) {
+    uint64_t words[KVN_EXACT_MAX_KEY_WORDS], masked[KVN_EXACT_MAX_KEY_WORDS];
+    uint32_t n = kvn_exact_key_words(key_bytes);
+    kvn_exact_load_key(key_bytes, key, words);
+    for (uint32_t p = 0; p < t->nprobes; p++) {
+        const uint64_t *mask = t->probe_masks[p];
+        for (uint32_t i = 0; i < n; i++)
+            masked[i] = words[i] & mask[i];
+        int64_t r = kvn_exact_lookup_words(t->probe_tables[p], masked, n);
+        if (r >= 0)
+            return r;
+    }
+    return -1;
+}
+
+/* dir24_lookup_tbl24: the engine prefetches the tbl24 entry a stage before (run_batch) */
+#define KVN_DIR24_VALUE_MASK 0x00FFFFFFu
+#define KVN_DIR24_VALID 0x01000000u
+#define KVN_DIR24_EXTENDED 0x02000000u
+
+static inline int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
+    uint32_t e = __atomic_load_n(&t->tbl24[addr >> 8], __ATOMIC_RELAXED);
+    if (e & KVN_DIR24_EXTENDED)
+        e = __atomic_load_n(&t->tbl8[((size_t)(e & KVN_DIR24_VALUE_MASK) << 8) | (addr & 0xFF)],
+                            __ATOMIC_RELAXED);
+    return (int64_t)(e & KVN_DIR24_VALUE_MASK) | ((int64_t)((e & KVN_DIR24_VALID) >> 24) - 1);
+}
+
+static inline void kvn_count(uint64_t *cell, uint64_t v, int shared) {
+    if (shared)
+        __atomic_fetch_add(cell, v, __ATOMIC_RELAXED);
+    else
+        *cell += v;
+}
+
+#endif
