@@ -182,13 +182,17 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
           f"({idle_gap:.2f} ms in the idle seconds before)")
     print(f"  gaps over 1 ms during the reload: {causes['blocked']['count']} blocked "
           f"(longest {causes['blocked']['max_ms']:.2f} ms) and {causes['on_cpu']['count']} slow "
-          f"batches on a CPU (longest {causes['on_cpu']['max_ms']:.2f} ms): the switch's own; "
+          f"batches on a CPU (longest {causes['on_cpu']['max_ms']:.2f} ms, "
+          f"{causes['on_cpu']['off_cpu_s'] * 1e3:.1f} ms of them not on the thread's CPU clock): "
+          f"the switch's own; "
           f"{causes['preempted']['count']} preempted (longest {causes['preempted']['max_ms']:.2f}"
           f" ms, {causes['preempted']['off_cpu_s']:.2f} s off the CPU): the host's scheduler; "
-          f"{causes['faults']} page faults inside them "
-          f"(idle seconds before: {idle_causes['blocked']['count']} blocked, "
-          f"{idle_causes['on_cpu']['count']} on a CPU, {idle_causes['preempted']['count']} "
-          f"preempted)")
+          f"{causes['faults']} page faults inside them")
+    rates = ", ".join(f"{c} {causes[c]['count'] / reload_s:.1f} vs "
+                      f"{idle_causes[c]['count'] / idle_s:.1f}"
+                      for c in ("blocked", "on_cpu", "preempted"))
+    print(f"  the same gaps per second, during the reload vs the idle seconds before: {rates} "
+          f"(a cause as frequent before the reload is not the reload's)")
     print(f"  worker threads during the reload: {cpu:.2f} s on a CPU, {wait:.2f} s waiting for "
           f"one, {blocked:.2f} s blocked in {blocks} waits (before: {idle_cpu:.2f} s on a CPU, "
           f"{idle_wait:.2f} s waiting over {idle_s:.0f} s)")
