@@ -11,13 +11,16 @@
 #include "native_abi.h"
 
 #define KVN_EXACT_MAX_KEY_WORDS 64
+/* Inlined into each table's lookup, whose key length is a constant: the key loads, the hash
+   rounds and the compare loop then unroll to the key's few words. */
+#define KVN_INLINE static inline __attribute__((always_inline))
 
 static inline uint64_t kvn_load_u64(const uint8_t *p) { uint64_t w; memcpy(&w, p, 8); return w; }
 static inline uint64_t kvn_load_u32(const uint8_t *p) { uint32_t w; memcpy(&w, p, 4); return w; }
 static inline uint64_t kvn_load_u16(const uint8_t *p) { uint16_t w; memcpy(&w, p, 2); return w; }
 
 /* exact_load_key: key_bytes bytes as words, the last word overlapping its predecessor */
-static inline void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, uint64_t *words) {
+KVN_INLINE void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, uint64_t *words) {
     if (key_bytes >= 8) {
         uint32_t last = (key_bytes - 1) >> 3;
         for (uint32_t i = 0; i < last; i++)
@@ -32,16 +35,16 @@ static inline void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, ui
     }
 }
 
-static inline uint32_t kvn_exact_key_words(uint32_t key_bytes) {
+KVN_INLINE uint32_t kvn_exact_key_words(uint32_t key_bytes) {
     return key_bytes <= 8 ? 1 : (key_bytes + 7) >> 3;
 }
 
-static inline uint64_t kvn_hash_round(uint64_t h, uint64_t word) {
+KVN_INLINE uint64_t kvn_hash_round(uint64_t h, uint64_t word) {
     h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
     return h ^ (h >> 32);
 }
 
-static inline uint64_t kvn_exact_hash(const uint64_t *words, uint32_t nwords) {
+KVN_INLINE uint64_t kvn_exact_hash(const uint64_t *words, uint32_t nwords) {
     uint64_t h = 0x243F6A8885A308D3ULL ^ nwords;
     for (uint32_t i = 0; i < nwords; i++)
         h = kvn_hash_round(h, words[i]);
@@ -52,7 +55,7 @@ static inline uint64_t kvn_exact_hash(const uint64_t *words, uint32_t nwords) {
 }
 
 /* exact_lookup_words with the key's word count a constant of the caller */
-static inline int64_t kvn_exact_lookup_words(const kvn_exact_t *t, const uint64_t *words,
+KVN_INLINE int64_t kvn_exact_lookup_words(const kvn_exact_t *t, const uint64_t *words,
                                              uint32_t nwords) {
     uint64_t h = kvn_exact_hash(words, nwords);
     uint64_t tag = (h & 0xFFFFFFFF00000000ULL) | (1ULL << 63);
@@ -73,7 +76,7 @@ static inline int64_t kvn_exact_lookup_words(const kvn_exact_t *t, const uint64_
     }
 }
 
-static inline int64_t kvn_exact_lookup(const kvn_exact_t *t, const uint8_t *key,
+KVN_INLINE int64_t kvn_exact_lookup(const kvn_exact_t *t, const uint8_t *key,
                                        uint32_t key_bytes) {
     uint64_t words[KVN_EXACT_MAX_KEY_WORDS];
     kvn_exact_load_key(key_bytes, key, words);
@@ -81,7 +84,7 @@ static inline int64_t kvn_exact_lookup(const kvn_exact_t *t, const uint8_t *key,
 }
 
 /* lpm_lookup: one exact probe per present prefix length, longest first */
-static inline int64_t kvn_lpm_lookup(const kvn_lpm_t *t, const uint8_t *key, uint32_t key_bytes) {
+KVN_INLINE int64_t kvn_lpm_lookup(const kvn_lpm_t *t, const uint8_t *key, uint32_t key_bytes) {
     uint64_t words[KVN_EXACT_MAX_KEY_WORDS], masked[KVN_EXACT_MAX_KEY_WORDS];
     uint32_t n = kvn_exact_key_words(key_bytes);
     kvn_exact_load_key(key_bytes, key, words);
@@ -101,7 +104,7 @@ static inline int64_t kvn_lpm_lookup(const kvn_lpm_t *t, const uint8_t *key, uin
 #define KVN_DIR24_VALID 0x01000000u
 #define KVN_DIR24_EXTENDED 0x02000000u
 
-static inline int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
+KVN_INLINE int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
     uint32_t e = __atomic_load_n(&t->tbl24[addr >> 8], __ATOMIC_RELAXED);
     if (e & KVN_DIR24_EXTENDED)
         e = __atomic_load_n(&t->tbl8[((size_t)(e & KVN_DIR24_VALUE_MASK) << 8) | (addr & 0xFF)],
