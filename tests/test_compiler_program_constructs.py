@@ -219,3 +219,28 @@ def test_actions_called_only_from_actions_are_not_in_the_p4info() -> None:
     actions = {a["preamble"][0]["name"][0] for a in read_p4info(program(body)[1])["actions"]}
     assert "I.helper" not in actions
     assert {"I.direct", "I.via_table"} <= actions
+
+
+def test_tables_in_the_branches_of_a_run_time_conditional_expression() -> None:
+    """c ? t.apply().hit : (u.apply().miss || x): only the taken branch's table is applied."""
+    body = """control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+        action mark_t() { h.eth.dst[7:0] = h.eth.dst[7:0] | 0x10; }
+        action mark_u() { h.eth.dst[7:0] = h.eth.dst[7:0] | 0x20; }
+        table t { key = { h.eth.src: exact; } actions = { mark_t; NoAction; } default_action = NoAction; }
+        table u { key = { h.eth.src: exact; } actions = { mark_u; NoAction; } default_action = NoAction; }
+        apply {
+            sm.egress_spec = 1;
+            bool b = h.eth.type == 0x0800 ? t.apply().hit : (u.apply().miss || h.eth.src == 7);
+            if (b) { h.eth.dst[15:8] = 0xbb; }
+        } }"""
+    document, _ = program(body)
+    sw = Switch()
+    sw.load(document)
+    for table, action in (("I.t", "I.mark_t"), ("I.u", "I.mark_u")):
+        sw.table_add(table, [Exact(5)], action)
+    # (ether type, source) -> (marks of the applied tables in dst's low byte, b)
+    cases = {(0x0800, 5): (0x10, True), (0x0800, 6): (0, False), (0x86DD, 5): (0x20, False),
+             (0x86DD, 6): (0, True), (0x86DD, 7): (0, True)}
+    for (etype, src), (marks, b) in cases.items():
+        ((_, out),) = sw.process([(1, frame(etype, src))])
+        assert (out[5], out[4] == 0xBB) == (0x0B | marks, b), (etype, src)   # dst is 0x0b

@@ -1115,6 +1115,17 @@ class ProgramLowering(StatementLowering):
         return isinstance(node, Tree) and node.data == "member" and \
             name_of(node.children[1]) in ("hit", "miss") and self.table_apply(node.children[0]) is not None
 
+    def boolean_shaped(self, node: Any) -> bool:
+        """Whether an expression is a bool by its form: hit/miss, true/false, !, &&, ||, a
+        comparison, or ?: of such."""
+        if not isinstance(node, Tree):
+            return False
+        if node.data in ("true", "false", "lor_op", "land_op", "not_op") or self.is_hit_apply(node):
+            return True
+        if node.data == "binop":
+            return str(node.children[1]) in ("==", "!=", "<", ">", "<=", ">=")
+        return node.data == "cond" and all(self.boolean_shaped(c) for c in node.children[1:])
+
     def has_hit_apply(self, node: Any) -> bool:
         return isinstance(node, Tree) and any(self.is_hit_apply(n) for n in node.iter_subtrees())
 
@@ -1168,10 +1179,21 @@ class ProgramLowering(StatementLowering):
                 return pa + [Tree("if_statement", [ea, block(assign(tmp, true)), right], meta=m)], ident(tmp)
             return pa + [Tree("if_statement", [ea, right, block(assign(tmp, false))], meta=m)], ident(tmp)
         if node.data == "cond" and any(self.has_hit_apply(c) for c in node.children[1:]):
-            c = None if self.has_hit_apply(node.children[0]) else self.expr(node.children[0], BoolT())
-            if c is None or c.const is None:
-                raise Unsupported("table apply() in a branch of ?:", self.decls.loc(node))
-            return self.hoisted(node.children[1] if c.const else node.children[2], s)
+            cond, yes, no = node.children
+            if not self.has_hit_apply(cond):
+                c = self.expr(cond, BoolT())
+                if c.const is not None:
+                    return self.hoisted(yes if c.const else no, s)
+            if not (self.boolean_shaped(yes) and self.boolean_shaped(no)):
+                raise Unsupported("table apply() in a branch of ?: whose value is not a bool",
+                                  self.decls.loc(node))
+            # c ? x : y with a run-time c: an if of its own applies only the taken branch's tables.
+            pc, ec = self.hoisted(cond, s)
+            px, ex = self.hoisted(yes, s)
+            py, ey = self.hoisted(no, s)
+            tmp = temp()
+            return pc + [Tree("if_statement", [ec, block(*px, assign(tmp, ex)), block(*py, assign(tmp, ey))],
+                              meta=m)], ident(tmp)
         pre: list[Tree] = []
         children = []
         for c in node.children:
