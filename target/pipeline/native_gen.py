@@ -480,15 +480,31 @@ class Generator:
     def table_key(self, t: dict[str, Any]) -> list[str]:
         """Build the table's key bytes as the engine's table_lookup does, with constants."""
         kb = t["key_bytes"]
+        keys = t["keys"]
+
+        def stored(width: int, nbytes: int, is_valid: int) -> bool:
+            # written whole as a big-endian integer of nbytes: the value masked to its width
+            # leaves the pad bits above it zero, as clearing the key first would
+            return is_valid == 0 and width <= 64 and nbytes <= 8
+        # the key's every byte written by its fields: no clearing first (the lookups read
+        # exactly key_bytes)
+        covered = (sum(k[2] for k in keys) == kb
+                   and all(stored(k[1], k[2], k[4]) or (k[4] and k[2] == 1) for k in keys))
         lines = [f"uint8_t key[{kb + 32}] __attribute__((aligned(8)));"]
-        if not t["key_covered"]:
+        if not covered:
             lines.append(f"memset(key, 0, {kb + 16});")
-        for src, width, nbytes, off, is_valid, has_mask, whole, mask in t["keys"]:
+        for src, width, nbytes, off, is_valid, has_mask, whole, mask in keys:
             if is_valid:
                 lines.append(f"key[{off}] = x->valid[{src}];")
             elif whole:
                 lines.append(f"kv_store_be_bytes(key + {off}, (uint64_t){self.rd(src)}, "
                              f"{nbytes});")
+            elif stored(width, nbytes, is_valid):
+                m = (1 << width) - 1
+                if has_mask:
+                    m &= mask
+                lines.append(f"kv_store_be_bytes(key + {off}, (uint64_t){self.rd(src)} & "
+                             f"{m:#x}ULL, {nbytes});")
             elif width <= 128:
                 value = f"(kv_u128){self.rd(src)} & kv_mask128({width}u)"
                 if has_mask:
