@@ -244,3 +244,22 @@ def test_tables_in_the_branches_of_a_run_time_conditional_expression() -> None:
     for (etype, src), (marks, b) in cases.items():
         ((_, out),) = sw.process([(1, frame(etype, src))])
         assert (out[5], out[4] == 0xBB) == (0x0B | marks, b), (etype, src)   # dst is 0x0b
+
+
+def test_extract_with_a_size_into_a_union_stack_is_refused_with_its_location() -> None:
+    parser = """
+header opt_t { bit<8> kind; varbit<32> data; }
+header_union u_t { opt_t opt; eth_t other; }
+struct headers { eth_t eth; u_t[2] us; }
+parser P(packet_in pk, out headers h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.eth); pk.extract(h.us.next.opt, 16); transition accept; }
+}
+control E(inout headers h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control D(packet_out pk, in headers h) { apply { pk.emit(h.eth); } }
+"""
+    body = """control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) { apply { } }"""
+    with pytest.raises(CompileError, match="extract with a size into a member of a header union "
+                                           "stack's next") as err:
+        program(body, parser=parser)
+    assert err.value.location is not None
+    assert err.value.location.text.strip().startswith("state start { pk.extract(h.eth); pk.extract(h.us")

@@ -417,6 +417,11 @@ class ProgramLowering(StatementLowering):
                 raise self.error("extract needs a header type", stmt)
             return {"op": "extract", "parameters": [{"type": "regular", "value": tmp.ref}]}
         if len(args) == 2:
+            inner = target.children[0] if target.data == "member" else None
+            if inner is not None and inner.data == "member" and name_of(inner.children[1]) == "next" \
+                    and self.expr(inner.children[0]).kind == "union_stack":
+                raise Unsupported("extract with a size into a member of a header union stack's next",
+                                  self.decls.loc(stmt))
             if target.data == "member" and name_of(target.children[1]) == "next":
                 v = self.expr(target.children[0])
                 elem, where = getattr(v.type, "element", None), {"type": "stack", "value": v.ref}
