@@ -2,12 +2,15 @@
 
 Reports, per table: add rate, memory, tbl8 groups, the share of /18s tbl18 answers, lookup
 rates (Python lookup() calls, the C lookup one address at a time, and the prefetching bulk
-lookup) on random addresses drawn uniformly from the routed space, and the delete rate. The C
-lookups are measured both ways side by side, runs alternating: "tbl18" goes through the /18
-directory, then tbl24/tbl8 (dir24_lookup), "dir24" is DIR-24-8 alone on the same table (the
-previous lookup; the engine's, which prefetches each packet's tbl24 entry a stage ahead).
-Every way is checked against LpmRef on a sample first. The last line printed is a JSON
-object with every figure.
+lookup) on random addresses drawn uniformly from the routed space, and the delete rate. Three
+C lookups are measured side by side, runs alternating: "range" goes through tbl18 and the
+/18's range chunk (a table built with ranges=True, whose add and delete rates are reported
+beside the plain table's); "tbl18" through tbl18, then tbl24/tbl8 (the current lookup);
+"dir24" is DIR-24-8 alone (the engine's, which prefetches each packet's tbl24 entry a stage
+ahead). Rates are per second of wall-clock time and, since the project's machine is shared,
+per second of the thread's CPU time (time the scheduler gave to others excluded). Every way
+is checked against LpmRef on a sample first. The last line printed is a JSON object with
+every figure.
 
     python bench/lpm.py [--addresses 10000000] [--repeat 5]
 """
@@ -26,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from target import rib  # noqa: E402
-from target.pipeline.lpm_dir24 import Dir24Lpm  # noqa: E402
+from target.pipeline.lpm_dir24 import Dir24Lpm, bulk_isa  # noqa: E402
 from target.pipeline.lpm_ref import LpmRef  # noqa: E402
 
 
@@ -34,16 +37,22 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-# The lookup ways measured: (figure name, lookup_bulk arguments).
+# The lookup ways measured: (figure name, table ("plain" or "ranges"), lookup_bulk arguments).
+# "bulk"/"single_c" keep their names from before range chunks: tbl18, then tbl24/tbl8.
 WAYS = [
-    ("bulk", {"prefetch": True, "tbl18": True}),
-    ("single_c", {"prefetch": False, "tbl18": True}),
-    ("dir24_bulk", {"prefetch": True, "tbl18": False}),
-    ("dir24_single_c", {"prefetch": False, "tbl18": False}),
+    ("range_bulk", "ranges", {"prefetch": True, "way": "range"}),
+    ("range_single_c", "ranges", {"prefetch": False, "way": "range"}),
+    ("bulk", "plain", {"prefetch": True, "way": "tbl18"}),
+    ("single_c", "plain", {"prefetch": False, "way": "tbl18"}),
+    ("dir24_bulk", "plain", {"prefetch": True, "way": "dir24"}),
+    ("dir24_single_c", "plain", {"prefetch": False, "way": "dir24"}),
 ]
+LABELS = [("tbl18 + range chunks", "range_"), ("tbl18 + DIR-24-8", ""),
+          ("DIR-24-8 alone", "dir24_")]
 
 
-def check_against_reference(table: Dir24Lpm, routes: np.ndarray, addrs: np.ndarray) -> None:
+def check_against_reference(tables: dict[str, Dir24Lpm], routes: np.ndarray,
+                            addrs: np.ndarray) -> None:
     ref = LpmRef()
     for value, (prefix, length) in enumerate(
         zip(routes["prefix"].tolist(), routes["length"].tolist(), strict=True)
@@ -51,85 +60,116 @@ def check_against_reference(table: Dir24Lpm, routes: np.ndarray, addrs: np.ndarr
         ref.add(prefix, length, value)
     sample = addrs[:200_000]
     expected = ref.lookup_bulk(sample)
-    for way, kwargs in WAYS:
-        got = np.frombuffer(table.lookup_bulk(sample, **kwargs), dtype=np.int64)
+    for way, table, kwargs in WAYS:
+        got = np.frombuffer(tables[table].lookup_bulk(sample, **kwargs), dtype=np.int64)
         if not np.array_equal(got, expected):
             raise SystemExit(
                 f"Dir24Lpm ({way}) disagrees with LpmRef: the figures below would be meaningless"
             )
 
 
-def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) -> dict:
-    prefixes = routes["prefix"].tolist()
-    lengths = routes["length"].tolist()
-    table = Dir24Lpm()
+def fill(table: Dir24Lpm, prefixes: list[int], lengths: list[int]) -> float:
+    """Add every route (value: its index); the add rate."""
     add = table.add
     start = time.perf_counter()
     for value, (prefix, length) in enumerate(zip(prefixes, lengths, strict=True)):
         add(prefix, length, value)
-    add_seconds = time.perf_counter() - start
+    return rate(len(prefixes), time.perf_counter() - start)
+
+
+def empty(name: str, table: Dir24Lpm, doomed: list[tuple[int, int]]) -> float:
+    """Delete every route (in the given order); the delete rate."""
+    delete = table.delete
+    start = time.perf_counter()
+    for prefix, length in doomed:
+        delete(prefix, length)
+    seconds = time.perf_counter() - start
+    if len(table) or table.tbl8_groups_in_use:
+        raise SystemExit(f"{name}: table not empty after deleting every route")
+    return rate(len(doomed), seconds)
+
+
+def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) -> dict:
+    prefixes = routes["prefix"].tolist()
+    lengths = routes["length"].tolist()
+    tables = {"plain": Dir24Lpm(), "ranges": Dir24Lpm(ranges=True)}
+    add_rates = {kind: fill(table, prefixes, lengths) for kind, table in tables.items()}
 
     addrs = rib.random_routed_addresses(routes, n_addresses, seed=42)
-    check_against_reference(table, routes, addrs)
+    check_against_reference(tables, routes, addrs)
     out = np.empty(n_addresses, dtype=np.int64)
 
     # The ways alternate within each round, so that a busy neighbour on a shared machine
     # slows all of them alike and their ratios stay meaningful.
-    rates: dict[str, list[float]] = {way: [] for way, _ in WAYS}
+    rates: dict[str, list[float]] = {way: [] for way, _, _ in WAYS}
+    cpu_rates: dict[str, list[float]] = {way: [] for way, _, _ in WAYS}
     for _ in range(repeat):
-        for way, kwargs in WAYS:
-            start = time.perf_counter()
-            table.lookup_bulk(addrs, out, **kwargs)
+        for way, table, kwargs in WAYS:
+            start, cpu_start = time.perf_counter(), time.thread_time()
+            tables[table].lookup_bulk(addrs, out, **kwargs)
+            cpu_rates[way].append(rate(n_addresses, time.thread_time() - cpu_start))
             rates[way].append(rate(n_addresses, time.perf_counter() - start))
     python_addrs = addrs[:1_000_000].tolist()
-    lookup = table.lookup
+    lookup = tables["plain"].lookup
     start = time.perf_counter()
     for addr in python_addrs:
         lookup(addr)
     python_rate = rate(len(python_addrs), time.perf_counter() - start)
     hit_share = float(np.count_nonzero(out >= 0)) / n_addresses
 
+    plain, ranged = tables["plain"], tables["ranges"]
     figures = {
         "routes": len(routes),
-        "add_routes_per_s": rate(len(routes), add_seconds),
-        "memory_bytes": table.memory_bytes,
-        "tbl8_groups": table.tbl8_groups_in_use,
-        "tbl18_uniform_share": table.tbl18_uniform / (1 << 18),
+        "add_routes_per_s": add_rates["plain"],
+        "range_add_routes_per_s": add_rates["ranges"],
+        "memory_bytes": plain.memory_bytes,
+        "range_chunk_bytes": ranged.range_pool_bytes,
+        "range_chunks": ranged.range_chunks,
+        "range_bulk_isa": bulk_isa(),
+        "tbl8_groups": plain.tbl8_groups_in_use,
+        "tbl18_uniform_share": plain.tbl18_uniform / (1 << 18),
+        "range_tbl18_uniform_share": ranged.tbl18_uniform / (1 << 18),
         "lookup_addresses": n_addresses,
         "lookup_hit_share": hit_share,
         "single_python_mlookups_per_s": python_rate / 1e6,
     }
-    for way, _ in WAYS:
-        figures[f"{way}_mlookups_per_s_best"] = max(rates[way]) / 1e6
-        figures[f"{way}_mlookups_per_s_median"] = statistics.median(rates[way]) / 1e6
+    for way, _, _ in WAYS:
+        for suffix, series in (("", rates[way]), ("_cpu", cpu_rates[way])):
+            figures[f"{way}_mlookups_per_s{suffix}_best"] = max(series) / 1e6
+            figures[f"{way}_mlookups_per_s{suffix}_median"] = statistics.median(series) / 1e6
 
     order = np.random.default_rng(7).permutation(len(routes))
-    delete = table.delete
     doomed = [(prefixes[i], lengths[i]) for i in order.tolist()]
-    start = time.perf_counter()
-    for prefix, length in doomed:
-        delete(prefix, length)
-    figures["delete_routes_per_s"] = rate(len(routes), time.perf_counter() - start)
-    if len(table) or table.tbl8_groups_in_use:
-        raise SystemExit(f"{name}: table not empty after deleting every route")
+    figures["delete_routes_per_s"] = empty(name, plain, doomed)
+    figures["range_delete_routes_per_s"] = empty(name, ranged, doomed)
 
     print(f"{name}: {len(routes):,} routes")
-    print(f"  add      {figures['add_routes_per_s'] / 1e6:7.2f} M routes/s (Python add() calls)")
+    print(
+        f"  add      {figures['add_routes_per_s'] / 1e6:7.2f} M routes/s (Python add() calls);"
+        f" with range chunks {figures['range_add_routes_per_s'] / 1e6:.2f}"
+    )
     print(
         f"  memory   {figures['memory_bytes'] / 2**20:7.1f} MiB"
         f" ({figures['tbl8_groups']:,} tbl8 groups;"
-        f" tbl18 answers {figures['tbl18_uniform_share']:.1%} of the /18s)"
+        f" tbl18 answers {figures['tbl18_uniform_share']:.1%} of the /18s);"
+        f" range chunks {figures['range_chunk_bytes'] / 2**20:.1f} MiB more"
     )
-    print(f"  lookup   [{n_addresses:,} routed addresses, {hit_share:.1%} hits; M lookups/s]")
-    for label, prefix in (("tbl18 + DIR-24-8", ""), ("DIR-24-8 alone ", "dir24_")):
-        print(
-            f"    {label}  bulk {figures[prefix + 'bulk_mlookups_per_s_best']:6.1f} best,"
-            f" {figures[prefix + 'bulk_mlookups_per_s_median']:6.1f} median;"
-            f" one at a time (C) {figures[prefix + 'single_c_mlookups_per_s_best']:6.1f} best,"
-            f" {figures[prefix + 'single_c_mlookups_per_s_median']:6.1f} median"
-        )
+    print(f"  lookup   [{n_addresses:,} routed addresses, {hit_share:.1%} hits; M lookups per"
+          f" second, wall-clock | CPU time; range bulk: {bulk_isa()}]")
+    for label, prefix in LABELS:
+        cells = []
+        for kind, way in (("bulk", "bulk"), ("one at a time (C)", "single_c")):
+            key = f"{prefix}{way}_mlookups_per_s"
+            cells.append(
+                f"{kind} {figures[key + '_best']:6.1f} best, {figures[key + '_median']:6.1f}"
+                f" median | {figures[key + '_cpu_median']:6.1f} median"
+            )
+        print(f"    {label:21s} " + "; ".join(cells))
     print(f"    Python lookup() {figures['single_python_mlookups_per_s']:5.2f}")
-    print(f"  delete   {figures['delete_routes_per_s'] / 1e6:7.2f} M routes/s (random order)")
+    print(
+        f"  delete   {figures['delete_routes_per_s'] / 1e6:7.2f} M routes/s (random order);"
+        f" with range chunks {figures['range_delete_routes_per_s'] / 1e6:.2f}"
+    )
     return figures
 
 

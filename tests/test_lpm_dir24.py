@@ -1,6 +1,7 @@
-"""Dir24Lpm (tbl18 + DIR-24-8) against LpmRef: entry-state walks, randomized tables, the real
-BGP table. Every comparison runs all four lookup paths: with tbl18 and without (tbl24/tbl8 alone),
-bulk (prefetching) and one address at a time."""
+"""Dir24Lpm (tbl18, range chunks, DIR-24-8) against LpmRef: entry-state walks, randomized tables,
+the real BGP table, each with and without range chunks (ranges=True). Every comparison runs every
+lookup way (range chunks, tbl18 then tbl24/tbl8, tbl24/tbl8 alone), bulk (prefetching, and for
+range chunks each instruction set this CPU has) and one address at a time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from shared_data import require
 
 from target import rib
-from target.pipeline.lpm_dir24 import Dir24Lpm, Tbl8PoolExhausted
+from target.pipeline.lpm_dir24 import WAYS, Dir24Lpm, Tbl8PoolExhausted, bulk_isa
 from target.pipeline.lpm_ref import LpmRef
 
 
@@ -38,15 +39,40 @@ def boundary_addresses(prefixes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([edges, slash18, slash18 | 0x3FFF]).astype(np.uint32)
 
 
+def available_isas() -> list[str]:
+    """The instruction sets of the range bulk lookup this CPU runs (sse2 on every x86-64)."""
+    found = []
+    for isa in ("avx512", "avx2", "sse2", "scalar"):
+        try:
+            Dir24Lpm().lookup_bulk([1], isa=isa)
+        except ValueError:
+            continue
+        found.append(isa)
+    return found
+
+
+ISAS = available_isas()
+
+
+def test_the_best_instruction_set_is_chosen() -> None:
+    assert ISAS and bulk_isa() == ISAS[0]
+    with pytest.raises(ValueError, match="not available"):
+        Dir24Lpm().lookup_bulk([1], isa="mmx")
+    with pytest.raises(ValueError, match="lookup way"):
+        Dir24Lpm().lookup(1, way="trie")
+
+
 def assert_same_lookups(fast: Dir24Lpm, ref: LpmRef, addrs: np.ndarray) -> None:
     expected = ref.lookup_bulk(addrs)
     if isinstance(fast, LpmRef):
         assert_same_results(addrs, fast.lookup_bulk(addrs), expected)
         return
-    for tbl18 in (True, False):
+    for way in WAYS:
         for prefetch in (True, False):
-            assert_same_results(addrs, fast.lookup_bulk(addrs, prefetch=prefetch, tbl18=tbl18),
+            assert_same_results(addrs, fast.lookup_bulk(addrs, prefetch=prefetch, way=way),
                                 expected)
+    for isa in ISAS:
+        assert_same_results(addrs, fast.lookup_bulk(addrs, isa=isa), expected)
 
 
 def assert_same_results(addrs: np.ndarray, results, expected: np.ndarray) -> None:
@@ -58,7 +84,11 @@ def assert_same_results(addrs: np.ndarray, results, expected: np.ndarray) -> Non
         pytest.fail(f"{len(wrong)} of {len(addrs)} lookups differ (addr, got, want): {examples}")
 
 
-@pytest.fixture(params=[Dir24Lpm, LpmRef], ids=["dir24", "ref"])
+def ranged() -> Dir24Lpm:
+    return Dir24Lpm(ranges=True)
+
+
+@pytest.fixture(params=[Dir24Lpm, ranged, LpmRef], ids=["dir24", "ranges", "ref"])
 def table(request: pytest.FixtureRequest) -> Dir24Lpm | LpmRef:
     return request.param()
 
@@ -296,9 +326,10 @@ class TestDir24Entries:
         with pytest.raises(ValueError, match="out holds 1"):
             t.lookup_bulk(addrs, np.zeros(1, dtype=np.int64))
 
-    @pytest.mark.parametrize("n", [1, 63, 64, 65, 1000])
-    def test_bulk_lookup_with_and_without_prefetch_equals_single(self, n: int) -> None:
-        t = Dir24Lpm()
+    @pytest.mark.parametrize("n", [1, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000])
+    def test_bulk_lookup_with_and_without_prefetch_equals_single(self, n: int,
+                                                                 ranges: bool) -> None:
+        t = Dir24Lpm(ranges=ranges)
         t.add(ip("10.0.0.0"), 9, 1)
         t.add(ip("10.0.0.0"), 30, 2)
         addrs = (ip("10.0.0.0") + np.arange(n) * 40503).astype(np.uint32)
@@ -312,21 +343,26 @@ class TestDir24Entries:
         assert Dir24Lpm().memory_bytes >= 64 << 20
 
 
+@pytest.fixture(params=[False, True], ids=["tbl18", "ranges"])
+def ranges(request: pytest.FixtureRequest) -> bool:
+    return request.param
+
+
 class TestTbl18:
-    """The /18 directory: uniform /18s answered from tbl18, the rest sent to tbl24, through
-    every kind of update."""
+    """The /18 directory: uniform /18s answered from tbl18, the rest sent to tbl24 or their
+    range chunk, through every kind of update."""
 
     @staticmethod
     def check(t: Dir24Lpm, expected: dict[str, int]) -> None:
         for text, value in expected.items():
             addrs = np.array([ip(text)] * 80, dtype=np.uint32)  # long enough to prefetch
-            assert t.lookup(ip(text)) == value, text
-            assert t.lookup(ip(text), tbl18=False) == value, text
-            got = np.frombuffer(t.lookup_bulk(addrs), dtype=np.int64)
-            assert got.tolist() == [value] * 80, text
+            for way in WAYS:
+                assert t.lookup(ip(text), way=way) == value, (text, way)
+                got = np.frombuffer(t.lookup_bulk(addrs, way=way), dtype=np.int64)
+                assert got.tolist() == [value] * 80, (text, way)
 
-    def test_a_slash18_turns_uniform_and_back_through_every_update(self) -> None:
-        t = Dir24Lpm()
+    def test_a_slash18_turns_uniform_and_back_through_every_update(self, ranges: bool) -> None:
+        t = Dir24Lpm(ranges=ranges)
         every = 1 << 18
         assert t.tbl18_uniform == every
         t.add(ip("10.0.0.0"), 16, 1)            # uniform /18s: tbl18 answers
@@ -355,10 +391,10 @@ class TestTbl18:
         t.delete(ip("10.0.0.0"), 25)
         self.check(t, {"10.0.0.1": -1, "10.0.0.128": -1})
 
-    def test_same_value_from_rules_of_different_lengths(self) -> None:
+    def test_same_value_from_rules_of_different_lengths(self, ranges: bool) -> None:
         # Entries of two rules with one value differ in their depth: the /18 is not uniform,
         # and deleting the longer rule must reach its entries through tbl24.
-        t = Dir24Lpm()
+        t = Dir24Lpm(ranges=ranges)
         t.add(ip("10.0.0.0"), 16, 9)
         t.add(ip("10.0.0.0"), 20, 9)
         t.add(ip("10.0.16.0"), 20, 8)
@@ -369,14 +405,70 @@ class TestTbl18:
         t.delete(ip("10.0.0.0"), 16)
         self.check(t, {"10.0.0.1": -1, "10.0.16.1": -1})
 
-    def test_clear_empties_tbl18(self) -> None:
-        t = Dir24Lpm()
+    def test_clear_empties_tbl18(self, ranges: bool) -> None:
+        t = Dir24Lpm(ranges=ranges)
         t.add(0, 0, 3)
         t.add(ip("10.0.5.0"), 24, 2)
         t.clear()
         self.check(t, {"1.2.3.4": -1, "10.0.5.1": -1})
         t.add(ip("10.0.5.0"), 24, 2)
         self.check(t, {"1.2.3.4": -1, "10.0.5.1": 2, "10.0.6.1": -1})
+
+
+class TestRangeChunks:
+    """Chunks of every class, the two-level ones, the /18s with too many runs for a chunk, and
+    chunk memory reused after deletes."""
+
+    @staticmethod
+    def fill(t: Dir24Lpm, ref: LpmRef, hosts: int) -> list[tuple[int, int, int]]:
+        # A /16 with `hosts` /32s in its first /18, 64 addresses apart: 2 * hosts + 1 runs.
+        rules = [(ip("10.0.0.0"), 16, 1000)]
+        rules += [(ip("10.0.0.0") + 64 * i + 1, 32, i) for i in range(hosts)]
+        for rule in rules:
+            t.add(*rule)
+            ref.add(*rule)
+        return rules
+
+    @pytest.mark.parametrize(
+        ("hosts", "kind"),
+        [(1, "runs<=4"), (2, "runs<=8"), (3, "runs<=8"), (4, "runs<=16"), (7, "runs<=16"),
+         (8, "runs<=32"), (15, "runs<=32"), (16, "runs<=64"), (31, "runs<=64"),
+         (32, "runs<=128"), (63, "runs<=128"), (64, "runs<=256"), (127, "runs<=256"),
+         (128, None)],
+    )
+    def test_each_class_answers_every_boundary(self, hosts: int, kind: str | None) -> None:
+        t, ref = Dir24Lpm(ranges=True), LpmRef()
+        rules = self.fill(t, ref, hosts)
+        # 257 runs and more: no chunk, the /18 is answered from tbl24/tbl8 (class 0).
+        assert t.range_chunks == ({kind: 1, "none": 0} if kind else {"none": 1})
+        prefixes = np.array([r[0] for r in rules], dtype=np.uint32)
+        lengths = np.array([r[1] for r in rules], dtype=np.uint8)
+        every = np.arange(ip("10.0.0.0"), ip("10.0.64.0") + 8, dtype=np.uint32)
+        assert_same_lookups(t, ref, np.concatenate([boundary_addresses(prefixes, lengths),
+                                                    every]))
+
+    def test_replaced_chunks_are_reused(self) -> None:
+        t, ref = Dir24Lpm(ranges=True), LpmRef()
+        rules = self.fill(t, ref, 20)
+        used = t.range_pool_bytes
+        for _ in range(3):
+            for prefix, length, _value in rules[1:]:
+                assert t.delete(prefix, length)
+            assert t.range_chunks == {"none": 0}
+            for rule in rules[1:]:
+                t.add(*rule)
+        assert t.range_pool_bytes == used
+        assert_same_lookups(t, ref, np.arange(ip("10.0.0.0"), ip("10.0.64.0"), dtype=np.uint32))
+        t.clear()
+        assert t.range_chunks == {"none": 0}
+        assert t.lookup(ip("10.0.0.1")) == -1
+
+    def test_without_ranges_no_chunk_is_made(self) -> None:
+        t, ref = Dir24Lpm(), LpmRef()
+        self.fill(t, ref, 20)
+        assert t.range_chunks == {}
+        assert t.range_pool_bytes == 0
+        assert_same_lookups(t, ref, np.arange(ip("10.0.0.0"), ip("10.0.64.0"), dtype=np.uint32))
 
 
 def random_rules(rng: np.random.Generator, n: int) -> list[tuple[int, int, int]]:
@@ -407,9 +499,9 @@ def probe_addresses(rng: np.random.Generator, ref: LpmRef, extra: list[tuple[int
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_random_updates_match_reference(seed: int) -> None:
+def test_random_updates_match_reference(seed: int, ranges: bool) -> None:
     rng = np.random.default_rng(seed)
-    fast, ref = Dir24Lpm(), LpmRef()
+    fast, ref = Dir24Lpm(ranges=ranges), LpmRef()
     rules = random_rules(rng, 3000)
     for prefix, length, value in rules:
         fast.add(prefix, length, value)
@@ -440,10 +532,10 @@ def test_random_updates_match_reference(seed: int) -> None:
     assert np.all(np.frombuffer(fast.lookup_bulk(probes), dtype=np.int64) == -1)
 
 
-def test_readers_on_another_core_never_see_a_missing_entry() -> None:
+def test_readers_on_another_core_never_see_a_missing_entry(ranges: bool) -> None:
     """A reader thread (bulk lookups without the GIL) races a writer that keeps creating and
-    freeing tbl8 groups under a fixed /8: every lookup must still hit."""
-    t = Dir24Lpm()
+    freeing tbl8 groups (and range chunks) under a fixed /8: every lookup must still hit."""
+    t = Dir24Lpm(ranges=ranges)
     t.add(ip("10.0.0.0"), 8, 1)
     rng = np.random.default_rng(7)
     addrs = (ip("10.0.0.0") + rng.integers(0, 1 << 12, size=200_000)).astype(np.uint32)
@@ -482,8 +574,8 @@ def real_table() -> np.ndarray:
     return rib.read_ipv4_routes(require(rib.real_ipv4_table_path()))
 
 
-def test_real_internet_table_matches_reference(real_table: np.ndarray) -> None:
-    fast, ref = Dir24Lpm(), LpmRef()
+def test_real_internet_table_matches_reference(real_table: np.ndarray, ranges: bool) -> None:
+    fast, ref = Dir24Lpm(ranges=ranges), LpmRef()
     rows = zip(
         real_table["prefix"].tolist(),
         real_table["length"].tolist(),
@@ -504,7 +596,8 @@ def test_real_internet_table_matches_reference(real_table: np.ndarray) -> None:
     sample = probes[:: len(probes) // 5000].tolist()
     expected = [ref.lookup(a) for a in sample]
     assert [fast.lookup(a) for a in sample] == expected
-    assert [fast.lookup(a, tbl18=False) for a in sample] == expected
+    for way in WAYS:
+        assert [fast.lookup(a, way=way) for a in sample] == expected
     # Withdraw a third of the table: the rest must fall back exactly as the reference does.
     withdrawn = real_table[np.random.default_rng(3).permutation(len(real_table))[::3]]
     for prefix, length in zip(

@@ -1,15 +1,24 @@
 # Longest-prefix match for 32-bit keys, DIR-24-8 style (Gupta, Lin, McKeown 1998; DPDK rte_lpm)
-# with a cache-resident directory in front of it.
+# with a cache-resident directory and range chunks in front of it.
 #
-# tbl18: 2^18 entries (1 MiB, stays in L2), one per /18 (64 tbl24 entries). When all 64 tbl24
-#   entries of a /18 are the same non-extended entry, tbl18 holds that entry and answers every
-#   address of the /18 without touching tbl24; otherwise it holds DIR24_EXTENDED alone ("look
-#   in tbl24"). Big prefixes leave most of the address space in such uniform /18s: 73 % of the
-#   addresses routed by the real 2014 table (512k routes), so most lookups are one L2 hit
-#   instead of a cache miss in the 64 MiB tbl24. It is derived from tbl24 after every update
-#   (64 entries per /18 touched). dir24_lookup and the bulk lookup use it; the engine does
-#   not (dir24_lookup_tbl24): it prefetches each packet's tbl24 entry a stage before the
-#   lookup, so the miss is already hidden, and reading tbl18 there only adds a load.
+# tbl18: 2^18 entries (1 MiB, stays in L2), one per /18 (64 tbl24 entries). When a /18 is
+#   uniform, tbl18 holds its answer and answers the whole /18 without touching tbl24 (uniform:
+#   all its 64 tbl24 entries are the same non-extended entry; with range chunks, every address
+#   has the same answer, VALID | value or 0 for a miss). Otherwise it holds DIR24_EXTENDED with a range chunk
+#   in its other bits (lpm_range.h): the /18's runs of equal answers, sorted by first address,
+#   one to three cache lines (4.8 MiB in all for the real 2014 table, 512k routes).
+#   dir24_lookup reads tbl18 and, for the 27 % of routed addresses in non-uniform /18s, ranks
+#   the address among its chunk's run starts (one SIMD compare) and reads the run's answer,
+#   from about 5 MiB instead of tbl24's 64. A /18 with more than 256 runs has no chunk
+#   (class 0) and is answered from tbl24/tbl8. tbl18 and the chunks are derived from
+#   tbl24/tbl8 after every update (each /18 touched is rebuilt). Chunks are opt-in (Dir24Lpm
+#   ranges=True): on the project's 2-core VM they were slower than tbl24 (bench/lpm.py), so
+#   tables without them (the engine's) keep tbl18's cheaper refresh and every non-uniform /18
+#   is class 0.
+#   Three ways answer the same: dir24_lookup (tbl18 + chunks), dir24_lookup_tbl18 (tbl18, then
+#   tbl24/tbl8: the previous lookup) and dir24_lookup_tbl24 (DIR-24-8 alone). The engine uses
+#   dir24_lookup_tbl24: it prefetches each packet's tbl24 entry a stage before the lookup, so
+#   the miss is already hidden, and reading tbl18 there only adds a load.
 #
 # Behind it, two arrays answer a lookup with at most two more memory loads:
 # - tbl24: 2^24 entries indexed by the top 24 bits of the address. An entry either holds the
@@ -40,15 +49,39 @@
 #   read it) and is not handed out again during the same update; it becomes reusable at the next
 #   update. (The engine goes further: it keeps two copies of each table and only ever changes
 #   the one no worker reads, engine commit.pxi; these rules make a single copy safe too.)
+#   Range chunks follow the same rules (lpm_range.h).
 # - tbl8 memory never moves: its whole address range is reserved up front and committed in
 #   chunks as groups are needed, so growing the pool never invalidates a reader's pointer.
-# - tbl18 is stored after the tbl24 entries it summarises (release order): a reader that sees
-#   the new tbl18 entry sees the tbl24 entries behind it; one that sees the old uniform entry
-#   gets the answer from before the update, as it would from the old tbl24 entries.
+# - tbl18 is stored after the tbl24 entries and the chunk it summarises (release order): a
+#   reader that sees the new tbl18 entry sees the tbl24 entries and chunk behind it; one that
+#   sees the old entry gets the answer from before the update.
 # Readers load entries with relaxed atomic loads; the tbl24 and tbl8 loads depend on the value
 # loaded before them (address dependency), which orders them on every CPU the project targets.
 
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+
+cdef extern from "pipeline/lpm_range.h" nogil:
+    ctypedef struct kv_rng_bases_t:
+        pass
+    ctypedef struct kv_rng_t:
+        kv_rng_bases_t bases
+        uint32_t chunks[8]
+    ctypedef void (*kv_rng_bulk_fn)(const kv_rng_bases_t *, const uint32_t *, const uint32_t *,
+                                    const uint32_t *, const uint32_t *, int64_t *, int) noexcept
+    enum:
+        KV_RNG_CLASSES
+    const kv_rng_bases_t kv_rng_no_chunks
+    int64_t kv_rng_lookup(const kv_rng_bases_t *b, const uint32_t *tbl18, const uint32_t *tbl24,
+                          const uint32_t *tbl8, uint32_t addr) noexcept
+    kv_rng_bulk_fn kv_rng_select(const char *isa, const char **chosen) noexcept
+    kv_rng_t *kv_rng_new() noexcept
+    void kv_rng_free(kv_rng_t *r) noexcept
+    void kv_rng_begin(kv_rng_t *r) noexcept
+    void kv_rng_reset(kv_rng_t *r) noexcept
+    size_t kv_rng_bytes(const kv_rng_t *r) noexcept
+    int kv_rng_refresh(kv_rng_t *r, uint32_t *tbl18, const uint32_t *tbl24,
+                       const uint32_t *tbl8, uint32_t j) noexcept
 
 
 cdef extern from *:
@@ -106,6 +139,7 @@ cdef struct dir24_t:
     uint32_t *tbl18                 # DIR24_TBL18_ENTRIES entries, indexed by addr >> 14
     uint32_t *tbl24                 # DIR24_TBL24_ENTRIES entries, indexed by addr >> 8
     uint32_t *tbl8                  # group g occupies tbl8[g * 256 .. g * 256 + 255]
+    const kv_rng_bases_t *rng_bases # where the range chunks named by tbl18 are (lpm_range.h)
     # Written and read by the single writer only:
     uint32_t tbl8_committed         # groups with memory behind them; tbl8_limit are reserved
     uint32_t tbl8_limit             # the pool never grows past this many groups
@@ -119,10 +153,18 @@ cdef struct dir24_t:
     size_t tbl24_map_bytes          # bytes mapped for tbl24 (for munmap)
     size_t tbl8_map_bytes           # bytes reserved for tbl8 (for munmap)
     dir24_rules_t rules[33]         # rules[d]: the rules of prefix length d
+    kv_rng_t *rng                   # the range chunk pool and its allocator; NULL: no chunks
 
 
 cdef inline int64_t dir24_lookup(const dir24_t *t, uint32_t addr) noexcept nogil:
-    """The value of the longest prefix containing addr, or -1 if none does."""
+    """The value of the longest prefix containing addr, or -1 if none does: tbl18, then the
+    /18's range chunk (or tbl24/tbl8 for a /18 without one)."""
+    return kv_rng_lookup(t.rng_bases, t.tbl18, t.tbl24, t.tbl8, addr)
+
+
+cdef inline int64_t dir24_lookup_tbl18(const dir24_t *t, uint32_t addr) noexcept nogil:
+    """dir24_lookup through tbl18 and tbl24/tbl8, without range chunks (the same result; the
+    previous lookup, kept for comparisons)."""
     cdef uint32_t e = kv_dir24_load(&t.tbl18[addr >> 14])
     if e & DIR24_EXTENDED:
         e = kv_dir24_load(&t.tbl24[addr >> 8])

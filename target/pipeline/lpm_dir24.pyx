@@ -1,5 +1,6 @@
 # cython: language_level=3, annotation_typing=False
-"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl18/tbl24/tbl8 updates, lookups.
+"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl18/tbl24/tbl8 updates, range
+chunks (lpm_range.h), lookups.
 
 The entry layout and the concurrency rules are documented in lpm_dir24.pxd, beside the struct.
 """
@@ -45,6 +46,32 @@ cdef enum:
     # With tbl18: tbl24 entries are prefetched this many lookups ahead, tbl18 entries twice as
     # far (a power of two: a ring of this many chosen entries).
     BULK_HALF = 32
+
+
+cdef enum:
+    WAY_RANGE = 0
+    WAY_TBL18 = 1
+    WAY_DIR24 = 2
+
+WAYS = ("range", "tbl18", "dir24")
+
+# The range-chunk bulk lookup for this CPU (lpm_range.h), chosen when the module loads.
+cdef const char *BEST_ISA = NULL
+cdef kv_rng_bulk_fn best_bulk = kv_rng_select(NULL, &BEST_ISA)
+
+
+def bulk_isa() -> str:
+    """The instruction set the default range bulk lookup was chosen for on this CPU."""
+    return BEST_ISA.decode()
+
+
+cdef int check_way(way, bint ranges) except -1:
+    if way is None:
+        return WAY_RANGE if ranges else WAY_TBL18
+    try:
+        return WAYS.index(way)
+    except ValueError:
+        raise ValueError(f"lookup way {way!r} is not one of {', '.join(WAYS)}") from None
 
 
 class Tbl8PoolExhausted(MemoryError):
@@ -165,7 +192,10 @@ cdef inline uint32_t prefix_mask(int depth) noexcept nogil:
 # tbl8 group pool.
 
 cdef void begin_update(dir24_t *t) noexcept nogil:
-    """Start of a writer operation: the group freed by the previous one becomes reusable."""
+    """Start of a writer operation: the group and chunks freed by the previous one become
+    reusable."""
+    if t.rng != NULL:
+        kv_rng_begin(t.rng)
     if t.tbl8_limbo >= 0:
         t.tbl8_free[t.tbl8_nfree] = <uint32_t>t.tbl8_limbo
         t.tbl8_nfree += 1
@@ -233,6 +263,10 @@ cdef void refresh_tbl18(dir24_t *t, uint32_t first24, uint32_t n24) noexcept nog
     cdef uint32_t j, k, e, summary, start
     cdef const uint32_t *run
     for j in range(first24 // DIR24_TBL18_SPAN, (first24 + n24 - 1) // DIR24_TBL18_SPAN + 1):
+        if t.rng != NULL:
+            # With range chunks: the /18's runs, from tbl24 and its groups.
+            kv_rng_refresh(t.rng, t.tbl18, t.tbl24, t.tbl8, j)
+            continue
         run = &t.tbl24[<size_t>j * DIR24_TBL18_SPAN]
         # Compare with the first changed entry of this /18, starting with its neighbours: it
         # was just written (in cache), and a /18 that stops being uniform because of it then
@@ -283,6 +317,8 @@ cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexce
         for j in range(first, first + n):
             if entry_yields_to(group[j], depth):
                 kv_dir24_store(&group[j], entry)
+        if t.rng != NULL:
+            refresh_tbl18(t, i, 1)  # the /18's range chunk changes with the group
         return DIR24_OK
     g = tbl8_alloc(t)
     if g < 0:
@@ -330,6 +366,8 @@ cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replaceme
             kv_dir24_store(&group[j], replacement)
     for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
         if (group[j] & DIR24_VALID) and (group[j] >> DIR24_DEPTH_SHIFT) > 24:
+            if t.rng != NULL:
+                refresh_tbl18(t, i, 1)  # the group stays; the /18's range chunk changes
             return
     # Only the /24's own answer is left, in all 256 entries: it goes back into tbl24.
     kv_dir24_publish(&t.tbl24[i], group[0])
@@ -404,6 +442,8 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
     for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
         if t.tbl18[i]:
             kv_dir24_store(&t.tbl18[i], 0)
+    if t.rng != NULL:
+        kv_rng_reset(t.rng)         # no chunk is reachable any more
     for i in range(<uint32_t>DIR24_TBL24_ENTRIES):
         # Reading untouched pages costs no memory; writing only non-misses keeps it that way.
         if t.tbl24[i]:
@@ -425,16 +465,32 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
 # ---------------------------------------------------------------------------------------------
 # Lookups.
 
+cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                            int n) noexcept nogil:
+    # Range chunks where the table keeps them; otherwise tbl18, then tbl24/tbl8.
+    if t.rng != NULL:
+        best_bulk(t.rng_bases, t.tbl18, t.tbl24, t.tbl8, addrs, out, n)
+    else:
+        tbl18_lookup_bulk(t, addrs, out, n)
+
+
+cdef void range_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                                  int n) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        out[i] = dir24_lookup(t, addrs[i])
+
+
 cdef inline int64_t finish_lookup(const dir24_t *t, const uint32_t *first,
                                   uint32_t addr) noexcept nogil:
-    """dir24_lookup from the entry dir24_first_miss chose for addr."""
+    """dir24_lookup_tbl18 from the entry dir24_first_miss chose for addr."""
     cdef uint32_t e = kv_dir24_load(first)
     if e & DIR24_EXTENDED:
         e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
     return <int64_t>(e & DIR24_VALUE_MASK) | (<int64_t>((e & DIR24_VALID) >> 24) - 1)
 
 
-cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+cdef void tbl18_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil:
     # Three stages: the tbl18 entry of the address BULK_PREFETCH_AHEAD ahead is prefetched
     # (normally an L2 hit); half as far ahead, it is read and the entry the lookup will need
@@ -444,7 +500,7 @@ cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *ou
     cdef const uint32_t *chosen[BULK_HALF]
     cdef int i
     if n < 2 * BULK_HALF:
-        lookup_one_by_one(t, addrs, out, n)
+        tbl18_lookup_one_by_one(t, addrs, out, n)
         return
     for i in range(2 * BULK_HALF):
         kv_dir24_prefetch(&t.tbl18[addrs[i] >> 14])
@@ -464,11 +520,11 @@ cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *ou
         out[i] = finish_lookup(t, chosen[i % BULK_HALF], addrs[i])
 
 
-cdef void lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+cdef void tbl18_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil:
     cdef int i
     for i in range(n):
-        out[i] = dir24_lookup(t, addrs[i])
+        out[i] = dir24_lookup_tbl18(t, addrs[i])
 
 
 cdef void tbl24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
@@ -528,9 +584,13 @@ cdef class Dir24Lpm:
     max_tbl8_groups caps the pool of tbl8 groups (one per /24 that holds a prefix longer than
     /24); its address space is reserved up front (1 KiB per group) and memory is committed in
     2 MiB steps as groups are used. The default allows every group the entry format can name.
+
+    ranges=True keeps range chunks behind tbl18 (lpm_range.h), for lookup way "range": each
+    update then rebuilds the chunk of every /18 it touches. Without them, way "range" answers
+    non-uniform /18s from tbl24/tbl8 like way "tbl18".
     """
 
-    def __cinit__(self, max_tbl8_groups: int = DIR24_MAX_GROUPS):
+    def __cinit__(self, max_tbl8_groups: int = DIR24_MAX_GROUPS, ranges: bool = False):
         if not 1 <= max_tbl8_groups <= DIR24_MAX_GROUPS:
             raise ValueError(f"max_tbl8_groups {max_tbl8_groups} is outside 1..{DIR24_MAX_GROUPS}")
         self.c = <dir24_t *>calloc(1, sizeof(dir24_t))
@@ -546,6 +606,13 @@ cdef class Dir24Lpm:
         if self.c.tbl18 == NULL:
             raise MemoryError(f"cannot map tbl18 (1 MiB): {strerror(errno).decode()}")
         kv_dir24_store(self.c.tbl18, 0)
+        self.c.rng_bases = &kv_rng_no_chunks
+        if ranges:
+            self.c.rng = kv_rng_new()
+            if self.c.rng == NULL:
+                raise MemoryError(
+                    f"cannot reserve the range chunk regions: {strerror(errno).decode()}")
+            self.c.rng_bases = &self.c.rng.bases
         self.c.tbl24_map_bytes = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
         self.c.tbl24 = <uint32_t *>map_aligned(self.c.tbl24_map_bytes, PROT_READ | PROT_WRITE)
         if self.c.tbl24 == NULL:
@@ -571,6 +638,7 @@ cdef class Dir24Lpm:
         if self.c.tbl8 != NULL:
             munmap(self.c.tbl8, self.c.tbl8_map_bytes)
         free(self.c.tbl8_free)
+        kv_rng_free(self.c.rng)
         for d in range(DIR24_MAX_DEPTH + 1):
             free(self.c.rules[d].slots)
         free(self.c)
@@ -607,25 +675,39 @@ cdef class Dir24Lpm:
             return None
         return slot.value & DIR24_VALUE_MASK
 
-    def lookup(self, addr: int, tbl18: bool = True) -> int:
-        """The value of the longest prefix containing addr, -1 if none. tbl18=False answers
-        from tbl24/tbl8 alone (the same result; for comparisons)."""
+    def lookup(self, addr: int, way: str | None = None) -> int:
+        """The value of the longest prefix containing addr, -1 if none. way (for comparisons;
+        the same result): "range" (tbl18 and range chunks), "tbl18" (tbl18, then tbl24/tbl8)
+        or "dir24" (tbl24/tbl8 alone); default "range" with ranges=True, else "tbl18"."""
         addr = index(addr)
         if not 0 <= addr <= 0xFFFFFFFF:
             raise ValueError(f"address {addr:#x} is not a 32-bit address")
-        if not tbl18:
+        cdef int w = check_way(way, self.c.rng != NULL)
+        if w == WAY_DIR24:
             return dir24_lookup_tbl24(self.c, <uint32_t>addr)
+        if w == WAY_TBL18:
+            return dir24_lookup_tbl18(self.c, <uint32_t>addr)
         return dir24_lookup(self.c, <uint32_t>addr)
 
-    def lookup_bulk(self, addrs, out=None, prefetch: bool = True, tbl18: bool = True):
+    def lookup_bulk(self, addrs, out=None, prefetch: bool = True, way: str | None = None,
+                    isa: str | None = None):
         """Look up every address of addrs (a uint32 buffer such as array('I') or a numpy uint32
         array, or any iterable of ints). Returns out, or a new array('q'), with -1 for misses.
 
         prefetch=False runs the single-address lookup once per address with no prefetching, as
         a caller that looks up one address at a time would (benchmarks compare the two).
-        tbl18=False looks up as DIR-24-8 alone does, in tbl24/tbl8 (benchmarks compare)."""
+        way is as for lookup(). isa picks the instruction set of the "range" bulk lookup
+        ("avx512", "avx2", "sse2"; default: the best this CPU has, bulk_isa)."""
         cdef const uint32_t[::1] keys
         cdef int64_t[::1] results
+        cdef int w = check_way(way, self.c.rng != NULL)
+        cdef const char *chosen = NULL
+        cdef kv_rng_bulk_fn bulk_fn = best_bulk
+        if isa is not None:
+            isa_bytes = str(isa).encode()
+            bulk_fn = kv_rng_select(isa_bytes, &chosen)
+            if bulk_fn == NULL:
+                raise ValueError(f"bulk lookup for {isa!r} is not available on this CPU")
         try:
             keys = addrs
         except (TypeError, ValueError):
@@ -639,14 +721,18 @@ cdef class Dir24Lpm:
         cdef Py_ssize_t done = 0
         cdef int chunk
         cdef bint bulk = prefetch
-        cdef bint directory = tbl18
         with nogil:
             while done < n:
                 chunk = <int>min(n - done, 1 << 30)
-                if directory and bulk:
-                    dir24_lookup_bulk(self.c, &keys[done], &results[done], chunk)
-                elif directory:
-                    lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
+                if w == WAY_RANGE and bulk:
+                    bulk_fn(self.c.rng_bases, self.c.tbl18, self.c.tbl24, self.c.tbl8,
+                            &keys[done], &results[done], chunk)
+                elif w == WAY_RANGE:
+                    range_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
+                elif w == WAY_TBL18 and bulk:
+                    tbl18_lookup_bulk(self.c, &keys[done], &results[done], chunk)
+                elif w == WAY_TBL18:
+                    tbl18_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
                 elif bulk:
                     tbl24_lookup_bulk(self.c, &keys[done], &results[done], chunk)
                 else:
@@ -688,14 +774,37 @@ cdef class Dir24Lpm:
 
     @property
     def memory_bytes(self) -> int:
-        """Bytes of memory the table holds: tbl18, tbl24, committed tbl8 groups and the rules
-        table."""
+        """Bytes of memory the table holds: tbl18, the range chunk pool, tbl24, committed tbl8
+        groups and the rules table."""
         cdef size_t total = (DIR24_TBL18_ENTRIES + DIR24_TBL24_ENTRIES) * sizeof(uint32_t)
+        if self.c.rng != NULL:
+            total += kv_rng_bytes(self.c.rng)
         total += <size_t>self.c.tbl8_committed * (GROUP_BYTES + sizeof(uint32_t))
         cdef int d
         for d in range(DIR24_MAX_DEPTH + 1):
             total += <size_t>self.c.rules[d].capacity * sizeof(dir24_rule_t)
         return total + sizeof(dir24_t)
+
+    @property
+    def range_chunks(self) -> dict[str, int]:
+        """Range chunks by kind: "runs<=N" for each capacity (N = 4 .. 256) in use, and
+        "none" for non-uniform /18s answered from tbl24/tbl8 (class 0)."""
+        cdef uint32_t i, e
+        cdef uint32_t none = 0
+        if self.c.rng == NULL:
+            return {}
+        for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
+            e = self.c.tbl18[i]
+            none += (e & DIR24_EXTENDED) != 0 and (e >> 26) == 0
+        counts = {f"runs<={2 << c}": self.c.rng.chunks[c] for c in range(1, KV_RNG_CLASSES)
+                  if self.c.rng.chunks[c]}
+        counts["none"] = none
+        return counts
+
+    @property
+    def range_pool_bytes(self) -> int:
+        """Bytes of range chunk memory handed out (reachable chunks, free and waiting ones)."""
+        return kv_rng_bytes(self.c.rng) if self.c.rng != NULL else 0
 
     @property
     def tbl18_uniform(self) -> int:
