@@ -162,6 +162,22 @@ cdef int nat_deparse_moving(void *pl, void *wk, void *x) noexcept nogil:
     return deparse_moving(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x)
 
 
+cdef void nat_parser_error(void *plv, void *wk, void *xv) noexcept nogil:
+    nat_parser_error_pl(<Pipeline>plv, <worker_t *>wk, <ctx_t *>xv)
+
+
+cdef void nat_parser_error_pl(Pipeline pl, worker_t *wk, ctx_t *x) noexcept nogil:
+    """As ingress_begin: a received packet's parser error is counted and recorded."""
+    wk.parser_errors += 1
+    if pl.f_parser_error >= 0:
+        kv_field_write(&pl.fields[pl.f_parser_error], x.phv, x.error)
+    x.error = ERR_NONE
+
+
+cdef void nat_verify(void *pl, void *wk, void *x) noexcept nogil:
+    verify_checksums(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x)
+
+
 cdef inline void run_action(Pipeline pl, worker_t *wk, ctx_t *x, int32_t act) noexcept nogil:
     """A table's chosen action (x.params set): native code when the program has it."""
     if pl.nat_on and pl.nat_prog.actions[act] != NULL:
@@ -382,6 +398,8 @@ def native_attach(Pipeline pl, str path) -> dict[str, int]:
     pl.nat_env.ternary_lookup = nat_ternary_lookup
     pl.nat_env.table_finish = nat_table_finish
     pl.nat_env.direct_meter = nat_direct_meter
+    pl.nat_env.parser_error = nat_parser_error
+    pl.nat_env.verify = nat_verify
     memset(&prog, 0, sizeof(kvn_program_t))
     if (init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions
             or prog.table_lookup == NULL or prog.table_finish == NULL):

@@ -207,6 +207,10 @@ typedef struct {
     int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key);
     int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e);
     void (*direct_meter)(void *pl, void *x, uint32_t ti, int64_t e);
+    /* a received packet's parser ended in error (x->error): count and record it, clear it */
+    void (*parser_error)(void *pl, void *wk, void *x);
+    /* the verify checksum control */
+    void (*verify)(void *pl, void *wk, void *x);
 } kvn_env_t;
 
 typedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x);
@@ -231,19 +235,25 @@ typedef struct {
     const kvn_action_fn *actions;
     uint32_t n_actions;
     uint32_t n_interpreted;     /* code blocks left to the interpreter */
-    /* After the ingress control of a received packet whose slot is alone in the job queue:
-       the traffic manager's unicast case, the egress pass in that slot, checksums and the
-       deparser. Returns the egress port (*priority set), or KVN_DROP / KVN_PRIORITY_DROP (the
+    /* The rest of the ingress control of a received packet whose slot is alone in the job
+       queue, from `node` (-1: none); then the traffic manager's unicast case, the egress
+       pass in that slot, checksums and the deparser. Returns the egress port (*priority set), or KVN_DROP / KVN_PRIORITY_DROP (the
        engine frees the packet), or KVN_GENERAL having changed nothing (a multicast group: the
        engine's traffic manager takes over). NULL when the program clones, resubmits,
        recirculates or sends digests: the engine's general path runs every packet. */
-    int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
-                      uint32_t priority_queues, uint32_t *priority);
+    int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, int32_t node,
+                      uint32_t packet_length, uint32_t priority_queues, uint32_t *priority);
     /* table ti's key built and looked up: the entry id, -1 for a miss */
     int64_t (*table_lookup)(const kvn_env_t *env, void *wk, void *x, uint32_t ti);
     /* table ti applied with entry e (-1: miss): statistics, counters, meter, the action;
        returns the next node */
     int32_t (*table_finish)(const kvn_env_t *env, void *wk, void *x, uint32_t ti, int64_t e);
+    /* A received packet's ingress pass up to its first table or action-call node, which it
+       returns (or -1): standard metadata, parser (parser_error on error), verify_checksum,
+       the control's conditions. finish then runs the control on from the node that
+       table's apply returns (-1: none). */
+    int32_t (*start)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
+                     uint32_t packet_length);
 } kvn_program_t;
 
 #define KVN_DROP (-1)

@@ -42,6 +42,8 @@ cdef extern from "pipeline/native_abi.h":
         int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key) noexcept nogil
         int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil
         void (*direct_meter)(void *pl, void *x, uint32_t ti, int64_t e) noexcept nogil
+        void (*parser_error)(void *pl, void *wk, void *x) noexcept nogil
+        void (*verify)(void *pl, void *wk, void *x) noexcept nogil
 
     ctypedef struct kvn_program_t:
         void (*parser)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
@@ -55,11 +57,14 @@ cdef extern from "pipeline/native_abi.h":
         const kvn_action_fn *actions
         uint32_t n_actions
         uint32_t n_interpreted
-        int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, uint32_t packet_length,
-                          uint32_t priority_queues, uint32_t *priority) noexcept nogil
+        int32_t (*finish)(const kvn_env_t *env, void *wk, void *x, int32_t node,
+                          uint32_t packet_length, uint32_t priority_queues,
+                          uint32_t *priority) noexcept nogil
         int64_t (*table_lookup)(const kvn_env_t *env, void *wk, void *x, uint32_t ti) noexcept nogil
         int32_t (*table_finish)(const kvn_env_t *env, void *wk, void *x, uint32_t ti,
                                 int64_t e) noexcept nogil
+        int32_t (*start)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
+                         uint32_t packet_length) noexcept nogil
 
     ctypedef int (*kvn_init_fn)(const kvn_env_t *env, kvn_program_t *out) noexcept nogil
 

@@ -743,9 +743,23 @@ class Generator:
                  "    if (!kvn_emit(env, wk, x)) return KVN_DROP;",
                  "    return (int32_t)port;"]
         self.out += ["static int32_t kvn_finish(const kvn_env_t *env, void *wk, void *xv, "
-                     "uint32_t plen, uint32_t priority_queues, uint32_t *priority) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body + ["}", ""]
+                     "int32_t node, uint32_t plen, uint32_t priority_queues, uint32_t *priority) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     "    if (node >= 0) kvn_control(env, wk, x, node, 0);"] + body + ["}", ""]
         return True
+
+    def start(self) -> None:
+        """kvn_start: a received packet's ingress pass up to its first table (or action call)
+        node: standard metadata, parser (the engine counts a parser error), verification."""
+        verify = any(c["verify"] for c in self.ex["cksums"])
+        self.out += ["static int32_t kvn_start(const kvn_env_t *env, void *wk, void *xv, "
+                     "uint32_t port, uint32_t plen) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     "    kvn_ingress(env, wk, x, port, 0, plen, 0);",
+                     "    if (x->error != 0) env->parser_error(env->pl, wk, x);"]
+        if verify:
+            self.out.append("    env->verify(env->pl, wk, x);")
+        self.out += [f"    return kvn_control(env, wk, x, {self.ex['ingress_init']}, 1);", "}", ""]
 
     # ------------------------------------------------------------------ the object
     def generate(self) -> Generated:
@@ -766,6 +780,7 @@ class Generator:
         self.passes()
         has_finish = self.finish()
         self.tables()
+        self.start()
         acts = []
         for aid, pc in enumerate(self.ex["actions"]):
             name = self.block(pc)
@@ -805,6 +820,7 @@ class Generator:
                 "    out->egress = kvn_egress;",
                 "    out->emit = kvn_emit;",
                 f"    out->finish = {'kvn_finish' if has_finish else 'NULL'};",
+                "    out->start = kvn_start;",
                 "    out->actions = ACTIONS;",
                 f"    out->n_actions = {n_actions};",
                 f"    out->n_interpreted = {len(self.interpreted)};",

@@ -19,7 +19,12 @@ cdef int native_groups(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *ou
     cdef ctx_t gx[GROUP]
     cdef int32_t gnode[GROUP]
     cdef int64_t gent[GROUP]
-    cdef int32_t first, port
+    cdef int32_t first, port, node
+    # What ctx_init sets that stays the same for every packet of a group slot: the slot's
+    # header vector, the batch's clock, and the clone, resubmit, recirculate and digest
+    # requests that a program with kvn_finish never makes.
+    for k in range(min(GROUP, n)):
+        ctx_init(pl, wk, &gx[k], MAX_JOBS + k, NULL, 0)
     while i < n:
         g = min(GROUP, n - i)
         # 1. standard metadata and parser, conditions up to the first table, its prefetch
@@ -29,17 +34,17 @@ cdef int native_groups(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *ou
             p = pkts[i + k]
             x = &gx[k]
             wk.seq += 1
-            ctx_init(pl, wk, x, MAX_JOBS + k, p, wk.seq)    # the slot is zeroed (below)
-            prog.ingress(env, <void *>wk, <void *>x, <uint16_t>p.port, PKT_INSTANCE_NORMAL, p.len,
-                         0)
-            if x.error != ERR_NONE:
-                wk.parser_errors += 1
-                if pl.f_parser_error >= 0:
-                    kv_field_write(&pl.fields[pl.f_parser_error], x.phv, x.error)
-                x.error = ERR_NONE
-            if pl.has_verify:
-                verify_checksums(pl, wk, x)
-            gnode[k] = prog.control(env, <void *>wk, <void *>x, pl.ingress_init, 1)
+            # the rest of ctx_init (the slot is zeroed: below)
+            x.pkt = p
+            x.seq = wk.seq
+            x.cursor = 0
+            x.cursor_bits = 0
+            x.error = ERR_NONE
+            x.exit_flag = 0
+            x.failed = 0
+            x.params = NULL
+            x.truncate_len = 0
+            gnode[k] = prog.start(env, <void *>wk, <void *>x, <uint16_t>p.port, p.len)
             first = -1
             if gnode[k] >= 0 and pl.nodes[gnode[k]].kind == NODE_TABLE:
                 first = pl.nodes[gnode[k]].a
@@ -57,14 +62,12 @@ cdef int native_groups(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *ou
                 gent[k + ahead] = group_lookup(pl, wk, &gx[k + ahead], gnode[k + ahead])
             x = &gx[k]
             p = pkts[i + k]
-            # 3. the rest of ingress, then traffic manager and egress in kvn_finish
-            if gnode[k] >= 0:
-                if pl.nodes[gnode[k]].kind == NODE_TABLE:
-                    prog.control(env, <void *>wk, <void *>x,
-                                 table_finish(pl, wk, x, pl.nodes[gnode[k]].a, gent[k]), 0)
-                else:
-                    prog.control(env, <void *>wk, <void *>x, gnode[k], 0)
-            port = prog.finish(env, <void *>wk, <void *>x, p.len, pl.priority_queues, &prio)
+            # 3. the first table, then the rest of ingress, traffic manager and egress in
+            # kvn_finish
+            node = gnode[k]
+            if node >= 0 and pl.nodes[node].kind == NODE_TABLE:
+                node = table_finish(pl, wk, x, pl.nodes[node].a, gent[k])
+            port = prog.finish(env, <void *>wk, <void *>x, node, p.len, pl.priority_queues, &prio)
             if port >= 0:
                 if nout < max_out:
                     p.port = <uint32_t>port
