@@ -354,3 +354,63 @@ def test_route_lookups_at_every_prefix_length_match_the_interpreter() -> None:
     assert sw.pipeline.table_stats(0) == ref.pipeline.table_stats(0)
     hits, misses = ref.pipeline.table_stats(0)
     assert hits > len(routes) and misses > 0
+
+
+@needs_corpus
+def test_ternary_direct_counter_meter_and_selector_tables_match_the_interpreter() -> None:
+    """onos_basic's tables outside the STF corpus' kinds: a ternary ACL with direct counters,
+    a 48-bit LPM table (the generic LPM probes) with a direct meter, and an action selector
+    (the engine's member and group resolution, called from native code)."""
+    from target import Exact, Lpm, Ternary
+    document = (CORPUS / "onos_basic" / "onos_basic.json").read_bytes()
+    prof = "ingress.wcmp_control.wcmp_selector"
+    any9 = [Ternary(0, 0)] * 9
+
+    def acl(**match: tuple[int, int]) -> list:
+        names = ["port", "eth_src", "eth_dst", "eth_type", "ip_src", "ip_dst", "proto", "l4s",
+                 "l4d"]
+        return [Ternary(*match[n]) if n in match else any9[0] for n in names]
+
+    def setup(mode: str) -> Switch:
+        sw = Switch(native=mode)
+        sw.load(document)
+        t0 = "ingress.table0_control.table0"
+        sw.table_add(t0, acl(eth_type=(0x0800, 0xFFFF), ip_dst=(0x0A000000, 0xFF000000)),
+                     "ingress.table0_control.set_next_hop_id", [7], priority=10)
+        sw.table_add(t0, acl(port=(2, 0x1FF)), "ingress.table0_control.set_egress_port", [3],
+                     priority=20)
+        sw.table_add(t0, acl(proto=(17, 0xFF), l4d=(53, 0xFFFF)),
+                     "ingress.table0_control.drop", [], priority=30)
+        for m in range(4):
+            sw.act_prof_add_member(prof, m, "ingress.wcmp_control.set_egress_port", [m + 1])
+        sw.act_prof_create_group(prof, 1)
+        sw.act_prof_set_group_members(prof, 1, [0, 1, 2, 3])
+        sw.table_add("ingress.wcmp_control.wcmp_table", [Exact(7)], group=1)
+        host = "ingress.host_meter_control.host_meter_table"
+        handle = sw.table_add(host, [Lpm(0x020000000000, 16)],
+                              "ingress.host_meter_control.read_meter", [])
+        # a rate no run reaches again: the first packets take the burst, the rest are red
+        sw.direct_meter_set(host, handle, 0.001, 3, 0.001, 6)
+        return sw
+
+    rng = random.Random(5)
+    frames = []
+    for i in range(300):
+        src = (0x02 << 40 | rng.getrandbits(16)) if i % 2 else rng.getrandbits(48)
+        dst_ip = (0x0A << 24 | rng.getrandbits(24)) if i % 3 else rng.getrandbits(32)
+        udp = (rng.getrandbits(16)).to_bytes(2, "big") + bytes([0, 53 if i % 5 == 0 else 80,
+                                                                0, 26, 0, 0])
+        ip = bytes([0x45, 0, 0, 46, 0, i & 0xFF, 0, 0, 64, 17 if i % 4 else 6, 0, 0,
+                    192, 168, 0, 1]) + dst_ip.to_bytes(4, "big")
+        frames.append((i % 3, rng.getrandbits(48).to_bytes(6, "big") + src.to_bytes(6, "big")
+                       + b"\x08\x00" + ip + udp + bytes(18)))
+    ref, sw = setup("off"), setup("wait")
+    assert sw.native_ready()
+    assert sw.process(frames) == ref.process(frames)
+    assert state_of(sw) == state_of(ref)
+    names = [t.name for t in ref.compiled.tables]
+    for name, missed in (("ingress.table0_control.table0", True),
+                         ("ingress.wcmp_control.wcmp_table", False),
+                         ("ingress.host_meter_control.host_meter_table", True)):
+        hits, misses = ref.pipeline.table_stats(names.index(name))
+        assert hits > 0 and (misses > 0) == missed, name
