@@ -17,9 +17,12 @@
  *
  * Concurrency: a chunk is written completely in fresh pool space before the tbl18 entry that
  * names it is stored with release order; it is never written while reachable. A replaced chunk
- * is not reused during the same update (it goes to limbo, then to its class's free list when the
- * next update begins), the same rule as tbl8 groups. The pool's address range is reserved up
- * front and never moves.
+ * waits in limbo for KV_RNG_QUARANTINE_MS before it may be reused: every update of a /18
+ * replaces its chunk, so the next update's would otherwise often be the very memory a reader
+ * that loaded the old tbl18 entry is still ranking (it holds it for one batch of pass 1 and 2,
+ * microseconds unless the thread is descheduled; a reader stalled longer than the quarantine
+ * could still read a reused chunk). The engine is safe regardless: its two-copy commits only
+ * write the copy no worker reads. The regions are reserved up front and never move.
  */
 #ifndef KV_LPM_RANGE_H
 #define KV_LPM_RANGE_H
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -322,7 +326,9 @@ typedef struct {
     uint32_t high[KV_RNG_CLASSES];   /* chunk indexes handed out at least once, per class */
     uint32_t chunks[KV_RNG_CLASSES]; /* reachable chunks per class */
     kv_rng_stack_t free_list[KV_RNG_CLASSES];
-    kv_rng_stack_t limbo;            /* (index << 3 | class) replaced by the current update */
+    kv_rng_stack_t limbo;            /* (index << 3 | class) replaced, oldest first from head */
+    kv_rng_stack_t limbo_ms;         /* when each was replaced (monotonic ms, wrapping) */
+    uint32_t limbo_head;
     uint16_t starts[1 << 14];        /* scratch: the runs of the /18 being rebuilt */
     uint32_t vals[1 << 14];
 } kv_rng_t;
@@ -378,17 +384,46 @@ static void kv_rng_free(kv_rng_t *r) {
     for (int c = 0; c < KV_RNG_CLASSES; c++)
         free(r->free_list[c].items);
     free(r->limbo.items);
+    free(r->limbo_ms.items);
     free(r);
 }
 
-/* Start of an update: chunks replaced by the previous one become reusable. */
+#define KV_RNG_QUARANTINE_MS 100u
+
+static uint32_t kv_rng_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Start of an update: chunks replaced at least KV_RNG_QUARANTINE_MS ago become reusable. */
 static void kv_rng_begin(kv_rng_t *r) {
-    for (uint32_t i = 0; i < r->limbo.count; i++) {
-        uint32_t v = r->limbo.items[i];
+    if (r->limbo_head == r->limbo.count)
+        return;
+    uint32_t now = kv_rng_now_ms();
+    while (r->limbo_head < r->limbo.count &&
+           now - r->limbo_ms.items[r->limbo_head] >= KV_RNG_QUARANTINE_MS) {
+        uint32_t v = r->limbo.items[r->limbo_head++];
         if (kv_rng_push(&r->free_list[v & 7], v >> 3) != 0)
-            break;   /* out of memory: the chunk is leaked, never reused too early */
+            continue;   /* out of memory: the chunk is leaked, never reused too early */
     }
-    r->limbo.count = 0;
+    if (r->limbo_head == r->limbo.count) {
+        r->limbo_head = r->limbo.count = r->limbo_ms.count = 0;
+    } else if (r->limbo_head >= 4096 && r->limbo_head * 2 >= r->limbo.count) {
+        uint32_t left = r->limbo.count - r->limbo_head;
+        memmove(r->limbo.items, r->limbo.items + r->limbo_head, left * sizeof(uint32_t));
+        memmove(r->limbo_ms.items, r->limbo_ms.items + r->limbo_head, left * sizeof(uint32_t));
+        r->limbo.count = r->limbo_ms.count = left;
+        r->limbo_head = 0;
+    }
+}
+
+/* Put a replaced chunk in limbo (out of memory: leak it rather than reuse it too early). */
+static void kv_rng_retire(kv_rng_t *r, uint32_t item) {
+    if (kv_rng_push(&r->limbo_ms, kv_rng_now_ms()) != 0)
+        return;
+    if (kv_rng_push(&r->limbo, item) != 0)
+        r->limbo_ms.count--;
 }
 
 /* Every chunk unreachable (tbl18 cleared by the caller): start afresh. */
@@ -397,7 +432,7 @@ static void kv_rng_reset(kv_rng_t *r) {
     memset(r->chunks, 0, sizeof(r->chunks));
     for (int c = 0; c < KV_RNG_CLASSES; c++)
         r->free_list[c].count = 0;
-    r->limbo.count = 0;
+    r->limbo.count = r->limbo_ms.count = r->limbo_head = 0;
 }
 
 /* Bytes of chunk memory handed out (reachable, free or waiting). */
@@ -481,9 +516,7 @@ static int kv_rng_refresh(kv_rng_t *r, uint32_t *tbl18, const uint32_t *tbl24,
     if ((old & KV_RNG_EXTENDED) && (old >> 26) != 0) {
         cls = old >> 26;
         r->chunks[cls]--;
-        if (kv_rng_push(&r->limbo, (old & KV_RNG_INDEX_MASK) << 3 | cls) != 0) {
-            /* out of memory: leak the chunk rather than reuse it too early */
-        }
+        kv_rng_retire(r, (old & KV_RNG_INDEX_MASK) << 3 | cls);
     }
     return 1;
 }
