@@ -14,8 +14,9 @@ host bits set, ...) is marked SLOW and the caller runs it through the protobuf p
 owns every error message; so both paths agree by construction on what is an error.
 """
 
-from array import array
+from array import array as py_array
 
+from cpython.array cimport array, clone
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
@@ -405,7 +406,7 @@ def split_write_request(bytes data):
     cdef const uint8_t *base = <const uint8_t *>PyBytes_AS_STRING(data)
     s.p = base
     s.end = base + PyBytes_GET_SIZE(data)
-    spans = array("I")
+    spans = py_array("I")
     election = None
     role = ""
     while s.p < s.end:
@@ -576,6 +577,11 @@ cdef int decode_entry(TableLayout t, uint64_t kind, span_t te, uint8_t *key, int
 cdef enum:
     FIRST_CAPACITY = 64   # updates a run's columns hold at first; they double as it grows
 
+# empty columns of each type, cloned at the size a run needs
+cdef array U32_COLUMN = py_array("I")
+cdef array I32_COLUMN = py_array("i")
+cdef array I64_COLUMN = py_array("q")
+
 
 cdef void grow_columns(DecodedRun run, Py_ssize_t old, Py_ssize_t new, Py_ssize_t stride,
                        Py_ssize_t pstride):
@@ -606,12 +612,13 @@ def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
     cdef DecodedRun run = None
     cdef Py_ssize_t stride = 0, pstride = 0
     cdef const uint32_t[:] sp = spans
-    cdef uint32_t[::1] positions
-    cdef int64_t[::1] priorities
-    cdef int32_t[::1] actions
+    cdef uint32_t *positions = NULL
+    cdef int64_t *priorities = NULL
+    cdef int32_t *actions = NULL
     cdef uint8_t *kinds = NULL
     cdef uint8_t *stored = NULL
     cdef uint8_t *params = NULL
+    cdef bint moved = False
     while i < n:
         u.p = base + sp[2 * i]
         u.end = base + sp[2 * i + 1]
@@ -625,24 +632,28 @@ def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
             run_table = table_id
             stride = 2 * t.key_bytes
             pstride = t.param_stride * PARAM_BYTES
+            # columns for the whole batch up to FIRST_CAPACITY updates, made at their size
+            cap = min(n - first, FIRST_CAPACITY)
             run = DecodedRun()
             run.table = t
-            run.positions = array("I")
-            run.kinds = bytearray()
-            run.stored = bytearray()
-            run.priorities = array("q")
-            run.actions = array("i")
-            run.params = bytearray()
+            run.positions = clone(U32_COLUMN, cap, True)
+            run.kinds = bytearray(cap)
+            run.stored = bytearray(cap * stride)
+            run.priorities = clone(I64_COLUMN, cap, True)
+            run.actions = clone(I32_COLUMN, cap, True)
+            run.params = bytearray(cap * pstride)
+            moved = True
         elif table_id != run_table:
             break
-        if count == cap:
-            positions = priorities = actions = None
-            grow_columns(run, cap, min(n - first, max(2 * cap, FIRST_CAPACITY)), stride,
-                         pstride)
-            cap = min(n - first, max(2 * cap, FIRST_CAPACITY))
-            positions = run.positions
-            priorities = run.priorities
-            actions = run.actions
+        elif count == cap:
+            grow_columns(run, cap, min(n - first, 2 * cap), stride, pstride)
+            cap = min(n - first, 2 * cap)
+            moved = True
+        if moved:  # the columns are new or have grown: their addresses again
+            moved = False
+            positions = <uint32_t *>(<array>run.positions).data.as_uints
+            priorities = <int64_t *>(<array>run.priorities).data.as_longlongs
+            actions = <int32_t *>(<array>run.actions).data.as_ints
             kinds = <uint8_t *>(<char *>run.kinds)
             stored = <uint8_t *>(<char *>run.stored)
             params = <uint8_t *>(<char *>run.params)
@@ -655,11 +666,11 @@ def decode_updates(bytes data, spans, Py_ssize_t first, dict layouts):
         i += 1
     if run is None or count == 0:
         return None, first
-    positions = priorities = actions = None
-    del run.positions[count:]
-    del run.kinds[count:]
-    del run.stored[count * stride:]
-    del run.priorities[count:]
-    del run.actions[count:]
-    del run.params[count * pstride:]
+    if count < cap:
+        del run.positions[count:]
+        del run.kinds[count:]
+        del run.stored[count * stride:]
+        del run.priorities[count:]
+        del run.actions[count:]
+        del run.params[count * pstride:]
     return run, i

@@ -19,9 +19,12 @@ first failure and the undo list holds what the Switch needs to reverse everythin
 before it.
 """
 
-from array import array
+from array import array as py_array
 
+from cpython.array cimport array, clone, resize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 from libc.string cimport memcpy
 
@@ -36,6 +39,9 @@ FAIL_BAD_KIND = 5        # not INSERT, MODIFY or DELETE
 
 # UPDATE_INSERT / UPDATE_MODIFY / UPDATE_DELETE, PARAM_BYTES (target/pipeline/constants.py)
 include "pipeline/constants.pxi"
+
+cdef array UINT32_TEMPLATE = py_array("I")
+cdef array INT64_TEMPLATE = py_array("q")
 
 # The undo record of a stretch of inserts: (UNDO_INSERTED, entries, [handles in order]).
 UNDO_INSERTED = 4
@@ -57,58 +63,39 @@ cdef extern from *:
     int __builtin_popcount(unsigned int x) nogil
 
 
-cdef class _Pending:
-    """Action data waiting for one entries_set_packed call: all fresh (inserts) or all not
-    (modifies), in update order."""
-    cdef object pl
-    cdef uint32_t ti
-    cdef Py_ssize_t param_bytes
-    cdef object eids            # array('I')
-    cdef object actions         # array('i')
-    cdef bytearray params
-    cdef uint32_t *eid_p
-    cdef int32_t *action_p
-    cdef uint8_t *param_p
-    cdef Py_ssize_t count
-    cdef bint fresh
+cdef struct Pending:
+    # Action data waiting for one entries_set_raw call: all fresh (inserts) or all not
+    # (modifies), in update order. C buffers sized for the run: a small write allocates no
+    # Python object until the flush hands the columns over as bytes.
+    uint32_t *eid_p
+    int32_t *action_p
+    uint8_t *param_p
+    Py_ssize_t param_bytes
+    Py_ssize_t count
+    bint fresh
 
-    def __init__(self, pl, uint32_t ti, Py_ssize_t param_stride, Py_ssize_t capacity):
-        cdef uint32_t[::1] e
-        cdef int32_t[::1] a
-        self.pl = pl
-        self.ti = ti
-        self.param_bytes = param_stride * PARAM_BYTES
-        self.eids = array("I", bytes(4 * max(1, capacity)))
-        self.actions = array("i", bytes(4 * max(1, capacity)))
-        self.params = bytearray(max(1, capacity) * self.param_bytes)
-        e = self.eids
-        a = self.actions
-        self.eid_p = &e[0]
-        self.action_p = &a[0]
-        self.param_p = <uint8_t *>PyByteArray_AS_STRING(self.params)
-        self.count = 0
-        self.fresh = True
 
-    cdef int add(self, bint fresh, uint32_t eid, int32_t action,
-                 const uint8_t *params) except -1:
-        if self.count and fresh != self.fresh:
-            self.flush()
-        self.fresh = fresh
-        self.eid_p[self.count] = eid
-        self.action_p[self.count] = action
-        memcpy(self.param_p + self.count * self.param_bytes, params, self.param_bytes)
-        self.count += 1
+cdef int pending_add(Pending *p, object pl, uint32_t ti, bint fresh, uint32_t eid,
+                     int32_t action, const uint8_t *params) except -1:
+    if p.count and fresh != p.fresh:
+        pending_flush(p, pl, ti)
+    p.fresh = fresh
+    p.eid_p[p.count] = eid
+    p.action_p[p.count] = action
+    memcpy(p.param_p + p.count * p.param_bytes, params, p.param_bytes)
+    p.count += 1
+    return 0
+
+
+cdef int pending_flush(Pending *p, object pl, uint32_t ti) except -1:
+    cdef Py_ssize_t n = p.count
+    if n == 0:
         return 0
-
-    cdef int flush(self) except -1:
-        cdef Py_ssize_t n = self.count
-        if n == 0:
-            return 0
-        self.count = 0
-        self.pl.entries_set_packed(self.ti, memoryview(self.eids)[:n],
-                                   memoryview(self.actions)[:n],
-                                   memoryview(self.params)[:n * self.param_bytes], self.fresh)
-        return 0
+    p.count = 0
+    pl.entries_set_raw(ti, PyBytes_FromStringAndSize(<char *>p.eid_p, 4 * n),
+                       PyBytes_FromStringAndSize(<char *>p.action_p, 4 * n),
+                       PyBytes_FromStringAndSize(<char *>p.param_p, n * p.param_bytes), p.fresh)
+    return 0
 
 
 def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] stored,
@@ -120,9 +107,6 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     # are logged for the other copy (engine commit.pxi).
     matchers = entries.matcher
     cdef Dir24Lpm matcher = <Dir24Lpm?>matchers.writer()
-    op_prefixes = array("I")
-    op_depths = bytearray()
-    op_values = array("q")
     cdef Py_ssize_t n = kinds.shape[0], j, inserts = 0
     cdef uint32_t ti = entries.index
     cdef Py_ssize_t param_stride = pl.param_stride(ti)
@@ -137,8 +121,10 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
         if kinds[j] == UPDATE_INSERT:
             inserts += 1
     cdef int64_t next_id = entries.next_id
-    if inserts:
-        entries.grow(min(next_id + inserts, entries.info.size))
+    cdef int64_t size = entries.info.size
+    cdef int64_t max_id = min(next_id + inserts, size)
+    if inserts and PyByteArray_GET_SIZE(entries.keys) < (max_id + 1) * ROW_BYTES:
+        entries.grow(max_id)        # (the same test as TableEntries.grow, without its call)
     cdef bytearray keys_array = entries.keys
     cdef bytearray used_array = entries.used
     cdef uint8_t *keys = <uint8_t *>PyByteArray_AS_STRING(keys_array)
@@ -146,7 +132,6 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     cdef Py_ssize_t used_len = PyByteArray_GET_SIZE(used_array)
     cdef list free_ids = entries.free
     cdef list held_ids = entries.held      # deleted here: reusable after the section
-    cdef int64_t size = entries.info.size
     cdef int64_t count = entries.count
     cdef int64_t found, eid
     cdef uint32_t prefix
@@ -155,7 +140,24 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
     cdef const uint8_t *row
     cdef list failed = []
     cdef list inserted = None
-    cdef _Pending pending = _Pending(pl, ti, param_stride, n)
+    # The run's rule changes, logged at the end for the other copy's structure.
+    cdef array op_prefixes = clone(UINT32_TEMPLATE, n, False)
+    cdef array op_values = clone(INT64_TEMPLATE, n, False)
+    cdef bytearray op_depths = bytearray(n)
+    cdef uint8_t *depth_p = <uint8_t *>PyByteArray_AS_STRING(op_depths)
+    cdef Py_ssize_t ops = 0
+    cdef Pending pending
+    pending.param_bytes = param_bytes
+    pending.count = 0
+    pending.fresh = True
+    pending.eid_p = <uint32_t *>PyMem_Malloc(4 * n + 1)
+    pending.action_p = <int32_t *>PyMem_Malloc(4 * n + 1)
+    pending.param_p = <uint8_t *>PyMem_Malloc(n * param_bytes + 1)
+    if pending.eid_p == NULL or pending.action_p == NULL or pending.param_p == NULL:
+        PyMem_Free(pending.eid_p)
+        PyMem_Free(pending.action_p)
+        PyMem_Free(pending.param_p)
+        raise MemoryError("bulk write")
     try:
         for j in range(n):
             kind = kinds[j]
@@ -190,9 +192,10 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                             free_ids.append(eid)
                         code = FAIL_NO_MEMORY
                     else:
-                        op_prefixes.append(prefix)
-                        op_depths.append(plen)
-                        op_values.append(eid)
+                        op_prefixes.data.as_uints[ops] = prefix
+                        depth_p[ops] = <uint8_t>plen
+                        op_values.data.as_longlongs[ops] = eid
+                        ops += 1
                 if code:
                     failed.append((j, code))
                     if undo is not None:
@@ -201,7 +204,7 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                 memcpy(keys + eid * ROW_BYTES, row, ROW_BYTES)
                 used[eid] = 1
                 count += 1
-                pending.add(True, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                pending_add(&pending, pl, ti, True, <uint32_t>eid, actions[j], &params[j * param_bytes])
                 if undo is not None:
                     if inserted is None:
                         inserted = []
@@ -222,27 +225,35 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             if kind == UPDATE_MODIFY:
                 if undo is not None:
                     undo.append((UPDATE_MODIFY, entries, eid, pl.entry_get(ti, eid)))
-                pending.add(False, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                pending_add(&pending, pl, ti, False, <uint32_t>eid, actions[j], &params[j * param_bytes])
                 continue
             # DELETE: what is queued may concern this entry, so it goes first
-            pending.flush()
+            pending_flush(&pending, pl, ti)
             if undo is not None:
                 undo.append((UPDATE_DELETE, entries, eid, bytes(row[:ROW_BYTES]), 0,
                              pl.entry_get(ti, eid), pl.entry_counter(ti, eid)))
             dir24_delete(matcher.c, prefix, plen)
-            op_prefixes.append(prefix)
-            op_depths.append(plen)
-            op_values.append(-1)
+            op_prefixes.data.as_uints[ops] = prefix
+            depth_p[ops] = <uint8_t>plen
+            op_values.data.as_longlongs[ops] = -1
+            ops += 1
             used[eid] = 0
             count -= 1
             pl.entry_clear(ti, eid)
             held_ids.append(eid)        # TableEntries.release_id
-        pending.flush()
+        pending_flush(&pending, pl, ti)
     finally:
+        PyMem_Free(pending.eid_p)
+        PyMem_Free(pending.action_p)
+        PyMem_Free(pending.param_p)
         entries.next_id = next_id
         entries.count = count
-        if len(op_prefixes):
-            pl.log_matcher_ops(matchers, "apply_ops", (op_prefixes, bytes(op_depths), op_values))
+        if ops:
+            resize(op_prefixes, ops)
+            resize(op_values, ops)
+            pl.log_matcher_ops(matchers, "apply_ops",
+                               (op_prefixes, PyBytes_FromStringAndSize(<char *>depth_p, ops),
+                                op_values))
     return failed
 
 
@@ -260,9 +271,9 @@ def read_entries(entries, pl):
     cdef Py_ssize_t i, n = 0, k
     for i in range(limit):
         n += used[i]
-    handles = array("I", bytes(4 * n))
-    priorities = array("q", bytes(8 * n))
-    actions = array("i", bytes(4 * n))
+    handles = py_array("I", bytes(4 * n))
+    priorities = py_array("q", bytes(8 * n))
+    actions = py_array("i", bytes(4 * n))
     rows = bytearray(n * stride)
     params = bytearray(n * param_stride * PARAM_BYTES)
     cdef uint32_t[::1] h = handles

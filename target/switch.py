@@ -1006,12 +1006,27 @@ class Switch:
         """
         with self._write_lock:
             self._require()
-            resolved = [(self._table(run[0]),) + tuple(run[1:]) for run in runs]
+            # A table named as the program names it is found without a lookup by alias (the
+            # P4Runtime server's runs name it so): few frames on a one-entry write's path.
+            tables = self._tables
+            resolved = []
+            for run in runs:
+                st = tables.get(run[0]) if type(run[0]) is str else None
+                resolved.append((st if st is not None else self._table(run[0]),) +
+                                tuple(run[1:]))
             errors: list[tuple[int, int, TargetError]] = []
             undo: list[tuple[Any, ...]] | None = [] if atomic else None
             with self._engine_write() as pl:
                 for ri, run in enumerate(resolved):
-                    self._write_encoded_run(pl, ri, run, errors, undo)
+                    st = run[0]
+                    if st.kind == build.TBL_LPM24 and not st.info.is_const:  # in C (bulk.pyx)
+                        failed = bulk.apply_dir24_run(st, pl, run[1], run[2], run[4], run[5],
+                                                      undo)
+                        if failed:
+                            errors.extend((ri, j, self._bulk_error(st, code))
+                                          for j, code in failed)
+                    else:
+                        self._write_encoded_run(pl, ri, run, errors, undo)
                     if atomic and errors:
                         break
                 if atomic and errors:
@@ -1026,10 +1041,6 @@ class Switch:
         if st.info.is_const:
             err = InvalidArgument(f"table {st.info.name} is const")
             errors.extend((ri, j, err) for j in range(len(kinds)))
-            return
-        if st.kind == build.TBL_LPM24:
-            failed = bulk.apply_dir24_run(st, pl, kinds, run[2], run[4], run[5], undo)
-            errors.extend((ri, j, self._bulk_error(st, code)) for j, code in failed)
             return
         self._write_encoded_each(pl, ri, run, errors, undo)
 

@@ -788,23 +788,31 @@ cdef class Pipeline:
         `params` holds, per entry, the table's param_stride values as 16-byte little-endian
         unsigned integers (param_stride() tells the stride); missing trailing values are 0.
         """
-        cdef Py_ssize_t n = eids.shape[0]
+        # copies: the caller may reuse its buffers before the replay
+        self.entries_set_raw(ti, bytes(eids), bytes(actions), bytes(params), fresh)
+
+    def entries_set_raw(self, uint32_t ti, bytes eids not None, bytes actions not None,
+                        bytes params not None, bint fresh=True) -> None:
+        """entries_set_packed with the columns as bytes: native-endian uint32 entry ids,
+        native-endian int32 action ids, packed parameters. Bytes are immutable, so the log
+        keeps them as they are for the replay (a one-entry write copies nothing)."""
+        cdef Py_ssize_t n = len(eids) // 4
         cdef size_t need
         if ti >= self.n_tables:
             raise IndexError(f"no table {ti}")
         need = <size_t>n * self.sides[0].tables[ti].param_stride * 16
-        if actions.shape[0] != n or <size_t>params.shape[0] != need:
+        if len(eids) != 4 * n or len(actions) != 4 * n or <size_t>len(params) != need:
             raise ValueError(f"{n} entries need {n} actions and {need} bytes of parameters")
-        # copies: the caller may reuse its buffers before the replay
-        self._write(Pipeline._op_entries_set_packed,
-                    (ti, memoryview(bytes(eids)).cast("I"), memoryview(bytes(actions)).cast("i"),
-                     bytes(params), fresh))
+        self._write(Pipeline._op_entries_set_packed, (ti, eids, actions, params, fresh))
 
-    def _op_entries_set_packed(self, uint32_t side, uint32_t ti, const uint32_t[::1] eids,
-                               const int32_t[::1] actions, const uint8_t[::1] params,
-                               bint fresh):
+    def _op_entries_set_packed(self, uint32_t side, uint32_t ti, bytes eids_bytes,
+                               bytes actions_bytes, bytes params_bytes, bint fresh):
+        # bytes data sits 8-byte aligned after the object header
+        cdef const uint32_t *eids = <const uint32_t *><const char *>eids_bytes
+        cdef const int32_t *actions = <const int32_t *><const char *>actions_bytes
+        cdef const uint8_t *params = <const uint8_t *><const char *>params_bytes
         cdef table_t *t = &self.sides[side].tables[ti]
-        cdef Py_ssize_t n = eids.shape[0], k
+        cdef Py_ssize_t n = len(eids_bytes) // 4, k
         cdef uint32_t eid, top = 0
         cdef uint64_t now = monotonic_ns()
         cdef s128 *rec
