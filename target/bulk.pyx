@@ -23,6 +23,8 @@ from array import array as py_array
 
 from cpython.array cimport array, clone, resize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
+                            PyObject_GetBuffer)
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
@@ -98,21 +100,62 @@ cdef int pending_flush(Pending *p, object pl, uint32_t ti) except -1:
     return 0
 
 
-def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] stored,
-                    const int32_t[::1] actions, const uint8_t[::1] params, undo):
+def apply_dir24_run(entries, pl, kinds, stored, actions, params, undo):
     """Apply one run to the TableEntries `entries` of a TBL_LPM24 table (see the module
     doc); returns [(position, FAIL_*)] of the updates that failed. `undo` is None, or a list
-    to append undo records to (then the run stops at its first failure)."""
+    to append undo records to (then the run stops at its first failure). The columns are
+    contiguous buffers: kinds, stored and params of bytes, actions of 32-bit ints."""
+    # Plain buffer requests: a typed memoryview argument costs a one-entry write more than
+    # the update itself.
+    cdef Py_buffer kv, sv, av, pv
+    take_column(kinds, &kv, 1, "kinds")
+    try:
+        take_column(stored, &sv, 1, "stored rows")
+        try:
+            take_column(actions, &av, 4, "actions")
+            try:
+                take_column(params, &pv, 1, "params")
+                try:
+                    return apply_columns(entries, pl, <const uint8_t *>kv.buf, kv.len,
+                                         <const uint8_t *>sv.buf, sv.len,
+                                         <const int32_t *>av.buf, av.len // 4,
+                                         <const uint8_t *>pv.buf, pv.len, undo)
+                finally:
+                    PyBuffer_Release(&pv)
+            finally:
+                PyBuffer_Release(&av)
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&kv)
+
+
+cdef int take_column(object column, Py_buffer *view, Py_ssize_t itemsize,
+                     str what) except -1:
+    """A read-only view of a contiguous column whose items are `itemsize` bytes (ints for
+    4: array('i') or the like)."""
+    PyObject_GetBuffer(column, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    cdef bytes fmt = view.format if view.format != NULL else b"B"
+    if view.itemsize != itemsize or (itemsize == 4 and
+                                     fmt[len(fmt) - 1:len(fmt)] not in (b"i", b"l")):
+        PyBuffer_Release(view)
+        raise ValueError(f"{what}: items of {itemsize} bytes expected, not {fmt!r}")
+    return 0
+
+
+cdef list apply_columns(entries, pl, const uint8_t *kinds, Py_ssize_t n,
+                        const uint8_t *stored, Py_ssize_t stored_len, const int32_t *actions,
+                        Py_ssize_t n_actions, const uint8_t *params, Py_ssize_t params_len,
+                        undo):
     # The structure of the copy this write section changes; the rule changes made on it in C
     # are logged for the other copy (engine commit.pxi).
     matchers = entries.matcher
     cdef Dir24Lpm matcher = <Dir24Lpm?>matchers.writer()
-    cdef Py_ssize_t n = kinds.shape[0], j, inserts = 0
+    cdef Py_ssize_t j, inserts = 0
     cdef uint32_t ti = entries.index
     cdef Py_ssize_t param_stride = pl.param_stride(ti)
     cdef Py_ssize_t param_bytes = param_stride * PARAM_BYTES
-    if stored.shape[0] != n * ROW_BYTES or actions.shape[0] != n or \
-            params.shape[0] != n * param_bytes:
+    if stored_len != n * ROW_BYTES or n_actions != n or params_len != n * param_bytes:
         raise ValueError(f"{n} updates need {n * ROW_BYTES} row bytes, {n} actions and "
                          f"{n * param_bytes} parameter bytes")
     if 2 * entries.key_bytes != ROW_BYTES:
@@ -204,7 +247,8 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
                 memcpy(keys + eid * ROW_BYTES, row, ROW_BYTES)
                 used[eid] = 1
                 count += 1
-                pending_add(&pending, pl, ti, True, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                pending_add(&pending, pl, ti, True, <uint32_t>eid, actions[j],
+                            &params[j * param_bytes])
                 if undo is not None:
                     if inserted is None:
                         inserted = []
@@ -225,7 +269,8 @@ def apply_dir24_run(entries, pl, const uint8_t[::1] kinds, const uint8_t[::1] st
             if kind == UPDATE_MODIFY:
                 if undo is not None:
                     undo.append((UPDATE_MODIFY, entries, eid, pl.entry_get(ti, eid)))
-                pending_add(&pending, pl, ti, False, <uint32_t>eid, actions[j], &params[j * param_bytes])
+                pending_add(&pending, pl, ti, False, <uint32_t>eid, actions[j],
+                            &params[j * param_bytes])
                 continue
             # DELETE: what is queued may concern this entry, so it goes first
             pending_flush(&pending, pl, ti)
