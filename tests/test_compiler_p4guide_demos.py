@@ -1,0 +1,127 @@
+"""Behaviour of kvick's builds of p4-guide's v1model demos that have no PTF tests of their own.
+
+The P4 sources in tests/p4/p4guide/ are copied unchanged from github.com/jafingerhut/p4-guide
+(Apache-2.0, headers kept); the entries are those each demo's README gives for simple_switch_CLI
+and the expected forwarding is what the README and the source define.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from target import Exact, Lpm, Switch
+from target.compiler.driver import compile_file
+
+DEMOS = Path(__file__).parent / "p4" / "p4guide"
+
+
+@functools.cache
+def compiled(name: str) -> tuple[dict[str, Any], str]:
+    return compile_file(DEMOS / name)
+
+
+def switch(name: str) -> Switch:
+    document, p4info = compiled(name)
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    return sw
+
+
+def ip4(text: str) -> int:
+    return int.from_bytes(bytes(int(b) for b in text.split(".")), "big")
+
+
+def mac(text: str) -> int:
+    return int(text.replace(":", ""), 16)
+
+
+def ipv4_frame(dst: str, ttl: int = 64) -> bytes:
+    return bytes(Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02")
+                 / IP(src="1.2.3.4", dst=dst, ttl=ttl) / TCP(sport=5793, dport=80))
+
+
+# demo3: LPM route -> l2ptr (or ECMP group -> path) -> mac_da rewrite + egress port,
+# then egress send_frame rewrites the source MAC per out_bd.
+def demo3_routes(sw: Switch) -> int:
+    action = "ingressImpl.set_l2ptr_with_stat"
+    handle = sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("10.1.0.1"), 32)], action, [58])
+    sw.table_add("ingressImpl.mac_da", [Exact(58)], "ingressImpl.set_bd_dmac_intf",
+                 [9, mac("02:13:57:ab:cd:ef"), 2])
+    sw.table_add("egressImpl.send_frame", [Exact(9)], "egressImpl.rewrite_mac",
+                 [mac("00:11:22:33:44:55")])
+    sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("10.1.0.200"), 32)], action, [81])
+    sw.table_add("ingressImpl.mac_da", [Exact(81)], "ingressImpl.set_bd_dmac_intf",
+                 [15, mac("08:de:ad:be:ef:00"), 1])
+    sw.table_add("egressImpl.send_frame", [Exact(15)], "egressImpl.rewrite_mac",
+                 [mac("ca:fe:ba:be:d0:0d")])
+    return handle
+
+
+def test_demo3_routes_rewrites_macs_decrements_ttl_and_counts() -> None:
+    sw = switch("demo3.p4_16.p4")
+    handle = demo3_routes(sw)
+    out = sw.process([(5, ipv4_frame("10.1.0.1")), (5, ipv4_frame("10.1.0.200", ttl=9)),
+                      (5, ipv4_frame("10.1.0.1"))])
+    assert [port for port, _ in out] == [2, 1, 2]
+    first, second = (Ether(out[0][1]), Ether(out[1][1]))
+    assert (first.dst, first.src, first[IP].ttl) == ("02:13:57:ab:cd:ef", "00:11:22:33:44:55", 63)
+    assert (second.dst, second.src, second[IP].ttl) == ("08:de:ad:be:ef:00", "ca:fe:ba:be:d0:0d", 8)
+    # The checksum is recomputed over the rewritten header (update_checksum, csum16).
+    sent = Ether(out[1][1])[IP]
+    expected = IP(bytes(sent))
+    del expected.chksum
+    assert sent.chksum == IP(bytes(expected)).chksum
+    # The direct counter counts each hit of its entry.
+    assert sw.direct_counter_read("ingressImpl.ipv4_da_lpm", handle)[0] == 2
+
+
+def test_demo3_drops_unrouted_packets_by_default() -> None:
+    sw = switch("demo3.p4_16.p4")
+    demo3_routes(sw)
+    assert sw.process([(5, ipv4_frame("10.1.0.2")), (5, ipv4_frame("10.9.9.9"))]) == []
+    assert [port for port, _ in sw.process([(5, ipv4_frame("10.1.0.200"))])] == [1]
+
+
+def test_demo3_ecmp_group_spreads_flows_over_its_paths() -> None:
+    sw = switch("demo3.p4_16.p4")
+    demo3_routes(sw)
+    sw.table_add("ingressImpl.mac_da", [Exact(101)], "ingressImpl.set_bd_dmac_intf",
+                 [22, mac("08:de:ad:be:ef:00"), 3])
+    sw.table_add("egressImpl.send_frame", [Exact(22)], "egressImpl.rewrite_mac",
+                 [mac("ca:fe:ba:be:d0:0d")])
+    sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("11.1.0.1"), 32)],
+                 "ingressImpl.set_ecmp_group_idx", [67])
+    sw.table_add("ingressImpl.ecmp_group", [Exact(67)], "ingressImpl.set_ecmp_path_idx", [3])
+    for selector, l2ptr in enumerate([81, 58, 101]):
+        sw.table_add("ingressImpl.ecmp_path", [Exact(67), Exact(selector)],
+                     "ingressImpl.set_l2ptr", [l2ptr])
+    frames = [bytes(Ether() / IP(src=f"1.2.3.{i}", dst="11.1.0.1") / TCP()) for i in range(60)]
+    out = sw.process([(5, f) for f in frames])
+    assert len(out) == 60
+    # The path is crc16(src, dst, proto) mod 3: p4c/BMv2's choice, recomputed here.
+    ports = {81: 1, 58: 2, 101: 3}
+    expected = [ports[[81, 58, 101][crc16_path(f)]] for f in frames]
+    assert [port for port, _ in out] == expected
+    assert set(expected) == {1, 2, 3}
+
+
+def crc16_path(frame: bytes) -> int:
+    ip = IP(frame[14:])
+    data = bytes(int(b) for b in ip.src.split(".")) + bytes(int(b) for b in ip.dst.split(".")) \
+        + bytes([ip.proto])
+    return crc16_bmv2(data) % 3
+
+
+def crc16_bmv2(data: bytes) -> int:
+    # BMv2's crc16 is CRC-16/ARC: reflected polynomial 0x8005 (0xA001), init 0, no final xor.
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
