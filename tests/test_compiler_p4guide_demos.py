@@ -125,3 +125,47 @@ def crc16_bmv2(data: bytes) -> int:
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
     return crc
+
+
+# demo-if-stmts1: if statements in a parser state, in actions (predicated), in functions
+# inlined into an action and into the apply block (the latter counting under its if), and in
+# egress, which reports three metadata bits in the low byte of the destination MAC.
+def if_stmts_frame(dst: str, src: str) -> bytes:
+    return bytes(Ether(dst=dst, src=src) / IP(src="1.2.3.4", dst="10.0.0.1") / TCP())
+
+
+def test_demo_if_stmts1_function_in_apply_block_counts_only_under_its_if() -> None:
+    sw = switch("demo-if-stmts1.p4")
+    sw.table_add("ingressImpl.ipv4_da", [Exact(ip4("10.0.0.1"))], "ingressImpl.set_port1", [4])
+    low = if_stmts_frame("00:00:00:10:22:33", "00:00:00:00:00:01")
+    high = if_stmts_frame("00:00:00:90:22:33", "01:00:00:00:00:01")
+    out = sw.process([(1, low), (1, high), (1, high)])
+    assert [port for port, _ in out] == [4, 4, 4]
+    # dst[23:16]: 0x10 -> 0x11 (x+1), 0x90 -> 0x8f (x-1, counting index 0x90); the low byte
+    # carries smac_is_mcast (bit 7), dmac_is_mcast (bit 6) and smac_lsb_is_de (bit 5).
+    assert Ether(out[0][1]).dst == "00:00:00:11:22:00"
+    assert Ether(out[1][1]).dst == "00:00:00:8f:22:80"
+    assert sw.counter_read("mycounter", 0x90) == (2, 2 * len(high))
+    assert sw.counter_read("mycounter", 0x10)[0] == 0
+
+
+def test_demo_if_stmts1_predicated_if_and_function_inside_an_action() -> None:
+    sw = switch("demo-if-stmts1.p4")
+    sw.table_add("ingressImpl.ipv4_da", [Exact(ip4("10.0.0.1"))], "ingressImpl.set_port2", [7])
+    out = sw.process([(1, if_stmts_frame("01:00:00:00:05:33", "00:00:00:00:00:de")),
+                      (1, if_stmts_frame("00:00:00:00:f0:33", "00:00:00:00:00:df"))])
+    assert [port for port, _ in out] == [7, 7]
+    # dst[15:8] goes through myfunc1 (0x05 -> 0x06, 0xf0 -> 0xef); dmac multicast sets bit 6,
+    # a source MAC ending in 0xde sets bit 5.
+    assert Ether(out[0][1]).dst == "01:00:00:01:06:60"
+    assert Ether(out[1][1]).dst == "00:00:00:01:ef:00"
+
+
+def test_demo_if_stmts1_counts_by_action_parameter_and_drops_misses() -> None:
+    sw = switch("demo-if-stmts1.p4")
+    sw.table_add("ingressImpl.ipv4_da", [Exact(ip4("10.0.0.1"))], "ingressImpl.set_port3",
+                 [2, 0x21])
+    miss = bytes(Ether() / IP(dst="10.0.0.2") / TCP())
+    out = sw.process([(1, if_stmts_frame("00:00:00:00:00:00", "00:00:00:00:00:00")), (1, miss)])
+    assert [port for port, _ in out] == [2]
+    assert sw.counter_read("mycounter", 0x21)[0] == 1
