@@ -45,61 +45,37 @@ def ipv4_frame(dst: str, ttl: int = 64) -> bytes:
                  / IP(src="1.2.3.4", dst=dst, ttl=ttl) / TCP(sport=5793, dport=80))
 
 
-# demo3: LPM route -> l2ptr (or ECMP group -> path) -> mac_da rewrite + egress port,
-# then egress send_frame rewrites the source MAC per out_bd.
-def demo3_routes(sw: Switch) -> int:
-    action = "ingressImpl.set_l2ptr_with_stat"
-    handle = sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("10.1.0.1"), 32)], action, [58])
-    sw.table_add("ingressImpl.mac_da", [Exact(58)], "ingressImpl.set_bd_dmac_intf",
+# demo3 (and demo5, its variant): LPM route -> l2ptr (or ECMP group -> path) -> mac_da rewrite
+# and egress port, then egress send_frame rewrites the source MAC per out_bd.
+def add_routes(sw: Switch, ingress: str = "ingressImpl", egress: str = "egressImpl") -> int:
+    action = f"{ingress}.set_l2ptr_with_stat"
+    handle = sw.table_add(f"{ingress}.ipv4_da_lpm", [Lpm(ip4("10.1.0.1"), 32)], action, [58])
+    sw.table_add(f"{ingress}.mac_da", [Exact(58)], f"{ingress}.set_bd_dmac_intf",
                  [9, mac("02:13:57:ab:cd:ef"), 2])
-    sw.table_add("egressImpl.send_frame", [Exact(9)], "egressImpl.rewrite_mac",
+    sw.table_add(f"{egress}.send_frame", [Exact(9)], f"{egress}.rewrite_mac",
                  [mac("00:11:22:33:44:55")])
-    sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("10.1.0.200"), 32)], action, [81])
-    sw.table_add("ingressImpl.mac_da", [Exact(81)], "ingressImpl.set_bd_dmac_intf",
+    sw.table_add(f"{ingress}.ipv4_da_lpm", [Lpm(ip4("10.1.0.200"), 32)], action, [81])
+    sw.table_add(f"{ingress}.mac_da", [Exact(81)], f"{ingress}.set_bd_dmac_intf",
                  [15, mac("08:de:ad:be:ef:00"), 1])
-    sw.table_add("egressImpl.send_frame", [Exact(15)], "egressImpl.rewrite_mac",
+    sw.table_add(f"{egress}.send_frame", [Exact(15)], f"{egress}.rewrite_mac",
                  [mac("ca:fe:ba:be:d0:0d")])
     return handle
 
 
-def test_demo3_routes_rewrites_macs_decrements_ttl_and_counts() -> None:
-    sw = switch("demo3.p4_16.p4")
-    handle = demo3_routes(sw)
-    out = sw.process([(5, ipv4_frame("10.1.0.1")), (5, ipv4_frame("10.1.0.200", ttl=9)),
-                      (5, ipv4_frame("10.1.0.1"))])
-    assert [port for port, _ in out] == [2, 1, 2]
-    first, second = (Ether(out[0][1]), Ether(out[1][1]))
-    assert (first.dst, first.src, first[IP].ttl) == ("02:13:57:ab:cd:ef", "00:11:22:33:44:55", 63)
-    assert (second.dst, second.src, second[IP].ttl) == ("08:de:ad:be:ef:00", "ca:fe:ba:be:d0:0d", 8)
-    # The checksum is recomputed over the rewritten header (update_checksum, csum16).
-    sent = Ether(out[1][1])[IP]
-    expected = IP(bytes(sent))
-    del expected.chksum
-    assert sent.chksum == IP(bytes(expected)).chksum
-    # The direct counter counts each hit of its entry.
-    assert sw.direct_counter_read("ingressImpl.ipv4_da_lpm", handle)[0] == 2
-
-
-def test_demo3_drops_unrouted_packets_by_default() -> None:
-    sw = switch("demo3.p4_16.p4")
-    demo3_routes(sw)
-    assert sw.process([(5, ipv4_frame("10.1.0.2")), (5, ipv4_frame("10.9.9.9"))]) == []
-    assert [port for port, _ in sw.process([(5, ipv4_frame("10.1.0.200"))])] == [1]
-
-
-def test_demo3_ecmp_group_spreads_flows_over_its_paths() -> None:
-    sw = switch("demo3.p4_16.p4")
-    demo3_routes(sw)
-    sw.table_add("ingressImpl.mac_da", [Exact(101)], "ingressImpl.set_bd_dmac_intf",
+def add_ecmp_group(sw: Switch, ingress: str = "ingressImpl", egress: str = "egressImpl") -> None:
+    sw.table_add(f"{ingress}.mac_da", [Exact(101)], f"{ingress}.set_bd_dmac_intf",
                  [22, mac("08:de:ad:be:ef:00"), 3])
-    sw.table_add("egressImpl.send_frame", [Exact(22)], "egressImpl.rewrite_mac",
+    sw.table_add(f"{egress}.send_frame", [Exact(22)], f"{egress}.rewrite_mac",
                  [mac("ca:fe:ba:be:d0:0d")])
-    sw.table_add("ingressImpl.ipv4_da_lpm", [Lpm(ip4("11.1.0.1"), 32)],
-                 "ingressImpl.set_ecmp_group_idx", [67])
-    sw.table_add("ingressImpl.ecmp_group", [Exact(67)], "ingressImpl.set_ecmp_path_idx", [3])
+    sw.table_add(f"{ingress}.ipv4_da_lpm", [Lpm(ip4("11.1.0.1"), 32)],
+                 f"{ingress}.set_ecmp_group_idx", [67])
+    sw.table_add(f"{ingress}.ecmp_group", [Exact(67)], f"{ingress}.set_ecmp_path_idx", [3])
     for selector, l2ptr in enumerate([81, 58, 101]):
-        sw.table_add("ingressImpl.ecmp_path", [Exact(67), Exact(selector)],
-                     "ingressImpl.set_l2ptr", [l2ptr])
+        sw.table_add(f"{ingress}.ecmp_path", [Exact(67), Exact(selector)],
+                     f"{ingress}.set_l2ptr", [l2ptr])
+
+
+def check_ecmp_spread(sw: Switch) -> None:
     frames = [bytes(Ether() / IP(src=f"1.2.3.{i}", dst="11.1.0.1") / TCP()) for i in range(60)]
     out = sw.process([(5, f) for f in frames])
     assert len(out) == 60
@@ -108,6 +84,42 @@ def test_demo3_ecmp_group_spreads_flows_over_its_paths() -> None:
     expected = [ports[[81, 58, 101][crc16_path(f)]] for f in frames]
     assert [port for port, _ in out] == expected
     assert set(expected) == {1, 2, 3}
+
+
+def checksum_is_valid(frame: bytes) -> bool:
+    sent = Ether(frame)[IP]
+    expected = IP(bytes(sent))
+    del expected.chksum
+    return sent.chksum == IP(bytes(expected)).chksum
+
+
+def test_demo3_routes_rewrites_macs_decrements_ttl_and_counts() -> None:
+    sw = switch("demo3.p4_16.p4")
+    handle = add_routes(sw)
+    out = sw.process([(5, ipv4_frame("10.1.0.1")), (5, ipv4_frame("10.1.0.200", ttl=9)),
+                      (5, ipv4_frame("10.1.0.1"))])
+    assert [port for port, _ in out] == [2, 1, 2]
+    first, second = (Ether(out[0][1]), Ether(out[1][1]))
+    assert (first.dst, first.src, first[IP].ttl) == ("02:13:57:ab:cd:ef", "00:11:22:33:44:55", 63)
+    assert (second.dst, second.src, second[IP].ttl) == ("08:de:ad:be:ef:00", "ca:fe:ba:be:d0:0d", 8)
+    # The checksum is recomputed over the rewritten header (update_checksum, csum16).
+    assert checksum_is_valid(out[1][1])
+    # The direct counter counts each hit of its entry.
+    assert sw.direct_counter_read("ingressImpl.ipv4_da_lpm", handle)[0] == 2
+
+
+def test_demo3_drops_unrouted_packets_by_default() -> None:
+    sw = switch("demo3.p4_16.p4")
+    add_routes(sw)
+    assert sw.process([(5, ipv4_frame("10.1.0.2")), (5, ipv4_frame("10.9.9.9"))]) == []
+    assert [port for port, _ in sw.process([(5, ipv4_frame("10.1.0.200"))])] == [1]
+
+
+def test_demo3_ecmp_group_spreads_flows_over_its_paths() -> None:
+    sw = switch("demo3.p4_16.p4")
+    add_routes(sw)
+    add_ecmp_group(sw)
+    check_ecmp_spread(sw)
 
 
 def crc16_path(frame: bytes) -> int:
@@ -169,3 +181,38 @@ def test_demo_if_stmts1_counts_by_action_parameter_and_drops_misses() -> None:
     out = sw.process([(1, if_stmts_frame("00:00:00:00:00:00", "00:00:00:00:00:00")), (1, miss)])
     assert [port for port, _ in out] == [2]
     assert sw.counter_read("mycounter", 0x21)[0] == 1
+
+
+# demo5: demo3 plus if statements in an action and in the apply block, a nested action call
+# and an action declared at the top level used by a table.
+def test_demo5_conditional_ttl_identification_and_diffserv() -> None:
+    sw = switch("demo5.p4_16.p4")
+    handle = add_routes(sw, "ingress", "egress")
+    frames = [bytes(Ether() / IP(src=src, dst=dst, ttl=64, id=100, tos=0) / TCP())
+              for src, dst in [("1.2.3.4", "10.1.0.1"), ("1.2.3.5", "10.1.0.200")]]
+    out = sw.process([(5, f) for f in frames])
+    assert [port for port, _ in out] == [2, 1]
+    first, second = (Ether(out[0][1]), Ether(out[1][1]))
+    # ttl - 1, plus 3 when the destination address is even; identification + 1 for an even
+    # source, - 8 for an odd one; sub_action sets diffserv to 5.
+    assert (first[IP].ttl, first[IP].id, first[IP].tos) == (63, 101, 5)
+    assert (second[IP].ttl, second[IP].id, second[IP].tos) == (66, 92, 5)
+    assert (first.src, second.src) == ("00:11:22:33:44:55", "ca:fe:ba:be:d0:0d")
+    assert checksum_is_valid(out[0][1]) and checksum_is_valid(out[1][1])
+    assert sw.direct_counter_read("ingress.ipv4_da_lpm", handle)[0] == 1
+    assert sw.process([(5, ipv4_frame("10.1.0.3"))]) == []
+
+
+def test_demo5_ecmp_and_the_top_level_action() -> None:
+    sw = switch("demo5.p4_16.p4")
+    add_routes(sw, "ingress", "egress")
+    add_ecmp_group(sw, "ingress", "egress")
+    check_ecmp_spread(sw)
+    # With the top-level action the group keeps its ECMP next hop type, so ecmp_path is looked
+    # up with selector 0 (never computed) and decides the path.
+    sw.table_add("ingress.ipv4_da_lpm", [Lpm(ip4("12.0.0.0"), 8)], "ingress.set_ecmp_group_idx",
+                 [68])
+    sw.table_add("ingress.ecmp_group", [Exact(68)], "top_level_action")
+    sw.table_add("ingress.ecmp_path", [Exact(68), Exact(0)], "ingress.set_l2ptr", [101])
+    out = sw.process([(5, ipv4_frame(f"12.0.0.{i}")) for i in range(1, 9)])
+    assert [port for port, _ in out] == [3] * 8
