@@ -182,6 +182,13 @@ def test_demo_if_stmts1_counts_by_action_parameter_and_drops_misses() -> None:
     out = sw.process([(1, if_stmts_frame("00:00:00:00:00:00", "00:00:00:00:00:00")), (1, miss)])
     assert [port for port, _ in out] == [2]
     assert sw.counter_read("mycounter", 0x21)[0] == 1
+    # A non-IPv4 frame skips the table: egress_spec keeps its initial 0 (BMv2 sends it out of
+    # port 0), and the apply block and egress still rewrite its destination MAC.
+    other = bytes(Ether(dst="00:00:00:c0:00:00", src="01:00:00:00:00:de", type=0x88b5) / bytes(46))
+    out = sw.process([(1, other)])
+    assert [port for port, _ in out] == [0]
+    assert Ether(out[0][1]).dst == "00:00:00:bf:00:80"
+    assert sw.counter_read("mycounter", 0xc0)[0] == 1
 
 
 # demo5: demo3 plus if statements in an action and in the apply block, a nested action call
