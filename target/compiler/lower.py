@@ -1350,12 +1350,7 @@ class ProgramLowering(StatementLowering):
         """A function inlined as graph nodes: a hidden table copies the arguments in, the body is
         built in place (returns as assignments to a result and a flag guarding what follows),
         and a hidden table copies out and assigns the result."""
-        _ann, ret_node, name_node, params_node, body = decl.children
-        fname = name_of(name_node)
-        params = params_node.children if params_node is not None else []
-        if len(params) != len(args):
-            raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}", s)
-        ret_t = self.decls.resolve(ret_node)
+        fname, params, ret_t, body = self.function_signature(decl, args, s)
         self.out = []
         scope, copy_out = self.bind_params(params, args, s, function=True, body=body)
         result = None if isinstance(ret_t, VoidT) else self.local_value(ret_t, f"{fname}_retval", decl)

@@ -556,16 +556,23 @@ class StatementLowering(ExpressionLowering):
             scope[pname] = v
         return scope, copy_out
 
-    def inline_function(self, decl: Tree, args: list[Any], stmt: Any) -> Val | None:
-        """A P4 function, inlined. A valued one made only of returns under if/else is one
-        expression (usable anywhere); any other body runs in place as statements, with copied
-        parameters, its result in a temporary and a flag that skips what follows a return."""
+    def function_signature(self, decl: Tree, args: list[Any], where: Any
+                           ) -> tuple[str, list[Tree], Any, Tree]:
+        """A function declaration's name, parameters, return type and body, once the call's
+        argument count is checked against it."""
         _ann, ret_node, name_node, params_node, body = decl.children
         fname = name_of(name_node)
         params = params_node.children if params_node is not None else []
         if len(params) != len(args):
-            raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}", stmt)
-        ret_t = self.decls.resolve(ret_node)
+            raise self.error(f"function {fname} takes {len(params)} arguments, got {len(args)}",
+                             where)
+        return fname, params, self.decls.resolve(ret_node), body
+
+    def inline_function(self, decl: Tree, args: list[Any], stmt: Any) -> Val | None:
+        """A P4 function, inlined. A valued one made only of returns under if/else is one
+        expression (usable anywhere); any other body runs in place as statements, with copied
+        parameters, its result in a temporary and a flag that skips what follows a return."""
+        fname, params, ret_t, body = self.function_signature(decl, args, stmt)
         if not isinstance(ret_t, VoidT) and _only_returns(list(body.children)):
             scope = {name_of(p.children[3]): self.expr(a, self.decls.resolve(p.children[2]))
                      for p, a in zip(params, args, strict=True)}
