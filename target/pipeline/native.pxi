@@ -207,6 +207,7 @@ cdef void table_layout(uint32_t *out) noexcept nogil:
     cdef exact_table_t ex
     cdef lpm_table_t lp
     cdef dir24_t d
+    cdef counter_t ct
     cdef size_t tb = <size_t>&t, eb = <size_t>&ex, lb = <size_t>&lp, db = <size_t>&d
     out[0] = sizeof(table_t)
     out[1] = <size_t>&t.kind - tb
@@ -236,6 +237,8 @@ cdef void table_layout(uint32_t *out) noexcept nogil:
     out[25] = <size_t>&lp.probe_masks - lb
     out[26] = <size_t>&d.tbl24 - db
     out[27] = <size_t>&d.tbl8 - db
+    out[28] = sizeof(counter_t)
+    out[29] = <size_t>&ct.size - <size_t>&ct
 
 
 def native_layout() -> dict[str, object]:
@@ -244,7 +247,7 @@ def native_layout() -> dict[str, object]:
     cdef ctx_t c
     cdef pkt_t p
     cdef uint32_t offs[8]
-    cdef uint32_t tables[28]
+    cdef uint32_t tables[30]
     cdef size_t cb = <size_t>&c
     cdef size_t pb = <size_t>&p
     ctx_offsets(offs)
@@ -350,6 +353,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
         "f_instance_type": pl.f_instance_type, "f_packet_length": pl.f_packet_length,
         "f_ingress_ts": pl.f_ingress_ts, "f_egress_ts": pl.f_egress_ts,
         "f_priority": pl.f_priority, "f_qid": pl.f_qid,
+        "counter_sizes": [pl.counters[i].size for i in range(pl.n_counters)],
     }
 
 
@@ -400,6 +404,7 @@ def native_attach(Pipeline pl, str path) -> dict[str, int]:
     pl.nat_env.direct_meter = nat_direct_meter
     pl.nat_env.parser_error = nat_parser_error
     pl.nat_env.verify = nat_verify
+    pl.nat_env.counters = <const void *>pl.counters
     memset(&prog, 0, sizeof(kvn_program_t))
     if (init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions
             or prog.table_lookup == NULL or prog.table_finish == NULL):

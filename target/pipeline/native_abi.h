@@ -16,7 +16,7 @@
 #include "bits.h"
 #include "csum.h"
 
-#define KVN_ABI_VERSION 5
+#define KVN_ABI_VERSION 6
 
 typedef struct {
     uint8_t *data;
@@ -155,7 +155,13 @@ typedef struct {
     uint32_t *tbl8;
 } kvn_dir24_t;
 
-#define KVN_LAYOUT_N 28
+/* engine.pxd's counter_t: an indexed counter's cells, packets and bytes per index */
+typedef struct {
+    uint64_t *cells;
+    uint32_t size;
+} kvn_counter_t;
+
+#define KVN_LAYOUT_N 30
 #define KVN_LAYOUT { sizeof(kvn_table_t), offsetof(kvn_table_t, kind), \
     offsetof(kvn_table_t, matcher), offsetof(kvn_table_t, entry_rec), \
     offsetof(kvn_table_t, recs), offsetof(kvn_table_t, rec_stride), \
@@ -168,7 +174,8 @@ typedef struct {
     offsetof(kvn_exact_t, key_stride), offsetof(kvn_exact_t, mask), \
     offsetof(kvn_exact_t, key_words), offsetof(kvn_lpm_t, key_words), \
     offsetof(kvn_lpm_t, nprobes), offsetof(kvn_lpm_t, probe_tables), \
-    offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8) }
+    offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8), \
+    sizeof(kvn_counter_t), offsetof(kvn_counter_t, size) }
 
 /* Callbacks into the engine: pl and wk are the engine's Pipeline and worker_t. */
 typedef struct {
@@ -211,6 +218,8 @@ typedef struct {
     void (*parser_error)(void *pl, void *wk, void *x);
     /* the verify checksum control */
     void (*verify)(void *pl, void *wk, void *x);
+    /* the indexed counters (the engine's array, allocated at load: it never moves) */
+    const kvn_counter_t *counters;
 } kvn_env_t;
 
 typedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x);

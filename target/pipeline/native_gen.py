@@ -28,7 +28,7 @@ from target.pipeline.opcodes import OPCODES
 
 OP = {name: i for i, (name, _doc) in enumerate(OPCODES)}
 NAME = {i: name for name, i in OP.items()}
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 ERR_PACKET_TOO_SHORT = 1
 ERR_NO_MATCH = 2
@@ -275,7 +275,8 @@ class Generator:
         if n == "EXIT":
             return ["x->exit_flag = 1;", "return r0;"]
         if n == "COUNT":
-            return [f"env->count(env->pl, x, {d}u, {ra});"]
+            size = self.ex["counter_sizes"][d]
+            return [f"kvn_counter_count(&env->counters[{d}], {size}u, {ra}, x, *env->shared);"]
         if n == "METER":
             return [f"env->meter(env->pl, x, {d}u, {ra}, {e}u);"]
         if n == "REGRD":

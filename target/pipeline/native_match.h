@@ -119,4 +119,15 @@ static inline void kvn_count(uint64_t *cell, uint64_t v, int shared) {
         *cell += v;
 }
 
+/* An indexed counter's count(index), as the engine's nat_count: one packet and the frame's
+   bytes; an index outside 0..size-1 counts nothing. size is the program's constant. */
+KVN_INLINE void kvn_counter_count(const kvn_counter_t *c, uint32_t size, kv_s128 index,
+                                  const kvn_ctx_t *x, int shared) {
+    if (index < 0 || index >= (kv_s128)size)
+        return;
+    uint64_t *cell = c->cells + 2 * (uint64_t)index;
+    kvn_count(cell, 1, shared);
+    kvn_count(cell + 1, x->pkt != NULL ? x->pkt->len : 0, shared);
+}
+
 #endif

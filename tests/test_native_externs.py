@@ -1,0 +1,106 @@
+"""Native code's externs and action-call tables against the interpreter and against counts
+worked out here: indexed counters (generated inline: an index past the counter's size counts
+nothing; exact with two workers counting at once) and the keyless tables the compiler makes
+for action calls (a const default is called directly)."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from shared_data import needs_corpus
+
+from target import Switch
+
+pytestmark = needs_corpus
+
+COUNTER_PROGRAM = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> idx; bit<8> op; bit<16> pad; }
+struct headers { h_t h; }
+struct meta_t { }
+parser P(packet_in pk, out headers h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.h); transition accept; }
+}
+control VC(inout headers h, inout meta_t m) { apply { } }
+control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+    counter(4, CounterType.packets_and_bytes) by_idx;
+    counter(512, CounterType.packets) by_port;
+    apply {
+        by_port.count((bit<32>)sm.ingress_port);
+        by_idx.count((bit<32>)h.h.idx);
+        sm.egress_spec = 1;
+    }
+}
+control E(inout headers h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control CC(inout headers h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers h) { apply { pk.emit(h.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def counter_switch(mode: str, workers: int = 1) -> Switch:
+    from target.compiler.driver import compile_text
+    document, _ = compile_text(COUNTER_PROGRAM)
+    sw = Switch(native=mode, workers=workers)
+    sw.load(document)
+    assert sw.native_ready() is (mode == "wait")
+    return sw
+
+
+def counter_frames(n: int, seed: int) -> list[tuple[int, bytes]]:
+    rng = random.Random(seed)
+    return [(rng.choice([0, 3, 511 - 1]), bytes([rng.choice([0, 1, 2, 3, 4, 7, 200, 255]), 0])
+             + bytes(2 + rng.randrange(60))) for _ in range(n)]
+
+
+def counts(sw: Switch) -> tuple[list, list]:
+    by_idx = [sw.counter_read("I.by_idx", i) for i in range(4)]
+    by_port = [sw.counter_read("I.by_port", p)[0] for p in range(512)]
+    return by_idx, by_port
+
+
+def expected(frames: list[tuple[int, bytes]]) -> tuple[list, list]:
+    by_idx = [(0, 0)] * 4
+    by_port = [0] * 512
+    for port, data in frames:
+        by_port[port] += 1
+        if data[0] < 4:
+            p, b = by_idx[data[0]]
+            by_idx[data[0]] = (p + 1, b + len(data))
+    return by_idx, by_port
+
+
+def test_an_indexed_counter_counts_in_range_and_nothing_past_its_size() -> None:
+    frames = counter_frames(600, 3)
+    results = []
+    for mode in ("off", "wait"):
+        sw = counter_switch(mode)
+        out = []
+        for k in range(0, len(frames), 37):
+            out += sw.process(frames[k:k + 37])
+        results.append((out, counts(sw)))
+    assert results[1] == results[0]
+    assert results[1][1] == expected(frames)
+    assert all(p > 0 for p, _b in results[1][1][0])
+
+
+def test_indexed_counters_stay_exact_with_two_workers_counting_at_once() -> None:
+    sw = counter_switch("wait", workers=2)
+    pl = sw.pipeline
+    per_worker = [counter_frames(20000, 10 + w) for w in range(2)]
+    go = threading.Barrier(2)
+
+    def run(w: int) -> None:
+        go.wait()
+        frames = per_worker[w]
+        for k in range(0, len(frames), 500):
+            pl.process(frames[k:k + 500], w)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts(sw) == expected(per_worker[0] + per_worker[1])
