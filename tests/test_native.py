@@ -29,7 +29,7 @@ def c_layout(tmp_path: Path) -> dict[str, int]:
     ctx = ["phv", "valid", "vlen", "stack_next", "pkt", "cursor", "cursor_bits", "error",
            "exit_flag", "failed", "params", "clone_session", "clone_fl", "clone_set",
            "resubmit_fl", "recirc_fl", "truncate_len", "digest_id", "seq", "now_ns"]
-    pkt = ["data", "len", "buf", "buf_size"]
+    pkt = ["data", "len", "port", "buf", "buf_size"]
     lines = ['#include <stdio.h>', '#include "native_abi.h"', "int main(void) {",
              '  printf("abi_version %d\\n", KVN_ABI_VERSION);',
              '  printf("sizeof_ctx %zu\\n", sizeof(kvn_ctx_t));',

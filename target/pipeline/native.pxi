@@ -178,6 +178,18 @@ cdef void nat_verify(void *pl, void *wk, void *x) noexcept nogil:
     verify_checksums(<Pipeline>pl, <worker_t *>wk, <ctx_t *>x)
 
 
+cdef void nat_drop(void *plv, void *wk, kvn_pkt_t *p, int priority) noexcept nogil:
+    if priority:
+        (<worker_t *>wk).priority_drops += 1
+    free_pkt(<Pipeline>plv, <worker_t *>wk, <pkt_t *>p)
+
+
+cdef int nat_general(void *plv, void *wk, void *x, kvn_pkt_t *p, uint32_t slot, kvn_out_t *outs,
+                     int nout, int max_out) noexcept nogil:
+    return native_general(<Pipeline>plv, <worker_t *>wk, <ctx_t *>x, <pkt_t *>p, MAX_JOBS + slot,
+                          <out_t *>outs, nout, max_out)
+
+
 cdef inline void run_action(Pipeline pl, worker_t *wk, ctx_t *x, int32_t act) noexcept nogil:
     """A table's chosen action (x.params set): native code when the program has it."""
     if pl.nat_on and pl.nat_prog.actions[act] != NULL:
@@ -239,6 +251,7 @@ cdef void table_layout(uint32_t *out) noexcept nogil:
     out[27] = <size_t>&d.tbl8 - db
     out[28] = sizeof(counter_t)
     out[29] = <size_t>&ct.size - <size_t>&ct
+    out[30] = sizeof(out_t)
 
 
 def native_layout() -> dict[str, object]:
@@ -247,7 +260,7 @@ def native_layout() -> dict[str, object]:
     cdef ctx_t c
     cdef pkt_t p
     cdef uint32_t offs[8]
-    cdef uint32_t tables[30]
+    cdef uint32_t tables[31]
     cdef size_t cb = <size_t>&c
     cdef size_t pb = <size_t>&p
     ctx_offsets(offs)
@@ -266,6 +279,7 @@ def native_layout() -> dict[str, object]:
                 "digest_id": <size_t>&c.digest_id - cb, "seq": <size_t>&c.seq - cb,
                 "now_ns": offs[7]},
         "pkt": {"data": <size_t>&p.data - pb, "len": <size_t>&p.len - pb,
+                "port": <size_t>&p.port - pb,
                 "buf": <size_t>&p.buf - pb, "buf_size": <size_t>&p.buf_size - pb},
         "tables": [tables[i] for i in range(KVN_LAYOUT_N)],
     }
@@ -354,6 +368,9 @@ def native_export(Pipeline pl) -> dict[str, object]:
         "f_ingress_ts": pl.f_ingress_ts, "f_egress_ts": pl.f_egress_ts,
         "f_priority": pl.f_priority, "f_qid": pl.f_qid,
         "counter_sizes": [pl.counters[i].size for i in range(pl.n_counters)],
+        # the batch loop's group slots: their count, and the bytes each packet leaves to clear
+        "group": GROUP, "state_bytes": pl.state_bytes,
+        "lpm24_tables": [pl.lpm24_tables[i] for i in range(pl.n_lpm24)],
     }
 
 
@@ -405,9 +422,12 @@ def native_attach(Pipeline pl, str path) -> dict[str, int]:
     pl.nat_env.parser_error = nat_parser_error
     pl.nat_env.verify = nat_verify
     pl.nat_env.counters = <const void *>pl.counters
+    pl.nat_env.drop = nat_drop
+    pl.nat_env.general = nat_general
     memset(&prog, 0, sizeof(kvn_program_t))
     if (init(&pl.nat_env, &prog) != 0 or prog.n_actions != pl.n_actions
-            or prog.table_lookup == NULL or prog.table_finish == NULL):
+            or prog.table_lookup == NULL or prog.table_finish == NULL
+            or (prog.batch == NULL) != (prog.finish == NULL)):
         dlclose(handle)
         raise ValueError(f"{path} was built for another engine layout or program")
     pl.lock()
@@ -450,5 +470,5 @@ def native_active(Pipeline pl) -> bool:
 
 def native_batch_loop(Pipeline pl) -> bool:
     """Whether batches run native_groups (native_loop.pxi): native code is on and the program
-    has a generated traffic manager and egress pass (kvn_finish)."""
-    return pl.nat_on and pl.nat_prog.finish != NULL
+    has a generated batch loop (kvn_batch, with its traffic manager and egress pass)."""
+    return pl.nat_on and pl.nat_prog.batch != NULL

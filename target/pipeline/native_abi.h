@@ -16,7 +16,7 @@
 #include "bits.h"
 #include "csum.h"
 
-#define KVN_ABI_VERSION 6
+#define KVN_ABI_VERSION 7
 
 typedef struct {
     uint8_t *data;
@@ -28,6 +28,13 @@ typedef struct {
     uint64_t phys;
     uint64_t tstamp_ns;
 } kvn_pkt_t;
+
+/* state.pxi's out_t: one packet to transmit */
+typedef struct {
+    kvn_pkt_t *pkt;
+    uint32_t port;
+    uint32_t priority;
+} kvn_out_t;
 
 typedef struct {
     uint8_t *phv;
@@ -161,7 +168,7 @@ typedef struct {
     uint32_t size;
 } kvn_counter_t;
 
-#define KVN_LAYOUT_N 30
+#define KVN_LAYOUT_N 31
 #define KVN_LAYOUT { sizeof(kvn_table_t), offsetof(kvn_table_t, kind), \
     offsetof(kvn_table_t, matcher), offsetof(kvn_table_t, entry_rec), \
     offsetof(kvn_table_t, recs), offsetof(kvn_table_t, rec_stride), \
@@ -175,7 +182,8 @@ typedef struct {
     offsetof(kvn_exact_t, key_words), offsetof(kvn_lpm_t, key_words), \
     offsetof(kvn_lpm_t, nprobes), offsetof(kvn_lpm_t, probe_tables), \
     offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8), \
-    sizeof(kvn_counter_t), offsetof(kvn_counter_t, size) }
+    sizeof(kvn_counter_t), offsetof(kvn_counter_t, size), \
+    sizeof(kvn_out_t) }
 
 /* Callbacks into the engine: pl and wk are the engine's Pipeline and worker_t. */
 typedef struct {
@@ -220,6 +228,13 @@ typedef struct {
     void (*verify)(void *pl, void *wk, void *x);
     /* the indexed counters (the engine's array, allocated at load: it never moves) */
     const kvn_counter_t *counters;
+    /* the batch loop's (kvn_program_t.batch) way back to the engine: a packet dropped
+       (priority: for want of its priority queue), and a received packet whose ingress
+       control has run in group slot `slot` handed to the general traffic manager (a
+       multicast group), its outputs appended to outs; returns outs' new count */
+    void (*drop)(void *pl, void *wk, kvn_pkt_t *p, int priority);
+    int (*general)(void *pl, void *wk, void *x, kvn_pkt_t *p, uint32_t slot, kvn_out_t *outs,
+                   int nout, int max_out);
 } kvn_env_t;
 
 typedef void (*kvn_action_fn)(const kvn_env_t *env, void *wk, void *x);
@@ -263,6 +278,15 @@ typedef struct {
        table's apply returns (-1: none). */
     int32_t (*start)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
                      uint32_t packet_length);
+    /* A batch of n received packets (pkt->port: the ingress port) run to completion: the
+       engine's run_batch for a program with finish, in the program's own code. gx: the
+       worker's group slots (kvn_ctx_t[group], ctx_init done: header vectors zeroed, the
+       batch's clock, no clone or digest requests), each left zeroed again; packets are
+       numbered seq + 1, seq + 2, ...; first-table lookups run `ahead` packets ahead of the
+       packets finishing. Fills outs in arrival order; returns their count. NULL with finish. */
+    int (*batch)(const kvn_env_t *env, void *wk, void *gx, kvn_pkt_t **pkts, int n,
+                 kvn_out_t *outs, int max_out, uint32_t priority_queues, uint64_t seq,
+                 uint32_t ahead);
 } kvn_program_t;
 
 #define KVN_DROP (-1)

@@ -13,6 +13,9 @@ cdef extern from "pipeline/native_abi.h":
     ctypedef struct kvn_pkt_t:
         pass
 
+    ctypedef struct kvn_out_t:
+        pass
+
     ctypedef struct kvn_env_t:
         uint32_t abi_version
         uint32_t ctx_size
@@ -37,7 +40,7 @@ cdef extern from "pipeline/native_abi.h":
         void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push) noexcept nogil
         void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil
         int (*deparse_moving)(void *pl, void *wk, void *x) noexcept nogil
-        uint32_t layout[30]
+        uint32_t layout[31]
         const int *shared
         int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key) noexcept nogil
         int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil
@@ -45,6 +48,9 @@ cdef extern from "pipeline/native_abi.h":
         void (*parser_error)(void *pl, void *wk, void *x) noexcept nogil
         void (*verify)(void *pl, void *wk, void *x) noexcept nogil
         const void *counters
+        void (*drop)(void *pl, void *wk, kvn_pkt_t *p, int priority) noexcept nogil
+        int (*general)(void *pl, void *wk, void *x, kvn_pkt_t *p, uint32_t slot, kvn_out_t *outs,
+                       int nout, int max_out) noexcept nogil
 
     ctypedef struct kvn_program_t:
         void (*parser)(const kvn_env_t *env, void *wk, void *x) noexcept nogil
@@ -66,6 +72,9 @@ cdef extern from "pipeline/native_abi.h":
                                 int64_t e) noexcept nogil
         int32_t (*start)(const kvn_env_t *env, void *wk, void *x, uint32_t port,
                          uint32_t packet_length) noexcept nogil
+        int (*batch)(const kvn_env_t *env, void *wk, void *gx, kvn_pkt_t **pkts, int n,
+                     kvn_out_t *outs, int max_out, uint32_t priority_queues, uint64_t seq,
+                     uint32_t ahead) noexcept nogil
 
     ctypedef int (*kvn_init_fn)(const kvn_env_t *env, kvn_program_t *out) noexcept nogil
 

@@ -113,6 +113,15 @@ class Generator:
         return (f"kv_field_read(&KF[SF{sid}[x->stack_next[{counter}] - 1] + {e}u], x->phv, "
                 f"x->vlen)")
 
+    @staticmethod
+    def twice(ret: str, name: str, params: str, args: str, body: list[str]) -> list[str]:
+        """A function the batch loop inlines (name_i) and its out-of-line entry point (name),
+        which the engine's general path calls."""
+        call = f"{name}_i({args});"
+        return ([f"KVN_INLINE {ret} {name}_i({params}) {{"] + body + ["}", "",
+                 f"static {ret} {name}({params}) {{",
+                 f"    {call}" if ret == "void" else f"    return {call}", "}", ""])
+
     # ------------------------------------------------------------------ code blocks
     def reachable(self, pc: int) -> list[int]:
         seen: set[int] = set()
@@ -436,14 +445,13 @@ class Generator:
             else:
                 body.append(f"    x->error = {ERR_NO_MATCH}; return;")
         init = self.ex["parser_init"]
-        self.out += ["static void kvn_parser(const kvn_env_t *env, void *wk, void *xv) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     "    uint32_t steps = 0;",
-                     "    kv_u128 key;",
-                     "    (void)key; (void)steps;",
-                     "    return;" if init < 0 else f"    goto S{init};"]
-        self.out += body
-        self.out += ["}", ""]
+        self.out += self.twice("void", "kvn_parser", "const kvn_env_t *env, void *wk, void *xv",
+                               "env, wk, xv",
+                               ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                                "    uint32_t steps = 0;",
+                                "    kv_u128 key;",
+                                "    (void)key; (void)steps;",
+                                "    return;" if init < 0 else f"    goto S{init};"] + body)
 
     # ------------------------------------------------------------------ controls
     def control(self) -> None:
@@ -596,8 +604,8 @@ class Generator:
         tables = self.ex["tables"]
         out = self.table_out
         for ti, t in enumerate(tables):
-            out += self.table_lookup(ti, t)
-            out += self.table_finish(ti, t)
+            out += self.inlined(self.table_lookup(ti, t), "env, wk, x")
+            out += self.inlined(self.table_finish(ti, t), "env, wk, x, e")
         look = " ".join(f"case {i}: return tlook_{i}(env, wk, x);" for i in range(len(tables)))
         fin = " ".join(f"case {i}: return tfin_{i}(env, wk, x, e);" for i in range(len(tables)))
         out += ["static int64_t kvn_table_lookup(const kvn_env_t *env, void *wk, void *xv, "
@@ -615,6 +623,14 @@ class Generator:
                 "}",
                 ""]
 
+    def inlined(self, fn: list[str], args: str) -> list[str]:
+        """A table function (`static T name(...) {` ... `}`) as name_i, which the batch loop
+        inlines, and name calling it."""
+        m = re.match(r"static (\w+) (\w+)\((.*)\) \{$", fn[0])
+        assert m is not None, fn[0]
+        ret, name, params = m.groups()
+        return self.twice(ret, name, params, args, fn[1:-2])
+
     def table_protos(self) -> list[str]:
         protos = []
         for ti in range(len(self.ex["tables"])):
@@ -630,24 +646,28 @@ class Generator:
 
     def passes(self) -> None:
         ex = self.ex
-        self.out += ["static void kvn_ingress(const kvn_env_t *env, void *wk, void *xv, "
-                     "uint32_t port, uint32_t instance, uint32_t plen, int preserved) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     f"    if (!preserved) {self.wr(ex['f_ingress_port'], '(kv_s128)port')}"]
+        body = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                f"    if (!preserved) {self.wr(ex['f_ingress_port'], '(kv_s128)port')}"]
         if ex["f_instance_type"] >= 0:
-            self.out.append(f"    if (instance) {self.wr(ex['f_instance_type'], '(kv_s128)instance')}")
-        self.out += self.metadata("f_packet_length", "(kv_s128)plen")
-        self.out += self.metadata("f_ingress_ts", "(kv_s128)(x->now_ns / 1000)")
-        self.out += ["    kvn_parser(env, wk, x);", "}", ""]
-        self.out += ["static void kvn_egress(const kvn_env_t *env, void *wk, void *xv, "
-                     "uint32_t port, uint32_t plen) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"]
-        self.out += self.metadata("f_egress_port", "(kv_s128)port")
+            body.append(f"    if (instance) {self.wr(ex['f_instance_type'], '(kv_s128)instance')}")
+        body += self.metadata("f_packet_length", "(kv_s128)plen")
+        body += self.metadata("f_ingress_ts", "(kv_s128)(x->now_ns / 1000)")
+        body += ["    kvn_parser_i(env, wk, x);"]
+        self.out += self.twice("void", "kvn_ingress",
+                               "const kvn_env_t *env, void *wk, void *xv, uint32_t port, "
+                               "uint32_t instance, uint32_t plen, int preserved",
+                               "env, wk, xv, port, instance, plen, preserved", body)
+        body = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;"]
+        body += self.metadata("f_egress_port", "(kv_s128)port")
         # as simple_switch: anything but the drop port (cut to the field's width)
-        self.out += self.metadata("f_egress_spec", s128(ex["drop_port"] + 1))
-        self.out += self.metadata("f_packet_length", "(kv_s128)plen")
-        self.out += self.metadata("f_egress_ts", "(kv_s128)(x->now_ns / 1000)")
-        self.out += [f"    kvn_control(env, wk, x, {ex['egress_init']}, 0);", "}", ""]
+        body += self.metadata("f_egress_spec", s128(ex["drop_port"] + 1))
+        body += self.metadata("f_packet_length", "(kv_s128)plen")
+        body += self.metadata("f_egress_ts", "(kv_s128)(x->now_ns / 1000)")
+        if ex["egress_init"] >= 0:
+            body.append(f"    kvn_control(env, wk, x, {ex['egress_init']}, 0);")
+        self.out += self.twice("void", "kvn_egress",
+                               "const kvn_env_t *env, void *wk, void *xv, uint32_t port, "
+                               "uint32_t plen", "env, wk, xv, port, plen", body)
         # checksum updates, then the deparser writing the valid headers back to front in
         # front of the payload (v1model.pxi's update_checksums and deparse)
         body = []
@@ -695,8 +715,8 @@ class Generator:
                  "    if (x->truncate_len > 0 && (uint32_t)x->truncate_len < p->len) "
                  "p->len = (uint32_t)x->truncate_len;",
                  "    return 1;"]
-        self.out += ["static int kvn_emit(const kvn_env_t *env, void *wk, void *xv) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body + ["}", ""]
+        self.out += self.twice("int", "kvn_emit", "const kvn_env_t *env, void *wk, void *xv",
+                               "env, wk, xv", ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body)
 
     # ------------------------------------------------------------------ traffic manager
     # Opcodes whose effects only the engine's general traffic manager carries out (clone
@@ -735,32 +755,195 @@ class Generator:
             body.append("    uint32_t pr = 0; (void)priority_queues;")
         body += self.metadata("f_qid", "(kv_s128)pr")
         body += ["    *priority = pr;",
-                 "    kvn_egress(env, wk, x, port, plen);",
+                 "    kvn_egress_i(env, wk, x, port, plen);",
                  "    x->exit_flag = 0;"]
         if has_assert:
             body.append("    if (x->failed) return KVN_DROP;")
         body += [f"    if ((uint32_t){self.rd(ex['f_egress_spec'])} == {ex['drop_port']}u) "
                  "return KVN_DROP;",
-                 "    if (!kvn_emit(env, wk, x)) return KVN_DROP;",
+                 "    if (!kvn_emit_i(env, wk, x)) return KVN_DROP;",
                  "    return (int32_t)port;"]
-        self.out += ["static int32_t kvn_finish(const kvn_env_t *env, void *wk, void *xv, "
-                     "int32_t node, uint32_t plen, uint32_t priority_queues, uint32_t *priority) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     "    if (node >= 0) kvn_control(env, wk, x, node, 0);"] + body + ["}", ""]
+        self.out += self.twice("int32_t", "kvn_finish",
+                               "const kvn_env_t *env, void *wk, void *xv, int32_t node, "
+                               "uint32_t plen, uint32_t priority_queues, uint32_t *priority",
+                               "env, wk, xv, node, plen, priority_queues, priority",
+                               ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                                "    if (node >= 0) kvn_control(env, wk, x, node, 0);"] + body)
         return True
+
+    def batch(self) -> list[str]:
+        """kvn_batch: run_batch's grouped loop for this program, as native_groups ran it
+        through the entry points (native_loop.pxi), with the program's parts inlined. GROUP
+        received packets at a time, in three passes, so that the memory misses of the first
+        table (a random DIR-24-8 slot, then the entry's record) overlap across packets:
+          1. standard metadata, parser, conditions up to the first table, its prefetch;
+          2. its lookup, `ahead` packets before 3., and the entry's prefetch;
+          3. the table's finish, the rest of ingress, traffic manager, egress, deparser."""
+        ex = self.ex
+        nodes, tables = ex["nodes"], ex["tables"]
+        firsts = [(n, nodes[n][1]) for n in self.first_nodes() if nodes[n][0] == K.NODE_TABLE]
+        lpm24 = ex["lpm24_tables"]
+
+        def tbl(ti: int) -> str:
+            return f"(&((kvn_worker_t *)wk)->st->tables[{ti}])"
+
+        def dir24_key(ti: int) -> str:
+            return f"(uint32_t){self.rd(tables[ti]['keys'][0][0])}"
+
+        def tbl24_prefetch(ti: int) -> str:
+            # the tbl24 entry itself (controls.pxi's table_prefetch says why not tbl18)
+            return (f"kvn_prefetch(&((const kvn_dir24_t *){tbl(ti)}->matcher)->tbl24"
+                    f"[{dir24_key(ti)} >> 8]);")
+
+        def entry_prefetch(ti: int, e: str) -> list[str]:
+            lines = [f"if ({e} >= 0) {{", f"    kvn_prefetch(&{tbl(ti)}->entry_rec[{e}]);"]
+            if tables[ti]["with_counters"]:
+                lines.append(f"    kvn_prefetch_write(&{tbl(ti)}->entry_counters[2 * {e}]);")
+            return lines + ["}"]
+
+        def unless_first(ti: int) -> str:
+            # lpm24 tables other than the packet's first table (native_groups' loop)
+            conds = [f"node != {n}" for n, a in firsts if a == ti]
+            return f"if ({' && '.join(conds)}) " if conds else ""
+
+        # 1. the first table's memory, and every other DIR-24-8 table's
+        pre = ["    switch (node) {"]
+        for n, ti in firsts:
+            if tables[ti]["kind"] == K.TBL_LPM24:
+                pre += [f"    case {n}: {tbl24_prefetch(ti)} break;"]
+        pre += ["    default: break;", "    }"]
+        pre += [f"    {unless_first(ti)}{tbl24_prefetch(ti)}" for ti in lpm24]
+        # 2. the first table's lookup and its entry's prefetch
+        look = ["    int64_t e = -1;", "    switch (node) {"]
+        for n, ti in firsts:
+            look += [f"    case {n}:", f"        e = tlook_{ti}_i(env, wk, x);"]
+            look += ["        " + line for line in entry_prefetch(ti, "e")] + ["        break;"]
+        look += ["    default: break;", "    }"]
+        for ti in lpm24:
+            look += [f"    {unless_first(ti)}{{",
+                     f"        int64_t e2 = kvn_dir24_lookup((const kvn_dir24_t *){tbl(ti)}"
+                     f"->matcher, {dir24_key(ti)});"]
+            look += ["        " + line for line in entry_prefetch(ti, "e2")] + ["    }"]
+        look.append("    return e;")
+        # 3. the first table's finish
+        fin = ["        switch (node) {"]
+        fin += [f"        case {n}: node = tfin_{ti}_i(env, wk, x, gent[k]); break;"
+                for n, ti in firsts]
+        fin += ["        default: break;", "        }"]
+        group = ex["group"]
+        zero = (ex["state_bytes"] + 7) & ~7      # kv_zero_words' whole words
+        return ([
+            "KVN_INLINE int64_t kvn_group_lookup(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+            "int32_t node) {",
+            "    (void)env;"] + look + ["}", "",
+            "static int kvn_batch(const kvn_env_t *env, void *wk, void *gxv, kvn_pkt_t **pkts, "
+            "int n, kvn_out_t *outs, int max_out, uint32_t priority_queues, uint64_t seq, "
+            "uint32_t ahead) {",
+            "    kvn_ctx_t *gx = (kvn_ctx_t *)gxv;",
+            f"    int32_t gnode[{group}];",
+            f"    int64_t gent[{group}];",
+            "    int nout = 0;",
+            f"    for (int i = 0; i < n; i += {group}) {{",
+            f"        int g = n - i < {group} ? n - i : {group};",
+            "        for (int k = 0; k < g; k++) {",
+            "            kvn_pkt_t *p = pkts[i + k];",
+            "            kvn_ctx_t *x = &gx[k];",
+            "            if (i + k + 2 < n) kvn_prefetch(pkts[i + k + 2]->data);   "
+            "/* the parser's first load */",
+            # the rest of ctx_init: what the previous packet of the slot may have changed
+            "            x->pkt = p; x->seq = ++seq; x->cursor = 0; x->cursor_bits = 0;",
+            "            x->error = 0; x->exit_flag = 0; x->failed = 0; x->params = NULL;",
+            "            x->truncate_len = 0;",
+            "            int32_t node = kvn_start_i(env, wk, x, (uint16_t)p->port, p->len);",
+            "            gnode[k] = node;"]
+            + ["        " + line for line in pre] + [
+            "        }",
+            "        int a = (int)ahead < g ? (int)ahead : g;",
+            "        for (int k = 0; k < a; k++)",
+            "            gent[k] = kvn_group_lookup(env, wk, &gx[k], gnode[k]);",
+            "        for (int k = 0; k < g; k++) {",
+            "            if (k + (int)ahead < g)",
+            "                gent[k + ahead] = kvn_group_lookup(env, wk, &gx[k + ahead], "
+            "gnode[k + ahead]);",
+            "            kvn_pkt_t *p = pkts[i + k];",
+            "            kvn_ctx_t *x = &gx[k];",
+            "            int32_t node = gnode[k];"]
+            + ["    " + line for line in fin] + [
+            "            uint32_t prio = 0;",
+            "            int32_t port = kvn_finish_i(env, wk, x, node, p->len, priority_queues, "
+            "&prio);",
+            "            if (port >= 0) {",
+            "                if (nout < max_out) {",
+            "                    p->port = (uint32_t)port;",
+            "                    outs[nout].pkt = p;",
+            "                    outs[nout].port = (uint32_t)port;",
+            "                    outs[nout].priority = prio;",
+            "                    nout++;",
+            "                } else {",
+            "                    env->drop(env->pl, wk, p, 0);",
+            "                }",
+            "            } else if (port == KVN_GENERAL) {",
+            "                nout = env->general(env->pl, wk, x, p, (uint32_t)k, outs, nout, "
+            "max_out);",
+            "            } else {",
+            "                env->drop(env->pl, wk, p, port == KVN_PRIORITY_DROP);",
+            "            }",
+            f"            memset(x->phv, 0, {zero});     /* ready for the slot's next packet */",
+            "        }",
+            "    }",
+            "    return nout;",
+            "}",
+            ""])
 
     def start(self) -> None:
         """kvn_start: a received packet's ingress pass up to its first table (or action call)
         node: standard metadata, parser (the engine counts a parser error), verification."""
         verify = any(c["verify"] for c in self.ex["cksums"])
-        self.out += ["static int32_t kvn_start(const kvn_env_t *env, void *wk, void *xv, "
-                     "uint32_t port, uint32_t plen) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     "    kvn_ingress(env, wk, x, port, 0, plen, 0);",
-                     "    if (x->error != 0) env->parser_error(env->pl, wk, x);"]
+        self.first()
+        body = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                "    kvn_ingress_i(env, wk, x, port, 0, plen, 0);",
+                "    if (x->error != 0) env->parser_error(env->pl, wk, x);"]
         if verify:
-            self.out.append("    env->verify(env->pl, wk, x);")
-        self.out += [f"    return kvn_control(env, wk, x, {self.ex['ingress_init']}, 1);", "}", ""]
+            body.append("    env->verify(env->pl, wk, x);")
+        body.append("    return kvn_first_i(env, wk, x);")
+        self.out += self.twice("int32_t", "kvn_start",
+                               "const kvn_env_t *env, void *wk, void *xv, uint32_t port, "
+                               "uint32_t plen", "env, wk, xv, port, plen", body)
+
+    def first_nodes(self) -> list[int]:
+        """The nodes a received packet's ingress control can reach through conditions alone:
+        its first table or action call (kvn_control with stop_at_table returns one of them)."""
+        nodes = self.ex["nodes"]
+        seen: set[int] = set()
+        todo = [self.ex["ingress_init"]]
+        while todo:
+            n = todo.pop()
+            if n < 0 or n in seen:
+                continue
+            seen.add(n)
+            if nodes[n][0] == K.NODE_COND:
+                todo += [nodes[n][2], nodes[n][3]]
+        return sorted(seen)
+
+    def first(self) -> None:
+        """kvn_first_i: the ingress control's conditions from its start, as kvn_control with
+        stop_at_table walks them: the first table or action-call node, or -1."""
+        nodes = self.ex["nodes"]
+
+        def go(n: int) -> str:
+            return "return -1;" if n < 0 else f"goto N{n};"
+
+        body = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;", "    (void)x;",
+                f"    {go(self.ex['ingress_init'])}"]
+        for n in self.first_nodes():
+            kind, a, b, c = nodes[n]
+            body.append(f" N{n}:")
+            if kind == K.NODE_COND:
+                body.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
+            else:
+                body.append(f"    return {n};")
+        self.out += ["KVN_INLINE int32_t kvn_first_i(const kvn_env_t *env, void *wk, void *xv) {"]
+        self.out += body + ["}", ""]
 
     # ------------------------------------------------------------------ the object
     def generate(self) -> Generated:
@@ -804,7 +987,7 @@ class Generator:
                 "int32_t act) {",
                 f"    switch (act) {{ {any_cases} default: break; }}",
                 "}",
-                ""] + self.table_out + [
+                ""] + self.table_out + (self.batch() if has_finish else []) + [
                 "",
                 "__attribute__((visibility(\"default\")))",
                 "int kvn_init(const kvn_env_t *env, kvn_program_t *out) {",
@@ -827,6 +1010,7 @@ class Generator:
                 f"    out->n_interpreted = {len(self.interpreted)};",
                 "    out->table_lookup = kvn_table_lookup;",
                 "    out->table_finish = kvn_table_finish;",
+                f"    out->batch = {'kvn_batch' if has_finish else 'NULL'};",
                 "    return 0;",
                 "}"]
         # per stack used by index: its element headers and their first fields

@@ -410,7 +410,7 @@ cdef int run_batch(Pipeline pl, worker_t *wk, pkt_t **pkts, int n, out_t *outs, 
     worker_enter(pl, wk)            # no lock: the live copy is this batch's (commit.pxi)
     wk.batch_now = monotonic_ns()
     # The engine changes only between batches (Pipeline.lock), so one test picks this batch's.
-    if pl.nat_on and pl.nat_prog.finish != NULL:
+    if pl.nat_on and pl.nat_prog.batch != NULL:
         nout = native_groups(pl, wk, pkts, n, outs, max_out)
     else:
         nout = run_groups(pl, wk, pkts, n, outs, max_out)
