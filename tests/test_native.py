@@ -192,7 +192,7 @@ def test_native_takes_over_between_batches_without_loss_or_reorder() -> None:
 
     def frame(i: int) -> bytes:
         eth = bytes(12) + b"\x08\x00"
-        ip = bytes([0x45, 0, 0, 46, i >> 8, i & 0xFF, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1,
+        ip = bytes([0x45, 0, 0, 46, (i >> 8) & 0xFF, i & 0xFF, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1,
                     10, 0, i % 4, 7])
         return eth + ip + bytes(26)
 
