@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
+import pytest
 from shared_data import needs_corpus
 
 from target import Switch
@@ -104,3 +106,101 @@ def test_indexed_counters_stay_exact_with_two_workers_counting_at_once() -> None
     for t in threads:
         t.join()
     assert counts(sw) == expected(per_worker[0] + per_worker[1])
+
+
+# The default of `tagger` is the control plane's to change; `marker`'s is const (called
+# directly by native code); `exit_call` is an action-call table whose action exits.
+DEFAULT_PROGRAM = """
+#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> op; bit<8> tag; bit<8> mark; bit<8> after; }
+struct headers { h_t h; }
+struct meta_t { }
+parser P(packet_in pk, out headers h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.h); transition accept; }
+}
+control VC(inout headers h, inout meta_t m) { apply { } }
+control I(inout headers h, inout meta_t m, inout standard_metadata_t sm) {
+    action set_tag(bit<8> v) { h.h.tag = v; }
+    action set_mark(bit<8> v) { h.h.mark = v; }
+    table tagger { key = { } actions = { set_tag; } default_action = set_tag(1); }
+    table marker { key = { } actions = { set_mark; } const default_action = set_mark(7); }
+    apply {
+        sm.egress_spec = 1;
+        tagger.apply();
+        marker.apply();
+        if (h.h.op == 1) { exit; }
+        h.h.after = 1;
+    }
+}
+control E(inout headers h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control CC(inout headers h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers h) { apply { pk.emit(h.h); } }
+V1Switch(P(), VC(), I(), E(), CC(), D()) main;
+"""
+
+
+def default_switch(mode: str) -> Switch:
+    from target.compiler.driver import compile_text
+    document, _ = compile_text(DEFAULT_PROGRAM)
+    sw = Switch(native=mode)
+    sw.load(document)
+    assert sw.native_ready() is (mode == "wait")
+    return sw
+
+
+def test_a_default_action_changed_between_batches_is_the_one_native_code_runs() -> None:
+    from target import InvalidArgument
+    frames = [(0, bytes([i % 2, 0, 0, 0]) + bytes(20)) for i in range(50)]
+    results = []
+    for mode in ("off", "wait"):
+        sw = default_switch(mode)
+        out = sw.process(frames)
+        sw.table_set_default("I.tagger", "I.set_tag", [9])
+        out += sw.process(frames)
+        with pytest.raises(InvalidArgument, match="const"):
+            sw.table_set_default("I.marker", "I.set_mark", [8])
+        out += sw.process(frames)
+        sw.table_reset_default("I.tagger")
+        out += sw.process(frames)
+        results.append(out)
+    assert results[1] == results[0]
+    tags = [(f[1], f[2], f[3]) for _port, f in results[1]]
+    assert tags == ([(1, 7, 1), (1, 7, 0)] * 25 + [(9, 7, 1), (9, 7, 0)] * 50
+                    + [(1, 7, 1), (1, 7, 0)] * 25)
+
+
+def test_a_default_action_changed_while_traffic_runs_reaches_every_later_frame() -> None:
+    """The engine thread forwards while the default's parameter changes 60 times: every frame
+    carries one of the values set, never an older one than the frame before it, and the
+    frames sent after the last change carry it."""
+    from target.driver.memory import QueuePort
+    sw = default_switch("wait")
+    sw.add_port(0, QueuePort(1 << 14))
+    sw.add_port(1, QueuePort(1 << 14))
+    frame = bytes([2, 0, 0, 0]) + bytes(20)
+    got: list[bytes] = []
+    sent = 0
+    sw.start()
+    try:
+        for value in range(2, 62):
+            for _ in range(50):
+                assert sw.ports[0].push(frame)
+                sent += 1
+            sw.table_set_default("I.tagger", "I.set_tag", [value])
+            got += sw.ports[1].pop_all()
+        for _ in range(200):
+            assert sw.ports[0].push(frame)
+        sent += 200
+        deadline = time.monotonic() + 20
+        while len(got) < sent and time.monotonic() < deadline:
+            got += sw.ports[1].pop_all()
+            time.sleep(0.005)
+    finally:
+        sw.stop()
+    assert len(got) == sent
+    assert {f[1] for f in got} <= set(range(1, 62))
+    tags = [f[1] for f in got]
+    assert tags == sorted(tags)         # no frame sees an older default than one before it
+    assert [f[1] for f in got[-200:]] == [61] * 200
+    assert all(f[2] == 7 for f in got)

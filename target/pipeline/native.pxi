@@ -352,7 +352,10 @@ def native_export(Pipeline pl) -> dict[str, object]:
             "next_by_action": [t.next_by_action[k] for k in range(pl.n_actions)],
             "base_next": t.base_next, "hit_next": t.hit_next, "miss_next": t.miss_next,
             "has_hit_miss": t.has_hit_miss, "with_counters": t.with_counters,
-            "indirect": t.indirect, "direct_meter": t.direct_meter})
+            "indirect": t.indirect, "direct_meter": t.direct_meter,
+            "default_const": prog.tables[i].default_const,
+            "default_action": prog.tables[i].default_action,
+            "default_params": list(prog.tables[i].default_params)})
     return {
         "code": code, "consts": consts, "fields": fields, "headers": headers, "unions": unions, "stacks": stacks,
         "pstates": pstates, "nodes": nodes, "tables": tables,

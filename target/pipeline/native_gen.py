@@ -454,36 +454,67 @@ class Generator:
                                 "    return;" if init < 0 else f"    goto S{init};"] + body)
 
     # ------------------------------------------------------------------ controls
+    def may_stop(self, pc: int) -> bool:
+        """Whether the code block at pc can end its control (exit, or a failed assert)."""
+        if self.block(pc) is None:
+            return True         # the interpreter runs it: anything goes
+        return any(self.code[p][0] in (OP["EXIT"], OP["ASSERT"]) for p in self.reachable(pc))
+
+    def run_action(self, pc: int) -> list[str]:
+        """An action's block, then the end of the control if it exited or failed."""
+        lines = [f"{self.call_block(pc)};"]
+        if self.may_stop(pc):
+            lines.append("if (x->exit_flag || x->failed) return -1;")
+        return lines
+
     def control(self) -> None:
+        """The controls' graph twice: kvn_control_stop, conditions only, returning the first
+        table or action-call node; kvn_control_run from any node to the end, each table's
+        lookup and finish in place with the next node a goto (as run_control: conditions
+        cannot exit or fail, so the exit check follows the actions that can)."""
         nodes = self.ex["nodes"]
-        body = []
+        cases = " ".join(f"case {i}: goto N{i};" for i in range(len(nodes)))
 
         def go(n: int) -> str:
             return "return -1;" if n < 0 else f"goto N{n};"
 
+        stop = []
         for i, (kind, a, b, c) in enumerate(nodes):
-            body.append(f" N{i}:")
+            stop.append(f" N{i}:")
             if kind == K.NODE_COND:
-                body.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
-                continue
-            body += [f"    if (stop) return {i};",
-                     "    if (x->exit_flag || x->failed) return -1;"]
-            if kind == K.NODE_TABLE:
-                body += [f"    node = tfin_{a}(env, wk, x, tlook_{a}(env, wk, x));",
-                         "    goto dispatch;"]
+                stop.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
             else:
-                body += ["    x->params = NULL;",
-                         f"    {self.call_block(self.ex['actions'][a])};",
-                         f"    {go(b)}"]
-        cases = " ".join(f"case {i}: goto N{i};" for i in range(len(nodes)))
+                stop.append(f"    return {i};")
+        run = []
+        for i, (kind, a, b, c) in enumerate(nodes):
+            run.append(f" N{i}:")
+            if kind == K.NODE_COND:
+                run.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
+            elif kind == K.NODE_TABLE and self.ex["tables"][a]["indirect"]:
+                run += [f"    node = env->table_finish(env->pl, wk, x, {a}u, tlook_{a}(env, wk, x));",
+                        "    if (x->exit_flag || x->failed) return -1;",
+                        "    goto dispatch;"]
+            elif kind == K.NODE_TABLE:
+                body = self.finish_body(a, self.ex["tables"][a], go,
+                                        "node = t->next_by_action[act]; goto dispatch;", True)
+                run += ["    {"] + ["        " + line for line in body] + ["    }"]
+            else:
+                run.append("    x->params = NULL;")
+                run += ["    " + line for line in self.run_action(self.ex["actions"][a])]
+                run.append(f"    {go(b)}")
+        head = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;", "    (void)x;", " dispatch:",
+                f"    switch (node) {{ {cases} default: return -1; }}"]
+        self.out += ["static int32_t kvn_control_stop(const kvn_env_t *env, void *wk, void *xv, "
+                     "int32_t node) {"] + head + stop + ["}", ""]
+        self.out += ["static int32_t kvn_control_run(const kvn_env_t *env, void *wk, void *xv, "
+                     "int32_t node) {",
+                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                     "    if (x->exit_flag || x->failed) return -1;"] + head[2:] + run + ["}", ""]
         self.out += ["static int32_t kvn_control(const kvn_env_t *env, void *wk, void *xv, "
                      "int32_t node, int stop) {",
-                     "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     "    (void)x; (void)stop;",
-                     " dispatch:",
-                     f"    switch (node) {{ {cases} default: return -1; }}"]
-        self.out += body
-        self.out += ["}", ""]
+                     "    return stop ? kvn_control_stop(env, wk, xv, node) "
+                     ": kvn_control_run(env, wk, xv, node);",
+                     "}", ""]
 
     # ------------------------------------------------------------------ tables
     def table_key(self, t: dict[str, Any]) -> list[str]:
@@ -528,7 +559,7 @@ class Generator:
     def table_lookup(self, ti: int, t: dict[str, Any]) -> list[str]:
         """The entry id table ti's lookup finds (-1: miss)."""
         kind, kb = t["kind"], t["key_bytes"]
-        head = [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
+        head = [f"KVN_INLINE int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
                 f"    const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
                 "    (void)env; (void)t;"]
         if kind == K.TBL_KEYLESS:
@@ -547,57 +578,98 @@ class Generator:
             body = self.table_key(t) + ["return env->ternary_lookup(t->matcher, key);"]
         return head + ["    " + line for line in body] + ["}", ""]
 
-    def table_finish(self, ti: int, t: dict[str, Any]) -> list[str]:
-        """Table ti applied with entry e: statistics, direct counter and meter, the action by
-        a switch on its id (the body inlined, its parameters at constant offsets of the
-        record), the next node as a constant."""
-        head = [f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
-                "int64_t e) {"]
-        if t["indirect"]:
-            # action profiles and selectors: member and group resolution stay the engine's
-            return head + [f"    return env->table_finish(env->pl, wk, x, {ti}u, e);", "}", ""]
+    def const_default(self, t: dict[str, Any]) -> bool:
+        """A default action the control plane cannot change (the program says const): the
+        miss path calls it with its parameters as constants instead of reading them."""
+        return bool(t["default_const"]) and 0 <= t["default_action"] < len(self.ex["actions"])
 
-        def nxt(act: int | None) -> str:
+    def finish_body(self, ti: int, t: dict[str, Any], go: Any, go_dynamic: str,
+                    inline_lookup: bool) -> list[str]:
+        """Table ti applied: its lookup (or the entry id e given), statistics, direct counter
+        and meter, the action by a switch on its id (its parameters at constant offsets of
+        the record), then go(next node), a constant per action (go_dynamic: an action
+        outside the table's list, whose next node only the engine's table knows)."""
+        keyless = t["kind"] == K.TBL_KEYLESS
+        acts = self.ex["actions"]
+
+        def nxt(act: int | None, hit: bool) -> int | None:
             if t["has_hit_miss"]:
-                return f"e >= 0 ? {t['hit_next']} : {t['miss_next']}"
+                return t["hit_next"] if hit else t["miss_next"]
             if act is None:
-                return "t->next_by_action[act]"
-            return str(t["base_next"] if act < 0 else t["next_by_action"][act])
+                return None
+            return t["base_next"] if act < 0 else t["next_by_action"][act]
+
+        def switch(hit: bool) -> list[str]:
+            lines = ["switch (act) {"]
+            for act in dict.fromkeys(t["actions"]):
+                lines += [f"case {act}:", "    x->params = (kv_s128 *)params;"]
+                lines += ["    " + line for line in self.run_action(acts[act])]
+                lines.append("    " + go(nxt(act, hit)))
+            dyn = nxt(None, hit)
+            lines += ["default:",
+                      f"    if (act < 0) {go(nxt(-1, hit))}",
+                      "    x->params = (kv_s128 *)params;",
+                      "    kvn_any_action(env, wk, x, act);",
+                      "    if (x->exit_flag || x->failed) return -1;",
+                      "    " + (go(dyn) if dyn is not None else go_dynamic),
+                      "}"]
+            return lines
 
         body = [f"const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
                 f"uint64_t *stats = ((kvn_worker_t *)wk)->table_stats + {2 * ti};",
                 "const kv_s128 *params;",
                 "int32_t act;",
-                "if (e >= 0) {",
-                "    stats[0] += 1;",
-                "    if (t->entry_last_hit != NULL) t->entry_last_hit[e] = x->now_ns;",
-                "    params = &t->recs[(size_t)t->entry_rec[e] * t->rec_stride];",
-                "    act = (int32_t)params[0];",
-                "    params += 1;"]
-        if t["with_counters"]:
-            body += ["    kvn_count(&t->entry_counters[2 * e], 1, *env->shared);",
-                     "    kvn_count(&t->entry_counters[2 * e + 1], "
-                     "x->pkt != NULL ? x->pkt->len : 0, *env->shared);"]
-        body += ["} else {",
-                 "    stats[1] += 1;",
-                 "    act = t->default_action;",
-                 "    params = t->default_params;",
-                 "}"]
-        if t["direct_meter"] >= 0:
-            body.append(f"if (e >= 0) env->direct_meter(env->pl, x, {ti}u, e);")
-        body.append("switch (act) {")
-        for act in dict.fromkeys(t["actions"]):
-            body += [f"case {act}:",
-                     "    x->params = (kv_s128 *)params;",
-                     f"    {self.call_block(self.ex['actions'][act])};",
-                     f"    return {nxt(act)};"]
-        body += ["default:",
-                 f"    if (act < 0) return {nxt(-1)};",
-                 "    x->params = (kv_s128 *)params;",
-                 "    kvn_any_action(env, wk, x, act);",
-                 f"    return {nxt(None)};",
-                 "}"]
+                "(void)t; (void)params; (void)act;"]
+        if inline_lookup and not keyless:
+            body.append(f"int64_t e = tlook_{ti}(env, wk, x);")
+        if not keyless:
+            body += ["if (e >= 0) {",
+                     "    stats[0] += 1;",
+                     "    if (t->entry_last_hit != NULL) t->entry_last_hit[e] = x->now_ns;",
+                     "    params = &t->recs[(size_t)t->entry_rec[e] * t->rec_stride];",
+                     "    act = (int32_t)params[0];",
+                     "    params += 1;"]
+            if t["with_counters"]:
+                body += ["    kvn_count(&t->entry_counters[2 * e], 1, *env->shared);",
+                         "    kvn_count(&t->entry_counters[2 * e + 1], "
+                         "x->pkt != NULL ? x->pkt->len : 0, *env->shared);"]
+            if t["direct_meter"] >= 0:
+                body.append(f"    env->direct_meter(env->pl, x, {ti}u, e);")
+            body += ["    " + line for line in switch(True)]
+            body.append("}")
+        body.append("stats[1] += 1;")
+        if self.const_default(t):
+            da = t["default_action"]
+            if t["default_params"]:
+                body.append(f"x->params = (kv_s128 *)DEFAULT_{ti};")
+            body += self.run_action(acts[da])
+            body.append(go(nxt(da, False)))
+        else:
+            body += ["act = t->default_action;", "params = t->default_params;"] + switch(False)
+        return body
+
+    def table_finish(self, ti: int, t: dict[str, Any]) -> list[str]:
+        """tfin_N: table ti applied with entry e (the batch loop looked it up): returns the
+        next node."""
+        head = [f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+                "int64_t e) {"]
+        if t["indirect"]:
+            # action profiles and selectors: member and group resolution stay the engine's
+            return head + [f"    return env->table_finish(env->pl, wk, x, {ti}u, e);", "}", ""]
+        body = self.finish_body(ti, t, lambda n: f"return {n};", "return t->next_by_action[act];",
+                                False)
+        if t["kind"] == K.TBL_KEYLESS:
+            body.insert(0, "(void)e;")
         return head + ["    " + line for line in body] + ["}", ""]
+
+    def default_params(self) -> list[str]:
+        """The parameters of each const default action, as the engine stores them."""
+        lines = []
+        for ti, t in enumerate(self.ex["tables"]):
+            if self.const_default(t) and t["default_params"]:
+                vals = ", ".join(s128(v & ((1 << 128) - 1)) for v in t["default_params"])
+                lines.append(f"static const kv_s128 DEFAULT_{ti}[] = {{{vals}}};")
+        return lines
 
     def tables(self) -> None:
         """Every table's lookup and finish, and the program's entry points over them."""
@@ -634,7 +706,7 @@ class Generator:
     def table_protos(self) -> list[str]:
         protos = []
         for ti in range(len(self.ex["tables"])):
-            protos += [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x);",
+            protos += [f"KVN_INLINE int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x);",
                        f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
                        "int64_t e);"]
         return protos
@@ -958,7 +1030,7 @@ class Generator:
                         f"{byte}u, {mask:#x}ULL, {whole}}},")
         if not self.fields:
             head.append("    {0}")
-        head += ["};", ""]
+        head += ["};", ""] + self.default_params()
         self.parser()
         self.control()
         self.passes()
@@ -1021,7 +1093,9 @@ class Generator:
             head.append(f"static const uint32_t SF{sid}[] = {{{', '.join(map(str, ff)) or '0'}}};")
         # blocks are emitted as they are first used: declare them all before the users
         protos = [line.replace(" {", ";") for line in self.out
-                  if line.startswith("static kv_s128 blk_")] + self.table_protos()
+                  if line.startswith("static kv_s128 blk_")] + self.table_protos() + [
+                      "static void kvn_any_action(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
+                      "int32_t act);"]
         source = "\n".join(head + protos + [""] + self.out + tail) + "\n"
         return Generated(source, sorted(self.interpreted))
 
