@@ -559,7 +559,7 @@ class Generator:
     def table_lookup(self, ti: int, t: dict[str, Any]) -> list[str]:
         """The entry id table ti's lookup finds (-1: miss)."""
         kind, kb = t["kind"], t["key_bytes"]
-        head = [f"KVN_INLINE int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
+        head = [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
                 f"    const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
                 "    (void)env; (void)t;"]
         if kind == K.TBL_KEYLESS:
@@ -621,7 +621,7 @@ class Generator:
                 "int32_t act;",
                 "(void)t; (void)params; (void)act;"]
         if inline_lookup and not keyless:
-            body.append(f"int64_t e = tlook_{ti}(env, wk, x);")
+            body.append(f"int64_t e = tlook_{ti}_i(env, wk, x);")
         if not keyless:
             body += ["if (e >= 0) {",
                      "    stats[0] += 1;",
@@ -706,7 +706,9 @@ class Generator:
     def table_protos(self) -> list[str]:
         protos = []
         for ti in range(len(self.ex["tables"])):
-            protos += [f"KVN_INLINE int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x);",
+            protos += [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x);",
+                       f"KVN_INLINE int64_t tlook_{ti}_i(const kvn_env_t *env, void *wk, "
+                       "kvn_ctx_t *x);",
                        f"static int32_t tfin_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
                        "int64_t e);"]
         return protos
