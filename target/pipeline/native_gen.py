@@ -905,7 +905,7 @@ class Generator:
                 for n, ti in firsts]
         fin += ["        default: break;", "        }"]
         group = ex["group"]
-        zero = (ex["state_bytes"] + 7) & ~7      # kv_zero_words' whole words
+        zero = ex["state_bytes"]
         return ([
             "KVN_INLINE int64_t kvn_group_lookup(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
             "int32_t node) {",
@@ -962,12 +962,24 @@ class Generator:
             "            } else {",
             "                env->drop(env->pl, wk, p, port == KVN_PRIORITY_DROP);",
             "            }",
-            f"            memset(x->phv, 0, {zero});     /* ready for the slot's next packet */",
+            "            /* ready for the slot's next packet */"]
+            + ["            " + line for line in self.clear_slot(zero)] + [
             "        }",
             "    }",
             "    return nout;",
             "}",
             ""])
+
+    CLEAR_STORES_MAX = 32     # 16-byte stores clearing a slot; a larger state: memset
+
+    def clear_slot(self, nbytes: int) -> list[str]:
+        """Zero a slot's first nbytes (its state) as kv_zero_words does. A memset of a
+        constant size becomes `rep stos`, which takes tens of cycles to start; 16-byte stores
+        (the slot has slack past its state for the rounding) do not."""
+        if nbytes > 16 * self.CLEAR_STORES_MAX:
+            return [f"memset(x->phv, 0, {(nbytes + 7) & ~7});"]
+        return ["{ uint8_t *z = x->phv;",
+                "  " + " ".join(f"kvn_zero16(z + {off});" for off in range(0, nbytes, 16)) + " }"]
 
     def start(self) -> None:
         """kvn_start: a received packet's ingress pass up to its first table (or action call)

@@ -20,6 +20,9 @@ static inline uint64_t kvn_load_u32(const uint8_t *p) { uint32_t w; memcpy(&w, p
 static inline uint64_t kvn_load_u16(const uint8_t *p) { uint16_t w; memcpy(&w, p, 2); return w; }
 static inline void kvn_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 static inline void kvn_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+/* 16 zero bytes at any address, in one vector store */
+typedef uint64_t kvn_u64x2 __attribute__((vector_size(16), aligned(1), may_alias));
+static inline void kvn_zero16(uint8_t *p) { *(kvn_u64x2 *)(void *)p = (kvn_u64x2){0, 0}; }
 
 /* exact_load_key: key_bytes bytes as words, the last word overlapping its predecessor */
 KVN_INLINE void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, uint64_t *words) {
