@@ -176,12 +176,24 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
     # Input the switch cannot use (files, address, port numbers) is refused before anything
     # starts: one line and exit status 1 (InputError, printed by main).
     check_address(args.grpc_server_addr)
+    from target.driver.intel import pools as intel_pools
+    from target.driver.registry import open_port
+
+    # Intel devices first: every worker's pool is DMA memory of theirs (zero copy).
+    try:
+        intel = intel_pools.open_intel_ports(
+            [(i.port, i.spec) for i in interfaces(args)], open_port)
+        pools = intel_pools.worker_pools(intel, args.workers)
+    except intel_pools.PortOpenError as err:
+        raise InputError(f"port {err.num} ({err.spec}): {describe(err.cause)}") from None
+    intel_ports = list(intel.values())
     try:
         switch = Switch(batch_size=args.batch_size, cpu_port=args.cpu_port,
                         device_id=args.device_id, busy_poll=args.busy_poll,
-                        workers=args.workers, native=args.native,
+                        workers=args.workers, native=args.native, pools=pools,
                         control_nice=args.control_nice, **bmv2_options.switch_settings(args))
     except TargetError as err:
+        intel_pools.close_devices(intel_ports)
         raise InputError(str(err)) from None
     bmv2_options.apply_limits(args, switch)
     packet_log.attach(switch, bmv2_options.effective_level(args), log_handler is not None)
@@ -220,7 +232,6 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
 
     def attach_ports() -> bool:
         from target.driver.intel.errors import IntelDriverError
-        from target.driver.registry import open_port
 
         wrap = bmv2_options.port_wrapper(args)
         with engine_lock:
@@ -231,8 +242,8 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
                 for interface, (_, name) in zip(interfaces(args), args.interface, strict=True):
                     print(f"Adding interface {name} as port {interface.port}"
                           f"{' (files)' if args.use_files is not None else ''}", flush=True)
-                    switch.add_port(interface.port, wrap(interface.port, name,
-                                                         open_port(interface.spec)))
+                    port = intel.pop(interface.port, None) or open_port(interface.spec)
+                    switch.add_port(interface.port, wrap(interface.port, name, port))
             except (IntelDriverError, TargetError, ValueError, OSError) as err:
                 # A device that cannot be used (missing, kernel driver, no rights, a bad spec or
                 # port number) is the user's to fix: say so in one line, release what is open.
@@ -292,8 +303,10 @@ def run_switch(args: argparse.Namespace, stop: threading.Event) -> int:
         server.stop()
         if running.is_set():
             switch.stop()
+        intel_pools.log_zero_copy(switch)
         for num in list(switch.ports):
             switch.remove_port(num)          # flushes --pcap and --use-files output files
+        intel_pools.close_devices(intel_ports)
         if log_handler is not None:
             log_handler.close()
     return 1 if failed else 0

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """Packet pool: preallocated buffers handed to drivers and the pipeline."""
 
+cimport cython
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -22,6 +23,9 @@ cdef pkt_t *pkt_clone(pkt_pool_t *pool, const pkt_t *src) noexcept nogil:
     return p
 
 
+# The garbage collector must not clear _mem_owner before __dealloc__ runs: __dealloc__ tells
+# malloc'd from borrowed memory by it, and would free() a borrowed (mmap'ed) buffer.
+@cython.no_gc_clear
 cdef class PacketPool:
     """A fixed number of packet buffers of one size.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -56,9 +56,12 @@ class Switch:
                  pool_size: int = 16384, buf_size: int = 10240 + 256,
                  pool: PacketPool | None = None, busy_poll: bool = False, native: str = "off",
                  workers: int = 1, drop_port: int = constants.V1_DEFAULT_DROP_PORT,
-                 priority_queues: int = 1, control_nice: int = 0):
+                 priority_queues: int = 1, control_nice: int = 0,
+                 pools: Sequence[PacketPool] | None = None):
         """`pool`: packet buffers to use instead of a fresh malloc'd pool — e.g. DMA memory of
         a NIC driver or an AF_XDP UMEM, so that drivers and pipeline share buffers (zero copy).
+        `pools`: one such pool per worker (instead of `pool`), so that every worker's share
+        of a port is zero copy (Intel: [dev.make_pool(4096) for _ in range(workers)]).
         `busy_poll`: the engine polls its ports even when idle instead of sleeping (benchmarks).
         `native`: each loaded program compiled to C (target/pipeline/native_build.py): "on"
         builds it in the background while the interpreter forwards, "wait" before load()
@@ -98,10 +101,14 @@ class Switch:
         self.cpu_port = cpu_port
         self.device_id = device_id
         self.busy_poll = busy_poll
-        self.pool = pool if pool is not None else PacketPool(pool_size, buf_size)
         self.workers = workers
-        self._pools = [self.pool] + [PacketPool(pool_size, self.pool.buf_size)
-                                     for _ in range(workers - 1)]
+        if pools is not None:
+            self._pools = _worker_pools(pools, pool, workers)
+            self.pool = self._pools[0]
+        else:
+            self.pool = pool if pool is not None else PacketPool(pool_size, buf_size)
+            self._pools = [self.pool] + [PacketPool(pool_size, self.pool.buf_size)
+                                         for _ in range(workers - 1)]
         self._processed = 0              # process() calls: they take the workers in turn
         self._deliver_lock = threading.RLock()  # callbacks see one worker's events at a time
         self.pipeline: Pipeline | None = None
@@ -924,6 +931,13 @@ class Switch:
                                 + workers_mod.relay_drops(self._plan).get(num, 0))
         return total
 
+    def queue_stats(self, num: int) -> list[dict[str, int]]:
+        """The counters of each of the port's queues: one per worker, in worker order, when
+        the port is split; else one, its owner's."""
+        if num not in self.ports:
+            raise NotFound(f"port {num}")
+        return [queue.stats() for queue in self._queues.get(num, [self.ports[num]])]
+
     def set_port_enabled(self, num: int, enabled: bool) -> None:
         """Administrative state: a disabled port neither receives nor transmits (its frames
         are dropped and counted in rx_dropped / tx_dropped); kept across program loads."""
@@ -1185,8 +1199,26 @@ MAX_U32 = (1 << 32) - 1
 # are the interface's, read through any queue.
 PER_QUEUE_COUNTERS = frozenset(("rx_packets", "rx_bytes", "rx_dropped", "rx_errors", "tx_packets",
                                 "tx_bytes", "tx_dropped", "rx_multicast", "rx_broadcast",
-                                "tx_multicast", "tx_broadcast"))
+                                "tx_multicast", "tx_broadcast", "rx_zero_copy", "rx_copied",
+                                "tx_zero_copy", "tx_copied"))
 MAX_U64 = (1 << 64) - 1
+
+
+def _worker_pools(pools: Sequence[PacketPool], pool: PacketPool | None,
+                  workers: int) -> list[PacketPool]:
+    """Switch(pools=...): one pool per worker, each its own, all of one buffer size (a frame
+    fits every worker's buffers alike)."""
+    pools = list(pools)
+    if pool is not None:
+        raise InvalidArgument("give pool or pools, not both")
+    if len(pools) != workers or not all(isinstance(p, PacketPool) for p in pools):
+        raise InvalidArgument(f"pools: one PacketPool per worker ({workers}), got {len(pools)}")
+    if len({id(p) for p in pools}) != len(pools):
+        raise InvalidArgument("pools: each worker needs a pool of its own (a pool is not "
+                              "thread-safe)")
+    if len({p.buf_size for p in pools}) != 1:
+        raise InvalidArgument("pools: every worker's pool needs the same buffer size")
+    return pools
 
 
 def check_int(what: str, value: Any, lo: int, hi: int) -> None:

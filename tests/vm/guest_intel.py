@@ -6,6 +6,7 @@ are the hosts on either side."""
 
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -161,6 +162,58 @@ def test_stop_and_restart():
         close_pair(devs, pa, pb)
 
 
+def exchange(sender, ports, count: int, first: int) -> list[list[bytes]]:
+    """`count` frames of as many flows from `sender`, and what each of `ports` received."""
+    frames = [udp_frame(first + i, 128, dst=MAC_A, src=MAC_A_PEER) for i in range(count)]
+    assert sender.send(frames) == count
+    got: list[list[bytes]] = [[] for _ in ports]
+    deadline = time.monotonic() + 10
+    while sum(map(len, got)) < count and time.monotonic() < deadline:
+        for port, frames_in in zip(ports, got, strict=True):
+            frames_in += port.receive(256)
+    assert sorted(f for g in got for f in g) == sorted(frames)
+    return got
+
+
+def test_share_closes_and_opens_again_alone():
+    """Worker 1's share of A closes while the lead runs: RSS takes its queue out, so every
+    frame reaches the lead. It opens again on the same rings, takes its flows back and
+    receives them in place on its own DMA pool; both pools whole at the end."""
+    devs = {addr: IntelDevice.open(addr, "pagemap") for addr in (A, A_PEER)}
+    ports = []
+    try:
+        lead = devs[A].port(None, 256)
+        share = lead.worker_queues(2)[0]
+        pools = [devs[A].make_pool(1024, 4096) for _ in range(2)]
+        lead.open(pools[0])
+        ports.append(lead)
+        share.open(pools[1])
+        ports.append(share)
+        sender = devs[A_PEER].port(1, 256)
+        sender.open(PacketPool(1024, 2560))
+        ports.append(sender)
+        assert lead.link_state() and sender.link_state()
+        rings = [devs[A].chip.regs.read(name, 1) for name in ("RDBAL", "TDBAL")]
+        to_lead, to_share = exchange(sender, [lead, share], 64, 0)
+        assert to_lead and to_share
+        share.close()
+        assert pools[1].available == pools[1].capacity
+        to_lead, to_share = exchange(sender, [lead, share], 64, 100)
+        assert len(to_lead) == 64 and to_share == []
+        share.open(pools[1])
+        assert [devs[A].chip.regs.read(name, 1) for name in ("RDBAL", "TDBAL")] == rings
+        to_lead, to_share = exchange(sender, [lead, share], 64, 200)
+        assert to_lead and to_share
+        stats = share.stats()
+        assert stats["rx_zero_copy"] == stats["rx_packets"] > 0 and stats["rx_copied"] == 0
+    finally:
+        for port in reversed(ports):
+            port.close()
+        for dev in devs.values():
+            dev.close()
+    assert [p.available for p in pools] == [p.capacity for p in pools]
+
+
 # --- kvick between the wires: the tutorials' LPM router, packet by packet ---------------------
 BASIC = program("tutorial_basic")
 ROUTES = [                      # (prefix, length, next-hop MAC, egress port)
@@ -303,12 +356,18 @@ def forward_router_traffic(access: str, count: int = 600, burst: int = 40) -> No
         sender.close()
         receiver.close()
     finally:
-        if sw is not None:
-            sw.stop()
-            for num in list(sw.ports):
-                sw.remove_port(num)
-        for dev in devs.values():
-            dev.close()
+        tear_down(sw, devs)
+
+
+def tear_down(sw: Switch | None, devs: dict[str, IntelDevice]) -> None:
+    """After a test with kvick between the wires, passed or not: the switch stopped, its
+    ports closed, every device closed."""
+    if sw is not None:
+        sw.stop()
+        for num in list(sw.ports):
+            sw.remove_port(num)
+    for dev in devs.values():
+        dev.close()
 
 
 def test_switch_forwards_router_traffic_pagemap():
@@ -331,13 +390,15 @@ def flow_frame(flow: int, seq: int) -> bytes:
 
 def test_switch_two_workers_share_each_port():
     """kvick with two workers between the wires: each Intel port is split in two (RSS queue
-    and TX queue per worker). Frames of 48 flows from A_PEER reach both of A's queues and both
-    workers, and all leave B once each, every flow in its order, counters exact."""
+    and TX queue per worker), each worker on a DMA pool of its own. Frames of 48 flows from
+    A_PEER reach both of A's queues and both workers, and all leave B once each, every flow in
+    its order, from its worker's TX queue; every share received or sent its frames in place
+    (zero copy, none copied); counters exact; each pool whole again after the stop."""
     devs = {addr: IntelDevice.open(addr, "pagemap") for addr in ALL_NICS}
     sw = None
     try:
-        pool = devs[A].make_pool(2048, 4096)
-        sw = Switch(pool=pool, pool_size=2048, batch_size=32, workers=2)
+        pools = [devs[A].make_pool(2048, 4096) for _ in range(2)]
+        sw = Switch(pools=pools, batch_size=32, workers=2)
         sw.load(BASIC + ".json", p4info=BASIC + ".p4info.txtpb")
         for prefix, length, mac, port in ROUTES[:3]:
             sw.table_add("MyIngress.ipv4_lpm", [Lpm(prefix, length)], "MyIngress.ipv4_forward",
@@ -378,6 +439,9 @@ def test_switch_two_workers_share_each_port():
         assert [sw.pipeline.worker_stats(k)["rx_packets"] for k in range(2)] == rx_queue
         tx_queue = [q.stats()["tx_packets"] for q in b_shares]
         assert tx_queue == rx_queue             # a flow leaves on its worker's own TX queue
+        rx_stats, tx_stats = sw.queue_stats(1), sw.queue_stats(2)
+        assert [(s["rx_zero_copy"], s["rx_copied"]) for s in rx_stats] == [(n, 0) for n in rx_queue]
+        assert [(s["tx_zero_copy"], s["tx_copied"]) for s in tx_stats] == [(n, 0) for n in rx_queue]
         s1, s2 = sw.port_stats(1), sw.port_stats(2)
         assert s1["rx_packets"] == s1["hw_rx_good"] == len(frames)
         assert s1["rx_bytes"] == sum(map(len, frames)) and s1["rx_dropped"] == 0
@@ -388,28 +452,24 @@ def test_switch_two_workers_share_each_port():
 
         for num in (1, 2):
             sw.remove_port(num)
-        assert pool.available == pool.capacity
+        assert [p.available for p in pools] == [p.capacity for p in pools]
         sender.close()
         receiver.close()
     finally:
-        if sw is not None:
-            sw.stop()
-            for num in list(sw.ports):
-                sw.remove_port(num)
-        for dev in devs.values():
-            dev.close()
+        tear_down(sw, devs)
 
 
 def test_kvick_command_with_two_workers(tmp_path):
     """`kvick --workers 2 -i 1@intel:A -i 2@intel:B` (the command line, as a user runs it):
-    every frame of 32 flows from A_PEER leaves B once, each flow in its order."""
+    every frame of 32 flows from A_PEER leaves B once, each flow in its order, and kvick's
+    exit lines show both workers receiving (on A) and sending (on B) in place, none copied."""
     table = tmp_path / "routes.txt"
     table.write_text("table_add MyIngress.ipv4_lpm MyIngress.ipv4_forward 10.1.0.0/16 => "
                      "02:00:00:00:02:01 2\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "target.cli", BASIC + ".json", "--restore-state", str(table),
          "--workers", "2", "--native", "off", "--grpc-server-addr", "127.0.0.1:0",
-         "-i", f"1@intel:{A}", "-i", f"2@intel:{B}"],
+         "--log-console", "--log-level", "info", "-i", f"1@intel:{A}", "-i", f"2@intel:{B}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     devs = {addr: IntelDevice.open(addr, "pagemap") for addr in (A_PEER, B_PEER)}
     output: list[str] = []
@@ -451,6 +511,17 @@ def test_kvick_command_with_two_workers(tmp_path):
         for dev in devs.values():
             dev.close()
     assert proc.returncode == 0, "".join(output)
+    counts = {}
+    for line in output:
+        found = re.search(r"port (\d) \(intel:\S+\) worker (\d): received (\d+) zero copy, "
+                          r"(\d+) copied; sent (\d+) zero copy, (\d+) copied", line)
+        if found:
+            port, worker, *numbers = map(int, found.groups())
+            counts[port, worker] = numbers
+    rx = [counts[1, k][0] for k in (0, 1)]
+    assert sum(rx) == len(frames) and min(rx) > 0, counts
+    assert [counts[2, k] for k in (0, 1)] == [[0, 0, n, 0] for n in rx], counts
+    assert [counts[1, k] for k in (0, 1)] == [[n, 0, 0, 0] for n in rx], counts
 
 
 def test_refusals_name_the_problem():

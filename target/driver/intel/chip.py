@@ -104,11 +104,19 @@ class IntelChip:
             self._totals = {name: 0 for name in self.counters}
 
     def disable_queues(self, rx_queues: Sequence[int], tx_queues: Sequence[int]) -> None:
-        """Stop single queues while the rest of the port runs (a worker's share closing)."""
+        """Stop single queues while the rest of the port runs (a worker's share closing).
+        Returns once each enable bit reads back clear: only then has the queue stopped using
+        its ring and buffers, which go back to the pool and are armed again on a reopen."""
         for q in rx_queues:
             self.regs.clear_bits("RXDCTL", XDCTL_ENABLE, q)
         for q in tx_queues:
             self.regs.clear_bits("TXDCTL", XDCTL_ENABLE, q)
+        for q in rx_queues:
+            self.regs.must_wait("RXDCTL", XDCTL_ENABLE, 0, self.timeouts.queue_enable,
+                                f"RX queue {q} disable", q)
+        for q in tx_queues:
+            self.regs.must_wait("TXDCTL", XDCTL_ENABLE, 0, self.timeouts.queue_enable,
+                                f"TX queue {q} disable", q)
 
     def _check_queue(self, queue: int) -> None:
         if not 0 <= queue < self.max_queues:

@@ -64,6 +64,10 @@ class IntelDevice:
         self._port: IntelPort | None = None     # the lead port: it brought the chip up
         self._shares: list[IntelPort] = []      # other workers' shares of it, open
         self._armed: list[int] = []             # RX queues with armed rings (RSS targets)
+        # Each queue's ring (and copy-mode buffers) from the arena, by (what, queue number):
+        # a share that closes and opens again gets the same memory back. The arena, and these
+        # with it, is freed when the lead port closes.
+        self._rings: dict[tuple[str, int], tuple[DmaMemory, int, int, int]] = {}
 
     @classmethod
     def from_backend(cls, backend: RegisterBackend, family: str,
@@ -211,16 +215,32 @@ class IntelDevice:
         else:
             buf_kib = BOUNCE_BUF // 1024
         for q in port.hw_rx_queues:
-            desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
-            bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
+            desc_mem, desc_virt, desc_bus = self._ring_memory("rx", q, n * 16)
+            bounce = (None, 0, 0) if port.zero_copy else self._ring_memory("rx-buf", q,
+                                                                           n * BOUNCE_BUF)
             port._add_rx_queue(desc_mem, desc_virt, chip.rx_tail_offset(q),
                                bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
             chip.setup_rx_queue(q, desc_bus, n, buf_kib)
-        desc_mem, desc_virt, desc_bus = self.arena.alloc(n * 16)
-        bounce = (None, 0, 0) if port.zero_copy else self.arena.alloc(n * BOUNCE_BUF)
-        port._set_tx_queue(desc_mem, desc_virt, chip.tx_tail_offset(port.tx_queue),
+        q = port.tx_queue
+        desc_mem, desc_virt, desc_bus = self._ring_memory("tx", q, n * 16)
+        bounce = (None, 0, 0) if port.zero_copy else self._ring_memory("tx-buf", q, n * BOUNCE_BUF)
+        port._set_tx_queue(desc_mem, desc_virt, chip.tx_tail_offset(q),
                            bounce[0], bounce[1], bounce[2], 0 if port.zero_copy else BOUNCE_BUF)
-        chip.setup_tx_queue(port.tx_queue, desc_bus, n)
+        chip.setup_tx_queue(q, desc_bus, n)
+
+    def _ring_memory(self, what: str, queue: int, size: int) -> tuple[DmaMemory, int, int]:
+        """(region, virtual, bus address) of `size` zeroed bytes for queue `queue`'s `what`:
+        the piece this queue had before when it is large enough (the queue is stopped, so the
+        device no longer reads or writes it), else a new one from the arena."""
+        piece = self._rings.get((what, queue))
+        if piece is not None and piece[3] >= size:
+            region, virt, bus, _ = piece
+            start = virt - region.virt
+            region.buffer[start:start + size] = bytes(size)
+            return region, virt, bus
+        region, virt, bus = self.arena.alloc(size)
+        self._rings[(what, queue)] = (region, virt, bus, size)
+        return region, virt, bus
 
     def wait_link(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -245,6 +265,7 @@ class IntelDevice:
         finally:
             self._port = None
             self._armed = []
+            self._rings = {}
             self.arena.close()
 
     def _detach_share(self, port: IntelPort) -> None:
@@ -281,6 +302,7 @@ class IntelDevice:
     def close(self) -> None:
         if self._port is not None:
             self._port.close()
+        self._rings = {}
         self.arena.close()
         for memory in self.pools:
             try:

@@ -45,6 +45,8 @@ cdef struct intel_port_t:
     uint32_t zero_copy
     uint32_t link_up            # refreshed by Python; TX drops while the link is down
     uint32_t dead               # closed or device gone: RX returns nothing, TX drops
+    uint64_t rx_copied          # frames copied out of ring-owned buffers (copy mode)
+    uint64_t tx_copied          # frames copied into ring-owned buffers (copy mode)
     pkt_pool_t *pool
     port_stats_t *stats
 

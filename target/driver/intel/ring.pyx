@@ -127,6 +127,8 @@ cdef int rx_queue_harvest(intel_port_t *s, intel_rxq_t *q, pkt_t **pkts, int max
         # at it, so head == tail never means "all free" and "all used" at once.
         kv_reg_write(s.bar, q.tail_off, (i - 1) & mask)
         q.packets += <uint64_t>n
+        if q.bounce != NULL:
+            s.rx_copied += <uint64_t>n
         s.stats.rx_packets += <uint64_t>n
         s.stats.rx_bytes += nbytes
     return n
@@ -195,6 +197,7 @@ cdef int intel_tx_batch(void *state, pkt_t **pkts, int n) noexcept nogil:
             addr = q.bounce_bus + <uint64_t>q.tail * q.bounce_size
             memcpy(q.bounce + <size_t>q.tail * q.bounce_size, p.data, length)
             pool_free(s.pool, p)
+            s.tx_copied += 1
         kv_desc_put64(d, 0, addr)
         # RS on every descriptor: completion is then visible per packet, and reclaim is a
         # simple walk. (Real hardware would save write-backs with RS every N descriptors.)
@@ -525,8 +528,14 @@ cdef class IntelPort(Port):
 
     def stats(self) -> dict[str, int]:
         """The driver's counters plus the NIC's own statistics registers (hw_*); frames the NIC
-        had to drop for lack of RX descriptors count in rx_dropped too."""
+        had to drop for lack of RX descriptors count in rx_dropped too. rx_zero_copy and
+        tx_zero_copy count the frames that went between the wire and pool buffers in place,
+        rx_copied and tx_copied those copied through ring-owned buffers (copy mode)."""
         out = Port.stats(self)
+        out["rx_copied"] = self.st.rx_copied
+        out["rx_zero_copy"] = out["rx_packets"] - self.st.rx_copied
+        out["tx_copied"] = self.st.tx_copied
+        out["tx_zero_copy"] = out["tx_packets"] - self.st.tx_copied
         if self.is_open and not self.st.dead and self.lead is None:
             # The NIC's own counters are the interface's: reported once, by the lead port.
             hw = self.device.hardware_stats()
