@@ -7,7 +7,10 @@
 
 With several engine workers, port.worker_queues(n) makes the other workers' shares of the port
 (their own RX queues and TX queue); each opens on its worker's pool after the port itself, and
-RSS spreads flows over exactly the RX queues whose rings are armed at that moment.
+RSS spreads flows over exactly the RX queues whose rings are armed at that moment. Each share
+is zero copy when its worker's pool is DMA memory (make_pool once per worker: pools are not
+thread-safe, so workers never share one). A share closed and opened again alone gets its
+rings back; all ring memory is freed when the port itself closes.
 
 Several devices share one pool (and forward between them without a copy) when their DMA
 addresses live in the same space: with access="pagemap" all devices see physical addresses;
