@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from target.log_msg import format_log_msg
 from target.pipeline.loader import Program
 
 TRACE = 5                    # BMv2's trace level, below logging.DEBUG
@@ -70,6 +71,7 @@ class _Packet:
     table: int = -1                  # the table whose key records are arriving
     keys: list[str] = field(default_factory=list)
     action: tuple[int, list[str], bool] | None = None  # action id, param values, from a table
+    log_values: list[int] = field(default_factory=list)   # of the log_msg call being recorded
 
 
 class TraceFormatter:
@@ -229,8 +231,13 @@ class TraceFormatter:
             say(DEBUG, f"Transmitting packet of size {b} out of port {a}")
         elif ev == EV_ASSERT:
             say(ERROR, "Assert error (kvick drops the packet; BMv2 stops)")
+        elif ev == EV_LOG and b:
+            pk.log_values.append(v - (1 << 128) if b == 2 and v >> 127 else v)
         elif ev == EV_LOG:
-            out.append((INFO, p.strings[a]))       # log_msg: info, no packet prefix (BMv2)
+            # log_msg: info, no packet prefix (BMv2); a bad format is BMv2's error line
+            ok, text = format_log_msg(p.strings[a], pk.log_values, p.log_sources[a])
+            out.append((INFO if ok else ERROR, text))
+            pk.log_values = []
         elif ev != EV_EGRESS_DONE:
             say(TRACE, f"event {ev} {a} {b} {v}")
 

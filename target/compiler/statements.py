@@ -665,7 +665,9 @@ class StatementLowering(ExpressionLowering):
             self.prim(fname, [as_bool(self.expr(args[0], BoolT()))], stmt)
         elif fname == "log_msg":
             msg = self.expr(args[0])
-            self.prim("log_msg", [msg.json, {"type": "parameters_vector", "value": []}], stmt)  # type: ignore
+            values = self.log_values(args[1]) if len(args) > 1 else []
+            self.prim("log_msg", [msg.json, {"type": "parameters_vector", "value": values}],  # type: ignore
+                      stmt)
         elif fname == "clone":
             ctype = self.enum_member(args[0], "CloneType")
             session = self.expr(args[1], BitT(32))
@@ -750,6 +752,21 @@ class StatementLowering(ExpressionLowering):
         if not isinstance(v.type, EnumT) or v.type.name != enum_name or v.ref is None:
             raise self.error(f"expected a {enum_name} member", node)
         return str(v.ref)
+
+    def log_values(self, node: Any) -> list[dict[str, Any]]:
+        """log_msg's values: a list (or tuple/struct value) of bit, int, bool or error values, as
+        p4c's BMv2 back end takes them; nested structs and headers are refused (p4c flattens
+        them and rewrites the format string)."""
+        v = self.expr(node)
+        if v.kind not in ("list", "struct") or isinstance(v.type, StackT):
+            raise self.error("log_msg: the values must be a list expression such as {a, b}", node)
+        out = []
+        for m in v.members.values():
+            if not isinstance(m.type, (BitT, BoolT, ErrorT, IntLitT)) or m.kind in ("struct", "list"):
+                raise self.error("log_msg: only bit, int, bool and error values can be logged "
+                                 "(a header or struct in the list is not supported)", node)
+            out.append(as_data(m))
+        return out
 
     def field_list(self, node: Any) -> list[dict[str, Any]]:
         v = self.expr(node)

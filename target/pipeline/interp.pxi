@@ -354,8 +354,9 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
         elif i.op == OP_TRUNCATE:
             x.truncate_len = <int32_t>r[i.a]
         elif i.op == OP_LOG:
+            # e != 0: a value of the log_msg that follows (e: 1 unsigned, 2 signed)
             if pl.trace_on:
-                trace_ev(pl, wk, x, EV_LOG, i.d, 0, 0)
+                trace_ev(pl, wk, x, EV_LOG, i.d, i.e, <u128>r[i.a] if i.e else 0)
         elif i.op == OP_ASSERT:
             if r[i.a] == 0:
                 x.failed = 1

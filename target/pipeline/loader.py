@@ -152,7 +152,8 @@ class Program:
     phv_bytes: int = 0
     code: list[Insn] = field(default_factory=list)
     consts: list[int] = field(default_factory=list)
-    strings: list[str] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)           # log_msg formats
+    log_sources: list[str] = field(default_factory=list)       # their `file(line)`, as BMv2
     actions: list[tuple[str, list[tuple[str, int]], int]] = field(default_factory=list)
     action_by_name: dict[str, int] = field(default_factory=dict)
     # parser
@@ -713,8 +714,7 @@ class _Compiler:
             r = self.expr(prm[0], code, f"{pp}[0]")
             self.emit(code, "TRUNCATE", r)
         elif op == "log_msg":
-            p.strings.append(str(prm[0].get("value", "")))
-            self.emit(code, "LOG", d=len(p.strings) - 1)
+            self._log_msg(prim, code, pp)
         elif op in ("assert", "assume"):
             r = self.expr(prm[0], code, f"{pp}[0]")
             self.emit(code, "ASSERT", r)
@@ -725,6 +725,30 @@ class _Compiler:
             self.emit(code, "JZ", r, d=parse_int(prm[1]["value"]))
         else:
             raise ProgramError(f"{path}.op", f"unsupported primitive {op!r}")
+
+    def _log_msg(self, prim: dict[str, Any], code: list[Insn], pp: str) -> None:
+        """log_msg(format, {values}): one LOG per value (e: 1 unsigned, 2 signed), then the
+        message's LOG. The values are only recorded while the packet log is on; the text is
+        formatted from them in target/trace.py as BMv2's log_msg primitive does."""
+        p, prm = self.p, prim.get("parameters", [])
+        values = prm[1].get("value") if len(prm) > 1 else []
+        if not isinstance(values, list):        # p4c writes {} for a call without values
+            values = []
+        for k, v in enumerate(values):
+            self.nreg = 0
+            path = f"{pp}[1].value[{k}]"
+            r = self.expr(v, code, path)
+            # Registers are signed 128-bit: only an unsigned 128-bit field needs telling apart.
+            unsigned = False
+            if v.get("type") == "field" and v["value"][1] != "$valid$":
+                unsigned = not p.fields[self.field_id(v["value"], path)].signed
+            self.emit(code, "LOG", r, e=1 if unsigned else 2)
+        info = prim.get("source_info")
+        where = f"{info['filename']}({info.get('line', 0)})" \
+            if isinstance(info, dict) and info.get("filename") else "[no source available]"
+        p.strings.append(str(prm[0].get("value", "")) if prm else "")
+        p.log_sources.append(where)
+        self.emit(code, "LOG", d=len(p.strings) - 1)
 
     def _named(self, table: dict[str, int], name: str, path: str, what: str) -> int:
         if name not in table:

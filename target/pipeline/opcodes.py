@@ -71,7 +71,7 @@ OPCODES: list[tuple[str, str]] = [
     ("HASH", "field e = r[a] + calc d % r[b] (r[b] == 0: r[a])"),
     ("RANDOM", "field e = uniform in [r[a], r[b]]"),
     ("TRUNCATE", "truncate the packet to r[a] bytes"),
-    ("LOG", "log message d (trace only)"),
+    ("LOG", "trace only: e == 0, log_msg format d; e == 1/2, r[a] (unsigned/signed) is its next value"),
     ("ASSERT", "if r[a] == 0: the packet fails an assertion and is dropped"),
     ("DIRECT_COUNT", "no-op marker; direct counters are updated on table hit"),
     # --- parser operations
