@@ -311,4 +311,13 @@ class Declarations:
             return -self.const_int(node.children[0])
         if kind == "cast":
             return self.const_int(node.children[1])
+        if kind in ("type_member", "member") and isinstance(node.children[0], (Token, Tree)):
+            # a serializable enum's member, e.g. @field_list(FieldLists.resubmit_fl1)
+            base = node.children[0]
+            tname = str(base) if isinstance(base, Token) else \
+                str(base.children[0]) if base.data in ("ident", "type_name") else ""
+            t = self.types.get(tname)
+            member = name_of(node.children[1])
+            if isinstance(t, EnumT) and member in t.values:
+                return t.values[member]
         raise CompileError("expected a compile-time constant integer", self.loc(node))

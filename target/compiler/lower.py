@@ -116,6 +116,11 @@ class ProgramLowering(StatementLowering):
         mtype = self.decls.resolve(params[2].children[2])
         self.hdr = self.bind_headers(htype, "")
         self.meta = self.bind_metadata(mtype, mtype.name if isinstance(mtype, StructLikeT) else "meta")
+        # p4c writes the @field_list lists before any other, numbered from 1 in the order their
+        # indexes first appear on the metadata fields, named field_list<index>.
+        for index, elements in self.preserved_fields.items():
+            self.json.field_lists.append({"id": len(self.json.field_lists) + 1,
+                                          "name": f"field_list{index}", "elements": elements})
         self.stdmeta = Val(self.decls.types["standard_metadata_t"], kind="header", ref="standard_metadata")
         self.collect_controller_headers(htype)
         self.global_instances()

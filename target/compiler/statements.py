@@ -678,6 +678,10 @@ class StatementLowering(ExpressionLowering):
                 raise self.error(f"{fname} takes (bit<8> index)", stmt)
             op = "resubmit" if fname.startswith("resubmit") else "recirculate"
             self.prim(op, [hexstr(self.field_list_id(args[0]))], stmt)
+        elif fname in ("resubmit", "recirculate"):
+            raise Unsupported(f"{fname}(data) is deprecated in v1model: use {fname}_preserving_field_list"
+                              f"(index) and @field_list(index) on the metadata fields to keep",
+                              self.decls.loc(stmt))
         elif fname == "clone3":
             # v1model's older form: the fields to preserve are listed in the call itself.
             ctype = self.enum_member(args[0], "CloneType")
@@ -705,8 +709,8 @@ class StatementLowering(ExpressionLowering):
         return None
 
     def field_list_id(self, index_node: Any) -> int:
-        """The BMv2 field list of the metadata fields annotated @field_list(index), made on first
-        use (ids from 1, named as p4c names them)."""
+        """The BMv2 field list of the metadata fields annotated @field_list(index) (written when
+        the metadata was bound); an index no field carries gets an empty list on first use."""
         index = self.expr(index_node, BitT(8)).const
         if index is None:
             raise self.error("a field list index must be a compile-time constant", index_node)
@@ -715,8 +719,7 @@ class StatementLowering(ExpressionLowering):
             if fl["name"] == name:
                 return int(fl["id"])
         fid = len(self.json.field_lists) + 1
-        self.json.field_lists.append({"id": fid, "name": name,
-                                      "elements": list(self.preserved_fields.get(int(index), []))})
+        self.json.field_lists.append({"id": fid, "name": name, "elements": []})
         return fid
 
     def digest(self, args: list[Any], stmt: Any) -> None:
