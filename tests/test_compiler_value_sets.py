@@ -68,5 +68,25 @@ def test_members_steer_the_parser() -> None:
 
 
 def test_a_value_set_on_a_key_of_another_width_is_refused() -> None:
-    with pytest.raises(Unsupported, match="must match one key of its width"):
+    with pytest.raises(Unsupported, match=r"value set P.tunnel_types \(8 bits\).*its keys have 16 bits"):
         compile_text(PROGRAM.replace("value_set<bit<16>>(4)", "value_set<bit<8>>(4)"))
+
+
+def test_a_struct_value_set_matches_all_the_keys_of_a_select() -> None:
+    """value_set<S> with S of two fields against select(a, b): the set's members are the keys'
+    concatenation (p4-guide's v1model-p4runtime-most-types1 has one)."""
+    text = PROGRAM.replace("value_set<bit<16>>(4)", "value_set<pair_t>(4)").replace(
+        "struct meta_t { }", "struct meta_t { }\nstruct pair_t { bit<16> type; bit<8> res; }").replace(
+        "transition select(h.h.type) { 0x0800: ip; tunnel_types: tunnel; default: accept; }",
+        "transition select(h.h.type, h.h.res) { (0x0800, _): ip; tunnel_types: tunnel; default: accept; }")
+    document, p4info = compile_text(text)
+    assert document["parse_vsets"][0]["compressed_bitwidth"] == 24
+    info = text_format.Parse(p4info, p4info_pb2.P4Info())
+    assert [(m.name, m.bitwidth) for m in info.value_sets[0].match] == [("type", 16), ("res", 8)]
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    sw.value_set_set("P.tunnel_types", [(0x1234_07, 0xFFFFFF)])
+    # tunnel sets res to 2, ip to 1, accept leaves it as it came
+    for frame, expected in ((b"\x12\x34\x07", 2), (b"\x12\x34\x08", 8), (b"\x12\x35\x07", 7),
+                            (b"\x08\x00\x07", 1)):
+        assert sw.process([(0, frame)]) == [(1, frame[:2] + bytes([expected]))], frame.hex()

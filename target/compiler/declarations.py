@@ -159,14 +159,11 @@ class Declarations:
                                        self.loc(fname))
                 ft = self.resolve(ftype)
                 if kind == "header_decl" and isinstance(ft, StructLikeT):
-                    what = f"{t.name}.{name_of(fname)} of {ft.describe()}"
-                    if ft.kind == "struct":   # P4_16 allows it; kvick does not flatten it yet
-                        raise Unsupported(f"struct-typed header field {what}", self.loc(fname))
-                    raise CompileError(f"header field {what}: a header holds only bit<W>, "
-                                       f"int<W>, varbit<W>, bool, enums and structs",
-                                       self.loc(fname))
+                    self._check_header_struct(ft, f"{t.name}.{name_of(fname)}", fname)
                 t.fields.append((name_of(fname), ft))
                 t.field_annotations[name_of(fname)] = self.annotations(fann).items
+            if kind == "header_decl" and any(isinstance(ft, StructLikeT) for _, ft in t.fields):
+                t.fields, t.nested = flatten_header_fields(t.fields)
         elif kind == "enum_decl":
             tname = name_of(decl.children[1])
             self.types[tname] = EnumT(tname, [name_of(c) for c in decl.children[2:] if c is not None])
@@ -289,6 +286,17 @@ class Declarations:
             return TypeVarT("_")
         raise Unsupported(f"type {kind}", self.loc(node))
 
+    def _check_header_struct(self, ft: StructLikeT, what: str, where: Any) -> None:
+        """A header may hold structs (of bit<W>, int<W>, bool, enums and structs), not headers."""
+        if ft.kind != "struct":
+            raise CompileError(f"header field {what} of {ft.describe()}: a header holds only bit<W>, "
+                               f"int<W>, varbit<W>, bool, enums and structs", self.loc(where))
+        for n, sub in ft.fields:
+            if isinstance(sub, StructLikeT):
+                self._check_header_struct(sub, f"{what}.{n}", where)
+            elif isinstance(sub, (VarbitT, StackT)):
+                raise Unsupported(f"{sub.describe()} in struct {what} inside a header", self.loc(where))
+
     def const_int(self, node: Any) -> int:
         """Value of a compile-time integer expression (widths, sizes, constants)."""
         if isinstance(node, Token):
@@ -321,3 +329,25 @@ class Declarations:
             if isinstance(t, EnumT) and member in t.values:
                 return t.values[member]
         raise CompileError("expected a compile-time constant integer", self.loc(node))
+
+
+def flatten_header_fields(
+        fields: list[tuple[str, P4Type]]) -> tuple[list[tuple[str, P4Type]], dict[str, Any]]:
+    """A header's fields with its structs flattened as p4c's FlattenHeaders pass does: every
+    leaf, in declaration order, is named `_` + its path joined by `_` + its position among the
+    leaves (h { s b; bool x; } with s { bool f1; bool f2; }: _b_f10, _b_f21, _x2)."""
+    flat: list[tuple[str, P4Type]] = []
+
+    def walk(members: list[tuple[str, P4Type]], prefix: str) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        for name, t in members:
+            path = f"{prefix}_{name}"
+            if isinstance(t, StructLikeT):
+                mapping[name] = (t, walk(t.fields, path))
+            else:
+                mapping[name] = f"{path}{len(flat)}"
+                flat.append((mapping[name], t))
+        return mapping
+
+    nested = walk(fields, "")
+    return flat, nested

@@ -52,6 +52,17 @@ def const_val(value: int, t: P4Type) -> Val:
     return Val(t, hexstr(value), const=value)
 
 
+def _flattened_member(ref: str, htype: StructLikeT, target: Any) -> Val:
+    """A declared field of a flattened header: its leaf field, or a struct of leaf fields."""
+    if isinstance(target, str):
+        ftype = htype.field_type(target)
+        assert ftype is not None
+        return Val(ftype, {"type": "field", "value": [ref, target]}, kind="field")
+    stype, members = target
+    return Val(stype, kind="struct",
+               members={n: _flattened_member(ref, htype, m) for n, m in members.items()})
+
+
 def as_bool(v: Val) -> dict[str, Any]:
     """JSON of v in a boolean position (conditions, and/or/not)."""
     if not isinstance(v.type, BoolT):
@@ -241,6 +252,8 @@ class ExpressionLowering:
         if base.kind == "header":
             htype = base.type
             assert isinstance(htype, StructLikeT)
+            if mname in htype.nested:
+                return _flattened_member(base.ref, htype, htype.nested[mname])
             ftype = htype.field_type(mname)
             if ftype is None:
                 if mname not in HEADER_METHODS:

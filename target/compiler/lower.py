@@ -486,13 +486,16 @@ class ProgramLowering(StatementLowering):
             parts = keyset.children if keyset.data == "tuple_keyset" else [keyset]
             if keyset.data in ("default_keyset", "dont_care_keyset"):
                 parts = [keyset] * len(widths)      # a lone default matches every key
-            if len(parts) != len(widths):
-                raise self.error("select case has the wrong number of values", keyset)
+            # A value set matches all the keys at once (of a struct type, as many fields as keys):
+            # BMv2 compares it with the keys' concatenation.
             vset = self.value_set_case(keyset)
+            if vset is None and len(parts) != len(widths):
+                raise self.error("select case has the wrong number of values", keyset)
             if vset is not None:
-                if len(widths) != 1 or widths[0][0] != vset[2]:
+                if sum(w for w, _ in widths) != vset[2]:
                     raise Unsupported(f"value set {vset[1]} ({vset[2]} bits) as a case of this select "
-                                      "(it must match one key of its width)", self.decls.loc(keyset))
+                                      f"(its keys have {sum(w for w, _ in widths)} bits)",
+                                      self.decls.loc(keyset))
                 transitions.append({"type": "parse_vset", "value": vset[1], "mask": None,
                                     "next_state": target(state)})
                 continue
@@ -615,6 +618,9 @@ class ProgramLowering(StatementLowering):
             kind = "direct_counter"
         elif ename == "register":
             size = self.decls.const_int(args[0])
+            if not isinstance(type_args[0], BitT):     # p4c's BMv2 back end refuses them too
+                raise Unsupported(f"register of {type_args[0].describe()} (BMv2 registers hold "
+                                  "bit<W> or int<W> values)", self.decls.loc(node))
             width = bit_width(type_args[0])
             self.json.registers.append({"name": qname, "id": len(self.json.registers), "size": size,
                                         "bitwidth": width})

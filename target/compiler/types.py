@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class P4Type:
@@ -83,6 +84,10 @@ class StructLikeT(P4Type):
     fields: list[tuple[str, P4Type]]
     annotations: dict[str, list] = field(default_factory=dict)
     field_annotations: dict[str, dict[str, list]] = field(default_factory=dict)
+    # A header with struct-typed fields is flattened as p4c flattens it: `fields` are the leaves,
+    # and `nested` maps each declared field to its leaf's name or, for a struct, to
+    # (the struct type, the same map for its fields).
+    nested: dict[str, Any] = field(default_factory=dict)
 
     def field_type(self, name: str) -> P4Type | None:
         for n, t in self.fields:
