@@ -79,3 +79,10 @@ def test_a_header_inside_a_header() -> None:
     # (a struct in a header is flattened: tests/test_compiler_header_structs.py)
     err = _refused("    mac_t   src;", "    mac_t   src;\n    packet_in_t inner;", "packet_in_t inner;")
     assert err.message.startswith("header field ethernet_t.inner of header packet_in_t: a header holds")
+
+
+def test_a_register_of_a_struct() -> None:
+    err = _refused("    counter(4, CounterType.packets) drop_reasons;",
+                   "    counter(4, CounterType.packets) drop_reasons;\n"
+                   "    register<metadata_t>(4) saved;", "register<metadata_t>(4) saved;")
+    assert err.message.startswith("unsupported construct: register of struct metadata_t")
