@@ -88,7 +88,7 @@ def test_compiled_parameters_vector_is_p4cs_shape() -> None:
 
 @pytest.mark.parametrize("call, message", [
     ('log_msg("x={}", m.m);', "log_msg: the values must be a list expression"),
-    ('log_msg("x={}", {hd.eth});', "log_msg: only bit, int, bool and error values"),
+    ('log_msg("x={}", {hd.eth});', "log_msg: only bit, int, bool, enum and error values"),
 ])
 def test_values_that_p4c_refuses_are_refused_with_their_location(call: str, message: str) -> None:
     bad = PROGRAM.replace('log_msg("plain message");', call)
@@ -150,3 +150,16 @@ def test_p4c_json_with_parameters_is_logged_with_its_values() -> None:
 ])
 def test_format_follows_bmv2s_scan(fmt: str, values: list[int], expected: tuple[bool, str]) -> None:
     assert format_log_msg(fmt, values, "f(3)") == expected
+
+
+def test_enum_values_are_logged_as_numbers() -> None:
+    """p4-guide's ptf-tests/registeraccess logs a serializable enum header field this way."""
+    text = PROGRAM.replace("struct meta_t { bit<16> m; }",
+                           "enum bit<8> op_t { NOP = 7, READ = 9 }\nstruct meta_t { bit<16> m; op_t op; }")
+    text = text.replace('log_msg("plain message");',
+                        'm.op = op_t.NOP; log_msg("op={} {}", {op_t.READ, m.op});')
+    document, p4info = compile_text(text)
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    frame = bytes(Ether(dst="00:00:00:00:00:02", type=0x0800)) + bytes([7, 0, 0, 0])
+    assert info_lines(sw, [(1, frame)])[0] == (logging.INFO, "op=9 7")

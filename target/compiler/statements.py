@@ -757,7 +757,7 @@ class StatementLowering(ExpressionLowering):
         return str(v.ref)
 
     def log_values(self, node: Any) -> list[dict[str, Any]]:
-        """log_msg's values: a list (or tuple/struct value) of bit, int, bool or error values, as
+        """log_msg's values: a list (or tuple/struct value) of bit, int, bool, enum or error values, as
         p4c's BMv2 back end takes them; nested structs and headers are refused (p4c flattens
         them and rewrites the format string)."""
         v = self.expr(node)
@@ -765,8 +765,9 @@ class StatementLowering(ExpressionLowering):
             raise self.error("log_msg: the values must be a list expression such as {a, b}", node)
         out = []
         for m in v.members.values():
-            if not isinstance(m.type, (BitT, BoolT, ErrorT, IntLitT)) or m.kind in ("struct", "list"):
-                raise self.error("log_msg: only bit, int, bool and error values can be logged "
+            # (p4c's mid end has turned enums into bit<W> by the time its back end checks this)
+            if not isinstance(m.type, (BitT, BoolT, EnumT, ErrorT, IntLitT)) or m.kind in ("struct", "list"):
+                raise self.error("log_msg: only bit, int, bool, enum and error values can be logged "
                                  "(a header or struct in the list is not supported)", node)
             out.append(as_data(m))
         return out
