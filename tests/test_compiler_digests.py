@@ -179,3 +179,26 @@ def test_digests_go_to_the_roles_that_own_them() -> None:
         for each in (client, learner, other):
             each.close()
         running.stop(grace=0)
+
+
+GRAB_BAG = Path(__file__).resolve().parent / "p4" / "p4guide" / "v1model-grab-bag.p4"
+
+
+def test_digest_members_of_error_and_enum_types_are_described_as_p4c_does() -> None:
+    """p4-guide's p4runtime/v1model-grab-bag.p4 sends a struct with an error and an enum
+    member; its p4c-made P4Info (copied beside it) describes them as `error {}` and
+    `enum { name }` with type_info's enums and error list. p4c's list there predates
+    core.p4's ParserInvalidArgument, which kvick's core.p4 (like today's p4c's) declares."""
+    _, text = compile_file(GRAB_BAG)
+    ours = text_format.Parse(text, p4info_pb2.P4Info())
+    theirs = text_format.Parse(GRAB_BAG.with_suffix(".p4.p4info.txtpb").read_text(), p4info_pb2.P4Info())
+    assert [(d.preamble.name, d.type_spec) for d in ours.digests] == \
+        [(d.preamble.name, d.type_spec) for d in theirs.digests]
+    assert ours.type_info.structs == theirs.type_info.structs
+    assert ours.type_info.enums == theirs.type_info.enums
+    expected = list(theirs.type_info.error.members)
+    expected.insert(expected.index("ParserTimeout") + 1, "ParserInvalidArgument")
+    assert list(ours.type_info.error.members) == expected
+    # The text is p4c's too: type_info's parts in P4TypeInfo's field order.
+    start = text.index("type_info {")
+    assert text.index("\n  enums {", start) < text.index("\n  error {", start)

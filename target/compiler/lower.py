@@ -87,6 +87,7 @@ class Lowered:
     called_actions: dict[str, ActionInfo] = field(default_factory=dict)   # called directly, not by a table
     # name, fields (name, width), size
     value_sets: list[tuple[str, list[tuple[str, int]], int]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)      # the program's error members, in order
 
 
 class ProgramLowering(StatementLowering):
@@ -96,6 +97,7 @@ class ProgramLowering(StatementLowering):
         self.bound_actions: dict[tuple[str, tuple[str, ...]], ActionInfo] = {}
         self.action_depth = 0     # > 0 while lowering an action's body
         self.json.errors = [[e, i] for i, e in enumerate(decls.errors)]
+        self.lowered.errors = list(decls.errors)
 
     # ------------------------------------------------------------------ layout
     def run(self) -> dict[str, Any]:

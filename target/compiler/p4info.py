@@ -8,7 +8,7 @@ import re
 
 from target.compiler.errors import CompileError
 from target.compiler.lower import Lowered
-from target.compiler.types import BitT, BoolT, EnumT, StructLikeT
+from target.compiler.types import BitT, BoolT, EnumT, ErrorT, StructLikeT
 
 PREFIX = {"action": 0x01, "table": 0x02, "value_set": 0x03, "controller_header": 0x04,
           "action_profile": 0x11, "counter": 0x12, "direct_counter": 0x13, "meter": 0x14,
@@ -218,7 +218,7 @@ def p4info_text(low: Lowered) -> str:
         lines.append("digests {")
         preamble(digest_ids[d.name], d.name)
         lines.extend(["  type_spec {", "    struct {", f"      name: {_q(d.name)}", "    }", "  }", "}"])
-    lines.extend(_type_info(low.digests, low.serializable_enums))
+    lines.extend(_type_info(low.digests, low.serializable_enums, low.errors))
     return "\n".join(lines) + "\n"
 
 
@@ -232,19 +232,33 @@ def _type_spec(t: object, indent: str) -> list[str]:
         return [f"{indent}bool {{", f"{indent}}}"]
     if isinstance(t, StructLikeT) and t.kind == "struct":
         return [f"{indent}struct {{", f"{indent}  name: {_q(t.name)}", f"{indent}}}"]
+    if isinstance(t, EnumT):
+        kind = "serializable_enum" if t.underlying is not None else "enum"
+        return [f"{indent}{kind} {{", f"{indent}  name: {_q(t.name)}", f"{indent}}}"]
+    if isinstance(t, ErrorT):
+        return [f"{indent}error {{", f"{indent}}}"]
     raise CompileError(f"a {t.describe()} member in a digest has no P4Info type")   # type: ignore[attr-defined]
 
 
-def _type_info(digests: list[StructLikeT], enums: dict[str, EnumT]) -> list[str]:
-    """type_info with every struct the digests send (nested ones too) and the serializable
-    enums, each keyed by name in order."""
+def _type_info(digests: list[StructLikeT], enums: dict[str, EnumT], errors: list[str]) -> list[str]:
+    """type_info with every struct the digests send (nested ones too), the enums, the error
+    members when a digest sends an error, and the serializable enums, each keyed by name in
+    order (P4TypeInfo's field order, as p4c writes it)."""
     structs: dict[str, StructLikeT] = {}
+    plain_enums: dict[str, EnumT] = {}
+    enums = dict(enums)
+    sends_error = False
 
     def collect(t: StructLikeT) -> None:
+        nonlocal sends_error
         structs[t.name] = t
         for _, ft in t.fields:
             if isinstance(ft, StructLikeT) and ft.kind == "struct":
                 collect(ft)
+            elif isinstance(ft, EnumT):
+                (enums if ft.underlying is not None else plain_enums)[ft.name] = ft
+            elif isinstance(ft, ErrorT):
+                sends_error = True
 
     for d in digests:
         collect(d)
@@ -258,6 +272,13 @@ def _type_info(digests: list[StructLikeT], enums: dict[str, EnumT]) -> list[str]
             lines.extend(_type_spec(ft, "          "))
             lines.extend(["        }", "      }"])
         lines.extend(["    }", "  }"])
+    for name in sorted(plain_enums):
+        lines.extend(["  enums {", f"    key: {_q(name)}", "    value {"])
+        for member in plain_enums[name].members:
+            lines.extend(["      members {", f"        name: {_q(member)}", "      }"])
+        lines.extend(["    }", "  }"])
+    if sends_error:
+        lines.extend(["  error {"] + [f"    members: {_q(e)}" for e in errors] + ["  }"])
     for name in sorted(enums):
         enum = enums[name]
         assert enum.underlying is not None
