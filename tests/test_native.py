@@ -414,3 +414,39 @@ def test_ternary_direct_counter_meter_and_selector_tables_match_the_interpreter(
                          ("ingress.host_meter_control.host_meter_table", True)):
         hits, misses = ref.pipeline.table_stats(names.index(name))
         assert hits > 0 and (misses > 0) == missed, name
+
+
+def test_a_span_checksum_summed_in_the_machines_byte_order_is_the_internet_checksum(
+        tmp_path: Path) -> None:
+    """native_gen's update checksum over one span of header bytes holding its target, at
+    every even target offset of spans of 2 to 40 bytes starting at odd and even addresses:
+    the 16 bits it stores are RFC 1071's checksum of the span with the target zeroed."""
+    rng = random.Random(14)
+    lines = ["#include <stdio.h>", "#include <string.h>", '#include "csum.h"',
+             "typedef struct { uint8_t *phv; } ctx_t;", "int main(void) {",
+             "  uint8_t buf[64]; ctx_t xs = {buf}; ctx_t *x = &xs;"]
+    want = []
+    for length in range(2, 42, 2):
+        for off in range(0, length, 2):
+            start = rng.choice([0, 1, 2, 3, 6])
+            data = bytes(rng.randrange(256) for _ in range(64))
+            at = start + off
+            gen = native_gen.Generator({"code": [], "consts": [], "headers": [],
+                                        "fields": [(8 * at, 16, 0, 0, 0, 1, 0, at, 0, 2)]})
+            lines.append("  memcpy(buf, \"" + "".join(f"\\x{b:02x}" for b in data) + "\", 64);")
+            lines += gen.span_checksum({"target": 0, "span_byte": start, "span_len": length,
+                                        "span_target_shift": 0})
+            lines.append(f'  printf("%u\\n", (unsigned)(buf[{at}] << 8 | buf[{at + 1}]));')
+            span = bytearray(data[start:start + length])
+            span[off:off + 2] = b"\0\0"
+            total = sum(int.from_bytes(span[k:k + 2], "big") for k in range(0, length, 2))
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            want.append(~total & 0xFFFF)
+    lines += ["  return 0;", "}"]
+    src = tmp_path / "csum.c"
+    src.write_text("\n".join(lines) + "\n")
+    exe = tmp_path / "csum"
+    subprocess.run(["cc", "-O1", "-I", str(PIPELINE), "-o", str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    assert [int(v) for v in out.split()] == want

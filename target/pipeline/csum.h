@@ -29,6 +29,29 @@ static inline uint64_t kv_sum_be16(const uint8_t *p, uint32_t nbytes) {
     }
     return sum;
 }
+/* kv_sum_be16 with the words in the machine's byte order (no swaps): on a little-endian
+   machine its fold is the byte-swapped fold of kv_sum_be16's (RFC 1071, 2.B). */
+static inline uint64_t kv_sum_ne16(const uint8_t *p, uint32_t nbytes) {
+    uint64_t sum = 0, w64;
+    uint32_t w32;
+    uint16_t w16;
+    uint32_t i = 0;
+    for (; i + 8 <= nbytes; i += 8) {
+        memcpy(&w64, p + i, 8);
+        sum += (w64 >> 32) + (uint32_t)w64;
+    }
+    if (i + 4 <= nbytes) {
+        memcpy(&w32, p + i, 4);
+        sum += w32;
+        i += 4;
+    }
+    if (i < nbytes) {
+        memcpy(&w16, p + i, 2);
+        sum += w16;
+    }
+    return sum;
+}
+
 /* The Internet checksum of a kv_sum_be16 total: end-around carries, then complement. */
 static inline uint64_t kv_csum_fold(uint64_t sum) {
     sum = (sum & 0xFFFFFFFFULL) + (sum >> 32);

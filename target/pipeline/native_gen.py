@@ -751,10 +751,7 @@ class Generator:
             lines = []
             t = c["target"]
             if c["span_len"]:
-                lines += [f"{{ uint64_t old = (uint64_t){self.rd(t)};",
-                          "  " + self.wr(t, f"(kv_s128)kv_csum_fold(kv_sum_be16(x->phv + "
-                                            f"{c['span_byte']}, {c['span_len']}) - (old << "
-                                            f"{c['span_target_shift']}))") + " }"]
+                lines += self.span_checksum(c)
             elif c["csum_direct"]:
                 terms = " + ".join(f"kv_sum_be16(x->phv + {b >> 3}, {w >> 3})"
                                    for b, w in c["segs"]) or "0"
@@ -785,12 +782,38 @@ class Generator:
         body += ["    uint32_t hlen = (uint32_t)(end - start);",
                  "    p->len = hlen + (p->len - x->cursor);",
                  "    p->data = start;",
-                 "    x->cursor = hlen;",
-                 "    if (x->truncate_len > 0 && (uint32_t)x->truncate_len < p->len) "
-                 "p->len = (uint32_t)x->truncate_len;",
-                 "    return 1;"]
+                 "    x->cursor = hlen;"]
+        if any(insn[0] == OP["TRUNCATE"] for insn in self.code):
+            # (without a truncate() in the program truncate_len stays 0)
+            body.append("    if (x->truncate_len > 0 && (uint32_t)x->truncate_len < p->len) "
+                        "p->len = (uint32_t)x->truncate_len;")
+        body.append("    return 1;")
         self.out += self.twice("int", "kvn_emit", "const kvn_env_t *env, void *wk, void *xv",
                                "env, wk, xv", ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;"] + body)
+
+    def span_checksum(self, c: dict[str, Any]) -> list[str]:
+        """An update checksum over one contiguous span of header bytes that holds its 16-bit
+        target (engine.pyx's _set_cksum): the sum of the span less the target's old value,
+        folded. On a little-endian machine the sum is taken in the machine's byte order,
+        without swapping each word: the ones' complement sum of byte-swapped words is the
+        byte-swapped sum (RFC 1071, 2.B), so the folded result is stored as it is. Words are
+        summed 32 bits at a time from the span's start (kv_sum_be16's grouping), so the old
+        value counts as the high half of its 32-bit word or as itself, by its offset."""
+        t, start, length = c["target"], c["span_byte"], c["span_len"]
+        be = [f"{{ uint64_t old = (uint64_t){self.rd(t)};",
+              "  " + self.wr(t, f"(kv_s128)kv_csum_fold(kv_sum_be16(x->phv + {start}, {length}) "
+                                f"- (old << {c['span_target_shift']}))") + " }"]
+        at = self.fields[t][0] >> 3
+        off = at - start
+        # in the machine's order a word's high half is at offset 2 of its 4 bytes (a final
+        # lone 16-bit word is at offset 0 of its 4)
+        shift = 16 if off % 4 == 2 else 0
+        native = [f"{{ uint16_t old, sum; memcpy(&old, x->phv + {at}, 2);",
+                  f"  sum = (uint16_t)kv_csum_fold(kv_sum_ne16(x->phv + {start}, {length}) - "
+                  f"((uint64_t)old << {shift}));",
+                  f"  memcpy(x->phv + {at}, &sum, 2); }}"]
+        return (["#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__"] + native + ["#else"] + be
+                + ["#endif"])
 
     # ------------------------------------------------------------------ traffic manager
     # Opcodes whose effects only the engine's general traffic manager carries out (clone
@@ -833,9 +856,13 @@ class Generator:
                  "    x->exit_flag = 0;"]
         if has_assert:
             body.append("    if (x->failed) return KVN_DROP;")
-        body += [f"    if ((uint32_t){self.rd(ex['f_egress_spec'])} == {ex['drop_port']}u) "
-                 "return KVN_DROP;",
-                 "    if (!kvn_emit_i(env, wk, x)) return KVN_DROP;",
+        # without an egress control, egress_spec holds what kvn_egress wrote: not the drop
+        # port unless the field's width cuts drop_port + 1 down to it
+        spec_width = self.fields[ex["f_egress_spec"]][1]
+        if ex["egress_init"] >= 0 or (ex["drop_port"] + 1) % (1 << spec_width) == ex["drop_port"]:
+            body.append(f"    if ((uint32_t){self.rd(ex['f_egress_spec'])} == {ex['drop_port']}u) "
+                        "return KVN_DROP;")
+        body += ["    if (!kvn_emit_i(env, wk, x)) return KVN_DROP;",
                  "    return (int32_t)port;"]
         self.out += self.twice("int32_t", "kvn_finish",
                                "const kvn_env_t *env, void *wk, void *xv, int32_t node, "
