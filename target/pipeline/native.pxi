@@ -353,6 +353,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
             "base_next": t.base_next, "hit_next": t.hit_next, "miss_next": t.miss_next,
             "has_hit_miss": t.has_hit_miss, "with_counters": t.with_counters,
             "indirect": t.indirect, "direct_meter": t.direct_meter,
+            "rec_stride": t.rec_stride,
             "default_const": prog.tables[i].default_const,
             "default_action": prog.tables[i].default_action,
             "default_params": list(prog.tables[i].default_params)})

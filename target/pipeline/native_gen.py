@@ -35,6 +35,7 @@ ERR_NO_MATCH = 2
 ERR_STACK_OOB = 3
 ERR_PARSER_TIMEOUT = 5
 PARSER_MAX_STEPS = 10000
+SHORT_BLOCK = 12        # instructions of a code block generated always-inline
 
 ARITH = {"ADD": "+", "SUB": "-", "MUL": "*"}
 BITWISE = {"AND": "&", "OR": "|", "XOR": "^"}
@@ -352,7 +353,10 @@ class Generator:
             self.blocks[pc] = None
             return None
         regs = sorted({int(m) for m in re.findall(r"\br(\d+)\b", "\n".join(body))} | {0})
-        self.out.append(f"static kv_s128 {name}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{")
+        # a short block (most actions and conditions) is inlined where it is called: the call
+        # costs as much as its body, and the caller's constants fold into it
+        kind = "KVN_INLINE" if len(pcs) <= SHORT_BLOCK else "static"
+        self.out.append(f"{kind} kv_s128 {name}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{")
         self.out.append("    kv_s128 " + ", ".join(f"r{r} = 0" for r in regs) + ";")
         self.out += body
         self.out.append("}")
@@ -467,11 +471,63 @@ class Generator:
             lines.append("if (x->exit_flag || x->failed) return -1;")
         return lines
 
+    def reach_nodes(self, start: int) -> list[int]:
+        """The control graph's nodes reachable from start."""
+        nodes, tables = self.ex["nodes"], self.ex["tables"]
+        seen: set[int] = set()
+        todo = [start]
+        while todo:
+            i = todo.pop()
+            if i < 0 or i in seen:
+                continue
+            seen.add(i)
+            kind, a, b, c = nodes[i]
+            if kind == K.NODE_COND:
+                todo += [b, c]
+            elif kind == K.NODE_TABLE:
+                t = tables[a]
+                todo += [t["base_next"], t["hit_next"], t["miss_next"]]
+                todo += [t["next_by_action"][act] for act in t["actions"]]
+                if t["indirect"]:
+                    todo += t["next_by_action"]
+            else:
+                todo.append(b)
+        return sorted(seen)
+
+    def run_nodes(self, which: list[int], dynamic: str) -> list[str]:
+        """The nodes `which` to the end of their control, each table's lookup and finish in
+        place and the next node a goto; `dynamic` continues from `node` when only the engine's
+        table knows the next node (an action outside the table's list, an indirect table)."""
+        nodes = self.ex["nodes"]
+
+        def go(n: int) -> str:
+            return "return -1;" if n < 0 else f"goto N{n};"
+
+        run = []
+        for i in which:
+            kind, a, b, c = nodes[i]
+            run.append(f" N{i}:")
+            if kind == K.NODE_COND:
+                run.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
+            elif kind == K.NODE_TABLE and self.ex["tables"][a]["indirect"]:
+                run += [f"    node = env->table_finish(env->pl, wk, x, {a}u, tlook_{a}(env, wk, x));",
+                        "    if (x->exit_flag || x->failed) return -1;",
+                        f"    {dynamic}"]
+            elif kind == K.NODE_TABLE:
+                body = self.finish_body(a, self.ex["tables"][a], go,
+                                        f"node = t->next_by_action[act]; {dynamic}", True)
+                run += ["    {"] + ["        " + line for line in body] + ["    }"]
+            else:
+                run.append("    x->params = NULL;")
+                run += ["    " + line for line in self.run_action(self.ex["actions"][a])]
+                run.append(f"    {go(b)}")
+        return run
+
     def control(self) -> None:
-        """The controls' graph twice: kvn_control_stop, conditions only, returning the first
-        table or action-call node; kvn_control_run from any node to the end, each table's
-        lookup and finish in place with the next node a goto (as run_control: conditions
-        cannot exit or fail, so the exit check follows the actions that can)."""
+        """The controls' graph: kvn_control_stop, conditions only, returning the first table
+        or action-call node; kvn_control_run from any node to the end of its control; and
+        the egress control again from its start, inlined into the egress pass. The exit
+        check follows the actions that can exit (as run_control: conditions cannot)."""
         nodes = self.ex["nodes"]
         cases = " ".join(f"case {i}: goto N{i};" for i in range(len(nodes)))
 
@@ -485,23 +541,6 @@ class Generator:
                 stop.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
             else:
                 stop.append(f"    return {i};")
-        run = []
-        for i, (kind, a, b, c) in enumerate(nodes):
-            run.append(f" N{i}:")
-            if kind == K.NODE_COND:
-                run.append(f"    if ({self.call_block(a)} != 0) {go(b)} else {go(c)}")
-            elif kind == K.NODE_TABLE and self.ex["tables"][a]["indirect"]:
-                run += [f"    node = env->table_finish(env->pl, wk, x, {a}u, tlook_{a}(env, wk, x));",
-                        "    if (x->exit_flag || x->failed) return -1;",
-                        "    goto dispatch;"]
-            elif kind == K.NODE_TABLE:
-                body = self.finish_body(a, self.ex["tables"][a], go,
-                                        "node = t->next_by_action[act]; goto dispatch;", True)
-                run += ["    {"] + ["        " + line for line in body] + ["    }"]
-            else:
-                run.append("    x->params = NULL;")
-                run += ["    " + line for line in self.run_action(self.ex["actions"][a])]
-                run.append(f"    {go(b)}")
         head = ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;", "    (void)x;", " dispatch:",
                 f"    switch (node) {{ {cases} default: return -1; }}"]
         self.out += ["static int32_t kvn_control_stop(const kvn_env_t *env, void *wk, void *xv, "
@@ -509,12 +548,23 @@ class Generator:
         self.out += ["static int32_t kvn_control_run(const kvn_env_t *env, void *wk, void *xv, "
                      "int32_t node) {",
                      "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                     "    if (x->exit_flag || x->failed) return -1;"] + head[2:] + run + ["}", ""]
+                     "    if (x->exit_flag || x->failed) return -1;"] + head[2:] + self.run_nodes(
+                         list(range(len(nodes))), "goto dispatch;") + ["}", ""]
         self.out += ["static int32_t kvn_control(const kvn_env_t *env, void *wk, void *xv, "
                      "int32_t node, int stop) {",
                      "    return stop ? kvn_control_stop(env, wk, xv, node) "
                      ": kvn_control_run(env, wk, xv, node);",
                      "}", ""]
+        init = self.ex["egress_init"]
+        if init >= 0:
+            self.out += ["KVN_INLINE int32_t kvn_control_egress(const kvn_env_t *env, void *wk, "
+                         "kvn_ctx_t *x) {",
+                         "    int32_t node;",
+                         "    (void)node;",
+                         "    if (x->exit_flag || x->failed) return -1;",
+                         f"    goto N{init};"] + self.run_nodes(
+                             self.reach_nodes(init),
+                             "return kvn_control_run(env, wk, x, node);") + ["}", ""]
 
     # ------------------------------------------------------------------ tables
     def table_key(self, t: dict[str, Any]) -> list[str]:
@@ -626,13 +676,14 @@ class Generator:
             body += ["if (e >= 0) {",
                      "    stats[0] += 1;",
                      "    if (t->entry_last_hit != NULL) t->entry_last_hit[e] = x->now_ns;",
-                     "    params = &t->recs[(size_t)t->entry_rec[e] * t->rec_stride];",
+                     f"    params = &t->recs[(size_t)t->entry_rec[e] * {t['rec_stride']}u];",
                      "    act = (int32_t)params[0];",
                      "    params += 1;"]
             if t["with_counters"]:
-                body += ["    kvn_count(&t->entry_counters[2 * e], 1, *env->shared);",
-                         "    kvn_count(&t->entry_counters[2 * e + 1], "
-                         "x->pkt != NULL ? x->pkt->len : 0, *env->shared);"]
+                body += ["    { int shared = *env->shared;",
+                         "      kvn_count(&t->entry_counters[2 * e], 1, shared);",
+                         "      kvn_count(&t->entry_counters[2 * e + 1], "
+                         "x->pkt != NULL ? x->pkt->len : 0, shared); }"]
             if t["direct_meter"] >= 0:
                 body.append(f"    env->direct_meter(env->pl, x, {ti}u, e);")
             body += ["    " + line for line in switch(True)]
@@ -738,7 +789,7 @@ class Generator:
         body += self.metadata("f_packet_length", "(kv_s128)plen")
         body += self.metadata("f_egress_ts", "(kv_s128)(x->now_ns / 1000)")
         if ex["egress_init"] >= 0:
-            body.append(f"    kvn_control(env, wk, x, {ex['egress_init']}, 0);")
+            body.append("    kvn_control_egress(env, wk, x);")
         self.out += self.twice("void", "kvn_egress",
                                "const kvn_env_t *env, void *wk, void *xv, uint32_t port, "
                                "uint32_t plen", "env, wk, xv, port, plen", body)
@@ -1134,7 +1185,7 @@ class Generator:
             head.append(f"static const uint32_t SF{sid}[] = {{{', '.join(map(str, ff)) or '0'}}};")
         # blocks are emitted as they are first used: declare them all before the users
         protos = [line.replace(" {", ";") for line in self.out
-                  if line.startswith("static kv_s128 blk_")] + self.table_protos() + [
+                  if re.match(r"(static|KVN_INLINE) kv_s128 blk_", line)] + self.table_protos() + [
                       "static void kvn_any_action(const kvn_env_t *env, void *wk, kvn_ctx_t *x, "
                       "int32_t act);"]
         source = "\n".join(head + protos + [""] + self.out + tail) + "\n"
