@@ -1,16 +1,17 @@
 """IPv4 LPM benchmark: Dir24Lpm on the real 2014 BGP table (512k routes) and a synthetic one.
 
-Reports, per table: add rate, memory, tbl8 groups, the share of /18s tbl18 answers, lookup
-rates (Python lookup() calls, the C lookup one address at a time, and the prefetching bulk
-lookup) on random addresses drawn uniformly from the routed space, and the delete rate. Three
-C lookups are measured side by side, runs alternating: "range" goes through tbl18 and the
-/18's range chunk (a table built with ranges=True, whose add and delete rates are reported
-beside the plain table's); "tbl18" through tbl18, then tbl24/tbl8 (the current lookup);
+Reports, per table: add rate, memory, tbl8 groups, the share of /19s tbl19 and of /18s tbl18
+answers, lookup rates (Python lookup() calls, the C lookup one address at a time, and the
+prefetching bulk lookup) on random addresses drawn uniformly from the routed space, and the
+delete rate. Four C lookups are measured side by side, runs alternating: "tbl19" (the default)
+reads the /19's 16-bit leaf code, then its leaf or tbl24/tbl8; "range" goes through tbl18 and
+the /18's range chunk (a table built with ranges=True, whose add and delete rates are reported
+beside the plain table's); "tbl18" through tbl18, then tbl24/tbl8 (the default before tbl19);
 "dir24" is DIR-24-8 alone (the engine's, which prefetches each packet's tbl24 entry a stage
-ahead). Rates are per second of wall-clock time and, since the project's machine is shared,
-per second of the thread's CPU time (time the scheduler gave to others excluded). Every way
-is checked against LpmRef on a sample first. The last line printed is a JSON object with
-every figure.
+ahead). Rates are per second of wall-clock time and, since the project's machine is shared, per
+second of the thread's CPU time (time the scheduler gave to others excluded). Every way is
+checked against LpmRef on a sample first. The last line printed is a JSON object with every
+figure.
 
     python bench/lpm.py [--addresses 10000000] [--repeat 5]
 """
@@ -38,17 +39,19 @@ def rate(count: int, seconds: float) -> float:
 
 
 # The lookup ways measured: (figure name, table ("plain" or "ranges"), lookup_bulk arguments).
-# "bulk"/"single_c" keep their names from before range chunks: tbl18, then tbl24/tbl8.
+# "bulk"/"single_c" are the default way (tbl19 since it came; tbl18 before).
 WAYS = [
+    ("bulk", "plain", {"prefetch": True, "way": "tbl19"}),
+    ("single_c", "plain", {"prefetch": False, "way": "tbl19"}),
     ("range_bulk", "ranges", {"prefetch": True, "way": "range"}),
     ("range_single_c", "ranges", {"prefetch": False, "way": "range"}),
-    ("bulk", "plain", {"prefetch": True, "way": "tbl18"}),
-    ("single_c", "plain", {"prefetch": False, "way": "tbl18"}),
+    ("tbl18_bulk", "plain", {"prefetch": True, "way": "tbl18"}),
+    ("tbl18_single_c", "plain", {"prefetch": False, "way": "tbl18"}),
     ("dir24_bulk", "plain", {"prefetch": True, "way": "dir24"}),
     ("dir24_single_c", "plain", {"prefetch": False, "way": "dir24"}),
 ]
-LABELS = [("tbl18 + range chunks", "range_"), ("tbl18 + DIR-24-8", ""),
-          ("DIR-24-8 alone", "dir24_")]
+LABELS = [("tbl19 codes + DIR-24-8", ""), ("tbl18 + range chunks", "range_"),
+          ("tbl18 + DIR-24-8", "tbl18_"), ("DIR-24-8 alone", "dir24_")]
 
 
 def check_against_reference(tables: dict[str, Dir24Lpm], routes: np.ndarray,
@@ -128,6 +131,8 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
         "range_bulk_isa": bulk_isa(),
         "tbl8_groups": plain.tbl8_groups_in_use,
         "tbl18_uniform_share": plain.tbl18_uniform / (1 << 18),
+        "tbl19_uniform_share": plain.tbl19_uniform / (1 << 19),
+        "tbl19_leaf_codes": plain.leaf_codes_in_use,
         "range_tbl18_uniform_share": ranged.tbl18_uniform / (1 << 18),
         "lookup_addresses": n_addresses,
         "lookup_hit_share": hit_share,
@@ -151,7 +156,9 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
     print(
         f"  memory   {figures['memory_bytes'] / 2**20:7.1f} MiB"
         f" ({figures['tbl8_groups']:,} tbl8 groups;"
-        f" tbl18 answers {figures['tbl18_uniform_share']:.1%} of the /18s);"
+        f" tbl19 answers {figures['tbl19_uniform_share']:.1%} of the /19s with"
+        f" {figures['tbl19_leaf_codes']:,} leaf codes,"
+        f" tbl18 {figures['tbl18_uniform_share']:.1%} of the /18s);"
         f" range chunks {figures['range_chunk_bytes'] / 2**20:.1f} MiB more"
     )
     print(f"  lookup   [{n_addresses:,} routed addresses, {hit_share:.1%} hits; M lookups per"
@@ -164,7 +171,7 @@ def bench_table(name: str, routes: np.ndarray, n_addresses: int, repeat: int) ->
                 f"{kind} {figures[key + '_best']:6.1f} best, {figures[key + '_median']:6.1f}"
                 f" median | {figures[key + '_cpu_median']:6.1f} median"
             )
-        print(f"    {label:21s} " + "; ".join(cells))
+        print(f"    {label:22s} " + "; ".join(cells))
     print(f"    Python lookup() {figures['single_python_mlookups_per_s']:5.2f}")
     print(
         f"  delete   {figures['delete_routes_per_s'] / 1e6:7.2f} M routes/s (random order);"

@@ -1,7 +1,8 @@
-"""Dir24Lpm (tbl18, range chunks, DIR-24-8) against LpmRef: entry-state walks, randomized tables,
-the real BGP table, each with and without range chunks (ranges=True). Every comparison runs every
-lookup way (range chunks, tbl18 then tbl24/tbl8, tbl24/tbl8 alone), bulk (prefetching, and for
-range chunks each instruction set this CPU has) and one address at a time."""
+"""Dir24Lpm (tbl19 leaf codes, tbl18, range chunks, DIR-24-8) against LpmRef: entry-state walks,
+randomized tables, the real BGP table, each with and without range chunks (ranges=True). Every
+comparison runs every lookup way (tbl19 then tbl24/tbl8, range chunks, tbl18 then tbl24/tbl8,
+tbl24/tbl8 alone), bulk (prefetching, and for range chunks each instruction set this CPU has) and
+one address at a time."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import pytest
 from shared_data import require
 
 from target import rib
-from target.pipeline.lpm_dir24 import WAYS, Dir24Lpm, Tbl8PoolExhausted, bulk_isa
+from target.pipeline.lpm_dir24 import (
+    LEAF_QUARANTINE_S,
+    WAYS,
+    Dir24Lpm,
+    Tbl8PoolExhausted,
+    bulk_isa,
+)
 from target.pipeline.lpm_ref import LpmRef
 
 
@@ -30,13 +37,15 @@ def mask(length: int) -> int:
 
 def boundary_addresses(prefixes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """First and last address of every prefix, and the addresses just outside both ends; and
-    the first and last address of the /18 (one tbl18 entry) around each of those."""
+    the first and last address of the /18 (one tbl18 entry) and of the /19 (one tbl19 code)
+    around each of those."""
     first = prefixes.astype(np.int64)
     last = first + (np.int64(1) << (32 - lengths.astype(np.int64))) - 1
     edges = np.concatenate([first, last, first - 1, last + 1])
     edges = edges[(edges >= 0) & (edges <= 0xFFFFFFFF)]
     slash18 = edges & ~np.int64(0x3FFF)
-    return np.concatenate([edges, slash18, slash18 | 0x3FFF]).astype(np.uint32)
+    slash19 = edges & ~np.int64(0x1FFF)
+    return np.concatenate([edges, slash18, slash18 | 0x3FFF, slash19 | 0x1FFF]).astype(np.uint32)
 
 
 def available_isas() -> list[str]:
@@ -415,6 +424,82 @@ class TestTbl18:
         self.check(t, {"1.2.3.4": -1, "10.0.5.1": 2, "10.0.6.1": -1})
 
 
+class TestTbl19:
+    """The /19 codes: leaves shared by /19s with the same answer, freed with the last of them,
+    and /19s sent to tbl24 when every code is taken."""
+
+    check = staticmethod(TestTbl18.check)
+    every = 1 << 19
+
+    def test_codes_follow_the_answers_of_each_slash19(self) -> None:
+        t = Dir24Lpm()
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 0)
+        t.add(ip("10.0.0.0"), 16, 1)            # eight /19s, one leaf
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 1)
+        t.add(ip("10.0.5.0"), 24, 2)            # 10.0.0.0/19 goes to tbl24
+        self.check(t, {"10.0.5.1": 2, "10.0.4.255": 1, "10.0.31.255": 1, "10.0.32.0": 1})
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every - 1, 1)
+        t.add(ip("10.0.32.0"), 19, 3)           # a rule of exactly one /19: a second leaf
+        self.check(t, {"10.0.32.0": 3, "10.0.63.255": 3, "10.0.64.0": 1})
+        assert t.leaf_codes_in_use == 2
+        t.add(ip("10.0.0.0"), 16, 3)            # the /16's value becomes the /19's: one leaf
+        self.check(t, {"10.0.32.0": 3, "10.0.64.0": 3, "10.0.5.1": 2, "10.0.6.1": 3})
+        assert t.leaf_codes_in_use == 1
+        t.delete(ip("10.0.5.0"), 24)
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 1)
+        t.delete(ip("10.0.0.0"), 16)
+        t.delete(ip("10.0.32.0"), 19)
+        self.check(t, {"10.0.32.0": -1, "10.0.5.1": -1})
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 0)
+
+    def test_entries_that_differ_only_in_depth_share_a_leaf(self) -> None:
+        t = Dir24Lpm()
+        t.add(ip("10.0.0.0"), 16, 9)
+        t.add(ip("10.0.0.0"), 20, 9)            # inside 10.0.0.0/19, the same answer
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 1)
+        t.add(ip("10.0.0.0"), 16, 8)            # the /20 keeps 9: no longer uniform
+        self.check(t, {"10.0.0.1": 9, "10.0.16.1": 8, "10.0.32.1": 8})
+        assert t.tbl19_uniform == self.every - 1
+        t.delete(ip("10.0.0.0"), 20)
+        self.check(t, {"10.0.0.1": 8, "10.0.16.1": 8})
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 1)
+
+    def test_when_codes_run_out_slash19s_go_to_tbl24_and_freed_codes_are_reused(self) -> None:
+        t, ref = Dir24Lpm(), LpmRef()
+        rules = [(i << 13, 19, 100 + i) for i in range(65_600)]   # 66 more than the codes
+        for rule in rules:
+            t.add(*rule)
+            ref.add(*rule)
+        assert t.leaf_codes_in_use == 65_534
+        assert t.tbl19_uniform == self.every - 66
+        prefixes = np.array([r[0] for r in rules], dtype=np.uint32)
+        lengths = np.full(len(rules), 19, dtype=np.uint8)
+        assert_same_lookups(t, ref, boundary_addresses(prefixes, lengths))
+        for prefix, length, _ in rules[:1000]:
+            t.delete(prefix, length)
+            ref.delete(prefix, length)
+        assert t.leaf_codes_in_use == 65_534 - 1000
+        more = [(ip("100.0.0.0") + (i << 13), 19, 200_000 + i) for i in range(1000)]
+        t.add(*more[0])                         # the freed codes are still in quarantine
+        ref.add(*more[0])
+        assert t.leaf_codes_in_use == 65_534 - 1000
+        assert t.tbl19_uniform == self.every - 66 - 1
+        self.check(t, {"100.0.0.0": 200_000, "100.0.31.255": 200_000, "100.0.32.0": -1})
+        time.sleep(LEAF_QUARANTINE_S + 0.05)
+        for rule in more:
+            t.add(*rule)
+            ref.add(*rule)
+        assert t.leaf_codes_in_use == 65_534
+        assert t.tbl19_uniform == self.every - 66
+        prefixes = np.array([r[0] for r in rules + more], dtype=np.uint32)
+        lengths = np.full(len(prefixes), 19, dtype=np.uint8)
+        assert_same_lookups(t, ref, boundary_addresses(prefixes, lengths))
+        t.clear()
+        assert (t.tbl19_uniform, t.leaf_codes_in_use) == (self.every, 0)
+        t.add(ip("10.0.0.0"), 19, 5)
+        self.check(t, {"10.0.0.0": 5, "10.0.31.255": 5, "10.0.32.0": -1, "0.0.0.1": -1})
+
+
 class TestRangeChunks:
     """Chunks of every class, the two-level ones, the /18s with too many runs for a chunk, and
     chunk memory reused after deletes."""
@@ -572,6 +657,45 @@ def test_readers_on_another_core_never_see_a_missing_entry(ranges: bool) -> None
         sys.setswitchinterval(switch)
     assert len(misses) > 5
     assert sum(misses) == 0
+
+
+def test_readers_never_see_a_leaf_code_reused_for_another_slash19() -> None:
+    """A reader races a writer that gives two /19s a new value on every update, so that each
+    update frees a leaf code and takes one: a code freed under a reader must not come back as
+    the other /19's leaf while the reader may still use it."""
+    t = Dir24Lpm()
+    a, b = ip("10.0.0.0"), ip("10.0.32.0")
+    t.add(a, 19, 1000)
+    t.add(b, 19, 3000)
+    addrs = (a + np.random.default_rng(5).integers(0, 1 << 13, size=100_000)).astype(np.uint32)
+    stop = threading.Event()
+    wrong: list[int] = []
+
+    def reader() -> None:
+        out = np.empty(len(addrs), dtype=np.int64)
+        while not stop.is_set():
+            t.lookup_bulk(addrs, out)
+            wrong.append(int(np.count_nonzero((out < 1000) | (out >= 2000))))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        step = 0
+        while time.monotonic() < deadline:
+            for _ in range(100):
+                step += 1
+                t.add(a, 19, 1000 + step % 1000)
+                t.add(b, 19, 3000 + step % 1000)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(switch)
+    assert len(wrong) > 5
+    assert sum(wrong) == 0
+    assert t.leaf_codes_in_use == 2
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 # Longest-prefix match for 32-bit keys, DIR-24-8 style (Gupta, Lin, McKeown 1998; DPDK rte_lpm)
-# with a cache-resident directory and range chunks in front of it.
+# with cache-resident directories (tbl19, tbl18) and range chunks in front of it.
 #
 # tbl18: 2^18 entries (1 MiB, stays in L2), one per /18 (64 tbl24 entries). When a /18 is
 #   uniform, tbl18 holds its answer and answers the whole /18 without touching tbl24 (uniform:
-#   all its 64 tbl24 entries are the same non-extended entry; with range chunks, every address
-#   has the same answer, VALID | value or 0 for a miss). Otherwise it holds DIR24_EXTENDED with a range chunk
+#   every address has the same answer; the entry is VALID | value, or 0 for a miss; without
+#   range chunks it is derived from the /18's two tbl19 codes). Otherwise it holds DIR24_EXTENDED with a range chunk
 #   in its other bits (lpm_range.h): the /18's runs of equal answers, sorted by first address,
 #   one to three cache lines (4.8 MiB in all for the real 2014 table, 512k routes).
 #   dir24_lookup reads tbl18 and, for the 27 % of routed addresses in non-uniform /18s, ranks
@@ -20,6 +20,20 @@
 #   dir24_lookup_tbl24: it prefetches each packet's tbl24 entry a stage before the lookup, so
 #   the miss is already hidden, and reading tbl18 there only adds a load.
 #
+# tbl19: the default directory (way "tbl19"), beside tbl18. 2^19 16-bit leaf codes, one per /19
+#   (32 tbl24 entries), 1 MiB, and the leaf table they index (code -> entry, 4 B each, 180 KiB
+#   for the real 2014 table). Code 0 is a miss, DIR24_TBL19_EXTENDED (0xFFFF) sends the lookup
+#   to tbl24/tbl8, any other code names a leaf: the entry every address of the /19 has (depth
+#   bits cleared). Half the bits per entry buys the finer /19 grain in the same 1 MiB: it
+#   answers 81 % of the real table's routed addresses (tbl18: 73 %), and with the leaf table it
+#   still fits this machine's L2 (about 1.5 MiB usable), so fewer lookups pay a tbl24 miss.
+#   Leaf codes are shared by every /19 with the same entry (46k distinct ones in the real
+#   table) and reference counted; when all 65,534 are taken, a /19 gets DIR24_TBL19_EXTENDED
+#   (slower, never wrong). A freed code is reused only when no fresh one is left, oldest
+#   first, and not before DIR24_LEAF_QUARANTINE_MS: a reader that loaded it before it was
+#   freed may still read its leaf (tbl8 groups are reused sooner: a group is refilled with the
+#   same /24's answers, a leaf with another /19's).
+
 # Behind it, two arrays answer a lookup with at most two more memory loads:
 # - tbl24: 2^24 entries indexed by the top 24 bits of the address. An entry either holds the
 #   answer for the whole /24 or points at a tbl8 group.
@@ -55,10 +69,11 @@
 # - tbl18 is stored after the tbl24 entries and the chunk it summarises (release order): a
 #   reader that sees the new tbl18 entry sees the tbl24 entries and chunk behind it; one that
 #   sees the old entry gets the answer from before the update.
+# - A tbl19 code is stored after its leaf entry and the tbl24 entries it summarises (release).
 # Readers load entries with relaxed atomic loads; the tbl24 and tbl8 loads depend on the value
 # loaded before them (address dependency), which orders them on every CPU the project targets.
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 
 cdef extern from "pipeline/lpm_range.h" nogil:
@@ -74,6 +89,7 @@ cdef extern from "pipeline/lpm_range.h" nogil:
     const kv_rng_bases_t kv_rng_no_chunks
     int64_t kv_rng_lookup(const kv_rng_bases_t *b, const uint32_t *tbl18, const uint32_t *tbl24,
                           const uint32_t *tbl8, uint32_t addr) noexcept
+    uint32_t kv_rng_now_ms() noexcept
     kv_rng_bulk_fn kv_rng_select(const char *isa, const char **chosen) noexcept
     kv_rng_t *kv_rng_new() noexcept
     void kv_rng_free(kv_rng_t *r) noexcept
@@ -95,6 +111,12 @@ cdef extern from *:
     static inline void kv_dir24_publish(uint32_t *p, uint32_t v) {
         __atomic_store_n(p, v, __ATOMIC_RELEASE);
     }
+    static inline uint32_t kv_dir24_load16(const uint16_t *p) {
+        return __atomic_load_n(p, __ATOMIC_RELAXED);
+    }
+    static inline void kv_dir24_publish16(uint16_t *p, uint16_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    }
     static inline void kv_dir24_prefetch(const void *p) {
         /* Locality 3 (prefetcht0), not 0: prefetchnta fills L1 only and the line was often
            gone again by the time the lookup 64 addresses later read it, which made the bulk
@@ -106,6 +128,8 @@ cdef extern from *:
     void kv_dir24_store(uint32_t *p, uint32_t v) noexcept nogil
     void kv_dir24_publish(uint32_t *p, uint32_t v) noexcept nogil
     void kv_dir24_prefetch(const void *p) noexcept nogil
+    uint32_t kv_dir24_load16(const uint16_t *p) noexcept nogil
+    void kv_dir24_publish16(uint16_t *p, uint16_t v) noexcept nogil
 
 
 cdef enum:
@@ -119,6 +143,11 @@ cdef enum:
     DIR24_GROUP_ENTRIES = 256       # entries in one tbl8 group
     DIR24_MAX_GROUPS = 1 << 24      # a group index must fit the 24-bit value field
     DIR24_MAX_DEPTH = 32
+    DIR24_TBL19_ENTRIES = 1 << 19
+    DIR24_TBL19_SPAN = 32           # tbl24 entries one tbl19 code summarises
+    DIR24_TBL19_EXTENDED = 0xFFFF   # tbl19 code: look in tbl24/tbl8
+    DIR24_LEAF_CODES = 0xFFFF       # codes 0 .. 0xFFFE; 0 is the miss, never handed out
+    DIR24_LEAF_QUARANTINE_MS = 100  # a freed leaf code is not reused sooner
 
 
 cdef struct dir24_rule_t:
@@ -154,6 +183,19 @@ cdef struct dir24_t:
     size_t tbl8_map_bytes           # bytes reserved for tbl8 (for munmap)
     dir24_rules_t rules[33]         # rules[d]: the rules of prefix length d
     kv_rng_t *rng                   # the range chunk pool and its allocator; NULL: no chunks
+    # tbl19 and its leaf table (appended: native_abi.h mirrors the struct's start). Read by
+    # lookups:
+    uint16_t *tbl19                 # DIR24_TBL19_ENTRIES leaf codes, indexed by addr >> 13
+    uint32_t *leaf                  # DIR24_LEAF_CODES entries: code -> entry
+    # The leaf codes' allocator (writer only):
+    size_t tbl19_map_bytes          # bytes mapped for tbl19 and leaf (one mapping)
+    dir24_rules_t leaf_index        # entry -> code | DIR24_RULE_USED, for codes in use
+    uint32_t *leaf_refs             # code -> tbl19 codes naming it (0: free)
+    uint32_t leaf_high              # codes handed out at least once: 1 .. leaf_high - 1
+    uint16_t *leaf_freed            # codes no /19 names, oldest first (a ring of 2^16)
+    uint32_t *leaf_freed_ms         # when each was freed (kv_rng_now_ms)
+    uint32_t leaf_freed_head
+    uint32_t leaf_freed_count
 
 
 cdef inline int64_t dir24_lookup(const dir24_t *t, uint32_t addr) noexcept nogil:
@@ -172,6 +214,28 @@ cdef inline int64_t dir24_lookup_tbl18(const dir24_t *t, uint32_t addr) noexcept
             e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
     # Branch-free miss: (VALID >> 24) - 1 is 0 for a hit and -1 (all ones) for a miss.
     return <int64_t>(e & DIR24_VALUE_MASK) | (<int64_t>((e & DIR24_VALID) >> 24) - 1)
+
+
+cdef inline int64_t dir24_lookup_tbl19(const dir24_t *t, uint32_t addr) noexcept nogil:
+    """The value of the longest prefix containing addr, or -1: the /19's leaf code names the
+    answer, or sends the lookup to tbl24/tbl8 (the default way for tables without chunks)."""
+    cdef uint32_t c = kv_dir24_load16(&t.tbl19[addr >> 13])
+    cdef uint32_t e
+    if c == DIR24_TBL19_EXTENDED:
+        e = kv_dir24_load(&t.tbl24[addr >> 8])
+        if e & DIR24_EXTENDED:
+            e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
+    else:
+        e = kv_dir24_load(&t.leaf[c])
+    # Branch-free miss: (VALID >> 24) - 1 is 0 for a hit and -1 (all ones) for a miss.
+    return <int64_t>(e & DIR24_VALUE_MASK) | (<int64_t>((e & DIR24_VALID) >> 24) - 1)
+
+
+cdef inline const uint32_t *dir24_tbl19_next(const dir24_t *t, uint32_t addr) noexcept nogil:
+    """The entry a tbl19 lookup of addr reads after its code: the leaf, or the tbl24 entry."""
+    cdef uint32_t c = kv_dir24_load16(&t.tbl19[addr >> 13])
+    # A select rather than a branch: which way it goes is as random as the addresses.
+    return <const uint32_t *>&t.tbl24[addr >> 8] if c == DIR24_TBL19_EXTENDED else &t.leaf[c]
 
 
 cdef inline const uint32_t *dir24_first_miss(const dir24_t *t, uint32_t addr) noexcept nogil:

@@ -1,6 +1,6 @@
 # cython: language_level=3, annotation_typing=False
-"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl18/tbl24/tbl8 updates, range
-chunks (lpm_range.h), lookups.
+"""DIR-24-8 longest-prefix match for 32-bit keys: rules table, tbl19/tbl18/tbl24/tbl8 updates,
+tbl19's leaf codes, range chunks (lpm_range.h), lookups.
 
 The entry layout and the concurrency rules are documented in lpm_dir24.pxd, beside the struct.
 """
@@ -9,9 +9,9 @@ from array import array
 from operator import index
 
 from libc.errno cimport errno
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, realloc
-from libc.string cimport strerror
+from libc.string cimport memset, strerror
 from posix.mman cimport (
     MADV_HUGEPAGE,
     MAP_ANONYMOUS,
@@ -46,14 +46,21 @@ cdef enum:
     # With tbl18: tbl24 entries are prefetched this many lookups ahead, tbl18 entries twice as
     # far (a power of two: a ring of this many chosen entries).
     BULK_HALF = 32
+    # With tbl19: the leaf or tbl24 entry is prefetched this many lookups ahead (a power of
+    # two: a ring of chosen entries). On the project's machine (real table, random routed
+    # addresses, alternating runs) 64 beat 32 and 48 by 5-10 %; 128 was no better. Reading
+    # the codes a stage earlier still (as tbl18's bulk lookup does) did not pay: 1 MiB of
+    # codes mostly hits L2.
+    TBL19_AHEAD = 64
 
 
 cdef enum:
     WAY_RANGE = 0
     WAY_TBL18 = 1
     WAY_DIR24 = 2
+    WAY_TBL19 = 3
 
-WAYS = ("range", "tbl18", "dir24")
+WAYS = ("range", "tbl18", "dir24", "tbl19")
 
 # The range-chunk bulk lookup for this CPU (lpm_range.h), chosen when the module loads.
 cdef const char *BEST_ISA = NULL
@@ -67,11 +74,15 @@ def bulk_isa() -> str:
 
 cdef int check_way(way, bint ranges) except -1:
     if way is None:
-        return WAY_RANGE if ranges else WAY_TBL18
+        return WAY_RANGE if ranges else WAY_TBL19
     try:
         return WAYS.index(way)
     except ValueError:
         raise ValueError(f"lookup way {way!r} is not one of {', '.join(WAYS)}") from None
+
+
+# Seconds before a freed tbl19 leaf code is reused.
+LEAF_QUARANTINE_S = DIR24_LEAF_QUARANTINE_MS / 1000.0
 
 
 class Tbl8PoolExhausted(MemoryError):
@@ -257,30 +268,110 @@ cdef inline uint32_t *group_entries(const dir24_t *t, uint32_t tbl24_entry) noex
     return t.tbl8 + (<size_t>(tbl24_entry & DIR24_VALUE_MASK) << 8)
 
 
+# ---------------------------------------------------------------------------------------------
+# tbl19 and its leaf codes. The leaf index (a rules table keyed by entry) finds the code of an
+# entry that already has one; each code counts the tbl19 codes that name it.
+
+cdef uint32_t leaf_acquire(dir24_t *t, uint32_t key) noexcept nogil:
+    """A code whose leaf is key (a non-miss entry, depth bits clear), counted once more; or
+    DIR24_TBL19_EXTENDED when every code is taken (or memory ran out)."""
+    cdef dir24_rule_t *slot = rules_find(&t.leaf_index, key)
+    cdef uint32_t code
+    if slot != NULL:
+        code = slot.value & DIR24_VALUE_MASK
+        t.leaf_refs[code] += 1
+        return code
+    if rules_reserve(&t.leaf_index) != DIR24_OK:
+        return DIR24_TBL19_EXTENDED
+    if t.leaf_high < DIR24_LEAF_CODES:
+        code = t.leaf_high
+        t.leaf_high += 1
+    elif (t.leaf_freed_count and kv_rng_now_ms() - t.leaf_freed_ms[t.leaf_freed_head]
+          >= DIR24_LEAF_QUARANTINE_MS):
+        code = t.leaf_freed[t.leaf_freed_head]
+        t.leaf_freed_head = (t.leaf_freed_head + 1) & 0xFFFF
+        t.leaf_freed_count -= 1
+    else:
+        return DIR24_TBL19_EXTENDED
+    rules_place(&t.leaf_index, key, code | DIR24_RULE_USED)
+    # Before any tbl19 code names it (tbl19_set publishes with release order).
+    kv_dir24_store(&t.leaf[code], key)
+    t.leaf_refs[code] = 1
+    return code
+
+
+cdef void leaf_release(dir24_t *t, uint32_t code) noexcept nogil:
+    t.leaf_refs[code] -= 1
+    if t.leaf_refs[code]:
+        return
+    rules_remove(&t.leaf_index, rules_find(&t.leaf_index, t.leaf[code]))
+    # Quarantined: a reader may have loaded the code already (DIR24_LEAF_QUARANTINE_MS).
+    cdef uint32_t tail = (t.leaf_freed_head + t.leaf_freed_count) & 0xFFFF
+    t.leaf_freed[tail] = <uint16_t>code
+    t.leaf_freed_ms[tail] = kv_rng_now_ms()
+    t.leaf_freed_count += 1
+
+
+cdef void tbl19_set(dir24_t *t, uint32_t j, uint32_t summary) noexcept nogil:
+    """Give /19 j the code for summary: its entry if all its tbl24 entries answer alike (depth
+    aside), else DIR24_EXTENDED."""
+    cdef uint32_t old = t.tbl19[j]
+    cdef uint32_t code
+    cdef uint32_t key = summary & (DIR24_VALUE_MASK | DIR24_VALID)
+    cdef bint old_is_leaf = old != 0 and old != DIR24_TBL19_EXTENDED
+    if summary & DIR24_EXTENDED:
+        code = DIR24_TBL19_EXTENDED
+    elif not (summary & DIR24_VALID):
+        code = 0
+    elif old_is_leaf and t.leaf[old] == key:
+        return
+    else:
+        code = leaf_acquire(t, key)
+    if code == old:
+        return
+    kv_dir24_publish16(&t.tbl19[j], <uint16_t>code)
+    if old_is_leaf:
+        leaf_release(t, old)
+
+
+cdef inline uint32_t slash19_summary(const uint32_t *run, uint32_t start) noexcept nogil:
+    """The entry all 32 tbl24 entries of run answer with (entries that differ only in their
+    depth give the same answer), or DIR24_EXTENDED when they differ. Compares from run[start]
+    on: the entry just written, in cache, so that a /19 that stops being uniform because of it
+    shows a difference in the same cache line (an add into a uniform /19 costs no miss)."""
+    cdef uint32_t e = run[start]
+    cdef uint32_t k
+    if e & DIR24_EXTENDED:
+        return DIR24_EXTENDED
+    for k in range(1, <uint32_t>DIR24_TBL19_SPAN):
+        if (run[start ^ k] ^ e) & (DIR24_VALUE_MASK | DIR24_VALID | DIR24_EXTENDED):
+            return DIR24_EXTENDED
+    return e
+
+
 cdef void refresh_tbl18(dir24_t *t, uint32_t first24, uint32_t n24) noexcept nogil:
-    """Re-derive the tbl18 entries of the /18s holding tbl24 entries first24 .. first24+n24-1,
-    after those changed (so a reader that sees a new tbl18 entry finds tbl24 up to date)."""
-    cdef uint32_t j, k, e, summary, start
-    cdef const uint32_t *run
+    """Re-derive the tbl19 codes and tbl18 entries of the /19s and /18s holding tbl24 entries
+    first24 .. first24+n24-1, after those changed (so a reader that sees a new code or tbl18
+    entry finds tbl24 up to date)."""
+    cdef uint32_t j, c0, c1, summary
+    for j in range(first24 // DIR24_TBL19_SPAN, (first24 + n24 - 1) // DIR24_TBL19_SPAN + 1):
+        tbl19_set(t, j, slash19_summary(&t.tbl24[<size_t>j * DIR24_TBL19_SPAN],
+                                        first24 - j * DIR24_TBL19_SPAN
+                                        if first24 > j * DIR24_TBL19_SPAN else 0))
     for j in range(first24 // DIR24_TBL18_SPAN, (first24 + n24 - 1) // DIR24_TBL18_SPAN + 1):
         if t.rng != NULL:
             # With range chunks: the /18's runs, from tbl24 and its groups.
             kv_rng_refresh(t.rng, t.tbl18, t.tbl24, t.tbl8, j)
             continue
-        run = &t.tbl24[<size_t>j * DIR24_TBL18_SPAN]
-        # Compare with the first changed entry of this /18, starting with its neighbours: it
-        # was just written (in cache), and a /18 that stops being uniform because of it then
-        # shows a difference in the same cache line (an add into a uniform /18 costs no miss).
-        start = first24 % DIR24_TBL18_SPAN if first24 > j * DIR24_TBL18_SPAN else 0
-        e = run[start]
-        summary = e
-        if e & DIR24_EXTENDED:
+        # Without: from the codes of its two /19s, without reading tbl24 again. Equal codes
+        # are one answer (an entry has one code); a /19 without a code (none left) makes the
+        # /18 extended too, which is slower but right.
+        c0 = t.tbl19[2 * j]
+        c1 = t.tbl19[2 * j + 1]
+        if c0 != c1 or c0 == DIR24_TBL19_EXTENDED:
             summary = DIR24_EXTENDED
         else:
-            for k in range(1, <uint32_t>DIR24_TBL18_SPAN):
-                if run[(start ^ k) % DIR24_TBL18_SPAN] != e:
-                    summary = DIR24_EXTENDED
-                    break
+            summary = t.leaf[c0] if c0 else 0
         if t.tbl18[j] != summary:
             kv_dir24_publish(&t.tbl18[j], summary)
 
@@ -442,6 +533,18 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
     for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
         if t.tbl18[i]:
             kv_dir24_store(&t.tbl18[i], 0)
+    for i in range(<uint32_t>DIR24_TBL19_ENTRIES):
+        if t.tbl19[i]:
+            kv_dir24_publish16(&t.tbl19[i], 0)
+    # Every code is free again; the leaves keep their entries until reused (as tbl8 groups).
+    memset(t.leaf_refs, 0, DIR24_LEAF_CODES * sizeof(uint32_t))
+    t.leaf_high = 1
+    t.leaf_freed_head = 0
+    t.leaf_freed_count = 0
+    free(t.leaf_index.slots)
+    t.leaf_index.slots = NULL
+    t.leaf_index.capacity = 0
+    t.leaf_index.count = 0
     if t.rng != NULL:
         kv_rng_reset(t.rng)         # no chunk is reachable any more
     for i in range(<uint32_t>DIR24_TBL24_ENTRIES):
@@ -467,11 +570,11 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
 
 cdef void dir24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil:
-    # Range chunks where the table keeps them; otherwise tbl18, then tbl24/tbl8.
+    # Range chunks where the table keeps them; otherwise tbl19, then tbl24/tbl8.
     if t.rng != NULL:
         best_bulk(t.rng_bases, t.tbl18, t.tbl24, t.tbl8, addrs, out, n)
     else:
-        tbl18_lookup_bulk(t, addrs, out, n)
+        tbl19_lookup_bulk(t, addrs, out, n)
 
 
 cdef void range_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
@@ -518,6 +621,35 @@ cdef void tbl18_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *ou
         kv_dir24_prefetch(chosen[i % BULK_HALF])
     for i in range(n - BULK_HALF, n):
         out[i] = finish_lookup(t, chosen[i % BULK_HALF], addrs[i])
+
+
+cdef void tbl19_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                            int n) noexcept nogil:
+    # TBL19_AHEAD lookups ahead, the address's code is read (1 MiB of codes, normally in L2)
+    # and the entry the lookup will need (its leaf, or its tbl24 entry for 19 % of the real
+    # table's addresses) is prefetched and remembered; then the lookup reads that entry. No
+    # branch on which it was. The tbl24 misses of up to TBL19_AHEAD lookups are in flight.
+    cdef const uint32_t *chosen[TBL19_AHEAD]
+    cdef int i
+    if n < TBL19_AHEAD:
+        tbl19_lookup_one_by_one(t, addrs, out, n)
+        return
+    for i in range(TBL19_AHEAD):
+        chosen[i] = dir24_tbl19_next(t, addrs[i])
+        kv_dir24_prefetch(chosen[i])
+    for i in range(n - TBL19_AHEAD):
+        out[i] = finish_lookup(t, chosen[i & (TBL19_AHEAD - 1)], addrs[i])
+        chosen[i & (TBL19_AHEAD - 1)] = dir24_tbl19_next(t, addrs[i + TBL19_AHEAD])
+        kv_dir24_prefetch(chosen[i & (TBL19_AHEAD - 1)])
+    for i in range(n - TBL19_AHEAD, n):
+        out[i] = finish_lookup(t, chosen[i & (TBL19_AHEAD - 1)], addrs[i])
+
+
+cdef void tbl19_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
+                                  int n) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        out[i] = dir24_lookup_tbl19(t, addrs[i])
 
 
 cdef void tbl18_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64_t *out,
@@ -606,6 +738,19 @@ cdef class Dir24Lpm:
         if self.c.tbl18 == NULL:
             raise MemoryError(f"cannot map tbl18 (1 MiB): {strerror(errno).decode()}")
         kv_dir24_store(self.c.tbl18, 0)
+        # tbl19's codes (1 MiB) and the leaf table (256 KiB) share one 2 MiB huge page.
+        self.c.tbl19_map_bytes = HUGE_PAGE
+        self.c.tbl19 = <uint16_t *>map_aligned(self.c.tbl19_map_bytes, PROT_READ | PROT_WRITE)
+        if self.c.tbl19 == NULL:
+            raise MemoryError(f"cannot map tbl19 (1.25 MiB): {strerror(errno).decode()}")
+        kv_dir24_publish16(self.c.tbl19, 0)
+        self.c.leaf = <uint32_t *>(<char *>self.c.tbl19 + DIR24_TBL19_ENTRIES * sizeof(uint16_t))
+        self.c.leaf_high = 1
+        self.c.leaf_refs = <uint32_t *>calloc(DIR24_LEAF_CODES, sizeof(uint32_t))
+        self.c.leaf_freed = <uint16_t *>calloc(1 << 16, sizeof(uint16_t))
+        self.c.leaf_freed_ms = <uint32_t *>calloc(1 << 16, sizeof(uint32_t))
+        if self.c.leaf_refs == NULL or self.c.leaf_freed == NULL or self.c.leaf_freed_ms == NULL:
+            raise MemoryError("cannot allocate tbl19's leaf code allocator")
         self.c.rng_bases = &kv_rng_no_chunks
         if ranges:
             self.c.rng = kv_rng_new()
@@ -633,6 +778,12 @@ cdef class Dir24Lpm:
             return
         if self.c.tbl18 != NULL:
             munmap(self.c.tbl18, self.c.tbl18_map_bytes)
+        if self.c.tbl19 != NULL:
+            munmap(self.c.tbl19, self.c.tbl19_map_bytes)
+        free(self.c.leaf_refs)
+        free(self.c.leaf_freed)
+        free(self.c.leaf_freed_ms)
+        free(self.c.leaf_index.slots)
         if self.c.tbl24 != NULL:
             munmap(self.c.tbl24, self.c.tbl24_map_bytes)
         if self.c.tbl8 != NULL:
@@ -677,8 +828,9 @@ cdef class Dir24Lpm:
 
     def lookup(self, addr: int, way: str | None = None) -> int:
         """The value of the longest prefix containing addr, -1 if none. way (for comparisons;
-        the same result): "range" (tbl18 and range chunks), "tbl18" (tbl18, then tbl24/tbl8)
-        or "dir24" (tbl24/tbl8 alone); default "range" with ranges=True, else "tbl18"."""
+        the same result): "tbl19" (tbl19's leaf code, or tbl24/tbl8), "range" (tbl18 and
+        range chunks), "tbl18" (tbl18, then tbl24/tbl8) or "dir24" (tbl24/tbl8 alone);
+        default "range" with ranges=True, else "tbl19"."""
         addr = index(addr)
         if not 0 <= addr <= 0xFFFFFFFF:
             raise ValueError(f"address {addr:#x} is not a 32-bit address")
@@ -687,6 +839,8 @@ cdef class Dir24Lpm:
             return dir24_lookup_tbl24(self.c, <uint32_t>addr)
         if w == WAY_TBL18:
             return dir24_lookup_tbl18(self.c, <uint32_t>addr)
+        if w == WAY_TBL19:
+            return dir24_lookup_tbl19(self.c, <uint32_t>addr)
         return dir24_lookup(self.c, <uint32_t>addr)
 
     def lookup_bulk(self, addrs, out=None, prefetch: bool = True, way: str | None = None,
@@ -729,6 +883,10 @@ cdef class Dir24Lpm:
                             &keys[done], &results[done], chunk)
                 elif w == WAY_RANGE:
                     range_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
+                elif w == WAY_TBL19 and bulk:
+                    tbl19_lookup_bulk(self.c, &keys[done], &results[done], chunk)
+                elif w == WAY_TBL19:
+                    tbl19_lookup_one_by_one(self.c, &keys[done], &results[done], chunk)
                 elif w == WAY_TBL18 and bulk:
                     tbl18_lookup_bulk(self.c, &keys[done], &results[done], chunk)
                 elif w == WAY_TBL18:
@@ -774,9 +932,12 @@ cdef class Dir24Lpm:
 
     @property
     def memory_bytes(self) -> int:
-        """Bytes of memory the table holds: tbl18, the range chunk pool, tbl24, committed tbl8
-        groups and the rules table."""
+        """Bytes of memory the table holds: tbl18, tbl19 and its leaf codes, the range chunk
+        pool, tbl24, committed tbl8 groups and the rules table."""
         cdef size_t total = (DIR24_TBL18_ENTRIES + DIR24_TBL24_ENTRIES) * sizeof(uint32_t)
+        total += DIR24_TBL19_ENTRIES * sizeof(uint16_t)
+        total += DIR24_LEAF_CODES * 2 * sizeof(uint32_t) + (1 << 16) * (2 + 4)
+        total += <size_t>self.c.leaf_index.capacity * sizeof(dir24_rule_t)
         if self.c.rng != NULL:
             total += kv_rng_bytes(self.c.rng)
         total += <size_t>self.c.tbl8_committed * (GROUP_BYTES + sizeof(uint32_t))
@@ -814,6 +975,20 @@ cdef class Dir24Lpm:
         for i in range(<uint32_t>DIR24_TBL18_ENTRIES):
             count += not (self.c.tbl18[i] & DIR24_EXTENDED)
         return count
+
+    @property
+    def tbl19_uniform(self) -> int:
+        """/19s whose tbl19 code answers for the whole /19 (a leaf or a miss) without tbl24."""
+        cdef uint32_t i
+        cdef uint32_t count = 0
+        for i in range(<uint32_t>DIR24_TBL19_ENTRIES):
+            count += self.c.tbl19[i] != DIR24_TBL19_EXTENDED
+        return count
+
+    @property
+    def leaf_codes_in_use(self) -> int:
+        """Distinct leaves tbl19 names (at most 65,534; past that, /19s go to tbl24)."""
+        return self.c.leaf_high - 1 - self.c.leaf_freed_count
 
     @property
     def tbl8_groups_in_use(self) -> int:
