@@ -19,6 +19,7 @@ from runtime_server.proto import p4runtime_pb2 as pb
 from runtime_server.server import P4RuntimeServer
 from target import Switch
 from target.compiler.driver import compile_file, compile_text
+from target.compiler.errors import CompileError
 from target.compiler.p4info import PREFIX, jenkins_one_at_a_time
 
 L2 = Path(__file__).resolve().parent.parent / "p4src" / "l2_learning.p4"
@@ -202,3 +203,36 @@ def test_digest_members_of_error_and_enum_types_are_described_as_p4c_does() -> N
     # The text is p4c's too: type_info's parts in P4TypeInfo's field order.
     start = text.index("type_info {")
     assert text.index("\n  enums {", start) < text.index("\n  error {", start)
+
+
+def _list_digest(values: str) -> str:
+    text = PROGRAM.replace("STRUCTS", "struct learn_t { bit<32> addr; bit<16> kind; }")
+    return text.replace("DIGEST_T", "learn_t").replace("ASSIGN digest<learn_t>(1, m.d);",
+                                                       f"digest<learn_t>(1, {values});")
+
+
+def test_a_list_expression_sent_as_a_named_struct() -> None:
+    """digest<T>(id, {a, b}) with T a struct (p4-guide's control-plane-types/prog1-v1model.p4
+    sends {hdr.eth.srcAddr, standard_metadata.ingress_port} as mac_learn_digest): the learn
+    list holds the list's fields and takes the struct's name, as p4c's does; P4Info describes
+    the struct with its own field names."""
+    text = _list_digest("{h.h.a, h.h.b}")
+    document, p4info = compile_text(text)
+    assert document["learn_lists"] == [{"id": 1, "name": "learn_t", "elements": [
+        {"type": "field", "value": ["h", "a"]}, {"type": "field", "value": ["h", "b"]}]}]
+    info = text_format.Parse(p4info, p4info_pb2.P4Info())
+    assert [(d.preamble.name, d.type_spec.struct.name) for d in info.digests] == [("learn_t", "learn_t")]
+    assert [m.name for m in info.type_info.structs["learn_t"].members] == ["addr", "kind"]
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    got: list[tuple[str, list[tuple[int, ...]]]] = []
+    sw.on_digest(lambda name, values: got.append((name, values)))
+    sw.process([(1, bytes.fromhex("0a0b0c0d" "0e0f"))])
+    assert got == [("learn_t", [(0x0A0B0C0D, 0x0E0F)])]
+
+
+def test_a_list_that_does_not_fit_the_named_struct_is_refused() -> None:
+    text = _list_digest("{h.h.a}")
+    with pytest.raises(CompileError) as e:
+        compile_text(text)
+    assert "2 fields" in str(e.value).splitlines()[0]

@@ -368,8 +368,9 @@ class StatementLowering(ExpressionLowering):
         return callee.data == "member" and name_of(callee.children[1]) == "apply"
 
     def call(self, node: Tree, stmt: Any) -> Val | None:
+        types_node = None
         if node.data == "generic_call":
-            callee_node, _types, args_node = node.children
+            callee_node, types_node, args_node = node.children
         else:
             callee_node, args_node = node.children
         args = list(args_node.children) if args_node is not None else []
@@ -381,7 +382,7 @@ class StatementLowering(ExpressionLowering):
             function = self.local_functions.get(fname) or self.decls.functions.get(fname)
             if function is not None:
                 return self.inline_function(function, args, stmt)
-            return self.extern_function(fname, args, stmt)
+            return self.extern_function(fname, args, stmt, types_node)
         callee = self.expr(callee_node)
         if callee.kind != "method":
             raise self.error("this is not something that can be called", callee_node)
@@ -637,7 +638,8 @@ class StatementLowering(ExpressionLowering):
         raise Unsupported(f"{s.data.replace('_', ' ')} in function {fname} (a function with a value may "
                           "only return, under if/else)", self.decls.loc(s))
 
-    def extern_function(self, fname: str, args: list[Any], stmt: Any) -> Val | None:
+    def extern_function(self, fname: str, args: list[Any], stmt: Any,
+                        type_args: Tree | None = None) -> Val | None:
         self.decls.check_arity([d.children[4] for d in self.decls.extern_functions.get(fname, [])],
                                len(args), fname, stmt)
         if fname == "mark_to_drop":
@@ -701,7 +703,7 @@ class StatementLowering(ExpressionLowering):
             op = "clone_ingress_pkt_to_egress" if ctype == "I2E" else "clone_egress_pkt_to_egress"
             self.prim(op, [as_data(session), hexstr(self.field_list_id(args[2]))], stmt)
         elif fname == "digest":
-            self.digest(args, stmt)
+            self.digest(args, stmt, type_args)
         elif fname in ("verify", "update_checksum", "verify_checksum"):
             raise self.error(f"{fname} is not allowed here", stmt)
         else:
@@ -722,9 +724,18 @@ class StatementLowering(ExpressionLowering):
         self.json.field_lists.append({"id": fid, "name": name, "elements": []})
         return fid
 
-    def digest(self, args: list[Any], stmt: Any) -> None:
+    def digest(self, args: list[Any], stmt: Any, type_args: Tree | None) -> None:
         receiver = self.expr(args[0], BitT(32))
         data = self.expr(args[1])
+        named = self.decls.resolve(type_args.children[0]) if type_args is not None else None
+        if data.kind == "list" and isinstance(named, StructLikeT) and named.kind == "struct":
+            # digest<S>(id, {a, b}): the list's values as the struct S, named as p4c names it
+            values = list(data.members.values())
+            if len(values) != len(named.fields):
+                raise self.error(f"digest<{named.name}> of {len(values)} values: {named.name} has "
+                                 f"{len(named.fields)} fields", args[1])
+            members = {n: v for (n, _), v in zip(named.fields, values, strict=True)}
+            data = Val(named, kind="struct", members=members)
         if data.kind != "struct":
             raise Unsupported("digest of something other than a struct variable", self.decls.loc(stmt))
         name = data.type.name   # type: ignore[attr-defined]
