@@ -321,6 +321,18 @@ class StatementLowering(ExpressionLowering):
             if tmp is not None:
                 return [{"op": "assign_header", "parameters": [tmp, h]}, {**p, "parameters": [tmp]},
                         {"op": "assign_header", "parameters": [h, mux(tmp, h)]}]
+        if op == "mark_to_drop":
+            # The engine's drop port is its own setting: the two fields mark_to_drop writes are
+            # kept in copies, and put back unless c holds.
+            out: list[dict[str, Any]] = []
+            restore: list[dict[str, Any]] = []
+            for fname in ("egress_spec", "mcast_grp"):
+                ftype = self.stdmeta.type.field_type(fname)   # type: ignore[attr-defined]
+                f = {"type": "field", "value": ["standard_metadata", fname]}
+                tmp = {"type": "field", "value": self.json.scalar(f"saved_{fname}", bit_width(ftype))}
+                out.append({"op": "assign", "parameters": [tmp, f]})
+                restore.append({"op": "assign", "parameters": [f, mux(f, tmp)]})
+            return out + [p] + restore
         raise Unsupported(f"{op} under if inside an action", self.decls.loc(body))
 
     # ------------------------------------------------------------------ calls
@@ -537,7 +549,7 @@ class StatementLowering(ExpressionLowering):
                 scope[pname] = self.local_value(t, pname, stmt)
                 continue
             v = self.expr(a, t)
-            if direction and v.kind in ("header", "struct") and _aliased(a, body):
+            if direction and v.kind in ("header", "struct") and _aliased(a, body, params):
                 # The body also reaches the argument by its own name: the parameter must be a
                 # copy (copy-in/copy-out) for the body's writes not to show through it.
                 local = self.local_value(t, pname, stmt)
@@ -835,14 +847,17 @@ def _ident(name: str, meta: Any) -> Tree:
     return Tree("ident", [Token("IDENT", name)], meta=meta)
 
 
-def _aliased(arg: Any, body: Tree | None) -> bool:
-    """Whether the body names the variable at the root of the argument `arg` directly."""
+def _aliased(arg: Any, body: Tree | None, params: list[Tree]) -> bool:
+    """Whether the body names the variable at the root of the argument `arg` directly (a
+    parameter of that name hides it: fn(inout standard_metadata_t stdmeta) called with stdmeta)."""
     root = arg
     while isinstance(root, Tree) and root.data in ("member", "index", "slice"):
         root = root.children[0]
     if body is None or not isinstance(root, Tree) or root.data != "ident":
         return False
     name = str(root.children[0])
+    if any(name_of(p.children[3]) == name for p in params):
+        return False
     return any(n.data == "ident" and str(n.children[0]) == name for n in body.iter_subtrees())
 
 
