@@ -3,14 +3,25 @@ straight-line code; the two fields mark_to_drop writes are kept in copies and pu
 the if holds, so the engine's drop port stays its own setting), also inside a function taking
 `inout standard_metadata_t stdmeta` called with the control's own `stdmeta` (the parameter hides
 the argument's name, so it names the argument instead of being a copy whose copy-out would undo
-the drop)."""
+the drop).
+
+p4-guide's exit-statement/exit-3-bmv2.p4 does both, with `t1.apply().hit` after the function
+call in the same expression (P4_16 evaluates left to right: the call and its effects come first);
+it is copied unchanged into tests/p4/p4guide/ with the stdlib headers it includes (Apache-2.0
+headers kept).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from scapy.layers.l2 import Ether
 
 from target import Exact, Switch
-from target.compiler.driver import compile_text
+from target.compiler.driver import compile_file, compile_text
+
+P4GUIDE = Path(__file__).parent / "p4" / "p4guide"
 
 PROGRAM = """
 #include <core.p4>
@@ -65,3 +76,35 @@ def test_mark_to_drop_in_a_function_of_the_control_s_own_standard_metadata() -> 
     small = bytes(Ether(dst="00:00:00:00:00:05", src="00:00:00:00:00:ff", type=0x0800)) + bytes(46)
     big = bytes(Ether(dst="00:00:00:00:00:20", type=0x0800)) + bytes(46)
     assert sw.process([(1, small), (1, big)]) == [(4, small[:11] + b"\x00" + small[12:])]
+
+
+def exit3(dst: int, src: int) -> bytes:
+    return bytes(Ether(dst=dst.to_bytes(6, "big"), src=src.to_bytes(6, "big"), type=0x0800)) + bytes(46)
+
+
+@pytest.fixture(scope="module")
+def exit3_switch() -> Switch:
+    document, p4info = compile_file(P4GUIDE / "exit-3-bmv2.p4")
+    sw = Switch()
+    sw.load(document, p4info=p4info)
+    for key, action in ((0xA1, "t1_a1"), (0xA2, "t1_a2"), (0xA3, "t1_a3")):
+        sw.table_add("ingressImpl.t1", [Exact(key)], f"ingressImpl.{action}", [])
+    return sw
+
+
+# src[15:8] = fn1(dst[15:8], src[23:16], stdmeta) + t1.apply().hit, where fn1 returns x and adds
+# 127 to y when x < 10, else drops the packet, subtracts 1 from y and returns x + 10.
+@pytest.mark.parametrize("dst_low, x, port, src", [
+    (0xA1, 5, 1, 0x00_00_00_84_06_01),     # hit a1: y + 127, 5 + 1, src[7:0] = 1
+    (0xA2, 5, 1, 0x00_00_00_84_33_02),     # hit a2 exits: fn1's effect stays, src[15:8] does not change
+    (0xA0, 5, 1, 0x00_00_00_84_05_00),     # miss: 5 + 0
+    (0xA1, 20, None, None),                # x >= 10: fn1 drops it
+    (0xA3, 20, 2, 0x00_00_00_04_1F_00),    # ... unless a3 then sets egress_spec: y - 1, 30 + 1
+])
+def test_exit3(exit3_switch: Switch, dst_low: int, x: int, port: int | None, src: int | None) -> None:
+    out = exit3_switch.process([(1, exit3((x << 8) | dst_low, 0x05_33_00))])
+    if port is None:
+        assert out == []
+        return
+    assert [p for p, _ in out] == [port]
+    assert int(Ether(out[0][1]).src.replace(":", ""), 16) == src

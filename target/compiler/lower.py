@@ -19,6 +19,7 @@ from target.compiler.types import (
     EnumT,
     ErrorT,
     ExternT,
+    P4Type,
     StackT,
     StructLikeT,
     VarbitT,
@@ -1214,12 +1215,34 @@ class ProgramLowering(StatementLowering):
                               meta=m)], ident(tmp)
         pre: list[Tree] = []
         children = []
-        for c in node.children:
+        kids = list(node.children)
+        for i, c in enumerate(kids):
             if isinstance(c, Tree):
+                if not self.has_hit_apply(c) and _has_call(c) and \
+                        any(self.has_hit_apply(k) for k in kids[i + 1:]):
+                    # P4_16 evaluates operands left to right: a call before a table apply in
+                    # the same expression runs (with its effects) before the table does.
+                    t = self.value_type(c)
+                    if not isinstance(t, (BitT, BoolT)):
+                        raise Unsupported(f"a call of {t.describe()} value before a table apply() "
+                                          "in one expression", self.decls.loc(c))
+                    name = f"tmp_call_{len(self.json.scalar_fields)}"
+                    self.scopes[-1][name] = self.local_value(t, name, s)
+                    pre.append(assign(name, c))
+                    c = ident(name)
                 pc, c = self.hoisted(c, s)
                 pre += pc
             children.append(c)
         return pre, Tree(node.data, children, meta=node.meta)
+
+    def value_type(self, node: Tree) -> P4Type:
+        """The type of an expression, found by lowering it into code that is thrown away."""
+        saved_out, saved_effects = self.out, self.effects_allowed
+        self.out, self.effects_allowed = [], True
+        try:
+            return self.expr(node).type
+        finally:
+            self.out, self.effects_allowed = saved_out, saved_effects
 
     def is_simple(self, s: Tree) -> bool:
         if s.data in ("if_statement", "switch_statement", "return_statement", "block"):
@@ -1616,3 +1639,7 @@ def _applies_table(cond: Tree) -> bool:
         return False
     return any(n.data in ("land_op", "lor_op") for n in cond.iter_subtrees()) and any(
         n.data == "member" and name_of(n.children[1]) in ("hit", "miss") for n in cond.iter_subtrees())
+
+
+def _has_call(node: Tree) -> bool:
+    return any(n.data in ("call", "generic_call") for n in node.iter_subtrees())
