@@ -1160,6 +1160,10 @@ class ProgramLowering(StatementLowering):
                 return [s]     # if_node branches on the table's hit/miss itself
             pre, e = self.hoisted(s.children[0], s)
             return pre + [Tree("if_statement", [e, *s.children[1:]], meta=s.meta)]
+        if s.data == "switch_statement" and self.has_hit_apply(s.children[0]):
+            # switch on a value computed from hit/miss (p4-guide's exit-2-bmv2)
+            pre, e = self.hoisted(s.children[0], s)
+            return pre + [Tree("switch_statement", [e, *s.children[1:]], meta=s.meta)]
         return [s]
 
     def hoisted(self, node: Tree, s: Tree) -> tuple[list[Tree], Tree]:
