@@ -85,6 +85,10 @@ class Generator:
 
     # ------------------------------------------------------------------ operands
     def rd(self, f: int) -> str:
+        _bitoff, _w, _signed, _varbit, _hdr, narrow, _shift, byte, _mask, whole = self.fields[f]
+        if narrow and whole in (1, 2, 4, 8):
+            # whole bytes at a byte boundary: a load of exactly their size
+            return f"((kv_s128)kvn_load_be{8 * whole}(x->phv + {byte}))"
         return f"kv_field_read(&KF[{f}], x->phv, x->vlen)"
 
     def wr(self, f: int, v: str) -> str:
@@ -619,7 +623,9 @@ class Generator:
             body = [f"return kvn_dir24_lookup((const kvn_dir24_t *)t->matcher, "
                     f"(uint32_t){self.rd(t['keys'][0][0])});"]
         elif kind == K.TBL_EXACT:
-            body = self.table_key(t) + [
+            # an empty table (often: a router's own addresses, an ACL) misses without a key
+            body = ["if (((const kvn_exact_t *)t->matcher)->count == 0) return -1;"]
+            body += self.table_key(t) + [
                 f"return kvn_exact_lookup((const kvn_exact_t *)t->matcher, key, {kb}u);"]
         elif kind == K.TBL_LPM:
             body = self.table_key(t) + [

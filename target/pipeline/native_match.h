@@ -24,6 +24,12 @@ static inline void kvn_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 
 typedef uint64_t kvn_u64x2 __attribute__((vector_size(16), aligned(1), may_alias));
 static inline void kvn_zero16(uint8_t *p) { *(kvn_u64x2 *)(void *)p = (kvn_u64x2){0, 0}; }
 
+/* A field of whole bytes at a byte boundary, read with a load of its size (big-endian). */
+static inline uint64_t kvn_load_be8(const uint8_t *p) { return p[0]; }
+static inline uint64_t kvn_load_be16(const uint8_t *p) { return __builtin_bswap16((uint16_t)kvn_load_u16(p)); }
+static inline uint64_t kvn_load_be32(const uint8_t *p) { return __builtin_bswap32((uint32_t)kvn_load_u32(p)); }
+static inline uint64_t kvn_load_be64(const uint8_t *p) { return __builtin_bswap64(kvn_load_u64(p)); }
+
 /* exact_load_key: key_bytes bytes as words, the last word overlapping its predecessor */
 KVN_INLINE void kvn_exact_load_key(uint32_t key_bytes, const uint8_t *key, uint64_t *words) {
     if (key_bytes >= 8) {
