@@ -10,6 +10,7 @@ Anything the engine cannot run faithfully is refused with ProgramError naming th
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,11 +191,30 @@ class Program:
         return len(self.consts) - 1
 
 
+def _need(e: Any) -> int:
+    """Registers needed to compute e with the loader's allocation (an estimate for ordering).
+
+    An instruction's result takes a register while its operands are still held, so a binary
+    node needs max(first, second + 1, 3); leaves need one."""
+    if not isinstance(e, dict):
+        return 1
+    v = e.get("value")
+    if e.get("type") != "expression" or not isinstance(v, dict):
+        return 1
+    if "op" not in v:
+        return _need(v)
+    ops = [x for x in (v.get("cond"), v.get("left"), v.get("right"))
+           if isinstance(x, dict) and x.get("type") == "expression"]
+    needs = sorted((_need(x) for x in ops), reverse=True) or [1]
+    total = len([x for x in (v.get("cond"), v.get("left"), v.get("right")) if isinstance(x, dict)])
+    return max([n + k for k, n in enumerate(needs)] + [total + 1, 2 if v.get("op") != "d2b" else 3])
+
+
 class _Compiler:
     def __init__(self, raw: dict[str, Any]):
         self.j = raw
         self.p = Program(raw=raw)
-        self.nreg = 0
+        self.reset_regs()
         self.at = "$"  # the JSON object being compiled, for errors raised without a path
 
     # ---------------------------------------------------------------- layout
@@ -337,12 +357,30 @@ class _Compiler:
             raise ProgramError(path, f"unknown header {name!r}")
         return self.p.header_by_name[name]
 
+    def reset_regs(self) -> None:
+        """A new statement: every register is free again."""
+        self.nreg = 0
+        self.freed: list[int] = []
+
     def reg(self, path: str) -> int:
+        # Registers are a stack per statement: an operand's register is released once its
+        # node's value is computed, so a statement needs registers for its depth, not its size.
+        if self.freed:
+            return heapq.heappop(self.freed)
         r = self.nreg
         self.nreg += 1
         if self.nreg > NREGS:
             raise ProgramError(path, f"expression needs more than {NREGS} registers")
         return r
+
+    def release(self, *regs: int) -> None:
+        """Give back operand registers after the instruction reading them was emitted.
+
+        The result of that instruction is always on a register allocated while its operands
+        were still held, so no opcode ever has its destination equal to one of its sources
+        (SEL, SEXT, LDFDYN and the fused comparisons may write before reading everything)."""
+        for r in regs:
+            heapq.heappush(self.freed, r)
 
     def emit(self, code: list[Insn], op: str, a: int = 0, b: int = 0, c: int = 0,
              d: int = 0, e: int = 0) -> None:
@@ -442,8 +480,13 @@ class _Compiler:
         op = v.get("op")
         left, right = v.get("left"), v.get("right")
         if op in self._BINOPS:
-            rl = self.expr(left, code, f"{path}.left")
-            rr = self.expr(right, code, f"{path}.right")
+            # Sethi-Ullman: the operand needing more registers first (expressions are pure).
+            if _need(right) > _need(left):
+                rr = self.expr(right, code, f"{path}.right")
+                rl = self.expr(left, code, f"{path}.left")
+            else:
+                rl = self.expr(left, code, f"{path}.left")
+                rr = self.expr(right, code, f"{path}.right")
             r = self.reg(path)
             kind = self._CMP_KINDS.get(op)
             if (kind is not None and len(code) >= 2 and code[-2][0] == OP["LDF"]
@@ -452,18 +495,21 @@ class _Compiler:
                 fid, const = code[-2][4], code[-1][4]
                 del code[-2:]
                 self.emit(code, "CMPFK", r, kind, d=fid, e=const)
-                return r
-            self.emit(code, self._BINOPS[op], r, rl, rr)
+            else:
+                self.emit(code, self._BINOPS[op], r, rl, rr)
+            self.release(rl, rr)
             return r
         if op in ("not", "~"):
             rr = self.expr(right, code, f"{path}.right")
             r = self.reg(path)
             self.emit(code, "LNOT" if op == "not" else "BNOT", r, rr)
+            self.release(rr)
             return r
         if op == "-" and left is None:
             rr = self.expr(right, code, f"{path}.right")
             r = self.reg(path)
             self.emit(code, "NEG", r, rr)
+            self.release(rr)
             return r
         if op in ("d2b", "b2d"):
             rr = self.expr(right, code, f"{path}.right")
@@ -474,6 +520,7 @@ class _Compiler:
             rz = self.reg(path)
             self.emit(code, "LDK", rz, d=self.p.const(0))
             self.emit(code, "NE", r, rr, rz)
+            self.release(rr, rz)
             return r
         if op == "valid":
             r = self.reg(path)
@@ -482,6 +529,7 @@ class _Compiler:
             elif right.get("type") == "expression":
                 sid, ri = self._stack_ref(right, code, f"{path}.right")
                 self.emit(code, "LDVDYN", r, ri, d=sid)
+                self.release(ri)
             else:
                 raise ProgramError(f"{path}.right", "valid() of an unsupported operand")
             return r
@@ -498,19 +546,24 @@ class _Compiler:
             r = self.reg(path)
             self.emit(code, {"two_comp_mod": "SEXT", "usat_cast": "USAT", "sat_cast": "SSAT"}[op],
                       r, rl, d=width)
+            self.release(rl)
             return r
         if op == "?":
-            rc = self.expr(v["cond"], code, f"{path}.cond")
-            rl = self.expr(left, code, f"{path}.left")
-            rr = self.expr(right, code, f"{path}.right")
+            # All three are computed (they are pure); the neediest first, as for binary ops.
+            parts = {"cond": v["cond"], "left": left, "right": right}
+            regs: dict[str, int] = {}
+            for name in sorted(parts, key=lambda k: -_need(parts[k])):
+                regs[name] = self.expr(parts[name], code, f"{path}.{name}")
             r = self.reg(path)
-            self.emit(code, "SEL", r, rc, rl, d=rr)
+            self.emit(code, "SEL", r, regs["cond"], regs["left"], d=regs["right"])
+            self.release(*regs.values())
             return r
         if op == "access_field":
             sid, ri = self._stack_ref(left, code, f"{path}.left")
             fidx = self._field_index_operand(sid, right, f"{path}.right")
             r = self.reg(path)
             self.emit(code, "LDFDYN", r, ri, d=sid, e=fidx)
+            self.release(ri)
             return r
         if op == "last_stack_index":
             sid = self._stack(right["value"], f"{path}.right")
@@ -617,7 +670,7 @@ class _Compiler:
         op = prim["op"]
         prm = prim.get("parameters", [])
         pp = f"{path}.parameters"
-        self.nreg = 0
+        self.reset_regs()
         if op in ("assign", "modify_field"):
             self.assign(prm[0], prm[1], code, pp)
         elif op == "assign_VL":
@@ -735,7 +788,7 @@ class _Compiler:
         if not isinstance(values, list):        # p4c writes {} for a call without values
             values = []
         for k, v in enumerate(values):
-            self.nreg = 0
+            self.reset_regs()
             path = f"{pp}[1].value[{k}]"
             r = self.expr(v, code, path)
             # Registers are signed 128-bit: only an unsigned 128-bit field needs telling apart.
@@ -865,7 +918,7 @@ class _Compiler:
                 self.parser_op(po, code, f"{path}.parser_ops[{k}]")
             # Transition key: components compiled to registers, each with its byte width.
             keycode: list[Insn] = []
-            self.nreg = 0
+            self.reset_regs()
             comps: list[tuple[int, int]] = []
             for k, tk in enumerate(st.get("transition_key", [])):
                 kp = f"{path}.transition_key[{k}]"
@@ -924,7 +977,7 @@ class _Compiler:
         op = po.get("op")
         prm = po.get("parameters", [])
         pp = f"{path}.parameters"
-        self.nreg = 0
+        self.reset_regs()
         p = self.p
         if op == "extract":
             t = prm[0].get("type")
@@ -1081,7 +1134,7 @@ class _Compiler:
         for i, c in enumerate(pl.get("conditionals", [])):
             self.at = f"{path}.conditionals[{i}]"
             cp = f"{path}.conditionals[{i}]"
-            self.nreg = 0
+            self.reset_regs()
             code: list[Insn] = []
             r = self.expr(c["expression"], code, f"{cp}.expression")
             code.append((OP["RET"], r, 0, 0, 0, 0))   # the block's value: the condition
@@ -1117,7 +1170,7 @@ class _Compiler:
             tgt = self.field_id(c["target"], f"{cp}.target")
             cond = -1
             if c.get("if_cond") is not None:
-                self.nreg = 0
+                self.reset_regs()
                 code: list[Insn] = []
                 r = self.expr(c["if_cond"], code, f"{cp}.if_cond")
                 code.append((OP["RET"], r, 0, 0, 0, 0))
