@@ -18,7 +18,7 @@ import pytest
 from scapy.all import IP, UDP, Ether, raw
 from shared_data import SHARED, require
 
-from target import Switch
+from target import Exact, Switch, Ternary
 from target.pipeline.constants import NREGS
 from target.pipeline.loader import compile_program
 
@@ -126,16 +126,51 @@ def test_an_expression_of_more_nodes_than_registers_computes_its_value(name: str
     assert _run(prog, "wait", rows) == want
 
 
-def test_finsy_int_program_loads_and_runs_on_both_engines() -> None:
+def _int_switch(prog: dict[str, Any], native: str) -> Switch:
+    sw = Switch(pool_size=1024, native=native)
+    sw.load(prog)
+    if native == "wait":
+        assert sw.native_ready()
+    sw.table_add("ingress.Forward.tb_forward", [Ternary(2, (1 << 48) - 1)],
+                 "ingress.Forward.send_to_port", [2], priority=1)
+    sw.table_set_default("egress.Int_transit.tb_int_transit",
+                         "egress.Int_transit.configure_transit", [7, 1500])
+    return sw
+
+
+def _int_report(prog: dict[str, Any], native: str, frame: bytes) -> list[tuple[int, bytes]]:
+    """An INT source switch, then a sink switch whose I2E clone is turned into a report."""
+    source = _int_switch(prog, native)
+    source.table_add("ingress.Int_source.tb_activate_source", [Exact(1)],
+                     "ingress.Int_source.activate_source", [])
+    source.table_add("ingress.Int_source.tb_int_source",
+                     [Ternary(0x0A000001, MASK), Ternary(0x0A000002, MASK), Ternary(0, 0),
+                      Ternary(0, 0)],
+                     "ingress.Int_source.configure_source", [4, 2, 2, 0xC000], priority=1)
+    ((port, with_int),) = source.process([(1, frame)])
+    assert port == 2 and IP(with_int[14:]).tos >> 2 == 0x20      # INT's DSCP marks it
+    sink = _int_switch(prog, native)
+    sink.table_add("ingress.Int_sink_config.tb_int_sink", [Exact(2)],
+                   "ingress.Int_sink_config.configure_sink", [3])
+    sink.table_set_default("egress.Int_sink.Int_report.tb_int_reporting",
+                           "egress.Int_sink.Int_report.send_report",
+                           [0xAA, 0x0A0000FE, 0xBB, 0x0A0000FD, 6000])
+    sink.clone_session_set(1, [(3, 0)])
+    return sink.process([(1, with_int)])
+
+
+def test_finsy_int_program_sends_its_report_on_both_engines() -> None:
     prog = json.loads(require(INT_JSON).read_text())
     frame = raw(Ether(dst="00:00:00:00:00:02", src="00:00:00:00:00:01") /
-                IP(src="10.0.0.1", dst="10.0.0.2", tos=0x17 << 2) / UDP(sport=5000, dport=5001) /
+                IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5000, dport=5001) /
                 (b"payload" * 4))
-    outs = []
-    for native in ("off", "wait"):
-        sw = Switch(pool_size=1024, native=native)
-        sw.load(prog)
-        if native == "wait":
-            assert sw.native_ready()
-        outs.append(sw.process([(1, frame), (2, frame)]))
+    outs = [_int_report(prog, native, frame) for native in ("off", "wait")]
     assert outs[0] == outs[1]
+    reports = [f for p, f in outs[0] if p == 3]
+    assert len(reports) == 1
+    report = Ether(reports[0])
+    assert report[IP].dst == "10.0.0.253" and report[UDP].dport == 6000
+    # send_report's totalLen, the expression that needed more than 64 registers before:
+    # 20 + 20 + 8 + 14 + (4 << 2) + (shim.len << 2) + 8 for UDP
+    shim_len = reports[0][14 + 20 + 8 + 16 + 14 + 20 + 8 + 2]
+    assert report[IP].len == 62 + 16 + 4 * shim_len + 8 == len(reports[0]) - 14
