@@ -46,11 +46,11 @@ cdef enum:
     # With tbl18: tbl24 entries are prefetched this many lookups ahead, tbl18 entries twice as
     # far (a power of two: a ring of this many chosen entries).
     BULK_HALF = 32
-    # With tbl19: the leaf or tbl24 entry is prefetched this many lookups ahead (a power of
-    # two: a ring of chosen entries). On the project's machine (real table, random routed
-    # addresses, alternating runs) 64 beat 32 and 48 by 5-10 %; 128 was no better. Reading
-    # the codes a stage earlier still (as tbl18's bulk lookup does) did not pay: 1 MiB of
-    # codes mostly hits L2.
+    # With tbl19: the leaf or tbl24 entry is prefetched this many lookups ahead, the code
+    # twice as far (a power of two: a ring of chosen entries). On the project's machine (real
+    # table, random routed addresses, alternating runs) 64 beat 32 and 48 by 5-10 %; 128 was
+    # no better. Prefetching the codes too gained 9 % on the real table and 27 % on the
+    # synthetic one (bench/lpm.py, CPU time), whose routed /19s spread over more code lines.
     TBL19_AHEAD = 64
 
 
@@ -625,19 +625,27 @@ cdef void tbl18_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *ou
 
 cdef void tbl19_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *out,
                             int n) noexcept nogil:
-    # TBL19_AHEAD lookups ahead, the address's code is read (1 MiB of codes, normally in L2)
-    # and the entry the lookup will need (its leaf, or its tbl24 entry for 19 % of the real
+    # Three stages: the code of the address 2 * TBL19_AHEAD ahead is prefetched; TBL19_AHEAD
+    # ahead, the address's code is read (1 MiB of codes, normally in L2) and the entry the
+    # lookup will need (its leaf, or its tbl24 entry for 19 % of the real
     # table's addresses) is prefetched and remembered; then the lookup reads that entry. No
     # branch on which it was. The tbl24 misses of up to TBL19_AHEAD lookups are in flight.
     cdef const uint32_t *chosen[TBL19_AHEAD]
     cdef int i
-    if n < TBL19_AHEAD:
+    if n < 2 * TBL19_AHEAD:
         tbl19_lookup_one_by_one(t, addrs, out, n)
         return
+    for i in range(2 * TBL19_AHEAD):
+        kv_dir24_prefetch(&t.tbl19[addrs[i] >> 13])
     for i in range(TBL19_AHEAD):
         chosen[i] = dir24_tbl19_next(t, addrs[i])
         kv_dir24_prefetch(chosen[i])
-    for i in range(n - TBL19_AHEAD):
+    for i in range(n - 2 * TBL19_AHEAD):
+        kv_dir24_prefetch(&t.tbl19[addrs[i + 2 * TBL19_AHEAD] >> 13])
+        out[i] = finish_lookup(t, chosen[i & (TBL19_AHEAD - 1)], addrs[i])
+        chosen[i & (TBL19_AHEAD - 1)] = dir24_tbl19_next(t, addrs[i + TBL19_AHEAD])
+        kv_dir24_prefetch(chosen[i & (TBL19_AHEAD - 1)])
+    for i in range(n - 2 * TBL19_AHEAD, n - TBL19_AHEAD):
         out[i] = finish_lookup(t, chosen[i & (TBL19_AHEAD - 1)], addrs[i])
         chosen[i & (TBL19_AHEAD - 1)] = dir24_tbl19_next(t, addrs[i + TBL19_AHEAD])
         kv_dir24_prefetch(chosen[i & (TBL19_AHEAD - 1)])
