@@ -14,7 +14,12 @@ What is measured, all from the same threads in the same run:
   itself was slow), preempted (the scheduler ran someone else: host contention);
 - what the worker threads did meanwhile from /proc schedstat: time on a CPU, time waiting for
   one, time blocked;
-- the machine's load average, so the figure can be read.
+- the machine's load average, so the figure can be read;
+- every batch of every worker (Pipeline.batch_times_start: start, duration, packets, the copy
+  it read), lined up with the commits: how much forwarding time the batches just after each
+  publish lost (a worker moving to the other copy), how much the other batches lost while the
+  writer ran (memory-system sharing), and how much went to batches stretched by being taken
+  off their CPU (the host).
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from target.driver.memory import MemoryGenerator, MemorySink
 TABLE = "MyIngress.ipv4_lpm"
 FORWARD = "MyIngress.ipv4_forward"
 GEN_PORT = 20            # worker k's generator is port GEN_PORT + k
+BATCH_RECORDS = 2_000_000   # per worker: 32 MiB, half a minute of batches of 256 at 16 Mpps
+AFTER_PUBLISH = 100      # batches counted as "just after a publish"
+STRETCHED = 20           # a batch this many times its idle time per packet was off its CPU
+BATCH_DTYPE = np.dtype([("start", "<u8"), ("ns", "<u4"), ("packets", "<u2"), ("side", "<u2")])
 
 
 def encoded_runs(sw: Switch, routes: Any, next_hops: int, chunk: int) -> list[tuple[Any, ...]]:
@@ -65,6 +74,37 @@ def load_encoded(sw: Switch, runs: list[tuple[Any, ...]]) -> None:
         errors = sw.table_write_encoded([run])
         if errors:
             raise SystemExit(f"reload: {len(errors)} routes refused, first: {errors[0][2]}")
+
+
+def batch_losses(records: bytes, idle: tuple[int, int], load: tuple[int, int]
+                 ) -> dict[str, float]:
+    """Where one worker's forwarding time went during `load` (monotonic ns), from its batch
+    records, against its batches in `idle`: the time its batches took beyond their idle time
+    per packet, split into the AFTER_PUBLISH batches after each move to the other copy, the
+    batches stretched STRETCHED times or more (off the CPU: not the switch's), and the rest."""
+    b = np.frombuffer(records, dtype=BATCH_DTYPE)
+    start, ns = b["start"].astype(np.int64), b["ns"].astype(np.int64)
+    packets = np.maximum(b["packets"].astype(np.int64), 1)
+    per_packet = ns / packets
+    in_idle = (start >= idle[0]) & (start < idle[1])
+    in_load = (start >= load[0]) & (start < load[1])
+    out = {"publishes": 0, "after_publish_ms": 0.0, "stretched_ms": 0.0, "other_ms": 0.0}
+    if not in_idle.any() or not in_load.any():
+        return out
+    typical = float(np.median(per_packet[in_idle]))
+    base = float(per_packet[in_idle & (per_packet < STRETCHED * typical)].mean())
+    excess = ns - base * packets
+    stretched = per_packet >= STRETCHED * typical
+    idx = np.flatnonzero(in_load)
+    moved = idx[1:][b["side"][idx[1:]] != b["side"][idx[1:] - 1]]
+    after = np.zeros(len(b), dtype=bool)
+    for k in moved:
+        after[k:k + AFTER_PUBLISH] = True
+    out["publishes"] = len(moved)
+    out["after_publish_ms"] = float(excess[in_load & after & ~stretched].sum()) / 1e6
+    out["stretched_ms"] = float(excess[in_load & stretched].sum()) / 1e6
+    out["other_ms"] = float(excess[in_load & ~after & ~stretched].sum()) / 1e6
+    return out
 
 
 def steal_s() -> float:
@@ -103,6 +143,9 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
                                                   rewrite_values=dsts))
     for num in range(next_hops + 2):
         sw.add_port(num, MemorySink())
+    pl = sw.pipeline
+    for k in range(workers):
+        pl.batch_times_start(k, BATCH_RECORDS)
     sw.start()
     try:
         loops = sw._loop.port_breathers
@@ -111,9 +154,9 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
         time.sleep(0.5)                                   # every worker is forwarding
         tids = _engine_tids()
 
-        def sample() -> tuple[int, list[tuple[int, int, int]], float, float]:
+        def sample() -> tuple[int, list[tuple[int, int, int]], float, float, int]:
             return (sum(b.rx_packets for b in loops), [thread_times(t) for t in tids],
-                    time.perf_counter(), steal_s())
+                    time.perf_counter(), steal_s(), time.monotonic_ns())
 
         def gaps() -> tuple[float, dict[str, Any]]:
             longest = max(b.max_gap_ns for b in loops) / 1e6
@@ -145,6 +188,7 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
         reload_gap, causes = gaps()
     finally:
         sw.stop()
+        records = [pl.batch_times_take(k) for k in range(workers)]
         for num in list(sw.ports):
             sw.remove_port(num)
     if not isinstance(took[0], float):
@@ -171,6 +215,11 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
     own_long = sum(c["count"] for c in own)
     own_max = max(c["max_ms"] for c in own)
     load1 = os.getloadavg()[0]
+    losses = [batch_losses(r, (s0[4], s1[4]), (s1[4], s2[4])) for r in records]
+    publishes = max(x["publishes"] for x in losses)
+    after_ms = sum(x["after_publish_ms"] for x in losses)
+    other_ms = sum(x["other_ms"] for x in losses)
+    stretched_ms = sum(x["stretched_ms"] for x in losses)
     print(f"reload: {len(routes):,} routes cleared and loaded again through table_write_encoded "
           f"({len(runs)} writes of up to {chunk:,}) in {reload_s:.2f} s "
           f"({len(routes) / reload_s:,.0f} routes/s); {workers} worker(s) on the switch's engine, "
@@ -193,6 +242,11 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
                       for c in ("blocked", "on_cpu", "preempted"))
     print(f"  the same gaps per second, during the reload vs the idle seconds before: {rates} "
           f"(a cause as frequent before the reload is not the reload's)")
+    print(f"  batches' time beyond their idle time per packet, all workers: {after_ms:.1f} ms in "
+          f"the {AFTER_PUBLISH} batches after each of {publishes} moves to the other copy "
+          f"({1e3 * after_ms / max(1, publishes) / workers:.0f} us per publish and worker), "
+          f"{other_ms:.1f} ms in the other batches, {stretched_ms:.1f} ms in batches stretched "
+          f"{STRETCHED}x or more (off their CPU), over {1e3 * reload_s:.0f} ms")
     print(f"  worker threads during the reload: {cpu:.2f} s on a CPU, {wait:.2f} s waiting for "
           f"one, {blocked:.2f} s blocked in {blocks} waits (before: {idle_cpu:.2f} s on a CPU, "
           f"{idle_wait:.2f} s waiting over {idle_s:.0f} s)")
@@ -212,4 +266,6 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
             "reload_worker_cpu_s": round(cpu, 3), "reload_worker_runqueue_s": round(wait, 3),
             "reload_worker_blocked_s": round(blocked, 3), "reload_worker_blocks": blocks,
             "reload_load_avg": round(load1, 2), "reload_steal_s": round(s2[3] - s1[3], 2),
-            "reload_control_nice": control_nice}
+            "reload_control_nice": control_nice, "reload_publishes": publishes,
+            "reload_after_publish_ms": round(after_ms, 2), "reload_other_batches_ms":
+            round(other_ms, 2), "reload_stretched_ms": round(stretched_ms, 2)}

@@ -115,6 +115,7 @@ cdef inline void worker_enter(Pipeline pl, worker_t *wk) noexcept nogil:
     while kv_epoch_paused(&wk.epoch, &pl.paused):
         kv_epoch_enter(&wk.epoch)
     wk.st = <side_t *>kv_load_live(<void **>&pl.live)
+    wk.last_st = wk.st
 
 
 cdef inline void worker_leave(worker_t *wk) noexcept nogil:

@@ -1247,6 +1247,35 @@ cdef class Pipeline:
         cdef worker_t *w = &self.workers[k]
         return {"rx_packets": w.rx_packets, "tx_packets": w.tx_packets, "dropped": w.dropped}
 
+    def batch_times_start(self, uint32_t k, uint32_t capacity) -> None:
+        """Record worker k's batches from now on (up to `capacity`): start, duration, packets
+        and the copy each read (bench/reload.py lines them up with the commits). Only while
+        no engine loop runs that worker."""
+        if k >= self.n_workers:
+            raise IndexError(f"no worker {k}")
+        cdef worker_t *w = &self.workers[k]
+        cdef batch_time_t *b = <batch_time_t *>calloc(max(1, capacity), sizeof(batch_time_t))
+        if b == NULL:
+            raise MemoryError("batch times")
+        free(w.btimes)
+        w.btimes = b
+        w.btimes_cap = capacity
+        w.n_btimes = 0
+
+    def batch_times_take(self, uint32_t k) -> bytes:
+        """Worker k's recorded batches as packed records (start ns u64, ns u32, packets u16,
+        copy u16) and recording off. Only while no engine loop runs that worker."""
+        if k >= self.n_workers:
+            raise IndexError(f"no worker {k}")
+        cdef worker_t *w = &self.workers[k]
+        out = PyBytes_FromStringAndSize(<char *>w.btimes, w.n_btimes * sizeof(batch_time_t)) \
+            if w.btimes != NULL else b""
+        free(w.btimes)
+        w.btimes = NULL
+        w.btimes_cap = 0
+        w.n_btimes = 0
+        return out
+
     def batch_function(self):
         """A capsule of (run_batch, self) for the engine loop (target/loop.pyx)."""
         return PyCapsule_New(<void *>self, b"kvick.pipeline", NULL)

@@ -88,6 +88,13 @@ cdef struct out_t:
     uint32_t priority           # its egress queue (standard_metadata.priority)
 
 
+cdef struct batch_time_t:
+    uint64_t start_ns
+    uint32_t ns                 # how long the batch ran
+    uint16_t packets
+    uint16_t side               # the copy it read (0 or 1)
+
+
 cdef struct worker_t:
     # One worker thread's state (worker.pxi); nothing here is shared with another worker.
     uint32_t index
@@ -117,3 +124,9 @@ cdef struct worker_t:
     uint64_t recirc_limit_drops
     uint64_t priority_drops     # standard_metadata.priority beyond the --priority-queues queues
     uint64_t digests_dropped
+    # Batch timings (Pipeline.batch_times_start): per batch its start and end (ns) and
+    # the copy it read, while on; NULL: off.
+    batch_time_t *btimes
+    uint32_t btimes_cap
+    uint32_t n_btimes
+    side_t *last_st             # the copy the last batch read

@@ -33,6 +33,7 @@ cdef void worker_free(worker_t *w) noexcept nogil:
     free(w.digests)
     free(w.trace)
     free(w.table_stats)
+    free(w.btimes)
     memset(w, 0, sizeof(worker_t))
 
 
@@ -40,4 +41,18 @@ cdef int worker_run_batch(void *worker, pkt_t **pkts, int n, out_t *outs,
                           int max_out) noexcept nogil:
     """run_batch for one worker, called by that worker's engine loop (target/loop.pyx)."""
     cdef worker_t *w = <worker_t *>worker
-    return run_batch(<Pipeline>w.owner, w, pkts, n, outs, max_out)
+    cdef uint64_t t0
+    cdef int nout
+    cdef batch_time_t *b
+    if w.btimes == NULL:
+        return run_batch(<Pipeline>w.owner, w, pkts, n, outs, max_out)
+    t0 = monotonic_ns()
+    nout = run_batch(<Pipeline>w.owner, w, pkts, n, outs, max_out)
+    if w.n_btimes < w.btimes_cap:
+        b = &w.btimes[w.n_btimes]
+        b.start_ns = t0
+        b.ns = <uint32_t>min(monotonic_ns() - t0, <uint64_t>0xFFFFFFFF)
+        b.packets = <uint16_t>min(n, 0xFFFF)
+        b.side = 1 if w.last_st == &(<Pipeline>w.owner).sides[1] else 0
+        w.n_btimes += 1
+    return nout
