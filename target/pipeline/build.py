@@ -23,7 +23,7 @@ from target.pipeline.constants import (  # noqa: F401  (TBL_* are read as build.
     TRANS_VSET,
 )
 from target.pipeline.loader import Program, TableInfoC
-from target.pipeline.lpm_dir24 import Dir24Lpm
+from target.pipeline.lpm_dir24 import Dir24Lpm, dir24_pair
 from target.pipeline.match_exact import ExactTable
 from target.pipeline.match_lpm import LpmTable
 from target.pipeline.match_ternary import TernaryTable
@@ -229,9 +229,11 @@ def build_pipeline(pl: Any, prog: Program) -> None:
     for i, t in enumerate(prog.tables):
         layout, key_bytes = key_layout(prog, t)
         kind = table_kind(t)
-        # two match structures: one per copy of the control-plane state (commit.pxi)
-        matchers = (make_matcher(kind, t, layout, key_bytes),
-                    make_matcher(kind, t, layout, key_bytes))
+        # two match structures: one per copy of the control-plane state (commit.pxi); a
+        # DIR-24-8 table's two share their tbl24 pages (lpm_dir24.dir24_pair)
+        matchers = (dir24_pair() if kind == TBL_LPM24 else
+                    (make_matcher(kind, t, layout, key_bytes),
+                     make_matcher(kind, t, layout, key_bytes)))
         stride = max([len(prog.actions[a][1]) for a in t.actions] + [1])
         indirect = 0
         profile = -1

@@ -40,7 +40,14 @@
 # Table writes never pause anyone.
 #
 # The cost: memory for two copies of every table (a 512k-route DIR-24-8 table: two 64 MiB
-# tbl24 arrays), and control-plane CPU for applying each operation twice. Counters, registers
+# tbl24 arrays), and control-plane CPU for applying each operation twice. And each commit moves
+# the workers to the other copy: what they had cached of the copy they leave is no help there.
+# Measured per batch (bench/reload.py) that was the reload's loss: the 100 batches after each
+# publish ran slow (the first ~4x), the others no slower while the writer ran. Most of it was
+# the DIR-24-8 table's tbl24: under the VM's nested paging, the address translations for the
+# other copy's 64 MiB had gone cold, a page walk per lookup until warm again. So a table's two
+# tbl24 arrays share their pages, interleaved by half pages (lpm_dir24.dir24_pair): whichever
+# copy a worker reads, the same pages and translations serve it. Counters, registers
 # and meters are not copied: they keep their cells, updated atomically (kv_count, spinlocks);
 # direct counters and hit times are single arrays indexed by entry id, shared by both copies.
 

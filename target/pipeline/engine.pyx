@@ -35,7 +35,7 @@ from target.packet cimport (PKT_HEADROOM, PacketPool, pkt_clone, pkt_pool_t, pkt
                             pool_free)
 from target.pipeline.engine cimport *
 from target.pipeline.hashes cimport HASH_CSUM16, hash_compute_params, hash_params_init, hash_params_t
-from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_lookup_tbl24, dir24_t
+from target.pipeline.lpm_dir24 cimport Dir24Lpm, dir24_i24, dir24_lookup_tbl24, dir24_t
 from target.pipeline.match_exact cimport ExactTable, exact_lookup, exact_table_t
 from target.pipeline.match_lpm cimport LpmTable, lpm_lookup, lpm_table_t
 from target.pipeline.match_ternary cimport TernaryTable, ternary_lookup, ternary_table_t

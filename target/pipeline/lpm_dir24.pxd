@@ -36,7 +36,9 @@
 
 # Behind it, two arrays answer a lookup with at most two more memory loads:
 # - tbl24: 2^24 entries indexed by the top 24 bits of the address. An entry either holds the
-#   answer for the whole /24 or points at a tbl8 group.
+#   answer for the whole /24 or points at a tbl8 group. The engine's two copies of a table
+#   (dir24_pair) interleave their tbl24 arrays by half pages in one mapping: entry i is at
+#   dir24_i24(t, i), which is i for a table alone.
 # - tbl8: groups of 256 entries, one group per /24 that holds a prefix longer than /24, indexed
 #   by the low 8 bits of the address.
 # The arrays are derived from the rules table (one hash table per prefix length), which is the
@@ -150,6 +152,18 @@ cdef enum:
     DIR24_LEAF_QUARANTINE_MS = 100  # a freed leaf code is not reused sooner
 
 
+cdef enum:
+    # The engine's two copies of a table (commit.pxi) share one tbl24 mapping, interleaved by
+    # half pages: 512 entries (2 KiB) of the first, then 512 of the second, and so on, so that
+    # entry i of either copy is in the same 4 KiB page (dir24_pair). Why: a worker moves to
+    # the other copy at every commit; with two separate 64 MiB arrays, its address
+    # translations for that copy had gone cold meanwhile (under nested paging a page walk per
+    # lookup until they are warm again: 0.3-0.5 ms of forwarding lost per commit, measured
+    # with bench/reload.py), while both copies in the same pages keep them warm.
+    DIR24_PAIR_ENTRIES = 512        # entries of one copy in a row (half of a 4 KiB page)
+    DIR24_PAIR_MASK = 0xFFFFFE00    # ~(DIR24_PAIR_ENTRIES - 1)
+
+
 cdef struct dir24_rule_t:
     uint32_t prefix                 # network address, host bits zero
     uint32_t value                  # the rule's value | DIR24_RULE_USED; 0 = empty slot
@@ -168,6 +182,7 @@ cdef struct dir24_t:
     uint32_t *tbl18                 # DIR24_TBL18_ENTRIES entries, indexed by addr >> 14
     uint32_t *tbl24                 # DIR24_TBL24_ENTRIES entries, indexed by addr >> 8
     uint32_t *tbl8                  # group g occupies tbl8[g * 256 .. g * 256 + 255]
+    uint32_t tbl24_pair             # 0, or DIR24_PAIR_MASK for one of a pair (dir24_i24)
     const kv_rng_bases_t *rng_bases # where the range chunks named by tbl18 are (lpm_range.h)
     # Written and read by the single writer only:
     uint32_t tbl8_committed         # groups with memory behind them; tbl8_limit are reserved
@@ -198,9 +213,17 @@ cdef struct dir24_t:
     uint32_t leaf_freed_count
 
 
+cdef inline size_t dir24_i24(const dir24_t *t, uint32_t i) noexcept nogil:
+    """Where tbl24 entry i (the /24 i) is: i for a table alone; for one of a pair, i plus
+    the other copy's half pages before it (its tbl24 pointer is offset to its own halves)."""
+    return <size_t>i + (i & t.tbl24_pair)
+
+
 cdef inline int64_t dir24_lookup(const dir24_t *t, uint32_t addr) noexcept nogil:
     """The value of the longest prefix containing addr, or -1 if none does: tbl18, then the
     /18's range chunk (or tbl24/tbl8 for a /18 without one)."""
+    if t.tbl24_pair:
+        return dir24_lookup_tbl18(t, addr)      # a pair's tables have no chunks
     return kv_rng_lookup(t.rng_bases, t.tbl18, t.tbl24, t.tbl8, addr)
 
 
@@ -209,7 +232,7 @@ cdef inline int64_t dir24_lookup_tbl18(const dir24_t *t, uint32_t addr) noexcept
     previous lookup, kept for comparisons)."""
     cdef uint32_t e = kv_dir24_load(&t.tbl18[addr >> 14])
     if e & DIR24_EXTENDED:
-        e = kv_dir24_load(&t.tbl24[addr >> 8])
+        e = kv_dir24_load(&t.tbl24[dir24_i24(t, addr >> 8)])
         if e & DIR24_EXTENDED:
             e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
     # Branch-free miss: (VALID >> 24) - 1 is 0 for a hit and -1 (all ones) for a miss.
@@ -222,7 +245,7 @@ cdef inline int64_t dir24_lookup_tbl19(const dir24_t *t, uint32_t addr) noexcept
     cdef uint32_t c = kv_dir24_load16(&t.tbl19[addr >> 13])
     cdef uint32_t e
     if c == DIR24_TBL19_EXTENDED:
-        e = kv_dir24_load(&t.tbl24[addr >> 8])
+        e = kv_dir24_load(&t.tbl24[dir24_i24(t, addr >> 8)])
         if e & DIR24_EXTENDED:
             e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
     else:
@@ -235,7 +258,8 @@ cdef inline const uint32_t *dir24_tbl19_next(const dir24_t *t, uint32_t addr) no
     """The entry a tbl19 lookup of addr reads after its code: the leaf, or the tbl24 entry."""
     cdef uint32_t c = kv_dir24_load16(&t.tbl19[addr >> 13])
     # A select rather than a branch: which way it goes is as random as the addresses.
-    return <const uint32_t *>&t.tbl24[addr >> 8] if c == DIR24_TBL19_EXTENDED else &t.leaf[c]
+    return (<const uint32_t *>&t.tbl24[dir24_i24(t, addr >> 8)] if c == DIR24_TBL19_EXTENDED
+            else &t.leaf[c])
 
 
 cdef inline const uint32_t *dir24_first_miss(const dir24_t *t, uint32_t addr) noexcept nogil:
@@ -243,7 +267,7 @@ cdef inline const uint32_t *dir24_first_miss(const dir24_t *t, uint32_t addr) no
     that answers: what to prefetch. Reads tbl18 (normally in L2)."""
     cdef const uint32_t *d = &t.tbl18[addr >> 14]
     # A select rather than a branch: which way it goes is as random as the addresses.
-    return <const uint32_t *>&t.tbl24[addr >> 8] if kv_dir24_load(d) & DIR24_EXTENDED else d
+    return <const uint32_t *>&t.tbl24[dir24_i24(t, addr >> 8)] if kv_dir24_load(d) & DIR24_EXTENDED else d
 
 
 cdef inline void dir24_prefetch(const dir24_t *t, uint32_t addr) noexcept nogil:
@@ -255,7 +279,7 @@ cdef inline int64_t dir24_lookup_tbl24(const dir24_t *t, uint32_t addr) noexcept
     """dir24_lookup without tbl18, as DIR-24-8 alone answers: the same result. For callers
     that prefetch the tbl24 entry well before the lookup (the engine does, a stage ahead):
     then tbl18 saves no wait and only adds a load. bench/lpm.py and the tests compare both."""
-    cdef uint32_t e = kv_dir24_load(&t.tbl24[addr >> 8])
+    cdef uint32_t e = kv_dir24_load(&t.tbl24[dir24_i24(t, addr >> 8)])
     if e & DIR24_EXTENDED:
         e = kv_dir24_load(&t.tbl8[(<size_t>(e & DIR24_VALUE_MASK) << 8) | (addr & 0xFF)])
     # Branch-free miss: (VALID >> 24) - 1 is 0 for a hit and -1 (all ones) for a miss.
@@ -274,3 +298,4 @@ cdef int64_t dir24_get(const dir24_t *t, uint32_t prefix, int depth) noexcept no
 
 cdef class Dir24Lpm:
     cdef dir24_t *c
+    cdef object owner               # the pair's first table, whose mapping tbl24 is in

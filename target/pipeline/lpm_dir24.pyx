@@ -72,13 +72,17 @@ def bulk_isa() -> str:
     return BEST_ISA.decode()
 
 
-cdef int check_way(way, bint ranges) except -1:
+cdef int check_way(way, const dir24_t *t) except -1:
+    cdef int w
     if way is None:
-        return WAY_RANGE if ranges else WAY_TBL19
+        return WAY_RANGE if t.rng != NULL else WAY_TBL19
     try:
-        return WAYS.index(way)
+        w = WAYS.index(way)
     except ValueError:
         raise ValueError(f"lookup way {way!r} is not one of {', '.join(WAYS)}") from None
+    # Without chunks "range" answers as "tbl18"; a pair's tables (never with chunks) must take
+    # that way, because the chunk code reads tbl24 as one array.
+    return WAY_TBL18 if w == WAY_RANGE and t.tbl24_pair else w
 
 
 # Seconds before a freed tbl19 leaf code is reused.
@@ -355,7 +359,7 @@ cdef void refresh_tbl18(dir24_t *t, uint32_t first24, uint32_t n24) noexcept nog
     entry finds tbl24 up to date)."""
     cdef uint32_t j, c0, c1, summary
     for j in range(first24 // DIR24_TBL19_SPAN, (first24 + n24 - 1) // DIR24_TBL19_SPAN + 1):
-        tbl19_set(t, j, slash19_summary(&t.tbl24[<size_t>j * DIR24_TBL19_SPAN],
+        tbl19_set(t, j, slash19_summary(&t.tbl24[dir24_i24(t, j * DIR24_TBL19_SPAN)],
                                         first24 - j * DIR24_TBL19_SPAN
                                         if first24 > j * DIR24_TBL19_SPAN else 0))
     for j in range(first24 // DIR24_TBL18_SPAN, (first24 + n24 - 1) // DIR24_TBL18_SPAN + 1):
@@ -382,22 +386,24 @@ cdef void add_short(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noex
     cdef uint32_t n = <uint32_t>1 << (24 - depth)
     cdef uint32_t i, j, e
     cdef uint32_t *group
+    cdef uint32_t *p
     for i in range(first, first + n):
-        e = t.tbl24[i]
+        p = &t.tbl24[dir24_i24(t, i)]
+        e = p[0]
         if e & DIR24_EXTENDED:
             group = group_entries(t, e)
             for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
                 if entry_yields_to(group[j], depth):
                     kv_dir24_store(&group[j], entry)
         elif entry_yields_to(e, depth):
-            kv_dir24_store(&t.tbl24[i], entry)
+            kv_dir24_store(p, entry)
     refresh_tbl18(t, first, n)
 
 
 cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexcept nogil:
     """Write a rule longer than /24 into the tbl8 group of its /24, creating the group."""
     cdef uint32_t i = prefix >> 8
-    cdef uint32_t e24 = t.tbl24[i]
+    cdef uint32_t e24 = t.tbl24[dir24_i24(t, i)]
     cdef uint32_t first = prefix & 0xFF
     cdef uint32_t n = <uint32_t>1 << (32 - depth)
     cdef uint32_t j, inherited
@@ -420,7 +426,7 @@ cdef int add_long(dir24_t *t, uint32_t prefix, int depth, uint32_t entry) noexce
     inherited = e24 if e24 & DIR24_VALID else 0
     for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
         kv_dir24_store(&group[j], entry if first <= j < first + n else inherited)
-    kv_dir24_publish(&t.tbl24[i], <uint32_t>g | DIR24_VALID | DIR24_EXTENDED)
+    kv_dir24_publish(&t.tbl24[dir24_i24(t, i)], <uint32_t>g | DIR24_VALID | DIR24_EXTENDED)
     refresh_tbl18(t, i, 1)
     return DIR24_OK
 
@@ -432,22 +438,24 @@ cdef void delete_short(dir24_t *t, uint32_t prefix, int depth,
     cdef uint32_t n = <uint32_t>1 << (24 - depth)
     cdef uint32_t i, j, e
     cdef uint32_t *group
+    cdef uint32_t *p
     for i in range(first, first + n):
-        e = t.tbl24[i]
+        p = &t.tbl24[dir24_i24(t, i)]
+        e = p[0]
         if e & DIR24_EXTENDED:
             group = group_entries(t, e)
             for j in range(<uint32_t>DIR24_GROUP_ENTRIES):
                 if entry_owned_by(group[j], depth):
                     kv_dir24_store(&group[j], replacement)
         elif entry_owned_by(e, depth):
-            kv_dir24_store(&t.tbl24[i], replacement)
+            kv_dir24_store(p, replacement)
     refresh_tbl18(t, first, n)
 
 
 cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replacement) noexcept nogil:
     """Give a long rule's tbl8 entries to its replacement; drop the group if no long rule is left."""
     cdef uint32_t i = prefix >> 8
-    cdef uint32_t e24 = t.tbl24[i]
+    cdef uint32_t e24 = t.tbl24[dir24_i24(t, i)]
     cdef uint32_t first = prefix & 0xFF
     cdef uint32_t n = <uint32_t>1 << (32 - depth)
     cdef uint32_t j
@@ -461,7 +469,7 @@ cdef void delete_long(dir24_t *t, uint32_t prefix, int depth, uint32_t replaceme
                 refresh_tbl18(t, i, 1)  # the group stays; the /18's range chunk changes
             return
     # Only the /24's own answer is left, in all 256 entries: it goes back into tbl24.
-    kv_dir24_publish(&t.tbl24[i], group[0])
+    kv_dir24_publish(&t.tbl24[dir24_i24(t, i)], group[0])
     tbl8_release(t, e24 & DIR24_VALUE_MASK)
     refresh_tbl18(t, i, 1)
 
@@ -547,10 +555,12 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
     t.leaf_index.count = 0
     if t.rng != NULL:
         kv_rng_reset(t.rng)         # no chunk is reachable any more
+    cdef uint32_t *p
     for i in range(<uint32_t>DIR24_TBL24_ENTRIES):
         # Reading untouched pages costs no memory; writing only non-misses keeps it that way.
-        if t.tbl24[i]:
-            kv_dir24_store(&t.tbl24[i], 0)
+        p = &t.tbl24[dir24_i24(t, i)]
+        if p[0]:
+            kv_dir24_store(p, 0)
     # All groups are unreachable now. The engine clears only the copy no worker reads
     # (commit.pxi), so the next update may reuse them (each is refilled before it is published).
     t.tbl8_high = 0
@@ -674,9 +684,9 @@ cdef void tbl24_lookup_bulk(const dir24_t *t, const uint32_t *addrs, int64_t *ou
     cdef int i
     cdef int ahead = n if n < <int>BULK_PREFETCH_AHEAD else <int>BULK_PREFETCH_AHEAD
     for i in range(ahead):
-        kv_dir24_prefetch(&t.tbl24[addrs[i] >> 8])
+        kv_dir24_prefetch(&t.tbl24[dir24_i24(t, addrs[i] >> 8)])
     for i in range(n - ahead):
-        kv_dir24_prefetch(&t.tbl24[addrs[i + ahead] >> 8])
+        kv_dir24_prefetch(&t.tbl24[dir24_i24(t, addrs[i + ahead] >> 8)])
         out[i] = dir24_lookup_tbl24(t, addrs[i])
     for i in range(n - ahead, n):
         out[i] = dir24_lookup_tbl24(t, addrs[i])
@@ -694,6 +704,14 @@ cdef void tbl24_lookup_one_by_one(const dir24_t *t, const uint32_t *addrs, int64
 
 def _format_prefix(prefix: int, length: int) -> str:
     return f"{prefix >> 24 & 255}.{prefix >> 16 & 255}.{prefix >> 8 & 255}.{prefix & 255}/{length}"
+
+
+def dir24_pair(max_tbl8_groups: int = DIR24_MAX_GROUPS) -> tuple[Dir24Lpm, Dir24Lpm]:
+    """Two tables for the engine's two copies of one table (commit.pxi): each is a whole
+    table of its own, but their tbl24 arrays share one mapping, interleaved by half pages
+    (DIR24_PAIR_ENTRIES in lpm_dir24.pxd says why). No range chunks."""
+    first = Dir24Lpm(max_tbl8_groups, _pair=True)
+    return first, Dir24Lpm(max_tbl8_groups, _pair_first=first)
 
 
 def check_rule(prefix: int, length: int) -> tuple[int, int]:
@@ -730,7 +748,11 @@ cdef class Dir24Lpm:
     non-uniform /18s from tbl24/tbl8 like way "tbl18".
     """
 
-    def __cinit__(self, max_tbl8_groups: int = DIR24_MAX_GROUPS, ranges: bool = False):
+    def __cinit__(self, max_tbl8_groups: int = DIR24_MAX_GROUPS, ranges: bool = False,
+                  Dir24Lpm _pair_first=None, bint _pair=False):
+        # _pair: the first of a pair (dir24_pair); _pair_first: the second, sharing its tbl24.
+        if (_pair or _pair_first is not None) and ranges:
+            raise ValueError("the tables of a pair keep no range chunks")
         if not 1 <= max_tbl8_groups <= DIR24_MAX_GROUPS:
             raise ValueError(f"max_tbl8_groups {max_tbl8_groups} is outside 1..{DIR24_MAX_GROUPS}")
         self.c = <dir24_t *>calloc(1, sizeof(dir24_t))
@@ -766,10 +788,20 @@ cdef class Dir24Lpm:
                 raise MemoryError(
                     f"cannot reserve the range chunk regions: {strerror(errno).decode()}")
             self.c.rng_bases = &self.c.rng.bases
-        self.c.tbl24_map_bytes = DIR24_TBL24_ENTRIES * sizeof(uint32_t)
-        self.c.tbl24 = <uint32_t *>map_aligned(self.c.tbl24_map_bytes, PROT_READ | PROT_WRITE)
-        if self.c.tbl24 == NULL:
-            raise MemoryError(f"cannot map tbl24 (64 MiB): {strerror(errno).decode()}")
+        if _pair_first is not None:
+            # Its halves of the first's pages (tbl24_map_bytes 0: the first unmaps them).
+            self.owner = _pair_first
+            self.c.tbl24 = _pair_first.c.tbl24 + DIR24_PAIR_ENTRIES
+            self.c.tbl24_pair = DIR24_PAIR_MASK
+        else:
+            self.c.tbl24_map_bytes = DIR24_TBL24_ENTRIES * sizeof(uint32_t) * (2 if _pair else 1)
+            self.c.tbl24 = <uint32_t *>map_aligned(self.c.tbl24_map_bytes,
+                                                   PROT_READ | PROT_WRITE)
+            if self.c.tbl24 == NULL:
+                raise MemoryError(f"cannot map tbl24 ({self.c.tbl24_map_bytes >> 20} MiB): "
+                                  f"{strerror(errno).decode()}")
+            if _pair:
+                self.c.tbl24_pair = DIR24_PAIR_MASK
         self.c.tbl8_map_bytes = round_to_page(<size_t>max_tbl8_groups * GROUP_BYTES)
         # Reserved, not committed: PROT_NONE address space costs no memory until tbl8_alloc
         # makes a chunk of it readable and writable.
@@ -792,7 +824,7 @@ cdef class Dir24Lpm:
         free(self.c.leaf_freed)
         free(self.c.leaf_freed_ms)
         free(self.c.leaf_index.slots)
-        if self.c.tbl24 != NULL:
+        if self.c.tbl24 != NULL and self.c.tbl24_map_bytes:
             munmap(self.c.tbl24, self.c.tbl24_map_bytes)
         if self.c.tbl8 != NULL:
             munmap(self.c.tbl8, self.c.tbl8_map_bytes)
@@ -842,7 +874,7 @@ cdef class Dir24Lpm:
         addr = index(addr)
         if not 0 <= addr <= 0xFFFFFFFF:
             raise ValueError(f"address {addr:#x} is not a 32-bit address")
-        cdef int w = check_way(way, self.c.rng != NULL)
+        cdef int w = check_way(way, self.c)
         if w == WAY_DIR24:
             return dir24_lookup_tbl24(self.c, <uint32_t>addr)
         if w == WAY_TBL18:
@@ -862,7 +894,7 @@ cdef class Dir24Lpm:
         ("avx512", "avx2", "sse2"; default: the best this CPU has, bulk_isa)."""
         cdef const uint32_t[::1] keys
         cdef int64_t[::1] results
-        cdef int w = check_way(way, self.c.rng != NULL)
+        cdef int w = check_way(way, self.c)
         cdef const char *chosen = NULL
         cdef kv_rng_bulk_fn bulk_fn = best_bulk
         if isa is not None:
@@ -997,6 +1029,11 @@ cdef class Dir24Lpm:
     def leaf_codes_in_use(self) -> int:
         """Distinct leaves tbl19 names (at most 65,534; past that, /19s go to tbl24)."""
         return self.c.leaf_high - 1 - self.c.leaf_freed_count
+
+    @property
+    def paired(self) -> bool:
+        """One of a pair (dir24_pair): its tbl24 shares pages with the other's."""
+        return self.c.tbl24_pair != 0
 
     @property
     def tbl8_groups_in_use(self) -> int:

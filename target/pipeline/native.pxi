@@ -252,6 +252,7 @@ cdef void table_layout(uint32_t *out) noexcept nogil:
     out[28] = sizeof(counter_t)
     out[29] = <size_t>&ct.size - <size_t>&ct
     out[30] = sizeof(out_t)
+    out[31] = <size_t>&d.tbl24_pair - db
 
 
 def native_layout() -> dict[str, object]:
@@ -260,7 +261,7 @@ def native_layout() -> dict[str, object]:
     cdef ctx_t c
     cdef pkt_t p
     cdef uint32_t offs[8]
-    cdef uint32_t tables[31]
+    cdef uint32_t tables[32]
     cdef size_t cb = <size_t>&c
     cdef size_t pb = <size_t>&p
     ctx_offsets(offs)

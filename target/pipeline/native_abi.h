@@ -160,6 +160,7 @@ typedef struct {
     uint32_t *tbl18;
     uint32_t *tbl24;
     uint32_t *tbl8;
+    uint32_t tbl24_pair;    /* entry i is tbl24[i + (i & tbl24_pair)] (lpm_dir24.pxd dir24_i24) */
 } kvn_dir24_t;
 
 /* engine.pxd's counter_t: an indexed counter's cells, packets and bytes per index */
@@ -168,7 +169,7 @@ typedef struct {
     uint32_t size;
 } kvn_counter_t;
 
-#define KVN_LAYOUT_N 31
+#define KVN_LAYOUT_N 32
 #define KVN_LAYOUT { sizeof(kvn_table_t), offsetof(kvn_table_t, kind), \
     offsetof(kvn_table_t, matcher), offsetof(kvn_table_t, entry_rec), \
     offsetof(kvn_table_t, recs), offsetof(kvn_table_t, rec_stride), \
@@ -183,7 +184,7 @@ typedef struct {
     offsetof(kvn_lpm_t, nprobes), offsetof(kvn_lpm_t, probe_tables), \
     offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8), \
     sizeof(kvn_counter_t), offsetof(kvn_counter_t, size), \
-    sizeof(kvn_out_t) }
+    sizeof(kvn_out_t), offsetof(kvn_dir24_t, tbl24_pair) }
 
 /* Callbacks into the engine: pl and wk are the engine's Pipeline and worker_t. */
 typedef struct {

@@ -40,7 +40,7 @@ cdef extern from "pipeline/native_abi.h":
         void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push) noexcept nogil
         void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil
         int (*deparse_moving)(void *pl, void *wk, void *x) noexcept nogil
-        uint32_t layout[31]
+        uint32_t layout[32]
         const int *shared
         int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key) noexcept nogil
         int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil
