@@ -950,8 +950,8 @@ class Generator:
 
         def tbl24_prefetch(ti: int) -> str:
             # the tbl24 entry itself (controls.pxi's table_prefetch says why not tbl18)
-            return (f"kvn_prefetch(&((const kvn_dir24_t *){tbl(ti)}->matcher)->tbl24"
-                    f"[{dir24_key(ti)} >> 8]);")
+            return (f"kvn_prefetch(kvn_dir24_entry((const kvn_dir24_t *){tbl(ti)}->matcher, "
+                    f"{dir24_key(ti)}));")
 
         def entry_prefetch(ti: int, e: str) -> list[str]:
             lines = [f"if ({e} >= 0) {{", f"    kvn_prefetch(&{tbl(ti)}->entry_rec[{e}]);"]

@@ -115,9 +115,14 @@ KVN_INLINE int64_t kvn_lpm_lookup(const kvn_lpm_t *t, const uint8_t *key, uint32
 #define KVN_DIR24_VALID 0x01000000u
 #define KVN_DIR24_EXTENDED 0x02000000u
 
-KVN_INLINE int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
+/* Where addr's tbl24 entry is (lpm_dir24.pxd dir24_i24: a pair's copies interleave). */
+KVN_INLINE const uint32_t *kvn_dir24_entry(const kvn_dir24_t *t, uint32_t addr) {
     uint32_t i = addr >> 8;
-    uint32_t e = __atomic_load_n(&t->tbl24[(size_t)i + (i & t->tbl24_pair)], __ATOMIC_RELAXED);
+    return &t->tbl24[(size_t)i + (i & t->tbl24_pair)];
+}
+
+KVN_INLINE int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
+    uint32_t e = __atomic_load_n(kvn_dir24_entry(t, addr), __ATOMIC_RELAXED);
     if (e & KVN_DIR24_EXTENDED)
         e = __atomic_load_n(&t->tbl8[((size_t)(e & KVN_DIR24_VALUE_MASK) << 8) | (addr & 0xFF)],
                             __ATOMIC_RELAXED);
