@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -450,3 +452,37 @@ def test_a_span_checksum_summed_in_the_machines_byte_order_is_the_internet_check
     subprocess.run(["cc", "-O1", "-I", str(PIPELINE), "-o", str(exe), str(src)], check=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     assert [int(v) for v in out.split()] == want
+
+
+EXIT_DURING_BUILD = """
+import atexit, logging, sys, threading, time
+# Registered before anything else, so it runs last at exit: a slow shutdown (the gRPC server
+# stopping, say) during which the background build's daemon thread still runs.
+atexit.register(time.sleep, 3.0)
+logging.basicConfig(format="%(message)s")
+from target import Switch
+sw = Switch(native="on")
+sw.load(open(sys.argv[1], "rb").read())
+time.sleep(0.3)                  # the C compiler (a wrapper that waits 1 s first) is running
+sys.exit(1)
+"""
+
+
+@needs_corpus
+def test_an_exit_during_the_background_build_says_nothing_more(tmp_path: Path) -> None:
+    """kvick refusing its command line (one line, status 1) while native code builds in the
+    background must not add a line: the build's sources stay where nothing removes them at
+    exit (a temporary directory is removed by an exit handler while the compiler reads it)."""
+    slow_cc = tmp_path / "slow-cc"
+    slow_cc.write_text("#!/bin/sh\nsleep 1\nexec cc \"$@\"\n")
+    slow_cc.chmod(0o755)
+    script = tmp_path / "exit_during_build.py"
+    script.write_text(EXIT_DURING_BUILD)
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(repo), CC=str(slow_cc),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(script),
+                           str(CORPUS / "tutorial_basic" / "tutorial_basic.json")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "", done.stderr

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -57,6 +56,21 @@ def compiler() -> str | None:
     return shutil.which(cc)
 
 
+STALE_STAGING_S = 3600.0
+
+
+def remove_stale_staging(out_dir: Path) -> None:
+    """Remove staged sources and objects of builds that never finished (a process killed while
+    it compiled) once they are an hour old; a build still running keeps its own."""
+    now = time.time()
+    for staged in out_dir.glob(".*.*"):
+        try:
+            if now - staged.stat().st_mtime > STALE_STAGING_S:
+                staged.unlink()
+        except OSError:
+            pass                    # another process removed it first
+
+
 def build(pipeline: Any) -> NativeResult:
     """Generate and compile (or find in the cache) the native code of a Pipeline."""
     start = time.monotonic()
@@ -81,20 +95,27 @@ def build(pipeline: Any) -> NativeResult:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NativeUnavailable(f"cannot create the cache directory {out_dir}: {exc}") from None
-    with tempfile.TemporaryDirectory(prefix="kvick-native-") as tmp:
-        src = Path(tmp) / f"{key}.c"
+    # The source and the object are staged in the cache directory itself, under names of this
+    # process and thread, not in a temporary directory: an exit handler removes temporary
+    # directories while a background build's compiler may still be reading from them. Another
+    # process may build the same object at once: the rename is atomic either way.
+    remove_stale_staging(out_dir)
+    stem = out_dir / f".{key}.{os.getpid()}.{threading.get_ident()}"
+    src, staged = stem.with_suffix(".c"), stem.with_suffix(".so")
+    try:
         src.write_text(gen.source)
-        built = Path(tmp) / f"{key}.so"
-        proc = subprocess.run([cc, *CFLAGS, "-I", str(HERE), "-o", str(built), str(src)],
+        proc = subprocess.run([cc, *CFLAGS, "-I", str(HERE), "-o", str(staged), str(src)],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             first = next((line for line in proc.stderr.splitlines() if "error" in line),
                          proc.stderr.strip()[:200])
             raise NativeUnavailable(f"the C compiler failed: {first}")
-        # Another process may build the same object at once: a rename is atomic either way.
-        staged = out_dir / f".{key}.{os.getpid()}.{threading.get_ident()}.so"
-        shutil.copyfile(built, staged)
         os.replace(staged, target)
+    except OSError as exc:
+        raise NativeUnavailable(f"cannot build in {out_dir}: {exc}") from None
+    finally:
+        src.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
     return NativeResult(target, False, time.monotonic() - start, gen.interpreted)
 
 
