@@ -98,11 +98,15 @@ def template_frame() -> bytes:
     return frame
 
 
-def reference_next_hop(routes: np.ndarray, addresses: np.ndarray) -> list[int]:
-    """Longest-prefix match by the definition: try each length from /32 down."""
+def reference_next_hop(routes: np.ndarray, addresses: np.ndarray,
+                       hops: list[int] | None = None) -> list[int]:
+    """Longest-prefix match by the definition: try each length from /32 down. `hops`: each
+    route's next hop (router.p4's next_hop_of by default); 0 where no route matches."""
     by_length: dict[int, dict[int, int]] = {}
+    if hops is None:
+        hops = next_hop_of(routes["asn"]).tolist()
     for prefix, length, hop in zip(routes["prefix"].tolist(), routes["length"].tolist(),
-                                   next_hop_of(routes["asn"]).tolist(), strict=True):
+                                   hops, strict=True):
         by_length.setdefault(length, {})[prefix] = hop
     lengths = sorted(by_length, reverse=True)
     found = []

@@ -93,6 +93,27 @@ def run_loop(sw: Switch, frames: list[bytes], offset: int | None, values, packet
     return pps
 
 
+def check_ports(sw: Switch, routes, frame: bytes, engine_names: list[str], n: int) -> None:
+    """Each engine sends n random routed packets out of the reference longest match's port
+    (the sink of the timed runs counts packets, not where they go)."""
+    from bench.main_job import reference_next_hop
+    addresses = rib.random_routed_addresses(routes, n, seed=7)
+    want = reference_next_hop(routes, addresses,
+                              [1 + asn % NEXT_HOPS for asn in routes["asn"].tolist()])
+    frames = []
+    for addr in addresses.tolist():
+        packet = bytearray(frame)
+        packet[30:34] = addr.to_bytes(4, "big")
+        frames.append((1, bytes(packet)))
+    for e in engine_names:
+        engines.use(sw, e)
+        got = [port for i in range(0, n, 256) for port, _ in sw.process(frames[i:i + 256])]
+        if got != want:
+            bad = next(i for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w)
+            raise SystemExit(f"{e}: wrong port for {addresses[bad]:#010x}: got {got[bad]}, "
+                             f"want {want[bad]} ({len(got)} packets out of {n})")
+
+
 def load_routes(sw: Switch, routes) -> None:
     """Every route into MyIngress.ipv4_lpm, 10,000 entries a call."""
     batch = []
@@ -121,6 +142,8 @@ def main() -> None:
     ap.add_argument("--control-nice", type=int, default=19,
                     help="the reloading control-plane thread's nice value (Switch.control_nice; "
                          "0: the workers' priority)")
+    ap.add_argument("--check", type=int, default=2000,
+                    help="packets checked against the reference, per engine")
     engines.add_argument(ap)
     args = ap.parse_args()
     corpus = rib.shared_data_dir() / "corpus"
@@ -149,6 +172,8 @@ def main() -> None:
                 IP(src="198.18.0.1", dst="1.1.1.1", ttl=64) / UDP(sport=1234, dport=80) /
                 bytes(18))
     assert len(frame) == 60
+    check_ports(sw, routes, frame, engines.engines(args.engine), args.check)
+    print(f"checked {args.check:,} packets per engine against a reference longest-prefix match")
     dsts = rib.random_routed_addresses(routes, 1 << 20)
     results: dict[int, tuple[float, float]] = {}
     cpu_rates: list[float] = []
