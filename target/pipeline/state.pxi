@@ -130,3 +130,6 @@ cdef struct worker_t:
     uint32_t btimes_cap
     uint32_t n_btimes
     side_t *last_st             # the copy the last batch read
+    # Workers sit side by side in Pipeline.workers: a line of padding keeps the fields this
+    # worker writes per batch off the cache lines of the next worker's (false sharing).
+    uint8_t pad_line[64]
