@@ -486,3 +486,30 @@ def test_an_exit_during_the_background_build_says_nothing_more(tmp_path: Path) -
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr == "", done.stderr
+
+
+@needs_corpus
+def test_two_threads_building_one_program_stage_apart(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    """Two switches of one process building the same program at once each compile their own
+    staged files (named by process and thread), so neither removes the other's source."""
+    import threading
+    calls = tmp_path / "calls"
+    slow_cc = tmp_path / "slow-cc"
+    slow_cc.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nsleep 1\nexec cc "$@"\n')
+    slow_cc.chmod(0o755)
+    monkeypatch.setenv("CC", str(slow_cc))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    switches = [Switch(), Switch()]
+    for sw in switches:
+        sw.load(basic_program())
+    results: list = []
+    threads = [threading.Thread(target=lambda sw=sw: results.append(native_build.build(sw.pipeline)))
+               for sw in switches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0].path == results[1].path and results[0].path.exists()
+    outputs = [line.split(" -o ")[1].split()[0] for line in calls.read_text().splitlines()]
+    assert len(outputs) == 2 and outputs[0] != outputs[1], outputs

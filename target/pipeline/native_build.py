@@ -100,8 +100,8 @@ def build(pipeline: Any) -> NativeResult:
     # directories while a background build's compiler may still be reading from them. Another
     # process may build the same object at once: the rename is atomic either way.
     remove_stale_staging(out_dir)
-    stem = out_dir / f".{key}.{os.getpid()}.{threading.get_ident()}"
-    src, staged = stem.with_suffix(".c"), stem.with_suffix(".so")
+    stem = f".{key}.{os.getpid()}.{threading.get_ident()}"
+    src, staged = out_dir / f"{stem}.c", out_dir / f"{stem}.so"
     try:
         src.write_text(gen.source)
         proc = subprocess.run([cc, *CFLAGS, "-I", str(HERE), "-o", str(staged), str(src)],
