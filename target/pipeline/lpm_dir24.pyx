@@ -10,7 +10,7 @@ from operator import index
 
 from libc.errno cimport errno
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
-from libc.stdlib cimport calloc, free, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memset, strerror
 from posix.mman cimport (
     MADV_HUGEPAGE,
@@ -154,6 +154,27 @@ cdef void rules_place(dir24_rules_t *r, uint32_t prefix, uint32_t used_value) no
     r.count += 1
 
 
+cdef void *written_zeros(size_t size) noexcept nogil:
+    """size bytes of zeros, every page written before any is read (or NULL).
+
+    Not calloc: a large calloc is fresh mmap memory that it leaves untouched, so the first
+    probe of a slot reads the page in as the kernel's shared zero page, and the store that
+    follows replaces that mapping, which flushes the page from the TLB of every CPU running
+    this process: one interrupt to each forwarding worker per 4 KiB of table, thousands
+    during a reload. A page written first is mapped writable at once, with no flush."""
+    cdef void *p = malloc(size)
+    if p != NULL:
+        memset(p, 0, size)
+    return p
+
+
+cdef void rules_empty(dir24_rules_t *r) noexcept nogil:
+    """No rule left; the slots stay allocated (and mapped) for the rules that come next."""
+    if r.slots != NULL:
+        memset(r.slots, 0, <size_t>r.capacity * sizeof(dir24_rule_t))
+    r.count = 0
+
+
 cdef int rules_reserve(dir24_rules_t *r) noexcept nogil:
     """Make room for one more rule (rehashing into a doubled table when 70 % full)."""
     if (<uint64_t>r.count + 1) * 10 <= <uint64_t>r.capacity * 7:
@@ -163,7 +184,8 @@ cdef int rules_reserve(dir24_rules_t *r) noexcept nogil:
     cdef uint32_t new_capacity = r.capacity * 2 if r.capacity else 4
     cdef dir24_rule_t *old_slots = r.slots
     cdef uint32_t old_capacity = r.capacity
-    cdef dir24_rule_t *slots = <dir24_rule_t *>calloc(new_capacity, sizeof(dir24_rule_t))
+    cdef dir24_rule_t *slots = <dir24_rule_t *>written_zeros(
+        <size_t>new_capacity * sizeof(dir24_rule_t))
     if slots == NULL:
         return DIR24_ERR_NOMEM
     r.slots = slots
@@ -549,10 +571,7 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
     t.leaf_high = 1
     t.leaf_freed_head = 0
     t.leaf_freed_count = 0
-    free(t.leaf_index.slots)
-    t.leaf_index.slots = NULL
-    t.leaf_index.capacity = 0
-    t.leaf_index.count = 0
+    rules_empty(&t.leaf_index)
     if t.rng != NULL:
         kv_rng_reset(t.rng)         # no chunk is reachable any more
     cdef uint32_t *p
@@ -567,11 +586,10 @@ cdef void dir24_clear(dir24_t *t) noexcept nogil:
     t.tbl8_nfree = 0
     t.tbl8_in_use = 0
     t.tbl8_limbo = -1
+    # The rule tables keep their size: a cleared table is usually loaded again, and growing
+    # them anew would fault in fresh pages while the workers forward (written_zeros).
     for d in range(DIR24_MAX_DEPTH + 1):
-        free(t.rules[d].slots)
-        t.rules[d].slots = NULL
-        t.rules[d].capacity = 0
-        t.rules[d].count = 0
+        rules_empty(&t.rules[d])
     t.rule_count = 0
 
 
