@@ -42,17 +42,20 @@ GEN_PORT = 20            # worker k's generator is port GEN_PORT + k
 BATCH_RECORDS = 2_000_000   # per worker: 32 MiB, half a minute of batches of 256 at 16 Mpps
 AFTER_PUBLISH = 100      # batches counted as "just after a publish"
 STRETCHED = 20           # a batch this many times its idle time per packet was off its CPU
+REWRITE_SHIFT = 1        # a rewrite moves every route to the next port
 BATCH_DTYPE = np.dtype([("start", "<u8"), ("ns", "<u4"), ("packets", "<u2"), ("side", "<u2")])
 
 
-def encoded_runs(sw: Switch, routes: Any, next_hops: int, chunk: int) -> list[tuple[Any, ...]]:
-    """The routes as table_write_encoded runs of `chunk` INSERTs (what a P4Runtime server's
-    wire decoder hands the target): stored rows, action ids and packed parameters."""
+def encoded_runs(sw: Switch, routes: Any, next_hops: int, chunk: int,
+                 kind: int = Switch.UPDATE_INSERT, shift: int = 0) -> list[tuple[Any, ...]]:
+    """The routes as table_write_encoded runs of `chunk` updates of `kind` (what a P4Runtime
+    server's wire decoder hands the target): stored rows, action ids and packed parameters.
+    Each route's next hop is its bench/router.py one moved `shift` ports on."""
     aid = sw.table_action_ref(TABLE, FORWARD)
     stride = sw.table_param_stride(TABLE)
     prefix = routes["prefix"].astype(np.uint32)
     length = routes["length"].astype(np.uint32)
-    port = 1 + routes["asn"].astype(np.uint64) % next_hops
+    port = 1 + (routes["asn"].astype(np.uint64) + shift) % next_hops
     mask = np.where(length == 0, 0, (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF).astype(np.uint32)
     rows = np.empty((len(prefix), 2), dtype=">u4")
     rows[:, 0] = prefix
@@ -64,7 +67,7 @@ def encoded_runs(sw: Switch, routes: Any, next_hops: int, chunk: int) -> list[tu
     for lo in range(0, len(prefix), chunk):
         hi = min(lo + chunk, len(prefix))
         n = hi - lo
-        runs.append((TABLE, bytes([Switch.UPDATE_INSERT]) * n, rows[lo:hi].tobytes(),
+        runs.append((TABLE, bytes([kind]) * n, rows[lo:hi].tobytes(),
                      array("q", bytes(8 * n)), array("i", [aid] * n), params[lo:hi].tobytes()))
     return runs
 
@@ -121,18 +124,25 @@ def _engine_tids() -> list[int]:
 
 def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: int,
                   chunk: int = 10_000, control_nice: int = 0,
-                  idle_s: float = 2.0) -> dict[str, Any]:
-    """Forward on the switch's engine while the table is cleared and loaded again by a
-    control-plane thread of its own (as a P4Runtime server's, run at `control_nice`:
-    Switch.control_nice); print the figures and return them for the JSON line."""
-    runs = encoded_runs(sw, routes, next_hops, chunk)
+                  idle_s: float = 2.0, rewrite: bool = False) -> dict[str, Any]:
+    """Forward on the switch's engine while a control-plane thread of its own (as a P4Runtime
+    server's, run at `control_nice`: Switch.control_nice) clears the table and loads it again,
+    or with `rewrite` MODIFYs every route in place to another next hop (the table stays full,
+    so no packet is dropped for a missing route meanwhile, which a cleared table makes cheap);
+    print the figures and return them for the JSON line, keys "reload_" or "rewrite_"."""
+    if rewrite:
+        runs = encoded_runs(sw, routes, next_hops, chunk, Switch.UPDATE_MODIFY, REWRITE_SHIFT)
+    else:
+        runs = encoded_runs(sw, routes, next_hops, chunk)
+    key = "rewrite" if rewrite else "reload"
     sw.control_nice = control_nice
     took: list[Any] = []
 
     def control_plane() -> None:
         try:
             t0 = time.perf_counter()
-            sw.table_clear(TABLE)
+            if not rewrite:
+                sw.table_clear(TABLE)
             load_encoded(sw, runs)
             took.append(time.perf_counter() - t0)
         except BaseException as e:          # reported by the bench's thread
@@ -220,16 +230,17 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
     after_ms = sum(x["after_publish_ms"] for x in losses)
     other_ms = sum(x["other_ms"] for x in losses)
     stretched_ms = sum(x["stretched_ms"] for x in losses)
-    print(f"reload: {len(routes):,} routes cleared and loaded again through table_write_encoded "
+    what = "rewritten in place (MODIFY, new next hop)" if rewrite else "cleared and loaded again"
+    print(f"{key}: {len(routes):,} routes {what} through table_write_encoded "
           f"({len(runs)} writes of up to {chunk:,}) in {reload_s:.2f} s "
           f"({len(routes) / reload_s:,.0f} routes/s); {workers} worker(s) on the switch's engine, "
           f"control plane at " + (f"SCHED_BATCH nice {control_nice}" if control_nice
                                   else "the workers' priority"))
     print(f"  forwarding: {idle_pps / 1e6:.2f} Mpps over {idle_s:.0f} s before, "
-          f"{reload_pps / 1e6:.2f} Mpps during the reload = {100 * share:.0f} % of idle")
-    print(f"  longest gap between two batches of a worker: {reload_gap:.2f} ms during the reload "
+          f"{reload_pps / 1e6:.2f} Mpps during the {key} = {100 * share:.0f} % of idle")
+    print(f"  longest gap between two batches of a worker: {reload_gap:.2f} ms during the {key} "
           f"({idle_gap:.2f} ms in the idle seconds before)")
-    print(f"  gaps over 1 ms during the reload: {causes['blocked']['count']} blocked "
+    print(f"  gaps over 1 ms during the {key}: {causes['blocked']['count']} blocked "
           f"(longest {causes['blocked']['max_ms']:.2f} ms) and {causes['on_cpu']['count']} slow "
           f"batches on a CPU (longest {causes['on_cpu']['max_ms']:.2f} ms, "
           f"{causes['on_cpu']['off_cpu_s'] * 1e3:.1f} ms of them not on the thread's CPU clock): "
@@ -240,32 +251,33 @@ def reload_figure(sw: Switch, frame: bytes, dsts: Any, routes: Any, next_hops: i
     rates = ", ".join(f"{c} {causes[c]['count'] / reload_s:.1f} vs "
                       f"{idle_causes[c]['count'] / idle_s:.1f}"
                       for c in ("blocked", "on_cpu", "preempted"))
-    print(f"  the same gaps per second, during the reload vs the idle seconds before: {rates} "
+    print(f"  the same gaps per second, during the {key} vs the idle seconds before: {rates} "
           f"(a cause as frequent before the reload is not the reload's)")
     print(f"  batches' time beyond their idle time per packet, all workers: {after_ms:.1f} ms in "
           f"the {AFTER_PUBLISH} batches after each of {publishes} moves to the other copy "
           f"({1e3 * after_ms / max(1, publishes) / workers:.0f} us per publish and worker), "
           f"{other_ms:.1f} ms in the other batches, {stretched_ms:.1f} ms in batches stretched "
           f"{STRETCHED}x or more (off their CPU), over {1e3 * reload_s:.0f} ms")
-    print(f"  worker threads during the reload: {cpu:.2f} s on a CPU, {wait:.2f} s waiting for "
+    print(f"  worker threads during the {key}: {cpu:.2f} s on a CPU, {wait:.2f} s waiting for "
           f"one, {blocked:.2f} s blocked in {blocks} waits (before: {idle_cpu:.2f} s on a CPU, "
           f"{idle_wait:.2f} s waiting over {idle_s:.0f} s)")
     print(f"  machine: load average {load1:.1f} on {os.cpu_count()} CPUs, steal (vCPUs run by "
-          f"the hypervisor for others) {s2[3] - s1[3]:.2f} s during the reload, "
+          f"the hypervisor for others) {s2[3] - s1[3]:.2f} s during the {key}, "
           f"{s1[3] - s0[3]:.2f} s in the {idle_s:.0f} s before; the goal (>= 90 % of "
           f"idle, no gap over 1 ms) reads on an idle machine; on a loaded one the switch's own "
           f"part is the blocked and on-CPU gaps: {own_long} over 1 ms"
           + (f", longest {own_max:.2f} ms" if own_long else ""))
-    return {"reload_s": round(reload_s, 3), "reload_routes_per_s": round(len(routes) / reload_s),
-            "reload_idle_pps": round(idle_pps), "reload_pps": round(reload_pps),
-            "reload_share": round(share, 3), "reload_max_gap_ms": round(reload_gap, 3),
-            "reload_idle_max_gap_ms": round(idle_gap, 3),
-            "reload_own_gaps_over_1ms": own_long, "reload_own_max_gap_ms": round(own_max, 3),
-            "reload_preempted_gaps_over_1ms": causes["preempted"]["count"],
-            "reload_preempted_max_gap_ms": round(causes["preempted"]["max_ms"], 3),
-            "reload_worker_cpu_s": round(cpu, 3), "reload_worker_runqueue_s": round(wait, 3),
-            "reload_worker_blocked_s": round(blocked, 3), "reload_worker_blocks": blocks,
-            "reload_load_avg": round(load1, 2), "reload_steal_s": round(s2[3] - s1[3], 2),
-            "reload_control_nice": control_nice, "reload_publishes": publishes,
-            "reload_after_publish_ms": round(after_ms, 2), "reload_other_batches_ms":
-            round(other_ms, 2), "reload_stretched_ms": round(stretched_ms, 2)}
+    figures = {"reload_s": round(reload_s, 3), "reload_routes_per_s": round(len(routes) / reload_s),
+               "reload_idle_pps": round(idle_pps), "reload_pps": round(reload_pps),
+               "reload_share": round(share, 3), "reload_max_gap_ms": round(reload_gap, 3),
+               "reload_idle_max_gap_ms": round(idle_gap, 3),
+               "reload_own_gaps_over_1ms": own_long, "reload_own_max_gap_ms": round(own_max, 3),
+               "reload_preempted_gaps_over_1ms": causes["preempted"]["count"],
+               "reload_preempted_max_gap_ms": round(causes["preempted"]["max_ms"], 3),
+               "reload_worker_cpu_s": round(cpu, 3), "reload_worker_runqueue_s": round(wait, 3),
+               "reload_worker_blocked_s": round(blocked, 3), "reload_worker_blocks": blocks,
+               "reload_load_avg": round(load1, 2), "reload_steal_s": round(s2[3] - s1[3], 2),
+               "reload_control_nice": control_nice, "reload_publishes": publishes,
+               "reload_after_publish_ms": round(after_ms, 2), "reload_other_batches_ms":
+               round(other_ms, 2), "reload_stretched_ms": round(stretched_ms, 2)}
+    return {key + name[len("reload"):]: value for name, value in figures.items()}
