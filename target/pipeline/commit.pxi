@@ -47,7 +47,13 @@
 # the DIR-24-8 table's tbl24: under the VM's nested paging, the address translations for the
 # other copy's 64 MiB had gone cold, a page walk per lookup until warm again. So a table's two
 # tbl24 arrays share their pages, interleaved by half pages (lpm_dir24.dir24_pair): whichever
-# copy a worker reads, the same pages and translations serve it. Counters, registers
+# copy a worker reads, the same pages and translations serve it. The rest of the loss (the
+# other batches ~13 % slower while the writer ran) was the writer remapping pages under the
+# workers: a fresh calloc'd page that a probe reads is mapped to the kernel's zero page, and the
+# store after it remaps the page with a TLB flush on every CPU running the process, an
+# interrupt to each worker per 4 KiB (perf: ~4,700 in a 512k reload). So memory the control
+# plane grows is written before it is read (lpm_dir24.written_zeros) and a cleared table keeps
+# its rule tables; a reload now forwards at idle speed. Counters, registers
 # and meters are not copied: they keep their cells, updated atomically (kv_count, spinlocks);
 # direct counters and hit times are single arrays indexed by entry id, shared by both copies.
 
