@@ -18,9 +18,9 @@ from target.compiler.errors import CompileError
 from target.compiler.preprocess import Source
 
 KEYWORDS = frozenset("""
-    action apply bit bool const control default else enum error exit extern false header header_union
-    if in inout int match_kind out package parser return select state string struct switch table
-    transition true tuple type typedef value_set varbit void
+    action apply bit bool break const continue control default else enum error exit extern false
+    for header header_union if in inout int match_kind out package parser return select state string
+    struct switch table transition true tuple type typedef value_set varbit void
 """.split())
 DIRECTIONS = frozenset({"in", "out", "inout"})
 TYPE_KEYWORDS = frozenset({"bit", "int", "varbit", "bool", "error", "string", "tuple", "void",
@@ -133,7 +133,7 @@ def _is_declaration(texts: list[str], i: int) -> bool:
 
 def _is_type(inner: list[tuple[str, str, int, int, int]], types: set[str]) -> bool:
     """Whether the tokens between parentheses are just a type (the parentheses are a cast)."""
-    if not inner or not (inner[0][1] in ("bit", "int", "varbit", "bool") or inner[0][1] in types):
+    if not inner or not (inner[0][1] in ("bit", "int", "varbit", "bool", "list") or inner[0][1] in types):
         return False
     return len(inner) == 1 or (inner[1][1] == "<" and inner[-1][1] in (">", ">>"))
 
@@ -167,7 +167,8 @@ class TokenStream:
                     ttype = self.literal_terminals[text]
                 elif text in ("key", "actions", "entries") and nxt == "=":
                     ttype = "KW_" + text.upper()
-                elif text in types:
+                elif text in types or (text == "list" and nxt == "<"):
+                    # list<T> (a for-in loop's list) names a type only where it has arguments.
                     ttype = "TYPE_IDENT"
                 else:
                     ttype = "IDENT"

@@ -12,6 +12,7 @@ from target.compiler.bmv2 import Bmv2Json, expression, hexstr
 from target.compiler.declarations import Declarations, name_of
 from target.compiler.errors import CompileError, Unsupported
 from target.compiler.expressions import Val, as_bool, as_data
+from target.compiler.loops import LOOP_STATEMENTS, LoopLowering
 from target.compiler.statements import HASH_ALGORITHMS, StatementLowering, _ident, _returns_as_assignments
 from target.compiler.types import (
     BitT,
@@ -91,7 +92,7 @@ class Lowered:
     errors: list[str] = field(default_factory=list)      # the program's error members, in order
 
 
-class ProgramLowering(StatementLowering):
+class ProgramLowering(LoopLowering, StatementLowering):
     def __init__(self, decls: Declarations, program_name: str) -> None:
         super().__init__(decls, Bmv2Json(program_name))
         self.lowered = Lowered()
@@ -1249,7 +1250,8 @@ class ProgramLowering(StatementLowering):
             self.out, self.effects_allowed = saved_out, saved_effects
 
     def is_simple(self, s: Tree) -> bool:
-        if s.data in ("if_statement", "switch_statement", "return_statement", "block"):
+        if s.data in ("if_statement", "switch_statement", "return_statement", "block") or \
+                s.data in LOOP_STATEMENTS:
             return False
         if self.branching_function_call(s) is not None:
             return False
@@ -1356,6 +1358,8 @@ class ProgramLowering(StatementLowering):
             return self.if_node(s, nxt)
         if s.data == "switch_statement":
             return self.switch_node(s, nxt)
+        if s.data in LOOP_STATEMENTS:
+            return self.loop_node(s, nxt)
         called = self.branching_function_call(s)
         if called is not None:
             return self.function_node(s, *called, nxt)

@@ -43,6 +43,15 @@ def _describe(token: Token) -> str:
     return repr(str(token))
 
 
+def _hint(tokens: list[Token], tok: Token) -> str:
+    """What the programmer probably meant, for syntax errors that have a usual cause."""
+    i = next((k for k, t in enumerate(tokens) if t is tok), -1)
+    if tok.type == "DIRECTION" and str(tok) == "in" and i >= 2 and str(tokens[i - 2]) == "(" \
+            and i >= 3 and str(tokens[i - 3]) == "for":
+        return f": a for-in loop's variable needs a type (for (bit<8> {tokens[i - 1]} in ...))"
+    return ""
+
+
 def parse_source(source: Source) -> Tree:
     lark, stream = _parser()
     tokens = list(stream.tokens(source))
@@ -55,7 +64,7 @@ def parse_source(source: Source) -> Tree:
             loc = source.location(last.line or 1, (last.column or 1)) if last else None
         else:
             loc = source.location(tok.line, tok.column)
-        raise CompileError(f"syntax error: unexpected {_describe(tok)}", loc) from None
+        raise CompileError(f"syntax error: unexpected {_describe(tok)}{_hint(tokens, tok)}", loc) from None
     except UnexpectedInput as err:
         raise CompileError(f"syntax error: {err}",
                            source.location(getattr(err, "line", 1), getattr(err, "column", 1))) from None
