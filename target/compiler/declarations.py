@@ -122,14 +122,13 @@ class Declarations:
             return out
         for ann in node.children:
             name = name_of(ann.children[0])
-            args = ann.children[1].children if ann.children[1] is not None else []
+            # An unstructured body (a Token, lexer.unstructured_annotations) has no arguments.
+            args = ann.children[1].children if isinstance(ann.children[1], Tree) else []
             out.items[name] = list(args)
             meta = ann.meta
             if not getattr(meta, "empty", True):
-                text = self.source.text.split("\n")[meta.line - 1][meta.column - 1:]
-                if meta.end_line == meta.line:
-                    text = text[:meta.end_column - meta.column]
-                out.texts.append(text.strip())
+                # By offsets: an annotation's string may span lines (sai_p4's @entry_restriction).
+                out.texts.append(self.source.text[meta.start_pos:meta.end_pos].strip())
         return out
 
     # ------------------------------------------------------------------ declarations

@@ -34,7 +34,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>\d+[ws](?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|0[dD][0-9_]+|\d[\d_]*)
               |0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|0[dD][0-9_]+|\d[\d_]*)
   | (?P<ident>[A-Za-z_]\w*)
-  | (?P<string>"(?:\\.|[^"\\\n])*")
+  | (?P<string>"(?:\\.|[^"\\])*")
   | (?P<punct>&&&|\|\+\||\|-\||\+\+|\.\.|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>=?:;,.\[\](){}@\#])
 """, re.X)
 
@@ -63,9 +63,46 @@ def raw_tokens(source: Source) -> list[tuple[str, str, int, int, int]]:
         assert kind is not None
         if kind == "nl":
             line, line_start = line + 1, m.end()
+        elif kind == "string" and "\n" in m.group(0):
+            # A string may span lines (p4c takes them: sai_p4's @entry_restriction("...")).
+            out.append((kind, m.group(0), pos, line, pos - line_start + 1))
+            line += m.group(0).count("\n")
+            line_start = pos + m.group(0).rindex("\n") + 1
         elif kind != "ws":
             out.append((kind, m.group(0), pos, line, pos - line_start + 1))
         pos = m.end()
+    return out
+
+
+def unstructured_annotations(raw: list[tuple[str, str, int, int, int]],
+                             text: str) -> list[tuple[str, str, int, int, int]]:
+    """An annotation's parenthesised body is any balanced token sequence (P4_16 unstructured
+    annotations): one that cannot be an expression list (a top-level '=' or ':' without '?',
+    as in @pkginfo(name = "x") or @refers_to(builtin::multicast_group_table, id), or annotations
+    inside, as in sai_p4's @composite_field(@sai_field(A), @sai_field(B))) becomes one
+    annotation_body token of its source text, which the grammar takes whole."""
+    out: list[tuple[str, str, int, int, int]] = []
+    i, n = 0, len(raw)
+    while i < n:
+        out.append(raw[i])
+        if raw[i][1] == "@" and i + 2 < n and raw[i + 1][0] == "ident" and raw[i + 2][1] == "(":
+            depth, j, free = 0, i + 2, False
+            while j < n:
+                t = raw[j][1]
+                depth += 1 if t in "([{" and raw[j][0] == "punct" else -1 if t in ")]}" and \
+                    raw[j][0] == "punct" else 0
+                if depth == 0:
+                    break
+                free = free or (raw[j][0] == "punct" and (t == "@" or depth == 1 and t in ("=", ":")))
+                j += 1
+            body = raw[i + 3:j]
+            if free and j < n and body and not any(t[1] == "?" for t in body):
+                start, end = body[0][2], body[-1][2] + len(body[-1][1])
+                out += [raw[i + 1], raw[i + 2],
+                        ("annotation_body", text[start:end], start, body[0][3], body[0][4]), raw[j]]
+                i = j + 1
+                continue
+        i += 1
     return out
 
 
@@ -145,7 +182,7 @@ class TokenStream:
         self.literal_terminals = literal_terminals
 
     def tokens(self, source: Source) -> Iterator[Token]:
-        raw = raw_tokens(source)
+        raw = unstructured_annotations(raw_tokens(source), source.text)
         types = type_names(raw)
         angle_depth = 0
         prev_type = ""
@@ -158,6 +195,8 @@ class TokenStream:
                 ttype = "NUMBER"
             elif kind == "string":
                 ttype = "STRING_LIT"
+            elif kind == "annotation_body":
+                ttype = "ANNOTATION_BODY"
             elif kind == "ident":
                 if prev_text == ".":
                     ttype = "IDENT"

@@ -650,7 +650,12 @@ class ProgramLowering(LoopLowering, StatementLowering):
     def direct_meter_arrays(self) -> None:
         """Direct meters go into meter_arrays once their tables and read() targets are known."""
         sizes = {t.name: t.size for t in self.lowered.tables}
-        for name, (unit, table) in self.lowered.direct_meters.items():
+        for name, (unit, table) in list(self.lowered.direct_meters.items()):
+            if table is None and name not in self.direct_meter_targets:
+                # Declared, never attached nor read (sai_p4's tor.p4 attaches its ACL meter only
+                # in other instantiations): nothing to run or control, left out as p4c does.
+                del self.lowered.direct_meters[name]
+                continue
             if table is None:
                 raise CompileError(f"direct meter {name} is not attached to a table (meters = ...)")
             mj: dict[str, Any] = {"name": name, "id": len(self.json.meters), "is_direct": True,

@@ -79,7 +79,8 @@ def _aliases(names: list[str]) -> dict[str, str]:
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # An annotation's string may span lines (sai_p4's @entry_restriction): \n in the text format.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def p4info_text(low: Lowered) -> str:
