@@ -82,16 +82,42 @@ class Generator:
         self.interpreted: list[tuple[int, str]] = []
         self.stack_tables: set[int] = set()     # stacks whose element tables the code indexes
         self.table_out: list[str] = []          # the tables' functions (after ACTIONS)
+        self._rmw_words: set[int] | None = None
 
     # ------------------------------------------------------------------ operands
+    def word(self, f: int) -> int | None:
+        """The aligned 64-bit word of the packet state that holds all of field f (None: a
+        field that is not narrow, or crosses a word boundary)."""
+        bitoff, width, _signed, varbit, _hdr, narrow = self.fields[f][:6]
+        if not narrow or varbit or bitoff // 64 != (bitoff + width - 1) // 64:
+            return None
+        return bitoff // 64
+
+    def rmw_words(self) -> set[int]:
+        """Words holding a field that is not whole bytes (written by a read-modify-write)."""
+        if self._rmw_words is None:
+            self._rmw_words = {w for f in range(len(self.fields))
+                               if not self.fields[f][9] and (w := self.word(f)) is not None}
+        return self._rmw_words
+
     def rd(self, f: int) -> str:
-        _bitoff, _w, _signed, _varbit, _hdr, narrow, _shift, byte, _mask, whole = self.fields[f]
+        bitoff, width, _signed, _varbit, _hdr, narrow, _shift, byte, _mask, whole = self.fields[f]
         if narrow and whole in (1, 2, 4, 8):
             # whole bytes at a byte boundary: a load of exactly their size
             return f"((kv_s128)kvn_load_be{8 * whole}(x->phv + {byte}))"
+        w = self.word(f)
+        if w is not None:
+            # the field's aligned word, as wr() writes it (kvn_word_write says why)
+            return (f"((kv_s128)kvn_word_read(x->phv + {8 * w}, {64 - bitoff % 64 - width}u, "
+                    f"{(1 << width) - 1:#x}ULL))")
         return f"kv_field_read(&KF[{f}], x->phv, x->vlen)"
 
     def wr(self, f: int, v: str) -> str:
+        bitoff, width = self.fields[f][:2]
+        w = self.word(f)
+        if w is not None and w in self.rmw_words():
+            return (f"kvn_word_write(x->phv + {8 * w}, {64 - bitoff % 64 - width}u, "
+                    f"{(1 << width) - 1:#x}ULL, (uint64_t)({v}));")
         return f"kv_field_write(&KF[{f}], x->phv, {v});"
 
     def k(self, i: int) -> str:
