@@ -5,13 +5,10 @@ cdef extern from *:
     """
     static inline void kv_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
     static inline void kv_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
-    /* Externs several workers may update at once (Pipeline.shared): counter cells are added
-       to atomically, so that they stay exact; register and meter arrays take a spinlock per
-       access, so that each read, write or meter execution is atomic, as BMv2 locks a register
-       array per access. With one worker both are plain, and cost nothing. */
-    static inline void kv_count(uint64_t *cell, uint64_t v, int shared) {
-        if (shared) __atomic_fetch_add(cell, v, __ATOMIC_RELAXED); else *cell += v;
-    }
+    /* Externs several workers may update at once (Pipeline.shared): register and meter
+       arrays take a spinlock per access, so that each read, write or meter execution is
+       atomic, as BMv2 locks a register array per access. With one worker it is not taken.
+       (Counters have cells per worker instead: counters.pxi.) */
     static inline void kv_spin_lock(int *lock) {
         while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
             while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
@@ -29,7 +26,6 @@ cdef extern from *:
     }
     """
     void kv_prefetch(const void *p) noexcept nogil
-    void kv_count(uint64_t *cell, uint64_t v, int shared) noexcept nogil
     void kv_spin_lock(int *lock) noexcept nogil
     void kv_spin_unlock(int *lock) noexcept nogil
     void kv_prefetch_write(const void *p) noexcept nogil

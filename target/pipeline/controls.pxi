@@ -172,8 +172,9 @@ cdef int32_t table_finish_generic(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t 
         act = <int32_t>params[0]
         params += 1
         if t.with_counters:
-            kv_count(&t.entry_counters[2 * e], 1, pl.shared)
-            kv_count(&t.entry_counters[2 * e + 1], x.pkt.len if x.pkt != NULL else 0, pl.shared)
+            # the worker's own cells (counters.pxi): plain adds
+            kv_count_own(&wk.entry_cells[ti][2 * e], 1)
+            kv_count_own(&wk.entry_cells[ti][2 * e + 1], x.pkt.len if x.pkt != NULL else 0)
         if pl.trace_on:
             trace_ev(pl, wk, x, EV_TABLE_HIT, ti, <int32_t>e, 0)
     else:
@@ -227,12 +228,14 @@ cdef void direct_meter(Pipeline pl, ctx_t *x, table_t *t, int64_t e) noexcept no
     kv_field_write(&pl.fields[t.direct_meter_dst], x.phv, colour)
 
 
-cdef inline void entry_prefetch(Pipeline pl, worker_t *wk, table_t *t, int64_t ent) noexcept nogil:
-    """Start loading what a hit on entry `ent` reads (and its direct counter, written)."""
+cdef inline void entry_prefetch(Pipeline pl, worker_t *wk, uint32_t ti, int64_t ent) noexcept nogil:
+    """Start loading what a hit on table ti's entry `ent` reads (and the worker's direct
+    counter cells, written)."""
+    cdef table_t *t = &wk.st.tables[ti]
     if ent >= 0:
         kv_prefetch(&t.entry_rec[ent])
         if t.with_counters:
-            kv_prefetch_write(&t.entry_counters[2 * ent])
+            kv_prefetch_write(&wk.entry_cells[ti][2 * ent])
 
 
 cdef inline int64_t group_lookup(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcept nogil:
@@ -249,10 +252,10 @@ cdef inline int64_t group_lookup(Pipeline pl, worker_t *wk, ctx_t *x, int32_t no
         first = pl.nodes[node].a
         t = &wk.st.tables[first]
         ent = table_lookup(pl, wk, x, first)
-        entry_prefetch(pl, wk, t, ent)
+        entry_prefetch(pl, wk, first, ent)
     for k in range(pl.n_lpm24):
         if <int32_t>pl.lpm24_tables[k] != first:
             t = &wk.st.tables[pl.lpm24_tables[k]]
-            entry_prefetch(pl, wk, t,
+            entry_prefetch(pl, wk, pl.lpm24_tables[k],
                            dir24_lookup_tbl24(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t)))
     return ent

@@ -2,8 +2,8 @@
 # (loader.py) assigned. Built once per program load by engine.pyx's Pipeline; read-only for the
 # data path except what the control plane writes: table entries, defaults, action profiles,
 # multicast groups, clone sessions and value sets live in two copies (side_t, commit.pxi),
-# published by a pointer swap; counters, registers and meters are single cells updated
-# atomically.
+# published by a pointer swap; registers and meters are single cells updated atomically;
+# counters have cells per worker (worker_t), summed with a control-plane base when read.
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -147,8 +147,9 @@ cdef struct table_t:
     uint32_t rec_nfree
     uint32_t *rec_hash          # open addressing, record id + 1 per slot (0: empty)
     uint32_t rec_hash_size
-    uint64_t *entry_counters    # packets, bytes per entry (direct counter); both copies share
-                                # it, allocated for every possible entry id (never moves)
+    uint64_t *entry_counters    # packets, bytes per entry (direct counter): the control
+                                # plane's base, added to the workers' cells (counters.pxi);
+                                # both copies share it, room for every possible entry id
     uint64_t *entry_last_hit    # CLOCK_MONOTONIC ns of the last hit, per entry; NULL unless the
                                 # table supports idle timeouts (shared like entry_counters)
     uint32_t id_limit           # entry ids are below this (the declared size)
@@ -186,8 +187,8 @@ cdef struct side_t:
     # copy; the control plane changes the other one, then swaps them. Per copy: each table's
     # match structure, entry -> record arrays, records and default action; action profiles;
     # the PRE's groups and sessions; parser value sets. What a table_t holds besides is the
-    # same in both copies (the program, and the direct counters and hit times, which are
-    # single cells indexed by entry id).
+    # same in both copies (the program, and the direct counters' base and hit times, which
+    # are single arrays indexed by entry id).
     table_t *tables
     profile_t *profiles
     uint32_t **mc_nodes         # per group id (16-bit): count then (port, rid) pairs
@@ -228,7 +229,8 @@ cdef struct cksum_t:
 
 
 cdef struct counter_t:
-    uint64_t *cells             # packets, bytes per index
+    uint64_t *cells             # packets, bytes per index: the control plane's base, added to
+                                # the workers' cells (worker_t.counter_cells, counters.pxi)
     uint32_t size
 
 

@@ -147,6 +147,10 @@ cdef class Pipeline:
         cdef side_t *sd
         cdef table_t *t
         cdef profile_t *pr
+        if self.workers != NULL:
+            # their counter cells first: freeing them reads the counters' and tables' sizes
+            for i in range(self.n_workers):
+                worker_cells_free(self, &self.workers[i])
         if self.sides[0].tables != NULL:
             for i in range(self.n_tables):      # shared by both copies
                 t = &self.sides[0].tables[i]
@@ -486,6 +490,9 @@ cdef class Pipeline:
     def _set_counter(self, uint32_t i, uint32_t size):
         self.counters[i].size = size
         self.counters[i].cells = <uint64_t *>calloc(max(1, size) * 2, sizeof(uint64_t))
+        if self.counters[i].cells == NULL:
+            raise MemoryError("counter")
+        self._fill_worker_cells()
 
     def _set_register(self, uint32_t i, uint32_t size, uint32_t width):
         self.registers[i].size = size
@@ -571,6 +578,7 @@ cdef class Pipeline:
         if t.entry_counters == NULL:
             raise MemoryError("direct counters")
         self.sides[1].tables[i] = self.sides[0].tables[i]
+        self._fill_worker_cells()
         for side in range(2):
             t = &self.sides[side].tables[i]
             if kind == TBL_EXACT:
@@ -743,8 +751,7 @@ cdef class Pipeline:
         if fresh:
             # The counters are shared: the second application finds them counting already.
             if side == self.wside and self.writing:
-                t.entry_counters[2 * eid] = 0
-                t.entry_counters[2 * eid + 1] = 0
+                entry_counter_rebase(self, ti, eid, 0, 0)
                 if t.entry_last_hit != NULL:
                     t.entry_last_hit[eid] = monotonic_ns()
         rec = <s128 *>calloc(t.param_stride + 1, sizeof(s128))
@@ -835,8 +842,7 @@ cdef class Pipeline:
                     failed = True
                     break
                 if fresh and first:
-                    t.entry_counters[2 * eid] = 0
-                    t.entry_counters[2 * eid + 1] = 0
+                    entry_counter_rebase(self, ti, eid, 0, 0)
                     if t.entry_last_hit != NULL:
                         t.entry_last_hit[eid] = now
         free(rec)
@@ -898,22 +904,26 @@ cdef class Pipeline:
             rec_release(t, t.entry_rec[eid])
             t.entry_rec[eid] = REC_NONE
         if eid < t.id_limit and side == self.wside and self.writing:
-            t.entry_counters[2 * eid] = 0
-            t.entry_counters[2 * eid + 1] = 0
+            entry_counter_rebase(self, ti, eid, 0, 0)
 
     def entry_counter(self, uint32_t ti, uint32_t eid) -> tuple[int, int]:
-        cdef table_t *t = &self.sides[0].tables[ti]
-        if eid >= t.id_limit:
+        """Entry eid's direct counter: the sum of every worker's (counters.pxi)."""
+        cdef uint64_t v[2]
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
+        if eid >= self.sides[0].tables[ti].id_limit:
             return (0, 0)
-        return (t.entry_counters[2 * eid], t.entry_counters[2 * eid + 1])
+        entry_counter_sum(self, ti, eid, v)
+        return (v[0], v[1])
 
     def entry_counter_set(self, uint32_t ti, uint32_t eid, uint64_t packets, uint64_t nbytes) -> None:
         """Direct counters are cells like any counter: set at once, not with the section."""
+        if ti >= self.n_tables:
+            raise IndexError(f"no table {ti}")
         cdef table_t *t = &self.sides[0].tables[ti]
         if eid >= t.id_limit:
             raise ValueError(f"entry id {eid} is beyond the table's {t.id_limit} entries")
-        t.entry_counters[2 * eid] = packets
-        t.entry_counters[2 * eid + 1] = nbytes
+        entry_counter_rebase(self, ti, eid, packets, nbytes)
 
     def default_set(self, uint32_t ti, int32_t action, list params) -> None:
         if ti >= self.n_tables:
@@ -1016,11 +1026,29 @@ cdef class Pipeline:
         p.group_size[gid] = len(members)
 
     def counter_get(self, uint32_t ci, uint32_t index) -> tuple[int, int]:
-        return (self.counters[ci].cells[2 * index], self.counters[ci].cells[2 * index + 1])
+        """Counter ci's packets and bytes at index: the sum of every worker's (counters.pxi)."""
+        cdef uint64_t v[2]
+        self._counter_check(ci, index)
+        counter_sum(self, ci, index, v)
+        return (v[0], v[1])
 
     def counter_set(self, uint32_t ci, uint32_t index, uint64_t packets, uint64_t nbytes) -> None:
-        self.counters[ci].cells[2 * index] = packets
-        self.counters[ci].cells[2 * index + 1] = nbytes
+        """From now on counter ci's index reads (packets, nbytes) plus what is counted after;
+        safe while workers count (counters.pxi)."""
+        self._counter_check(ci, index)
+        counter_rebase(self, ci, index, packets, nbytes)
+
+    def _counter_check(self, uint32_t ci, uint32_t index) -> None:
+        if ci >= self.n_counters:
+            raise IndexError(f"no counter {ci}")
+        if index >= self.counters[ci].size:
+            raise IndexError(f"counter {ci} has {self.counters[ci].size} cells, not {index + 1}")
+
+    def _fill_worker_cells(self) -> None:
+        cdef uint32_t k
+        for k in range(self.n_workers):
+            if worker_cells_fill(self, &self.workers[k]) != 0:
+                raise MemoryError("counter cells")
 
     def register_get(self, uint32_t ri, uint32_t index) -> int:
         return u128_to_int(self.registers[ri].cells[index])
@@ -1212,7 +1240,9 @@ cdef class Pipeline:
         cdef uint32_t k = self.n_workers
         if k >= MAX_WORKERS:
             raise ValueError(f"at most {MAX_WORKERS} workers")
-        if worker_init(self, &self.workers[k], k, &pool.pool) != 0:
+        if (worker_init(self, &self.workers[k], k, &pool.pool) != 0
+                or worker_cells_fill(self, &self.workers[k]) != 0):
+            worker_cells_free(self, &self.workers[k])
             worker_free(&self.workers[k])
             raise MemoryError("cannot allocate a worker")
         self.pools.append(pool)
@@ -1282,6 +1312,7 @@ cdef class Pipeline:
         return PyCapsule_New(<void *>self, b"kvick.pipeline", NULL)
 
 
+include "counters.pxi"
 include "interp.pxi"
 include "parser.pxi"
 include "controls.pxi"

@@ -104,7 +104,7 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
     cdef int ok
     cdef uint64_t hv
     cdef register_t *rg
-    cdef counter_t *ct
+    cdef uint64_t *cells
     r[0] = 0
     while True:
         i = &pl.code[pc]
@@ -297,11 +297,11 @@ cdef s128 exec_code(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t pc) noexcept n
             x.exit_flag = 1
             return r[0]
         elif i.op == OP_COUNT:
-            ct = &pl.counters[i.d]
-            if r[i.a] >= 0 and r[i.a] < ct.size:
-                kv_count(&ct.cells[2 * <uint32_t>r[i.a]], 1, pl.shared)
-                kv_count(&ct.cells[2 * <uint32_t>r[i.a] + 1], x.pkt.len if x.pkt != NULL else 0,
-                         pl.shared)
+            # the worker's own cells (counters.pxi): plain adds
+            if r[i.a] >= 0 and r[i.a] < pl.counters[i.d].size:
+                cells = &wk.counter_cells[i.d][2 * <uint32_t>r[i.a]]
+                kv_count_own(cells, 1)
+                kv_count_own(cells + 1, x.pkt.len if x.pkt != NULL else 0)
         elif i.op == OP_METER:
             if r[i.a] >= 0 and r[i.a] < pl.meter_sizes[i.d]:
                 if pl.shared:

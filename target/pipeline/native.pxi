@@ -86,16 +86,17 @@ cdef uint64_t nat_random(void *pl, void *wk) noexcept nogil:
     return rand64(<Pipeline>pl, <worker_t *>wk)
 
 
-cdef void nat_count(void *plv, void *xv, uint32_t ci, s128 idx) noexcept nogil:
-    nat_count_pl(<Pipeline>plv, xv, ci, idx)
+cdef void nat_count(void *plv, void *wk, void *xv, uint32_t ci, s128 idx) noexcept nogil:
+    nat_count_pl(<Pipeline>plv, <worker_t *>wk, xv, ci, idx)
 
 
-cdef void nat_count_pl(Pipeline pl, void *xv, uint32_t ci, s128 idx) noexcept nogil:
+cdef void nat_count_pl(Pipeline pl, worker_t *wk, void *xv, uint32_t ci, s128 idx) noexcept nogil:
     cdef ctx_t *x = <ctx_t *>xv
-    cdef counter_t *ct = &pl.counters[ci]
-    if idx >= 0 and idx < ct.size:
-        kv_count(&ct.cells[2 * <uint32_t>idx], 1, pl.shared)
-        kv_count(&ct.cells[2 * <uint32_t>idx + 1], x.pkt.len if x.pkt != NULL else 0, pl.shared)
+    cdef uint64_t *cells
+    if idx >= 0 and idx < pl.counters[ci].size:
+        cells = &wk.counter_cells[ci][2 * <uint32_t>idx]
+        kv_count_own(cells, 1)
+        kv_count_own(cells + 1, x.pkt.len if x.pkt != NULL else 0)
 
 
 cdef void nat_meter(void *plv, void *xv, uint32_t mi, s128 idx, uint32_t dst) noexcept nogil:
@@ -253,6 +254,8 @@ cdef void table_layout(uint32_t *out) noexcept nogil:
     out[29] = <size_t>&ct.size - <size_t>&ct
     out[30] = sizeof(out_t)
     out[31] = <size_t>&d.tbl24_pair - db
+    out[32] = <size_t>&w.counter_cells - <size_t>&w
+    out[33] = <size_t>&w.entry_cells - <size_t>&w
 
 
 def native_layout() -> dict[str, object]:
@@ -261,7 +264,7 @@ def native_layout() -> dict[str, object]:
     cdef ctx_t c
     cdef pkt_t p
     cdef uint32_t offs[8]
-    cdef uint32_t tables[32]
+    cdef uint32_t tables[34]
     cdef size_t cb = <size_t>&c
     cdef size_t pb = <size_t>&p
     ctx_offsets(offs)

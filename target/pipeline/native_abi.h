@@ -16,7 +16,7 @@
 #include "bits.h"
 #include "csum.h"
 
-#define KVN_ABI_VERSION 7
+#define KVN_ABI_VERSION 8
 
 typedef struct {
     uint8_t *data;
@@ -107,7 +107,7 @@ typedef struct {
     kvn_table_t *tables;
 } kvn_side_t;
 
-/* worker_t up to its table statistics (the rest is the engine's own) */
+/* worker_t up to its counter cells (the rest is the engine's own) */
 typedef struct {
     uint32_t index;
     void *owner;
@@ -126,6 +126,11 @@ typedef struct {
     uint64_t rng_state;
     void *pool;
     uint64_t *table_stats;      /* hits, misses per table */
+    /* this worker's own counter cells, added to with plain adds (counters.pxi): per indexed
+       counter packets, bytes per index; per table packets, bytes per entry id (NULL: no
+       direct counter) */
+    uint64_t **counter_cells;
+    uint64_t **entry_cells;
 } kvn_worker_t;
 
 /* match_exact.pxd's exact_table_t */
@@ -163,13 +168,14 @@ typedef struct {
     uint32_t tbl24_pair;    /* entry i is tbl24[i + (i & tbl24_pair)] (lpm_dir24.pxd dir24_i24) */
 } kvn_dir24_t;
 
-/* engine.pxd's counter_t: an indexed counter's cells, packets and bytes per index */
+/* engine.pxd's counter_t: an indexed counter's control-plane base, packets and bytes per
+   index (the workers count into kvn_worker_t.counter_cells) */
 typedef struct {
     uint64_t *cells;
     uint32_t size;
 } kvn_counter_t;
 
-#define KVN_LAYOUT_N 32
+#define KVN_LAYOUT_N 34
 #define KVN_LAYOUT { sizeof(kvn_table_t), offsetof(kvn_table_t, kind), \
     offsetof(kvn_table_t, matcher), offsetof(kvn_table_t, entry_rec), \
     offsetof(kvn_table_t, recs), offsetof(kvn_table_t, rec_stride), \
@@ -184,7 +190,8 @@ typedef struct {
     offsetof(kvn_lpm_t, nprobes), offsetof(kvn_lpm_t, probe_tables), \
     offsetof(kvn_lpm_t, probe_masks), offsetof(kvn_dir24_t, tbl24), offsetof(kvn_dir24_t, tbl8), \
     sizeof(kvn_counter_t), offsetof(kvn_counter_t, size), \
-    sizeof(kvn_out_t), offsetof(kvn_dir24_t, tbl24_pair) }
+    sizeof(kvn_out_t), offsetof(kvn_dir24_t, tbl24_pair), \
+    offsetof(kvn_worker_t, counter_cells), offsetof(kvn_worker_t, entry_cells) }
 
 /* Callbacks into the engine: pl and wk are the engine's Pipeline and worker_t. */
 typedef struct {
@@ -205,7 +212,7 @@ typedef struct {
     int (*vset_match)(void *pl, uint32_t vset, kv_u128 key, kv_u128 mask);
     uint64_t (*calc)(void *pl, void *wk, void *x, uint32_t calc);
     uint64_t (*random)(void *pl, void *wk);
-    void (*count)(void *pl, void *x, uint32_t counter, kv_s128 index);
+    void (*count)(void *pl, void *wk, void *x, uint32_t counter, kv_s128 index);
     void (*meter)(void *pl, void *x, uint32_t meter, kv_s128 index, uint32_t dst_field);
     void (*reg_read)(void *pl, void *x, uint32_t reg, kv_s128 index, uint32_t dst_field);
     void (*reg_write)(void *pl, uint32_t reg, kv_s128 index, kv_s128 value);
@@ -217,7 +224,7 @@ typedef struct {
     int (*deparse_moving)(void *pl, void *wk, void *x);
     /* the table layout the engine was compiled with (KVN_LAYOUT) */
     uint32_t layout[KVN_LAYOUT_N];
-    /* Pipeline.shared: several workers run, counters are added to atomically */
+    /* Pipeline.shared: several workers run (meters and registers take their locks) */
     const int *shared;
     /* the lookups and table parts generated code does not inline */
     int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key);
@@ -227,7 +234,8 @@ typedef struct {
     void (*parser_error)(void *pl, void *wk, void *x);
     /* the verify checksum control */
     void (*verify)(void *pl, void *wk, void *x);
-    /* the indexed counters (the engine's array, allocated at load: it never moves) */
+    /* the indexed counters (the engine's array, allocated at load: it never moves); their
+       cells are the control plane's bases, the workers count into their own */
     const kvn_counter_t *counters;
     /* the batch loop's (kvn_program_t.batch) way back to the engine: a packet dropped
        (priority: for want of its priority queue), and a received packet whose ingress

@@ -32,7 +32,7 @@ cdef extern from "pipeline/native_abi.h":
         int (*vset_match)(void *pl, uint32_t vset, u128 key, u128 mask) noexcept nogil
         uint64_t (*calc)(void *pl, void *wk, void *x, uint32_t calc) noexcept nogil
         uint64_t (*random)(void *pl, void *wk) noexcept nogil
-        void (*count)(void *pl, void *x, uint32_t counter, s128 index) noexcept nogil
+        void (*count)(void *pl, void *wk, void *x, uint32_t counter, s128 index) noexcept nogil
         void (*meter)(void *pl, void *x, uint32_t meter, s128 index, uint32_t dst_field) noexcept nogil
         void (*reg_read)(void *pl, void *x, uint32_t reg, s128 index, uint32_t dst_field) noexcept nogil
         void (*reg_write)(void *pl, uint32_t reg, s128 index, s128 value) noexcept nogil
@@ -40,7 +40,7 @@ cdef extern from "pipeline/native_abi.h":
         void (*stack_shift)(void *pl, void *wk, void *x, uint32_t stack, uint32_t n, int push) noexcept nogil
         void (*copy_header)(void *pl, void *wk, void *x, uint32_t dst, uint32_t src) noexcept nogil
         int (*deparse_moving)(void *pl, void *wk, void *x) noexcept nogil
-        uint32_t layout[32]
+        uint32_t layout[34]
         const int *shared
         int64_t (*ternary_lookup)(const void *matcher, const uint8_t *key) noexcept nogil
         int32_t (*table_finish)(void *pl, void *wk, void *x, uint32_t ti, int64_t e) noexcept nogil

@@ -28,7 +28,7 @@ from target.pipeline.opcodes import OPCODES
 
 OP = {name: i for i, (name, _doc) in enumerate(OPCODES)}
 NAME = {i: name for name, i in OP.items()}
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 ERR_PACKET_TOO_SHORT = 1
 ERR_NO_MATCH = 2
@@ -316,7 +316,8 @@ class Generator:
             return ["x->exit_flag = 1;", "return r0;"]
         if n == "COUNT":
             size = self.ex["counter_sizes"][d]
-            return [f"kvn_counter_count(&env->counters[{d}], {size}u, {ra}, x, *env->shared);"]
+            return [f"kvn_counter_count(((kvn_worker_t *)wk)->counter_cells[{d}], {size}u, "
+                    f"{ra}, x);"]
         if n == "METER":
             return [f"env->meter(env->pl, x, {d}u, {ra}, {e}u);"]
         if n == "REGRD":
@@ -716,10 +717,10 @@ class Generator:
                      "    act = (int32_t)params[0];",
                      "    params += 1;"]
             if t["with_counters"]:
-                body += ["    { int shared = *env->shared;",
-                         "      kvn_count(&t->entry_counters[2 * e], 1, shared);",
-                         "      kvn_count(&t->entry_counters[2 * e + 1], "
-                         "x->pkt != NULL ? x->pkt->len : 0, shared); }"]
+                # the worker's own cells (counters.pxi)
+                body += [f"    {{ uint64_t *dc = ((kvn_worker_t *)wk)->entry_cells[{ti}] + 2 * e;",
+                         "      kvn_count_own(dc, 1);",
+                         "      kvn_count_own(dc + 1, x->pkt != NULL ? x->pkt->len : 0); }"]
             if t["direct_meter"] >= 0:
                 body.append(f"    env->direct_meter(env->pl, x, {ti}u, e);")
             body += ["    " + line for line in switch(True)]
@@ -986,7 +987,8 @@ class Generator:
         def entry_prefetch(ti: int, e: str) -> list[str]:
             lines = [f"if ({e} >= 0) {{", f"    kvn_prefetch(&{tbl(ti)}->entry_rec[{e}]);"]
             if tables[ti]["with_counters"]:
-                lines.append(f"    kvn_prefetch_write(&{tbl(ti)}->entry_counters[2 * {e}]);")
+                lines.append(f"    kvn_prefetch_write(&((kvn_worker_t *)wk)->entry_cells[{ti}]"
+                             f"[2 * {e}]);")
             return lines + ["}"]
 
         def unless_first(ti: int) -> str:

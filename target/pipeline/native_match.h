@@ -146,22 +146,23 @@ KVN_INLINE int64_t kvn_dir24_lookup(const kvn_dir24_t *t, uint32_t addr) {
     return (int64_t)(e & KVN_DIR24_VALUE_MASK) | ((int64_t)((e & KVN_DIR24_VALID) >> 24) - 1);
 }
 
-static inline void kvn_count(uint64_t *cell, uint64_t v, int shared) {
-    if (shared)
-        __atomic_fetch_add(cell, v, __ATOMIC_RELAXED);
-    else
-        *cell += v;
+/* A worker's add to a counter cell of its own (the engine's kv_count_own, counters.pxi):
+   no other thread stores into it, so a plain add; relaxed atomics only keep the compiler
+   from tearing the cell the control plane reads meanwhile. */
+static inline void kvn_count_own(uint64_t *cell, uint64_t v) {
+    __atomic_store_n(cell, __atomic_load_n(cell, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
 }
 
-/* An indexed counter's count(index), as the engine's nat_count: one packet and the frame's
-   bytes; an index outside 0..size-1 counts nothing. size is the program's constant. */
-KVN_INLINE void kvn_counter_count(const kvn_counter_t *c, uint32_t size, kv_s128 index,
-                                  const kvn_ctx_t *x, int shared) {
+/* An indexed counter's count(index) into the worker's cells of that counter, as the
+   engine's nat_count: one packet and the frame's bytes; an index outside 0..size-1 counts
+   nothing. size is the program's constant. */
+KVN_INLINE void kvn_counter_count(uint64_t *cells, uint32_t size, kv_s128 index,
+                                  const kvn_ctx_t *x) {
     if (index < 0 || index >= (kv_s128)size)
         return;
-    uint64_t *cell = c->cells + 2 * (uint64_t)index;
-    kvn_count(cell, 1, shared);
-    kvn_count(cell + 1, x->pkt != NULL ? x->pkt->len : 0, shared);
+    uint64_t *cell = cells + 2 * (uint64_t)index;
+    kvn_count_own(cell, 1);
+    kvn_count_own(cell + 1, x->pkt != NULL ? x->pkt->len : 0);
 }
 
 #endif

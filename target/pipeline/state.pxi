@@ -114,6 +114,12 @@ cdef struct worker_t:
     uint64_t rng_state
     pkt_pool_t *pool            # buffers of this worker's ports and replicas
     uint64_t *table_stats       # hits, misses per table
+    # This worker's own counter cells, added to with plain adds (no other thread writes them):
+    # per indexed counter, packets and bytes per index; per table, packets and bytes per
+    # entry id (NULL: the table has no direct counter). A read sums every worker's cells and
+    # the control plane's base (counter_t.cells, table_t.entry_counters): counters.pxi.
+    uint64_t **counter_cells
+    uint64_t **entry_cells
     # counters of the engine itself, summed over the workers when read
     uint64_t rx_packets
     uint64_t tx_packets
