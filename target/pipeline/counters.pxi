@@ -15,9 +15,10 @@
 # write): none is lost or counted twice. The bases belong to the control plane alone.
 #
 # Memory: 16 bytes per index or entry id and per worker, plus the base; a table's direct
-# counters are sized for every entry id it may hand out (table_t.id_limit), in mappings the
-# kernel fills only as ids come into use (a 512k-entry table: 8 MiB per worker and 8 MiB of
-# base when every id has been used).
+# counters are sized for every entry id it may hand out (table_t.id_limit). The workers'
+# cells are written at allocation (cells_alloc says why), the base is filled by the kernel as
+# ids come into use: a table of 512k entries takes 8 MiB per worker at load, and up to 8 MiB
+# of base (p4src/router.p4's ipv4_lpm, declared for 1M: 16 MiB per worker).
 
 cdef extern from *:
     """
@@ -31,18 +32,21 @@ cdef extern from *:
         return __atomic_load_n(cell, __ATOMIC_RELAXED);
     }
     """
-    size_t KV_HUGE_BYTES "KV_HUGE"
     void kv_count_own(uint64_t *cell, uint64_t v) noexcept nogil
     uint64_t kv_cell_load(const uint64_t *cell) noexcept nogil
 
 
 cdef uint64_t *cells_alloc(size_t ncells) noexcept nogil:
     """ncells zeroed 64-bit cells, 64-byte aligned and padded to whole cache lines (so that no
-    other worker's data shares a line); 2 MiB and more: a mapping of its own (chelpers.pxi),
-    zero-filled by the kernel as it is touched."""
+    other worker's data shares a line); 2 MiB and more: a mapping of its own advised for huge
+    pages (chelpers.pxi). Written at once, not left to the kernel to fill as touched: a
+    worker's first count of a route would otherwise take a page fault, and a page the control
+    plane read first (summing the cells of an entry id taken anew) would be the shared zero
+    page, whose remapping at the worker's store flushes the TLB of every CPU running the
+    process (commit.pxi)."""
     cdef size_t nbytes = (ncells * sizeof(uint64_t) + 63) & ~(<size_t>63)
     cdef void *p = grow_aligned(NULL, 0, nbytes)
-    if p != NULL and nbytes < KV_HUGE_BYTES:
+    if p != NULL:
         memset(p, 0, nbytes)
     return <uint64_t *>p
 
@@ -116,10 +120,15 @@ cdef inline void counter_rebase(Pipeline pl, uint32_t ci, uint32_t index, uint64
                                 uint64_t nbytes) noexcept nogil:
     """Make counter ci's index read (packets, nbytes) from now on: its base moves, the
     workers' cells are left to their workers."""
-    cdef uint64_t now[2]
-    counter_sum(pl, ci, index, now)
-    pl.counters[ci].cells[2 * index] += packets - now[0]
-    pl.counters[ci].cells[2 * index + 1] += nbytes - now[1]
+    cdef uint64_t *cell
+    cdef uint64_t p = packets, b = nbytes
+    cdef uint32_t k
+    for k in range(pl.n_workers):
+        cell = &pl.workers[k].counter_cells[ci][2 * <size_t>index]
+        p -= kv_cell_load(cell)
+        b -= kv_cell_load(cell + 1)
+    pl.counters[ci].cells[2 * index] = p
+    pl.counters[ci].cells[2 * index + 1] = b
 
 
 cdef inline void entry_counter_sum(Pipeline pl, uint32_t ti, uint32_t eid, uint64_t *out) noexcept nogil:
@@ -142,7 +151,14 @@ cdef inline void entry_counter_rebase(Pipeline pl, uint32_t ti, uint32_t eid, ui
     """Make entry eid's direct counter read (packets, nbytes) from now on (0, 0 for an entry
     id taken anew): as counter_rebase."""
     cdef table_t *t = &pl.sides[0].tables[ti]
-    cdef uint64_t now[2]
-    entry_counter_sum(pl, ti, eid, now)
-    t.entry_counters[2 * <size_t>eid] += packets - now[0]
-    t.entry_counters[2 * <size_t>eid + 1] += nbytes - now[1]
+    cdef uint64_t *cell
+    cdef uint64_t p = packets, b = nbytes
+    cdef uint32_t k
+    if t.with_counters:
+        for k in range(pl.n_workers):
+            cell = &pl.workers[k].entry_cells[ti][2 * <size_t>eid]
+            p -= kv_cell_load(cell)
+            b -= kv_cell_load(cell + 1)
+    # stored, not added to: the base of an id never used yet is a page nobody has read
+    t.entry_counters[2 * <size_t>eid] = p
+    t.entry_counters[2 * <size_t>eid + 1] = b
