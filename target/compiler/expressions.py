@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Tree
+from lark import Token, Tree
 
 from target.compiler.bmv2 import expression, hexstr
 from target.compiler.declarations import Declarations, name_of, parse_number
@@ -219,6 +219,49 @@ class ExpressionLowering:
         return Val(ListT([v.type for v in vals]), kind="list",
                    members={str(i): v for i, v in enumerate(vals)})
 
+    def _e_default_list(self, node: Tree, expected: P4Type | None) -> Val:
+        """`{...}`: every field of the struct or header its default value (P4_16 8.26)."""
+        return self._named(node, [], True, expected)
+
+    def _e_named_list(self, node: Tree, expected: P4Type | None) -> Val:
+        return self._named(node, node.children, False, expected)
+
+    def _e_named_list_dots(self, node: Tree, expected: P4Type | None) -> Val:
+        return self._named(node, node.children, True, expected)
+
+    def _named(self, node: Tree, kv: list[Tree], dots: bool, expected: P4Type | None) -> Val:
+        """`{a = 1, b = x}` (and `{a = 1, ...}`): a struct or header by its fields' names, as the
+        list of its fields' values in order."""
+        if not (isinstance(expected, StructLikeT) and expected.kind in ("struct", "header")):
+            raise self.error("a list of named fields or {...} needs a struct or header type here", node)
+        given: dict[str, Any] = {}
+        for item in kv:
+            fname = name_of(item.children[0])
+            if fname in given:
+                raise self.error(f"field {fname} is given twice", item)
+            if fname not in dict(expected.fields):
+                raise self.error(f"{expected.describe()} has no field {fname}", item)
+            given[fname] = item.children[1]
+        items = []
+        for fname, ftype in expected.fields:
+            if fname in given:
+                items.append(given[fname])
+            elif not dots:
+                raise self.error(f"field {fname} of {expected.describe()} is not given", node)
+            else:
+                items.append(self._default_tree(ftype, node))
+        return self._e_list_expr(Tree("list_expr", [Tree("expr_list", items, meta=node.meta)],
+                                      meta=node.meta), expected)
+
+    def _default_tree(self, t: P4Type, at: Tree) -> Tree:
+        if isinstance(t, BitT):
+            return Tree("number", [Token("NUMBER", "0")], meta=at.meta)
+        if isinstance(t, BoolT):
+            return Tree("false", [], meta=at.meta)
+        if isinstance(t, StructLikeT) and t.kind == "struct":
+            return Tree("default_list", [], meta=at.meta)
+        raise Unsupported(f"the default value of {t.describe()} in {{...}}", self.decls.loc(at))
+
     def _e_type_member(self, node: Tree, expected: P4Type | None) -> Val:
         base, member = node.children
         mname = name_of(member)
@@ -336,6 +379,9 @@ class ExpressionLowering:
 
     def _e_cast(self, node: Tree, expected: P4Type | None) -> Val:
         target = self.decls.resolve(node.children[0])
+        if isinstance(target, StructLikeT) and isinstance(node.children[1], Tree) and \
+                node.children[1].data in ("list_expr", "named_list", "named_list_dots", "default_list"):
+            return self.expr(node.children[1], target)     # (H){...}: the list is of type H
         v = self.expr(node.children[1])
         if isinstance(v.type, IntLitT) or v.const is not None and isinstance(target, BitT):
             if isinstance(target, BoolT):
