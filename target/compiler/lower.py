@@ -98,6 +98,10 @@ class ProgramLowering(LoopLowering, StatementLowering):
         self.lowered = Lowered()
         self.bound_actions: dict[tuple[str, tuple[str, ...]], ActionInfo] = {}
         self.action_depth = 0     # > 0 while lowering an action's body
+        # Extern instances by qualified name: a control instance applied more than once (passed to
+        # several constructors) declares its counters and registers once, and every apply uses them.
+        self.declared_objects: dict[str, Val] = {}
+        self.inlined_controls: set[str] = set()
         self.json.errors = [[e, i] for i, e in enumerate(decls.errors)]
         self.lowered.errors = list(decls.errors)
 
@@ -571,8 +575,11 @@ class ProgramLowering(LoopLowering, StatementLowering):
                 # Its tables are named after the instance's @name, as p4c names them.
                 iname = self.decls.annotations(local.children[0]).string("name") or name_of(local.children[2])
                 sub = self.decls.controls[str(local.children[1].children[0])]
-                self.scopes[-1][name_of(local.children[2])] = Val(ExternT("control"), kind="object",
-                                                                  ref=("control", iname, sub))
+                # Named where it is declared: a control passed to another's constructor and applied
+                # there keeps its objects' names (p4-guide's instantiation/extern-ref-4.p4).
+                self.scopes[-1][name_of(local.children[2])] = Val(
+                    ExternT("control"), kind="object",
+                    ref=("control", iname, sub, f"{cname}.{iname}", self.control_ctor_args(sub, local)))
             elif kind == "instantiation":
                 self.instance(local, cname)
             elif kind == "table_decl":
@@ -587,6 +594,27 @@ class ProgramLowering(LoopLowering, StatementLowering):
             else:
                 raise Unsupported(f"control-local {kind.replace('_', ' ')}", self.decls.loc(local))
         return tables
+
+    def control_ctor_args(self, sub: Tree, local: Tree) -> dict[str, Val]:
+        """A control instance's constructor arguments bound to its constructor parameters
+        (`ctrl1(my_leaf) c;` with `control ctrl1(...)(IdxUpdater iupd)`): other control
+        instances, or compile-time values."""
+        params = sub.children[3].children if sub.children[3] is not None else []
+        ctor = local.children[1]
+        args = list(ctor.children[2].children) if ctor.children[2] is not None else []
+        if len(params) != len(args):
+            raise self.error(f"{name_of(sub.children[1])} takes {len(params)} constructor arguments, "
+                             f"got {len(args)}", local)
+        bound: dict[str, Val] = {}
+        for p, a in zip(params, args, strict=True):
+            v = self.expr(a)
+            if not (v.kind == "object" and v.ref[0] == "control") and v.const is None:
+                raise Unsupported(f"constructor argument {self.text_of(a)} of a control (a control "
+                                  "instance or a compile-time value is taken)", self.decls.loc(a))
+            if v.const is not None:
+                v = self.expr(a, self.decls.resolve(p.children[2]))
+            bound[name_of(p.children[3])] = v
+        return bound
 
     def qualified(self, node: Tree, cname: str, name_index: int = 1) -> str:
         """p4c's fully qualified name: Control.local, or what @name says (".x" is global)."""
@@ -607,6 +635,9 @@ class ProgramLowering(LoopLowering, StatementLowering):
         args = list(ctor.children[2].children) if ctor.children[2] is not None else []
         iname = name_of(node.children[2])
         qname = self.qualified(node, cname, name_index=2)
+        if qname in self.declared_objects:
+            self.scopes[-1][iname] = self.declared_objects[qname]
+            return
         self.decls.check_arity(self.decls.extern_methods(ename, ename), len(args), f"{ename}'s constructor",
                                node)
         if ename == "counter":
@@ -646,6 +677,7 @@ class ProgramLowering(LoopLowering, StatementLowering):
         else:
             raise Unsupported(f"extern instance {ename}", self.decls.loc(node))
         self.scopes[-1][iname] = Val(ExternT(ename, type_args), kind="object", ref=(kind, qname))
+        self.declared_objects[qname] = self.scopes[-1][iname]
 
     def direct_meter_arrays(self) -> None:
         """Direct meters go into meter_arrays once their tables and read() targets are known."""
@@ -1276,7 +1308,7 @@ class ProgramLowering(LoopLowering, StatementLowering):
             return str(base)
         return str(base.children[0]) if base.data == "ident" else None
 
-    def control_apply(self, node: Any) -> tuple[str, Tree] | None:
+    def control_apply(self, node: Any) -> tuple[str, Tree, str | None, dict[str, Val]] | None:
         """(instance name, declaration) when `node` applies a control: an instance's
         `c.apply(...)`, or a control type's `C.apply(...)` (direct invocation)."""
         name = self.applied_name(node)
@@ -1285,27 +1317,37 @@ class ProgramLowering(LoopLowering, StatementLowering):
         for scope in reversed(self.scopes):
             if name in scope:
                 v = scope[name]
-                return (v.ref[1], v.ref[2]) if v.kind == "object" and v.ref[0] == "control" else None
+                if v.kind == "object" and v.ref[0] == "control":
+                    return v.ref[1], v.ref[2], v.ref[3], v.ref[4]
+                return None
         if name in self.decls.controls:
-            return name, self.decls.controls[name]
+            return name, self.decls.controls[name], None, {}
         return None
 
-    def inline_control(self, iname: str, decl: Tree, call: Tree, stmt: Tree, nxt: str | None) -> str | None:
+    def inline_control(self, iname: str, decl: Tree, call: Tree, stmt: Tree, nxt: str | None,
+                       qname: str | None = None, ctor: dict[str, Val] | None = None) -> str | None:
         """A control applied from another: its tables and actions are named Caller.instance.x (as
-        p4c names them) and its apply block is built in place, parameters naming the arguments."""
+        p4c names them; qname when the instance was declared elsewhere) and its apply block is
+        built in place, parameters naming the arguments and constructor parameters theirs."""
         args = list(call.children[1].children) if call.children[1] is not None else []
         self.out = []
-        scope = self.bind_block_params(decl, args, stmt)
+        scope = dict(ctor or {})
+        scope.update(self.bind_block_params(decl, args, stmt))
         arg_prims = self.out
         saved = (self.scopes, self.tables, self.actions, self.local_functions, self.control_name,
                  self.return_target)
-        cname = f"{self.control_name}.{iname}"
+        cname = qname or f"{self.control_name}.{iname}"
         if any(t.name.startswith(f"{cname}.") for t in self.lowered.tables):
             if self.decls.controls.get(iname) is decl:
                 # P4_16 §14.1: each direct invocation is an instance named as the type.
                 raise self.error(f"{iname} is invoked directly more than once here: its tables "
                                  f"would share the control-plane name {cname}", stmt)
             raise Unsupported(f"applying control instance {cname} twice", self.decls.loc(stmt))
+        if qname is None and cname in self.inlined_controls and \
+                any(local.data == "instantiation" for local in decl.children[4:-1]):
+            raise self.error(f"{iname} is invoked directly more than once here: its extern instances "
+                             f"would share the control-plane names {cname}.*", stmt)
+        self.inlined_controls.add(cname)
         try:
             self.scopes = [scope]
             self.out = []
@@ -1358,7 +1400,8 @@ class ProgramLowering(LoopLowering, StatementLowering):
                 return self.applied_table(t, {}, nxt)
             invoked = self.control_apply(s.children[0])
             if invoked is not None:
-                return self.inline_control(invoked[0], invoked[1], s.children[0], s, nxt)
+                return self.inline_control(invoked[0], invoked[1], s.children[0], s, nxt,
+                                           invoked[2], invoked[3])
         if s.data == "if_statement":
             return self.if_node(s, nxt)
         if s.data == "switch_statement":
