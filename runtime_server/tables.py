@@ -162,8 +162,6 @@ class Tables:
             raise _invalid("has_time_since_last_hit must not be set in WriteRequest")
         if info.is_const_table and (update_type != MODIFY or entry.HasField("action")):
             raise _denied(f"table {info.name!r} is const: its entries cannot change")
-        if not info.match_fields and update_type == INSERT:
-            raise _invalid(f"table {info.name!r} has no key: only its default entry can be set")
         key = decode_key(info.match_fields, info.match_fields_by_id, entry.match, info.name)
         priority = entry.priority
         if info.needs_priority:

@@ -182,6 +182,8 @@ class TableEntries:
         return enc.stored + (enc.priority or 0).to_bytes(8, "big", signed=True)
 
     def find(self, enc: Encoded) -> int | None:
+        if self.kind == build.TBL_KEYLESS:
+            return 0 if self.exists(0) else None
         if self.kind == build.TBL_EXACT:
             return self.matcher.get(enc.value)
         if self.kind == build.TBL_LPM24:
@@ -189,12 +191,17 @@ class TableEntries:
         return self.ident.get(self._ident_key(enc))
 
     # ------------------------------------------------------------------ changes
+    def id_limit(self) -> int:
+        """Entry ids are below this. A keyless table's one key is the empty one: as in BMv2,
+        it holds one entry at most, always id 0 (the engine looks up "entry 0, if any")."""
+        return 1 if self.kind == build.TBL_KEYLESS else self.info.size
+
     def reserve_id(self, enc: Any = None) -> int:
         """A free entry id for an insert of `enc`; a full table refuses an insert of a match
         it already holds as that (AlreadyExists), as the bulk path does."""
         if self.free:
             return self.free.pop()
-        if self.next_id >= self.info.size:
+        if self.next_id >= self.id_limit():
             if enc is not None and self.find(enc) is not None:
                 raise AlreadyExists(f"table {self.info.name}: an entry with this match exists")
             if self.held:
@@ -202,7 +209,7 @@ class TableEntries:
                 # inserts in a full table still fits (the one case a new entry may count a
                 # few of the old one's last hits).
                 return self.held.pop()
-            raise ResourceExhausted(f"table {self.info.name} is full ({self.info.size} entries)")
+            raise ResourceExhausted(f"table {self.info.name} is full ({self.id_limit()} entries)")
         self.next_id += 1
         return self.next_id - 1
 
@@ -233,12 +240,17 @@ class TableEntries:
     def matcher_add(self, enc: Encoded, eid: int) -> None:
         """Insert into the match structure (caller is inside Switch._engine_write)."""
         kind = self.kind
-        if kind == build.TBL_KEYLESS:
-            raise InvalidArgument(f"table {self.info.name} has no key: only its default action")
+        if kind == build.TBL_KEYLESS and self.info.default_is_const:
+            # p4c's action-call tables (and any keyless table whose program fixes its default):
+            # the engine never looks them up
+            raise InvalidArgument(f"table {self.info.name} has no key and a const default "
+                                  "action: it takes no entries")
         if self.find(enc) is not None:
             raise AlreadyExists(f"table {self.info.name}: an entry with this match exists")
         try:
-            if kind == build.TBL_LPM24:
+            if kind == build.TBL_KEYLESS:
+                pass                      # no match structure: the entry is the table's hit
+            elif kind == build.TBL_LPM24:
                 self.matcher.add(int.from_bytes(enc.value, "big"), enc.prefix_len, eid)
             elif kind == build.TBL_EXACT:
                 self.matcher.add(enc.value, eid)
@@ -292,6 +304,8 @@ class TableEntries:
             self.used.extend(bytes(rows - len(self.used)))
             if self.info.needs_priority:
                 self.prio.extend([0] * (rows - len(self.prio)))
+        if len(self.used) <= max_id:      # a keyless table stores no key bytes
+            self.used.extend(bytes(max_id + 1 - len(self.used)))
 
     def _store(self, enc: Encoded, eid: int) -> None:
         stride = 2 * self.key_bytes
@@ -389,10 +403,10 @@ def stored_rows(st: TableEntries, ids: list[int]) -> bytes:
 def reserve_ids(st: TableEntries, count: int) -> list[int]:
     """`count` free ids (recycled ones first), or ResourceExhausted and none reserved."""
     recycled = min(count, len(st.free))
-    fresh = min(count - recycled, max(0, st.info.size - st.next_id))
+    fresh = min(count - recycled, max(0, st.id_limit() - st.next_id))
     held = count - recycled - fresh         # ids given up in this section (reserve_id)
     if held > len(st.held):
-        raise ResourceExhausted(f"table {st.info.name} is full ({st.info.size} entries)")
+        raise ResourceExhausted(f"table {st.info.name} is full ({st.id_limit()} entries)")
     ids = [st.free.pop() for _ in range(recycled)]
     ids.extend(range(st.next_id, st.next_id + fresh))
     ids.extend(st.held.pop() for _ in range(held))

@@ -69,9 +69,17 @@ cdef void run_control(Pipeline pl, worker_t *wk, ctx_t *x, int32_t node) noexcep
 
 
 cdef int32_t apply_table(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t ti) noexcept nogil:
-    if wk.st.tables[ti].kind == TBL_KEYLESS:
-        return table_finish(pl, wk, x, ti, -1)      # p4c's action-call tables: nothing to look up
+    cdef table_t *t = &wk.st.tables[ti]
+    if t.kind == TBL_KEYLESS:
+        return table_finish(pl, wk, x, ti, keyless_lookup(t))
     return table_finish(pl, wk, x, ti, table_lookup(pl, wk, x, ti))
+
+
+cdef inline int64_t keyless_lookup(table_t *t) noexcept nogil:
+    """A keyless table's lookup: p4c's action-call tables never hold an entry; a table the
+    control plane sets holds entry 0 at most (target/entries.py), which every packet matches
+    (BMv2 matches the empty key)."""
+    return 0 if t.entry_rec[0] != REC_NONE else -1
 
 
 cdef inline uint32_t lpm24_key(Pipeline pl, worker_t *wk, ctx_t *x, table_t *t) noexcept nogil:
@@ -110,7 +118,9 @@ cdef int64_t table_lookup_generic(Pipeline pl, worker_t *wk, ctx_t *x, uint32_t 
     cdef u128 v
     if t.kind == TBL_LPM24:
         e = dir24_lookup_tbl24(<dir24_t *>t.matcher, lpm24_key(pl, wk, x, t))
-    elif t.kind != TBL_KEYLESS:
+    elif t.kind == TBL_KEYLESS:
+        e = keyless_lookup(t)
+    else:
         if not t.key_covered:
             memset(key, 0, t.key_bytes + 16)
         for k in range(t.nkeys):

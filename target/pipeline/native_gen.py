@@ -647,8 +647,11 @@ class Generator:
         head = [f"static int64_t tlook_{ti}(const kvn_env_t *env, void *wk, kvn_ctx_t *x) {{",
                 f"    const kvn_table_t *t = &((kvn_worker_t *)wk)->st->tables[{ti}];",
                 "    (void)env; (void)t;"]
-        if kind == K.TBL_KEYLESS:
+        if self.entryless(t):
             body = ["return -1;"]
+        elif kind == K.TBL_KEYLESS:
+            # its one possible entry, id 0, when the control plane set it (target/entries.py)
+            body = ["return t->entry_rec[0] != 0xFFFFFFFFu ? 0 : -1;"]
         elif kind == K.TBL_LPM24:
             # the address alone: its tbl24 entry was prefetched after parsing (run_batch)
             body = [f"return kvn_dir24_lookup((const kvn_dir24_t *)t->matcher, "
@@ -665,6 +668,12 @@ class Generator:
             body = self.table_key(t) + ["return env->ternary_lookup(t->matcher, key);"]
         return head + ["    " + line for line in body] + ["}", ""]
 
+    @staticmethod
+    def entryless(t: dict[str, Any]) -> bool:
+        """A keyless table with a const default (p4c's action-call tables): it never holds an
+        entry (target/entries.py refuses them), so it has no lookup and no hit path."""
+        return t["kind"] == K.TBL_KEYLESS and bool(t["default_const"])
+
     def const_default(self, t: dict[str, Any]) -> bool:
         """A default action the control plane cannot change (the program says const): the
         miss path calls it with its parameters as constants instead of reading them."""
@@ -676,7 +685,7 @@ class Generator:
         and meter, the action by a switch on its id (its parameters at constant offsets of
         the record), then go(next node), a constant per action (go_dynamic: an action
         outside the table's list, whose next node only the engine's table knows)."""
-        keyless = t["kind"] == K.TBL_KEYLESS
+        keyless = self.entryless(t)
         acts = self.ex["actions"]
 
         def nxt(act: int | None, hit: bool) -> int | None:
@@ -746,7 +755,7 @@ class Generator:
             return head + [f"    return env->table_finish(env->pl, wk, x, {ti}u, e);", "}", ""]
         body = self.finish_body(ti, t, lambda n: f"return {n};", "return t->next_by_action[act];",
                                 False)
-        if t["kind"] == K.TBL_KEYLESS:
+        if self.entryless(t):
             body.insert(0, "(void)e;")
         return head + ["    " + line for line in body] + ["}", ""]
 
