@@ -12,6 +12,7 @@ What finsy's tests check is checked here: pingall, the gNMI demos' output, the t
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import select
@@ -64,6 +65,10 @@ class Network:
         self.host_ns: dict[str, str] = {}
         switches = [i for i in items if i["directive"] == "Switch"]
         ports: dict[str, list[int]] = {s["name"]: [] for s in switches}
+        bridges = {i["name"]: i for i in items if i["directive"] == "Bridge"}
+        bridge_ports: dict[str, int] = {name: 0 for name in bridges}
+        for name in bridges:
+            self._add_bridge(name)
         for item in items:
             if item["directive"] == "Host":
                 self.hosts[item["name"]] = item
@@ -74,7 +79,15 @@ class Network:
                 ports[item["switch"]].append(item["assigned_switch_port"])
             elif item["directive"] == "Link":
                 start, end = item["start"], item["end"]
-                if end in self.hosts:
+                if end in bridges:
+                    # Mininet numbers a bridge's interfaces in link order, like a switch's.
+                    bridge_ports[end] += 1
+                    self._switch_link(start, item["assigned_start_port"], end,
+                                      bridge_ports[end])
+                    run("ip", "link", "set", f"{end}-eth{bridge_ports[end]}", "master", end,
+                        netns=self.switch_ns)
+                    ports[start].append(item["assigned_start_port"])
+                elif end in self.hosts:
                     self._host_link(start, item["assigned_start_port"], self.hosts[end])
                     ports[start].append(item["assigned_start_port"])
                 else:
@@ -84,6 +97,9 @@ class Network:
                     ports[end].append(item["assigned_end_port"])
         for host in self.hosts.values():
             self._configure_host(host)
+        self.bridge_commands: list[subprocess.Popen] = []
+        for bridge in bridges.values():
+            self._start_bridge(bridge)
         self.switches: dict[str, subprocess.Popen] = {}
         self.addresses: dict[str, str] = {}
         for index, switch in enumerate(switches, start=1):
@@ -104,6 +120,30 @@ class Network:
             run("sysctl", "-q", "-w", f"net.ipv6.conf.{name}.disable_ipv6=1",
                 netns=self.switch_ns)
             run("ip", "link", "set", name, "up", netns=self.switch_ns)
+
+    def _add_bridge(self, name: str) -> None:
+        """A Linux bridge in the switches' namespace, where Mininet's LinuxBridge would be
+        (in the root namespace with the switches): no STP, like Mininet's default."""
+        run("ip", "link", "add", name, "type", "bridge", "stp_state", "0",
+            netns=self.switch_ns)
+        run("sysctl", "-q", "-w", f"net.ipv6.conf.{name}.disable_ipv6=1", netns=self.switch_ns)
+
+    def _start_bridge(self, bridge: dict) -> None:
+        """finsy's DemoBridge.start: the bridge's MAC and address, then its commands in one
+        shell, as Mininet's node.cmd runs them ($DEMONET_IP is the controller's address,
+        here the namespace's loopback; demonet_dump.py leaves it in)."""
+        ns, name = self.switch_ns, bridge["name"]
+        if bridge["mac"]:
+            run("ip", "link", "set", name, "address", bridge["mac"], netns=ns)
+        if bridge["ipv4"]:
+            run("ip", "addr", "add", bridge["ipv4"], "dev", name, netns=ns)
+        run("ip", "link", "set", name, "up", netns=ns)
+        if bridge["commands"]:
+            script = "\n".join(c.replace("$DEMONET_IP", "127.0.0.1")
+                               for c in bridge["commands"]) + "\nwait\n"
+            self.bridge_commands.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, "sh", "-c", script], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True))
 
     def _configure_host(self, host: dict) -> None:
         ns, ifname = self.host_ns[host["name"]], host["ifname"]
@@ -138,6 +178,9 @@ class Network:
         raise AssertionError(f"{name} did not start:\n" + "".join(lines))
 
     def close(self) -> None:
+        for process in self.bridge_commands:  # the shell and what it started in background
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
         for process in self.switches.values():
             process.terminate()
         for name, process in self.switches.items():
@@ -147,11 +190,12 @@ class Network:
     @contextmanager
     def controller(self, script: str, *args: str) -> Iterator[subprocess.Popen]:
         """An example program running in the switches' namespace (stdout captured)."""
+        # Line by line, as on a terminal: the tests read what an example prints as it goes.
         process = subprocess.Popen(
             ["ip", "netns", "exec", self.switch_ns, finsy_python(),
              str(self.example / script), *args],
             cwd=self.example, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
+            start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         try:
             yield process
         finally:
@@ -393,3 +437,48 @@ def test_gnmi_demo2_follows_oper_status() -> None:
         assert wait_output(demo, 1, 10) == ["update:  s1-eth1 is DOWN"]
         run("ip", "link", "set", "eth0", "up", netns=net.host_ns["h1"])
         assert wait_output(demo, 1, 10) == ["update:  s1-eth1 is UP"]
+
+
+
+def int_reports(lines: list[str]) -> list[dict]:
+    """The reports int_listen printed: each a dict (int_report.parse_msg's) on a line."""
+    return [ast.literal_eval(line) for line in lines if line.startswith("{")]
+
+
+def test_int_demo_reports_each_hop() -> None:
+    """The README's demo: `python demo` with net/run.py's network, then a UDP packet from h1
+    to h2. s1 (INT source) sends it by s3 to s2 (sink), each adding its metadata; s2 clones a
+    report to the collector bridge int1, whose socat hands it to int_listen over TCP 6000."""
+    with network("int") as net, net.controller("demo") as demo:
+        lines = wait_output(demo, 1, 30)
+        assert lines and lines[0].startswith("int_listen serving on"), \
+            (lines, demo.stderr.read() if demo.poll() is not None else "")
+        reports: list[dict] = []
+        deadline = time.monotonic() + 30
+        while not reports and time.monotonic() < deadline:
+            # the switches take their entries after the listener starts: until then the
+            # packet crosses no INT source (or no switch forwards it)
+            run("sh", "-c", "echo abc | socat - udp:10.0.2.2:5555", netns=net.host_ns["h1"])
+            reports = int_reports(wait_output(demo, 4, 2))
+        assert len(reports) == 1, demo.stderr.read() if demo.poll() is not None else ""
+    [report] = reports
+    h1, h2 = (socket.inet_aton(net.hosts[h]["assigned_ipv4"].split("/")[0]) for h in ("h1", "h2"))
+    # The sink (s2) reports the packet h1 sent ("abc\n"), carrying three hops' metadata of 10
+    # words each (s1's configure_source: max_hop 4, all 8 fields of mask 0xFF00), newest
+    # first: switch ids as configure_transit gives them, ports those of h1-s1-s3-s2-h2 in
+    # net/run.py. The sink's own hop is written on the report clone, which BMv2 gives no
+    # ingress port (an I2E clone's metadata is reset) and the report port 4 as egress: the
+    # report int_report.py keeps as its sample (from stratum_bmv2) has the same shape.
+    assert {k: v for k, v in report.items() if k not in ("udp4_src", "nodes")} == {
+        "_verlen": 0x14, "switch_id": 2, "seq_num": 0, "eth_type": 0x0800,
+        "ipv4_src": int.from_bytes(h1, "big"), "ipv4_dst": int.from_bytes(h2, "big"),
+        "udp4_dst": 5555, "udp4_len": 8 + 4 + 12 + 3 * 40, "int_type": 1, "len": 3 + 3 * 10,
+        "_hop_metadata_len": 10, "remaining_hop_cnt": 4 - 3, "instruction_mask": 0xFF00}
+    assert [(n["switch_id"], n["ingress_port_id"], n["egress_port_id"])
+            for n in report["nodes"]] == [(2, 0, 4), (3, 2, 3), (1, 1, 3)]
+    for node in report["nodes"]:
+        assert (node["_q_occupancy"], node["l2_ingress_port_id"], node["l2_egress_port_id"],
+                node["egress_port_tx_util"]) == (0, 0, 0, 0)
+        assert node["egress_tstamp"] >= node["ingress_tstamp"] > 0
+    for node in report["nodes"][1:]:   # transit hops: egress - ingress time, in microseconds
+        assert node["hop_latency"] * 1000 == node["egress_tstamp"] - node["ingress_tstamp"]

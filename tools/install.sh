@@ -3,7 +3,8 @@
 #  1. as root with apt: the system packages (C toolchain, libxdp/libbpf headers for AF_XDP,
 #     iproute2/ethtool/ping for the veth test bed, trafgen for bench/kernel_vs_kvick.py,
 #     openssl for the TLS tests, mininet and net-tools for the P4 tutorials' runner,
-#     libnghttp2-dev for the native gRPC front end);
+#     libnghttp2-dev for the native gRPC front end, socat for the collector of finsy's INT
+#     example and its traffic);
 #  2. kvick into $PYTHON (default python3), editable, with the P4Runtime/gNMI server's
 #     dependencies and the test and benchmark extras; the build compiles the Cython modules and
 #     generates the P4Runtime/gNMI message classes (setup.py).
@@ -18,7 +19,7 @@ mkdir -p "$repo/build"
 
 SYSTEM_PACKAGES=(build-essential pkg-config python3-dev python3-pip python3-venv
                  libxdp-dev libbpf-dev iproute2 ethtool iputils-ping netsniff-ng tcpdump
-                 openssl mininet net-tools libnghttp2-dev)
+                 openssl mininet net-tools libnghttp2-dev socat)
 
 fail() {
     echo "install: $1" >&2

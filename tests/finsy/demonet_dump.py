@@ -18,6 +18,9 @@ def main(path: str) -> None:
     spec = importlib.util.spec_from_file_location("demonet_run", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # Config replaces $DEMONET_IP in commands with this machine's address, where finsy's
+    # controller runs outside Mininet's container; the test places the controller itself.
+    dn._LOCAL_IP = "$DEMONET_IP"
     config = dn.Config(module.DEMONET)
     items = []
     for item in config.items:
