@@ -221,3 +221,85 @@ def test_endless_at_run_time_drops_the_packet() -> None:
         out = sw.process([(0, frame_bytes(0xFF00, 0, 0x800)), (0, frame_bytes(0x0900, 0, 0x800))])
         assert len(out) == 1, engine
         assert int.from_bytes(out[0][1][6:12], "big") == model(0x0900, 0, 0x800)[1], engine
+
+
+NESTED = """
+#include <core.p4>
+#include <v1model.p4>
+header eth_t { bit<48> dst; bit<48> src; bit<16> et; }
+struct headers_t { eth_t eth; }
+struct meta_t { }
+parser P(packet_in pk, out headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    state start { pk.extract(h.eth); transition accept; }
+}
+control V(inout headers_t h, inout meta_t m) { apply { } }
+control I(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    bit<8> hits = 0;
+    bit<8> sum = 0;
+    bit<8> k = 0;
+    action add(bit<8> v) { sum = sum + v; }
+    table t {
+        key = { k : exact; }
+        actions = { add; NoAction; }
+        default_action = NoAction;
+    }
+    apply {
+        sm.egress_spec = 1;
+        for (bit<8> i in 0..h.eth.dst[7:0]) {
+            for (bit<8> j = 0; j < i; j = j + 1) {
+                k = i * 16 + j;
+                if (t.apply().hit) {
+                    hits = hits + 1;
+                }
+                if (j == 2) {
+                    break;
+                }
+            }
+            if (sum > h.eth.dst[15:8]) {
+                h.eth.src[23:16] = i;
+                exit;
+            }
+        }
+        h.eth.src[7:0] = hits;
+        h.eth.src[15:8] = sum;
+    }
+}
+control E(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers_t h) { apply { pk.emit(h.eth); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+def nested_model(dst: int, entries: dict[int, int]) -> int:
+    hits = total = 0
+    for i in range(0, (dst & M8) + 1):
+        for j in range(i):
+            key = (i * 16 + j) & M8
+            if key in entries:
+                hits, total = hits + 1, (total + entries[key]) & M8
+            if j == 2:
+                break
+        if total > (dst >> 8 & M8):
+            return i << 16        # exit: only src[23:16] was written
+    return total << 8 | hits
+
+
+@pytest.mark.parametrize("engine", ["off", "wait"])
+def test_nested_loops_apply_a_table(engine: str) -> None:
+    """A table applied in an inner loop (one graph node entered once per iteration), break out of
+    the inner loop and exit from the outer one, on both engines."""
+    from target import Exact
+    from target.compiler.driver import compile_text
+
+    document, p4info = compile_text(NESTED, "nested.p4")
+    sw = Switch(native=engine)
+    sw.load(document, p4info=p4info)
+    if engine == "wait":
+        assert sw.native_ready()
+    entries = {0x10: 3, 0x21: 5, 0x32: 7, 0x43: 11, 0x52: 13}
+    for key, v in entries.items():
+        sw.table_add("I.t", [Exact(key)], "I.add", [v])
+    dsts = [0xFF00, 0xFF02, 0xFF05, 0x0805, 0x0003, 0xFFFF]
+    out = sw.process([(0, frame_bytes(d, 0, 0x800)) for d in dsts])
+    assert [int.from_bytes(d[6:12], "big") for _p, d in out] == [nested_model(d, entries) for d in dsts]
