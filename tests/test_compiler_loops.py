@@ -303,3 +303,78 @@ def test_nested_loops_apply_a_table(engine: str) -> None:
     dsts = [0xFF00, 0xFF02, 0xFF05, 0x0805, 0x0003, 0xFFFF]
     out = sw.process([(0, frame_bytes(d, 0, 0x800)) for d in dsts])
     assert [int.from_bytes(d[6:12], "big") for _p, d in out] == [nested_model(d, entries) for d in dsts]
+
+
+UNROLLED = """
+#include <core.p4>
+#include <v1model.p4>
+header eth_t { bit<48> dst; bit<48> src; bit<16> et; }
+struct headers_t { eth_t eth; }
+struct meta_t { bit<8> p; }
+parser P(packet_in pk, out headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    state start {
+        pk.extract(h.eth);
+        m.p = 0;
+        for (bit<8> i in 1..4) { m.p = m.p + i; }
+        transition accept;
+    }
+}
+control V(inout headers_t h, inout meta_t m) { apply { } }
+bit<8> popcount(in bit<16> x) {
+    bit<8> n = 0;
+    for (bit<8> b = 0; b < 16; b = b + 1) {
+        if (((x >> b) & 1) == 1) { n = n + 1; }
+    }
+    return n;
+}
+control I(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
+    action a(bit<8> base) {
+        bit<8> acc = base;
+        for (bit<8> i in (list<bit<8>>) {1, h.eth.dst[7:0], 3}) {
+            acc = acc * 2 + i;
+        }
+        h.eth.src[7:0] = acc;
+        h.eth.src[15:8] = popcount(h.eth.dst[31:16]);
+    }
+    table t { key = { h.eth.et : exact; } actions = { a; } default_action = a(5); }
+    apply {
+        t.apply();
+        h.eth.src[23:16] = m.p;
+        sm.egress_spec = 1;
+    }
+}
+control E(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) { apply { } }
+control C(inout headers_t h, inout meta_t m) { apply { } }
+control D(packet_out pk, in headers_t h) { apply { pk.emit(h.eth); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"""
+
+
+@pytest.mark.parametrize("engine", ["off", "wait"])
+def test_loops_in_actions_functions_and_parsers_are_unrolled(engine: str) -> None:
+    """Where primitives run straight (an action, a function, a parser state) a loop with
+    compile-time iterations is unrolled, as p4c does: a range of constants in a parser state, a
+    list with a run-time element in an action, a three-clause loop in a function."""
+    from target.compiler.driver import compile_text
+
+    document, p4info = compile_text(UNROLLED, "unrolled.p4")
+    sw = Switch(native=engine)
+    sw.load(document, p4info=p4info)
+    out = sw.process([(0, (0x00F0F30A).to_bytes(6, "big") + bytes(6) + b"\x08\x00" + bytes(46))])
+    # parser: 1+2+3+4; popcount(0x00f0) = 4; a(5): ((5*2+1)*2+0x0a)*2+3 = 0x43
+    assert out[0][1][6:12] == bytes([0, 0, 0, 10, 4, 0x43])
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("for (bit<8> i in 1..4)", "for (bit<8> i in 1..h.eth.dst[7:0])", "bounds are not compile-time"),
+    ("b < 16; b = b + 1) {", "b < 16; b = b + 1) { if (b == x[7:0]) { break; }", "break or continue"),
+    ("b < 16; b = b + 1)", "b < x[7:0]; b = b + 1)", "not known at compile time"),
+])
+def test_loops_that_cannot_be_unrolled_are_refused(old: str, new: str, message: str) -> None:
+    from target.compiler.driver import compile_text
+
+    assert old in UNROLLED
+    with pytest.raises(CompileError) as err:
+        compile_text(UNROLLED.replace(old, new), "unrolled.p4")
+    first = str(err.value).splitlines()[0]
+    assert first.startswith("unrolled.p4:") and message in first, str(err.value)

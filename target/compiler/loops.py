@@ -31,10 +31,13 @@ _MAX_SIMULATED = 1 << 17
 # iterations of one run of the loop: a packet must not hold a forwarding worker forever
 # (loop-var-modifiable-in-body2 with dst[15:8] = 255 has i go 254, 255, 0, ...).
 RUN_TIME_LIMIT = 1 << 16
+# Loops inside actions are unrolled up to this many iterations.
+MAX_UNROLLED = 1024
 
 
 class LoopLowering:
-    """Mixed into ProgramLowering: for statements of an apply block as graph nodes."""
+    """Mixed into ProgramLowering: for statements of an apply block as graph nodes, and loops
+    inside actions, functions and parser states unrolled."""
 
     # Provided by ProgramLowering / StatementLowering.
     scopes: list[dict[str, Val]]
@@ -60,6 +63,78 @@ class LoopLowering:
         finally:
             self.scopes.pop()
 
+    # ------------------------------------------------------------------ inside actions
+    def unrolled_loop(self, s: Tree) -> bool:
+        """A loop inside an action, function or parser state, where primitives run straight:
+        unrolled, as p4c does, when its iterations are known at compile time (a range of
+        constants, a list, a three-clause loop iterations() can count). Returns whether the
+        statements always exit (an unconditional exit in the body)."""
+        if s.data in ("break_statement", "continue_statement"):
+            raise Unsupported(f"{s.data.split('_')[0]} in a loop inside an action, function or parser "
+                              "state (loops there are unrolled)", self.decls.loc(s))
+        if any(n.data in ("break_statement", "continue_statement") for n in s.children[-1].iter_subtrees()):
+            raise Unsupported("break or continue in a loop inside an action, function or parser state "
+                              "(loops there are unrolled)", self.decls.loc(s))
+        self.scopes.append({})
+        try:
+            return self._unrolled(s)
+        finally:
+            self.scopes.pop()
+
+    def _unrolled(self, s: Tree) -> bool:
+        body = s.children[-1]
+        copies: list[list[Tree]] = []     # per iteration: statements before the body
+        pre: list[Tree] = []
+        after: list[Tree] = []            # per iteration, after the body (a three-clause update)
+        if s.data == "for_statement":
+            inits, cond, updates, _ = s.children
+            for item in (inits.children if inits is not None else []):
+                if item.data == "for_var":
+                    _ann, type_tree, name, value = item.children
+                    vname = name_of(name)
+                    pre.append(_assign(_ident(vname, item), value, item))
+                    self.scopes[-1][vname] = self.local_value(self.decls.resolve(type_tree), vname, item)
+                else:
+                    pre.append(_simple(item))
+            after = [_simple(u) for u in (updates.children if updates is not None else [])]
+            count = self.iterations(s, pre, cond, after, body)
+            if count is None:
+                raise Unsupported("a for loop inside an action, function or parser state whose number "
+                                  "of iterations is not known at compile time (it is unrolled)",
+                                  self.decls.loc(s))
+            copies = [[] for _ in range(count)]
+        else:
+            _ann, type_tree, name, _direction, collection, _ = s.children
+            t = self.decls.resolve(type_tree)
+            v_tree = _ident(name_of(name), s)
+            if collection.data == "range":
+                lo, hi = (self.expr(e, t).const for e in collection.children)
+                if lo is None or hi is None:
+                    raise Unsupported("a for-in range inside an action, function or parser state "
+                                      "whose bounds are not compile-time constants (it is unrolled)",
+                                      self.decls.loc(collection))
+                copies = [[_assign(v_tree, _number(v, s), s)] for v in range(int(lo), int(hi) + 1)]
+            else:
+                items = _list_items(collection)
+                if items is None:
+                    raise Unsupported("for-in over something other than a range lo..hi or a list {...}",
+                                      self.decls.loc(collection))
+                temps = [self.hidden(t, f"for_item{i}", s) for i in range(len(items))]
+                pre = [_assign(tmp, e, s) for tmp, e in zip(temps, items, strict=True)]
+                copies = [[_assign(v_tree, tmp, s)] for tmp in temps]
+            self.scopes[-1][name_of(name)] = self.local_value(t, name_of(name), s)
+        if len(copies) > MAX_UNROLLED:
+            raise Unsupported(f"a loop of {len(copies)} iterations inside an action, function or parser "
+                              f"state (loops there are unrolled, up to {MAX_UNROLLED} iterations)",
+                              self.decls.loc(s))
+        for st in pre:
+            self.statement(st)
+        for first in copies:
+            for st in first + [body] + after:
+                if self.statement(st):
+                    return True
+        return False
+
     # ------------------------------------------------------------------ the three forms
     def three_clause_loop(self, s: Tree, nxt: str | None) -> str | None:
         inits, cond, updates, body = s.children
@@ -73,7 +148,7 @@ class LoopLowering:
             else:
                 pre.append(_simple(item))
         step = [_simple(u) for u in (updates.children if updates is not None else [])]
-        if self.ends(s, pre, cond, step, body):
+        if self.iterations(s, pre, cond, step, body) is not None:
             return self.loop_graph(s, pre, cond, body, step, nxt)
         g = self.hidden(BitT(32), "for_iterations", s)
         pre.append(_assign(g, _number(0, s), s))
@@ -168,44 +243,45 @@ class LoopLowering:
                     c[k] = name
 
     # ------------------------------------------------------------------ endless loops
-    def ends(self, s: Tree, pre: list[Tree], cond: Tree | None, step: list[Tree], body: Tree) -> bool:
-        """Whether compile-time values show the loop ends. A loop of one variable that starts
+    def iterations(self, s: Tree, pre: list[Tree], cond: Tree | None, step: list[Tree],
+                   body: Tree) -> int | None:
+        """How many times the loop runs, when compile-time values show it. A loop of one variable that starts
         at a constant and whose condition and update use only it and constants (the body
         neither assigns it nor leaves the loop) is simulated: when its values come back round
         (p4-guide's loop-3-clause-tricky1: bit<3> i = 0, 2, 4, 6, 0, ...) it is refused, since
         a packet would never leave it."""
         if cond is None or len(pre) != 1 or len(step) != 1 or pre[0].data != "assignment" or \
                 step[0].data != "assignment":
-            return False
+            return None
         target = pre[0].children[0]
         if target.data != "ident" or step[0].children[0] != target:
-            return False
+            return None
         vname = str(target.children[0])
         leaves = ("break_statement", "exit_statement", "return_statement")
         if any(n.data in leaves or (n.data == "assignment" and n.children[0] == target)
                for n in body.iter_subtrees()):
-            return False
+            return None
         saved = self.out
         try:
             self.out = []
             var = self.lookup(vname, target)
             if not isinstance(var.type, BitT):
-                return False
+                return None
             v = self.expr(pre[0].children[1], var.type)
             seen: list[int] = []
             seen_set: set[int] = set()
             again = None
             for _ in range(_MAX_SIMULATED):
                 if v.const is None or self.out:
-                    return False
+                    return None
                 value = int(v.const)
                 self.scopes.append({vname: const_val(value, var.type)})
                 try:
                     c = self.expr(cond)
                     if c.const is None or self.out:
-                        return False
+                        return None
                     if not c.const:
-                        return True
+                        return len(seen)
                     if value in seen_set:
                         again = value
                         break
@@ -215,11 +291,11 @@ class LoopLowering:
                 finally:
                     self.scopes.pop()
         except CompileError:
-            return False     # not a value the simulation can compute: the program's own errors come later
+            return None     # not a value the simulation can compute: the program's own errors come later
         finally:
             self.out = saved
         if again is None:
-            return False
+            return None
         shown = ", ".join(str(x) for x in seen[:8]) + (", ..." if len(seen) > 8 else "")
         raise self.error(f"this loop never ends: {vname} takes the values {shown} and then {again} again", s)
 

@@ -114,10 +114,11 @@ class StatementLowering(ExpressionLowering):
             self.prim("exit", [], node)
             return True
         elif kind in ("for_statement", "for_in_statement", "break_statement", "continue_statement"):
-            # A loop becomes a cycle of the control graph; an action's primitives run straight.
-            raise Unsupported(f"{kind.split('_')[0]} loop{'' if kind.startswith('for') else ' statement'} "
-                              "inside an action, function or parser state (loops are taken in a "
-                              "control's apply block)", self.decls.loc(node))
+            # An action's primitives run straight: the loop is unrolled (loops.LoopLowering).
+            unrolled = getattr(self, "unrolled_loop", None)
+            if unrolled is None:
+                raise Unsupported(f"{kind.replace('_', ' ')} here", self.decls.loc(node))
+            return bool(unrolled(node))
         else:
             raise Unsupported(f"{kind.replace('_', ' ')} here", self.decls.loc(node))
         return False
