@@ -44,6 +44,17 @@ def test_generator_emits_templates_round_robin_up_to_count():
     assert pool.available == pool.capacity
 
 
+def test_generator_copies_every_byte_of_frames_of_every_length_around_the_inline_copy():
+    # 33..64 bytes are copied inline as two overlapping moves, the others by memcpy
+    rng = random.Random(5)
+    templates = [bytes(rng.randrange(256) for _ in range(n)) for n in range(1, 131)]
+    pool = PacketPool(256)
+    gen, sink = opened(pool, MemoryGenerator(templates, count=2 * len(templates)),
+                       MemorySink(capture=2 * len(templates)))
+    assert pump(gen, sink, batch=16) == 2 * len(templates)
+    assert sink.frames() == templates + templates
+
+
 def test_generator_without_count_runs_until_max_packets():
     pool = PacketPool(32)
     gen, sink = opened(pool, MemoryGenerator([bytes(64)]), MemorySink())

@@ -28,12 +28,25 @@ cdef extern from *:
     { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
     static inline void kv_add_relaxed_u64(uint64_t *p, uint64_t v)
     { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+    /* A generated frame's copy: 33..64 bytes (the minimum-size frames of the benchmarks) as
+       two overlapping 32-byte moves inline, where the libc call per frame cost more than the
+       copy itself; every byte of the frame is still copied, and none past it. */
+    static inline void kv_copy_frame(uint8_t *restrict d, const uint8_t *restrict s, uint32_t n)
+    {
+        if (n > 32 && n <= 64) {
+            memcpy(d, s, 32);
+            memcpy(d + n - 32, s + n - 32, 32);
+        } else {
+            memcpy(d, s, n);
+        }
+    }
     """
     uint64_t kv_load_acquire_u64(const uint64_t *p) noexcept nogil
     void kv_store_release_u64(uint64_t *p, uint64_t v) noexcept nogil
     uint32_t kv_load_acquire_u32(const uint32_t *p) noexcept nogil
     void kv_store_release_u32(uint32_t *p, uint32_t v) noexcept nogil
     void kv_add_relaxed_u64(uint64_t *p, uint64_t v) noexcept nogil
+    void kv_copy_frame(uint8_t *d, const uint8_t *s, uint32_t n) noexcept nogil
 
 
 cdef enum:
@@ -65,7 +78,7 @@ cdef int gen_rx_batch(void *opaque, pkt_t **pkts, int max) noexcept nogil:
         if p == NULL:
             break
         length = g.frame_len[frame]
-        memcpy(p.data, g.frame_bytes + g.frame_offset[frame], length)
+        kv_copy_frame(p.data, g.frame_bytes + g.frame_offset[frame], length)
         p.len = length
         p.tstamp_ns = now
         if g.rewrite:
