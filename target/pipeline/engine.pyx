@@ -607,7 +607,10 @@ cdef class Pipeline:
         if actions == NULL:
             raise MemoryError("cannot grow table entries")
         t.entry_action = actions
-        recs = <uint32_t *>realloc(t.entry_rec, capacity * sizeof(uint32_t))
+        # entry ids to records: one random read per packet of a large table, so (past 2 MiB)
+        # on transparent huge pages as the records (chelpers.pxi's grow_aligned)
+        recs = <uint32_t *>grow_aligned(t.entry_rec, old * sizeof(uint32_t),
+                                        capacity * sizeof(uint32_t))
         if recs == NULL:
             raise MemoryError("cannot grow table entries")
         t.entry_rec = recs

@@ -153,4 +153,4 @@ cdef void rec_free_all(table_t *t) noexcept nogil:
     free(t.rec_refs)
     free(t.rec_free)
     free(t.rec_hash)
-    free(t.entry_rec)
+    free_aligned(t.entry_rec, <size_t>t.capacity * sizeof(uint32_t))
