@@ -999,6 +999,8 @@ class ProgramLowering(LoopLowering, StatementLowering):
         """One `const entries` item as BMv2 JSON; earlier entries win (priority index + 1)."""
         _ann, keyset, ref, after = entry.children
         sets = keyset.children if keyset.data == "tuple_keyset" else [keyset]
+        if not t.keys and len(sets) == 1 and sets[0].data in ("dont_care_keyset", "default_keyset"):
+            sets = []     # a keyless table's one entry matches every packet (`_: a;`)
         if len(sets) != len(t.keys):
             raise self.error(f"entry has {len(sets)} key values, table {t.name} has {len(t.keys)} keys",
                              keyset)
