@@ -41,9 +41,11 @@ KVN_INLINE uint64_t kvn_word_read(const uint8_t *w, uint32_t shift, uint64_t mas
     return (kvn_load_be64(w) >> shift) & mask;
 }
 
+/* in the word's memory order: the mask's byte swap is a constant, and so is the value's when
+   the value is one (egress_spec = drop port), so a write is an and and an or */
 KVN_INLINE void kvn_word_write(uint8_t *w, uint32_t shift, uint64_t mask, uint64_t v) {
-    uint64_t x = (kvn_load_be64(w) & ~(mask << shift)) | ((v & mask) << shift);
-    x = __builtin_bswap64(x);
+    uint64_t x = (kvn_load_u64(w) & ~__builtin_bswap64(mask << shift))
+                 | __builtin_bswap64((v & mask) << shift);
     memcpy(w, &x, 8);
 }
 
