@@ -961,12 +961,14 @@ class Generator:
                         "return KVN_DROP;")
         body += ["    if (!kvn_emit_i(env, wk, x)) return KVN_DROP;",
                  "    return (int32_t)port;"]
-        self.out += self.twice("int32_t", "kvn_finish",
-                               "const kvn_env_t *env, void *wk, void *xv, int32_t node, "
-                               "uint32_t plen, uint32_t priority_queues, uint32_t *priority",
-                               "env, wk, xv, node, plen, priority_queues, priority",
-                               ["    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
-                                "    if (node >= 0) kvn_control_run_i(env, wk, x, node);"] + body)
+        # the batch loop's copy runs the control inline; the engine's (general path) calls
+        # it, so that a large program's control is compiled twice, not three times
+        params = ("const kvn_env_t *env, void *wk, void *xv, int32_t node, uint32_t plen, "
+                  "uint32_t priority_queues, uint32_t *priority")
+        for head, run in (("KVN_INLINE int32_t kvn_finish_i", "kvn_control_run_i"),
+                          ("static int32_t kvn_finish", "kvn_control_run")):
+            self.out += [f"{head}({params}) {{", "    kvn_ctx_t *x = (kvn_ctx_t *)xv;",
+                         f"    if (node >= 0) {run}(env, wk, x, node);"] + body + ["}", ""]
         return True
 
     def batch(self) -> list[str]:
