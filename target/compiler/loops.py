@@ -88,14 +88,7 @@ class LoopLowering:
         after: list[Tree] = []            # per iteration, after the body (a three-clause update)
         if s.data == "for_statement":
             inits, cond, updates, _ = s.children
-            for item in (inits.children if inits is not None else []):
-                if item.data == "for_var":
-                    _ann, type_tree, name, value = item.children
-                    vname = name_of(name)
-                    pre.append(_assign(_ident(vname, item), value, item))
-                    self.scopes[-1][vname] = self.local_value(self.decls.resolve(type_tree), vname, item)
-                else:
-                    pre.append(_simple(item))
+            pre = self.three_clause_start(inits)
             after = [_simple(u) for u in (updates.children if updates is not None else [])]
             count = self.iterations(s, pre, cond, after, body)
             if count is None:
@@ -136,8 +129,9 @@ class LoopLowering:
         return False
 
     # ------------------------------------------------------------------ the three forms
-    def three_clause_loop(self, s: Tree, nxt: str | None) -> str | None:
-        inits, cond, updates, body = s.children
+    def three_clause_start(self, inits: Tree | None) -> list[Tree]:
+        """A three-clause loop's initialisers as assignments; the variables it declares go
+        into the innermost scope (the loop's own)."""
         pre: list[Tree] = []
         for item in (inits.children if inits is not None else []):
             if item.data == "for_var":
@@ -147,6 +141,11 @@ class LoopLowering:
                 self.scopes[-1][vname] = self.local_value(self.decls.resolve(type_tree), vname, item)
             else:
                 pre.append(_simple(item))
+        return pre
+
+    def three_clause_loop(self, s: Tree, nxt: str | None) -> str | None:
+        inits, cond, updates, body = s.children
+        pre = self.three_clause_start(inits)
         step = [_simple(u) for u in (updates.children if updates is not None else [])]
         if self.iterations(s, pre, cond, step, body) is not None:
             return self.loop_graph(s, pre, cond, body, step, nxt)
