@@ -433,7 +433,7 @@ def test_a_span_checksum_summed_in_the_machines_byte_order_is_the_internet_check
             start = rng.choice([0, 1, 2, 3, 6])
             data = bytes(rng.randrange(256) for _ in range(64))
             at = start + off
-            gen = native_gen.Generator({"code": [], "consts": [], "headers": [],
+            gen = native_gen.Generator({"code": [], "consts": [], "headers": [{"metadata": 0}],
                                         "fields": [(8 * at, 16, 0, 0, 0, 1, 0, at, 0, 2)]})
             lines.append("  memcpy(buf, \"" + "".join(f"\\x{b:02x}" for b in data) + "\", 64);")
             lines += gen.span_checksum({"target": 0, "span_byte": start, "span_len": length,

@@ -311,7 +311,7 @@ def native_export(Pipeline pl) -> dict[str, object]:
         h = &pl.headers[i]
         headers.append({"byteoff": h.byteoff, "fixed_bits": h.fixed_bits, "nbytes": h.nbytes,
                         "varbit_max": h.varbit_max, "union_id": h.union_id,
-                        "first_field": h.first_field})
+                        "first_field": h.first_field, "metadata": h.metadata})
     stacks = [(pl.stacks[i].counter,
                [pl.stack_hdrs[pl.stacks[i].first + k] for k in range(pl.stacks[i].size)])
               for i in range(pl.n_stacks)]
