@@ -87,9 +87,7 @@ class LoopLowering:
         pre: list[Tree] = []
         after: list[Tree] = []            # per iteration, after the body (a three-clause update)
         if s.data == "for_statement":
-            inits, cond, updates, _ = s.children
-            pre = self.three_clause_start(inits)
-            after = [_simple(u) for u in (updates.children if updates is not None else [])]
+            pre, cond, after = self.three_clause_parts(s)
             count = self.iterations(s, pre, cond, after, body)
             if count is None:
                 raise Unsupported("a for loop inside an action, function or parser state whose number "
@@ -108,12 +106,7 @@ class LoopLowering:
                                       self.decls.loc(collection))
                 copies = [[_assign(v_tree, _number(v, s), s)] for v in range(int(lo), int(hi) + 1)]
             else:
-                items = _list_items(collection)
-                if items is None:
-                    raise Unsupported("for-in over something other than a range lo..hi or a list {...}",
-                                      self.decls.loc(collection))
-                temps = [self.hidden(t, f"for_item{i}", s) for i in range(len(items))]
-                pre = [_assign(tmp, e, s) for tmp, e in zip(temps, items, strict=True)]
+                temps, pre = self.list_elements(collection, t, s)
                 copies = [[_assign(v_tree, tmp, s)] for tmp in temps]
             self.scopes[-1][name_of(name)] = self.local_value(t, name_of(name), s)
         if len(copies) > MAX_UNROLLED:
@@ -129,9 +122,10 @@ class LoopLowering:
         return False
 
     # ------------------------------------------------------------------ the three forms
-    def three_clause_start(self, inits: Tree | None) -> list[Tree]:
-        """A three-clause loop's initialisers as assignments; the variables it declares go
-        into the innermost scope (the loop's own)."""
+    def three_clause_parts(self, s: Tree) -> tuple[list[Tree], Tree | None, list[Tree]]:
+        """A three-clause loop's initialisers and updates as statements, and its condition;
+        the variables it declares go into the innermost scope (the loop's own)."""
+        inits, cond, updates, _body = s.children
         pre: list[Tree] = []
         for item in (inits.children if inits is not None else []):
             if item.data == "for_var":
@@ -141,17 +135,16 @@ class LoopLowering:
                 self.scopes[-1][vname] = self.local_value(self.decls.resolve(type_tree), vname, item)
             else:
                 pre.append(_simple(item))
-        return pre
+        return pre, cond, [_simple(u) for u in (updates.children if updates is not None else [])]
 
     def three_clause_loop(self, s: Tree, nxt: str | None) -> str | None:
-        inits, cond, updates, body = s.children
-        pre = self.three_clause_start(inits)
-        step = [_simple(u) for u in (updates.children if updates is not None else [])]
+        body = s.children[-1]
+        pre, cond, step = self.three_clause_parts(s)
         if self.iterations(s, pre, cond, step, body) is not None:
             return self.loop_graph(s, pre, cond, body, step, nxt)
         g = self.hidden(BitT(32), "for_iterations", s)
         pre.append(_assign(g, _number(0, s), s))
-        step.append(_assign(g, Tree("binop", [g, Token("ADD_OP", "+"), _number(1, s)], meta=s.meta), s))
+        step.append(_assign(g, _plus_one(g, s), s))
         return self.loop_graph(s, pre, cond, body, step, nxt, guard=g)
 
     def for_in_loop(self, s: Tree, nxt: str | None) -> str | None:
@@ -166,31 +159,36 @@ class LoopLowering:
             c, h, more = self.hidden(t, "for_index", s), self.hidden(t, "for_last", s), \
                 self.hidden(BoolT(), "for_more", s)
             pre = [_assign(c, lo, s), _assign(h, hi, s),
-                   _assign(more, Tree("binop", [c, Token("REL_OP", "<="), h], meta=s.meta), s)]
-            step = [_assign(more, Tree("binop", [c, Token("EQ_OP", "!="), h], meta=s.meta), s),
-                    _assign(c, Tree("binop", [c, Token("ADD_OP", "+"), _number(1, s)], meta=s.meta), s)]
+                   _assign(more, _binop(c, "REL_OP", "<=", h, s), s)]
+            step = [_assign(more, _binop(c, "EQ_OP", "!=", h, s), s),
+                    _assign(c, _plus_one(c, s), s)]
             first = _assign(v_tree, c, s)
             self.scopes[-1][vname] = self.local_value(t, vname, s)
             return self.loop_graph(s, pre, more, Tree("block", [first, body], meta=s.meta), step, nxt)
+        temps, pre = self.list_elements(collection, t, s)
+        if not temps:
+            return nxt
+        k = self.hidden(BitT(32), "for_position", s)
+        pre.append(_assign(k, _number(0, s), s))
+        value = temps[-1]
+        for i in range(len(temps) - 2, -1, -1):
+            is_i = _binop(k, "EQ_OP", "==", _number(i, s), s)
+            value = Tree("cond", [is_i, temps[i], value], meta=s.meta)
+        cond = _binop(k, "REL_OP", "<", _number(len(temps), s), s)
+        step = [_assign(k, _plus_one(k, s), s)]
+        self.scopes[-1][vname] = self.local_value(t, vname, s)
+        return self.loop_graph(s, pre, cond, Tree("block", [_assign(v_tree, value, s), body], meta=s.meta),
+                               step, nxt)
+
+    def list_elements(self, collection: Tree, t: P4Type, s: Tree) -> tuple[list[Tree], list[Tree]]:
+        """A for-in list's elements, each in a variable of its own, and the assignments that
+        evaluate them once, before the first iteration."""
         items = _list_items(collection)
         if items is None:
             raise Unsupported("for-in over something other than a range lo..hi or a list {...}",
                               self.decls.loc(collection))
-        if not items:
-            return nxt
         temps = [self.hidden(t, f"for_item{i}", s) for i in range(len(items))]
-        k = self.hidden(BitT(32), "for_position", s)
-        pre = [_assign(tmp, e, s) for tmp, e in zip(temps, items, strict=True)]
-        pre.append(_assign(k, _number(0, s), s))
-        value = temps[-1]
-        for i in range(len(items) - 2, -1, -1):
-            is_i = Tree("binop", [k, Token("EQ_OP", "=="), _number(i, s)], meta=s.meta)
-            value = Tree("cond", [is_i, temps[i], value], meta=s.meta)
-        cond = Tree("binop", [k, Token("REL_OP", "<"), _number(len(items), s)], meta=s.meta)
-        step = [_assign(k, Tree("binop", [k, Token("ADD_OP", "+"), _number(1, s)], meta=s.meta), s)]
-        self.scopes[-1][vname] = self.local_value(t, vname, s)
-        return self.loop_graph(s, pre, cond, Tree("block", [_assign(v_tree, value, s), body], meta=s.meta),
-                               step, nxt)
+        return temps, [_assign(tmp, e, s) for tmp, e in zip(temps, items, strict=True)]
 
     def hidden(self, t: P4Type, hint: str, s: Tree) -> Tree:
         """A variable of the compiler's own (its scope name cannot be written in P4)."""
@@ -217,7 +215,7 @@ class LoopLowering:
             self.prim("mark_to_drop", [{"type": "header", "value": "standard_metadata"}], s)
             self.prim("exit", [], s)
             stop = self.hidden_table(self.out, None)
-            limit = Tree("binop", [guard, Token("REL_OP", "<"), _number(RUN_TIME_LIMIT, s)], meta=s.meta)
+            limit = _binop(guard, "REL_OP", "<", _number(RUN_TIME_LIMIT, s), s)
             body_entry = self.conditional_node(limit, body_entry, stop)
         if cond is None:
             if body_entry == back:
@@ -297,6 +295,14 @@ class LoopLowering:
             return None
         shown = ", ".join(str(x) for x in seen[:8]) + (", ..." if len(seen) > 8 else "")
         raise self.error(f"this loop never ends: {vname} takes the values {shown} and then {again} again", s)
+
+
+def _binop(a: Tree, kind: str, op: str, b: Tree, at: Tree) -> Tree:
+    return Tree("binop", [a, Token(kind, op), b], meta=at.meta)
+
+
+def _plus_one(x: Tree, at: Tree) -> Tree:
+    return _binop(x, "ADD_OP", "+", _number(1, at), at)
 
 
 def _ident(name: str, at: Tree) -> Tree:
