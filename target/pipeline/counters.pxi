@@ -104,46 +104,46 @@ cdef void worker_cells_free(Pipeline pl, worker_t *w) noexcept nogil:
 # is exact as of its own load; making the pair one snapshot would need a lock or a sequence
 # count on the per-packet path, which is what per-worker cells are there to avoid.
 
-cdef inline void counter_sum(Pipeline pl, uint32_t ci, uint32_t index, uint64_t *out) noexcept nogil:
-    """Indexed counter ci's packets and bytes at index: base plus every worker's cells."""
+cdef inline void workers_sum(Pipeline pl, uint32_t i, bint entries, size_t at,
+                             uint64_t *out) noexcept nogil:
+    """The packets and bytes every worker counted at cell pair `at` of indexed counter i, or
+    (entries) of table i's direct counters."""
     cdef uint32_t k
     cdef uint64_t *cell
-    out[0] = pl.counters[ci].cells[2 * index]
-    out[1] = pl.counters[ci].cells[2 * index + 1]
+    out[0] = 0
+    out[1] = 0
     for k in range(pl.n_workers):
-        cell = &pl.workers[k].counter_cells[ci][2 * <size_t>index]
+        cell = (pl.workers[k].entry_cells[i] if entries else pl.workers[k].counter_cells[i]) + at
         out[0] += kv_cell_load(cell)
         out[1] += kv_cell_load(cell + 1)
+
+
+cdef inline void counter_sum(Pipeline pl, uint32_t ci, uint32_t index, uint64_t *out) noexcept nogil:
+    """Indexed counter ci's packets and bytes at index: base plus every worker's cells."""
+    workers_sum(pl, ci, False, 2 * <size_t>index, out)
+    out[0] += pl.counters[ci].cells[2 * index]
+    out[1] += pl.counters[ci].cells[2 * index + 1]
 
 
 cdef inline void counter_rebase(Pipeline pl, uint32_t ci, uint32_t index, uint64_t packets,
                                 uint64_t nbytes) noexcept nogil:
     """Make counter ci's index read (packets, nbytes) from now on: its base moves, the
     workers' cells are left to their workers."""
-    cdef uint64_t *cell
-    cdef uint64_t p = packets, b = nbytes
-    cdef uint32_t k
-    for k in range(pl.n_workers):
-        cell = &pl.workers[k].counter_cells[ci][2 * <size_t>index]
-        p -= kv_cell_load(cell)
-        b -= kv_cell_load(cell + 1)
-    pl.counters[ci].cells[2 * index] = p
-    pl.counters[ci].cells[2 * index + 1] = b
+    cdef uint64_t counted[2]
+    workers_sum(pl, ci, False, 2 * <size_t>index, counted)
+    pl.counters[ci].cells[2 * index] = packets - counted[0]
+    pl.counters[ci].cells[2 * index + 1] = nbytes - counted[1]
 
 
 cdef inline void entry_counter_sum(Pipeline pl, uint32_t ti, uint32_t eid, uint64_t *out) noexcept nogil:
     """Table ti's direct counter of entry id eid: base plus every worker's cells."""
     cdef table_t *t = &pl.sides[0].tables[ti]
-    cdef uint32_t k
-    cdef uint64_t *cell
-    out[0] = t.entry_counters[2 * <size_t>eid]
-    out[1] = t.entry_counters[2 * <size_t>eid + 1]
-    if not t.with_counters:
-        return
-    for k in range(pl.n_workers):
-        cell = &pl.workers[k].entry_cells[ti][2 * <size_t>eid]
-        out[0] += kv_cell_load(cell)
-        out[1] += kv_cell_load(cell + 1)
+    out[0] = 0
+    out[1] = 0
+    if t.with_counters:
+        workers_sum(pl, ti, True, 2 * <size_t>eid, out)
+    out[0] += t.entry_counters[2 * <size_t>eid]
+    out[1] += t.entry_counters[2 * <size_t>eid + 1]
 
 
 cdef inline void entry_counter_rebase(Pipeline pl, uint32_t ti, uint32_t eid, uint64_t packets,
@@ -151,14 +151,11 @@ cdef inline void entry_counter_rebase(Pipeline pl, uint32_t ti, uint32_t eid, ui
     """Make entry eid's direct counter read (packets, nbytes) from now on (0, 0 for an entry
     id taken anew): as counter_rebase."""
     cdef table_t *t = &pl.sides[0].tables[ti]
-    cdef uint64_t *cell
-    cdef uint64_t p = packets, b = nbytes
-    cdef uint32_t k
+    cdef uint64_t counted[2]
+    counted[0] = 0
+    counted[1] = 0
     if t.with_counters:
-        for k in range(pl.n_workers):
-            cell = &pl.workers[k].entry_cells[ti][2 * <size_t>eid]
-            p -= kv_cell_load(cell)
-            b -= kv_cell_load(cell + 1)
+        workers_sum(pl, ti, True, 2 * <size_t>eid, counted)
     # stored, not added to: the base of an id never used yet is a page nobody has read
-    t.entry_counters[2 * <size_t>eid] = p
-    t.entry_counters[2 * <size_t>eid + 1] = b
+    t.entry_counters[2 * <size_t>eid] = packets - counted[0]
+    t.entry_counters[2 * <size_t>eid + 1] = nbytes - counted[1]

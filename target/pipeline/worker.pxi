@@ -11,10 +11,10 @@ cdef void *worker_buffer(size_t count, size_t size) noexcept nogil:
     worker's, which small heap blocks of two workers can otherwise do, depending on the heap's
     history (the interpreter lost ~30 % per CPU-second on two workers when they did)."""
     cdef void *p = NULL
-    cdef size_t n = (count * size + 63) & ~(<size_t>63)
-    if posix_memalign(&p, 64, n if n else 64) != 0:
+    cdef size_t n = max(64, (count * size + 63) & ~(<size_t>63))
+    if posix_memalign(&p, 64, n) != 0:
         return NULL
-    memset(p, 0, n if n else 64)
+    memset(p, 0, n)
     return p
 
 
