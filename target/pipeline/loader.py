@@ -191,29 +191,38 @@ class Program:
         return len(self.consts) - 1
 
 
-def _need(e: Any) -> int:
+def _need(e: Any, known: dict[int, int] | None = None) -> int:
     """Registers needed to compute e with the loader's allocation (an estimate for ordering).
 
     An instruction's result takes a register while its operands are still held, so a binary
-    node needs max(first, second + 1, 3); leaves need one."""
+    node needs max(first, second + 1, 3); leaves need one. `known`: the figures of nodes
+    already measured (by id), so that ordering each node of a deep expression does not walk
+    its subtree again."""
     if not isinstance(e, dict):
         return 1
     v = e.get("value")
     if e.get("type") != "expression" or not isinstance(v, dict):
         return 1
+    if known is not None and id(e) in known:
+        return known[id(e)]
     if "op" not in v:
-        return _need(v)
-    ops = [x for x in (v.get("cond"), v.get("left"), v.get("right"))
-           if isinstance(x, dict) and x.get("type") == "expression"]
-    needs = sorted((_need(x) for x in ops), reverse=True) or [1]
-    total = len([x for x in (v.get("cond"), v.get("left"), v.get("right")) if isinstance(x, dict)])
-    return max([n + k for k, n in enumerate(needs)] + [total + 1, 2 if v.get("op") != "d2b" else 3])
+        need = _need(v, known)
+    else:
+        operands = [x for x in (v.get("cond"), v.get("left"), v.get("right")) if isinstance(x, dict)]
+        needs = sorted((_need(x, known) for x in operands if x.get("type") == "expression"),
+                       reverse=True) or [1]
+        need = max([n + k for k, n in enumerate(needs)]
+                   + [len(operands) + 1, 2 if v.get("op") != "d2b" else 3])
+    if known is not None:
+        known[id(e)] = need
+    return need
 
 
 class _Compiler:
     def __init__(self, raw: dict[str, Any]):
         self.j = raw
         self.p = Program(raw=raw)
+        self.needs: dict[int, int] = {}     # _need's figures by id of node of `raw` (alive)
         self.reset_regs()
         self.at = "$"  # the JSON object being compiled, for errors raised without a path
 
@@ -481,7 +490,7 @@ class _Compiler:
         left, right = v.get("left"), v.get("right")
         if op in self._BINOPS:
             # Sethi-Ullman: the operand needing more registers first (expressions are pure).
-            if _need(right) > _need(left):
+            if _need(right, self.needs) > _need(left, self.needs):
                 rr = self.expr(right, code, f"{path}.right")
                 rl = self.expr(left, code, f"{path}.left")
             else:
@@ -552,7 +561,7 @@ class _Compiler:
             # All three are computed (they are pure); the neediest first, as for binary ops.
             parts = {"cond": v["cond"], "left": left, "right": right}
             regs: dict[str, int] = {}
-            for name in sorted(parts, key=lambda k: -_need(parts[k])):
+            for name in sorted(parts, key=lambda k: -_need(parts[k], self.needs)):
                 regs[name] = self.expr(parts[name], code, f"{path}.{name}")
             r = self.reg(path)
             self.emit(code, "SEL", r, regs["cond"], regs["left"], d=regs["right"])
