@@ -52,7 +52,7 @@
 # workers: a fresh calloc'd page that a probe reads is mapped to the kernel's zero page, and the
 # store after it remaps the page with a TLB flush on every CPU running the process, an
 # interrupt to each worker per 4 KiB (perf: ~4,700 in a 512k reload). So memory the control
-# plane grows is written before it is read (lpm_dir24.written_zeros) and a cleared table keeps
+# plane grows is written before it is read (written_zeros.pxd) and a cleared table keeps
 # its rule tables; a reload now forwards at idle speed. Counters, registers and meters are
 # not copied: registers and meters keep their cells (spinlocks), counters their cells per
 # worker (counters.pxi); direct counters (their control-plane base and the workers' cells)

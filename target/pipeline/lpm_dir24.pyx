@@ -10,7 +10,7 @@ from operator import index
 
 from libc.errno cimport errno
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
-from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memset, strerror
 from posix.mman cimport (
     MADV_HUGEPAGE,
@@ -26,6 +26,8 @@ from posix.mman cimport (
     mprotect,
     munmap,
 )
+
+from target.pipeline.written_zeros cimport written_zeros
 
 cdef enum:
     # Status codes of the nogil update functions.
@@ -152,20 +154,6 @@ cdef void rules_place(dir24_rules_t *r, uint32_t prefix, uint32_t used_value) no
     r.slots[i].prefix = prefix
     r.slots[i].value = used_value
     r.count += 1
-
-
-cdef void *written_zeros(size_t size) noexcept nogil:
-    """size bytes of zeros, every page written before any is read (or NULL).
-
-    Not calloc: a large calloc is fresh mmap memory that it leaves untouched, so the first
-    probe of a slot reads the page in as the kernel's shared zero page, and the store that
-    follows replaces that mapping, which flushes the page from the TLB of every CPU running
-    this process: one interrupt to each forwarding worker per 4 KiB of table, thousands
-    during a reload. A page written first is mapped writable at once, with no flush."""
-    cdef void *p = malloc(size)
-    if p != NULL:
-        memset(p, 0, size)
-    return p
 
 
 cdef void rules_empty(dir24_rules_t *r) noexcept nogil:

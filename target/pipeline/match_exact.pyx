@@ -9,6 +9,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+from target.pipeline.written_zeros cimport written_zeros
 from target.pipeline.match_exact cimport (
     EXACT_EXISTS,
     EXACT_INLINE_MAX_WORDS,
@@ -49,14 +50,11 @@ cdef int _attach_block(exact_table_t *t, uint64_t capacity) noexcept nogil:
     """Give t a fresh zeroed block of `capacity` slots. The old block is neither freed nor
     touched; on failure t is unchanged."""
     cdef uint64_t slot_words = 1 + <uint64_t>t.key_words
-    # Written before it is read, not calloc'd: a probe reading a fresh page maps the shared
-    # zero page, and the insert's store then remaps it with a TLB flush on every CPU running
-    # the process, an interrupt to each forwarding worker per 4 KiB (lpm_dir24.written_zeros).
-    cdef size_t nbytes = <size_t>(capacity * slot_words) * sizeof(uint64_t)
-    cdef uint64_t *block = <uint64_t *>malloc(nbytes)
+    # written before it is read, not calloc'd (written_zeros.pxd says why)
+    cdef uint64_t *block = <uint64_t *>written_zeros(
+        <size_t>(capacity * slot_words) * sizeof(uint64_t))
     if block == NULL:
         return EXACT_NOMEM
-    memset(block, 0, nbytes)
     t.block = block
     t.meta = block
     if t.key_words <= EXACT_INLINE_MAX_WORDS:
